@@ -1,0 +1,63 @@
+"""What the scaler sees and what it decides: the shared vocabulary of policy, controller and
+simulator. The simulator feeds policies the same `Observation`s the controller builds from live
+signals, so what is judged in simulation is exactly what runs in production.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One reading of the live signals, as of `at_s` (seconds on the caller's clock).
+
+    Any signal may be None when it could not be read; `age_s` says how old the newest
+    reading is, so a policy can tell quiet traffic from a broken scrape.
+    """
+
+    at_s: float
+    request_rate: float | None          # storefront requests/s, averaged over the last 30 s
+    latency_p95_s: float | None         # p95 request latency over the same window
+    latency_within_slo: bool | None
+    cpu_utilization: float | None       # 0..1 over ready web pods
+    queue_backlog: int | None           # orders enqueued and not yet acknowledged
+    queue_oldest_age_s: float | None    # age of the oldest unacknowledged order
+    orders_rate: float | None           # orders/s arriving in the queue
+    web_ready: int
+    web_requested: int
+    workers_ready: int
+    workers_requested: int
+    age_s: float = 0.0                  # how stale this reading is
+
+
+class Reason(enum.Enum):
+    """Why a Deployment got the replica count it got."""
+
+    REQUEST_RATE = "request_rate"            # reactive: rate per replica
+    LATENCY = "latency"                      # reactive: p95 over the SLO
+    QUEUE_BACKLOG = "queue_backlog"          # reactive: orders waiting
+    QUEUE_AGE = "queue_age"                  # reactive: oldest order too old
+    SCHEDULED_EVENT = "scheduled_event"      # an announced event is about to start
+    FORECAST = "forecast"                    # past seasons say traffic is coming
+    WITHIN_TOLERANCE = "within_tolerance"    # change too small to act on
+    STABILISATION = "stabilisation"          # scale-down held by the window
+    STEP_LIMIT = "step_limit"                # scale-up capped per period
+    MIN_REPLICAS = "min_replicas"
+    MAX_REPLICAS = "max_replicas"
+    STALE_SIGNALS = "stale_signals"          # signals missing: hold the last safe decision
+
+
+@dataclass(frozen=True)
+class Decision:
+    replicas: int
+    reason: Reason
+
+
+@dataclass(frozen=True)
+class ScalingDecision:
+    """One decision per Deployment the scaler manages."""
+
+    web: Decision
+    workers: Decision

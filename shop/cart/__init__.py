@@ -1,0 +1,1 @@
+"""Carts: short-lived, kept in Redis with a time to live."""

@@ -1,0 +1,57 @@
+"""Carts over JSON."""
+
+from __future__ import annotations
+
+from flask import Blueprint
+
+from shop.cart import service
+from shop.core import resources
+from shop.core.http import json_body
+from shop.core.validation import money_json
+from shop.merchants import service as merchants
+
+blueprint = Blueprint("cart_api", __name__, url_prefix="/api/v1")
+
+
+def cart_json(cart: service.Cart, lines: list[service.PricedLine]) -> dict:
+    currency = lines[0].product.currency if lines else "EUR"
+    return {
+        "cart_id": cart.cart_id,
+        "items": [{"sku": line.product.sku, "name": line.product.name,
+                   "quantity": line.quantity,
+                   "unit_price": money_json(line.product.price_amount, line.product.currency),
+                   "line_total": money_json(line.line_total, line.product.currency)}
+                  for line in lines],
+        "total": money_json(sum(line.line_total for line in lines), currency),
+    }
+
+
+@blueprint.post("/shops/<slug>/carts")
+def create_cart(slug: str):
+    """Open an empty cart in the shop."""
+    current = resources.current()
+    with current.database.reading() as session:
+        merchant = merchants.shop_by_slug(session, slug)
+    cart_id = service.create_cart(current.redis, merchant.id, current.settings.cart_ttl_s)
+    return {"cart_id": cart_id}, 201
+
+
+@blueprint.get("/carts/<cart_id>")
+def show_cart(cart_id: str):
+    """The cart's lines at today's prices, and its total."""
+    current = resources.current()
+    cart = service.load_cart(current.redis, cart_id)
+    with current.database.reading() as session:
+        return cart_json(cart, service.price_lines(session, cart))
+
+
+@blueprint.put("/carts/<cart_id>/items/<sku>")
+def set_item(cart_id: str, sku: str):
+    """Set how many of a product the cart holds (0 removes it)."""
+    data = json_body()
+    quantity = service.parse_quantity(data.get("quantity"))
+    current = resources.current()
+    with current.database.reading() as session:
+        cart = service.set_quantity(current.redis, session, cart_id, sku, quantity,
+                                    current.settings.cart_ttl_s)
+        return cart_json(cart, service.price_lines(session, cart))

@@ -1,0 +1,112 @@
+"""Carts in Redis: one hash per cart, refreshed on every change, gone after its TTL.
+
+A cart holds quantities only; prices and availability are read live from the catalog, so a
+cart never shows a stale price.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+import redis
+from sqlalchemy.orm import Session
+
+from shop.catalog import service as catalog
+from shop.catalog.models import Product
+from shop.core.errors import Conflict, InvalidInput, NotFound
+
+KEY_PREFIX = "peakshop:cart:"
+SHOP_FIELD = "_shop"
+ITEM_PREFIX = "item:"
+MAX_QUANTITY = 1000
+MAX_LINES = 100
+
+
+@dataclass(frozen=True)
+class Cart:
+    cart_id: str
+    merchant_id: int
+    quantities: dict[str, int]  # sku -> quantity
+
+
+@dataclass(frozen=True)
+class PricedLine:
+    product: Product
+    quantity: int
+
+    @property
+    def line_total(self) -> int:
+        return self.product.price_amount * self.quantity
+
+
+def _key(cart_id: str) -> str:
+    return KEY_PREFIX + cart_id
+
+
+def create_cart(client: redis.Redis, merchant_id: int, ttl_s: int) -> str:
+    cart_id = uuid.uuid4().hex
+    with client.pipeline() as pipe:
+        pipe.hset(_key(cart_id), SHOP_FIELD, merchant_id)
+        pipe.expire(_key(cart_id), ttl_s)
+        pipe.execute()
+    return cart_id
+
+
+def load_cart(client: redis.Redis, cart_id: str) -> Cart:
+    fields = client.hgetall(_key(cart_id)) if _looks_like_id(cart_id) else {}
+    if not fields or SHOP_FIELD.encode() not in fields:
+        raise NotFound(f"there is no cart {cart_id!r}: carts expire after a week without "
+                       "changes; create a new one", code="unknown_cart")
+    quantities = {name.decode()[len(ITEM_PREFIX):]: int(value)
+                  for name, value in fields.items() if name.decode().startswith(ITEM_PREFIX)}
+    return Cart(cart_id, int(fields[SHOP_FIELD.encode()]), quantities)
+
+
+def _looks_like_id(cart_id: str) -> bool:
+    return len(cart_id) == 32 and all(c in "0123456789abcdef" for c in cart_id)
+
+
+def parse_quantity(value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"'quantity' must be a whole number: got {value!r}")
+    if value < 0 or value > MAX_QUANTITY:
+        raise InvalidInput(f"'quantity' must be from 0 (removes the line) to {MAX_QUANTITY}: "
+                           f"got {value}")
+    return value
+
+
+def set_quantity(client: redis.Redis, session: Session, cart_id: str, sku: str,
+                 quantity: int, ttl_s: int) -> Cart:
+    """Put `quantity` of `sku` in the cart (0 removes it); 409 when the shop has fewer."""
+    cart = load_cart(client, cart_id)
+    if quantity == 0:
+        client.hdel(_key(cart_id), ITEM_PREFIX + sku)
+    else:
+        product = catalog.get_product(session, cart.merchant_id, sku)
+        if quantity > product.available:
+            raise Conflict(f"only {product.available} of {sku!r} available: lower the quantity",
+                           code="insufficient_stock",
+                           extra={"sku": sku, "available": product.available})
+        if sku not in cart.quantities and len(cart.quantities) >= MAX_LINES:
+            raise InvalidInput(f"a cart holds at most {MAX_LINES} different products")
+        currencies = {line.product.currency for line in price_lines(session, cart)}
+        if currencies and product.currency not in currencies:
+            raise Conflict(f"the cart is priced in {currencies.pop()}; {sku!r} is priced in "
+                           f"{product.currency}", code="currency_mismatch")
+        client.hset(_key(cart_id), ITEM_PREFIX + sku, quantity)
+    client.expire(_key(cart_id), ttl_s)
+    return load_cart(client, cart_id)
+
+
+def price_lines(session: Session, cart: Cart) -> list[PricedLine]:
+    """The cart's lines at today's prices; products removed from sale drop out."""
+    if not cart.quantities:
+        return []
+    products = catalog.products_by_sku(session, cart.merchant_id, list(cart.quantities))
+    return [PricedLine(products[sku], quantity)
+            for sku, quantity in sorted(cart.quantities.items()) if sku in products]
+
+
+def delete_cart(client: redis.Redis, cart_id: str) -> None:
+    client.delete(_key(cart_id))

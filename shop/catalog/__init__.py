@@ -1,0 +1,1 @@
+"""The catalog: products, prices and live availability."""

@@ -1,0 +1,66 @@
+"""The catalog over JSON: public browsing and the merchant's product management."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from shop.catalog import service
+from shop.catalog.models import Product
+from shop.core import resources
+from shop.core.http import bearer_token, json_body
+from shop.core.validation import money_json
+from shop.merchants import service as merchants
+
+blueprint = Blueprint("catalog_api", __name__, url_prefix="/api/v1/shops/<slug>")
+
+
+def product_json(product: Product, *, for_merchant: bool = False) -> dict:
+    body = {"sku": product.sku, "name": product.name, "description": product.description,
+            "category": product.category,
+            "price": money_json(product.price_amount, product.currency),
+            "available": product.available}
+    if for_merchant:
+        body.update(stock=product.stock, reserved=product.reserved)
+    return body
+
+
+@blueprint.get("/products")
+def list_products(slug: str):
+    """Browse the shop's catalog: search, filter by category, page with a cursor."""
+    limit = service.parse_limit(request.args.get("limit"))
+    with resources.current().database.reading() as session:
+        merchant = merchants.shop_by_slug(session, slug)
+        page = service.list_products(session, merchant.id, query=request.args.get("q"),
+                                     category=request.args.get("category"), limit=limit,
+                                     cursor=request.args.get("cursor"))
+        return {"items": [product_json(p) for p in page.items], "next_cursor": page.next_cursor}
+
+
+@blueprint.get("/products/<sku>")
+def show_product(slug: str, sku: str):
+    """One product with its live availability."""
+    with resources.current().database.reading() as session:
+        merchant = merchants.shop_by_slug(session, slug)
+        return product_json(service.get_product(session, merchant.id, sku))
+
+
+@blueprint.post("/products")
+def create_product(slug: str):
+    """Put a new product on sale."""
+    token = bearer_token()
+    data = json_body()
+    with resources.current().database.transaction() as session:
+        merchant, _ = merchants.authorize(session, token, slug)
+        product = service.create_product(session, merchant.id, data)
+        return product_json(product, for_merchant=True), 201
+
+
+@blueprint.patch("/products/<sku>")
+def update_product(slug: str, sku: str):
+    """Change a product's details, price or stock."""
+    token = bearer_token()
+    data = json_body()
+    with resources.current().database.transaction() as session:
+        merchant, _ = merchants.authorize(session, token, slug)
+        product = service.update_product(session, merchant.id, sku, data)
+        return product_json(product, for_merchant=True)

@@ -1,0 +1,179 @@
+"""Products: create, update, list, look up. Plain functions over a Session."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
+
+from shop.core import validation
+from shop.core.errors import Conflict, InvalidInput, NotFound, Problem
+from shop.catalog.models import Product
+
+MAX_PAGE = 100
+DEFAULT_PAGE = 20
+MAX_STOCK = 10**9
+SKU_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+
+
+@dataclass(frozen=True)
+class Page:
+    items: list[Product]
+    next_cursor: str | None
+
+
+def _sku(data: dict[str, Any]) -> str:
+    sku = validation.text(data, "sku", max_length=64)
+    if not set(sku) <= SKU_CHARACTERS:
+        raise InvalidInput(f"'sku' may hold only letters, digits, '-', '_' and '.': got {sku!r}")
+    return sku
+
+
+def create_product(session: Session, merchant_id: int, data: dict[str, Any]) -> Product:
+    """Put a new product on sale; 409 when the shop already has that SKU."""
+    sku = _sku(data)
+    amount, currency = validation.money(data, "price")
+    product = Product(
+        merchant_id=merchant_id, sku=sku,
+        name=validation.text(data, "name"),
+        description=validation.text(data, "description", max_length=5000, required=False,
+                                    default=""),
+        category=validation.text(data, "category", max_length=100, required=False) or None,
+        price_amount=amount, currency=currency,
+        stock=validation.integer(data, "stock", minimum=0, maximum=MAX_STOCK),
+        reserved=0,
+    )
+    if session.scalar(select(Product.id).where(Product.merchant_id == merchant_id,
+                                               Product.sku == sku)) is not None:
+        raise Conflict(f"SKU {sku!r} already exists: update it with PATCH instead",
+                       code="sku_taken")
+    session.add(product)
+    session.flush()
+    return product
+
+
+UPDATABLE = {"name", "description", "category", "price", "stock", "stock_delta"}
+
+
+def update_product(session: Session, merchant_id: int, sku: str,
+                   data: dict[str, Any]) -> Product:
+    """Change any of name, description, category, price and stock (absolute or a delta)."""
+    unknown = sorted(set(data) - UPDATABLE)
+    if unknown:
+        raise InvalidInput(f"cannot update {', '.join(unknown)}: updatable are "
+                           f"{', '.join(sorted(UPDATABLE))}")
+    if "stock" in data and "stock_delta" in data:
+        raise InvalidInput("send either 'stock' (units on hand) or 'stock_delta', not both")
+    product = get_product(session, merchant_id, sku)
+    changes: dict[str, Any] = {}
+    if "name" in data:
+        changes["name"] = validation.text(data, "name")
+    if "description" in data:
+        changes["description"] = validation.text(data, "description", max_length=5000,
+                                                 required=False, default="") or ""
+    if "category" in data:
+        changes["category"] = validation.text(data, "category", max_length=100,
+                                              required=False) or None
+    if "price" in data:
+        changes["price_amount"], changes["currency"] = validation.money(data, "price")
+    if changes:
+        session.execute(update(Product).where(Product.id == product.id).values(**changes))
+    if "stock" in data:
+        _set_stock(session, product, validation.integer(data, "stock", minimum=0,
+                                                        maximum=MAX_STOCK))
+    if "stock_delta" in data:
+        _adjust_stock(session, product, validation.integer(data, "stock_delta",
+                                                           minimum=-MAX_STOCK,
+                                                           maximum=MAX_STOCK))
+    session.refresh(product)
+    return product
+
+
+def _set_stock(session: Session, product: Product, stock: int) -> None:
+    # One conditional UPDATE: reservations made meanwhile are never pushed above stock.
+    result = session.execute(update(Product)
+                             .where(Product.id == product.id, Product.reserved <= stock)
+                             .values(stock=stock))
+    if result.rowcount != 1:
+        session.refresh(product)
+        raise Problem(f"stock cannot go below the {product.reserved} units reserved by open "
+                      "orders: set at least that, or wait until they are confirmed",
+                      code="stock_below_reserved", status=409)
+
+
+def _adjust_stock(session: Session, product: Product, delta: int) -> None:
+    result = session.execute(update(Product)
+                             .where(Product.id == product.id,
+                                    Product.stock + delta >= Product.reserved)
+                             .values(stock=Product.stock + delta))
+    if result.rowcount != 1:
+        session.refresh(product)
+        raise Problem(f"a change of {delta} would leave fewer units than the "
+                      f"{product.reserved} reserved by open orders",
+                      code="stock_below_reserved", status=409)
+
+
+def get_product(session: Session, merchant_id: int, sku: str) -> Product:
+    product = session.scalar(select(Product).where(Product.merchant_id == merchant_id,
+                                                   Product.sku == sku))
+    if product is None:
+        raise NotFound(f"the shop has no product with SKU {sku!r}", code="unknown_sku")
+    return product
+
+
+def products_by_sku(session: Session, merchant_id: int, skus: list[str]) -> dict[str, Product]:
+    rows = session.scalars(select(Product).where(Product.merchant_id == merchant_id,
+                                                 Product.sku.in_(skus)))
+    return {product.sku: product for product in rows}
+
+
+def encode_cursor(product_id: int) -> str:
+    return base64.urlsafe_b64encode(str(product_id).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> int:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        return int(base64.urlsafe_b64decode(padded.encode()).decode())
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("'cursor' is not one this API gave out: pass the 'next_cursor' of "
+                           "the previous page", code="invalid_cursor") from None
+
+
+def parse_limit(raw: str | None) -> int:
+    if raw is None or raw == "":
+        return DEFAULT_PAGE
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+        raise InvalidInput(f"'limit' must be a whole number from 1 to {MAX_PAGE}: got {raw!r}")
+    return int(raw)
+
+
+def list_products(session: Session, merchant_id: int, *, query: str | None = None,
+                  category: str | None = None, limit: int = DEFAULT_PAGE,
+                  cursor: str | None = None) -> Page:
+    """One page of the shop's products in a stable order, filtered by text and category."""
+    statement = select(Product).where(Product.merchant_id == merchant_id)
+    if query:
+        pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        statement = statement.where(or_(Product.name.ilike(pattern, escape="\\"),
+                                        Product.sku.ilike(pattern, escape="\\"),
+                                        Product.description.ilike(pattern, escape="\\")))
+    if category:
+        statement = statement.where(Product.category == category)
+    if cursor:
+        statement = statement.where(Product.id > decode_cursor(cursor))
+    rows = list(session.scalars(statement.order_by(Product.id).limit(limit + 1)))
+    has_more = len(rows) > limit
+    items = rows[:limit]
+    return Page(items, encode_cursor(items[-1].id) if has_more else None)
+
+
+def categories(session: Session, merchant_id: int) -> list[str]:
+    return list(session.scalars(select(Product.category).distinct()
+                                .where(Product.merchant_id == merchant_id,
+                                       Product.category.is_not(None))
+                                .order_by(Product.category)))

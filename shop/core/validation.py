@@ -1,0 +1,81 @@
+"""Checks of caller-supplied values; each failure names the field and the fix."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from shop.core.errors import InvalidInput
+
+CURRENCY = re.compile(r"^[A-Z]{3}$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+def text(data: dict[str, Any], field: str, *, max_length: int = 200, required: bool = True,
+         default: str | None = None) -> str | None:
+    value = data.get(field)
+    if value is None:
+        if required:
+            raise InvalidInput(f"'{field}' is required")
+        return default
+    if not isinstance(value, str):
+        raise InvalidInput(f"'{field}' must be a string: got {type(value).__name__}")
+    value = value.strip()
+    if required and not value:
+        raise InvalidInput(f"'{field}' must not be empty")
+    if len(value) > max_length:
+        raise InvalidInput(f"'{field}' is longer than {max_length} characters")
+    return value
+
+
+def integer(data: dict[str, Any], field: str, *, minimum: int | None = None,
+            maximum: int | None = None, required: bool = True) -> int | None:
+    value = data.get(field)
+    if value is None:
+        if required:
+            raise InvalidInput(f"'{field}' is required")
+        return None
+    # bool is an int in Python; a JSON true is never a quantity.
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidInput(f"'{field}' must be a whole number: got {value!r}")
+    if minimum is not None and value < minimum:
+        raise InvalidInput(f"'{field}' must be at least {minimum}: got {value}")
+    if maximum is not None and value > maximum:
+        raise InvalidInput(f"'{field}' must be at most {maximum}: got {value}")
+    return value
+
+
+MAX_AMOUNT = 10**12
+
+
+def money(data: dict[str, Any], field: str, *, default_currency: str = "EUR",
+          required: bool = True) -> tuple[int, str] | None:
+    """A `{"amount": minor units, "currency": "EUR"}` value (a bare integer means minor units)."""
+    value = data.get(field)
+    if value is None:
+        if required:
+            raise InvalidInput(f"'{field}' is required, as {{\"amount\": 1999, "
+                               f"\"currency\": \"{default_currency}\"}}")
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = {"amount": value, "currency": default_currency}
+    if not isinstance(value, dict):
+        raise InvalidInput(f"'{field}' must be an object like {{\"amount\": 1999, "
+                           f"\"currency\": \"{default_currency}\"}} (amount in minor units)")
+    amount = integer(value, "amount", minimum=0, maximum=MAX_AMOUNT)
+    currency = value.get("currency", default_currency)
+    if not isinstance(currency, str) or not CURRENCY.match(currency):
+        raise InvalidInput(f"'{field}.currency' must be a three-letter ISO code like EUR: "
+                           f"got {currency!r}")
+    return amount, currency
+
+
+def email(data: dict[str, Any], field: str = "email") -> str:
+    value = text(data, field, max_length=254)
+    if not EMAIL.match(value):
+        raise InvalidInput(f"'{field}' is not an e-mail address: got {value!r}")
+    return value.lower()
+
+
+def money_json(amount: int, currency: str) -> dict[str, Any]:
+    return {"amount": amount, "currency": currency}

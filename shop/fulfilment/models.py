@@ -1,0 +1,33 @@
+"""Carriers that ship a merchant's orders, and how many parcels each has booked per day."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from shop.core.db import Base
+
+
+class Carrier(Base):
+    __tablename__ = "carriers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)
+    name: Mapped[str] = mapped_column(String(100))
+    priority: Mapped[int] = mapped_column(default=0)  # lower is preferred
+    daily_capacity: Mapped[int]
+    transit_days: Mapped[int] = mapped_column(default=2)
+    is_down: Mapped[bool] = mapped_column(default=False)
+
+
+class CarrierDay(Base):
+    """Parcels booked with a carrier for one dispatch day; never above its capacity."""
+
+    __tablename__ = "carrier_days"
+    __table_args__ = (CheckConstraint("booked >= 0", name="ck_carrier_days_booked"),)
+
+    carrier_id: Mapped[int] = mapped_column(ForeignKey("carriers.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    booked: Mapped[int] = mapped_column(default=0)

@@ -1,0 +1,33 @@
+"""gunicorn settings for the storefront, from the environment (see also ./gunicorn.conf.py)."""
+
+import os
+import shutil
+
+bind = os.environ.get("PEAKSHOP_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("PEAKSHOP_WEB_WORKERS", "2"))
+threads = int(os.environ.get("PEAKSHOP_WEB_THREADS", "1"))
+# Sync workers answer CPU-bound pages fastest; threads help only when requests wait on I/O
+# (a slow payment gateway), so they are opt-in.
+worker_class = "gthread" if threads > 1 else "sync"
+timeout = int(os.environ.get("PEAKSHOP_WEB_TIMEOUT_S", "30"))
+# Kubernetes sends SIGTERM on every scale-down: let in-flight checkouts finish.
+graceful_timeout = int(os.environ.get("PEAKSHOP_WEB_GRACE_S", "25"))
+keepalive = 5
+pidfile = os.environ.get("PEAKSHOP_PIDFILE") or None
+accesslog = os.environ.get("PEAKSHOP_ACCESS_LOG") or None
+wsgi_app = "shop.wsgi:app"
+
+
+def on_starting(server):
+    # Samples of a previous run would be summed into this one's counters.
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory, exist_ok=True)
+
+
+def child_exit(server, worker):
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -1,0 +1,1 @@
+"""Merchants: companies, their collaborators and API tokens."""

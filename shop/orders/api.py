@@ -1,0 +1,71 @@
+"""Orders over JSON: the shopper's view of one order, the merchant's list."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from flask import Blueprint, request
+
+from shop.catalog.service import parse_limit
+from shop.core import resources
+from shop.core.http import bearer_token
+from shop.core.validation import money_json
+from shop.merchants import service as merchants
+from shop.orders import service
+from shop.orders.models import Order
+
+blueprint = Blueprint("orders_api", __name__, url_prefix="/api/v1")
+
+CHRISTMAS_EVE = (12, 24)
+
+
+def _iso(moment) -> str | None:
+    return moment.isoformat() + "Z" if moment else None
+
+
+def arrives_before_christmas(promised: date | None) -> bool | None:
+    if promised is None:
+        return None
+    return promised <= date(promised.year, *CHRISTMAS_EVE)
+
+
+def order_json(order: Order) -> dict:
+    return {
+        "order_id": order.id,
+        "status": order.status,
+        "email": order.email,
+        "shipping_address": order.shipping_address,
+        "items": [{"sku": line.sku, "name": line.name, "quantity": line.quantity,
+                   "unit_price": money_json(line.unit_price_amount, order.currency)}
+                  for line in order.lines],
+        "total": money_json(order.total_amount, order.currency),
+        "failure_reason": order.failure_reason,
+        "created_at": _iso(order.created_at),
+        "paid_at": _iso(order.paid_at),
+        "confirmed_at": _iso(order.confirmed_at),
+        "promised_delivery_date": (order.promised_delivery_date.isoformat()
+                                   if order.promised_delivery_date else None),
+        "arrives_before_christmas": arrives_before_christmas(order.promised_delivery_date),
+    }
+
+
+@blueprint.get("/orders/<order_id>")
+def show_order(order_id: str):
+    """The shopper's order, opened with the access token checkout returned."""
+    token = bearer_token()
+    current = resources.current()
+    with current.database.reading() as session:
+        order = service.order_for_shopper(session, current.settings.secret_key, order_id, token)
+        return order_json(order)
+
+
+@blueprint.get("/shops/<slug>/orders")
+def list_orders(slug: str):
+    """The shop's orders, newest first, optionally of one status."""
+    token = bearer_token()
+    status = service.parse_status(request.args.get("status"))
+    limit = parse_limit(request.args.get("limit"))
+    with resources.current().database.transaction() as session:
+        merchant, _ = merchants.authorize(session, token, slug)
+        return {"items": [order_json(order) for order in
+                          service.list_orders(session, merchant.id, status, limit=limit)]}

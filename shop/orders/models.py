@@ -1,0 +1,86 @@
+"""Orders, their lines (each holding a stock reservation), and the transactional outbox."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from shop.core.db import Base
+from shop.core.timeutil import utcnow
+
+# pending_payment -> paid -> confirmed, or pending_payment -> payment_failed | cancelled
+ORDER_STATUSES = ("pending_payment", "paid", "confirmed", "payment_failed", "cancelled")
+
+# A line's hold on stock: held at checkout, committed to sold stock by the worker,
+# released when payment fails or the reservation expires.
+RESERVATION_STATES = ("held", "committed", "released")
+
+
+class Order(Base):
+    __tablename__ = "orders"
+    __table_args__ = (
+        UniqueConstraint("merchant_id", "idempotency_key", name="uq_orders_idempotency"),
+        Index("ix_orders_merchant_status", "merchant_id", "status"),
+        Index("ix_orders_status_expiry", "status", "reservation_expires_at"),
+    )
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4 hex
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
+    cart_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    email: Mapped[str] = mapped_column(String(254))
+    shipping_address: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(20), default="pending_payment")
+    total_amount: Mapped[int]
+    currency: Mapped[str] = mapped_column(String(3), default="EUR")
+    payment_gateway: Mapped[str] = mapped_column(String(16))
+    payment_reference: Mapped[str | None] = mapped_column(String(255), nullable=True,
+                                                          index=True)
+    failure_reason: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    reservation_expires_at: Mapped[datetime]
+    carrier_id: Mapped[int | None] = mapped_column(ForeignKey("carriers.id"), nullable=True)
+    promised_delivery_date: Mapped[date | None] = mapped_column(nullable=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    paid_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    confirmed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+
+    lines: Mapped[list[OrderLine]] = relationship(back_populates="order",
+                                                  order_by="OrderLine.id",
+                                                  cascade="all, delete-orphan")
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    order_id: Mapped[str] = mapped_column(ForeignKey("orders.id"), index=True)
+    product_id: Mapped[int] = mapped_column(ForeignKey("products.id"), index=True)
+    sku: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    quantity: Mapped[int]
+    unit_price_amount: Mapped[int]
+    reservation: Mapped[str] = mapped_column(String(12), default="held")
+
+    order: Mapped[Order] = relationship(back_populates="lines")
+
+
+class OutboxMessage(Base):
+    """A message written in the same transaction as the state change it announces.
+
+    The relay copies unrelayed rows to the Redis stream, so an order accepted while Redis is
+    down is still delivered once Redis is back.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_unrelayed", "relayed_at", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    topic: Mapped[str] = mapped_column(String(64))
+    order_id: Mapped[str] = mapped_column(String(32))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    relayed_at: Mapped[datetime | None] = mapped_column(nullable=True)

@@ -1,0 +1,153 @@
+"""The order lifecycle and its stock reservations.
+
+Every transition is a conditional UPDATE on the current status, so two actors (a webhook
+and the expiry sweep, say) can never both apply theirs: whoever comes second changes nothing.
+
+    pending_payment -> paid -> confirmed
+    pending_payment -> payment_failed | cancelled
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shop.catalog.models import Product
+from shop.core.errors import InvalidInput, NotFound, Unauthorized
+from shop.core.timeutil import utcnow
+from shop.orders.models import ORDER_STATUSES, Order, OrderLine, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+ORDER_PAID_TOPIC = "order.paid"
+
+
+def access_token(secret_key: str, order_id: str) -> str:
+    """The shopper's key to one order, derived so that a retried checkout can return it again."""
+    return hmac.new(secret_key.encode(), f"order-access:{order_id}".encode(),
+                    hashlib.sha256).hexdigest()
+
+
+def order_for_shopper(session: Session, secret_key: str, order_id: str, token: str) -> Order:
+    order = session.get(Order, order_id) if len(order_id) <= 32 else None
+    if order is None:
+        raise NotFound(f"there is no order {order_id!r}", code="unknown_order")
+    if not hmac.compare_digest(access_token(secret_key, order_id), token):
+        raise Unauthorized("the access token does not open this order: use the access_token "
+                           "returned by checkout")
+    return order
+
+
+def transition(session: Session, order_id: str, *, from_status: str, to_status: str,
+               **values) -> bool:
+    """Move an order from one status to the next; False when it had already moved on."""
+    result = session.execute(update(Order)
+                             .where(Order.id == order_id, Order.status == from_status)
+                             .values(status=to_status, updated_at=utcnow(), **values))
+    return result.rowcount == 1
+
+
+def mark_paid(session: Session, order_id: str, reference: str | None) -> bool:
+    """Record a successful payment and queue the order for a worker, in one transaction."""
+    if not transition(session, order_id, from_status="pending_payment", to_status="paid",
+                      paid_at=utcnow(), payment_reference=reference):
+        return False
+    session.add(OutboxMessage(topic=ORDER_PAID_TOPIC, order_id=order_id, payload={}))
+    return True
+
+
+def mark_payment_failed(session: Session, order_id: str, reason: str) -> bool:
+    """Record a refused payment and give the order's stock back."""
+    if not transition(session, order_id, from_status="pending_payment",
+                      to_status="payment_failed", failure_reason=reason[:255]):
+        return False
+    release_reservations(session, order_id)
+    return True
+
+
+def release_reservations(session: Session, order_id: str) -> None:
+    """Return every unit the order still holds to the shelf (idempotent per line)."""
+    lines = session.execute(select(OrderLine.id, OrderLine.product_id, OrderLine.quantity)
+                            .where(OrderLine.order_id == order_id,
+                                   OrderLine.reservation == "held")).all()
+    for line in lines:
+        released = session.execute(update(OrderLine)
+                                   .where(OrderLine.id == line.id,
+                                          OrderLine.reservation == "held")
+                                   .values(reservation="released"))
+        if released.rowcount == 1:
+            session.execute(update(Product).where(Product.id == line.product_id)
+                            .values(reserved=Product.reserved - line.quantity))
+
+
+def commit_reservations(session: Session, order_id: str) -> None:
+    """Turn the order's held units into sold ones: they leave stock and reservations."""
+    lines = session.execute(select(OrderLine.id, OrderLine.product_id, OrderLine.quantity)
+                            .where(OrderLine.order_id == order_id,
+                                   OrderLine.reservation == "held")).all()
+    for line in lines:
+        committed = session.execute(update(OrderLine)
+                                    .where(OrderLine.id == line.id,
+                                           OrderLine.reservation == "held")
+                                    .values(reservation="committed"))
+        if committed.rowcount == 1:
+            session.execute(update(Product).where(Product.id == line.product_id)
+                            .values(reserved=Product.reserved - line.quantity,
+                                    stock=Product.stock - line.quantity))
+
+
+@dataclass(frozen=True)
+class ExpiredOrder:
+    order_id: str
+
+
+def expire_reservations(session: Session, now: datetime | None = None,
+                        product_ids: list[int] | None = None, limit: int = 500) -> list[str]:
+    """Cancel unpaid orders whose reservation ran out and return their stock.
+
+    With `product_ids`, only orders holding one of those products: checkout calls this
+    before it declares a product sold out, so stock comes back even if no worker runs.
+    """
+    now = now or utcnow()
+    statement = (select(Order.id)
+                 .where(Order.status == "pending_payment", Order.reservation_expires_at < now)
+                 .limit(limit))
+    if product_ids:
+        statement = statement.where(Order.id.in_(
+            select(OrderLine.order_id).where(OrderLine.product_id.in_(product_ids),
+                                             OrderLine.reservation == "held")))
+    cancelled = []
+    for order_id in session.scalars(statement).all():
+        if transition(session, order_id, from_status="pending_payment", to_status="cancelled",
+                      failure_reason="reservation_expired"):
+            release_reservations(session, order_id)
+            cancelled.append(order_id)
+    if cancelled:
+        log.info("expired %d unpaid orders", len(cancelled))
+    return cancelled
+
+
+def parse_status(raw: str | None) -> str | None:
+    if raw in (None, ""):
+        return None
+    if raw not in ORDER_STATUSES:
+        raise InvalidInput(f"'status' must be one of {', '.join(ORDER_STATUSES)}: got {raw!r}")
+    return raw
+
+
+def list_orders(session: Session, merchant_id: int, status: str | None = None,
+                limit: int = 50, before: datetime | None = None) -> list[Order]:
+    """The merchant's orders, newest first."""
+    statement = select(Order).where(Order.merchant_id == merchant_id)
+    if status:
+        statement = statement.where(Order.status == status)
+    if before:
+        statement = statement.where(Order.created_at < before)
+    return list(session.scalars(statement.order_by(Order.created_at.desc(), Order.id)
+                                .limit(limit)))

@@ -1,0 +1,1 @@
+"""Payments: a typed gateway contract and one module per gateway (dummy, stripe)."""

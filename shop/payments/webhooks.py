@@ -1,0 +1,23 @@
+"""Payment gateway webhooks."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from shop.core import resources
+from shop.core.errors import Problem
+
+blueprint = Blueprint("payment_webhooks", __name__, url_prefix="/api/v1/payments")
+
+
+@blueprint.post("/stripe/webhook")
+def stripe_webhook():
+    """Apply a signed Stripe event (payment_intent.succeeded / payment_failed) once."""
+    current = resources.current()
+    if current.settings.payment_gateway != "stripe":
+        raise Problem("this server does not take Stripe payments "
+                      "(PEAKSHOP_PAYMENT_GATEWAY is not 'stripe')",
+                      code="gateway_not_configured", status=404)
+    from shop.payments.stripe.webhooks import handle_event
+
+    return handle_event(current, request.get_data(), request.headers.get("Stripe-Signature"))

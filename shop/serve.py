@@ -1,0 +1,31 @@
+"""Run the storefront under gunicorn from inside the `peakshop` process.
+
+Running gunicorn in-process (rather than exec'ing it) keeps the embedded Redis of the default
+set-up alive for exactly as long as the server.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+from gunicorn.app.wsgiapp import WSGIApplication
+
+from shop.core.settings import Settings
+
+
+def gunicorn_config_path() -> str:
+    """./gunicorn.conf.py when run from a checkout, else the packaged defaults."""
+    local = Path("gunicorn.conf.py")
+    return str(local.resolve()) if local.is_file() else "python:shop.gunicorn_conf"
+
+
+def run_gunicorn(settings: Settings, extra_args: list[str] | None = None) -> None:
+    os.environ.setdefault("PEAKSHOP_BIND", settings.bind)
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="peakshop-metrics-")
+    import sys
+
+    sys.argv = ["peakshop serve", "-c", gunicorn_config_path(), *(extra_args or [])]
+    WSGIApplication("%(prog)s [OPTIONS]").run()

@@ -1,0 +1,108 @@
+"""Fixtures: real Redis and PostgreSQL servers, the app on either database, API helpers.
+
+Every test that takes `app` runs twice, on SQLite (the embedded default) and on PostgreSQL
+(production); `PEAKSHOP_TEST_BACKENDS=sqlite` narrows that while iterating locally.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import redis
+
+from shop import create_app
+from shop.core.migrate import upgrade
+from tests.support.api import ShopApi
+from tests.support.servers import PostgresServer, RedisServer
+
+BACKENDS = [name.strip() for name in
+            os.environ.get("PEAKSHOP_TEST_BACKENDS", "sqlite,postgresql").split(",")
+            if name.strip()]
+_database_numbers = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def redis_server():
+    server = RedisServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    server = PostgresServer.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_template(postgres_server) -> str:
+    """A migrated database that each test clones (CREATE DATABASE ... TEMPLATE is fast)."""
+    upgrade(postgres_server.create_database("peakshop_template"))
+    return "peakshop_template"
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("sqlite-template") / "peakshop.sqlite3"
+    upgrade(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path) -> str:
+    """A freshly migrated, empty database of each backend."""
+    if request.param == "postgresql":
+        server = request.getfixturevalue("postgres_server")
+        template = request.getfixturevalue("postgres_template")
+        return server.create_database(f"test_{next(_database_numbers)}", template=template)
+    path = tmp_path / "peakshop.sqlite3"
+    shutil.copy(request.getfixturevalue("sqlite_template"), path)
+    return f"sqlite:///{path}"
+
+
+@pytest.fixture
+def redis_client(redis_server) -> redis.Redis:
+    client = redis.Redis.from_url(redis_server.url)
+    client.flushall()
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def settings_overrides(database_url, redis_server, tmp_path) -> dict:
+    return {
+        "database_url": database_url,
+        "redis_url": redis_server.url,
+        "secret_key": "test-secret",
+        "instance_path": str(tmp_path / "instance"),
+        "log_json": False,
+        "testing": True,
+    }
+
+
+@pytest.fixture
+def app(settings_overrides, redis_client):
+    application = create_app(settings_overrides)
+    yield application
+    application.extensions["peakshop"].database.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def api(client) -> ShopApi:
+    return ShopApi(client)
+
+
+@pytest.fixture
+def shop(api):
+    """A merchant with a signed-up owner: `.slug`, `.token`."""
+    return api.sign_up("Nordpol Geschenke")

