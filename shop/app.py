@@ -40,11 +40,13 @@ def _register_blueprints(app: Flask) -> None:
     from shop.cart.api import blueprint as cart_api
     from shop.catalog.api import blueprint as catalog_api
     from shop.checkout.api import blueprint as checkout_api
+    from shop.fulfilment.api import blueprint as fulfilment_api
     from shop.merchants.api import blueprint as merchants_api
     from shop.ops.api import blueprint as ops
     from shop.orders.api import blueprint as orders_api
     from shop.payments.webhooks import blueprint as payment_webhooks
+    from shop.storefront.views import blueprint as storefront
 
     for blueprint in (ops, merchants_api, catalog_api, cart_api, checkout_api, orders_api,
-                      payment_webhooks):
+                      fulfilment_api, payment_webhooks, storefront):
         app.register_blueprint(blueprint)

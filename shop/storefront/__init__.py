@@ -1,0 +1,1 @@
+"""The shopper's HTML pages: catalog, product, cart, checkout, order status."""
