@@ -14,7 +14,9 @@ from sqlalchemy.orm import Session
 
 from shop.catalog import service as catalog
 from shop.catalog.models import Product
+from shop.core.db import Database
 from shop.core.errors import Conflict, InvalidInput, NotFound
+from shop.orders.service import expire_reservations
 
 KEY_PREFIX = "peakshop:cart:"
 SHOP_FIELD = "_shop"
@@ -76,26 +78,35 @@ def parse_quantity(value: object) -> int:
     return value
 
 
-def set_quantity(client: redis.Redis, session: Session, cart_id: str, sku: str,
+def set_quantity(client: redis.Redis, database: Database, cart_id: str, sku: str,
                  quantity: int, ttl_s: int) -> Cart:
     """Put `quantity` of `sku` in the cart (0 removes it); 409 when the shop has fewer."""
     cart = load_cart(client, cart_id)
     if quantity == 0:
         client.hdel(_key(cart_id), ITEM_PREFIX + sku)
-    else:
+        client.expire(_key(cart_id), ttl_s)
+        return load_cart(client, cart_id)
+    with database.reading() as session:
         product = catalog.get_product(session, cart.merchant_id, sku)
-        if quantity > product.available:
-            raise Conflict(f"only {product.available} of {sku!r} available: lower the quantity",
-                           code="insufficient_stock",
-                           extra={"sku": sku, "available": product.available})
-        if sku not in cart.quantities and len(cart.quantities) >= MAX_LINES:
-            raise InvalidInput(f"a cart holds at most {MAX_LINES} different products")
         currencies = {line.product.currency for line in price_lines(session, cart)}
-        if currencies and product.currency not in currencies:
-            raise Conflict(f"the cart is priced in {currencies.pop()}; {sku!r} is priced in "
-                           f"{product.currency}", code="currency_mismatch")
-        client.hset(_key(cart_id), ITEM_PREFIX + sku, quantity)
-    client.expire(_key(cart_id), ttl_s)
+    if quantity > product.available:
+        # Abandoned checkouts may still hold units past their expiry: free those first.
+        with database.transaction() as session:
+            expire_reservations(session, product_ids=[product.id])
+            product = catalog.get_product(session, cart.merchant_id, sku)
+    if quantity > product.available:
+        raise Conflict(f"only {product.available} of {sku!r} available: lower the quantity",
+                       code="insufficient_stock",
+                       extra={"sku": sku, "available": product.available})
+    if sku not in cart.quantities and len(cart.quantities) >= MAX_LINES:
+        raise InvalidInput(f"a cart holds at most {MAX_LINES} different products")
+    if currencies and product.currency not in currencies:
+        raise Conflict(f"the cart is priced in {currencies.pop()}; {sku!r} is priced in "
+                       f"{product.currency}", code="currency_mismatch")
+    with client.pipeline() as pipe:
+        pipe.hset(_key(cart_id), ITEM_PREFIX + sku, quantity)
+        pipe.expire(_key(cart_id), ttl_s)
+        pipe.execute()
     return load_cart(client, cart_id)
 
 

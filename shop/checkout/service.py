@@ -104,11 +104,13 @@ def checkout(database: Database, redis_client, gateway: Gateway, *, cart_id: str
              request: CheckoutRequest, idempotency_key: str | None,
              reservation_ttl_s: int) -> CheckoutResult:
     """Turn a cart into an order: reserved, paid (or refused), and queued."""
-    cart = carts.load_cart(redis_client, cart_id)
     if idempotency_key:
-        earlier = _order_for_key(database, cart.merchant_id, idempotency_key)
+        # Looked up before the cart: a paid checkout deletes its cart, and its retry must
+        # still get the order back.
+        earlier = _order_for_cart(database, cart_id, idempotency_key)
         if earlier is not None:
             return _replay(database, gateway, earlier, cart_id, request, redis_client)
+    cart = carts.load_cart(redis_client, cart_id)
     try:
         order = _reserve(database, cart, request, idempotency_key, reservation_ttl_s)
     except sqlalchemy.exc.IntegrityError:
@@ -121,6 +123,12 @@ def checkout(database: Database, redis_client, gateway: Gateway, *, cart_id: str
     if order.status in ("paid", "pending_payment"):
         carts.delete_cart(redis_client, cart_id)
     return CheckoutResult(order, replayed=False)
+
+
+def _order_for_cart(database: Database, cart_id: str, key: str) -> Order | None:
+    with database.reading() as session:
+        return session.scalar(select(Order).where(Order.cart_id == cart_id,
+                                                  Order.idempotency_key == key))
 
 
 def _order_for_key(database: Database, merchant_id: int, key: str) -> Order | None:

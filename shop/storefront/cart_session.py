@@ -1,0 +1,43 @@
+"""Which cart belongs to this browser, per shop, kept in Flask's signed session cookie."""
+
+from __future__ import annotations
+
+from flask import session
+
+CARTS_KEY = "carts"
+LAST_SHOP_KEY = "shop"
+# A cookie has room for a few dozen cart ids; nobody shops in more shops at once.
+MAX_SHOPS = 20
+
+
+def cart_id(slug: str) -> str | None:
+    """The id of this browser's cart in the shop, if it has one."""
+    return session.get(CARTS_KEY, {}).get(slug)
+
+
+def remember(slug: str, new_cart_id: str) -> None:
+    """Keep the cart for the shop; the cookie outlives the browser window like the cart."""
+    carts = {shop: cart for shop, cart in session.get(CARTS_KEY, {}).items() if shop != slug}
+    while len(carts) >= MAX_SHOPS:
+        carts.pop(next(iter(carts)))
+    carts[slug] = new_cart_id
+    session[CARTS_KEY] = carts
+    session.permanent = True
+
+
+def forget(slug: str) -> None:
+    """Drop the shop's cart (it was checked out or has expired)."""
+    carts = session.get(CARTS_KEY, {})
+    if slug in carts:
+        session[CARTS_KEY] = {shop: cart for shop, cart in carts.items() if shop != slug}
+
+
+def visit(slug: str) -> None:
+    """Remember the shop last browsed, for the way back from an order page."""
+    if session.get(LAST_SHOP_KEY) != slug:
+        session[LAST_SHOP_KEY] = slug
+
+
+def last_shop() -> str | None:
+    """The shop this browser looked at last."""
+    return session.get(LAST_SHOP_KEY)

@@ -1,0 +1,57 @@
+"""Refusals from the domain services, reworded for a shopper reading a form. Pure functions."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from shop.core.errors import Problem
+
+# The services name fields as the JSON API spells them; the pages show the form's labels.
+FIELD_LABELS = {
+    "shipping_address.country": "Country",
+    "email": "E-mail",
+    "name": "Full name",
+    "line1": "Address",
+    "line2": "Address line 2",
+    "city": "City",
+    "postal_code": "Postal code",
+    "country": "Country",
+    "quantity": "Quantity",
+    "token": "Card",
+}
+
+
+def shortfall_text(name: str, available: int, requested: int, in_cart: int = 0) -> str:
+    """One product the shop has too few of, with how many are left."""
+    if available <= 0:
+        return f"{name} is sold out."
+    if in_cart:
+        return f"Only {available} of {name} left, and your cart already holds {in_cart}."
+    return f"Only {available} of {name} left (you asked for {requested})."
+
+
+def with_labels(detail: str, labels: Mapping[str, str] = FIELD_LABELS) -> str:
+    """The detail with `'field'` names replaced by the labels the form shows."""
+    for field, label in labels.items():  # longer, dotted names come first in FIELD_LABELS
+        detail = detail.replace(f"'{field}'", f"“{label}”")
+    return detail[:1].upper() + detail[1:]
+
+
+def problem_text(problem: Problem, names: Mapping[str, str], *, requested: int = 0,
+                 in_cart: int = 0) -> str:
+    """What to tell the shopper about a refused cart change or checkout.
+
+    `names` maps SKUs to product names; `requested` and `in_cart` describe a cart change
+    (the API's cart refusal does not repeat the quantity asked for).
+    """
+    if problem.code == "insufficient_stock":
+        lines = problem.extra.get("lines")
+        if lines is not None:
+            return " ".join(shortfall_text(names.get(line["sku"], line["sku"]),
+                                           line["available"], line["requested"])
+                            for line in lines) + (" Nothing was reserved: lower the "
+                                                  "quantities in your cart and try again.")
+        sku = problem.extra.get("sku", "")
+        return shortfall_text(names.get(sku, sku), problem.extra.get("available", 0),
+                              requested, in_cart)
+    return with_labels(problem.detail)

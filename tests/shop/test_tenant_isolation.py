@@ -1,0 +1,50 @@
+"""A merchant's token reaches its own shop only: every merchant endpoint, every other shop."""
+
+import pytest
+
+# (method, path template, body): every endpoint that acts on a shop with a merchant token.
+MERCHANT_ENDPOINTS = [
+    ("POST", "/api/v1/shops/{slug}/products",
+     {"sku": "NEW", "name": "New", "price": 100, "stock": 1}),
+    ("PATCH", "/api/v1/shops/{slug}/products/TREE", {"stock": 0}),
+    ("PATCH", "/api/v1/shops/{slug}/products/TREE", {"price": {"amount": 1, "currency": "EUR"}}),
+    ("GET", "/api/v1/shops/{slug}/orders", None),
+    ("POST", "/api/v1/shops/{slug}/collaborators",
+     {"email": "intruder@example.com", "password": "long enough"}),
+    ("GET", "/api/v1/shops/{slug}/collaborators", None),
+]
+
+
+def merchant_endpoints(app):
+    """Every rule of the app under /shops/<slug>/ that needs a merchant token."""
+    return {(method, rule.rule) for rule in app.url_map.iter_rules()
+            if rule.rule.startswith("/api/v1/shops/<slug>/")
+            for method in rule.methods - {"HEAD", "OPTIONS"}
+            if not (method == "GET" and rule.rule.endswith(("/products", "/products/<sku>")))
+            and not rule.rule.endswith("/carts")}
+
+
+def test_the_table_covers_every_merchant_endpoint(app):
+    """A new merchant endpoint must be added to the table above, or this fails."""
+    covered = {(method, path.replace("{slug}", "<slug>").replace("TREE", "<sku>"))
+               for method, path, _ in MERCHANT_ENDPOINTS}
+    missing = merchant_endpoints(app) - covered
+    # Carrier endpoints carry ids; they are checked in the pipeline's own isolation tests.
+    missing = {m for m in missing if "/carriers" not in m[1]}
+    assert not missing, f"add these to MERCHANT_ENDPOINTS: {sorted(missing)}"
+
+
+@pytest.mark.parametrize("method, path, body", MERCHANT_ENDPOINTS)
+def test_another_merchants_token_gets_403_and_changes_nothing(client, api, method, path, body):
+    victim = api.sign_up("Victim")
+    intruder = api.sign_up("Intruder")
+    api.add_product(victim, "TREE", price=5000, stock=4)
+    response = client.open(path.format(slug=victim.slug), method=method, json=body,
+                           headers=intruder.auth)
+    assert response.status_code == 403
+    assert response.mimetype == "application/problem+json"
+    tree = client.get(f"/api/v1/shops/{victim.slug}/products/TREE").get_json()
+    assert tree["available"] == 4 and tree["price"]["amount"] == 5000
+    skus = [p["sku"] for p in client.get(f"/api/v1/shops/{victim.slug}/products")
+            .get_json()["items"]]
+    assert skus == ["TREE"]
