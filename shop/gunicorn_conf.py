@@ -1,7 +1,6 @@
 """gunicorn settings for the storefront, from the environment (see also ./gunicorn.conf.py)."""
 
 import os
-import shutil
 
 bind = os.environ.get("PEAKSHOP_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("PEAKSHOP_WEB_WORKERS", "2"))
@@ -16,14 +15,6 @@ keepalive = 5
 pidfile = os.environ.get("PEAKSHOP_PIDFILE") or None
 accesslog = os.environ.get("PEAKSHOP_ACCESS_LOG") or None
 wsgi_app = "shop.wsgi:app"
-
-
-def on_starting(server):
-    # Samples of a previous run would be summed into this one's counters.
-    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-    if directory:
-        shutil.rmtree(directory, ignore_errors=True)
-        os.makedirs(directory, exist_ok=True)
 
 
 def child_exit(server, worker):

@@ -7,6 +7,8 @@ set-up alive for exactly as long as the server.
 from __future__ import annotations
 
 import os
+import shutil
+import sys
 import tempfile
 from pathlib import Path
 
@@ -23,9 +25,12 @@ def gunicorn_config_path() -> str:
 
 def run_gunicorn(settings: Settings, extra_args: list[str] | None = None) -> None:
     os.environ.setdefault("PEAKSHOP_BIND", settings.bind)
-    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if directory:
+        # Samples of a previous run would be summed into this one's counters.
+        shutil.rmtree(directory, ignore_errors=True)
+        os.makedirs(directory, exist_ok=True)
+    else:
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="peakshop-metrics-")
-    import sys
-
     sys.argv = ["peakshop serve", "-c", gunicorn_config_path(), *(extra_args or [])]
     WSGIApplication("%(prog)s [OPTIONS]").run()

@@ -6,7 +6,6 @@ Every test that takes `app` runs twice, on SQLite (the embedded default) and on 
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 from pathlib import Path
@@ -22,7 +21,6 @@ from tests.support.servers import PostgresServer, RedisServer
 BACKENDS = [name.strip() for name in
             os.environ.get("PEAKSHOP_TEST_BACKENDS", "sqlite,postgresql").split(",")
             if name.strip()]
-_database_numbers = itertools.count(1)
 
 
 @pytest.fixture(scope="session")
@@ -40,10 +38,22 @@ def postgres_server():
 
 
 @pytest.fixture(scope="session")
-def postgres_template(postgres_server) -> str:
-    """A migrated database that each test clones (CREATE DATABASE ... TEMPLATE is fast)."""
-    upgrade(postgres_server.create_database("peakshop_template"))
-    return "peakshop_template"
+def postgres_database(postgres_server) -> str:
+    """One migrated database for the session; each test empties it first."""
+    url = postgres_server.create_database("peakshop_test")
+    upgrade(url)
+    return url
+
+
+def empty_postgres(url: str) -> None:
+    import shop.core.models  # noqa: F401  (registers every table)
+    from shop.core.db import Base, make_engine
+
+    engine = make_engine(url)
+    tables = ", ".join(f'"{table.name}"' for table in Base.metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.exec_driver_sql(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+    engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -57,9 +67,9 @@ def sqlite_template(tmp_path_factory) -> Path:
 def database_url(request, tmp_path) -> str:
     """A freshly migrated, empty database of each backend."""
     if request.param == "postgresql":
-        server = request.getfixturevalue("postgres_server")
-        template = request.getfixturevalue("postgres_template")
-        return server.create_database(f"test_{next(_database_numbers)}", template=template)
+        url = request.getfixturevalue("postgres_database")
+        empty_postgres(url)
+        return url
     path = tmp_path / "peakshop.sqlite3"
     shutil.copy(request.getfixturevalue("sqlite_template"), path)
     return f"sqlite:///{path}"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import CheckConstraint, ForeignKey, String
+from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.core.db import Base
@@ -12,6 +12,10 @@ from shop.core.db import Base
 
 class Carrier(Base):
     __tablename__ = "carriers"
+    __table_args__ = (
+        # A merchant tells carriers apart by name in the back-office and in e-mails.
+        UniqueConstraint("merchant_id", "name", name="uq_carriers_merchant_name"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)

@@ -2,31 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from flask import Blueprint, request
 
 from shop.catalog.service import parse_limit
 from shop.core import resources
 from shop.core.http import bearer_token
 from shop.core.validation import money_json
+from shop.fulfilment.booking import DEFAULT_CARRIER_NAME, arrives_before_christmas
 from shop.merchants import service as merchants
 from shop.orders import service
 from shop.orders.models import Order
 
 blueprint = Blueprint("orders_api", __name__, url_prefix="/api/v1")
 
-CHRISTMAS_EVE = (12, 24)
-
 
 def _iso(moment) -> str | None:
     return moment.isoformat() + "Z" if moment else None
 
 
-def arrives_before_christmas(promised: date | None) -> bool | None:
-    if promised is None:
-        return None
-    return promised <= date(promised.year, *CHRISTMAS_EVE)
+def carrier_name(order: Order) -> str | None:
+    """The carrier the order ships with; confirmed orders without one use the built-in service."""
+    if order.carrier is not None:
+        return order.carrier.name
+    return DEFAULT_CARRIER_NAME if order.promised_delivery_date else None
 
 
 def order_json(order: Order) -> dict:
@@ -43,6 +41,7 @@ def order_json(order: Order) -> dict:
         "created_at": _iso(order.created_at),
         "paid_at": _iso(order.paid_at),
         "confirmed_at": _iso(order.confirmed_at),
+        "carrier": carrier_name(order),
         "promised_delivery_date": (order.promised_delivery_date.isoformat()
                                    if order.promised_delivery_date else None),
         "arrives_before_christmas": arrives_before_christmas(order.promised_delivery_date),

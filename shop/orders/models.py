@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.core.db import Base
 from shop.core.timeutil import utcnow
+
+if TYPE_CHECKING:
+    from shop.fulfilment.models import Carrier
 
 # pending_payment -> paid -> confirmed, or pending_payment -> payment_failed | cancelled
 ORDER_STATUSES = ("pending_payment", "paid", "confirmed", "payment_failed", "cancelled")
@@ -48,6 +51,7 @@ class Order(Base):
     paid_at: Mapped[datetime | None] = mapped_column(nullable=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
+    carrier: Mapped[Carrier | None] = relationship()  # set when a worker confirms the order
     lines: Mapped[list[OrderLine]] = relationship(back_populates="order",
                                                   order_by="OrderLine.id",
                                                   cascade="all, delete-orphan")

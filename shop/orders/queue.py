@@ -1,15 +1,18 @@
-"""The order queue: a Redis Stream fed from the database outbox.
+"""The order queue: a Redis Stream fed from the database outbox, read by a consumer group.
 
 An order is first a row in `outbox`, written in the same transaction that marks it paid; the
 relay copies rows to the stream and stamps them. If Redis is down at checkout the row simply
 waits, and the next relay (from any web process or worker) delivers it. Delivery is
-at-least-once: a crash between XADD and the stamp sends a message twice, and the worker's
-effects are idempotent for exactly that reason.
+at-least-once: a crash between XADD and the stamp sends a message twice, a worker that dies
+before XACK leaves its entries pending until another reclaims them (XAUTOCLAIM), and the
+worker's effects are idempotent for exactly those reasons.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 
 import redis
 from sqlalchemy import select, update
@@ -22,31 +25,95 @@ log = logging.getLogger(__name__)
 
 STREAM = "peakshop:orders"
 GROUP = "order-workers"
-# Trimming keeps the stream bounded; acknowledged entries are not needed again.
+# Poison messages end up here, with the reason, instead of blocking the group forever.
+DEAD_LETTER_STREAM = "peakshop:orders:dead"
+# Confirmations across every worker: the storefront exposes it as a Prometheus counter.
+CONFIRMED_COUNTER = "peakshop:orders:confirmed_total"
+# Trimming keeps the stream bounded; acknowledged entries are not needed again. Entries
+# trimmed before delivery are not lost: the worker re-queues orders left paid (see
+# `shop.orders.housekeeping.requeue_orphans`).
 STREAM_MAX_LENGTH = 100_000
+# Redis before 7.0 reports no group lag: undelivered entries are then counted page by page.
+UNDELIVERED_COUNT_CAP = 100_000
+_PAGE = 1_000
 
+
+@dataclass(frozen=True)
+class Delivery:
+    """One stream entry handed to this consumer."""
+
+    entry_id: str
+    topic: str
+    order_id: str
+
+
+@dataclass(frozen=True)
+class QueueDepth:
+    """What the consumer group has not acknowledged yet, and how old the oldest of it is."""
+
+    length: int  # never delivered (lag) + delivered and not acknowledged (pending)
+    pending: int
+    oldest_age_s: float
+
+
+def _text(value: bytes | str | None) -> str:
+    if value is None:
+        return ""
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def stream_id_ms(entry_id: bytes | str) -> int:
+    """Milliseconds since the epoch encoded in a stream id such as '1700000000000-3'."""
+    return int(_text(entry_id).split("-", 1)[0])
+
+
+# --- producing -----------------------------------------------------------------------------
 
 def relay_outbox(database: Database, client: redis.Redis, limit: int = 500) -> int:
     """Copy up to `limit` unrelayed outbox rows to the stream; returns how many."""
+    if database.url.startswith("sqlite"):
+        return _relay_outside_write_lock(database, client, limit)
     with database.transaction() as session:
-        statement = (select(OutboxMessage).where(OutboxMessage.relayed_at.is_(None))
-                     .order_by(OutboxMessage.id).limit(limit))
-        if session.bind.dialect.name == "postgresql":
-            # Concurrent relays take disjoint rows instead of queueing behind each other.
-            statement = statement.with_for_update(skip_locked=True)
-        messages = list(session.scalars(statement))
+        # Concurrent relays take disjoint rows instead of queueing behind each other.
+        messages = list(session.scalars(_unrelayed(limit).with_for_update(skip_locked=True)))
         if not messages:
             return 0
-        with client.pipeline(transaction=False) as pipe:
-            for message in messages:
-                pipe.xadd(STREAM, {"topic": message.topic, "order_id": message.order_id,
-                                   "outbox_id": message.id},
-                          maxlen=STREAM_MAX_LENGTH, approximate=True)
-            pipe.execute()
-        session.execute(update(OutboxMessage)
-                        .where(OutboxMessage.id.in_([m.id for m in messages]))
-                        .values(relayed_at=utcnow()))
+        _append(client, messages)
+        _stamp(session, [message.id for message in messages])
         return len(messages)
+
+
+def _relay_outside_write_lock(database: Database, client: redis.Redis, limit: int) -> int:
+    # SQLite has one writer: holding its lock while Redis is slow would stall every checkout.
+    # Two relays may then both send a row; the worker's effects are idempotent for that.
+    with database.reading() as session:
+        messages = list(session.scalars(_unrelayed(limit)))
+    if not messages:
+        return 0
+    _append(client, messages)
+    with database.transaction() as session:
+        _stamp(session, [message.id for message in messages])
+    return len(messages)
+
+
+def _unrelayed(limit: int):
+    return (select(OutboxMessage).where(OutboxMessage.relayed_at.is_(None))
+            .order_by(OutboxMessage.id).limit(limit))
+
+
+def _append(client: redis.Redis, messages: list[OutboxMessage]) -> None:
+    with client.pipeline(transaction=False) as pipe:
+        for message in messages:
+            pipe.xadd(STREAM, {"topic": message.topic, "order_id": message.order_id,
+                               "outbox_id": message.id},
+                      maxlen=STREAM_MAX_LENGTH, approximate=True)
+        pipe.execute()
+
+
+def _stamp(session, ids: list[int]) -> None:
+    session.execute(update(OutboxMessage)
+                    .where(OutboxMessage.id.in_(ids), OutboxMessage.relayed_at.is_(None))
+                    .values(relayed_at=utcnow()))
 
 
 def relay_soon(database: Database, client: redis.Redis) -> None:
@@ -55,3 +122,152 @@ def relay_soon(database: Database, client: redis.Redis) -> None:
         relay_outbox(database, client)
     except redis.exceptions.RedisError as problem:
         log.warning("order queue unreachable, outbox keeps the order: %s", problem)
+
+
+# --- consuming -----------------------------------------------------------------------------
+
+def ensure_group(client: redis.Redis) -> None:
+    """Create the consumer group (and the stream) unless both exist."""
+    try:
+        client.xgroup_create(STREAM, GROUP, id="0", mkstream=True)
+    except redis.exceptions.ResponseError as problem:
+        if "BUSYGROUP" not in str(problem):
+            raise
+
+
+def _deliveries(entries: Iterable) -> list[Delivery]:
+    deliveries = []
+    for entry in entries or ():
+        if not entry or entry[0] is None:
+            continue  # an entry deleted while pending (Redis 6 reports it as nil)
+        entry_id, fields = entry[0], entry[1] or {}
+        deliveries.append(Delivery(_text(entry_id), _text(fields.get(b"topic")),
+                                   _text(fields.get(b"order_id"))))
+    return deliveries
+
+
+def read_new(client: redis.Redis, consumer: str, count: int, block_ms: int) -> list[Delivery]:
+    """Up to `count` entries never delivered to the group, waiting up to `block_ms` for one."""
+    try:
+        response = client.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=count,
+                                     block=block_ms)
+    except redis.exceptions.ResponseError as problem:
+        if "NOGROUP" not in str(problem):
+            raise
+        # The stream vanished (a flushed or replaced Redis): start over; orders left paid
+        # are re-queued from the database by the orphan sweep.
+        ensure_group(client)
+        return []
+    if isinstance(response, dict):  # RESP3
+        return _deliveries(response.get(STREAM.encode(), [[]])[0])
+    return _deliveries(response[0][1]) if response else []
+
+
+@dataclass
+class Reclaimer:
+    """Walks the group's pending list with XAUTOCLAIM, remembering where it stopped."""
+
+    consumer: str
+    min_idle_ms: int
+    cursor: str = "0-0"
+
+    def reclaim(self, client: redis.Redis, count: int) -> list[Delivery]:
+        """Take over up to `count` entries idle for at least `min_idle_ms` (a dead consumer's)."""
+        try:
+            response = client.xautoclaim(STREAM, GROUP, self.consumer, self.min_idle_ms,
+                                         start_id=self.cursor, count=count)
+        except redis.exceptions.ResponseError as problem:
+            if "NOGROUP" not in str(problem):
+                raise
+            ensure_group(client)
+            self.cursor = "0-0"
+            return []
+        self.cursor = _text(response[0])
+        claimed = _deliveries(response[1])
+        if len(response) > 2 and response[2]:
+            # Redis 7 drops entries trimmed from the stream from the pending list itself.
+            log.warning("%d pending entries had been trimmed from the stream", len(response[2]))
+        return claimed
+
+    @property
+    def scanned_everything(self) -> bool:
+        return self.cursor == "0-0"
+
+
+def acknowledge(client: redis.Redis, entry_ids: list[str], confirmed: int = 0) -> None:
+    """XACK the entries and count the confirmations, in one round trip."""
+    if not entry_ids:
+        return
+    with client.pipeline(transaction=False) as pipe:
+        pipe.xack(STREAM, GROUP, *entry_ids)
+        if confirmed:
+            pipe.incrby(CONFIRMED_COUNTER, confirmed)
+        pipe.execute()
+
+
+def times_delivered(client: redis.Redis, entry_id: str) -> int:
+    """How often the group has handed out this entry (0 when it is no longer pending)."""
+    rows = client.xpending_range(STREAM, GROUP, min=entry_id, max=entry_id, count=1)
+    return int(rows[0]["times_delivered"]) if rows else 0
+
+
+def dead_letter(client: redis.Redis, delivery: Delivery, reason: str) -> None:
+    """Park a message that keeps failing on the dead-letter stream and acknowledge it."""
+    with client.pipeline(transaction=True) as pipe:
+        pipe.xadd(DEAD_LETTER_STREAM, {"entry_id": delivery.entry_id, "topic": delivery.topic,
+                                       "order_id": delivery.order_id, "reason": reason[:500]},
+                  maxlen=STREAM_MAX_LENGTH, approximate=True)
+        pipe.xack(STREAM, GROUP, delivery.entry_id)
+        pipe.execute()
+
+
+def confirmed_total(client: redis.Redis) -> int:
+    """Orders confirmed by all workers since the counter began (it lives in Redis)."""
+    return int(client.get(CONFIRMED_COUNTER) or 0)
+
+
+# --- observing -----------------------------------------------------------------------------
+
+def queue_depth(client: redis.Redis) -> QueueDepth:
+    """Unacknowledged entries and the age of the oldest, against the Redis server's clock."""
+    seconds, micros = client.time()
+    now_ms = seconds * 1000 + micros // 1000
+    if not client.exists(STREAM):
+        return QueueDepth(0, 0, 0.0)
+    group = next((info for info in client.xinfo_groups(STREAM)
+                  if _text(info["name"]) == GROUP), None)
+    if group is None:
+        # No worker has joined yet: everything in the stream waits.
+        first = client.xrange(STREAM, count=1)
+        oldest = [stream_id_ms(first[0][0])] if first else []
+        return _depth(client.xlen(STREAM), 0, oldest, now_ms)
+    pending = int(group["pending"])
+    last_delivered = _text(group["last-delivered-id"])
+    lag = group.get("lag")
+    undelivered = int(lag) if lag is not None else _count_after(client, last_delivered)
+    oldest = []
+    if pending:
+        summary = client.xpending(STREAM, GROUP)
+        if summary.get("min"):
+            oldest.append(stream_id_ms(summary["min"]))
+    if undelivered:
+        waiting = client.xrange(STREAM, min=f"({last_delivered}", count=1)
+        if waiting:
+            oldest.append(stream_id_ms(waiting[0][0]))
+    return _depth(pending + undelivered, pending, oldest, now_ms)
+
+
+def _depth(length: int, pending: int, oldest_ms: list[int], now_ms: int) -> QueueDepth:
+    age_s = max(0.0, (now_ms - min(oldest_ms)) / 1000.0) if oldest_ms else 0.0
+    return QueueDepth(length, pending, age_s)
+
+
+def _count_after(client: redis.Redis, last_delivered: str) -> int:
+    counted, start = 0, f"({last_delivered}"
+    while counted < UNDELIVERED_COUNT_CAP:
+        page = client.xrange(STREAM, min=start, count=_PAGE)
+        counted += len(page)
+        if len(page) < _PAGE:
+            break
+        start = f"({_text(page[-1][0])}"
+    return min(counted, UNDELIVERED_COUNT_CAP)

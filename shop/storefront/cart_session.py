@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import redis
 from flask import session
+
+from shop.cart import service as carts
+from shop.core.errors import NotFound
 
 CARTS_KEY = "carts"
 LAST_SHOP_KEY = "shop"
@@ -41,3 +45,35 @@ def visit(slug: str) -> None:
 def last_shop() -> str | None:
     """The shop this browser looked at last."""
     return session.get(LAST_SHOP_KEY)
+
+
+def load(redis_client: redis.Redis, slug: str, merchant_id: int) -> carts.Cart | None:
+    """This browser's cart in the shop, or None (never had one, or it expired)."""
+    known = cart_id(slug)
+    if known is None:
+        return None
+    try:
+        cart = carts.load_cart(redis_client, known)
+    except NotFound:
+        forget(slug)
+        return None
+    if cart.merchant_id != merchant_id:
+        forget(slug)
+        return None
+    return cart
+
+
+PLACED_KEY = "placed"
+
+
+def remember_checkout(idempotency_key: str, order_id: str) -> None:
+    """Note which order the last checkout form made, so a second submit finds it."""
+    session[PLACED_KEY] = [idempotency_key, order_id]
+
+
+def order_placed_with(idempotency_key: str) -> str | None:
+    """The order this browser already placed with the form's key, if any."""
+    placed = session.get(PLACED_KEY)
+    if placed and placed[0] == idempotency_key:
+        return placed[1]
+    return None

@@ -1,5 +1,7 @@
 """Server-rendered pages for shoppers; they work without JavaScript."""
 
-from flask import Blueprint
+from shop.storefront import cart_pages, catalog_pages, checkout_pages
+from shop.storefront.blueprint import blueprint
 
-blueprint = Blueprint("storefront", __name__)
+# Importing the page modules registers their routes on the blueprint.
+__all__ = ["blueprint", "cart_pages", "catalog_pages", "checkout_pages"]

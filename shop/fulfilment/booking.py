@@ -1,0 +1,172 @@
+"""Booking dispatch slots: the preferred carrier with room today, else the next, else a later day.
+
+The plan is a pure function of the carriers and their bookings. Applying it is one conditional
+UPDATE per (carrier, day), `booked + n <= capacity`, which the database evaluates atomically:
+two workers racing for the last slot cannot both get it. The loser re-reads and re-plans.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from shop.fulfilment.models import Carrier, CarrierDay
+
+log = logging.getLogger(__name__)
+
+# A merchant without a usable carrier still ships: with this built-in, unlimited service.
+DEFAULT_CARRIER_NAME = "Standard shipping"
+DEFAULT_TRANSIT_DAYS = 2
+# How far the dispatch date may roll forward when every carrier is booked out.
+HORIZON_DAYS = 366
+# Re-plans after losing a race for a slot; each one books at least what is left elsewhere.
+MAX_REPLANS = 50
+CHRISTMAS_EVE = (12, 24)
+
+
+@dataclass(frozen=True)
+class CarrierOption:
+    """A carrier as the planner sees it; `id` None is the built-in default service."""
+
+    id: int | None
+    name: str
+    daily_capacity: int | None  # None: unlimited
+    transit_days: int
+
+
+DEFAULT_CARRIER = CarrierOption(None, DEFAULT_CARRIER_NAME, None, DEFAULT_TRANSIT_DAYS)
+
+
+@dataclass(frozen=True)
+class Booking:
+    """`slots` parcels handed to `carrier` for dispatch on `day`."""
+
+    carrier: CarrierOption
+    day: date
+    slots: int
+
+
+@dataclass(frozen=True)
+class Slot:
+    """One order's place in a carrier's day, and the delivery date it promises."""
+
+    carrier_id: int | None
+    carrier_name: str
+    dispatch_day: date
+    transit_days: int
+
+    @property
+    def promised_delivery_date(self) -> date:
+        return self.dispatch_day + timedelta(days=self.transit_days)
+
+
+def arrives_before_christmas(promised: date | None) -> bool | None:
+    """Whether a parcel promised for `promised` is there by 24 December of that year."""
+    if promised is None:
+        return None
+    return promised <= date(promised.year, *CHRISTMAS_EVE)
+
+
+def plan_bookings(carriers: list[CarrierOption], booked: dict[tuple[int, date], int],
+                  count: int, today: date, horizon_days: int = HORIZON_DAYS) -> list[Booking]:
+    """Spread `count` parcels over carriers (in preference order) and days; no side effects.
+
+    Each day, the carriers are filled in the order given before the next day is opened.
+    Without carriers, or beyond the horizon, parcels go to the built-in default service.
+    """
+    if count <= 0:
+        return []
+    if not carriers:
+        return [Booking(DEFAULT_CARRIER, today, count)]
+    plan: list[Booking] = []
+    remaining = count
+    for offset in range(horizon_days):
+        day = today + timedelta(days=offset)
+        for carrier in carriers:
+            if carrier.daily_capacity is None:
+                return [*plan, Booking(carrier, day, remaining)]
+            room = carrier.daily_capacity - booked.get((carrier.id, day), 0)
+            take = min(room, remaining)
+            if take > 0:
+                plan.append(Booking(carrier, day, take))
+                remaining -= take
+                if remaining == 0:
+                    return plan
+    return [*plan, Booking(DEFAULT_CARRIER, today + timedelta(days=horizon_days), remaining)]
+
+
+def usable_carriers(session: Session, merchant_id: int) -> list[CarrierOption]:
+    """The merchant's carriers that are up and have capacity, preferred first."""
+    rows = session.scalars(select(Carrier)
+                           .where(Carrier.merchant_id == merchant_id,
+                                  Carrier.is_down.is_(False), Carrier.daily_capacity > 0)
+                           .order_by(Carrier.priority, Carrier.id))
+    return [CarrierOption(row.id, row.name, row.daily_capacity, row.transit_days)
+            for row in rows]
+
+
+def bookings_from(session: Session, carrier_ids: list[int], today: date
+                  ) -> dict[tuple[int, date], int]:
+    """Parcels booked per (carrier, day), from `today` on."""
+    if not carrier_ids:
+        return {}
+    rows = session.execute(select(CarrierDay.carrier_id, CarrierDay.day, CarrierDay.booked)
+                           .where(CarrierDay.carrier_id.in_(carrier_ids),
+                                  CarrierDay.day >= today))
+    return {(row.carrier_id, row.day): row.booked for row in rows}
+
+
+def book_slots(session: Session, merchant_id: int, count: int, today: date) -> list[Slot]:
+    """Book `count` parcels of one merchant, in the caller's transaction; one Slot each."""
+    carriers = usable_carriers(session, merchant_id)
+    slots: list[Slot] = []
+    for _ in range(MAX_REPLANS):
+        remaining = count - len(slots)
+        if remaining == 0:
+            return slots
+        booked = bookings_from(session, [c.id for c in carriers if c.id is not None], today)
+        for booking in plan_bookings(carriers, booked, remaining, today):
+            if not _take(session, booking):
+                break  # someone else took the room meanwhile: read again and re-plan
+            slot = Slot(booking.carrier.id, booking.carrier.name, booking.day,
+                        booking.carrier.transit_days)
+            slots.extend([slot] * booking.slots)
+    remaining = count - len(slots)
+    if remaining:
+        log.warning("carriers of merchant %d stayed contended; %d parcels go to %s",
+                    merchant_id, remaining, DEFAULT_CARRIER_NAME)
+        slots.extend([Slot(None, DEFAULT_CARRIER_NAME, today, DEFAULT_TRANSIT_DAYS)] * remaining)
+    return slots
+
+
+def _take(session: Session, booking: Booking) -> bool:
+    """Book the slots with one conditional statement; False when the room is gone."""
+    carrier = booking.carrier
+    if carrier.id is None or carrier.daily_capacity is None:
+        return True  # unlimited: nothing to count
+    taken = session.execute(
+        update(CarrierDay)
+        .where(CarrierDay.carrier_id == carrier.id, CarrierDay.day == booking.day,
+               CarrierDay.booked + booking.slots <= carrier.daily_capacity)
+        .values(booked=CarrierDay.booked + booking.slots)
+        .execution_options(synchronize_session=False))
+    if taken.rowcount == 1:
+        return True
+    # No row yet for that day (or no room): open the day, unless a racer opened it first.
+    opened = session.execute(_insert_ignoring_conflict(session).values(
+        carrier_id=carrier.id, day=booking.day, booked=booking.slots))
+    return opened.rowcount == 1
+
+
+def _insert_ignoring_conflict(session: Session):
+    dialect = session.get_bind().dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(CarrierDay).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(CarrierDay).on_conflict_do_nothing()
+    return insert(CarrierDay)

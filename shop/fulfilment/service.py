@@ -1,0 +1,115 @@
+"""A merchant's carriers: add, list, change (including marking one down for the day)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shop.core import validation
+from shop.core.errors import Conflict, InvalidInput, NotFound
+from shop.fulfilment.booking import bookings_from
+from shop.fulfilment.models import Carrier
+
+MAX_DAILY_CAPACITY = 1_000_000
+MAX_TRANSIT_DAYS = 90
+MAX_PRIORITY = 1000
+FIELDS = ("name", "daily_capacity", "transit_days", "priority", "is_down")
+
+
+@dataclass(frozen=True)
+class CarrierView:
+    carrier: Carrier
+    booked_today: int
+
+
+def _is_down(data: dict[str, Any]) -> bool | None:
+    value = data.get("is_down")
+    if value is None:
+        return None
+    if not isinstance(value, bool):
+        raise InvalidInput(f"'is_down' must be true or false: got {value!r}")
+    return value
+
+
+def parse_carrier(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+    """The carrier fields present in `data`, validated; all but optional ones unless `partial`."""
+    unknown = sorted(set(data) - set(FIELDS))
+    if unknown:
+        raise InvalidInput(f"unknown field(s) {', '.join(unknown)}: a carrier has "
+                           f"{', '.join(FIELDS)}")
+    values = {
+        "name": validation.text(data, "name", max_length=100, required=not partial),
+        "daily_capacity": validation.integer(data, "daily_capacity", minimum=1,
+                                             maximum=MAX_DAILY_CAPACITY, required=not partial),
+        "transit_days": validation.integer(data, "transit_days", minimum=0,
+                                           maximum=MAX_TRANSIT_DAYS, required=False),
+        "priority": validation.integer(data, "priority", minimum=0, maximum=MAX_PRIORITY,
+                                       required=False),
+        "is_down": _is_down(data),
+    }
+    present = {field: value for field, value in values.items() if value is not None}
+    if partial and not present:
+        raise InvalidInput(f"send at least one of {', '.join(FIELDS)}")
+    return present
+
+
+def _name_taken(session: Session, merchant_id: int, name: str, other_than: int | None) -> bool:
+    statement = select(Carrier.id).where(Carrier.merchant_id == merchant_id,
+                                         Carrier.name == name)
+    if other_than is not None:
+        statement = statement.where(Carrier.id != other_than)
+    return session.scalar(statement) is not None
+
+
+def _conflict(name: str) -> Conflict:
+    return Conflict(f"a carrier named {name!r} already exists: change it with PATCH or pick "
+                    "another name", code="carrier_exists")
+
+
+def create_carrier(session: Session, merchant_id: int, data: dict[str, Any]) -> Carrier:
+    """Add a carrier to the merchant's shipping options."""
+    values = parse_carrier(data, partial=False)
+    if _name_taken(session, merchant_id, values["name"], None):
+        raise _conflict(values["name"])
+    carrier = Carrier(merchant_id=merchant_id, **{"transit_days": 2, "priority": 0,
+                                                  "is_down": False, **values})
+    session.add(carrier)
+    session.flush()
+    return carrier
+
+
+def get_carrier(session: Session, merchant_id: int, carrier_id: int) -> Carrier:
+    carrier = session.get(Carrier, carrier_id)
+    if carrier is None or carrier.merchant_id != merchant_id:
+        raise NotFound(f"this shop has no carrier {carrier_id}: list them with GET .../carriers",
+                       code="unknown_carrier")
+    return carrier
+
+
+def update_carrier(session: Session, merchant_id: int, carrier_id: int,
+                   data: dict[str, Any]) -> Carrier:
+    """Change a carrier's details, capacity, preference, or whether it is down."""
+    carrier = get_carrier(session, merchant_id, carrier_id)
+    values = parse_carrier(data, partial=True)
+    if "name" in values and _name_taken(session, merchant_id, values["name"], carrier.id):
+        raise _conflict(values["name"])
+    for field, value in values.items():
+        setattr(carrier, field, value)
+    session.flush()
+    return carrier
+
+
+def list_carriers(session: Session, merchant_id: int, today: date) -> list[CarrierView]:
+    """The merchant's carriers, preferred first, with the parcels booked for today."""
+    carriers = list(session.scalars(select(Carrier).where(Carrier.merchant_id == merchant_id)
+                                    .order_by(Carrier.priority, Carrier.id)))
+    booked = bookings_from(session, [carrier.id for carrier in carriers], today)
+    return [CarrierView(carrier, booked.get((carrier.id, today), 0)) for carrier in carriers]
+
+
+def booked_today(session: Session, carrier: Carrier, today: date) -> int:
+    return bookings_from(session, [carrier.id], today).get((carrier.id, today), 0)

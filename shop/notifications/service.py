@@ -1,0 +1,163 @@
+"""The mail outbox: queue a mail with the change it reports, deliver it later, retry with backoff.
+
+A mail is a row first, written in the transaction that confirms the order, so it exists
+exactly when the order is confirmed. Delivery claims due rows with a conditional UPDATE (a
+lease), so two workers never send the same row at once; a worker that dies mid-send leaves
+the lease to run out and the mail is tried again.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from shop.core.db import Database
+from shop.core.timeutil import utcnow
+from shop.notifications.mailer import Mailer, OutgoingMessage
+from shop.notifications.models import OutgoingMail
+
+log = logging.getLogger(__name__)
+
+ORDER_CONFIRMATION = "order_confirmation"
+PENDING, SENT, FAILED = "pending", "sent", "failed"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How often and how patiently a mail is retried while the provider fails."""
+
+    base_s: float = 30.0
+    max_s: float = 3600.0
+    # 25 attempts at the cap is about a day of provider outage before a mail is given up.
+    max_attempts: int = 25
+    # A claimed mail belongs to its sender for this long; then anyone may try again.
+    lease_s: float = 120.0
+
+
+def backoff_s(attempts: int, policy: RetryPolicy) -> float:
+    """Delay before the next try after `attempts` failed ones: doubling, capped."""
+    return min(policy.max_s, policy.base_s * 2 ** max(0, attempts - 1))
+
+
+@dataclass(frozen=True)
+class ConfirmationFacts:
+    """What the confirmation mail tells the shopper."""
+
+    order_id: str
+    email: str
+    items: list[tuple[str, int, int]]  # (name, quantity, unit price in minor units)
+    total_amount: int
+    currency: str
+    carrier_name: str
+    promised_delivery_date: date
+    arrives_before_christmas: bool
+
+
+def _money(amount: int, currency: str) -> str:
+    return f"{amount / 100:.2f} {currency}"
+
+
+def render_confirmation(facts: ConfirmationFacts) -> tuple[str, str]:
+    """Subject and plain-text body of an order confirmation; no side effects."""
+    subject = f"Your order {facts.order_id[:8]} is confirmed"
+    lines = [f"  {quantity} x {name}  {_money(price * quantity, facts.currency)}"
+             for name, quantity, price in facts.items]
+    christmas = ("It arrives before Christmas Eve." if facts.arrives_before_christmas
+                 else "It will not arrive before Christmas Eve.")
+    body = "\n".join([
+        "Thank you for your order.", "",
+        *lines, "", f"Total: {_money(facts.total_amount, facts.currency)}", "",
+        f"Shipping with {facts.carrier_name}; expected delivery on "
+        f"{facts.promised_delivery_date.isoformat()}. {christmas}", "",
+        f"Order number: {facts.order_id}", ""])
+    return subject, body
+
+
+def queue_confirmations(session: Session, facts: list[ConfirmationFacts]) -> None:
+    """Add one confirmation mail per order to the outbox, in the caller's transaction."""
+    now = utcnow()
+    for fact in facts:
+        subject, body = render_confirmation(fact)
+        session.add(OutgoingMail(order_id=fact.order_id, kind=ORDER_CONFIRMATION,
+                                 recipient=fact.email, subject=subject, body=body,
+                                 status=PENDING, attempts=0, next_attempt_at=now,
+                                 created_at=now))
+
+
+def claim_due(session: Session, now: datetime, limit: int,
+              policy: RetryPolicy) -> list[OutgoingMessage]:
+    """Take up to `limit` due mails for `policy.lease_s`; rows another sender took are skipped."""
+    due = list(session.scalars(select(OutgoingMail.id)
+                               .where(OutgoingMail.status == PENDING,
+                                      OutgoingMail.next_attempt_at <= now)
+                               .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
+                               .limit(limit)))
+    if not due:
+        return []
+    # The status and time are checked again by the UPDATE itself: of two concurrent
+    # claimers, only one matches each row.
+    claimed = session.execute(
+        update(OutgoingMail)
+        .where(OutgoingMail.id.in_(due), OutgoingMail.status == PENDING,
+               OutgoingMail.next_attempt_at <= now)
+        .values(attempts=OutgoingMail.attempts + 1,
+                next_attempt_at=now + timedelta(seconds=policy.lease_s))
+        .returning(OutgoingMail.id, OutgoingMail.order_id, OutgoingMail.kind,
+                   OutgoingMail.recipient, OutgoingMail.subject, OutgoingMail.body,
+                   OutgoingMail.attempts)
+        .execution_options(synchronize_session=False)).all()
+    return [OutgoingMessage(row.id, row.order_id, row.kind, row.recipient, row.subject,
+                            row.body, row.attempts) for row in claimed]
+
+
+def record_sent(session: Session, mail_ids: list[int], now: datetime) -> None:
+    if mail_ids:
+        session.execute(update(OutgoingMail).where(OutgoingMail.id.in_(mail_ids))
+                        .values(status=SENT, sent_at=now, last_error=None)
+                        .execution_options(synchronize_session=False))
+
+
+def record_failure(session: Session, message: OutgoingMessage, error: str, now: datetime,
+                   policy: RetryPolicy) -> None:
+    """Schedule the next try with backoff, or give up after `policy.max_attempts`."""
+    gave_up = message.attempts >= policy.max_attempts
+    values = {"last_error": error[:2000],
+              "next_attempt_at": now + timedelta(seconds=backoff_s(message.attempts, policy))}
+    if gave_up:
+        values["status"] = FAILED
+        log.error("gave up on mail %d to %s after %d attempts: %s", message.mail_id,
+                  message.recipient, message.attempts, error)
+    session.execute(update(OutgoingMail).where(OutgoingMail.id == message.mail_id)
+                    .values(**values).execution_options(synchronize_session=False))
+
+
+@dataclass(frozen=True)
+class DeliveryReport:
+    sent: int
+    failed: int
+
+
+def deliver_due(database: Database, mailer: Mailer, policy: RetryPolicy,
+                limit: int = 50) -> DeliveryReport:
+    """Send the mails that are due; failures wait for their next try. Never holds a lock
+    while talking to the mail provider."""
+    with database.transaction() as session:
+        messages = claim_due(session, utcnow(), limit, policy)
+    if not messages:
+        return DeliveryReport(0, 0)
+    errors = mailer.send_all(messages)
+    now = utcnow()
+    with database.transaction() as session:
+        record_sent(session, [m.mail_id for m in messages if errors.get(m.mail_id) is None], now)
+        for message in messages:
+            if errors.get(message.mail_id) is not None:
+                record_failure(session, message, errors[message.mail_id], now, policy)
+    failed = sum(1 for m in messages if errors.get(m.mail_id) is not None)
+    if failed:
+        log.warning("%d of %d mails not delivered, retrying later: %s", failed, len(messages),
+                    next(e for e in errors.values() if e))
+    return DeliveryReport(len(messages) - failed, failed)

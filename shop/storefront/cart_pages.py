@@ -1,0 +1,117 @@
+"""The cart: add from a product page, change or remove lines, see the total."""
+
+from __future__ import annotations
+
+from flask import flash, redirect, request, url_for
+
+from shop.cart import service as carts
+from shop.cart.api import cart_json
+from shop.catalog import service as catalog
+from shop.core import resources
+from shop.core.errors import Conflict, InvalidInput, Problem
+from shop.core.resources import Resources
+from shop.merchants import service as merchants
+from shop.merchants.models import Merchant
+from shop.storefront import cart_session, forms
+from shop.storefront.blueprint import blueprint, page
+from shop.storefront.messages import problem_text
+
+# What a shopper can fix by changing the form; anything else gets the error page.
+FORM_PROBLEMS = (InvalidInput, Conflict)
+
+
+def priced_cart(current: Resources, merchant: Merchant,
+                slug: str) -> tuple[carts.Cart | None, list[carts.PricedLine]]:
+    """This browser's cart in the shop with its lines at today's prices."""
+    cart = cart_session.load(current.redis, slug, merchant.id)
+    if cart is None:
+        return None, []
+    with current.database.reading() as session:
+        return cart, carts.price_lines(session, cart)
+
+
+def render_cart(merchant: Merchant, cart: carts.Cart | None, lines: list[carts.PricedLine],
+                status: int = 200, error: str | None = None):
+    """The cart page; `error` explains why the last change was refused."""
+    summary = cart_json(cart, lines) if cart is not None else None
+    available = {line.product.sku: line.product.available for line in lines}
+    return page("cart.html", status, shop=merchant, summary=summary, available=available,
+                error=error)
+
+
+def _merchant(current: Resources, slug: str) -> Merchant:
+    with current.database.reading() as session:
+        return merchants.shop_by_slug(session, slug)
+
+
+@blueprint.get("/shops/<slug>/cart")
+def show_cart(slug: str):
+    """The cart's lines, quantities and total."""
+    current = resources.current()
+    merchant = _merchant(current, slug)
+    cart, lines = priced_cart(current, merchant, slug)
+    cart_session.visit(slug)
+    return render_cart(merchant, cart, lines)
+
+
+@blueprint.post("/shops/<slug>/cart/items")
+def add_to_cart(slug: str):
+    """Add the product page's quantity to the cart, then show the cart."""
+    current = resources.current()
+    sku = request.form.get("sku", "")
+    with current.database.reading() as session:
+        merchant = merchants.shop_by_slug(session, slug)
+        product = catalog.get_product(session, merchant.id, sku)
+    cart = cart_session.load(current.redis, slug, merchant.id)
+    in_cart = cart.quantities.get(sku, 0) if cart else 0
+    added = 0
+    try:
+        added = forms.quantity(request.form.get("quantity"), minimum=1)
+        wanted = carts.parse_quantity(in_cart + added)
+        cart_id = cart.cart_id if cart else _open_cart(current, merchant, slug)
+        with current.database.reading() as session:
+            carts.set_quantity(current.redis, session, cart_id, sku, wanted,
+                               current.settings.cart_ttl_s)
+    except FORM_PROBLEMS as problem:
+        message = problem_text(problem, {sku: product.name}, requested=added, in_cart=in_cart)
+        return page("product.html", problem.status, shop=merchant, product=product,
+                    quantity=request.form.get("quantity", ""), error=message)
+    flash(f"Added {added} × {product.name} to your cart.")
+    return redirect(url_for(".show_cart", slug=slug), 303)
+
+
+def _open_cart(current: Resources, merchant: Merchant, slug: str) -> str:
+    cart_id = carts.create_cart(current.redis, merchant.id, current.settings.cart_ttl_s)
+    cart_session.remember(slug, cart_id)
+    return cart_id
+
+
+@blueprint.post("/shops/<slug>/cart/items/<sku>")
+def update_cart_line(slug: str, sku: str):
+    """Set a line's quantity, or remove it, then show the cart."""
+    current = resources.current()
+    merchant = _merchant(current, slug)
+    cart, lines = priced_cart(current, merchant, slug)
+    if cart is None:
+        flash("Your cart had expired, so it was emptied.")
+        return redirect(url_for(".show_cart", slug=slug), 303)
+    names = {line.product.sku: line.product.name for line in lines}
+    quantity = 0
+    try:
+        removing = "remove" in request.form
+        quantity = 0 if removing else forms.quantity(request.form.get("quantity"), minimum=0)
+        with current.database.reading() as session:
+            carts.set_quantity(current.redis, session, cart.cart_id, sku, quantity,
+                               current.settings.cart_ttl_s)
+    except FORM_PROBLEMS as problem:
+        return _refused(current, merchant, slug, problem, names, quantity)
+    name = names.get(sku, sku)
+    flash(f"Removed {name}." if quantity == 0 else f"{name}: quantity set to {quantity}.")
+    return redirect(url_for(".show_cart", slug=slug), 303)
+
+
+def _refused(current: Resources, merchant: Merchant, slug: str, problem: Problem,
+             names: dict[str, str], quantity: int):
+    cart, lines = priced_cart(current, merchant, slug)
+    return render_cart(merchant, cart, lines, problem.status,
+                       problem_text(problem, names, requested=quantity))

@@ -1,0 +1,47 @@
+"""Browsing: the shop's catalog and a product's page."""
+
+from __future__ import annotations
+
+from flask import request
+
+from shop.catalog import service as catalog
+from shop.core import resources
+from shop.core.errors import InvalidInput
+from shop.merchants import service as merchants
+from shop.storefront import cart_session
+from shop.storefront.blueprint import blueprint, page
+from shop.storefront.messages import with_labels
+
+
+@blueprint.get("/shops/<slug>/")
+def show_catalog(slug: str):
+    """The shop's products: search, filter by category, next page by cursor."""
+    query = request.args.get("q", "").strip()
+    category = request.args.get("category", "").strip()
+    cursor = request.args.get("cursor") or None
+    with resources.current().database.reading() as session:
+        merchant = merchants.shop_by_slug(session, slug)
+        categories = catalog.categories(session, merchant.id)
+        try:
+            limit = catalog.parse_limit(request.args.get("limit"))
+            result = catalog.list_products(session, merchant.id, query=query or None,
+                                           category=category or None, limit=limit,
+                                           cursor=cursor)
+        except InvalidInput as problem:
+            return page("catalog.html", problem.status, shop=merchant, categories=categories,
+                        query=query, category=category, products=[], next_cursor=None,
+                        limit=None, cursor=cursor, error=with_labels(problem.detail))
+    cart_session.visit(slug)
+    return page("catalog.html", shop=merchant, categories=categories, query=query,
+                category=category, products=result.items, next_cursor=result.next_cursor,
+                limit=request.args.get("limit") or None, cursor=cursor, error=None)
+
+
+@blueprint.get("/shops/<slug>/products/<sku>")
+def show_product(slug: str, sku: str):
+    """One product: price, what is left, and the add-to-cart form."""
+    with resources.current().database.reading() as session:
+        merchant = merchants.shop_by_slug(session, slug)
+        product = catalog.get_product(session, merchant.id, sku)
+    cart_session.visit(slug)
+    return page("product.html", shop=merchant, product=product, quantity="1", error=None)

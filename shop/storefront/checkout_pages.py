@@ -1,0 +1,115 @@
+"""Checkout and the order status page."""
+
+from __future__ import annotations
+
+import uuid
+
+from flask import Response, flash, make_response, redirect, request, url_for
+
+from shop.cart.api import cart_json
+from shop.checkout import service as checkout
+from shop.core import resources
+from shop.core.errors import InvalidInput, Problem
+from shop.core.resources import Resources
+from shop.merchants import service as merchants
+from shop.merchants.models import Merchant
+from shop.orders import queue
+from shop.orders import service as orders
+from shop.orders.api import order_json
+from shop.storefront import cart_session, formatting, forms
+from shop.storefront.blueprint import blueprint, page
+from shop.storefront.cart_pages import priced_cart
+from shop.storefront.messages import problem_text
+
+# While an order can still change, its page reloads itself this often (no JavaScript).
+REFRESH_S = 5
+
+
+def render_checkout(current: Resources, merchant: Merchant, slug: str, status: int = 200,
+                    error: str | None = None, form: dict | None = None):
+    """The checkout form beside the order summary; a new one-time key on every render."""
+    cart, lines = priced_cart(current, merchant, slug)
+    if not lines:
+        flash("Your cart is empty: add products before checking out.")
+        return redirect(url_for(".show_cart", slug=slug), 303)
+    response = make_response(*page(
+        "checkout.html", status, shop=merchant, summary=cart_json(cart, lines),
+        form=form or {}, idempotency_key=uuid.uuid4().hex,
+        cards=forms.card_choices(current.gateway.name), error=error))
+    # The form carries a one-time key: a page from the cache would replay an old checkout.
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def _merchant(current: Resources, slug: str) -> Merchant:
+    with current.database.reading() as session:
+        return merchants.shop_by_slug(session, slug)
+
+
+@blueprint.get("/shops/<slug>/checkout")
+def show_checkout(slug: str):
+    """E-mail, shipping address and payment for the cart."""
+    current = resources.current()
+    return render_checkout(current, _merchant(current, slug), slug)
+
+
+@blueprint.post("/shops/<slug>/checkout")
+def place_order(slug: str):
+    """Reserve, pay and place the order, then show its status page."""
+    current = resources.current()
+    merchant = _merchant(current, slug)
+    try:
+        key = forms.idempotency_key(request.form)
+        placed = cart_session.order_placed_with(key)
+        if placed is not None:
+            # The same form sent twice (a double click, a reload): show the order it made.
+            return _to_order(current, placed)
+        cart_id = cart_session.cart_id(slug)
+        if cart_id is None:
+            raise InvalidInput("your cart is empty: add products before checking out",
+                               code="empty_cart")
+        order_request = checkout.parse_request(
+            forms.checkout_body(request.form, current.gateway.name), current.gateway)
+        result = checkout.checkout(current.database, current.redis, current.gateway,
+                                   cart_id=cart_id, request=order_request, idempotency_key=key,
+                                   reservation_ttl_s=current.settings.reservation_ttl_s)
+    except Problem as problem:
+        if problem.status >= 500:
+            raise
+        return _refused(current, merchant, slug, problem)
+    if result.order.status == "paid" and not result.replayed:
+        # Hand the order to the workers now; if Redis is down the outbox keeps it for later.
+        queue.relay_soon(current.database, current.redis)
+    cart_session.remember_checkout(key, result.order.id)
+    return _to_order(current, result.order.id)
+
+
+def _refused(current: Resources, merchant: Merchant, slug: str, problem: Problem):
+    cart, lines = priced_cart(current, merchant, slug)
+    names = {line.product.sku: line.product.name for line in lines}
+    return render_checkout(current, merchant, slug, problem.status,
+                           problem_text(problem, names), form=request.form.to_dict())
+
+
+def _to_order(current: Resources, order_id: str) -> Response:
+    token = orders.access_token(current.settings.secret_key, order_id)
+    return redirect(url_for(".show_order", order_id=order_id, token=token), 303)
+
+
+@blueprint.get("/orders/<order_id>")
+def show_order(order_id: str):
+    """The order's status, lines, total and promised delivery; reloads until final."""
+    current = resources.current()
+    with current.database.reading() as session:
+        order = order_json(orders.order_for_shopper(session, current.settings.secret_key,
+                                                    order_id, request.args.get("token", "")))
+    words = formatting.status_words(order["status"])
+    response = make_response(*page(
+        "order.html", order=order, words=words,
+        failure=formatting.failure_text(order["failure_reason"]),
+        delivery=formatting.format_date(order["promised_delivery_date"]),
+        christmas=formatting.christmas_text(order["arrives_before_christmas"]),
+        refresh_s=None if words.final else REFRESH_S, shop_slug=cart_session.last_shop()))
+    # The URL carries the order's access token: keep the page out of shared caches.
+    response.headers["Cache-Control"] = "no-store"
+    return response

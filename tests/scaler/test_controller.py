@@ -1,0 +1,283 @@
+"""The controller: read -> decide -> act -> record, holds on missing signals, dry run, standby.
+
+Signals come from a real prometheus_client exposition over HTTP; the actuator is the
+Kubernetes one through the official client against kmock, which stands in for a real API
+server (none can run here).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import signal
+import threading
+import time
+
+import pytest
+from kubernetes import client
+from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_server
+
+from scaler.actuators.kubernetes import KubernetesActuator
+from scaler.actuators.lease import LeaseElector
+from scaler.controller import (
+    Controller,
+    ControllerSettings,
+    clamp,
+    hold_missing,
+    missing_signals,
+)
+from scaler.metrics import ScalerMetrics
+from scaler.model import Decision, Observation, Reason, ScalingDecision
+from scaler.run_command import run_until_stopped
+from scaler.signals import LiveSignals
+from scaler.signals.exposition import ExpositionQueue, ExpositionScraper, ExpositionTraffic
+from tests.scaler.live_fixtures import (  # noqa: F401  (fixture)
+    deployment,
+    kubernetes_api,
+    kubernetes_client,
+    wait_until,
+)
+
+NAMESPACE = "shop"
+DEPLOYMENTS = "apps/v1/deployments"
+
+
+class ProportionalPolicy:
+    """A small real policy: one web replica per `rps_per_replica`, one worker per 5 orders.
+
+    It is deliberately naive about missing signals (it reads None as zero), so that the
+    controller's own hold is what keeps the replicas up.
+    """
+
+    def __init__(self, rps_per_replica: float = 10.0, orders_per_worker: int = 5) -> None:
+        self.rps_per_replica = rps_per_replica
+        self.orders_per_worker = orders_per_worker
+        self.seen_history: list[int] = []
+
+    def decide(self, observation: Observation, history) -> ScalingDecision:
+        self.seen_history.append(len(history))
+        rate = observation.request_rate or 0.0
+        backlog = observation.queue_backlog or 0
+        return ScalingDecision(
+            web=Decision(max(1, math.ceil(rate / self.rps_per_replica)), Reason.REQUEST_RATE),
+            workers=Decision(max(1, math.ceil(backlog / self.orders_per_worker)),
+                             Reason.QUEUE_BACKLOG))
+
+
+def observation(rate: float | None = 10.0, backlog: int | None = 0, web_requested: int = 3,
+                workers_requested: int = 2) -> Observation:
+    return Observation(at_s=0, request_rate=rate, latency_p95_s=None, latency_within_slo=None,
+                       cpu_utilization=None, queue_backlog=backlog, queue_oldest_age_s=None,
+                       orders_rate=None, web_ready=web_requested, web_requested=web_requested,
+                       workers_ready=workers_requested, workers_requested=workers_requested)
+
+
+PROPOSED = ScalingDecision(web=Decision(1, Reason.MIN_REPLICAS),
+                           workers=Decision(1, Reason.MIN_REPLICAS))
+LAST = ScalingDecision(web=Decision(8, Reason.REQUEST_RATE),
+                       workers=Decision(4, Reason.QUEUE_AGE))
+
+
+@pytest.mark.parametrize("seen, expected", [
+    (observation(), set()),
+    (observation(rate=None), {"web"}),
+    (observation(backlog=None), {"workers"}),
+    (observation(rate=None, backlog=None), {"web", "workers"}),
+])
+def test_missing_signals_per_deployment(seen, expected):
+    assert missing_signals(seen) == expected
+
+
+@pytest.mark.parametrize("missing, last, web, workers", [
+    (set(), LAST, Decision(1, Reason.MIN_REPLICAS), Decision(1, Reason.MIN_REPLICAS)),
+    ({"web"}, LAST, Decision(8, Reason.STALE_SIGNALS), Decision(1, Reason.MIN_REPLICAS)),
+    ({"web", "workers"}, LAST,
+     Decision(8, Reason.STALE_SIGNALS), Decision(4, Reason.STALE_SIGNALS)),
+    # Nothing decided yet: keep what is requested now (3 web, 2 workers).
+    ({"web", "workers"}, None,
+     Decision(3, Reason.STALE_SIGNALS), Decision(2, Reason.STALE_SIGNALS)),
+])
+def test_hold_missing_keeps_the_last_safe_count(missing, last, web, workers):
+    held = hold_missing(PROPOSED, missing, observation(), last)
+    assert (held.web, held.workers) == (web, workers)
+
+
+@pytest.mark.parametrize("decision, expected", [
+    (Decision(0, Reason.REQUEST_RATE), Decision(2, Reason.MIN_REPLICAS)),
+    (Decision(5, Reason.REQUEST_RATE), Decision(5, Reason.REQUEST_RATE)),
+    (Decision(500, Reason.FORECAST), Decision(20, Reason.MAX_REPLICAS)),
+])
+def test_operator_bounds_win(decision, expected):
+    assert clamp(decision, 2, 20) == expected
+
+
+class ManualClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def storefront():
+    """The storefront's request counter and queue gauges, served over real HTTP."""
+    registry = CollectorRegistry()
+    requests_total = Counter("peakshop_http_requests_total", "Requests",
+                             ["method", "route", "status"], registry=registry)
+    queue_length = Gauge("peakshop_queue_length", "Waiting orders", registry=registry)
+    server, _ = start_http_server(0, addr="127.0.0.1", registry=registry)
+    yield {"requests": requests_total.labels("GET", "/", "200"), "queue": queue_length,
+           "server": server, "url": f"http://127.0.0.1:{server.server_port}/metrics"}
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture
+def cluster(kubernetes_api):
+    kubernetes_api.put_object(DEPLOYMENTS, NAMESPACE, "peakshop-web",
+                              deployment("peakshop-web", NAMESPACE, replicas=3, ready=3))
+    kubernetes_api.put_object(DEPLOYMENTS, NAMESPACE, "peakshop-worker",
+                              deployment("peakshop-worker", NAMESPACE, replicas=2, ready=2))
+    return kubernetes_api
+
+
+def build_controller(storefront, cluster, clock, *, dry_run=False, elector=None):
+    metrics = ScalerMetrics()
+    scraper = ExpositionScraper(storefront["url"], timeout_s=2, clock=clock)
+    actuator = KubernetesActuator(kubernetes_client(cluster.url), NAMESPACE, "peakshop-web",
+                                  "peakshop-worker", elector, identity="scaler-test")
+    signals = LiveSignals(ExpositionTraffic(scraper, window_s=30), ExpositionQueue(scraper),
+                          actuator.replicas, recorder=metrics, clock=clock)
+    settings = ControllerSettings(period_s=15, dry_run=dry_run, min_replicas=1, max_replicas=20)
+    return Controller(signals, ProportionalPolicy(), actuator, settings, metrics, clock=clock)
+
+
+def sample(metrics: ScalerMetrics, name: str, **labels) -> float | None:
+    return metrics.registry.get_sample_value(name, labels)
+
+
+def web_replicas(cluster) -> int:
+    return cluster.get_object(DEPLOYMENTS, NAMESPACE, "peakshop-web")["spec"]["replicas"]
+
+
+def test_reconcile_reads_decides_acts_and_records(storefront, cluster):
+    clock = ManualClock()
+    controller = build_controller(storefront, cluster, clock)
+    storefront["queue"].set(10)
+
+    first = controller.reconcile_once()  # one scrape: no rate yet, so web holds at 3
+    assert first.held == ("web",)
+    assert first.decision.web == Decision(3, Reason.STALE_SIGNALS)
+    assert first.decision.workers == Decision(2, Reason.QUEUE_BACKLOG)
+    assert first.acted == ()
+    assert web_replicas(cluster) == 3
+
+    storefront["requests"].inc(600)
+    storefront["queue"].set(12)
+    clock.now += 10
+    second = controller.reconcile_once()
+    assert second.observation.request_rate == pytest.approx(60)
+    assert second.decision.web == Decision(6, Reason.REQUEST_RATE)
+    assert second.decision.workers == Decision(3, Reason.QUEUE_BACKLOG)
+    assert second.acted == ("web", "workers")
+    assert web_replicas(cluster) == 6
+    assert cluster.get_object(DEPLOYMENTS, NAMESPACE, "peakshop-worker")["spec"]["replicas"] == 3
+    assert sorted(event["message"] for event in cluster.objects_of("v1/events")) == [
+        "New size: 3; reason: queue_backlog (was 2, Deployment peakshop-worker)",
+        "New size: 6; reason: request_rate (was 3, Deployment peakshop-web)",
+    ]
+    metrics = controller.metrics
+    assert sample(metrics, "peakshop_scaler_desired_replicas", deployment="web") == 6
+    assert sample(metrics, "peakshop_scaler_scaling_actions_total", deployment="web",
+                  direction="up", dry_run="false") == 1
+    assert sample(metrics, "peakshop_scaler_decisions_total", deployment="web",
+                  reason="request_rate") == 1
+    assert sample(metrics, "peakshop_scaler_observed_request_rate") == pytest.approx(60)
+    # The policy saw the earlier observation as history.
+    assert controller.policy.seen_history == [0, 1]
+
+
+def test_metrics_endpoint_gone_holds_the_last_decision(storefront, cluster):
+    clock = ManualClock()
+    controller = build_controller(storefront, cluster, clock)
+    controller.reconcile_once()
+    storefront["requests"].inc(800)
+    clock.now += 10
+    assert controller.reconcile_once().decision.web.replicas == 8
+    assert web_replicas(cluster) == 8
+    events_before = len(cluster.objects_of("v1/events"))
+
+    storefront["server"].shutdown()
+    storefront["server"].server_close()
+    for _ in range(3):  # the storefront's metrics stay away for several rounds
+        clock.now += 15
+        result = controller.reconcile_once()
+        assert result.observation.request_rate is None
+        assert result.held == ("web", "workers")
+        assert result.decision.web == Decision(8, Reason.STALE_SIGNALS)
+        assert result.acted == ()
+
+    assert web_replicas(cluster) == 8  # the naive policy said 1; the controller held 8
+    assert len(cluster.objects_of("v1/events")) == events_before
+    metrics = controller.metrics
+    assert sample(metrics, "peakshop_scaler_signal_up", signal="traffic") == 0
+    assert sample(metrics, "peakshop_scaler_signal_failures_total", signal="traffic") == 3
+    assert sample(metrics, "peakshop_scaler_signal_age_seconds", signal="traffic") == 45
+    # three rounds without metrics, plus the first round that had only one scrape
+    assert sample(metrics, "peakshop_scaler_held_decisions_total", deployment="web") == 4
+    assert result.observation.age_s == 45
+
+
+def test_dry_run_decides_and_records_without_acting(storefront, cluster):
+    clock = ManualClock()
+    controller = build_controller(storefront, cluster, clock, dry_run=True)
+    controller.reconcile_once()
+    storefront["requests"].inc(1500)
+    clock.now += 10
+    result = controller.reconcile_once()
+    assert result.decision.web == Decision(15, Reason.REQUEST_RATE)
+    assert result.acted == ()
+    assert web_replicas(cluster) == 3
+    assert cluster.objects_of("v1/events") == []
+    assert sample(controller.metrics, "peakshop_scaler_scaling_actions_total", deployment="web",
+                  direction="up", dry_run="true") == 1
+    assert sample(controller.metrics, "peakshop_scaler_desired_replicas", deployment="web") == 15
+
+
+def test_standby_scaler_neither_reads_nor_acts(storefront, cluster):
+    clock = ManualClock()
+    coordination = client.CoordinationV1Api(kubernetes_client(cluster.url))
+    holder = LeaseElector(coordination, NAMESPACE, "peakshop-scaler", "scaler-a", 15,
+                          clock=clock)
+    assert holder.try_acquire_or_renew()
+    standby = build_controller(
+        storefront, cluster, clock,
+        elector=LeaseElector(coordination, NAMESPACE, "peakshop-scaler", "scaler-b", 15,
+                             clock=clock))
+    storefront["requests"].inc(5000)
+    result = standby.reconcile_once()
+    assert (result.leader, result.decision) == (False, None)
+    assert sample(standby.metrics, "peakshop_scaler_leader") == 0
+    assert web_replicas(cluster) == 3
+
+    holder.release()
+    assert standby.reconcile_once().leader
+    assert sample(standby.metrics, "peakshop_scaler_leader") == 1
+
+
+def test_loop_stops_cleanly_on_sigterm(storefront, cluster):
+    controller = build_controller(storefront, cluster, time.monotonic)
+    controller.settings = ControllerSettings(period_s=0.05, min_replicas=1, max_replicas=20)
+    previous_handler = signal.getsignal(signal.SIGTERM)
+
+    def terminate_after_rounds() -> None:
+        wait_until(lambda: len(controller.history) >= 3, what="three reconcile rounds")
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    sender = threading.Thread(target=terminate_after_rounds)
+    sender.start()
+    run_until_stopped(controller)  # returns only once the SIGTERM was handled
+    sender.join(30)
+    assert len(controller.history) >= 3
+    assert signal.getsignal(signal.SIGTERM) is previous_handler
