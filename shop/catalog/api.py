@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from shop.catalog import service
+from shop.catalog import reads, service
 from shop.catalog.models import Product
+from shop.catalog.reads import ProductView
 from shop.core import resources
 from shop.core.http import bearer_token, json_body
 from shop.core.validation import money_json
@@ -14,7 +15,7 @@ from shop.merchants import service as merchants
 blueprint = Blueprint("catalog_api", __name__, url_prefix="/api/v1/shops/<slug>")
 
 
-def product_json(product: Product, *, for_merchant: bool = False) -> dict:
+def product_json(product: Product | ProductView, *, for_merchant: bool = False) -> dict:
     body = {"sku": product.sku, "name": product.name, "description": product.description,
             "category": product.category,
             "price": money_json(product.price_amount, product.currency),
@@ -39,9 +40,8 @@ def list_products(slug: str):
 @blueprint.get("/products/<sku>")
 def show_product(slug: str, sku: str):
     """One product with its live availability."""
-    with resources.current().database.reading() as session:
-        merchant = merchants.shop_by_slug(session, slug)
-        return product_json(service.get_product(session, merchant.id, sku))
+    with resources.current().database.read_connection() as connection:
+        return product_json(reads.product_view(connection, slug, sku))
 
 
 @blueprint.post("/products")

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
 
@@ -26,13 +26,17 @@ def make_engine(database_url: str, *, read_only: bool = False) -> Engine:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         engine = create_engine(database_url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own BEGIN handling defers the write lock to the first write, which lets
-        # two checkouts both read and then deadlock on upgrade; BEGIN IMMEDIATE serialises
-        # writers up front instead.
-        begin = "BEGIN" if read_only else "BEGIN IMMEDIATE"
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql(begin))
+        if not read_only:
+            # pysqlite's own BEGIN handling defers the write lock to the first write, which
+            # lets two checkouts both read and then deadlock on upgrade; BEGIN IMMEDIATE
+            # serialises writers up front instead. Reads run in autocommit: in WAL mode each
+            # statement sees a consistent snapshot and never waits for a writer.
+            event.listen(engine, "begin",
+                         lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
-    return create_engine(database_url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # No pre-ping: it would cost a round trip per request. A connection broken by a database
+    # restart fails one request with 503 and the pool replaces it.
+    return create_engine(database_url, pool_size=5, max_overflow=10, pool_recycle=1800)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
@@ -64,6 +68,12 @@ class Database:
         """A session whose work commits on success and rolls back on any exception."""
         with self.sessions() as session, session.begin():
             yield session
+
+    @contextmanager
+    def read_connection(self) -> Iterator[Connection]:
+        """A Core connection for the hottest read paths (no ORM, no transaction)."""
+        with self.read_engine.connect() as connection:
+            yield connection
 
     @contextmanager
     def reading(self) -> Iterator[Session]:

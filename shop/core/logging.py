@@ -12,7 +12,7 @@ from pythonjsonlogger.json import JsonFormatter
 
 REQUEST_ID_HEADER = "X-Request-ID"
 # A request id from the edge proxy is kept only if it is harmless to echo and log.
-_SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+_SAFE_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 
 
 class RequestIdFilter(logging.Filter):
@@ -46,7 +46,9 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def assign_request_id() -> None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        g.request_id = incoming if _SAFE_REQUEST_ID.match(incoming) else uuid.uuid4().hex
+        # fullmatch: `$` in a pattern would accept a trailing newline, which breaks the
+        # echoed header and forges a log line.
+        g.request_id = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
 
     @app.after_request
     def echo_request_id(response):

@@ -2,64 +2,99 @@
 
 Under gunicorn every worker writes its samples to PROMETHEUS_MULTIPROC_DIR and `/metrics`
 merges them, so the scaler sees the whole server, not whichever worker answered the scrape.
-The directory must be set before prometheus_client is imported (see `shop.serve`).
+
+prometheus_client decides between in-memory and file-backed values when it is first
+imported, and `peakshop serve` imports it (through `shop.app`) before it sets the directory.
+The metrics are therefore built on first use in each process, after making sure the
+file-backed values are in force whenever the directory is set.
 """
 
 from __future__ import annotations
 
+import functools
 import os
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
+    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     generate_latest,
     multiprocess,
+    values,
 )
-
-REQUESTS = Counter("peakshop_http_requests_total", "HTTP requests answered",
-                   ["method", "route", "status"])
-LATENCY = Histogram("peakshop_http_request_duration_seconds", "HTTP request latency",
-                    ["method", "route"],
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5, 10))
-IN_FLIGHT = Gauge("peakshop_http_requests_in_flight", "HTTP requests being served",
-                  multiprocess_mode="livesum")
 
 # Collectors that read live state at scrape time (queue depth, orders by status) register
 # here; they run once per scrape in the process that answers it.
 scrape_time_collectors: list[Callable[[Flask], object]] = []
+
+# Anything else a client sends is counted as "other": a label per invented method would let
+# any caller grow the metric without bound.
+KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 
 def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
 
 
+@dataclass(frozen=True)
+class HttpMetrics:
+    requests: Counter
+    latency: Histogram
+    in_flight: Gauge
+
+
+@functools.cache
+def http_metrics() -> HttpMetrics:
+    """The request metrics of this process, created once, file-backed under gunicorn."""
+    registry: CollectorRegistry | None = REGISTRY
+    if multiprocess_dir():
+        if values.ValueClass is values.MutexValue:
+            values.ValueClass = values.get_value_class()
+        # The samples live in files; `/metrics` reads them through MultiProcessCollector.
+        registry = None
+    return HttpMetrics(
+        requests=Counter("peakshop_http_requests_total", "HTTP requests answered",
+                         ["method", "route", "status"], registry=registry),
+        latency=Histogram("peakshop_http_request_duration_seconds", "HTTP request latency",
+                          ["method", "route"], registry=registry,
+                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5,
+                                   10)),
+        in_flight=Gauge("peakshop_http_requests_in_flight", "HTTP requests being served",
+                        multiprocess_mode="livesum", registry=registry),
+    )
+
+
 def init_app(app: Flask) -> None:
+    metrics = http_metrics()
+
     @app.before_request
     def start_timer() -> None:
         g.request_started = time.perf_counter()
-        IN_FLIGHT.inc()
+        metrics.in_flight.inc()
 
     @app.after_request
     def record(response: Response) -> Response:
         started = g.pop("request_started", None)
         if started is not None:
             route = request.url_rule.rule if request.url_rule else "unmatched"
-            LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
-            REQUESTS.labels(request.method, route, str(response.status_code)).inc()
-            IN_FLIGHT.dec()
+            method = request.method if request.method in KNOWN_METHODS else "other"
+            metrics.latency.labels(method, route).observe(time.perf_counter() - started)
+            metrics.requests.labels(method, route, str(response.status_code)).inc()
+            metrics.in_flight.dec()
         return response
 
     @app.teardown_request
     def settle_in_flight(error: BaseException | None) -> None:
         # after_request does not run when a view raised past every error handler.
         if g.pop("request_started", None) is not None:
-            IN_FLIGHT.dec()
+            metrics.in_flight.dec()
 
     app.add_url_rule("/metrics", "metrics", _expose_metrics(app))
 
@@ -67,11 +102,10 @@ def init_app(app: Flask) -> None:
 def _expose_metrics(app: Flask):
     def metrics() -> Response:
         """Serve every metric in the Prometheus text format."""
-        registry = CollectorRegistry()
         if multiprocess_dir():
+            registry = CollectorRegistry()
             multiprocess.MultiProcessCollector(registry)
         else:
-            from prometheus_client import REGISTRY
             registry = REGISTRY
         extra = CollectorRegistry()
         for make_collector in scrape_time_collectors:

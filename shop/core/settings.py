@@ -51,8 +51,9 @@ def _url(schemes: tuple[str, ...], example: str):
     def parse(value: str) -> str:
         scheme = urlparse(value).scheme.split("+")[0]
         if scheme not in schemes:
-            raise ValueError(f"is not a {'/'.join(s + '://' for s in schemes)} URL "
-                             f"(for example {example}): got {value!r}")
+            # The first scheme is the one most people want; the example shows its form.
+            raise ValueError(f"is not a {schemes[0]}:// URL (for example {example}): "
+                             f"got {value!r}")
         return value
     return parse
 
@@ -98,7 +99,7 @@ def _bind(value: str) -> str:
 
 
 ENVIRONMENT = {
-    "PEAKSHOP_DATABASE_URL": ("database_url", _url(("sqlite", "postgresql"),
+    "PEAKSHOP_DATABASE_URL": ("database_url", _url(("postgresql", "sqlite"),
                                                    "postgresql+psycopg://user@host/db")),
     "PEAKSHOP_REDIS_URL": ("redis_url", _url(("redis", "rediss", "unix"),
                                              "redis://localhost:6379/0")),

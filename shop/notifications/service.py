@@ -88,14 +88,16 @@ def queue_confirmations(session: Session, facts: list[ConfirmationFacts]) -> Non
                                  created_at=now))
 
 
+def _due(now: datetime):
+    return select(OutgoingMail.id).where(OutgoingMail.status == PENDING,
+                                         OutgoingMail.next_attempt_at <= now)
+
+
 def claim_due(session: Session, now: datetime, limit: int,
               policy: RetryPolicy) -> list[OutgoingMessage]:
     """Take up to `limit` due mails for `policy.lease_s`; rows another sender took are skipped."""
-    due = list(session.scalars(select(OutgoingMail.id)
-                               .where(OutgoingMail.status == PENDING,
-                                      OutgoingMail.next_attempt_at <= now)
-                               .order_by(OutgoingMail.next_attempt_at, OutgoingMail.id)
-                               .limit(limit)))
+    due = list(session.scalars(_due(now).order_by(OutgoingMail.next_attempt_at,
+                                                  OutgoingMail.id).limit(limit)))
     if not due:
         return []
     # The status and time are checked again by the UPDATE itself: of two concurrent
@@ -145,8 +147,13 @@ def deliver_due(database: Database, mailer: Mailer, policy: RetryPolicy,
                 limit: int = 50) -> DeliveryReport:
     """Send the mails that are due; failures wait for their next try. Never holds a lock
     while talking to the mail provider."""
+    now = utcnow()
+    # Look before locking: on SQLite a write transaction blocks every other writer.
+    with database.reading() as session:
+        if session.scalar(_due(now).limit(1)) is None:
+            return DeliveryReport(0, 0)
     with database.transaction() as session:
-        messages = claim_due(session, utcnow(), limit, policy)
+        messages = claim_due(session, now, limit, policy)
     if not messages:
         return DeliveryReport(0, 0)
     errors = mailer.send_all(messages)

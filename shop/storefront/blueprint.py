@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, render_template
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, g, render_template
+from sqlalchemy.orm import Session
 
 from shop.cart.service import MAX_QUANTITY
+from shop.merchants import service as merchants
+from shop.merchants.models import Merchant
 from shop.storefront import csrf, error_pages, formatting
 
 blueprint = Blueprint("storefront", __name__)
+
+
+@dataclass(frozen=True)
+class ShopLink:
+    slug: str
+    name: str
 
 # Pages load nothing but their own stylesheet: no scripts, no third-party hosts, no framing.
 CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self' data:; "
@@ -37,3 +48,11 @@ def page_helpers() -> dict:
 def page(template: str, status: int = 200, **context) -> tuple[str, int]:
     """Render a storefront template with an HTTP status."""
     return render_template(f"storefront/{template}", **context), status
+
+
+def find_shop(session: Session, slug: str) -> Merchant:
+    """The shop a page belongs to (404 if unknown); error pages then link back to it."""
+    merchant = merchants.shop_by_slug(session, slug)
+    # Plain values: a failed transaction expires the ORM object before the error page renders.
+    g.storefront_shop = ShopLink(merchant.slug, merchant.name)
+    return merchant

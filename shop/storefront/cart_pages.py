@@ -10,10 +10,9 @@ from shop.catalog import service as catalog
 from shop.core import resources
 from shop.core.errors import Conflict, InvalidInput, Problem
 from shop.core.resources import Resources
-from shop.merchants import service as merchants
 from shop.merchants.models import Merchant
 from shop.storefront import cart_session, forms
-from shop.storefront.blueprint import blueprint, page
+from shop.storefront.blueprint import blueprint, find_shop, page
 from shop.storefront.messages import problem_text
 
 # What a shopper can fix by changing the form; anything else gets the error page.
@@ -41,7 +40,7 @@ def render_cart(merchant: Merchant, cart: carts.Cart | None, lines: list[carts.P
 
 def _merchant(current: Resources, slug: str) -> Merchant:
     with current.database.reading() as session:
-        return merchants.shop_by_slug(session, slug)
+        return find_shop(session, slug)
 
 
 @blueprint.get("/shops/<slug>/cart")
@@ -60,7 +59,7 @@ def add_to_cart(slug: str):
     current = resources.current()
     sku = request.form.get("sku", "")
     with current.database.reading() as session:
-        merchant = merchants.shop_by_slug(session, slug)
+        merchant = find_shop(session, slug)
         product = catalog.get_product(session, merchant.id, sku)
     cart = cart_session.load(current.redis, slug, merchant.id)
     in_cart = cart.quantities.get(sku, 0) if cart else 0
@@ -69,9 +68,8 @@ def add_to_cart(slug: str):
         added = forms.quantity(request.form.get("quantity"), minimum=1)
         wanted = carts.parse_quantity(in_cart + added)
         cart_id = cart.cart_id if cart else _open_cart(current, merchant, slug)
-        with current.database.reading() as session:
-            carts.set_quantity(current.redis, session, cart_id, sku, wanted,
-                               current.settings.cart_ttl_s)
+        carts.set_quantity(current.redis, current.database, cart_id, sku, wanted,
+                           current.settings.cart_ttl_s)
     except FORM_PROBLEMS as problem:
         message = problem_text(problem, {sku: product.name}, requested=added, in_cart=in_cart)
         return page("product.html", problem.status, shop=merchant, product=product,
@@ -100,9 +98,8 @@ def update_cart_line(slug: str, sku: str):
     try:
         removing = "remove" in request.form
         quantity = 0 if removing else forms.quantity(request.form.get("quantity"), minimum=0)
-        with current.database.reading() as session:
-            carts.set_quantity(current.redis, session, cart.cart_id, sku, quantity,
-                               current.settings.cart_ttl_s)
+        carts.set_quantity(current.redis, current.database, cart.cart_id, sku, quantity,
+                           current.settings.cart_ttl_s)
     except FORM_PROBLEMS as problem:
         return _refused(current, merchant, slug, problem, names, quantity)
     name = names.get(sku, sku)

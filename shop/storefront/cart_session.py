@@ -62,18 +62,3 @@ def load(redis_client: redis.Redis, slug: str, merchant_id: int) -> carts.Cart |
         return None
     return cart
 
-
-PLACED_KEY = "placed"
-
-
-def remember_checkout(idempotency_key: str, order_id: str) -> None:
-    """Note which order the last checkout form made, so a second submit finds it."""
-    session[PLACED_KEY] = [idempotency_key, order_id]
-
-
-def order_placed_with(idempotency_key: str) -> str | None:
-    """The order this browser already placed with the form's key, if any."""
-    placed = session.get(PLACED_KEY)
-    if placed and placed[0] == idempotency_key:
-        return placed[1]
-    return None

@@ -7,9 +7,8 @@ from flask import request
 from shop.catalog import service as catalog
 from shop.core import resources
 from shop.core.errors import InvalidInput
-from shop.merchants import service as merchants
 from shop.storefront import cart_session
-from shop.storefront.blueprint import blueprint, page
+from shop.storefront.blueprint import blueprint, find_shop, page
 from shop.storefront.messages import with_labels
 
 
@@ -20,7 +19,7 @@ def show_catalog(slug: str):
     category = request.args.get("category", "").strip()
     cursor = request.args.get("cursor") or None
     with resources.current().database.reading() as session:
-        merchant = merchants.shop_by_slug(session, slug)
+        merchant = find_shop(session, slug)
         categories = catalog.categories(session, merchant.id)
         try:
             limit = catalog.parse_limit(request.args.get("limit"))
@@ -41,7 +40,7 @@ def show_catalog(slug: str):
 def show_product(slug: str, sku: str):
     """One product: price, what is left, and the add-to-cart form."""
     with resources.current().database.reading() as session:
-        merchant = merchants.shop_by_slug(session, slug)
+        merchant = find_shop(session, slug)
         product = catalog.get_product(session, merchant.id, sku)
     cart_session.visit(slug)
     return page("product.html", shop=merchant, product=product, quantity="1", error=None)

@@ -11,13 +11,12 @@ from shop.checkout import service as checkout
 from shop.core import resources
 from shop.core.errors import InvalidInput, Problem
 from shop.core.resources import Resources
-from shop.merchants import service as merchants
 from shop.merchants.models import Merchant
 from shop.orders import queue
 from shop.orders import service as orders
 from shop.orders.api import order_json
 from shop.storefront import cart_session, formatting, forms
-from shop.storefront.blueprint import blueprint, page
+from shop.storefront.blueprint import blueprint, find_shop, page
 from shop.storefront.cart_pages import priced_cart
 from shop.storefront.messages import problem_text
 
@@ -43,7 +42,7 @@ def render_checkout(current: Resources, merchant: Merchant, slug: str, status: i
 
 def _merchant(current: Resources, slug: str) -> Merchant:
     with current.database.reading() as session:
-        return merchants.shop_by_slug(session, slug)
+        return find_shop(session, slug)
 
 
 @blueprint.get("/shops/<slug>/checkout")
@@ -60,10 +59,6 @@ def place_order(slug: str):
     merchant = _merchant(current, slug)
     try:
         key = forms.idempotency_key(request.form)
-        placed = cart_session.order_placed_with(key)
-        if placed is not None:
-            # The same form sent twice (a double click, a reload): show the order it made.
-            return _to_order(current, placed)
         cart_id = cart_session.cart_id(slug)
         if cart_id is None:
             raise InvalidInput("your cart is empty: add products before checking out",
@@ -80,7 +75,6 @@ def place_order(slug: str):
     if result.order.status == "paid" and not result.replayed:
         # Hand the order to the workers now; if Redis is down the outbox keeps it for later.
         queue.relay_soon(current.database, current.redis)
-    cart_session.remember_checkout(key, result.order.id)
     return _to_order(current, result.order.id)
 
 

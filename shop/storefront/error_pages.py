@@ -10,7 +10,7 @@ import logging
 
 import redis
 import sqlalchemy.exc
-from flask import Blueprint, Response, make_response, render_template
+from flask import Blueprint, Response, g, make_response, render_template
 from werkzeug.exceptions import HTTPException
 
 from shop.core.errors import RETRY_AFTER_S, Problem
@@ -29,9 +29,12 @@ UNAVAILABLE_MESSAGE = ("We are briefly unable to reach our {store}. Nothing was 
 def error_page(status: int, title: str, message: str,
                headers: list[tuple[str, str]] | None = None) -> Response:
     """The HTML error page with a way back to the shop last browsed."""
+    # The shop of the failed page when it was found, else the one browsed last.
+    shop = g.get("storefront_shop")
     response = make_response(render_template("storefront/error.html", status=status,
-                                             title=title, message=message,
-                                             shop_slug=cart_session.last_shop()), status)
+                                             title=title, message=message, shop=shop,
+                                             shop_slug=shop.slug if shop else
+                                             cart_session.last_shop()), status)
     for name, value in headers or []:
         response.headers[name] = value
     if status == 503:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from functools import cache
 from typing import Any
 
@@ -51,6 +52,17 @@ def custom_resource_errors(obj: dict[str, Any],
 
 def builtin_errors(obj: dict[str, Any], versions: tuple[str, ...]) -> list[str]:
     """The first problem kubernetes-validate --strict finds, per Kubernetes version."""
+    # Overlays share most objects; each distinct one is validated once per session.
+    key = (json.dumps(obj, sort_keys=True), versions)
+    if key not in _validated:
+        _validated[key] = _builtin_errors(obj, versions)
+    return list(_validated[key])
+
+
+_validated: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+
+
+def _builtin_errors(obj: dict[str, Any], versions: tuple[str, ...]) -> list[str]:
     errors = []
     for version in versions:
         try:

@@ -46,22 +46,27 @@ class ProportionalPolicy:
     """A small real policy: one web replica per `rps_per_replica`, one worker per 5 orders.
 
     It is deliberately naive about missing signals (it reads None as zero), so that the
-    controller's own hold is what keeps the replicas up.
+    controller's own hold is what keeps the replicas up. Its state counts its decisions and
+    remembers the sizes it started from, to show the controller carries state between rounds.
     """
+
+    period_s = 15
 
     def __init__(self, rps_per_replica: float = 10.0, orders_per_worker: int = 5) -> None:
         self.rps_per_replica = rps_per_replica
         self.orders_per_worker = orders_per_worker
-        self.seen_history: list[int] = []
 
-    def decide(self, observation: Observation, history) -> ScalingDecision:
-        self.seen_history.append(len(history))
+    def initial_state(self, web_replicas: int, worker_replicas: int):
+        return {"decisions": 0, "started_with": (web_replicas, worker_replicas)}
+
+    def decide(self, observation: Observation, state) -> tuple[ScalingDecision, dict]:
         rate = observation.request_rate or 0.0
         backlog = observation.queue_backlog or 0
-        return ScalingDecision(
+        decision = ScalingDecision(
             web=Decision(max(1, math.ceil(rate / self.rps_per_replica)), Reason.REQUEST_RATE),
             workers=Decision(max(1, math.ceil(backlog / self.orders_per_worker)),
                              Reason.QUEUE_BACKLOG))
+        return decision, {**state, "decisions": state["decisions"] + 1}
 
 
 def observation(rate: float | None = 10.0, backlog: int | None = 0, web_requested: int = 3,
@@ -194,8 +199,8 @@ def test_reconcile_reads_decides_acts_and_records(storefront, cluster):
     assert sample(metrics, "peakshop_scaler_decisions_total", deployment="web",
                   reason="request_rate") == 1
     assert sample(metrics, "peakshop_scaler_observed_request_rate") == pytest.approx(60)
-    # The policy saw the earlier observation as history.
-    assert controller.policy.seen_history == [0, 1]
+    # The policy's state went from one round to the next, starting from the sizes seen first.
+    assert controller.policy_state == {"decisions": 2, "started_with": (3, 2)}
 
 
 def test_metrics_endpoint_gone_holds_the_last_decision(storefront, cluster):
@@ -272,12 +277,12 @@ def test_loop_stops_cleanly_on_sigterm(storefront, cluster):
     previous_handler = signal.getsignal(signal.SIGTERM)
 
     def terminate_after_rounds() -> None:
-        wait_until(lambda: len(controller.history) >= 3, what="three reconcile rounds")
+        wait_until(lambda: len(controller.recent) >= 3, what="three reconcile rounds")
         os.kill(os.getpid(), signal.SIGTERM)
 
     sender = threading.Thread(target=terminate_after_rounds)
     sender.start()
     run_until_stopped(controller)  # returns only once the SIGTERM was handled
     sender.join(30)
-    assert len(controller.history) >= 3
+    assert len(controller.recent) >= 3
     assert signal.getsignal(signal.SIGTERM) is previous_handler

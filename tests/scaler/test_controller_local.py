@@ -34,12 +34,17 @@ pytestmark = pytest.mark.slow
 class ProportionalPolicy:
     """One web worker per 8 requests/s, one order worker per 5 waiting orders."""
 
-    def decide(self, observation: Observation, history) -> ScalingDecision:
+    period_s = 1
+
+    def initial_state(self, web_replicas: int, worker_replicas: int) -> None:
+        return None
+
+    def decide(self, observation: Observation, state: None) -> tuple[ScalingDecision, None]:
         rate = observation.request_rate or 0.0
         backlog = observation.queue_backlog or 0
         return ScalingDecision(web=Decision(max(1, math.ceil(rate / 8)), Reason.REQUEST_RATE),
                                workers=Decision(max(1, math.ceil(backlog / 5)),
-                                                Reason.QUEUE_BACKLOG))
+                                                Reason.QUEUE_BACKLOG)), None
 
 
 class Load:
@@ -98,18 +103,19 @@ def local_controller(gunicorn_server, redis_stream_client, tmp_path):
 def test_load_adds_gunicorn_workers_and_idleness_removes_them(local_controller,
                                                               gunicorn_server):
     gunicorn = local_controller.actuator.gunicorn
-    wait_until(lambda: len(local_controller.history) >= 3, what="the loop running")
+    wait_until(lambda: len(local_controller.recent) >= 3, what="the loop running")
     assert gunicorn.ready() == 1
 
     with Load(f"{gunicorn_server.url}/work"):
         wait_until(lambda: gunicorn.ready() >= 3, timeout_s=90,
                    what="gunicorn growing under load")
-        busy = local_controller.history[-1]
+        busy = local_controller.recent[-1]
         assert busy.request_rate > 8
         assert busy.latency_p95_s is not None
 
     wait_until(lambda: gunicorn.ready() == 1, timeout_s=90,
                what="gunicorn shrinking back when idle")
+    print([(round(o.request_rate or -1, 1), o.web_ready, o.web_requested) for o in local_controller.recent][-15:])
     assert local_controller.last_decision.web == Decision(1, Reason.REQUEST_RATE)
 
 

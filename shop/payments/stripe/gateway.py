@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from shop.core.settings import Settings
+from shop.core.settings import ConfigError, Settings
 from shop.payments.interface import (
     InvalidPaymentToken,
     PaymentRequest,
@@ -44,7 +44,8 @@ class StripeGateway:
 
     def __init__(self, settings: Settings):
         if not settings.stripe_api_key:
-            raise ValueError("STRIPE_API_KEY is required for the stripe gateway")
+            raise ConfigError("STRIPE_API_KEY is required when PEAKSHOP_PAYMENT_GATEWAY=stripe: "
+                              "set it to the secret key from your Stripe dashboard")
         self.client = api.connect(settings.stripe_api_key, settings.stripe_api_base)
 
     def check_token(self, token: str) -> None:

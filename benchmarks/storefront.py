@@ -1,0 +1,173 @@
+"""Storefront throughput beside a Flask hello-world, under the same gunicorn settings.
+
+    python -m benchmarks.storefront [--database sqlite|postgresql] [--seconds 8] [--workers 2]
+
+Both apps run as `gunicorn -c python:shop.gunicorn_conf` with the same worker count and
+class; wrk (closed loop, 16 keep-alive connections) finds each endpoint's peak on this
+machine, and the figures are printed as ratios to hello-world's, measured in the same run.
+Checkout is then offered an open-loop 70% of its peak to read its latency under a steady,
+realistic load. Redis and PostgreSQL are real servers started for the run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import redis
+import requests
+
+from benchmarks.loadgen import paced, wrk
+from shop.cart import service as carts
+from shop.core.migrate import upgrade
+from tests.support.live import LiveServer
+from tests.support.servers import PostgresServer, RedisServer, free_port
+
+ADDRESS = {"name": "Ada", "line1": "1 Frost Lane", "city": "Rovaniemi",
+           "postal_code": "96930", "country": "FI"}
+CHECKOUT_BODY = json.dumps({"email": "bench@example.com", "shipping_address": ADDRESS,
+                            "payment": {"gateway": "dummy", "token": "tok_ok"}})
+
+PUT_SCRIPT = """
+local carts = {%s}
+local n = 0
+request = function()
+  n = n + 1
+  local cart = carts[(n %% #carts) + 1]
+  return wrk.format("PUT", "/api/v1/carts/" .. cart .. "/items/BENCH",
+    {["Content-Type"] = "application/json"}, '{"quantity": ' .. ((n %% 3) + 1) .. '}')
+end
+"""
+
+CHECKOUT_SCRIPT = """
+local carts = {}
+for line in io.lines("%s") do carts[#carts + 1] = line end
+local n = 0
+request = function()
+  n = n + 1
+  return wrk.format("POST", "/api/v1/carts/" .. carts[n] .. "/checkout",
+    {["Content-Type"] = "application/json"}, '%s')
+end
+"""
+
+
+def start_hello(workers: int) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    env = {**os.environ, "PEAKSHOP_BIND": f"127.0.0.1:{port}",
+           "PEAKSHOP_WEB_WORKERS": str(workers), "PEAKSHOP_WEB_THREADS": "1"}
+    env.pop("PEAKSHOP_PIDFILE", None)
+    process = subprocess.Popen([sys.executable, "-m", "gunicorn", "-c", "python:shop.gunicorn_conf",
+                                "benchmarks.hello_app:app"], env=env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            requests.get(url, timeout=1)
+            break
+        except requests.RequestException:
+            time.sleep(0.1)
+    return process, url
+
+
+def seed(url: str) -> tuple[str, int]:
+    merchant = requests.post(url + "/api/v1/merchants", json={
+        "name": "Bench", "email": "bench@example.com", "password": "long enough"}).json()
+    slug = merchant["merchant"]["slug"]
+    requests.post(f"{url}/api/v1/shops/{slug}/products",
+                  headers={"Authorization": f"Bearer {merchant['token']}"},
+                  json={"sku": "BENCH", "name": "Benchmark bauble", "category": "decor",
+                        "description": "Glass, hand-painted.", "price": 1299,
+                        "stock": 100_000_000}).raise_for_status()
+    return slug, merchant["merchant"]["id"]
+
+
+def filled_carts(client: redis.Redis, merchant_id: int, count: int) -> list[str]:
+    """Carts holding one BENCH each, written straight to Redis in the cart service's format."""
+    ids = []
+    with client.pipeline(transaction=False) as pipe:
+        for _ in range(count):
+            cart_id = os.urandom(16).hex()
+            pipe.hset(carts.KEY_PREFIX + cart_id,
+                      mapping={carts.SHOP_FIELD: merchant_id, carts.ITEM_PREFIX + "BENCH": 1})
+            pipe.expire(carts.KEY_PREFIX + cart_id, 3600)
+            ids.append(cart_id)
+        pipe.execute()
+    return ids
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--seconds", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    workdir = Path(tempfile.mkdtemp(prefix="peakshop-bench-"))
+    redis_server = RedisServer.start()
+    postgres = None
+    if args.database == "postgresql":
+        postgres = PostgresServer.start()
+        database_url = postgres.create_database("bench")
+    else:
+        database_url = f"sqlite:///{workdir / 'bench.sqlite3'}"
+    upgrade(database_url)
+    hello, hello_url = start_hello(args.workers)
+    shop = LiveServer.start(database_url=database_url, redis_url=redis_server.url,
+                            instance_path=str(workdir / "instance"), workers=args.workers)
+    client = redis.Redis.from_url(redis_server.url)
+    try:
+        slug, merchant_id = seed(shop.url)
+        rows = []
+        baseline = wrk(hello_url + "/", seconds=args.seconds)
+        rows.append(("hello-world (GET /)", baseline))
+        rows.append(("product page, JSON", wrk(f"{shop.url}/api/v1/shops/{slug}/products/BENCH",
+                                               seconds=args.seconds)))
+        html_url = f"{shop.url}/shops/{slug}/products/BENCH"
+        if requests.get(html_url).status_code == 200:
+            rows.append(("product page, HTML", wrk(html_url, seconds=args.seconds)))
+        put_script = workdir / "put.lua"
+        put_script.write_text(PUT_SCRIPT % ", ".join(
+            f'"{c}"' for c in filled_carts(client, merchant_id, 200)))
+        rows.append(("add to cart", wrk(shop.url + "/", seconds=args.seconds,
+                                        script=str(put_script))))
+        cart_file = workdir / "carts.txt"
+        cart_file.write_text("\n".join(filled_carts(client, merchant_id, 40_000)) + "\n")
+        checkout_script = workdir / "checkout.lua"
+        checkout_script.write_text(CHECKOUT_SCRIPT % (cart_file, CHECKOUT_BODY))
+        checkout_peak = wrk(shop.url + "/", seconds=args.seconds, script=str(checkout_script))
+        rows.append(("checkout (dummy gateway)", checkout_peak))
+
+        steady_carts = filled_carts(client, merchant_id,
+                                    int(checkout_peak.requests_per_s * 0.7 * args.seconds) + 10)
+        steady = paced(lambda i: ("POST", f"{shop.url}/api/v1/carts/{steady_carts[i]}/checkout",
+                                  {"data": CHECKOUT_BODY,
+                                   "headers": {"Content-Type": "application/json"}}),
+                       rate=checkout_peak.requests_per_s * 0.7, seconds=args.seconds)
+    finally:
+        shop.stop()
+        hello.terminate()
+        hello.wait()
+        redis_server.stop()
+        if postgres:
+            postgres.stop()
+
+    print(f"\nstorefront vs hello-world — {args.database}, gunicorn {args.workers} sync workers, "
+          f"wrk 16 connections, {args.seconds} s each, {os.cpu_count()} cores shared\n")
+    print(f"{'endpoint':28} {'req/s':>9} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
+    for name, result in rows:
+        print(f"{name:28} {result.requests_per_s:9.0f} "
+              f"{result.requests_per_s / baseline.requests_per_s:7.2f} "
+              f"{result.p50_ms:8.1f} {result.p99_ms:8.1f} {result.non_2xx:8d}")
+    print(f"\ncheckout at 70% of its peak, open loop ({steady.offered_per_s:.0f}/s offered, "
+          f"{steady.completed} sent, {steady.errors} errors): "
+          f"p50 {steady.p50_ms:.1f} ms, p99 {steady.p99_ms:.1f} ms")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,168 @@
+"""`peakshop worker`: one order-worker process (also `python -m shop.orders.worker`).
+
+It confirms paid orders from the queue, and on a second thread relays the outbox, sends due
+mail, expires unpaid reservations and re-queues lost orders. SIGTERM (or Ctrl-C) lets the
+current batch finish; a batch still running after the grace period is abandoned — the
+process exits with EXIT_GRACE_EXPIRED and its entries stay pending for another worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+
+import click
+
+import shop.core.models  # noqa: F401  (every table, for the foreign keys the worker follows)
+from shop.core import logging as shop_logging
+from shop.core import redis as shop_redis
+from shop.core.db import Database
+from shop.core.settings import ConfigError, Settings
+from shop.notifications.mailer import mailer_for
+from shop.notifications.service import RetryPolicy, deliver_due
+from shop.orders import housekeeping
+from shop.orders.consumer import Consumer
+from shop.orders.heartbeat import Heartbeat, heartbeat_age_s
+from shop.orders.metrics import WorkerCollector, WorkerStats
+from shop.orders.worker_settings import WorkerSettings, load_worker_settings
+
+log = logging.getLogger("shop.orders.worker")
+
+EXIT_GRACE_EXPIRED = 75  # EX_TEMPFAIL: the batch in hand is left for another worker
+EXIT_UNHEALTHY = 1
+
+
+class Shutdown:
+    """Turns SIGTERM/SIGINT into `requested`, and forces the exit once the grace is over.
+
+    The signal number reaches a watcher thread through a wakeup socket at the C level, so
+    the grace period is enforced even while the main thread waits inside a database driver.
+    """
+
+    def __init__(self, grace_s: float):
+        self.grace_s = grace_s
+        self.requested = threading.Event()
+        self.finished = threading.Event()
+
+    def install(self) -> None:
+        receiver, sender = socket.socketpair()
+        sender.setblocking(False)
+        signal.set_wakeup_fd(sender.fileno(), warn_on_full_buffer=False)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *_: self.requested.set())
+        self._sockets = (receiver, sender)  # kept open for the life of the process
+        threading.Thread(target=self._watch, args=(receiver,), name="shutdown",
+                         daemon=True).start()
+
+    def _watch(self, receiver: socket.socket) -> None:
+        while True:
+            received = receiver.recv(64)
+            if not received or {signal.SIGTERM, signal.SIGINT} & set(received):
+                break
+        self.requested.set()
+        log.info("stop requested: finishing the current batch within %.0f s", self.grace_s)
+        if not self.finished.wait(self.grace_s):
+            log.error("grace period of %.0f s over: exiting, the batch in hand stays "
+                      "pending for another worker", self.grace_s)
+            logging.shutdown()
+            os._exit(EXIT_GRACE_EXPIRED)
+
+
+def chores(settings: Settings, worker: WorkerSettings, database: Database, client,
+           stats: WorkerStats) -> list[housekeeping.Chore]:
+    mailer = mailer_for(settings)
+    policy = RetryPolicy(base_s=worker.mail_retry_base_s, max_s=worker.mail_retry_max_s)
+
+    def send_mail() -> None:
+        while True:
+            report = deliver_due(database, mailer, policy)
+            stats.add(mails_sent=report.sent, mails_failed=report.failed)
+            if report.failed or report.sent + report.failed == 0:
+                return
+
+    return [
+        housekeeping.Chore("outbox relay", worker.relay_interval_s,
+                           lambda: housekeeping.relay_all(database, client)),
+        housekeeping.Chore("mail delivery", worker.mail_interval_s, send_mail),
+        housekeeping.Chore("reservation expiry", worker.expire_interval_s,
+                           lambda: housekeeping.expire_all(database)),
+        housekeeping.Chore("lost-order sweep", worker.orphan_interval_s,
+                           lambda: housekeeping.requeue_orphans(database, client,
+                                                                worker.orphan_after_s)),
+    ]
+
+
+def run_worker(settings: Settings, worker: WorkerSettings) -> int:
+    """Run one worker until SIGTERM/SIGINT; returns the process exit status."""
+    shutdown = Shutdown(worker.grace_s)
+    shutdown.install()
+    database = Database(settings.database_url)
+    client = shop_redis.connect(settings.redis_url, settings.instance_path)
+    stats = WorkerStats()
+    if worker.metrics_port:
+        from prometheus_client import CollectorRegistry, start_http_server
+
+        registry = CollectorRegistry()
+        registry.register(WorkerCollector(stats))
+        start_http_server(worker.metrics_port, registry=registry)
+    heartbeat = Heartbeat(worker.heartbeat_file, worker.consumer)
+    heartbeat.beat(force=True)
+    chores_thread = housekeeping.Housekeeping(
+        chores(settings, worker, database, client, stats), shutdown.requested)
+    chores_thread.start()
+    log.info("order worker %s started", worker.consumer)
+    try:
+        Consumer(database, client, worker, shutdown.requested, heartbeat, stats).run()
+        chores_thread.join()
+    finally:
+        heartbeat.clear()
+        shutdown.finished.set()
+        database.dispose()
+    log.info("order worker %s stopped: %s", worker.consumer, stats.snapshot())
+    return 0
+
+
+def check_heartbeat(worker: WorkerSettings) -> int:
+    """Exit status of `--check`: 0 while this worker's heartbeat is fresh."""
+    age = heartbeat_age_s(worker.heartbeat_file)
+    if age is None:
+        click.echo(f"peakshop worker: no heartbeat at {worker.heartbeat_file}", err=True)
+        return EXIT_UNHEALTHY
+    if age > worker.heartbeat_max_age_s:
+        click.echo(f"peakshop worker: heartbeat is {age:.0f} s old "
+                   f"(limit {worker.heartbeat_max_age_s:.0f} s): the worker is stuck", err=True)
+        return EXIT_UNHEALTHY
+    click.echo(f"peakshop worker: alive, heartbeat {age:.1f} s old")
+    return 0
+
+
+@click.command("worker")
+@click.option("--check", is_flag=True,
+              help="Exit 0 if this pod's worker beat recently (a liveness probe), else 1.")
+@click.option("--name", "consumer", metavar="NAME",
+              help="Consumer name in the group (default: host name and pid).")
+@click.option("--metrics-port", type=int, metavar="PORT",
+              help="Serve this worker's own counters for Prometheus on PORT.")
+def worker_command(check: bool, consumer: str | None, metrics_port: int | None) -> None:
+    """Run one order worker: confirm paid orders from the queue, send mail, expire carts."""
+    from shop.cli import ensure_redis, settings_or_exit
+
+    settings = settings_or_exit()
+    try:
+        worker = load_worker_settings(settings.instance_path, overrides={
+            "consumer": consumer, "metrics_port": metrics_port})
+    except ConfigError as problem:
+        click.echo(f"peakshop: {problem}", err=True)
+        sys.exit(2)
+    if check:
+        sys.exit(check_heartbeat(worker))
+    shop_logging.configure(json_lines=settings.log_json)
+    sys.exit(run_worker(ensure_redis(settings), worker))
+
+
+if __name__ == "__main__":
+    worker_command(prog_name="peakshop worker")

@@ -1,0 +1,61 @@
+"""Settings come from the environment once; a bad value stops start-up with one clear line."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from shop.core.settings import ConfigError, load_settings
+
+
+def test_defaults_are_the_embedded_set_up(tmp_path):
+    settings = load_settings(environ={}, overrides={"instance_path": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path}/peakshop.sqlite3"
+    assert settings.redis_url is None
+    assert settings.payment_gateway == "dummy"
+
+
+def test_environment_is_read(tmp_path):
+    settings = load_settings(environ={
+        "PEAKSHOP_DATABASE_URL": "postgresql+psycopg://shop@db/shop",
+        "PEAKSHOP_REDIS_URL": "redis://cache:6379/1",
+        "PEAKSHOP_RESERVATION_TTL_S": "60",
+        "PEAKSHOP_LOG_JSON": "false",
+    })
+    assert settings.database_url == "postgresql+psycopg://shop@db/shop"
+    assert settings.redis_url == "redis://cache:6379/1"
+    assert settings.reservation_ttl_s == 60
+    assert settings.log_json is False
+
+
+@pytest.mark.parametrize("variable, value, message", [
+    ("PEAKSHOP_REDIS_URL", "localhost",
+     "PEAKSHOP_REDIS_URL is not a redis:// URL"),
+    ("PEAKSHOP_DATABASE_URL", "mysql://x", "PEAKSHOP_DATABASE_URL is not a postgresql://"),
+    ("PEAKSHOP_PAYMENT_GATEWAY", "paypal", "PEAKSHOP_PAYMENT_GATEWAY must be one of dummy"),
+    ("PEAKSHOP_RESERVATION_TTL_S", "ten", "PEAKSHOP_RESERVATION_TTL_S is not a whole number"),
+    ("PEAKSHOP_RESERVATION_TTL_S", "0", "must be greater than 0"),
+    ("PEAKSHOP_BIND", "8000", "PEAKSHOP_BIND is not HOST:PORT"),
+    ("PEAKSHOP_LOG_JSON", "maybe", "PEAKSHOP_LOG_JSON must be true or false"),
+])
+def test_malformed_values_are_named(variable, value, message):
+    with pytest.raises(ConfigError, match=message):
+        load_settings(environ={variable: value})
+
+
+def test_stripe_needs_its_keys():
+    with pytest.raises(ConfigError, match="STRIPE_API_KEY is required"):
+        load_settings(environ={"PEAKSHOP_PAYMENT_GATEWAY": "stripe"})
+
+
+@pytest.mark.parametrize("command", [["db", "upgrade"], ["serve"]])
+def test_the_cli_prints_one_line_and_exits_2(command, tmp_path):
+    env = {**os.environ, "PEAKSHOP_REDIS_URL": "localhost",
+           "PEAKSHOP_INSTANCE_PATH": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "shop.cli", *command], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "peakshop: PEAKSHOP_REDIS_URL is not a redis:// URL "
+        "(for example redis://localhost:6379/0): got 'localhost'"]

@@ -1,0 +1,84 @@
+"""A shopper buys a product in headless Chromium, against the app on a real HTTP server.
+
+The browser is Debian's Chromium driven by Playwright; the app is served by werkzeug's HTTP
+server on loopback, on the suite's real Redis and database. Screenshots of the product and
+order pages land in the test's tmp folder.
+"""
+
+import os
+import re
+import threading
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                reason=f"Chromium is not installed at {CHROMIUM} "
+                                       "(apt-get install chromium)")
+
+
+@pytest.fixture
+def live_server(app):
+    """The app behind a real HTTP server on a free loopback port."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_a_shopper_buys_a_product_in_the_browser(live_server, api, shop, tmp_path):
+    from playwright.sync_api import expect, sync_playwright
+
+    api.add_product(shop, "MUG", name="Reindeer mug", price=1250, stock=3,
+                    category="Kitchen")
+    api.add_product(shop, "HAT", name="Elf hat", price=900, stock=40, category="Clothing")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1100, "height": 800})
+            page.goto(f"{live_server}/shops/{shop.slug}/")
+            expect(page).to_have_title("Nordpol Geschenke · peakshop")
+            page.get_by_role("link", name="Reindeer mug").click()
+
+            expect(page.get_by_role("heading", name="Reindeer mug")).to_be_visible()
+            expect(page.locator(".product .price")).to_have_text("€12.50")
+            expect(page.locator(".product .stock")).to_have_text("3 left")
+            page.screenshot(path=tmp_path / "product.png", full_page=True)
+            page.get_by_label("Quantity").fill("2")
+            page.get_by_role("button", name="Add to cart").click()
+
+            expect(page).to_have_url(re.compile(r"/cart$"))
+            expect(page.locator(".cart .total")).to_have_text("€25.00")
+            page.get_by_role("link", name="Go to checkout").click()
+
+            expect(page.get_by_role("heading", name="Checkout")).to_be_visible()
+            page.get_by_label("E-mail").fill("ada@example.com")
+            page.get_by_label("Full name").fill("Ada Lovelace")
+            page.get_by_label("Address", exact=True).fill("1 Frost Lane")
+            page.get_by_label("Postal code").fill("96930")
+            page.get_by_label("City").fill("Rovaniemi")
+            page.get_by_label("Country").fill("FI")
+            page.get_by_label("Test card").select_option("tok_ok")
+            page.get_by_role("button", name="Pay €25.00").click()
+
+            expect(page.locator(".status-title")).to_have_text(re.compile("Paid|Confirmed"))
+            expect(page.get_by_role("cell", name="€25.00").first).to_be_visible()
+            page.screenshot(path=tmp_path / "order.png", full_page=True)
+            order_url = urlsplit(page.url)
+        finally:
+            browser.close()
+    order = api.order(order_url.path.rsplit("/", 1)[1],
+                      parse_qs(order_url.query)["token"][0]).get_json()
+    assert order["status"] in ("paid", "confirmed")
+    assert order["email"] == "ada@example.com" and order["total"]["amount"] == 2500
+    assert (tmp_path / "product.png").stat().st_size > 0
+    assert (tmp_path / "order.png").stat().st_size > 0
