@@ -10,9 +10,9 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from shop.catalog.models import Product
 from shop.core import validation
 from shop.core.errors import Conflict, InvalidInput, NotFound, Problem
-from shop.catalog.models import Product
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
