@@ -18,11 +18,11 @@ from scaler.actuators import ActuatorError
 from scaler.actuators.kubernetes import KubernetesActuator
 from scaler.actuators.lease import LeaseElector
 from scaler.model import Decision, Reason
-from tests.scaler.live_fixtures import (  # noqa: F401  (fixture)
-    deployment,
-    kubernetes_api,
-    kubernetes_client,
-)
+from tests.scaler import live_fixtures
+from tests.scaler.live_fixtures import deployment, kubernetes_client
+
+# The real servers these tests run against, as this module's fixtures.
+kubernetes_api = live_fixtures.kubernetes_api
 
 NAMESPACE = "shop"
 DEPLOYMENTS = "apps/v1/deployments"

@@ -5,12 +5,11 @@ from __future__ import annotations
 from scaler.actuators.local import GunicornWorkers, LocalActuator, WorkerPool
 from scaler.model import Decision, Reason
 from scaler.signals import procfs
-from tests.scaler.live_fixtures import (  # noqa: F401  (fixture)
-    gunicorn_server,
-    order_worker_command,
-    order_worker_ready,
-    wait_until,
-)
+from tests.scaler import live_fixtures
+from tests.scaler.live_fixtures import order_worker_command, order_worker_ready, wait_until
+
+# The real servers these tests run against, as this module's fixtures.
+gunicorn_server = live_fixtures.gunicorn_server
 
 
 def test_gunicorn_workers_follow_ttin_and_ttou(gunicorn_server):

@@ -31,12 +31,11 @@ from scaler.model import Decision, Observation, Reason, ScalingDecision
 from scaler.run_command import run_until_stopped
 from scaler.signals import LiveSignals
 from scaler.signals.exposition import ExpositionQueue, ExpositionScraper, ExpositionTraffic
-from tests.scaler.live_fixtures import (  # noqa: F401  (fixture)
-    deployment,
-    kubernetes_api,
-    kubernetes_client,
-    wait_until,
-)
+from tests.scaler import live_fixtures
+from tests.scaler.live_fixtures import deployment, kubernetes_client, wait_until
+
+# The real servers these tests run against, as this module's fixtures.
+kubernetes_api = live_fixtures.kubernetes_api
 
 NAMESPACE = "shop"
 DEPLOYMENTS = "apps/v1/deployments"

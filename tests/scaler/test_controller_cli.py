@@ -1,12 +1,27 @@
-"""`peakshop scaler run`: bad flags stop it with one line and exit status 2."""
+"""`peakshop scaler run`: bad flags stop it with one line and exit status 2; a real run stops
+cleanly on SIGTERM."""
 
 from __future__ import annotations
 
+import datetime
+import os
+import shlex
+import signal
+import subprocess
+import sys
+
 import pytest
+import requests
 from click.testing import CliRunner
 
 from scaler.cli import scaler
-from scaler.settings import build_settings
+from scaler.settings import build_settings, season_start
+from scaler.signals import procfs
+from tests.scaler import live_fixtures
+from tests.scaler.live_fixtures import free_port, order_worker_command, wait_until
+
+# The real servers these tests run against, as this module's fixtures.
+gunicorn_server = live_fixtures.gunicorn_server
 
 
 @pytest.mark.parametrize("arguments, message", [
@@ -43,7 +58,7 @@ def test_bad_redis_url_in_the_environment_is_named():
 def test_unusable_kubeconfig_is_one_line_with_the_fix(tmp_path):
     kubeconfig = tmp_path / "kubeconfig"
     kubeconfig.write_text("{}\n")
-    result = CliRunner().invoke(scaler, ["run", "--target", "kubernetes",
+    result = CliRunner().invoke(scaler, ["run", "--target", "kubernetes", "--policy", "hpa-cpu",
                                          "--kubeconfig", str(kubeconfig),
                                          "--namespace", "shop"])
     assert result.exit_code == 2
@@ -61,4 +76,57 @@ def test_settings_defaults_per_target():
     assert (cluster.min_replicas, cluster.max_replicas) == (2, 200)
     assert cluster.redis_url == "redis://redis:6379/0"
     assert cluster.lease_duration_s == 30
+    assert cluster.policy == "peakshop"
     assert cluster.controller_settings().period_s == 10
+
+
+@pytest.mark.slow
+def test_run_scales_for_real_and_stops_cleanly_on_sigterm(gunicorn_server, tmp_path):
+    """`peakshop scaler run --target local` as its own process, against a real gunicorn."""
+    metrics_port = free_port()
+    command = [sys.executable, "-m", "shop.cli", "scaler", "run", "--target", "local",
+               "--policy", "keda-queue", "--period", "0.5", "--min-replicas", "1",
+               "--max-replicas", "3", "--metrics-url", f"{gunicorn_server.url}/metrics",
+               "--gunicorn-pidfile", str(gunicorn_server.pidfile),
+               "--worker-command", shlex.join(order_worker_command(tmp_path)),
+               "--scaler-metrics-port", str(metrics_port)]
+    env = {key: value for key, value in os.environ.items() if key != "PEAKSHOP_REDIS_URL"}
+    scaler_process = subprocess.Popen(command, env=env, cwd=tmp_path)
+    try:
+        def scaler_metrics() -> str:
+            try:
+                return requests.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=2).text
+            except requests.RequestException:
+                return ""
+
+        wait_until(lambda: 'peakshop_scaler_decisions_total{deployment="workers"' in
+                   scaler_metrics(), timeout_s=60, what="the scaler deciding")
+        assert "peakshop_scaler_leader 1.0" in scaler_metrics()
+        # keda-queue keeps the minimum of one order worker running.
+        ready_files = wait_until(lambda: list(tmp_path.glob("ready-*")), timeout_s=60,
+                                 what="an order worker starting")
+        worker_pid = int(ready_files[0].name.removeprefix("ready-"))
+
+        scaler_process.send_signal(signal.SIGTERM)
+        assert scaler_process.wait(timeout=60) == 0
+        wait_until(lambda: not procfs.is_alive(worker_pid), what="the order worker stopping")
+    finally:
+        if scaler_process.poll() is None:
+            scaler_process.kill()
+            scaler_process.wait()
+
+
+@pytest.mark.parametrize("value, today, expected", [
+    (None, datetime.date(2025, 12, 24), datetime.datetime(2025, 10, 1)),
+    (None, datetime.date(2026, 1, 3), datetime.datetime(2025, 10, 1)),
+    (None, datetime.date(2025, 10, 1), datetime.datetime(2025, 10, 1)),
+    ("2024-10-01", datetime.date(2025, 12, 24), datetime.datetime(2024, 10, 1)),
+])
+def test_season_start_is_local_midnight_of_the_season(value, today, expected):
+    assert season_start(value, today) == expected.timestamp()
+
+
+def test_bad_season_start_names_the_format():
+    result = CliRunner().invoke(scaler, ["run", "--target", "local", "--season-start", "Oct 1"])
+    assert result.exit_code == 2
+    assert "--season-start is not a date like 2025-10-01" in result.output

@@ -21,12 +21,12 @@ from scaler.signals import LiveSignals
 from scaler.signals.exposition import ExpositionScraper, ExpositionTraffic
 from scaler.signals.procfs import ChildrenCpu
 from scaler.signals.queue import ORDER_WORKERS_GROUP, ORDERS_STREAM, RedisStreamQueue
-from tests.scaler.live_fixtures import (  # noqa: F401  (fixtures)
-    gunicorn_server,
-    order_worker_command,
-    redis_stream_client,
-    wait_until,
-)
+from tests.scaler import live_fixtures
+from tests.scaler.live_fixtures import order_worker_command, wait_until
+
+# The real servers these tests run against, as this module's fixtures.
+gunicorn_server = live_fixtures.gunicorn_server
+redis_stream_client = live_fixtures.redis_stream_client
 
 pytestmark = pytest.mark.slow
 
@@ -113,10 +113,10 @@ def test_load_adds_gunicorn_workers_and_idleness_removes_them(local_controller,
         assert busy.request_rate > 8
         assert busy.latency_p95_s is not None
 
-    wait_until(lambda: gunicorn.ready() == 1, timeout_s=90,
-               what="gunicorn shrinking back when idle")
-    print([(round(o.request_rate or -1, 1), o.web_ready, o.web_requested) for o in local_controller.recent][-15:])
-    assert local_controller.last_decision.web == Decision(1, Reason.REQUEST_RATE)
+    # The loop records its decision after it has signalled gunicorn: wait for both.
+    wait_until(lambda: gunicorn.ready() == 1
+               and local_controller.last_decision.web == Decision(1, Reason.REQUEST_RATE),
+               timeout_s=90, what="gunicorn shrinking back when idle")
 
 
 def test_waiting_orders_start_workers_and_an_empty_queue_stops_them(local_controller,

@@ -7,7 +7,10 @@ import redis
 
 from scaler.signals.errors import SignalError
 from scaler.signals.queue import ORDER_WORKERS_GROUP, ORDERS_STREAM, RedisStreamQueue
-from tests.scaler.live_fixtures import redis_stream_client  # noqa: F401  (fixture)
+from tests.scaler import live_fixtures
+
+# The real servers these tests run against, as this module's fixtures.
+redis_stream_client = live_fixtures.redis_stream_client
 
 
 def server_now_ms(client: redis.Redis) -> int:

@@ -1,0 +1,211 @@
+"""The control loop: read signals -> decide (pure policy) -> act -> record.
+
+The controller is the only place where decisions meet the world. It gets its signal source,
+policy and actuator injected, holds a Deployment at its last safe count whenever that
+Deployment's signal is missing (quiet metrics must never look like quiet traffic), and in
+dry-run mode decides and records without acting.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from scaler.actuators import DEPLOYMENTS, Actuator, ActuatorError
+from scaler.metrics import ScalerMetrics
+from scaler.model import Decision, Observation, Reason, ScalingDecision
+from scaler.signals.errors import SignalError
+
+log = logging.getLogger("peakshop.scaler.controller")
+
+_NOT_STARTED = object()  # a policy's state may itself be None
+
+
+class Policy(Protocol):
+    """The simulator's `ClosedLoopPolicy`: pure decisions, the policy's memory passed in and out.
+
+    The controller keeps the state between rounds exactly as the simulator does, so a policy
+    runs live precisely as it was judged.
+    """
+
+    period_s: int
+
+    def initial_state(self, web_replicas: int, worker_replicas: int) -> Any: ...
+
+    def decide(self, observation: Observation, state: Any) -> tuple[ScalingDecision, Any]: ...
+
+
+class SignalSource(Protocol):
+    def observe(self) -> Observation: ...
+
+
+@dataclass(frozen=True)
+class ControllerSettings:
+    """What the loop itself needs; built at the edge from flags."""
+
+    period_s: float = 15.0
+    dry_run: bool = False
+    min_replicas: int = 1
+    max_replicas: int = 200
+    recent_limit: int = 240  # observations kept for inspection: an hour at 15 s
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    """What one round did; `decision` is None when it could not decide."""
+
+    leader: bool
+    observation: Observation | None = None
+    decision: ScalingDecision | None = None
+    acted: tuple[str, ...] = ()
+    held: tuple[str, ...] = ()
+    error: str | None = None
+
+
+def missing_signals(observation: Observation) -> set[str]:
+    """Deployments whose deciding signal is missing: web needs traffic, workers the queue."""
+    missing = set()
+    if observation.request_rate is None:
+        missing.add("web")
+    if observation.queue_backlog is None:
+        missing.add("workers")
+    return missing
+
+
+def requested_of(observation: Observation, deployment: str) -> int:
+    """The requested replicas of `deployment` in `observation`."""
+    return observation.web_requested if deployment == "web" else observation.workers_requested
+
+
+def hold_missing(decision: ScalingDecision, missing: set[str], observation: Observation,
+                 last: ScalingDecision | None) -> ScalingDecision:
+    """Replace the decision of each Deployment with a missing signal by a hold.
+
+    The hold keeps the last decided count, or what is requested now when nothing was decided
+    yet, and never less than what is requested: no side effects.
+    """
+    changes = {}
+    for deployment in missing:
+        requested = requested_of(observation, deployment)
+        previous = getattr(last, deployment).replicas if last is not None else requested
+        changes[deployment] = Decision(max(previous, requested), Reason.STALE_SIGNALS)
+    return dataclasses.replace(decision, **changes)
+
+
+def clamp(decision: Decision, min_replicas: int, max_replicas: int) -> Decision:
+    """The operator's bounds win over any policy: no side effects."""
+    if decision.replicas < min_replicas:
+        return Decision(min_replicas, Reason.MIN_REPLICAS)
+    if decision.replicas > max_replicas:
+        return Decision(max_replicas, Reason.MAX_REPLICAS)
+    return decision
+
+
+class Controller:
+    """One scaler: `reconcile_once()` per period until stopped."""
+
+    def __init__(self, signals: SignalSource, policy: Policy, actuator: Actuator,
+                 settings: ControllerSettings, metrics: ScalerMetrics | None = None,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.signals = signals
+        self.policy = policy
+        self.actuator = actuator
+        self.settings = settings
+        self.metrics = metrics or ScalerMetrics()
+        self.clock = clock
+        # What the loop saw lately, newest last: for logs, tests and debugging sessions.
+        self.recent: collections.deque[Observation] = collections.deque(
+            maxlen=settings.recent_limit)
+        self.last_decision: ScalingDecision | None = None
+        self.policy_state: Any = _NOT_STARTED
+
+    def reconcile_once(self) -> ReconcileResult:
+        """Read, decide, act, record: one round of the loop."""
+        with self.metrics.reconcile_seconds.time():
+            try:
+                leader = self.actuator.is_leader()
+            except ActuatorError as error:
+                return self._failed("leader", str(error), leader=False)
+            self.metrics.leader.set(1 if leader else 0)
+            if not leader:
+                log.info("another scaler holds the lease; standing by")
+                return ReconcileResult(leader=False)
+            try:
+                observation = self.signals.observe()
+            except (SignalError, ActuatorError) as error:
+                # Without replica counts nothing can be compared or changed: wait a round.
+                return self._failed("observe", str(error))
+            self.metrics.observed(observation)
+            decision, held = self.decide(observation)
+            acted = self._act(observation, decision)
+            self.recent.append(observation)
+            self.last_decision = decision
+            return ReconcileResult(leader=True, observation=observation, decision=decision,
+                                   acted=acted, held=held)
+
+    def decide(self, observation: Observation) -> tuple[ScalingDecision, tuple[str, ...]]:
+        """The policy's decision, with holds for missing signals and the bounds applied."""
+        if self.policy_state is _NOT_STARTED:
+            self.policy_state = self.policy.initial_state(observation.web_requested,
+                                                          observation.workers_requested)
+        proposed, self.policy_state = self.policy.decide(observation, self.policy_state)
+        missing = missing_signals(observation)
+        decision = hold_missing(proposed, missing, observation, self.last_decision)
+        bounds = (self.settings.min_replicas, self.settings.max_replicas)
+        decision = ScalingDecision(web=clamp(decision.web, *bounds),
+                                   workers=clamp(decision.workers, *bounds))
+        for deployment in sorted(missing):
+            self.metrics.held.labels(deployment).inc()
+            log.warning("holding %s at %d replicas: its signal is missing (for %.0f s)",
+                        deployment, getattr(decision, deployment).replicas, observation.age_s)
+        return decision, tuple(sorted(missing))
+
+    def _act(self, observation: Observation, decision: ScalingDecision) -> tuple[str, ...]:
+        acted = []
+        for deployment in DEPLOYMENTS:
+            wanted: Decision = getattr(decision, deployment)
+            current = requested_of(observation, deployment)
+            self.metrics.decided(deployment, wanted, current, self.settings.dry_run)
+            if wanted.replicas == current:
+                continue
+            if self.settings.dry_run:
+                log.info("dry run: would scale %s from %d to %d (%s)", deployment, current,
+                         wanted.replicas, wanted.reason.value)
+                continue
+            try:
+                self.actuator.scale(deployment, wanted.replicas, wanted, current)
+            except ActuatorError as error:
+                self._failed("act", str(error))
+                continue
+            log.info("scaled %s from %d to %d (%s)", deployment, current, wanted.replicas,
+                     wanted.reason.value)
+            acted.append(deployment)
+        return tuple(acted)
+
+    def _failed(self, stage: str, message: str, leader: bool = True) -> ReconcileResult:
+        self.metrics.reconcile_errors.labels(stage).inc()
+        log.error("reconcile could not %s: %s", stage, message)
+        return ReconcileResult(leader=leader, error=message)
+
+    def run(self, stop: threading.Event) -> None:
+        """Reconcile every period until `stop` is set; a round's failure never ends the loop."""
+        log.info("scaler running every %.0f s%s", self.settings.period_s,
+                 " (dry run: deciding, not acting)" if self.settings.dry_run else "")
+        while not stop.is_set():
+            started = self.clock()
+            try:
+                self.reconcile_once()
+            except Exception:
+                # A bug or an unforeseen reply must not stop scaling for good: count it,
+                # log it whole, and try again next period.
+                self.metrics.reconcile_errors.labels("unexpected").inc()
+                log.exception("reconcile round failed unexpectedly")
+            # Sleep what is left of the period, waking at once when asked to stop.
+            stop.wait(max(0.0, self.settings.period_s - (self.clock() - started)))
+        log.info("scaler stopped")

@@ -1,0 +1,219 @@
+"""`peakshop scaler run`: build settings from flags, wire signals, policy and actuator, loop.
+
+This is the edge: the only module that reads flags and the environment and picks concrete
+classes. Everything below it gets what it needs passed in.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+import click
+
+from scaler.actuators import Actuator, ActuatorError
+from scaler.controller import Controller, Policy
+from scaler.metrics import ScalerMetrics
+from scaler.settings import ScalerConfigError, ScalerSettings, build_settings
+from scaler.signals import LiveSignals
+from scaler.signals.exposition import ExpositionQueue, ExpositionScraper, ExpositionTraffic
+
+log = logging.getLogger("peakshop.scaler")
+
+
+class OneLineErrors(click.Command):
+    """A command whose bad flags print one `Error: ...` line (exit 2), without the usage block."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:
+            error.ctx = None  # click prints the usage block only when it knows the context
+            raise
+
+
+class BadSetting(click.ClickException):
+    """A setting that cannot work: `Error: <what and the fix>` on one line, exit status 2."""
+
+    exit_code = 2
+
+
+def build_actuator(settings: ScalerSettings) -> Actuator:
+    """The actuator for `settings.target`."""
+    if settings.target == "kubernetes":
+        from kubernetes import client
+
+        from scaler.actuators.kubernetes import KubernetesActuator, api_client, default_identity
+        from scaler.actuators.lease import LeaseElector
+
+        api = api_client(settings.kubeconfig)
+        identity = default_identity()
+        elector = LeaseElector(client.CoordinationV1Api(api), settings.namespace,
+                               settings.lease_name, identity, settings.lease_duration_s)
+        return KubernetesActuator(api, settings.namespace, settings.web_deployment,
+                                  settings.worker_deployment, elector, identity)
+    from scaler.actuators.local import GunicornWorkers, LocalActuator, WorkerPool
+
+    return LocalActuator(GunicornWorkers(Path(settings.gunicorn_pidfile)),
+                         WorkerPool(settings.worker_command, env=os.environ))
+
+
+def build_signals(settings: ScalerSettings, actuator: Actuator,
+                  metrics: ScalerMetrics) -> LiveSignals:
+    """Traffic from Prometheus or the storefront's /metrics, queue from Redis or /metrics."""
+    scraper = ExpositionScraper(settings.metrics_url)
+    cpu = None
+    if settings.prometheus_url:
+        from scaler.signals.prometheus import PrometheusClient, PrometheusCpu, PrometheusTraffic
+
+        prometheus = PrometheusClient(settings.prometheus_url)
+        traffic = PrometheusTraffic(prometheus, int(settings.window_s),
+                                    settings.prometheus_selector)
+        if settings.target == "kubernetes":
+            cpu = PrometheusCpu(prometheus, settings.namespace, settings.web_deployment)
+    else:
+        traffic = ExpositionTraffic(scraper, settings.window_s)
+    if settings.redis_url:
+        import redis
+
+        from scaler.signals.queue import RedisStreamQueue
+
+        queue = RedisStreamQueue(redis.Redis.from_url(settings.redis_url, socket_timeout=5,
+                                                      socket_connect_timeout=2))
+    else:
+        queue = ExpositionQueue(scraper)
+    if settings.target == "local":
+        from scaler.actuators.local import LocalActuator
+        from scaler.signals.procfs import ChildrenCpu
+
+        if isinstance(actuator, LocalActuator):
+            cpu = ChildrenCpu(actuator.gunicorn.master_pid)
+    return LiveSignals(traffic, queue, actuator.replicas, cpu,
+                       latency_slo_s=settings.latency_slo_s, recorder=metrics)
+
+
+def build_policy(settings: ScalerSettings) -> Policy:
+    """The policy named by --policy, built exactly as the simulator builds it."""
+    from scaler.simulate.cluster import ClusterSettings
+
+    cluster = ClusterSettings(min_replicas=settings.min_replicas,
+                              max_replicas=settings.max_replicas)
+    if settings.policy == "hpa-cpu":
+        from scaler.simulate.baselines import HpaCpuPolicy
+
+        return HpaCpuPolicy(cluster)
+    if settings.policy == "keda-queue":
+        from scaler.simulate.baselines import KedaQueuePolicy
+
+        return KedaQueuePolicy(cluster)
+    return peakshop_policy(settings, cluster)
+
+
+def peakshop_policy(settings: ScalerSettings, cluster) -> Policy:
+    """peakshop's own policy, with the announced events and the rate history when given."""
+    try:
+        from scaler.policy import PeakshopPolicy, PolicySettings
+    except ImportError:
+        raise BadSetting("the peakshop policy is not part of this installation: "
+                         "run with --policy hpa-cpu or --policy keda-queue") from None
+    from scaler.events import EventSchedule, EventsFileError, load_events
+    from scaler.forecast import Forecaster, HistoryFileError, RateHistory, load_rate_history
+
+    try:
+        events = load_events(settings.events_file) if settings.events_file else EventSchedule()
+        history = (load_rate_history(settings.history_file) if settings.history_file
+                   else RateHistory(settings.season_origin_s))
+    except (EventsFileError, HistoryFileError) as error:
+        raise BadSetting(str(error)) from None
+    policy_settings = PolicySettings(min_replicas=settings.min_replicas,
+                                     max_replicas=settings.max_replicas,
+                                     season_origin_s=settings.season_origin_s)
+    return PeakshopPolicy(policy_settings, events, Forecaster(history, events=events))
+
+
+def run_until_stopped(controller: Controller) -> None:
+    """Run the loop until SIGTERM or SIGINT, then return."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame) -> None:
+        log.info("received %s: stopping after this round", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        controller.run(stop)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+@click.command("run", cls=OneLineErrors)
+@click.option("--target", type=click.Choice(["local", "kubernetes"]), required=True,
+              help="Scale gunicorn and local worker processes, or Kubernetes Deployments.")
+@click.option("--policy", type=click.Choice(["peakshop", "hpa-cpu", "keda-queue"]),
+              help="Who decides (default peakshop); the baselines run as in the simulator.")
+@click.option("--dry-run", is_flag=True, help="Decide and record, but change nothing.")
+@click.option("--period", type=float, help="Seconds between decisions (default: the "
+              "policy's own period, 15 s for peakshop and hpa-cpu, 30 s for keda-queue).")
+@click.option("--metrics-url", help="The storefront's /metrics "
+              "(default http://127.0.0.1:8000/metrics).")
+@click.option("--prometheus", help="Prometheus base URL: read traffic with PromQL instead.")
+@click.option("--prometheus-selector", help='Extra PromQL matchers, e.g. namespace="shop".')
+@click.option("--redis-url", help="Read the order queue here (default PEAKSHOP_REDIS_URL; "
+              "without either, from the storefront's /metrics).")
+@click.option("--namespace", help="Kubernetes namespace (default: the pod's own, or default).")
+@click.option("--web-deployment", help="Storefront Deployment (default peakshop-web).")
+@click.option("--worker-deployment", help="Order-worker Deployment (default peakshop-worker).")
+@click.option("--kubeconfig", help="kubeconfig file when not running in a pod.")
+@click.option("--events", help="Announced events CSV (minute,name,extra_peaks,duration_min).")
+@click.option("--history", help="Rate history CSV for the forecast.")
+@click.option("--season-start", help="Local date of minute 0 of the events and history files "
+              "(default: 1 October of the current season), e.g. 2025-10-01.")
+@click.option("--gunicorn-pidfile", help="Pidfile of the storefront's gunicorn master "
+              "(default $PEAKSHOP_PIDFILE, else $PEAKSHOP_INSTANCE_PATH/gunicorn.pid).")
+@click.option("--worker-command", help="Command line of one order worker "
+              "(default: `peakshop worker` run by this Python).")
+@click.option("--min-replicas", type=int, help="Lower bound per Deployment.")
+@click.option("--max-replicas", type=int, help="Upper bound per Deployment.")
+@click.option("--window", type=float, help="Seconds of traffic a rate averages (default 30).")
+@click.option("--latency-slo", type=float, help="p95 latency SLO in seconds (default 0.5).")
+@click.option("--scaler-metrics-port", type=int,
+              help="Port of the scaler's own /metrics (default 9102, 0 for none).")
+def run(**flags) -> None:
+    """Run the scaler's control loop until SIGTERM or Ctrl-C."""
+    try:
+        settings = build_settings(flags, os.environ)
+    except ScalerConfigError as error:
+        raise BadSetting(str(error)) from None
+    if not logging.getLogger().handlers:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                            format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    policy = build_policy(settings)
+    if flags.get("period") is None:
+        settings = dataclasses.replace(settings, period_s=float(policy.period_s))
+    metrics = ScalerMetrics()
+    try:
+        actuator = build_actuator(settings)
+    except ActuatorError as error:
+        raise BadSetting(str(error)) from None
+    try:
+        signals = build_signals(settings, actuator, metrics)
+        if settings.scaler_metrics_port:
+            try:
+                port = metrics.serve(settings.scaler_metrics_port)
+            except OSError as error:
+                raise BadSetting(
+                    f"--scaler-metrics-port {settings.scaler_metrics_port} is not free "
+                    f"({error.strerror}): pick another or 0 for none") from None
+            log.info("scaler metrics on :%d/metrics", port)
+        controller = Controller(signals, policy, actuator, settings.controller_settings(),
+                                metrics)
+        run_until_stopped(controller)
+    finally:
+        actuator.close()
+        metrics.close()

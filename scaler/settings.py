@@ -1,0 +1,167 @@
+"""The scaler's settings: one frozen dataclass, built once at the edge from flags and environment.
+
+A malformed value stops start-up with one line that names it and the fix.
+"""
+
+from __future__ import annotations
+
+import datetime
+import os
+import shlex
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from scaler.controller import ControllerSettings
+
+TARGETS = ("local", "kubernetes")
+POLICIES = ("peakshop", "hpa-cpu", "keda-queue")
+# Kubernetes bounds are the simulator's defaults; one machine runs far fewer processes.
+DEFAULT_BOUNDS = {"kubernetes": (2, 200), "local": (1, 2 * (os.cpu_count() or 1) + 1)}
+
+
+class ScalerConfigError(Exception):
+    """A flag or variable is missing or malformed; the message names it and the fix."""
+
+
+@dataclass(frozen=True)
+class ScalerSettings:
+    target: str
+    dry_run: bool = False
+    period_s: float = 15.0
+    metrics_url: str = "http://127.0.0.1:8000/metrics"
+    prometheus_url: str | None = None
+    prometheus_selector: str = ""          # extra PromQL label matchers, e.g. namespace="shop"
+    redis_url: str | None = None           # None: queue signals from the storefront's /metrics
+    namespace: str = "default"
+    web_deployment: str = "peakshop-web"
+    worker_deployment: str = "peakshop-worker"
+    kubeconfig: str | None = None
+    lease_name: str = "peakshop-scaler"
+    policy: str = "peakshop"
+    season_origin_s: float = 0.0           # epoch seconds of minute 0 of events/history files
+    events_file: str | None = None
+    history_file: str | None = None
+    gunicorn_pidfile: str = "instance/gunicorn.pid"
+    # The same interpreter and installation as the scaler, whatever is on PATH.
+    worker_command: tuple[str, ...] = (sys.executable, "-m", "shop.cli", "worker")
+    min_replicas: int = 2
+    max_replicas: int = 200
+    scaler_metrics_port: int = 9102        # 0: no /metrics endpoint for the scaler
+    window_s: float = 30.0
+    latency_slo_s: float = 0.5
+
+    @property
+    def lease_duration_s(self) -> int:
+        """A Lease outlives a few missed rounds, so one slow API call does not hand it over."""
+        return max(15, int(3 * self.period_s))
+
+    def controller_settings(self) -> ControllerSettings:
+        """The part the control loop needs."""
+        return ControllerSettings(period_s=self.period_s, dry_run=self.dry_run,
+                                  min_replicas=self.min_replicas,
+                                  max_replicas=self.max_replicas)
+
+
+def _http_url(flag: str, value: str) -> str:
+    if urlparse(value).scheme not in ("http", "https") or not urlparse(value).netloc:
+        raise ScalerConfigError(f"{flag} is not an http:// URL (for example "
+                                f"http://127.0.0.1:8000/metrics): got {value!r}")
+    return value
+
+
+def _redis_url(value: str) -> str:
+    if urlparse(value).scheme not in ("redis", "rediss", "unix"):
+        raise ScalerConfigError(f"PEAKSHOP_REDIS_URL is not a redis:// URL (for example "
+                                f"redis://localhost:6379/0): got {value!r}")
+    return value
+
+
+def _existing_file(flag: str, value: str | None) -> str | None:
+    if value is not None and not Path(value).is_file():
+        raise ScalerConfigError(f"{flag} {value!r} does not exist: give the path of the file")
+    return value
+
+
+def season_start(value: str | None, today: datetime.date | None = None) -> float:
+    """Epoch seconds of local midnight on `value` (ISO date), by default 1 October of the
+    season `today` belongs to (a season runs from October into the new year)."""
+    if value is None:
+        today = today or datetime.date.today()
+        year = today.year if today.month >= 10 else today.year - 1
+        start = datetime.date(year, 10, 1)
+    else:
+        try:
+            start = datetime.date.fromisoformat(value)
+        except ValueError:
+            raise ScalerConfigError(f"--season-start is not a date like 2025-10-01: "
+                                    f"got {value!r}") from None
+    return datetime.datetime.combine(start, datetime.time()).timestamp()
+
+
+def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> ScalerSettings:
+    """Settings from command-line flags (None = not given) and the environment."""
+    target = flags["target"]
+    if target not in TARGETS:
+        raise ScalerConfigError(f"--target must be one of {', '.join(TARGETS)}: got {target!r}")
+    if (flags.get("policy") or "peakshop") not in POLICIES:
+        raise ScalerConfigError(f"--policy must be one of {', '.join(POLICIES)}: "
+                                f"got {flags.get('policy')!r}")
+    period_s = flags.get("period") if flags.get("period") is not None else 15.0
+    if period_s <= 0:
+        raise ScalerConfigError(f"--period must be more than 0 seconds: got {period_s}")
+    low, high = DEFAULT_BOUNDS[target]
+    min_replicas = flags.get("min_replicas") if flags.get("min_replicas") is not None else low
+    max_replicas = flags.get("max_replicas") if flags.get("max_replicas") is not None else high
+    if min_replicas < 1:
+        raise ScalerConfigError(f"--min-replicas must be at least 1: got {min_replicas}")
+    if max_replicas < min_replicas:
+        raise ScalerConfigError(f"--max-replicas ({max_replicas}) is below --min-replicas "
+                                f"({min_replicas}): raise it or lower --min-replicas")
+    port = flags.get("scaler_metrics_port")
+    port = 9102 if port is None else port
+    if not 0 <= port <= 65535:
+        raise ScalerConfigError(f"--scaler-metrics-port must be 0..65535: got {port}")
+    instance = environ.get("PEAKSHOP_INSTANCE_PATH") or "instance"
+    worker_command = (tuple(shlex.split(flags["worker_command"]))
+                      if flags.get("worker_command") is not None
+                      else ScalerSettings.worker_command)
+    if not worker_command:
+        raise ScalerConfigError("--worker-command is empty: give the order worker's command "
+                                "line, for example 'peakshop worker'")
+    redis_url = flags.get("redis_url") or environ.get("PEAKSHOP_REDIS_URL") or None
+    namespace = flags.get("namespace")
+    if namespace is None:
+        from scaler.actuators.kubernetes import current_namespace
+
+        namespace = current_namespace() if target == "kubernetes" else "default"
+    prometheus_url = flags.get("prometheus")
+    return ScalerSettings(
+        target=target,
+        dry_run=bool(flags.get("dry_run")),
+        period_s=float(period_s),
+        metrics_url=_http_url("--metrics-url",
+                              flags.get("metrics_url") or "http://127.0.0.1:8000/metrics"),
+        prometheus_url=_http_url("--prometheus", prometheus_url) if prometheus_url else None,
+        prometheus_selector=flags.get("prometheus_selector") or "",
+        redis_url=_redis_url(redis_url) if redis_url else None,
+        namespace=namespace,
+        web_deployment=flags.get("web_deployment") or "peakshop-web",
+        worker_deployment=flags.get("worker_deployment") or "peakshop-worker",
+        kubeconfig=_existing_file("--kubeconfig", flags.get("kubeconfig")),
+        policy=flags.get("policy") or "peakshop",
+        season_origin_s=season_start(flags.get("season_start")),
+        events_file=_existing_file("--events", flags.get("events")),
+        history_file=_existing_file("--history", flags.get("history")),
+        gunicorn_pidfile=(flags.get("gunicorn_pidfile") or environ.get("PEAKSHOP_PIDFILE")
+                          or str(Path(instance) / "gunicorn.pid")),
+        worker_command=worker_command,
+        min_replicas=min_replicas,
+        max_replicas=max_replicas,
+        scaler_metrics_port=port,
+        window_s=float(flags.get("window") or 30.0),
+        latency_slo_s=float(flags.get("latency_slo") or 0.5),
+    )
