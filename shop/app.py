@@ -21,7 +21,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     settings = config if isinstance(config, Settings) else load_settings(overrides=config)
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes,
-                      TESTING=settings.testing, JSON_SORT_KEYS=False)
+                      TESTING=settings.testing, SESSION_COOKIE_SAMESITE="Lax")
     app.extensions["peakshop"] = Resources(
         settings=settings,
         database=Database(settings.database_url),

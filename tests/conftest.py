@@ -100,6 +100,24 @@ def app(settings_overrides, redis_client):
     application = create_app(settings_overrides)
     yield application
     application.extensions["peakshop"].database.dispose()
+    application.extensions["peakshop"].redis.close()
+
+
+@pytest.fixture
+def make_app(settings_overrides):
+    """Build extra apps with changed settings; their pools are closed after the test."""
+    made = []
+
+    def make(**changes):
+        application = create_app({**settings_overrides, **changes})
+        made.append(application)
+        return application
+
+    yield make
+    for application in made:
+        resources = application.extensions["peakshop"]
+        resources.database.dispose()
+        resources.redis.close()
 
 
 @pytest.fixture

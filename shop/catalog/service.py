@@ -138,10 +138,14 @@ def encode_cursor(product_id: int) -> str:
 def decode_cursor(cursor: str) -> int:
     try:
         padded = cursor + "=" * (-len(cursor) % 4)
-        return int(base64.urlsafe_b64decode(padded.encode()).decode())
+        product_id = int(base64.urlsafe_b64decode(padded.encode()).decode())
     except (ValueError, binascii.Error, UnicodeDecodeError):
+        product_id = -1
+    # Ids are 64-bit: anything else was never handed out (and SQLite overflows on it).
+    if not 0 <= product_id < 2**63:
         raise InvalidInput("'cursor' is not one this API gave out: pass the 'next_cursor' of "
-                           "the previous page", code="invalid_cursor") from None
+                           "the previous page", code="invalid_cursor")
+    return product_id
 
 
 def parse_limit(raw: str | None) -> int:

@@ -24,8 +24,9 @@ def checkout(cart_id: str):
                               cart_id=cart_id, request=checkout_request, idempotency_key=key,
                               reservation_ttl_s=current.settings.reservation_ttl_s)
     order = result.order
-    if order.status == "paid" and not result.replayed:
+    if order.status == "paid":
         # Hand the order to the workers now; if Redis is down the outbox keeps it for later.
+        # Relaying twice is harmless: only unrelayed outbox rows are sent.
         queue.relay_soon(current.database, current.redis)
     body = {"order_id": order.id,
             "access_token": access_token(current.settings.secret_key, order.id),
@@ -33,5 +34,7 @@ def checkout(cart_id: str):
             "total": money_json(order.total_amount, order.currency)}
     if order.failure_reason:
         body["failure_reason"] = order.failure_reason
+    if result.client_secret:
+        body["payment"] = {"client_secret": result.client_secret}
     headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
     return body, 201, headers

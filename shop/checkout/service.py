@@ -57,6 +57,7 @@ class CheckoutRequest:
 class CheckoutResult:
     order: Order
     replayed: bool  # True when an earlier request with the same Idempotency-Key made it
+    client_secret: str | None = None  # for a browser that must finish the payment (3-D Secure)
 
 
 def parse_request(data: dict[str, Any], gateway: Gateway) -> CheckoutRequest:
@@ -119,10 +120,10 @@ def checkout(database: Database, redis_client, gateway: Gateway, *, cart_id: str
         if earlier is None:
             raise
         return _replay(database, gateway, earlier, cart_id, request, redis_client)
-    order = _pay(database, gateway, order, request)
+    order, client_secret = _pay(database, gateway, order, request)
     if order.status in ("paid", "pending_payment"):
         carts.delete_cart(redis_client, cart_id)
-    return CheckoutResult(order, replayed=False)
+    return CheckoutResult(order, replayed=False, client_secret=client_secret)
 
 
 def _order_for_cart(database: Database, cart_id: str, key: str) -> Order | None:
@@ -142,12 +143,13 @@ def _replay(database: Database, gateway: Gateway, order: Order, cart_id: str,
     if order.cart_id != cart_id:
         raise Problem("this Idempotency-Key was already used for another cart: use a new key "
                       "for a new checkout", code="idempotency_key_reused", status=422)
+    client_secret = None
     if order.status == "pending_payment" and order.payment_reference is None:
         # The first attempt never heard back from the gateway: finish its payment now.
-        order = _pay(database, gateway, order, request)
+        order, client_secret = _pay(database, gateway, order, request)
         if order.status == "paid":
             carts.delete_cart(redis_client, cart_id)
-    return CheckoutResult(order, replayed=True)
+    return CheckoutResult(order, replayed=True, client_secret=client_secret)
 
 
 def _reserve(database: Database, cart: carts.Cart, request: CheckoutRequest,
@@ -212,7 +214,8 @@ def _hold_stock(session: Session, lines: list[carts.PricedLine]):
     return short
 
 
-def _pay(database: Database, gateway: Gateway, order: Order, request: CheckoutRequest) -> Order:
+def _pay(database: Database, gateway: Gateway, order: Order,
+         request: CheckoutRequest) -> tuple[Order, str | None]:
     payment = PaymentRequest(order_id=order.id, amount=order.total_amount,
                              currency=order.currency, token=request.token,
                              email=request.email, idempotency_key=f"order-{order.id}")
@@ -232,4 +235,4 @@ def _pay(database: Database, gateway: Gateway, order: Order, request: CheckoutRe
         else:
             session.execute(update(Order).where(Order.id == order.id)
                             .values(payment_reference=result.reference))
-        return session.get(Order, order.id, populate_existing=True)
+        return session.get(Order, order.id, populate_existing=True), result.client_secret

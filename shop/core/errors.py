@@ -93,7 +93,11 @@ def init_app(app: Flask) -> None:
         if error.code == 413:
             detail = (f"the body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes: "
                       "send less")
-        return problem_response(error.code or 500, code, error.name, detail)
+        response = problem_response(error.code or 500, code, error.name, detail)
+        for name, value in error.get_headers():
+            if name.lower() != "content-type":  # e.g. Allow on a 405
+                response.headers[name] = value
+        return response
 
     @app.errorhandler(redis.exceptions.ConnectionError)
     @app.errorhandler(redis.exceptions.TimeoutError)
@@ -111,6 +115,14 @@ def init_app(app: Flask) -> None:
         return problem_response(503, "dependency_unavailable", "Service temporarily unavailable",
                                 "the database is unreachable or busy; "
                                 f"retry in {RETRY_AFTER_S} seconds")
+
+    @app.errorhandler(sqlalchemy.exc.DataError)
+    def handle_unusable_value(error: Exception):
+        log.info("value refused by the database: %s", error)
+        return problem_response(400, "invalid_value", "Bad request",
+                                "a value in the request cannot be stored or searched "
+                                "(for example a NUL character or a number out of range): "
+                                "remove it")
 
     @app.errorhandler(sqlalchemy.exc.IntegrityError)
     def handle_race(error: Exception):

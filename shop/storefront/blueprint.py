@@ -1,29 +1,50 @@
-"""The storefront blueprint and what all its pages share: CSRF, headers, helpers, errors."""
+"""The storefront blueprint and what all its pages share: guards, headers, helpers, errors."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import Blueprint, Response, g, render_template
+from flask import Blueprint, Response, g, render_template, request
 from sqlalchemy.orm import Session
 
 from shop.cart.service import MAX_QUANTITY
+from shop.core import resources
+from shop.core.errors import Problem
 from shop.merchants import service as merchants
 from shop.merchants.models import Merchant
 from shop.storefront import csrf, error_pages, formatting
+
+# Pages load nothing but their own stylesheet: no scripts, no third-party hosts, no framing.
+CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self' data:; "
+                           "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 
 blueprint = Blueprint("storefront", __name__)
 
 
 @dataclass(frozen=True)
 class ShopLink:
+    """The shop a page belongs to, as plain values an error page can still use."""
+
     slug: str
     name: str
 
-# Pages load nothing but their own stylesheet: no scripts, no third-party hosts, no framing.
-CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self' data:; "
-                           "form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
 
+class NulCharacter(Problem):
+    status, code, title = 400, "nul_character", "Bad characters"
+
+
+def refuse_nul_characters() -> None:
+    """Refuse a NUL in the address or form: PostgreSQL cannot even compare such text."""
+    texts = [value for value in (request.view_args or {}).values() if isinstance(value, str)]
+    texts += [value for _, values in request.args.lists() for value in values]
+    if request.method == "POST":
+        texts += [value for _, values in request.form.lists() for value in values]
+    if any("\x00" in text for text in texts):
+        raise NulCharacter("the address or the form holds a NUL character (%00), which no "
+                           "shop, product or address contains: remove it and try again")
+
+
+blueprint.before_request(refuse_nul_characters)
 blueprint.before_request(csrf.check_post)
 error_pages.register(blueprint)
 
@@ -56,3 +77,9 @@ def find_shop(session: Session, slug: str) -> Merchant:
     # Plain values: a failed transaction expires the ORM object before the error page renders.
     g.storefront_shop = ShopLink(merchant.slug, merchant.name)
     return merchant
+
+
+def load_shop(slug: str) -> Merchant:
+    """The shop of `slug` read in its own short session (404 if unknown)."""
+    with resources.current().database.reading() as session:
+        return find_shop(session, slug)

@@ -12,7 +12,7 @@ from shop.core.errors import Conflict, InvalidInput, Problem
 from shop.core.resources import Resources
 from shop.merchants.models import Merchant
 from shop.storefront import cart_session, forms
-from shop.storefront.blueprint import blueprint, find_shop, page
+from shop.storefront.blueprint import blueprint, find_shop, load_shop, page
 from shop.storefront.messages import problem_text
 
 # What a shopper can fix by changing the form; anything else gets the error page.
@@ -38,16 +38,11 @@ def render_cart(merchant: Merchant, cart: carts.Cart | None, lines: list[carts.P
                 error=error)
 
 
-def _merchant(current: Resources, slug: str) -> Merchant:
-    with current.database.reading() as session:
-        return find_shop(session, slug)
-
-
 @blueprint.get("/shops/<slug>/cart")
 def show_cart(slug: str):
     """The cart's lines, quantities and total."""
     current = resources.current()
-    merchant = _merchant(current, slug)
+    merchant = load_shop(slug)
     cart, lines = priced_cart(current, merchant, slug)
     cart_session.visit(slug)
     return render_cart(merchant, cart, lines)
@@ -88,7 +83,7 @@ def _open_cart(current: Resources, merchant: Merchant, slug: str) -> str:
 def update_cart_line(slug: str, sku: str):
     """Set a line's quantity, or remove it, then show the cart."""
     current = resources.current()
-    merchant = _merchant(current, slug)
+    merchant = load_shop(slug)
     cart, lines = priced_cart(current, merchant, slug)
     if cart is None:
         flash("Your cart had expired, so it was emptied.")

@@ -16,7 +16,7 @@ from shop.orders import queue
 from shop.orders import service as orders
 from shop.orders.api import order_json
 from shop.storefront import cart_session, formatting, forms
-from shop.storefront.blueprint import blueprint, find_shop, page
+from shop.storefront.blueprint import blueprint, load_shop, page
 from shop.storefront.cart_pages import priced_cart
 from shop.storefront.messages import problem_text
 
@@ -40,23 +40,18 @@ def render_checkout(current: Resources, merchant: Merchant, slug: str, status: i
     return response
 
 
-def _merchant(current: Resources, slug: str) -> Merchant:
-    with current.database.reading() as session:
-        return find_shop(session, slug)
-
-
 @blueprint.get("/shops/<slug>/checkout")
 def show_checkout(slug: str):
     """E-mail, shipping address and payment for the cart."""
     current = resources.current()
-    return render_checkout(current, _merchant(current, slug), slug)
+    return render_checkout(current, load_shop(slug), slug)
 
 
 @blueprint.post("/shops/<slug>/checkout")
 def place_order(slug: str):
     """Reserve, pay and place the order, then show its status page."""
     current = resources.current()
-    merchant = _merchant(current, slug)
+    merchant = load_shop(slug)
     try:
         key = forms.idempotency_key(request.form)
         cart_id = cart_session.cart_id(slug)

@@ -11,7 +11,7 @@ import pytest
 import stripe
 
 from tests.payments.localstripe_server import LocalStripe
-from tests.payments.stripe_helpers import API_KEY, WEBHOOK_SECRET
+from tests.payments.stripe_testkit import API_KEY, WEBHOOK_SECRET
 
 
 @pytest.fixture(scope="session")

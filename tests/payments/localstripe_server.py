@@ -21,7 +21,6 @@ from pathlib import Path
 
 from tests.support.servers import free_port, wait_for_port
 
-
 REPOSITORY = Path(__file__).resolve().parents[2]
 
 

@@ -12,7 +12,7 @@ import json
 import threading
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import urlparse
+from urllib.parse import parse_qsl, urlparse
 
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
 
@@ -22,6 +22,7 @@ class RecordedRequest:
     method: str
     path: str
     headers: dict[str, str]  # names in lower case
+    form: dict[str, str]     # the form-encoded body, as the `stripe` library sends it
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,8 @@ def _handler_for(proxy: StripeProxy) -> type[BaseHTTPRequestHandler]:
         def _relay(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
             proxy.record(RecordedRequest(self.command, self.path.split("?")[0],
-                                         {k.lower(): v for k, v in self.headers.items()}))
+                                         {k.lower(): v for k, v in self.headers.items()},
+                                         dict(parse_qsl(body.decode(errors="replace")))))
             failure = proxy.failure
             if failure is not None:
                 payload = json.dumps({"error": {"type": failure.error_type,

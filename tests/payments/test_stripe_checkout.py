@@ -6,10 +6,11 @@ official `stripe` library, and the tests read them back through Stripe's list AP
 
 from __future__ import annotations
 
-from tests.payments.stripe_helpers import (
+from tests.payments.stripe_testkit import (
     DECLINED_PAYMENT_METHOD,
-    THREE_D_SECURE_CARD,
     SUCCEEDED_EVENT,
+    THREE_D_SECURE_CARD,
+    authenticate,
     available,
     card_payment_method,
     cart_with,
@@ -17,7 +18,6 @@ from tests.payments.stripe_helpers import (
     event_body,
     intent,
     intents_for,
-    authenticate,
     outbox_rows,
     post_event,
     queued,

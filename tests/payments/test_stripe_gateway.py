@@ -19,7 +19,8 @@ from shop.payments.interface import (
     PaymentStatus,
 )
 from shop.payments.stripe.gateway import StripeGateway
-from tests.payments.stripe_helpers import (
+from tests.payments.stripe_proxy import StripeProxy
+from tests.payments.stripe_testkit import (
     API_KEY,
     DECLINED_PAYMENT_METHOD,
     THREE_D_SECURE_CARD,
@@ -27,9 +28,9 @@ from tests.payments.stripe_helpers import (
     card_payment_method,
     intent,
 )
-from tests.payments.stripe_proxy import StripeProxy
 
 INTENTS = "/v1/payment_intents"
+PAYMENT_METHODS = "/v1/payment_methods"
 
 
 def gateway_at(api_base: str, api_key: str = API_KEY) -> StripeGateway:
@@ -91,6 +92,7 @@ def test_the_order_key_is_stripes_idempotency_key(proxy):
     assert gateway_at(proxy.url).charge(request).status is PaymentStatus.SUCCEEDED
     [sent] = proxy.posts_to(INTENTS)
     assert sent.headers["idempotency-key"] == request.idempotency_key
+    assert (sent.form["payment_method"], sent.form["confirm"]) == ("pm_card_visa", "true")
 
 
 @pytest.mark.parametrize("status, error_type", [
@@ -115,6 +117,22 @@ def test_every_retry_of_one_payment_carries_the_same_idempotency_key(proxy):
     sent = proxy.posts_to(INTENTS)
     assert len(sent) > 2  # the library's own retries, then the caller's
     assert {r.headers.get("idempotency-key") for r in sent} == {request.idempotency_key}
+
+
+def test_a_legacy_token_becomes_a_payment_method_under_a_key_of_its_own(proxy):
+    """localstripe cannot make PaymentMethods from tokens, so only the request is checked."""
+    request = payment("tok_visa")
+    gateway_at(proxy.url).charge(request)
+    [sent] = proxy.posts_to(PAYMENT_METHODS)
+    assert sent.form == {"type": "card", "card[token]": "tok_visa"}
+    assert sent.headers["idempotency-key"] == f"{request.idempotency_key}-payment-method"
+
+
+def test_a_key_reused_with_other_card_details_waits_for_the_webhook(proxy):
+    proxy.fail_with(400, "idempotency_error", "Keys for idempotent requests can only be used "
+                    "with the same parameters they were first used with.")
+    result = gateway_at(proxy.url).charge(payment("pm_card_visa"))
+    assert (result.status, result.reference) == (PaymentStatus.PENDING, None)
 
 
 @pytest.mark.parametrize("token", ["pm_card_visa", "pm_1PqRsTuVwXyZ", "tok_visa",

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.payments.localstripe_server import LocalStripe
-from tests.payments.stripe_helpers import available, cart_with, checkout, intents_for
+from tests.payments.stripe_testkit import available, cart_with, checkout, intents_for
 
 
 @pytest.fixture(scope="module")

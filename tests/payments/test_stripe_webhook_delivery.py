@@ -14,7 +14,7 @@ import pytest
 from werkzeug.serving import make_server
 
 from tests.payments.localstripe_server import LocalStripe
-from tests.payments.stripe_helpers import (
+from tests.payments.stripe_testkit import (
     FAILED_EVENT,
     SUCCEEDED_EVENT,
     THREE_D_SECURE_CARD,

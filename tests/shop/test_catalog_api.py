@@ -121,6 +121,7 @@ def test_search_treats_wildcards_literally(client, api, shop):
 @pytest.mark.parametrize("query, fragment", [
     ("limit=0", "'limit'"), ("limit=101", "'limit'"), ("limit=ten", "'limit'"),
     ("cursor=%%%", "'cursor'"), ("cursor=bm90LWEtbnVtYmVy", "'cursor'"),
+    ("cursor=MTAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMDAwMA", "'cursor'"),
 ])
 def test_bad_listing_parameters_are_422(client, shop, query, fragment):
     response = client.get(f"/api/v1/shops/{shop.slug}/products?{query}")

@@ -2,7 +2,6 @@
 
 import pytest
 
-from shop import create_app
 from tests.support.servers import free_port
 
 
@@ -45,14 +44,21 @@ def test_a_body_too_large_is_413(client, shop):
 
 def test_unknown_route_and_method_are_problems(client):
     assert_problem(client.get("/api/v1/nothing-here"), 404)
-    assert_problem(client.delete("/api/v1/merchants"), 405)
+    not_allowed = client.delete("/api/v1/merchants")
+    assert_problem(not_allowed, 405)
+    assert "POST" in not_allowed.headers["Allow"]
 
 
-def test_redis_down_is_503_with_retry_after(settings_overrides, api, client, shop):
+def test_a_nul_character_is_a_400_not_a_500(client):
+    response = client.get("/api/v1/shops/x%00/products")
+    assert response.status_code in (400, 404)
+    assert response.mimetype == "application/problem+json"
+
+
+def test_redis_down_is_503_with_retry_after(make_app, api, client, shop):
     """With Redis unreachable, cart calls answer 503 + Retry-After; the catalog still works."""
     api.add_product(shop, "TEA")
-    broken = create_app({**settings_overrides,
-                         "redis_url": f"redis://127.0.0.1:{free_port()}/0"}).test_client()
+    broken = make_app(redis_url=f"redis://127.0.0.1:{free_port()}/0").test_client()
     response = broken.post(f"/api/v1/shops/{shop.slug}/carts")
     assert_problem(response, 503, "dependency_unavailable")
     assert int(response.headers["Retry-After"]) > 0
@@ -61,10 +67,10 @@ def test_redis_down_is_503_with_retry_after(settings_overrides, api, client, sho
     assert ready.status_code == 503 and "redis" in ready.get_json()["detail"]
 
 
-def test_database_down_is_503(settings_overrides, tmp_path):
+def test_database_down_is_503(make_app):
     """A database that cannot be opened answers 503, never 500."""
     unreachable = f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none"
-    broken = create_app({**settings_overrides, "database_url": unreachable}).test_client()
+    broken = make_app(database_url=unreachable).test_client()
     response = broken.get("/api/v1/shops/any/products")
     assert_problem(response, 503, "dependency_unavailable")
     assert broken.get("/healthz").status_code == 200

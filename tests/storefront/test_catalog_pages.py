@@ -142,3 +142,12 @@ def test_the_stylesheet_is_served(client):
     assert response.status_code == 200
     assert "@media" in response.get_data(as_text=True)
     response.close()
+
+
+def test_nul_characters_are_a_400_page_not_a_database_error(client, api, shop):
+    api.add_product(shop, "MUG")
+    for url in (f"/shops/{shop.slug}/?q=%00", f"/shops/{shop.slug}/?category=a%00",
+                "/shops/a%00b/", f"/shops/{shop.slug}/products/MUG%00"):
+        response = client.get(url)
+        assert response.status_code == 400, url
+        assert "NUL character" in response.get_data(as_text=True)

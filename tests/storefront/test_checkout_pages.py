@@ -175,3 +175,11 @@ def test_checkout_of_an_unknown_shop_is_a_404_page(client):
     response = client.get("/shops/nowhere/checkout")
     assert response.status_code == 404
     assert "text/html" in response.content_type
+
+
+def test_a_nul_character_in_the_address_is_a_400(app, shopper, api, shop):
+    api.add_product(shop, "MUG")
+    shopper.add_to_cart(shop.slug, "MUG", 1)
+    response = shopper.checkout(shop.slug, city="Rovaniemi\x00")
+    assert response.status_code == 400
+    assert count_orders(app) == 0

@@ -79,6 +79,15 @@ def create_payment_intent(client: stripe.StripeClient, params: dict[str, Any],
     return intent.to_dict()
 
 
+def payment_method_from_token(client: stripe.StripeClient, token: str,
+                              idempotency_key: str) -> str:
+    """Turn a legacy card token (`tok_...`) into a PaymentMethod; returns its id."""
+    with _translated_errors("turning a card token into a PaymentMethod"):
+        method = client.v1.payment_methods.create({"type": "card", "card": {"token": token}},
+                                                  {"idempotency_key": idempotency_key})
+    return method.id
+
+
 def refund_payment_intent(client: stripe.StripeClient, payment_intent_id: str,
                           idempotency_key: str) -> str | None:
     """Refund a PaymentIntent in full; the refund id, or None if it was refunded before."""
@@ -105,6 +114,10 @@ def verify_event(payload: bytes, signature_header: str, secret: str) -> dict[str
     except ValueError as problem:  # also UnicodeDecodeError and json.JSONDecodeError
         raise BadEvent("malformed_event",
                        f"the body is not a Stripe event in UTF-8 JSON: {problem}") from None
+    except (AttributeError, TypeError):
+        # The SDK takes any JSON for an object; a list or a number is no event either.
+        raise BadEvent("malformed_event",
+                       "the body is not a Stripe event: expected a JSON object") from None
     return event.to_dict()
 
 

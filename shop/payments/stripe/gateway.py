@@ -8,7 +8,8 @@
     unreachable, 5xx, rate limited       -> GatewayUnavailable (checkout answers 503)
 
 The order's idempotency key is Stripe's idempotency key, so a checkout retried after a lost
-answer gets the very same PaymentIntent back instead of charging the card twice.
+answer gets the very same PaymentIntent back instead of charging the card twice. A legacy card
+token (`tok_...`) is first turned into a PaymentMethod, under a key derived from the same one.
 """
 
 from __future__ import annotations
@@ -60,7 +61,14 @@ class StripeGateway:
         """Create and confirm the order's PaymentIntent, and say how it went."""
         self.check_token(request.token)
         try:
-            intent = api.create_payment_intent(self.client, intent_params(request),
+            payment_method = request.token
+            if payment_method.startswith("tok_"):
+                # Stripe keeps this conversion for backwards compatibility; the derived key
+                # lets a retry get the same PaymentMethod back instead of reusing the token.
+                payment_method = api.payment_method_from_token(
+                    self.client, request.token, f"{request.idempotency_key}-payment-method")
+            intent = api.create_payment_intent(self.client,
+                                               intent_params(request, payment_method),
                                                request.idempotency_key)
         except api.Declined as declined:
             return PaymentResult(PaymentStatus.FAILED, reference=declined.payment_intent_id,
@@ -83,9 +91,9 @@ class StripeGateway:
                                          idempotency_key=f"refund-{payment_intent_id}")
 
 
-def intent_params(request: PaymentRequest) -> dict[str, Any]:
+def intent_params(request: PaymentRequest, payment_method: str) -> dict[str, Any]:
     """The PaymentIntent to create for a payment request (no side effects)."""
-    params: dict[str, Any] = {
+    return {
         "amount": request.amount,
         "currency": request.currency.lower(),
         "confirm": True,
@@ -94,12 +102,8 @@ def intent_params(request: PaymentRequest) -> dict[str, Any]:
         "payment_method_types": ["card"],
         # Webhooks find the order by this, even if checkout never heard back from Stripe.
         "metadata": {"order_id": request.order_id},
+        "payment_method": payment_method,
     }
-    if request.token.startswith("pm_"):
-        params["payment_method"] = request.token
-    else:
-        params["payment_method_data"] = {"type": "card", "card": {"token": request.token}}
-    return params
 
 
 def result_for_intent(intent: Mapping[str, Any]) -> PaymentResult:

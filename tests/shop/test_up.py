@@ -1,0 +1,74 @@
+"""`peakshop up`, the Quick start's first command, on a machine with no Redis configured."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import requests
+
+from tests.support.api import ADDRESS
+from tests.support.servers import free_port
+
+
+@pytest.fixture
+def peakshop_up(tmp_path):
+    port = free_port()
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("PEAKSHOP_", "PROMETHEUS_"))}
+    env.update(PEAKSHOP_BIND=f"127.0.0.1:{port}", PEAKSHOP_LOG_JSON="false")
+    # Run from an empty folder, as a new user would: the default instance is ./instance.
+    process = subprocess.Popen([sys.executable, "-m", "shop.cli", "up"], cwd=tmp_path, env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               start_new_session=True)
+    lines = []
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line)
+        if "merchant token:" in line:
+            break
+    yield process, f"http://127.0.0.1:{port}", lines, tmp_path
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+def test_up_serves_the_demo_shop_confirms_orders_and_stops_cleanly(peakshop_up):
+    process, url, lines, folder = peakshop_up
+    output = "".join(lines)
+    assert f"peakshop is up: {url}/" in output, output
+    assert (folder / "instance" / "peakshop.sqlite3").exists()
+    slug = next(line.split("/shops/")[1].strip().strip("/") for line in lines
+                if "demo shop:" in line)
+
+    api = url + "/api/v1"
+    cart = requests.post(f"{api}/shops/{slug}/carts").json()["cart_id"]
+    assert requests.put(f"{api}/carts/{cart}/items/LEBKUCHEN",
+                        json={"quantity": 2}).status_code == 200
+    order = requests.post(f"{api}/carts/{cart}/checkout", headers={"Idempotency-Key": "up-1"},
+                          json={"email": "s@example.com", "shipping_address": ADDRESS,
+                                "payment": {"gateway": "dummy", "token": "tok_ok"}}).json()
+    assert order["status"] == "paid"
+    # The order worker started by `up` (through the scaler's pool) confirms it.
+    auth = {"Authorization": f"Bearer {order['access_token']}"}
+    deadline = time.monotonic() + 90
+    status = None
+    while time.monotonic() < deadline:
+        status = requests.get(f"{api}/orders/{order['order_id']}", headers=auth).json()["status"]
+        if status == "confirmed":
+            break
+        time.sleep(0.5)
+    assert status == "confirmed"
+
+    os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
+    process.wait(timeout=60)
+    rest = process.stdout.read()
+    assert process.returncode == 0, rest
+    assert "peakshop stopped" in rest
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url + "/healthz", timeout=2)
