@@ -26,12 +26,13 @@ class ProductView:
     price_amount: int
     currency: str
     available: int
+    shop_name: str
 
 
 _PRODUCT_PAGE = (
     select(Product.sku, Product.name, Product.description, Product.category,
            Product.price_amount, Product.currency,
-           (Product.stock - Product.reserved).label("available"))
+           (Product.stock - Product.reserved).label("available"), Merchant.name)
     .join(Merchant, Merchant.id == Product.merchant_id)
     .where(Merchant.slug == bindparam("slug"), Product.sku == bindparam("sku"))
 )

@@ -10,6 +10,7 @@ from alembic.config import Config
 from shop.core.db import make_engine
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
+MIGRATION_LOCK = 0x7065616B  # "peak": any constant that is this application's alone
 
 
 def alembic_config(database_url: str) -> Config:
@@ -24,6 +25,10 @@ def upgrade(database_url: str, revision: str = "head") -> None:
     engine = make_engine(database_url)
     try:
         with engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Every storefront pod migrates on start; the first runs it, the others wait
+                # here and then find nothing left to do.
+                connection.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             config = alembic_config(database_url)
             config.attributes["connection"] = connection
             command.upgrade(config, revision)

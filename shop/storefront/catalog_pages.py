@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from flask import request
+from flask import g, request
 
+from shop.catalog import reads
 from shop.catalog import service as catalog
 from shop.core import resources
-from shop.core.errors import InvalidInput
+from shop.core.errors import InvalidInput, NotFound
 from shop.storefront import cart_session
-from shop.storefront.blueprint import blueprint, find_shop, page
+from shop.storefront.blueprint import ShopLink, blueprint, find_shop, load_shop, page
 from shop.storefront.messages import with_labels
 
 
@@ -39,8 +40,13 @@ def show_catalog(slug: str):
 @blueprint.get("/shops/<slug>/products/<sku>")
 def show_product(slug: str, sku: str):
     """One product: price, what is left, and the add-to-cart form."""
-    with resources.current().database.reading() as session:
-        merchant = find_shop(session, slug)
-        product = catalog.get_product(session, merchant.id, sku)
+    try:
+        with resources.current().database.read_connection() as connection:
+            product = reads.product_view(connection, slug, sku)
+    except NotFound:
+        load_shop(slug)  # a known shop gives its 404 page a way back (an unknown one 404s here)
+        raise
+    shop = ShopLink(slug, product.shop_name)
+    g.storefront_shop = shop
     cart_session.visit(slug)
-    return page("product.html", shop=merchant, product=product, quantity="1", error=None)
+    return page("product.html", shop=shop, product=product, quantity="1", error=None)

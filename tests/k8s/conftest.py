@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from k8s_manifests import OVERLAYS, render
 
 

@@ -112,7 +112,8 @@ def dockerfile_violations(path: Path) -> list[str]:
     if "slim" not in final.base and "distroless" not in final.base:
         violations.append(f"{path.name}:{final.line}: final stage base {final.base!r} is not a "
                           "slim or distroless image (full images carry compilers)")
-    violations += [f"{path.name}:{line}: {problem}" for line, problem in final_stage_problems(final)]
+    violations += [f"{path.name}:{line}: {problem}"
+                   for line, problem in final_stage_problems(final)]
     return violations
 
 

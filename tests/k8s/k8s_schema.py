@@ -10,7 +10,6 @@ import jsonschema
 import kubernetes_validate
 import kubernetes_validate.utils
 import yaml
-
 from k8s_manifests import FIXTURES, object_name
 
 # kubernetes-validate re-reads its (megabyte-sized) schema files for every object; the files

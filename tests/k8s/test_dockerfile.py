@@ -8,7 +8,6 @@ import fnmatch
 import shutil
 
 import pytest
-
 from dockerfile_rules import dockerfile_violations, hadolint_findings, parse
 from k8s_manifests import FIXTURES, REPO, expectations
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from k8s_manifests import (
     FIXTURES,
     K8S,

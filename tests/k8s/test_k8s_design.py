@@ -7,7 +7,6 @@ import csv
 import io
 
 import pytest
-
 from k8s_manifests import K8S, containers, find, pod_templates
 
 SCALED = ("peakshop-web", "peakshop-worker")
@@ -234,7 +233,7 @@ def test_loadtest_runs_locust_from_the_image_with_the_generated_trace(rendered):
     trace_map = find(objects, "ConfigMap", volume["configMap"]["name"])
     assert trace_map["metadata"]["name"].startswith("locust-trace-")  # generated, hashed
     [mount] = [m for m in master["volumeMounts"] if m["name"] == volume["name"]]
-    trace_path = env_value(objects, master, "PEAKSHOP_LOADTEST_TRACE")
+    trace_path = env_value(objects, master, "LOCUST_TRACE")
     assert trace_path == f"{mount['mountPath']}/trace.csv"
     shipped = (K8S / "components" / "loadtest" / "trace.csv").read_text()
     assert trace_map["data"]["trace.csv"] == shipped

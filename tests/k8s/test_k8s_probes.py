@@ -6,13 +6,11 @@ worker's probe runs against a live worker in tests/test_container_commands.py.)"
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
 
 import pytest
-
 from k8s_manifests import find
 
 
