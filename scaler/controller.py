@@ -206,6 +206,7 @@ class Controller:
                 # log it whole, and try again next period.
                 self.metrics.reconcile_errors.labels("unexpected").inc()
                 log.exception("reconcile round failed unexpectedly")
+            self.metrics.round_finished()
             # Sleep what is left of the period, waking at once when asked to stop.
             stop.wait(max(0.0, self.settings.period_s - (self.clock() - started)))
         log.info("scaler stopped")

@@ -7,9 +7,11 @@ run in one process (`peakshop up`), and lets tests read exactly what one control
 from __future__ import annotations
 
 import threading
-from wsgiref.simple_server import WSGIServer
+import time
+from wsgiref.simple_server import WSGIServer, make_server
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
+from prometheus_client.exposition import ThreadingWSGIServer, _SilentHandler
 
 from scaler.model import Decision, Observation
 
@@ -67,8 +69,24 @@ class ScalerMetrics:
         self.queue_age = Gauge(
             "peakshop_scaler_observed_queue_oldest_age_seconds",
             "Age of the oldest unacknowledged order as observed", registry=r)
+        self.last_round = Gauge(
+            "peakshop_scaler_last_round_timestamp_seconds",
+            "When the last reconcile round finished (Unix time)", registry=r)
+        self._started_at = time.time()
+        self._last_round_at: float | None = None
         self._server: WSGIServer | None = None
         self._thread: threading.Thread | None = None
+
+    def round_finished(self, now: float | None = None) -> None:
+        """A reconcile round ended (successfully or not): the loop is alive."""
+        self._last_round_at = time.time() if now is None else now
+        self.last_round.set(self._last_round_at)
+
+    def alive(self, stale_after_s: float, now: float | None = None) -> bool:
+        """True while the loop has finished a round within `stale_after_s` (or is starting)."""
+        now = time.time() if now is None else now
+        last = self._last_round_at if self._last_round_at is not None else self._started_at
+        return now - last <= stale_after_s
 
     def signal_read(self, signal: str, age_s: float) -> None:
         """A signal was read."""
@@ -102,9 +120,23 @@ class ScalerMetrics:
             direction = "up" if decision.replicas > current else "down"
             self.scaling_actions.labels(deployment, direction, str(dry_run).lower()).inc()
 
-    def serve(self, port: int, addr: str = "0.0.0.0") -> int:
-        """Serve /metrics on `port` (0 picks a free one) in a daemon thread; the bound port."""
-        self._server, self._thread = start_http_server(port, addr=addr, registry=self.registry)
+    def serve(self, port: int, addr: str = "0.0.0.0", stale_after_s: float = 60.0) -> int:
+        """Serve /metrics, and /healthz answering 503 once the loop has stalled for
+        `stale_after_s`, on `port` (0 picks a free one) in a daemon thread; the bound port."""
+        metrics_app = make_wsgi_app(self.registry)
+
+        def app(environ, start_response):
+            if environ.get("PATH_INFO") in ("/healthz", "/readyz"):
+                healthy = self.alive(stale_after_s)
+                start_response("200 OK" if healthy else "503 Service Unavailable",
+                               [("Content-Type", "text/plain")])
+                return [b"ok\n" if healthy else b"reconcile loop stalled\n"]
+            return metrics_app(environ, start_response)
+
+        self._server = make_server(addr, port, app, ThreadingWSGIServer,
+                                   handler_class=_SilentHandler)
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
         return self._server.server_port
 
     def close(self) -> None:

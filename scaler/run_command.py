@@ -205,7 +205,9 @@ def run(**flags) -> None:
         signals = build_signals(settings, actuator, metrics)
         if settings.scaler_metrics_port:
             try:
-                port = metrics.serve(settings.scaler_metrics_port)
+                # Three missed periods mean the loop is stuck: let the kubelet restart it.
+                port = metrics.serve(settings.scaler_metrics_port,
+                                     stale_after_s=3 * settings.period_s + 30)
             except OSError as error:
                 raise BadSetting(
                     f"--scaler-metrics-port {settings.scaler_metrics_port} is not free "

@@ -285,3 +285,24 @@ def test_loop_stops_cleanly_on_sigterm(storefront, cluster):
     sender.join(30)
     assert len(controller.recent) >= 3
     assert signal.getsignal(signal.SIGTERM) is previous_handler
+
+
+def test_scaler_health_endpoint_reports_a_stalled_loop():
+    """/healthz on the scaler's metrics port turns 503 once no round has finished lately."""
+    import requests
+
+    from scaler.metrics import ScalerMetrics
+
+    metrics = ScalerMetrics()
+    port = metrics.serve(0, addr="127.0.0.1", stale_after_s=60)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        metrics.round_finished()
+        assert requests.get(base + "/healthz", timeout=5).status_code == 200
+        assert "peakshop_scaler_last_round_timestamp_seconds" in requests.get(
+            base + "/metrics", timeout=5).text
+        metrics.round_finished(now=0.0)  # the last round finished long ago
+        stalled = requests.get(base + "/healthz", timeout=5)
+        assert stalled.status_code == 503 and b"stalled" in stalled.content
+    finally:
+        metrics.close()
