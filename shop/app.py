@@ -13,6 +13,7 @@ from shop.core import redis as shop_redis
 from shop.core.db import Database
 from shop.core.resources import Resources
 from shop.core.settings import Settings, load_settings
+from shop.orders.metrics import init_app as init_order_metrics
 from shop.payments.registry import gateway_for
 
 
@@ -31,6 +32,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     shop_logging.configure(json_lines=settings.log_json)
     shop_logging.init_app(app)
     metrics.init_app(app)
+    init_order_metrics(app)
     errors.init_app(app)
     _register_blueprints(app)
     return app

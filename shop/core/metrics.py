@@ -4,9 +4,9 @@ Under gunicorn every worker writes its samples to PROMETHEUS_MULTIPROC_DIR and `
 merges them, so the scaler sees the whole server, not whichever worker answered the scrape.
 
 prometheus_client decides between in-memory and file-backed values when it is first
-imported, and `peakshop serve` imports it (through `shop.app`) before it sets the directory.
-The metrics are therefore built on first use in each process, after making sure the
-file-backed values are in force whenever the directory is set.
+imported, which may well be before `peakshop serve` sets the directory. So the metrics are
+built on first use in each process, after making sure the file-backed values are in force
+whenever the directory is set; no import order can then silently turn them per-process.
 """
 
 from __future__ import annotations

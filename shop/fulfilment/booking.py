@@ -149,24 +149,27 @@ def _take(session: Session, booking: Booking) -> bool:
     carrier = booking.carrier
     if carrier.id is None or carrier.daily_capacity is None:
         return True  # unlimited: nothing to count
+    days = CarrierDay.__table__
     taken = session.execute(
-        update(CarrierDay)
-        .where(CarrierDay.carrier_id == carrier.id, CarrierDay.day == booking.day,
-               CarrierDay.booked + booking.slots <= carrier.daily_capacity)
-        .values(booked=CarrierDay.booked + booking.slots)
-        .execution_options(synchronize_session=False))
+        update(days)
+        .where(days.c.carrier_id == carrier.id, days.c.day == booking.day,
+               days.c.booked + booking.slots <= carrier.daily_capacity)
+        .values(booked=days.c.booked + booking.slots))
     if taken.rowcount == 1:
         return True
     # No row yet for that day (or no room): open the day, unless a racer opened it first.
-    opened = session.execute(_insert_ignoring_conflict(session).values(
-        carrier_id=carrier.id, day=booking.day, booked=booking.slots))
-    return opened.rowcount == 1
+    # RETURNING tells reliably whether the row went in, on every driver.
+    opened = session.execute(_insert_ignoring_conflict(session)
+                             .values(carrier_id=carrier.id, day=booking.day,
+                                     booked=booking.slots)
+                             .returning(days.c.carrier_id))
+    return opened.first() is not None
 
 
 def _insert_ignoring_conflict(session: Session):
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        return postgresql.insert(CarrierDay).on_conflict_do_nothing()
+        return postgresql.insert(CarrierDay.__table__).on_conflict_do_nothing()
     if dialect == "sqlite":
-        return sqlite.insert(CarrierDay).on_conflict_do_nothing()
-    return insert(CarrierDay)
+        return sqlite.insert(CarrierDay.__table__).on_conflict_do_nothing()
+    return insert(CarrierDay.__table__)

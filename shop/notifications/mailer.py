@@ -59,7 +59,11 @@ class FolderMailer:
         self.sender = sender
 
     def send_all(self, messages: list[OutgoingMessage]) -> dict[int, str | None]:
-        self.folder.mkdir(parents=True, exist_ok=True)
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as problem:
+            reason = f"cannot create the mail folder {self.folder}: {problem}"
+            return {message.mail_id: reason for message in messages}
         results: dict[int, str | None] = {}
         for message in messages:
             target = self.folder / f"{message.order_id}-{message.kind}.eml"

@@ -12,7 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from shop.core.db import Database
@@ -77,15 +77,22 @@ def render_confirmation(facts: ConfirmationFacts) -> tuple[str, str]:
     return subject, body
 
 
-def queue_confirmations(session: Session, facts: list[ConfirmationFacts]) -> None:
+def queue_confirmations(session: Session, facts: list[ConfirmationFacts],
+                        now: datetime | None = None) -> None:
     """Add one confirmation mail per order to the outbox, in the caller's transaction."""
-    now = utcnow()
+    if not facts:
+        return
+    now = now or utcnow()
+    rows = []
     for fact in facts:
         subject, body = render_confirmation(fact)
-        session.add(OutgoingMail(order_id=fact.order_id, kind=ORDER_CONFIRMATION,
-                                 recipient=fact.email, subject=subject, body=body,
-                                 status=PENDING, attempts=0, next_attempt_at=now,
-                                 created_at=now))
+        rows.append({"order_id": fact.order_id, "kind": ORDER_CONFIRMATION,
+                     "recipient": fact.email, "subject": subject, "body": body,
+                     "status": PENDING, "attempts": 0, "next_attempt_at": now,
+                     "created_at": now})
+    # One executemany (pipelined by the driver); the unique (order_id, kind) refuses a
+    # second confirmation of the same order.
+    session.execute(insert(OutgoingMail.__table__), rows)
 
 
 def _due(now: datetime):
@@ -156,7 +163,11 @@ def deliver_due(database: Database, mailer: Mailer, policy: RetryPolicy,
         messages = claim_due(session, now, limit, policy)
     if not messages:
         return DeliveryReport(0, 0)
-    errors = mailer.send_all(messages)
+    try:
+        errors = mailer.send_all(messages)
+    except Exception as problem:  # a mailer bug must not strand claimed mail until the lease
+        log.exception("the mailer failed")
+        errors = {m.mail_id: f"{type(problem).__name__}: {problem}" for m in messages}
     now = utcnow()
     with database.transaction() as session:
         record_sent(session, [m.mail_id for m in messages if errors.get(m.mail_id) is None], now)

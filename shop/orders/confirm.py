@@ -1,12 +1,12 @@
 """Confirming paid orders: the worker's one transaction per batch of queue messages.
 
-Exactly-once effects under at-least-once delivery rest on the first statement: the
-conditional transition `paid -> confirmed` (`UPDATE ... WHERE status = 'paid' RETURNING id`).
-Only the orders it returns get the other effects — stock committed, a carrier slot booked,
+Exactly-once effects under at-least-once delivery rest on the conditional transition
+`paid -> confirmed` (`UPDATE ... WHERE status = 'paid'`), taken after the paid orders are
+locked. Only those orders get the other effects — stock committed, a carrier slot booked,
 a confirmation mail queued — and all of them commit or roll back together. A message
 delivered twice, or handled by two workers at once, finds its order already confirmed (on
-PostgreSQL the second UPDATE waits for the first's row lock, then no longer matches), so it
-changes nothing.
+PostgreSQL the second worker's lock waits for the first to commit and then no longer
+matches), so it changes nothing.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ import collections
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from shop.catalog.models import Product
@@ -30,29 +30,59 @@ class ConfirmResult:
     skipped: list[str]  # already confirmed, not paid, or unknown: nothing to do
 
 
+# Core tables, not ORM entities: a batch is a handful of set-based statements, and the
+# ORM's per-statement bookkeeping would cost more than the statements themselves.
+ORDERS = Order.__table__
+ORDER_LINES = OrderLine.__table__
+PRODUCTS = Product.__table__
+
+
 def confirm_paid_orders(session: Session, order_ids: list[str], now: datetime) -> ConfirmResult:
     """Confirm every order of `order_ids` that is still paid, in the caller's transaction."""
     wanted = list(dict.fromkeys(order_id for order_id in order_ids if order_id))
     if not wanted:
         return ConfirmResult([], [])
-    transitioned = dict(session.execute(
-        update(Order)
-        .where(Order.id.in_(wanted), Order.status == "paid")
-        .values(status="confirmed", confirmed_at=now, updated_at=now)
-        .returning(Order.id, Order.merchant_id)
-        .execution_options(synchronize_session=False)).all())
+    # Lock the paid ones first (PostgreSQL; SQLite's writer lock already excludes everyone),
+    # so that the slots booked below are exactly for the orders the UPDATE then confirms.
+    paid = {row.id: row for row in session.execute(
+        select(ORDERS.c.id, ORDERS.c.merchant_id, ORDERS.c.email, ORDERS.c.total_amount,
+               ORDERS.c.currency)
+        .where(ORDERS.c.id.in_(wanted), ORDERS.c.status == "paid")
+        .order_by(ORDERS.c.id).with_for_update())}
     # Queue order: who paid first is booked first.
-    confirmed = [order_id for order_id in wanted if order_id in transitioned]
-    if confirmed:
-        slots = _book_carriers(session, confirmed, transitioned, now)
-        session.execute(update(Order), [
-            {"id": order_id, "carrier_id": slot.carrier_id,
-             "promised_delivery_date": slot.promised_delivery_date}
-            for order_id, slot in slots.items()])
-        queue_confirmations(session, _facts(session, confirmed, slots))
-        commit_reservations_of(session, confirmed)
+    candidates = [order_id for order_id in wanted if order_id in paid]
+    confirmed: list[str] = []
+    if candidates:
+        slots = _book_carriers(session, candidates,
+                               {order_id: row.merchant_id for order_id, row in paid.items()},
+                               now)
+        confirmed = _transition(session, slots, now)
+        lines = _commit_held_lines(session, confirmed)
+        queue_confirmations(session, _facts(paid, lines, confirmed, slots), now)
+        # Stock rows are the ones checkouts wait for: they are locked last, held shortest.
+        _take_sold_units_from_stock(session, lines)
     return ConfirmResult(confirmed, [order_id for order_id in wanted
-                                     if order_id not in transitioned])
+                                     if order_id not in confirmed])
+
+
+def _transition(session: Session, slots: dict[str, Slot], now: datetime) -> list[str]:
+    """paid -> confirmed with carrier and promised date: one UPDATE per carrier day."""
+    orders_by_slot: dict[Slot, list[str]] = collections.defaultdict(list)
+    for order_id, slot in slots.items():
+        orders_by_slot[slot].append(order_id)
+    confirmed: set[str] = set()
+    for slot, order_ids in orders_by_slot.items():
+        confirmed.update(session.scalars(
+            update(ORDERS).where(ORDERS.c.id.in_(order_ids), ORDERS.c.status == "paid")
+            .values(status="confirmed", confirmed_at=now, updated_at=now,
+                    carrier_id=slot.carrier_id,
+                    promised_delivery_date=slot.promised_delivery_date)
+            .returning(ORDERS.c.id)))
+    if len(confirmed) != len(slots):
+        # Cannot happen while the rows are locked; if it did, the booked slots would be
+        # wrong, so nothing of this batch may stand.
+        raise RuntimeError(f"{len(slots) - len(confirmed)} locked orders changed status")
+    return [order_id for order_id in slots if order_id in confirmed]
 
 
 def _book_carriers(session: Session, confirmed: list[str], merchant_of: dict[str, int],
@@ -68,38 +98,52 @@ def _book_carriers(session: Session, confirmed: list[str], merchant_of: dict[str
     return slots
 
 
-def commit_reservations_of(session: Session, order_ids: list[str]) -> None:
-    """The batch form of `orders.service.commit_reservations`: held units become sold ones.
+@dataclass(frozen=True)
+class CommittedLine:
+    line_id: int
+    order_id: str
+    product_id: int
+    name: str
+    quantity: int
+    unit_price_amount: int
 
-    Stock rows are updated once per product, in product-id order like checkout's holds, so
-    concurrent batches and checkouts lock them in the same order and never deadlock.
-    """
-    committed = session.execute(
-        update(OrderLine)
-        .where(OrderLine.order_id.in_(order_ids), OrderLine.reservation == "held")
+
+def _commit_held_lines(session: Session, order_ids: list[str]) -> list[CommittedLine]:
+    """Mark the orders' held lines committed; the batch form of the first half of
+    `orders.service.commit_reservations`."""
+    rows = session.execute(
+        update(ORDER_LINES)
+        .where(ORDER_LINES.c.order_id.in_(order_ids), ORDER_LINES.c.reservation == "held")
         .values(reservation="committed")
-        .returning(OrderLine.product_id, OrderLine.quantity)
-        .execution_options(synchronize_session=False)).all()
+        .returning(ORDER_LINES.c.id, ORDER_LINES.c.order_id, ORDER_LINES.c.product_id,
+                   ORDER_LINES.c.name, ORDER_LINES.c.quantity,
+                   ORDER_LINES.c.unit_price_amount)).all()
+    return sorted((CommittedLine(*row) for row in rows), key=lambda line: line.line_id)
+
+
+def _take_sold_units_from_stock(session: Session, lines: list[CommittedLine]) -> None:
+    """Sold units leave stock and reservations: the second half of `commit_reservations`.
+
+    Each product is updated once, in product-id order like checkout's holds, so concurrent
+    batches and checkouts lock stock rows in the same order and never deadlock.
+    """
     sold: dict[int, int] = collections.Counter()
-    for product_id, quantity in committed:
-        sold[product_id] += quantity
-    for product_id in sorted(sold):
-        session.execute(update(Product).where(Product.id == product_id)
-                        .values(reserved=Product.reserved - sold[product_id],
-                                stock=Product.stock - sold[product_id])
-                        .execution_options(synchronize_session=False))
+    for line in lines:
+        sold[line.product_id] += line.quantity
+    if sold:
+        # One executemany, which the driver sends in a single round trip, in list order.
+        session.execute(
+            update(PRODUCTS).where(PRODUCTS.c.id == bindparam("b_product"))
+            .values(reserved=PRODUCTS.c.reserved - bindparam("b_sold"),
+                    stock=PRODUCTS.c.stock - bindparam("b_sold")),
+            [{"b_product": product_id, "b_sold": sold[product_id]}
+             for product_id in sorted(sold)])
 
 
-def _facts(session: Session, confirmed: list[str],
+def _facts(orders: dict, lines: list[CommittedLine], confirmed: list[str],
            slots: dict[str, Slot]) -> list[ConfirmationFacts]:
-    orders = {row.id: row for row in session.execute(
-        select(Order.id, Order.email, Order.total_amount, Order.currency)
-        .where(Order.id.in_(confirmed)))}
     items: dict[str, list[tuple[str, int, int]]] = collections.defaultdict(list)
-    for line in session.execute(select(OrderLine.order_id, OrderLine.name, OrderLine.quantity,
-                                       OrderLine.unit_price_amount)
-                                .where(OrderLine.order_id.in_(confirmed))
-                                .order_by(OrderLine.id)):
+    for line in lines:
         items[line.order_id].append((line.name, line.quantity, line.unit_price_amount))
     return [ConfirmationFacts(
         order_id=order_id, email=orders[order_id].email, items=items[order_id],

@@ -54,15 +54,20 @@ class Consumer:
                 self.handle(deliveries)
 
     def _until_redis_answers(self, action):
+        """`action()`, retried while Redis is unreachable; None if asked to stop meanwhile.
+
+        Tried at least once even when stopping: the acknowledgement of a finished batch
+        is part of finishing it.
+        """
         delay = 0.25
-        while not self.stop.is_set():
+        while True:
             try:
                 return action()
             except redis.exceptions.RedisError as problem:
                 log.warning("order queue unreachable, retrying in %.1f s: %s", delay, problem)
-                self._pause(delay)
+                if self._pause(delay):
+                    return None
                 delay = min(delay * 2, MAX_BACKOFF_S)
-        return None
 
     def _pause(self, seconds: float) -> bool:
         """Wait while still beating; True when asked to stop meanwhile."""
@@ -86,11 +91,13 @@ class Consumer:
     def handle(self, deliveries: list[queue.Delivery]) -> None:
         """Confirm the batch's orders in one transaction, then acknowledge every entry."""
         started = time.perf_counter()
-        unknown = [d for d in deliveries if d.topic != ORDER_PAID_TOPIC or not d.order_id]
-        for delivery in unknown:
-            log.warning("ignoring queue entry %s: topic %r, order %r", delivery.entry_id,
-                        delivery.topic, delivery.order_id)
-        order_ids = [d.order_id for d in deliveries if d not in unknown]
+        order_ids = []
+        for delivery in deliveries:
+            if delivery.topic == ORDER_PAID_TOPIC and delivery.order_id:
+                order_ids.append(delivery.order_id)
+            else:
+                log.warning("ignoring queue entry %s: topic %r, order %r", delivery.entry_id,
+                            delivery.topic, delivery.order_id)
         try:
             result = self._confirm(order_ids)
         except Exception:
@@ -101,8 +108,9 @@ class Consumer:
         if result is None:
             return  # stopping while the database was down: the entries stay pending
         self._acknowledge([d.entry_id for d in deliveries], len(result.confirmed))
+        # Skipped: redelivered, duplicated or foreign messages that changed nothing.
         self.stats.add(messages=len(deliveries), confirmed=len(result.confirmed),
-                       skipped=len(result.skipped) + len(unknown), batches=1,
+                       skipped=len(deliveries) - len(result.confirmed), batches=1,
                        batch_seconds=time.perf_counter() - started)
 
     def _confirm(self, order_ids: list[str]) -> ConfirmResult | None:

@@ -33,10 +33,14 @@ class Heartbeat:
         os.replace(partial, self.path)
 
     def clear(self) -> None:
-        """Remove the file on a clean exit, so a stopped worker is not reported alive."""
+        """Remove the file on a clean exit, so a stopped worker is not reported alive; a file
+        another worker (sharing the folder) wrote last is left to it."""
         try:
+            with open(self.path) as handle:
+                if json.load(handle).get("pid") != os.getpid():
+                    return
             os.remove(self.path)
-        except FileNotFoundError:
+        except (OSError, ValueError):
             pass
 
 

@@ -57,29 +57,32 @@ def requeue_orphans(database: Database, client: redis.Redis, older_than_s: float
     """Queue again the orders paid long ago that the queue no longer holds.
 
     That happens when Redis lost data (a crash within its fsync window, a flush) or trimmed
-    entries nobody had read. Only when the group has nothing unacknowledged is a paid order
-    surely not in flight; a duplicate would be harmless anyway, the confirmation being
-    idempotent.
+    entries nobody had read. Everything older than the oldest unacknowledged entry has been
+    acknowledged, and an acknowledged order is confirmed; so an order paid before that, by
+    more than `older_than_s` (a margin for clock skew and relay delay), and still paid, is
+    lost. A duplicate would be harmless anyway: the confirmation is idempotent. Orders on the
+    dead-letter stream were given up on purpose and stay there.
     """
-    if queue.queue_depth(client).length:
-        return 0
-    cutoff = utcnow() - timedelta(seconds=older_than_s)
+    depth = queue.queue_depth(client)
+    cutoff = utcnow() - timedelta(seconds=older_than_s + depth.oldest_age_s)
     waiting_in_outbox = exists().where(OutboxMessage.order_id == Order.id,
                                        OutboxMessage.relayed_at.is_(None))
+    statement = (select(Order.id)
+                 .where(Order.status == "paid", Order.paid_at < cutoff, ~waiting_in_outbox)
+                 .limit(BATCH_LIMIT))
+    given_up = queue.dead_lettered_orders(client)
+    if given_up:
+        statement = statement.where(Order.id.not_in(given_up))
     with database.reading() as session:
-        orphans = list(session.scalars(select(Order.id)
-                                       .where(Order.status == "paid", Order.paid_at < cutoff,
-                                              ~waiting_in_outbox)
-                                       .limit(BATCH_LIMIT)))
+        orphans = list(session.scalars(statement))
     if not orphans:
         return 0
     with database.transaction() as session:
         for order_id in orphans:
             session.add(OutboxMessage(topic=ORDER_PAID_TOPIC, order_id=order_id,
                                       payload={"requeued": True}))
-    if orphans:
-        log.warning("re-queued %d paid orders missing from the order queue", len(orphans))
-        relay_all(database, client)
+    log.warning("re-queued %d paid orders missing from the order queue", len(orphans))
+    relay_all(database, client)
     return len(orphans)
 
 

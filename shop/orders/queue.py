@@ -221,6 +221,12 @@ def dead_letter(client: redis.Redis, delivery: Delivery, reason: str) -> None:
         pipe.execute()
 
 
+def dead_lettered_orders(client: redis.Redis, limit: int = 10_000) -> set[str]:
+    """Ids of the orders whose messages were parked on the dead-letter stream."""
+    return {_text(fields.get(b"order_id")) for _, fields in
+            client.xrange(DEAD_LETTER_STREAM, count=limit)} - {""}
+
+
 def confirmed_total(client: redis.Redis) -> int:
     """Orders confirmed by all workers since the counter began (it lives in Redis)."""
     return int(client.get(CONFIRMED_COUNTER) or 0)

@@ -75,7 +75,8 @@ class Shutdown:
 def chores(settings: Settings, worker: WorkerSettings, database: Database, client,
            stats: WorkerStats) -> list[housekeeping.Chore]:
     mailer = mailer_for(settings)
-    policy = RetryPolicy(base_s=worker.mail_retry_base_s, max_s=worker.mail_retry_max_s)
+    policy = RetryPolicy(base_s=worker.mail_retry_base_s, max_s=worker.mail_retry_max_s,
+                         lease_s=worker.mail_lease_s)
 
     def send_mail() -> None:
         while True:

@@ -20,7 +20,7 @@ from shop.core.settings import ConfigError
 class WorkerSettings:
     consumer: str  # this worker's name in the consumer group; unique per live worker
     heartbeat_file: str
-    batch_size: int = 100  # entries per XREADGROUP / XAUTOCLAIM
+    batch_size: int = 200  # entries per XREADGROUP / XAUTOCLAIM, confirmed in one transaction
     block_ms: int = 2000  # how long a read waits for new entries; bounds shutdown latency
     # Entries pending this long belong to a worker presumed dead and are taken over. Must
     # exceed the slowest batch, or a live worker's batch is processed twice (harmlessly).
@@ -34,6 +34,8 @@ class WorkerSettings:
     orphan_after_s: float = 300.0  # paid this long, not in the queue: queued again
     mail_retry_base_s: float = 30.0
     mail_retry_max_s: float = 3600.0
+    # A mail claimed by a worker that died mid-send is tried again after this long.
+    mail_lease_s: float = 120.0
     heartbeat_max_age_s: float = 60.0  # `--check` fails when the heartbeat is older
     metrics_port: int | None = None  # serve this worker's own counters for Prometheus
 
@@ -86,6 +88,7 @@ ENVIRONMENT = {
     "PEAKSHOP_WORKER_ORPHAN_AFTER_S": ("orphan_after_s", _positive_float),
     "PEAKSHOP_MAIL_RETRY_BASE_S": ("mail_retry_base_s", _positive_float),
     "PEAKSHOP_MAIL_RETRY_MAX_S": ("mail_retry_max_s", _positive_float),
+    "PEAKSHOP_MAIL_LEASE_S": ("mail_lease_s", _positive_float),
     "PEAKSHOP_WORKER_HEARTBEAT_MAX_AGE_S": ("heartbeat_max_age_s", _positive_float),
     "PEAKSHOP_WORKER_METRICS_PORT": ("metrics_port", _port),
 }

@@ -39,6 +39,7 @@ def worker_env(settings_overrides, tmp_path) -> dict[str, str]:
         "PEAKSHOP_WORKER_MAIL_INTERVAL_S": "0.2",
         "PEAKSHOP_MAIL_RETRY_BASE_S": "0.2",
         "PEAKSHOP_MAIL_RETRY_MAX_S": "1",
+        "PEAKSHOP_MAIL_LEASE_S": "2",
     })
 
 

@@ -43,6 +43,16 @@ def wait_until(condition: Callable[[], object], what: str, deadline_s: float = D
         time.sleep(interval_s)
 
 
+def buy_many(api, shop, count: int, sku: str = "MUG") -> list[str]:
+    """Check out `count` carts of one unit each through the API; the new orders' ids."""
+    order_ids = []
+    for _ in range(count):
+        response = api.buy(shop, sku)
+        assert response.status_code == 201, response.get_json()
+        order_ids.append(response.get_json()["order_id"])
+    return order_ids
+
+
 @dataclass
 class WorkerProcess:
     """A `python -m shop.orders.worker` subprocess with its log file."""

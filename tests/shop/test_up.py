@@ -36,6 +36,7 @@ def peakshop_up(tmp_path):
     if process.poll() is None:
         os.killpg(process.pid, signal.SIGKILL)
         process.wait()
+    process.stdout.close()
 
 
 def test_up_serves_the_demo_shop_confirms_orders_and_stops_cleanly(peakshop_up):

@@ -1,0 +1,233 @@
+"""Order-pipeline throughput: orders confirmed per second by 1, 2 and 4 worker processes,
+beside the raw Redis Streams round trip (XADD, XREADGROUP, XACK) measured in the same run.
+
+    python -m benchmarks.pipeline [--database postgresql|sqlite] [--orders 5000]
+                                  [--workers 1,2,4] [--batch-size 200] [--repeat 2]
+                                  [--profile DIR]
+
+Redis and PostgreSQL are real servers started for the run (SQLite is a file). Every run
+starts from the same seeded database: N paid orders of one merchant (one line each, spread
+over 50 products, two carriers). Workers are started and idle first; then the N messages
+are added to the stream and the clock runs until the workers' confirmation counter says N.
+A confirmation is the whole transaction (status, stock, carrier slot, mail row); sending the
+mail is a separate chore and is switched off here, as are the other chores.
+
+The raw round trip is one Python process adding entries (pipelined, like the relay) and
+reading them back as a consumer group in batches of the same size, acknowledging each batch.
+
+Machines are noisy: each figure is the best of `--repeat` runs (raw: of 3 x 20,000 entries).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from datetime import timedelta
+from pathlib import Path
+
+import redis
+from sqlalchemy import insert, update
+
+import shop.core.models  # noqa: F401  (every table)
+from shop.catalog.models import Product
+from shop.core.db import Database
+from shop.core.migrate import upgrade
+from shop.core.timeutil import utcnow
+from shop.fulfilment.models import Carrier
+from shop.merchants.models import Merchant
+from shop.orders import queue
+from shop.orders.heartbeat import heartbeat_age_s
+from shop.orders.models import Order, OrderLine, OutboxMessage
+from shop.orders.service import ORDER_PAID_TOPIC
+from tests.support.servers import PostgresServer, RedisServer
+
+PRODUCTS = 50
+REPO_ROOT = Path(__file__).resolve().parents[1]
+
+
+def seed(database_url: str, orders: int) -> list[str]:
+    """A merchant with products, two carriers and `orders` paid orders (outbox relayed)."""
+    upgrade(database_url)
+    database = Database(database_url)
+    now = utcnow()
+    rng = random.Random(7)
+    order_ids = [uuid.uuid4().hex for _ in range(orders)]
+    with database.transaction() as session:
+        merchant = Merchant(slug="bench", name="Bench")
+        session.add(merchant)
+        session.flush()
+        products = [Product(merchant_id=merchant.id, sku=f"SKU-{n}", name=f"Product {n}",
+                            description="", price_amount=1999, currency="EUR",
+                            stock=1_000_000, reserved=0) for n in range(PRODUCTS)]
+        session.add_all(products)
+        session.add_all([Carrier(merchant_id=merchant.id, name="Express", priority=0,
+                                 daily_capacity=orders // 3, transit_days=1, is_down=False),
+                         Carrier(merchant_id=merchant.id, name="Standard", priority=1,
+                                 daily_capacity=orders, transit_days=3, is_down=False)])
+        session.flush()
+        chosen = [rng.choice(products) for _ in order_ids]
+        session.execute(insert(Order), [
+            {"id": order_id, "merchant_id": merchant.id, "email": "bench@example.com",
+             "shipping_address": {"name": "Ada", "line1": "1 Frost Lane", "city": "Rovaniemi",
+                                  "postal_code": "96930", "country": "FI"},
+             "status": "paid", "total_amount": 1999, "currency": "EUR",
+             "payment_gateway": "dummy", "reservation_expires_at": now + timedelta(hours=1),
+             "created_at": now, "updated_at": now, "paid_at": now}
+            for order_id in order_ids])
+        session.execute(insert(OrderLine), [
+            {"order_id": order_id, "product_id": product.id, "sku": product.sku,
+             "name": product.name, "quantity": 1, "unit_price_amount": 1999,
+             "reservation": "held"} for order_id, product in zip(order_ids, chosen, strict=True)])
+        session.execute(insert(OutboxMessage), [
+            {"topic": ORDER_PAID_TOPIC, "order_id": order_id, "payload": {},
+             "created_at": now, "relayed_at": now} for order_id in order_ids])
+        for product in products:
+            held = sum(1 for p in chosen if p is product)
+            session.execute(update(Product).where(Product.id == product.id)
+                            .values(reserved=held))
+    database.dispose()
+    return order_ids
+
+
+def enqueue(client: redis.Redis, order_ids: list[str]) -> None:
+    """What the relay sends: one entry per order, pipelined 500 at a time."""
+    for start in range(0, len(order_ids), 500):
+        with client.pipeline(transaction=False) as pipe:
+            for order_id in order_ids[start:start + 500]:
+                pipe.xadd(queue.STREAM, {"topic": ORDER_PAID_TOPIC, "order_id": order_id,
+                                         "outbox_id": 0})
+            pipe.execute()
+
+
+def raw_round_trip(client: redis.Redis, count: int, batch_size: int) -> float:
+    """Messages per second through XADD, XREADGROUP and XACK, with no work in between."""
+    client.flushall()
+    queue.ensure_group(client)
+    fake_ids = [uuid.uuid4().hex for _ in range(count)]
+    started = time.perf_counter()
+    enqueue(client, fake_ids)
+    done = 0
+    while done < count:
+        batch = queue.read_new(client, "raw", batch_size, block_ms=1000)
+        queue.acknowledge(client, [delivery.entry_id for delivery in batch])
+        done += len(batch)
+    return count / (time.perf_counter() - started)
+
+
+def worker_env(database_url: str, redis_url: str, instance: Path, batch_size: int) -> dict:
+    env = {key: value for key, value in os.environ.items()
+           if not key.startswith(("PEAKSHOP_", "PROMETHEUS_"))}
+    env.update({
+        "PYTHONPATH": str(REPO_ROOT), "PEAKSHOP_DATABASE_URL": database_url,
+        "PEAKSHOP_REDIS_URL": redis_url, "PEAKSHOP_INSTANCE_PATH": str(instance),
+        "PEAKSHOP_LOG_JSON": "false", "PEAKSHOP_WORKER_BATCH_SIZE": str(batch_size),
+        "PEAKSHOP_WORKER_BLOCK_MS": "100",
+        # Only the confirmations are measured: the chores wait until after the run.
+        "PEAKSHOP_WORKER_RELAY_INTERVAL_S": "3600", "PEAKSHOP_WORKER_MAIL_INTERVAL_S": "3600",
+        "PEAKSHOP_WORKER_EXPIRE_INTERVAL_S": "3600",
+        "PEAKSHOP_WORKER_ORPHAN_INTERVAL_S": "3600"})
+    return env
+
+
+def confirm_run(database_url: str, client: redis.Redis, order_ids: list[str], workers: int,
+                batch_size: int, scratch: Path, profile: Path | None) -> float:
+    """Orders per second confirmed by `workers` processes, from enqueue to the last one."""
+    client.flushall()
+    queue.ensure_group(client)
+    processes = []
+    for number in range(workers):
+        instance = scratch / f"worker-{workers}-{number}"
+        command = [sys.executable, "-m", "shop.orders.worker", "--name", f"bench-{number}"]
+        if profile:
+            command[1:1] = ["-m", "cProfile", "-o",
+                            str(profile / f"worker-{workers}x-{number}.prof")]
+        processes.append((instance, subprocess.Popen(
+            command, cwd=REPO_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            env=worker_env(database_url, client_url(client), instance, batch_size))))
+    try:
+        for instance, process in processes:
+            while heartbeat_age_s(str(instance / "worker.heartbeat")) is None:
+                if process.poll() is not None:
+                    raise SystemExit(f"a worker exited with {process.returncode} at start-up")
+                time.sleep(0.05)
+        started = time.perf_counter()
+        enqueue(client, order_ids)
+        while queue.confirmed_total(client) < len(order_ids):
+            time.sleep(0.005)
+        return len(order_ids) / (time.perf_counter() - started)
+    finally:
+        for _, process in processes:
+            process.send_signal(signal.SIGTERM)
+        for _, process in processes:
+            process.wait(timeout=60)
+
+
+def client_url(client: redis.Redis) -> str:
+    kwargs = client.connection_pool.connection_kwargs
+    return f"redis://{kwargs['host']}:{kwargs['port']}/0"
+
+
+def fresh_database(kind: str, template: str, postgres: PostgresServer | None, run: str,
+                   scratch: Path) -> str:
+    if kind == "postgresql":
+        return postgres.create_database(f"run_{run}", template=template)
+    copy = scratch / f"run-{run}.sqlite3"
+    shutil.copy(template, copy)
+    return f"sqlite:///{copy}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--orders", type=int, default=5000)
+    parser.add_argument("--workers", default="1,2,4")
+    parser.add_argument("--batch-size", type=int, default=200)
+    parser.add_argument("--repeat", type=int, default=2, help="runs per figure; best is kept")
+    parser.add_argument("--profile", type=Path, help="write a cProfile file per worker here")
+    args = parser.parse_args()
+    if args.profile:
+        args.profile.mkdir(parents=True, exist_ok=True)
+    scratch = Path(tempfile.mkdtemp(prefix="peakshop-bench-"))
+    redis_server = RedisServer.start()
+    postgres = PostgresServer.start() if args.database == "postgresql" else None
+    try:
+        if postgres:
+            template = "bench_template"
+            order_ids = seed(postgres.create_database(template), args.orders)
+        else:
+            template = str(scratch / "template.sqlite3")
+            order_ids = seed(f"sqlite:///{template}", args.orders)
+        client = redis.Redis.from_url(redis_server.url)
+        raw = max(raw_round_trip(client, 20_000, args.batch_size) for _ in range(3))
+        print(f"order pipeline, {args.orders} orders, batch {args.batch_size}, "
+              f"{args.database}, Redis {client.info()['redis_version']}, "
+              f"{os.cpu_count()} CPUs")
+        print(f"{'':28}{'per second':>12}{'ratio to raw':>14}")
+        print(f"{'raw XADD/XREADGROUP/XACK':28}{raw:>12.0f}{1.0:>14.3f}")
+        for workers in (int(n) for n in args.workers.split(",")):
+            rates = []
+            for attempt in range(args.repeat):
+                database_url = fresh_database(args.database, template, postgres,
+                                              f"{workers}_{attempt}", scratch)
+                rates.append(confirm_run(database_url, client, order_ids, workers,
+                                         args.batch_size, scratch, args.profile))
+            rate = max(rates)
+            label = f"confirmed, {workers} worker{'s' if workers > 1 else ''}"
+            print(f"{label:28}{rate:>12.0f}{rate / raw:>14.3f}")
+    finally:
+        redis_server.stop()
+        if postgres:
+            postgres.stop()
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
