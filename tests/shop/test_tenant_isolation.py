@@ -12,6 +12,9 @@ MERCHANT_ENDPOINTS = [
     ("POST", "/api/v1/shops/{slug}/collaborators",
      {"email": "intruder@example.com", "password": "long enough"}),
     ("GET", "/api/v1/shops/{slug}/collaborators", None),
+    ("POST", "/api/v1/shops/{slug}/carriers", {"name": "Sneaky", "daily_capacity": 10}),
+    ("GET", "/api/v1/shops/{slug}/carriers", None),
+    ("PATCH", "/api/v1/shops/{slug}/carriers/{carrier}", {"is_down": True}),
 ]
 
 
@@ -26,11 +29,10 @@ def merchant_endpoints(app):
 
 def test_the_table_covers_every_merchant_endpoint(app):
     """A new merchant endpoint must be added to the table above, or this fails."""
-    covered = {(method, path.replace("{slug}", "<slug>").replace("TREE", "<sku>"))
+    covered = {(method, path.replace("{slug}", "<slug>").replace("TREE", "<sku>")
+                .replace("{carrier}", "<int:carrier_id>"))
                for method, path, _ in MERCHANT_ENDPOINTS}
     missing = merchant_endpoints(app) - covered
-    # Carrier endpoints carry ids; they are checked in the pipeline's own isolation tests.
-    missing = {m for m in missing if "/carriers" not in m[1]}
     assert not missing, f"add these to MERCHANT_ENDPOINTS: {sorted(missing)}"
 
 
@@ -39,8 +41,10 @@ def test_another_merchants_token_gets_403_and_changes_nothing(client, api, metho
     victim = api.sign_up("Victim")
     intruder = api.sign_up("Intruder")
     api.add_product(victim, "TREE", price=5000, stock=4)
-    response = client.open(path.format(slug=victim.slug), method=method, json=body,
-                           headers=intruder.auth)
+    carrier = client.post(f"/api/v1/shops/{victim.slug}/carriers", headers=victim.auth,
+                          json={"name": "Reindeer Express", "daily_capacity": 50}).get_json()
+    response = client.open(path.format(slug=victim.slug, carrier=carrier["id"]), method=method,
+                           json=body, headers=intruder.auth)
     assert response.status_code == 403
     assert response.mimetype == "application/problem+json"
     tree = client.get(f"/api/v1/shops/{victim.slug}/products/TREE").get_json()
@@ -48,3 +52,6 @@ def test_another_merchants_token_gets_403_and_changes_nothing(client, api, metho
     skus = [p["sku"] for p in client.get(f"/api/v1/shops/{victim.slug}/products")
             .get_json()["items"]]
     assert skus == ["TREE"]
+    carriers = client.get(f"/api/v1/shops/{victim.slug}/carriers", headers=victim.auth)
+    assert [(c["name"], c["is_down"]) for c in carriers.get_json()["items"]] == [
+        ("Reindeer Express", False)]
