@@ -39,6 +39,7 @@ class Reason(enum.Enum):
     LATENCY = "latency"                      # reactive: p95 over the SLO
     QUEUE_BACKLOG = "queue_backlog"          # reactive: orders waiting
     QUEUE_AGE = "queue_age"                  # reactive: oldest order too old
+    CPU_UTILIZATION = "cpu_utilization"      # reactive: CPU over target (the hpa-cpu baseline)
     SCHEDULED_EVENT = "scheduled_event"      # an announced event is about to start
     FORECAST = "forecast"                    # past seasons say traffic is coming
     WITHIN_TOLERANCE = "within_tolerance"    # change too small to act on

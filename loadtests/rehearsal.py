@@ -1,0 +1,309 @@
+"""One rehearsal run: its child processes, the per-second samples, the drain and the report.
+
+The stack is a fresh instance folder (SQLite database, embedded Redis unless one is given,
+gunicorn's pidfile), `peakshop serve` with one gunicorn worker, either one `peakshop worker`
+or `peakshop scaler run --target local` (which then owns gunicorn's worker count and the
+order-worker pool), and Locust replaying the trace headless.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import shlex
+import shutil
+import socket
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import click
+import redis
+import requests
+
+from loadtests import orders_check, processes, report
+from loadtests.processes import Child
+from loadtests.report import SloSettings
+from loadtests.sampler import StackProbe, StackSample, TimelineReader
+from loadtests.seed import SeedError, seed_demo_shop
+from loadtests.trace import Replay, ReplaySettings
+
+LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
+READY_DEADLINE_S = 60
+PROGRESS_EVERY_S = 5
+STOP_TIMEOUT_S = 40        # gunicorn's graceful timeout is 25 s
+LOCUST_STOP_TIMEOUT_S = 30  # a ramp-down lets running visits finish
+
+
+class Interrupted(Exception):
+    """Ctrl-C or SIGTERM: stop everything and write what there is."""
+
+
+@dataclass(frozen=True)
+class RehearsalSettings:
+    """Everything a rehearsal needs, checked, from the flags and the environment."""
+
+    replay_settings: ReplaySettings
+    scaler: bool
+    report_dir: Path
+    duration_s: float | None
+    slo: SloSettings
+    drain_timeout_s: float
+    pacing_s: float
+    redis_url: str | None
+
+
+def _peakshop(*arguments: str) -> list[str]:
+    return [sys.executable, "-m", "shop.cli", *arguments]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Rehearsal:
+    """One run: the child processes, the samples, and the report at the end."""
+
+    def __init__(self, settings: RehearsalSettings, replay: Replay) -> None:
+        self.settings = settings
+        self.replay = replay
+        self.report_dir = settings.report_dir
+        self.instance = Path(tempfile.mkdtemp(prefix="peakshop-rehearsal-"))
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.pidfile = self.instance / "gunicorn.pid"
+        self.children: dict[str, Child] = {}
+        self.samples: list[StackSample] = []
+        self.timeline = TimelineReader(self.report_dir / "locust-timeline.jsonl")
+        self.orders_file = self.report_dir / "orders.jsonl"
+        self.interrupted = False
+        self.probe: StackProbe | None = None
+        self.embedded_redis_url: str | None = None
+        self.locust_exit_code: int | None = None
+        # A report folder used before: its timeline and orders must not mix with this run's.
+        for stale in ("locust-timeline.jsonl", "orders.jsonl", "serve.log", "worker.log",
+                      "scaler.log", "locust.log"):
+            (self.report_dir / stale).unlink(missing_ok=True)
+
+    # --- the stack ----------------------------------------------------------------------------
+    def environment(self, redis_url: str) -> dict[str, str]:
+        return {**os.environ,
+                "PEAKSHOP_DATABASE_URL": f"sqlite:///{self.instance / 'peakshop.sqlite3'}",
+                "PEAKSHOP_REDIS_URL": redis_url,
+                "PEAKSHOP_INSTANCE_PATH": str(self.instance),
+                "PEAKSHOP_SECRET_KEY": secrets.token_hex(16),
+                "PEAKSHOP_BIND": f"127.0.0.1:{self.port}",
+                "PEAKSHOP_PIDFILE": str(self.pidfile),
+                "PEAKSHOP_WEB_WORKERS": "1",
+                "PROMETHEUS_MULTIPROC_DIR": str(self.instance / "metrics"),
+                # gunicorn's control socket goes here, not into a folder shared with others.
+                "XDG_RUNTIME_DIR": str(self.instance)}
+
+    def start_child(self, name: str, command: list[str], env: dict[str, str]) -> Child:
+        child = processes.start(name, command, env=env, log_path=self.report_dir / f"{name}.log")
+        self.children[name] = child
+        return child
+
+    def redis_url(self) -> str:
+        if self.settings.redis_url:
+            return self.settings.redis_url
+        from shop.core.redis import embedded_socket
+
+        self.embedded_redis_url = "unix://" + embedded_socket(str(self.instance))
+        return self.embedded_redis_url
+
+    def start_stack(self) -> dict[str, str]:
+        from shop.core.migrate import upgrade
+
+        env = self.environment(self.redis_url())
+        upgrade(env["PEAKSHOP_DATABASE_URL"])
+        server = self.start_child("serve", _peakshop("serve"), env)
+        if not processes.wait_for(lambda: self.ready() or not server.alive(), READY_DEADLINE_S):
+            raise click.ClickException(f"the storefront was not ready at {self.url} after "
+                                       f"{READY_DEADLINE_S} s: see {self.report_dir}/serve.log")
+        if not server.alive():
+            raise click.ClickException(f"the storefront exited: see {self.report_dir}/serve.log")
+        return env
+
+    def ready(self) -> bool:
+        try:
+            return requests.get(self.url + "/readyz", timeout=2).status_code == 200
+        except requests.RequestException:
+            return False
+
+    def start_order_workers(self, env: dict[str, str]) -> None:
+        if not self.settings.scaler:
+            self.start_child("worker", _peakshop("worker"), env)
+            return
+        worker_command = " ".join(shlex.quote(part) for part in _peakshop("worker"))
+        scaler = self.start_child("scaler", _peakshop(
+            "scaler", "run", "--target", "local", "--gunicorn-pidfile", str(self.pidfile),
+            "--metrics-url", self.url + "/metrics", "--scaler-metrics-port", "0",
+            "--min-replicas", "1", "--latency-slo", str(self.settings.slo.latency_p95_s),
+            "--worker-command", worker_command), env)
+        time.sleep(2)  # a bad flag or a missing pidfile shows at once
+        if not scaler.alive():
+            raise click.ClickException(f"`peakshop scaler run` exited with status "
+                                       f"{scaler.process.returncode}: see "
+                                       f"{self.report_dir}/scaler.log")
+
+    def order_worker_count(self) -> int:
+        if "scaler" in self.children:
+            scaler = self.children["scaler"]
+            return len(processes.children_of(scaler.pid)) if scaler.alive() else 0
+        worker = self.children.get("worker")
+        return int(worker is not None and worker.alive())
+
+    def start_locust(self, env: dict[str, str], slug: str, token: str) -> Child:
+        replay = self.settings.replay_settings
+        command = [sys.executable, "-m", "locust",
+                   "-f", str(LOCUSTFILE),
+                   "--host", self.url, "--headless", "--only-summary",
+                   "--trace", replay.trace, "--compress", str(self.replay.compress),
+                   "--scale", str(self.replay.scale), "--pacing", str(self.settings.pacing_s),
+                   "--shop", slug, "--stop-timeout", str(LOCUST_STOP_TIMEOUT_S),
+                   "--timeline-file", str(self.timeline.path),
+                   "--orders-file", str(self.orders_file),
+                   "--csv", str(self.report_dir / "locust"), "--exit-code-on-error", "0"]
+        if self.settings.duration_s:
+            command += ["--run-time", f"{self.settings.duration_s:g}s"]
+        # The token goes through the environment, not the command line others can read.
+        return self.start_child("locust", command, {**env, "LOCUST_MERCHANT_TOKEN": token})
+
+    def stop_all(self) -> None:
+        """Load first, then the workers (the scaler stops its own), then the storefront."""
+        for name in ("locust", "scaler", "worker", "serve"):
+            if name in self.children:
+                self.children[name].stop(STOP_TIMEOUT_S)
+
+    # --- watching -----------------------------------------------------------------------------
+    def sample(self) -> None:
+        self.samples.append(self.probe.sample())
+        self.timeline.read_new()
+
+    def progress(self, phase: str) -> None:
+        """One line: the latest Locust second joined with the latest stack sample."""
+        stack = self.samples[-1]
+        line = f"[{phase}] "
+        if self.timeline.rows:
+            row = self.timeline.rows[-1]
+            elapsed = row["epoch"] - self.timeline.rows[0]["epoch"]
+            p95 = "-" if row["p95_s"] is None else f"{row['p95_s']:.2f}s"
+            line += (f"t={elapsed:4d}s offered {row['offered']:4d}/s achieved "
+                     f"{row['visits_ok']:4d}/s dropped {row['dropped']:3d} p95 {p95:>6} ")
+        queue = "-" if stack.queue_depth is None else (
+            f"{stack.queue_depth} ({stack.queue_age_s:.0f}s old)")
+        orders = sum(row["orders_paid"] for row in self.timeline.rows)
+        click.echo(line + f"web {stack.web_workers} workers {stack.order_workers} "
+                          f"queue {queue} orders {orders}")
+
+    def watch_load(self, locust: Child) -> None:
+        """Sample every second until Locust is done; a crashed server ends the run early."""
+        last_progress = 0.0
+        while locust.alive():
+            self.sample()
+            if time.monotonic() - last_progress >= PROGRESS_EVERY_S:
+                self.progress("load")
+                last_progress = time.monotonic()
+            for name in ("serve", "worker", "scaler"):
+                child = self.children.get(name)
+                if child is not None and not child.alive():
+                    raise click.ClickException(
+                        f"{name} exited with status {child.process.returncode} during the "
+                        f"load: see {self.report_dir}/{name}.log")
+            time.sleep(max(0.0, 1.0 - (time.time() - self.samples[-1].epoch)))
+        self.sample()
+        self.locust_exit_code = locust.process.returncode
+        if self.locust_exit_code != 0:
+            click.echo(f"Locust exited with status {self.locust_exit_code}: see "
+                       f"{self.report_dir}/locust.log", err=True)
+
+    def drain(self, slug: str, token: str) -> orders_check.OrdersCheck:
+        """Wait (bounded) for the queue to drain and every placed order to be confirmed."""
+        check = orders_check.OrdersCheck(placed=orders_check.read_placed(self.orders_file))
+        click.echo(f"load finished: waiting up to {self.settings.drain_timeout_s:.0f} s for "
+                   f"{len(check.placed)} orders to be confirmed")
+        last_progress = [0.0]
+
+        def between_polls(_elapsed: float) -> None:
+            for _ in range(2):
+                self.sample()
+                time.sleep(1.0)
+            if time.monotonic() - last_progress[0] >= PROGRESS_EVERY_S:
+                self.progress("drain")
+                last_progress[0] = time.monotonic()
+
+        return orders_check.wait_until_confirmed(
+            check, self.url, slug=slug, token=token,
+            timeout_s=self.settings.drain_timeout_s, on_wait=between_polls)
+
+    # --- the whole run ------------------------------------------------------------------------
+    def run(self) -> dict:
+        """Start, load, drain, verify, stop; returns the summary (also written to disk)."""
+        check = orders_check.OrdersCheck()
+        try:
+            env = self.start_stack()
+            click.echo(f"storefront ready at {self.url} (instance {self.instance})")
+            shop = seed_demo_shop(self.url)
+            click.echo(f"seeded shop {shop.slug!r} with {len(shop.catalog.skus)} products")
+            self.start_order_workers(env)
+            self.probe = StackProbe(self.pidfile, self.order_worker_count,
+                                    redis.Redis.from_url(env["PEAKSHOP_REDIS_URL"],
+                                                         socket_timeout=2),
+                                    lambda: self.children["locust"].pid
+                                    if "locust" in self.children else None)
+            locust = self.start_locust(env, shop.slug, shop.merchant_token)
+            click.echo(f"replaying {self.settings.replay_settings.trace}: "
+                       f"{self.replay.duration_s} s, compress {self.replay.compress:g}, "
+                       f"scale {self.replay.scale:g}, "
+                       f"{'scaler on' if self.settings.scaler else 'no scaler'}")
+            self.watch_load(locust)
+            check = self.drain(shop.slug, shop.merchant_token)
+        except Interrupted:
+            self.interrupted = True
+            click.echo("interrupted: stopping everything", err=True)
+        except SeedError as problem:
+            raise click.ClickException(f"cannot seed the demo shop: {problem}") from None
+        finally:
+            self.stop_all()
+        self.timeline.read_new()
+        return self.write_report(check)
+
+    def write_report(self, check: orders_check.OrdersCheck) -> dict:
+        rows = report.build_timeline(self.timeline.rows, self.samples)
+        totals = self.timeline.totals or _totals_from_rows(self.timeline.rows)
+        locust_cpu_s = max((sample.locust_cpu_s for sample in self.samples), default=0.0)
+        run = {"trace": self.settings.replay_settings.trace, "compress": self.replay.compress,
+               "scale": self.replay.scale, "scaler": self.settings.scaler,
+               "pacing_s": self.settings.pacing_s, "interrupted": self.interrupted,
+               "locust_exit_code": self.locust_exit_code,
+               "locust_cpu_ms_per_visit": 1000 * locust_cpu_s / max(1, totals.get("started", 0)),
+               "load_average_1min_at_end": round(os.getloadavg()[0], 2)}
+        summary = report.summarize(rows, totals, self.settings.slo, orders=check.to_summary(),
+                                   run=run)
+        report.write_csv(rows, self.report_dir / "timeline.csv")
+        report.write_summary(summary, self.report_dir / "summary.json")
+        if rows:
+            title = (f"peakshop rehearsal: {Path(self.settings.replay_settings.trace).name}, "
+                     f"{'scaler' if self.settings.scaler else 'no scaler'}")
+            report.write_plot(rows, self.settings.slo, self.report_dir / "timeline.png", title)
+        return summary
+
+    def cleanup(self) -> None:
+        """Stop the embedded Redis (if this run started one) and delete the instance folder."""
+        if self.embedded_redis_url:
+            try:
+                redis.Redis.from_url(self.embedded_redis_url).shutdown(nosave=True)
+            except redis.RedisError:
+                pass  # already gone
+        shutil.rmtree(self.instance, ignore_errors=True)
+
+
+def _totals_from_rows(rows: list[dict]) -> dict:
+    keys = ("offered", "started", "late", "dropped", "visits_ok", "visits_failed", "requests",
+            "failures", "orders_paid", "payments_declined", "sold_out")
+    return {key: sum(row.get(key, 0) for row in rows) for key in keys}

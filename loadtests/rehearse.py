@@ -1,0 +1,133 @@
+"""`peakshop rehearse`: a peak rehearsed on this machine, start to finish.
+
+Starts its own storefront (gunicorn, one worker to begin with, a fresh SQLite database and the
+embedded Redis unless PEAKSHOP_REDIS_URL is set), seeds a demo shop through the API, runs the
+order workers (one fixed worker, or the scaler in local mode managing gunicorn and the worker
+pool), replays the trace with Locust, samples everything once a second, then lets the queue
+drain and checks that every placed order was confirmed. The report folder gets
+`timeline.csv`, `timeline.png`, `summary.json` and the log of every process.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from loadtests.rehearsal import Interrupted, Rehearsal, RehearsalSettings
+from loadtests.report import SloSettings
+from loadtests.trace import Replay, ReplayError, ReplaySettings, TraceFileError, build_replay
+
+
+class BadArgument(click.ClickException):
+    """A flag or variable that cannot work: one `Error: ...` line naming the fix, exit 2."""
+
+    exit_code = 2
+
+
+def _raise_interrupted(signum, _frame) -> None:
+    # Once: a second Ctrl-C must not cut the clean-up short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    raise Interrupted(signal.Signals(signum).name)
+
+
+def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress: float | None,
+                   scale: float | None, duration: float | None, slo_p95: float,
+                   drain_timeout: float, pacing: float) -> tuple[RehearsalSettings, Replay]:
+    """Settings from the flags; raises BadArgument with one line naming the fix."""
+    for flag, value in (("--duration", duration), ("--slo-p95", slo_p95),
+                        ("--drain-timeout", drain_timeout), ("--pacing", pacing)):
+        if value is not None and not value > 0:
+            raise BadArgument(f"{flag} must be above 0: got {value:g}")
+    replay_settings = ReplaySettings(trace=trace, compress=compress, scale=scale)
+    try:
+        replay = build_replay(replay_settings)
+    except (ReplayError, TraceFileError) as problem:
+        raise BadArgument(str(problem)) from None
+    folder = Path(report_dir or time.strftime("rehearsal-%Y%m%d-%H%M%S"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / ".writable").touch()
+        (folder / ".writable").unlink()
+    except OSError as problem:
+        raise BadArgument(f"--report {str(folder)!r} is not a writable folder "
+                               f"({problem.strerror}): give another path") from None
+    redis_url = os.environ.get("PEAKSHOP_REDIS_URL") or None
+    if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
+        raise BadArgument(f"PEAKSHOP_REDIS_URL is not a redis:// URL: got {redis_url!r}")
+    return RehearsalSettings(replay_settings=replay_settings, scaler=not no_scaler,
+                             report_dir=folder.resolve(), duration_s=duration,
+                             slo=SloSettings(latency_p95_s=slo_p95),
+                             drain_timeout_s=drain_timeout, pacing_s=pacing,
+                             redis_url=redis_url), replay
+
+
+class OneLineErrors(click.Command):
+    """Bad flags print one `Error: ...` line and exit 2, without the usage block."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)
+        except click.UsageError as error:
+            error.ctx = None
+            raise
+
+
+@click.command("rehearse", cls=OneLineErrors)
+@click.option("--trace", required=True, help="Trace CSV (minute|second,rps[,orders_per_s]) "
+              "or christmas-week, black-friday, flash-sale, steady.")
+@click.option("--no-scaler", is_flag=True, help="One gunicorn worker and one order worker, "
+              "fixed (the baseline to compare the scaler with).")
+@click.option("--report", "report_dir", metavar="DIR",
+              help="Report folder (default ./rehearsal-YYYYmmdd-HHMMSS).")
+@click.option("--compress", type=float, help="Play the trace this many times faster.")
+@click.option("--scale", type=float, help="Multiply every rate of the trace.")
+@click.option("--duration", type=float, metavar="S", help="Stop the load after S seconds.")
+@click.option("--slo-p95", type=float, default=0.5, show_default=True,
+              help="p95 latency SLO in seconds (the queue SLO is an oldest order under 60 s).")
+@click.option("--drain-timeout", type=float, default=180.0, show_default=True,
+              help="Seconds to wait after the load for every order to be confirmed.")
+@click.option("--pacing", type=float, default=10.0, show_default=True,
+              help="Seconds between one shopper's visits (users = rate x pacing).")
+def rehearse_command(trace, no_scaler, report_dir, compress, scale, duration, slo_p95,
+                     drain_timeout, pacing) -> None:
+    """Rehearse a traffic peak locally: storefront, workers, scaler and Locust together."""
+    settings, replay = build_settings(trace, no_scaler, report_dir, compress, scale, duration,
+                                      slo_p95, drain_timeout, pacing)
+    rehearsal = Rehearsal(settings, replay)
+    previous = {sig: signal.signal(sig, _raise_interrupted)
+                for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        summary = rehearsal.run()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        rehearsal.cleanup()
+    print_summary(summary, settings.report_dir)
+    if summary["interrupted"]:
+        sys.exit(130)
+    # A rehearsal fails when it could not load the shop or an order was lost; an overloaded
+    # shop is a result, not a failure.
+    if summary["locust_exit_code"] != 0 or summary["orders_not_confirmed"]:
+        sys.exit(1)
+
+
+def print_summary(summary: dict, folder: Path) -> None:
+    click.echo(f"\nSLO violation seconds: {summary['slo_violation_seconds']} "
+               f"(latency {summary['latency_violation_seconds']}, queue "
+               f"{summary['queue_violation_seconds']}); peak p95 {summary['peak_p95_s']} s")
+    click.echo(f"visits offered {summary['offered_total']}, achieved {summary['achieved_total']}"
+               f", dropped {summary['dropped_arrivals']}, started late "
+               f"{summary['late_arrivals']}; errors {summary['errors']}")
+    click.echo(f"web workers {summary['web_workers']['min']}..{summary['web_workers']['max']}, "
+               f"order workers {summary['order_workers']['min']}.."
+               f"{summary['order_workers']['max']}")
+    click.echo(f"orders placed {summary['orders_placed']}, confirmed "
+               f"{summary['orders_confirmed']}, not confirmed {summary['orders_not_confirmed']}"
+               f", left in shop {summary['orders_left_in_shop']}")
+    click.echo(f"report: {folder}/summary.json, {folder}/timeline.png, {folder}/timeline.csv")

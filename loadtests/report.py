@@ -1,0 +1,265 @@
+"""A rehearsal's report: the per-second timeline (CSV), its plot (PNG) and a JSON summary.
+
+The SLO a second is judged by (documented in every summary):
+- the p95 latency of the requests that completed in that second exceeds `latency_p95_s`
+  (0.5 s by default), or visits were due and not one request came back (a stalled server), or
+- the oldest order waiting in the queue is older than `queue_age_s` (60 s, as the simulator).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from loadtests.sampler import StackSample
+
+SLO_RULE = ("a second violates the SLO when the p95 latency of the requests completed in it "
+            "exceeds latency_p95_s (or none completed while visits were due), or when the "
+            "oldest order in the queue is older than queue_age_s")
+
+
+@dataclass(frozen=True)
+class SloSettings:
+    latency_p95_s: float = 0.5
+    queue_age_s: float = 60.0
+
+
+@dataclass(frozen=True)
+class TimelineRow:
+    """One second of a rehearsal; rates are per second, latencies in seconds."""
+
+    t_s: int
+    target_rps: float | None   # what the trace asks for now
+    offered_rps: int           # arrivals due: started on time + dropped
+    achieved_rps: int          # visits completed without an unexpected failure
+    dropped: int
+    late: int                  # started over 1 s after their slot: Locust fell behind
+    failed_visits: int
+    requests: int
+    errors: int                # requests with an unexpected outcome
+    p50_s: float | None
+    p95_s: float | None
+    users: int
+    web_workers: int
+    order_workers: int
+    queue_depth: int | None
+    queue_age_s: float | None
+    orders_paid: int
+    server_cpu_pct: float      # gunicorn master and workers, % of one core
+    locust_cpu_pct: float
+    machine_cpu_pct: float     # everything on the machine, % of one core (200 = 2 cores busy)
+
+
+def _cpu_pct(before: StackSample | None, after: StackSample, attribute: str) -> float:
+    if before is None or after.epoch <= before.epoch:
+        return 0.0
+    used = getattr(after, attribute) - getattr(before, attribute)
+    return max(0.0, 100.0 * used / (after.epoch - before.epoch))
+
+
+def build_timeline(locust_rows: Sequence[dict],
+                   samples: Sequence[StackSample]) -> list[TimelineRow]:
+    """Join Locust's per-second rows and the stack samples on the epoch second.
+
+    The timeline runs from Locust's first second to the last sample (the queue drains after
+    the load stops); a second without a sample repeats the previous one.
+    """
+    if not locust_rows:
+        return []
+    by_epoch = {row["epoch"]: row for row in locust_rows}
+    start = min(by_epoch)
+    end = max([*by_epoch, *(int(sample.epoch) for sample in samples)])
+    last_in_second: dict[int, tuple[StackSample | None, StackSample]] = {}
+    previous: StackSample | None = None
+    for sample in samples:
+        last_in_second[int(sample.epoch)] = (previous, sample)
+        previous = sample
+    rows, carried = [], None
+    for epoch in range(start, end + 1):
+        carried = last_in_second.get(epoch, carried)
+        before, sample = carried if carried else (None, None)
+        locust = by_epoch.get(epoch, {})
+        rows.append(TimelineRow(
+            t_s=epoch - start, target_rps=locust.get("target_rps"),
+            offered_rps=locust.get("offered", 0), achieved_rps=locust.get("visits_ok", 0),
+            dropped=locust.get("dropped", 0), late=locust.get("late", 0),
+            failed_visits=locust.get("visits_failed", 0),
+            requests=locust.get("requests", 0), errors=locust.get("failures", 0),
+            p50_s=locust.get("p50_s"), p95_s=locust.get("p95_s"),
+            users=locust.get("users", 0),
+            web_workers=sample.web_workers if sample else 0,
+            order_workers=sample.order_workers if sample else 0,
+            queue_depth=sample.queue_depth if sample else None,
+            queue_age_s=sample.queue_age_s if sample else None,
+            orders_paid=locust.get("orders_paid", 0),
+            server_cpu_pct=_cpu_pct(before, sample, "server_cpu_s") if sample else 0.0,
+            locust_cpu_pct=_cpu_pct(before, sample, "locust_cpu_s") if sample else 0.0,
+            machine_cpu_pct=_cpu_pct(before, sample, "machine_busy_s") if sample else 0.0))
+    return rows
+
+
+def latency_violated(row: TimelineRow, slo: SloSettings) -> bool:
+    if row.p95_s is None:
+        return row.offered_rps > 0  # visits were due and nothing came back
+    return row.p95_s > slo.latency_p95_s
+
+
+def queue_violated(row: TimelineRow, slo: SloSettings) -> bool:
+    return row.queue_age_s is not None and row.queue_age_s > slo.queue_age_s
+
+
+def violated(row: TimelineRow, slo: SloSettings) -> bool:
+    """Whether this second breaks the SLO (see the module docstring)."""
+    return latency_violated(row, slo) or queue_violated(row, slo)
+
+
+def _mean(values: list[float]) -> float:
+    return round(sum(values) / len(values), 1) if values else 0.0
+
+
+def _span(values: list[float]) -> dict:
+    return {"min": min(values, default=0), "max": max(values, default=0),
+            "worker_seconds": sum(values)}
+
+
+def summarize(rows: Sequence[TimelineRow], totals: dict, slo: SloSettings, *,
+              orders: dict, run: dict) -> dict:
+    """The summary.json body: the run's settings, SLO figures, load, capacity and orders."""
+    p95s = [row.p95_s for row in rows if row.p95_s is not None]
+    under_load = [row for row in rows if row.offered_rps or row.requests]
+    return {
+        **run,
+        "slo": {**asdict(slo), "rule": SLO_RULE},
+        "slo_violation_seconds": sum(violated(row, slo) for row in rows),
+        "latency_violation_seconds": sum(latency_violated(row, slo) for row in rows),
+        "queue_violation_seconds": sum(queue_violated(row, slo) for row in rows),
+        "peak_p95_s": max(p95s, default=None),
+        "p50_s": totals.get("p50_s"),
+        "p95_s": totals.get("p95_s"),
+        "offered_total": totals.get("offered", 0),
+        "started_total": totals.get("started", 0),
+        "achieved_total": totals.get("visits_ok", 0),
+        "dropped_arrivals": totals.get("dropped", 0),
+        "late_arrivals": totals.get("late", 0),
+        "failed_visits": totals.get("visits_failed", 0),
+        "requests_total": totals.get("requests", 0),
+        "errors": totals.get("failures", 0),
+        "payments_declined": totals.get("payments_declined", 0),
+        "sold_out": totals.get("sold_out", 0),
+        **orders,
+        "web_workers": _span([row.web_workers for row in rows]),
+        "order_workers": _span([row.order_workers for row in rows]),
+        "max_queue_depth": max((row.queue_depth or 0 for row in rows), default=0),
+        "max_queue_age_s": max((row.queue_age_s or 0.0 for row in rows), default=0.0),
+        "mean_locust_cpu_pct": _mean([row.locust_cpu_pct for row in under_load]),
+        "mean_server_cpu_pct": _mean([row.server_cpu_pct for row in under_load]),
+        "mean_machine_cpu_pct": _mean([row.machine_cpu_pct for row in under_load]),
+        "timeline_seconds": len(rows),
+    }
+
+
+def write_csv(rows: Sequence[TimelineRow], path: Path) -> None:
+    """The timeline, one row per second."""
+    names = [item.name for item in fields(TimelineRow)]
+    with path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(names)
+        for row in rows:
+            writer.writerow(["" if value is None else
+                             (round(value, 4) if isinstance(value, float) else value)
+                             for value in (getattr(row, name) for name in names)])
+
+
+def write_summary(summary: dict, path: Path) -> None:
+    path.write_text(json.dumps(summary, indent=2, sort_keys=False) + "\n", encoding="utf-8")
+
+
+def _rolling_mean(values: Sequence[float], window: int = 5) -> list[float]:
+    """Centred moving average: per-second arrival counts are noisy, and centring keeps the
+    smoothed line from lagging behind the trace."""
+    half = window // 2
+    out = []
+    for index in range(len(values)):
+        chunk = values[max(0, index - half): index + half + 1]
+        out.append(sum(chunk) / len(chunk))
+    return out
+
+
+def _violation_spans(rows: Sequence[TimelineRow], slo: SloSettings) -> list[tuple[int, int]]:
+    spans, begin = [], None
+    for row in rows:
+        if violated(row, slo) and begin is None:
+            begin = row.t_s
+        elif not violated(row, slo) and begin is not None:
+            spans.append((begin, row.t_s))
+            begin = None
+    if begin is not None:
+        spans.append((begin, rows[-1].t_s + 1))
+    return spans
+
+
+def write_plot(rows: Sequence[TimelineRow], slo: SloSettings, path: Path, title: str) -> None:
+    """Offered vs achieved visits, p50/p95 latency, web and order workers, queue depth and
+    age over time, with the seconds that broke the SLO shaded red (PNG, Agg backend)."""
+    from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
+
+    t = [row.t_s for row in rows]
+    figure = Figure(figsize=(12, 11), layout="constrained")
+    load, latency, capacity, queue = figure.subplots(4, 1, sharex=True)
+    figure.suptitle(title)
+
+    load.plot(t, [row.target_rps or 0 for row in rows], "k--", lw=1, label="trace asks")
+    load.plot(t, _rolling_mean([row.offered_rps for row in rows]), lw=1.5,
+              label="offered (5 s mean)")
+    load.plot(t, _rolling_mean([row.achieved_rps for row in rows]), lw=1.5,
+              label="achieved (5 s mean)")
+    load.bar(t, [row.dropped for row in rows], width=1.0, color="tab:red", alpha=0.5,
+             label="dropped arrivals")
+    if any(row.late for row in rows):
+        load.bar(t, [row.late for row in rows], width=1.0, color="tab:olive", alpha=0.5,
+                 label="started > 1 s late (Locust behind)")
+    load.set_ylabel("visits / s")
+
+    latency.plot(t, [row.p50_s for row in rows], lw=1, label="p50")
+    latency.plot(t, [row.p95_s for row in rows], lw=1.5, label="p95")
+    latency.axhline(slo.latency_p95_s, color="tab:red", ls=":", label=f"SLO {slo.latency_p95_s} s")
+    latency.set_yscale("log")
+    latency.set_ylabel("latency (s)")
+
+    capacity.step(t, [row.web_workers for row in rows], where="post", lw=2,
+                  label="web workers (gunicorn)")
+    capacity.step(t, [row.order_workers for row in rows], where="post", lw=2,
+                  label="order workers")
+    capacity.set_ylabel("processes")
+    capacity.set_ylim(bottom=0)
+    cores = capacity.twinx()
+    cores.plot(t, _rolling_mean([row.server_cpu_pct / 100 for row in rows]), color="tab:green",
+               lw=0.8, alpha=0.7, label="storefront CPU (cores)")
+    cores.plot(t, _rolling_mean([row.machine_cpu_pct / 100 for row in rows]), color="grey",
+               lw=0.8, ls="--", alpha=0.7, label="whole machine CPU (cores)")
+    cores.set_ylabel("cores busy")
+    cores.set_ylim(bottom=0)
+
+    queue.plot(t, [row.queue_depth or 0 for row in rows], color="tab:purple", lw=1.5,
+               label="queue depth")
+    queue.set_ylabel("orders waiting")
+    queue.set_ylim(bottom=0)
+    age_axis = queue.twinx()
+    age_axis.plot(t, [row.queue_age_s or 0 for row in rows], color="tab:brown", lw=1,
+                  label="oldest order age")
+    age_axis.axhline(slo.queue_age_s, color="tab:red", ls=":", label=f"SLO {slo.queue_age_s:.0f} s")
+    age_axis.set_ylabel("age (s)")
+    age_axis.set_ylim(bottom=0)
+    queue.set_xlabel("seconds since the load started")
+
+    for axis in (load, latency, capacity, queue):
+        for begin, end in _violation_spans(rows, slo):
+            axis.axvspan(begin, end, color="tab:red", alpha=0.08, lw=0)
+        axis.grid(alpha=0.3)
+        axis.legend(loc="upper right", fontsize=8)
+    age_axis.legend(loc="upper left", fontsize=8)
+    cores.legend(loc="upper left", fontsize=8)
+    figure.savefig(path, dpi=100)

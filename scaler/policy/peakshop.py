@@ -1,0 +1,208 @@
+"""`peakshop`: the highest of reactive sizing, announced events and the forecast, within rails.
+
+(1) reactive: rate per pod at `web_target` of a pod's SLO capacity, a surge extrapolated past
+the start-up delay, a clear step when p95 leaves the SLO; orders per worker plus the backlog
+to drain; (2) announced events: ready `event_lead_s` + `startup_s` before they start, sized
+on the day's evening peak read from the past; (3) the forecast for now + startup_s + a margin.
+Then the guard rails: tolerance band, stabilisation windows, step limits, min/max. Stale or
+missing signals hold the last decision. See `scaler.policy` for how a control loop uses it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from scaler.events import EventSchedule
+from scaler.forecast import Forecaster, Outlook
+from scaler.guardrails import (
+    Recommendations,
+    clamp,
+    limit_scale_down,
+    limit_scale_up,
+    remember,
+    stabilise,
+    within_tolerance,
+)
+from scaler.model import Observation, Reason, ScalingDecision
+from scaler.policy.decisions import scaling_decision
+from scaler.policy.settings import PolicySettings
+from scaler.policy.sizing import (
+    Need,
+    crowd_timeline,
+    forecast_plans,
+    reactive_web,
+    reactive_workers,
+    scheduled_web,
+    scheduled_workers,
+)
+
+_REACTIVE = frozenset({Reason.REQUEST_RATE, Reason.LATENCY, Reason.QUEUE_BACKLOG,
+                       Reason.QUEUE_AGE})
+
+
+class Windows(NamedTuple):
+    """Recent recommendations of one Deployment: for the load seen, and with bursts."""
+
+    steady: Recommendations = ()
+    burst: Recommendations = ()
+
+
+class PolicyState(NamedTuple):
+    """What the policy carries from one decision to the next (immutable)."""
+
+    web_replicas: int
+    worker_replicas: int
+    web_window: Windows = Windows()        # recent recommendations, for stabilisation
+    worker_window: Windows = Windows()
+    last_rate: float | None = None         # request rate of the previous reading (surges)
+    calm_rate: float | None = None         # request rate last seen with no event under way
+    calm_orders: float = 0.0
+    orders_share: float = 0.0              # orders per storefront request, lately
+    outlook: Outlook | None = None         # the forecast, refreshed every few minutes
+
+
+def with_plan(need: Need, plan: int, plan_reason: Reason) -> Need:
+    """A need raised to what events or the forecast plan, if that is more."""
+    if plan <= need.steady:
+        return need
+    if plan <= need.now:
+        return Need(plan, need.now, need.reason, need.usage_ratio)
+    return Need(plan, plan, plan_reason, None)
+
+
+def guard(current: int, need: Need, at_s: float, windows: Windows,
+          settings: PolicySettings) -> tuple[int, Reason, Windows]:
+    """Apply the rails in order: tolerance, stabilisation, step limits, bounds.
+
+    The load seen is remembered for scale_down_window_s; a burst only for burst_hold_s,
+    long enough for the pods started for it to serve, not for a whole window.
+    """
+    window, burst = windows
+    if not window:
+        # Nothing remembered yet (a fresh start): the running size counts as a recommendation,
+        # so a restart never drops capacity before a whole window has been seen.
+        window = ((at_s, current),)
+    steady, wanted, reason, usage_ratio = need
+    if (usage_ratio is not None and wanted == steady != current and reason in _REACTIVE
+            and within_tolerance(usage_ratio, settings.tolerance, settings.tolerance_up)):
+        steady = wanted = current
+        reason = Reason.WITHIN_TOLERANCE
+    window = remember(window, at_s, steady, settings.scale_down_window_s)
+    if burst or wanted > steady:   # no burst now or lately: nothing the steady window lacks
+        burst = remember(burst, at_s, wanted, settings.burst_hold_s)
+    # The rails below only ever bind in one direction; skip the ones that cannot.
+    if wanted < current:
+        replicas = limit_scale_down(current, stabilise(current, wanted, window, burst),
+                                    settings.scale_down_share)
+        if replicas > wanted:
+            reason = Reason.STABILISATION
+        limited = replicas
+    else:
+        replicas = wanted
+        limited = limit_scale_up(current, replicas, settings.scale_up_factor,
+                                 settings.scale_up_pods)
+        if limited < replicas:
+            reason = Reason.STEP_LIMIT
+    bounded = clamp(limited, settings.min_replicas, settings.max_replicas)
+    if bounded > limited:
+        reason = Reason.MIN_REPLICAS
+    elif bounded < limited:
+        reason = Reason.MAX_REPLICAS
+    return bounded, reason, Windows(window, burst)
+
+
+def hold(current: int, planned: int, planned_reason: Reason,
+         settings: PolicySettings) -> tuple[int, Reason]:
+    """Signals are stale: keep the last decision, only ever raised by what was planned."""
+    if planned > current:
+        return min(limit_scale_up(current, planned, settings.scale_up_factor,
+                                  settings.scale_up_pods), settings.max_replicas), planned_reason
+    return current, Reason.STALE_SIGNALS
+
+
+class PeakshopPolicy:
+    """The scaling decision for web and workers; `decide` has no side effects."""
+
+    def __init__(self, settings: PolicySettings | None = None,
+                 events: EventSchedule | None = None,
+                 forecaster: Forecaster | None = None) -> None:
+        self.settings = settings or PolicySettings()
+        self.events = events or EventSchedule()
+        self.forecaster = forecaster
+        self.period_s = self.settings.period_s
+        self._crowds = crowd_timeline(self.events, self.settings)
+
+    def initial_state(self, web_replicas: int, worker_replicas: int) -> PolicyState:
+        """The state before the first decision: the Deployments' current sizes."""
+        return PolicyState(web_replicas, worker_replicas)
+
+    def _outlook(self, season_s: float, cached: Outlook | None) -> Outlook | None:
+        """The forecast, made afresh only when the cached one has run out."""
+        if cached is not None and cached.minute * 60 <= season_s < cached.until_minute * 60:
+            return cached
+        if self.forecaster is None:
+            return None
+        ahead_s = self.settings.startup_s + self.settings.forecast_margin_s
+        return self.forecaster.outlook(season_s, ahead_s)
+
+    def decide(self, observation: Observation,
+               state: PolicyState) -> tuple[ScalingDecision, PolicyState]:
+        """Replicas for web and workers from one observation; pure, no side effects."""
+        settings = self.settings
+        at_s = observation.at_s
+        season_s = at_s - settings.season_origin_s
+        stale = observation.age_s > settings.stale_after_s
+        rate = None if stale else observation.request_rate
+        orders = None if stale else observation.orders_rate
+
+        outlook = self._outlook(season_s, state.outlook)
+        expected = outlook.rate if outlook is not None else None
+        orders_share = state.orders_share
+        if rate and orders is not None:
+            orders_share = orders / rate
+
+        # Announced events: the crowd is sized on the day's evening peak, read from the past.
+        crowd = self._crowds.at(season_s)
+        calm_rate, calm_orders = state.calm_rate, state.calm_orders
+        if rate is not None and (not crowd or calm_rate is None):
+            # No event under way (or none seen before one): today's level without a crowd.
+            calm_rate, calm_orders = rate, orders or 0.0
+        web_plan, web_plan_reason = 0, Reason.FORECAST
+        worker_plan, worker_plan_reason = 0, Reason.FORECAST
+        if expected is not None:
+            web_plan, worker_plan = forecast_plans(expected, orders_share, settings)
+        if crowd:
+            peak = (outlook.evening_peak if outlook is not None else None) or calm_rate or 0.0
+            base = max(calm_rate or 0.0, expected or 0.0)
+            web_event = scheduled_web(crowd, peak, base, settings)
+            if web_event > web_plan:
+                web_plan, web_plan_reason = web_event, Reason.SCHEDULED_EVENT
+            worker_event = scheduled_workers(crowd, peak, calm_orders, orders_share, settings)
+            if worker_event > worker_plan:
+                worker_plan, worker_plan_reason = worker_event, Reason.SCHEDULED_EVENT
+
+        if rate is None:
+            web, web_reason = hold(state.web_replicas, web_plan, web_plan_reason, settings)
+            web_window = state.web_window
+        else:
+            # An announced crowd explains its own growth: the plan covers it, not a surge.
+            need = reactive_web(observation, state.web_replicas, state.last_rate, settings,
+                                expect_surges=not crowd)
+            web, web_reason, web_window = guard(
+                state.web_replicas, with_plan(need, web_plan, web_plan_reason), at_s,
+                state.web_window, settings)
+
+        if orders is None or observation.queue_backlog is None:
+            workers, worker_reason = hold(state.worker_replicas, worker_plan,
+                                          worker_plan_reason, settings)
+            worker_window = state.worker_window
+        else:
+            need = with_plan(reactive_workers(observation, settings), worker_plan,
+                             worker_plan_reason)
+            workers, worker_reason, worker_window = guard(
+                state.worker_replicas, need, at_s, state.worker_window, settings)
+
+        # After a gap in the signals the first reading has nothing recent to be compared with.
+        new_state = PolicyState(web, workers, web_window, worker_window, rate, calm_rate,
+                                calm_orders, orders_share, outlook)
+        return scaling_decision(web, web_reason, workers, worker_reason), new_state

@@ -1,0 +1,63 @@
+"""The `peakshop` policy's settings: one frozen dataclass, built at the edge."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    # What a pod can do (measured on the real deployment; the simulator's flags feed these).
+    pod_max_rps: float = 40.0            # requests/s that saturate one web pod
+    slo_utilization: float = 0.8         # latency holds up to this share of saturation
+    worker_orders_per_s: float = 5.0     # orders one worker confirms per second
+    startup_s: float = 45.0              # from asking for a pod to it serving
+    queue_slo_s: float = 60.0            # the oldest order may wait at most this long
+    min_replicas: int = 2
+    max_replicas: int = 200
+    period_s: int = 15                   # one decision per scrape
+    season_origin_s: float = 0.0         # `at_s` of minute 0 of the events and history files
+
+    # Reactive sizing: the share of a pod's SLO capacity planned for, and the HPA-style rails.
+    web_target: float = 0.9
+    worker_target: float = 0.9
+    tolerance: float = 0.1               # below target: no scale-down within this share
+    tolerance_up: float = 0.0            # above target: the SLO is near, act at once
+    scale_up_factor: float = 4.0         # scale up fast: surprises are caught by the reactive part
+    scale_up_pods: int = 10
+    scale_down_window_s: float = 120.0   # ... and down slowly
+    scale_down_share: float = 0.25       # at most this share of the pods leaves per period
+    burst_hold_s: float = 60.0           # a burst's pods are kept at least this long (> startup)
+    surge_growth: float = 1.2            # rate growth per period that means a crowd is arriving
+    surge_horizon_s: float = 60.0        # a surge is extrapolated this far (start-up + delay)
+    surge_cap: float = 4.0               # ... by at most this factor
+    latency_boost: float = 2.0           # p95 over SLO: the ready pods are this much too few
+    queue_drain_s: float = 30.0          # a backlog should be gone within this long
+    stale_after_s: float = 60.0          # older readings are not trusted: hold the last decision
+
+    # Planning: forecasts and announced events.
+    forecast_margin_s: float = 60.0      # forecast for now + startup_s + this
+    forecast_target: float = 1.0         # a forecast is sized to the SLO: reactive adds the margin
+    event_lead_s: float = 180.0          # crowds gather before the announced start
+    event_hold_s: float = 300.0          # announced capacity is kept this long after the start
+    event_margin: float = 1.25           # the day's evening peak is only an estimate
+    event_target: float = 0.9
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = getattr(self, field.name)
+            if field.name != "season_origin_s" and value < 0:
+                raise ValueError(f"policy setting {field.name} must be >= 0: got {value}")
+        if not 1 <= self.min_replicas <= self.max_replicas:
+            raise ValueError("policy settings need 1 <= min_replicas <= max_replicas")
+        for name in ("web_target", "worker_target", "forecast_target", "event_target",
+                     "slo_utilization"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ValueError(f"policy setting {name} must be in (0, 1]")
+        if self.period_s < 1 or self.pod_max_rps <= 0 or self.worker_orders_per_s <= 0:
+            raise ValueError("policy settings need period_s >= 1 and positive pod capacities")
+
+    @property
+    def pod_slo_rps(self) -> float:
+        """Requests/s one web pod serves within the latency SLO."""
+        return self.pod_max_rps * self.slo_utilization

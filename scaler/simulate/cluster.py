@@ -1,0 +1,127 @@
+"""The simulated cluster's rules: demand, start-up, ready pods and the order backlog.
+
+Everything here works on whole arrays (one value per second), so a season of 8.4 million
+seconds is measured in a fraction of a second while keeping the 1-second semantics exact.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+# A float rate that is an exact multiple of the per-pod capacity must not round up a pod.
+_CEIL_SLACK = 1e-9
+
+
+@dataclass(frozen=True)
+class ClusterSettings:
+    """The public cluster model (see shared/simulation.md); every field is a CLI flag."""
+
+    pod_max_rps: float = 40.0          # requests/s that saturate one web pod
+    slo_utilization: float = 0.8       # latency stays within SLO up to this share of saturation
+    worker_orders_per_s: float = 5.0   # orders one worker confirms per second
+    startup_s: int = 45                # asked for at t, ready at t + startup_s
+    min_replicas: int = 2
+    max_replicas: int = 200
+    scrape_s: int = 15                 # every signal reaches a policy this late
+    rate_window_s: int = 30            # rates are averaged over this window
+    queue_slo_s: float = 60.0          # oldest order may wait at most this long
+    p95_share: float = 0.05            # p95 leaves the SLO once this share of requests does
+
+    def __post_init__(self) -> None:
+        checks = {
+            "pod_max_rps": self.pod_max_rps > 0,
+            "slo_utilization": 0 < self.slo_utilization <= 1,
+            "worker_orders_per_s": self.worker_orders_per_s > 0,
+            "startup_s": self.startup_s >= 0,
+            "min_replicas": self.min_replicas >= 1,
+            "max_replicas": self.max_replicas >= self.min_replicas,
+            "scrape_s": self.scrape_s >= 0,
+            "rate_window_s": self.rate_window_s >= 1,
+            "queue_slo_s": self.queue_slo_s > 0,
+            "p95_share": 0 < self.p95_share < 1,
+        }
+        for name, valid in checks.items():
+            if not valid:
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{flag} is out of range: got {getattr(self, name)}")
+        for name in ("startup_s", "scrape_s", "rate_window_s", "min_replicas", "max_replicas"):
+            if int(getattr(self, name)) != getattr(self, name):
+                raise ValueError(f"--{name.replace('_', '-')} must be a whole number")
+
+    @property
+    def pod_slo_rps(self) -> float:
+        """Requests/s one web pod serves within the latency SLO."""
+        return self.pod_max_rps * self.slo_utilization
+
+    def as_dict(self) -> dict:
+        """The settings as plain JSON-ready values."""
+        return asdict(self)
+
+
+def web_demand(rps: np.ndarray, settings: ClusterSettings) -> np.ndarray:
+    """Web pods needed to keep latency within SLO: ceil(rps / (pod_max_rps * slo_utilization))."""
+    return np.ceil(np.asarray(rps) / settings.pod_slo_rps - _CEIL_SLACK).clip(0).astype(np.int64)
+
+
+def worker_demand(orders_per_s: np.ndarray, settings: ClusterSettings) -> np.ndarray:
+    """Workers needed to confirm orders as fast as they arrive."""
+    per_worker = settings.worker_orders_per_s
+    return np.ceil(np.asarray(orders_per_s) / per_worker - _CEIL_SLACK).clip(0).astype(np.int64)
+
+
+def clamp_to_bounds(replicas: np.ndarray, settings: ClusterSettings) -> np.ndarray:
+    """The bounds every policy lives within."""
+    return np.clip(replicas, settings.min_replicas, settings.max_replicas)
+
+
+def _window_extreme(values: np.ndarray, width: int, ufunc: np.ufunc) -> np.ndarray:
+    """out[i] = ufunc-reduce(values[i:i+width]), by doubling spans: log2(width) array passes."""
+    count = len(values) - width + 1
+    if count <= 0:
+        return np.empty(0, dtype=values.dtype)
+    span, extreme = 1, values
+    while span * 2 <= width:          # extreme[i] covers values[i : i + 2 * span]
+        extreme = ufunc(extreme[:-span], extreme[span:])
+        span *= 2
+    # two overlapping spans of `span` cover any window of `width` <= 2 * span
+    return ufunc(extreme[:count], extreme[width - span : width - span + count])
+
+
+def ready_replicas(requested: np.ndarray, initial: int, startup_s: int) -> np.ndarray:
+    """Ready pods per second: min of the requested counts over [t - startup_s, t].
+
+    Scaling down removes not-yet-ready pods first (as a ReplicaSet does), so the pods asked
+    for at or before t - startup_s survive to t exactly when the requested count never fell
+    below them in between. Before the trace the cluster had `initial` pods, all ready.
+    """
+    requested = np.asarray(requested, dtype=np.int64)
+    history = np.concatenate([np.full(startup_s, initial, dtype=np.int64), requested])
+    return _window_extreme(history, startup_s + 1, np.minimum)
+
+
+def demand_ahead(demand: np.ndarray, horizon_s: int) -> np.ndarray:
+    """max(demand[t .. t + horizon_s]): what must be asked for at t to be ready for all of it."""
+    demand = np.asarray(demand, dtype=np.int64)
+    padded = np.concatenate([demand, np.zeros(horizon_s, dtype=np.int64)])
+    return _window_extreme(padded, horizon_s + 1, np.maximum)
+
+
+def order_backlog(orders_per_s: np.ndarray, workers_ready: np.ndarray,
+                  settings: ClusterSettings) -> np.ndarray:
+    """Orders waiting after each second: b_t = max(0, b_{t-1} + arrivals_t - capacity_t).
+
+    Solved in closed form (Lindley): b_t = S_t - min(0, min_{j<=t} S_j) with S the running
+    sum of arrivals minus capacity, so no per-second Python loop is needed.
+    """
+    net = np.asarray(orders_per_s, float) - workers_ready * settings.worker_orders_per_s
+    running = np.cumsum(net)
+    lowest = np.minimum.accumulate(running)
+    return running - np.minimum(lowest, 0.0)
+
+
+def queue_age(backlog: np.ndarray, workers_ready: np.ndarray,
+              settings: ClusterSettings) -> np.ndarray:
+    """Age of the oldest order ~ backlog / service rate (seconds)."""
+    return backlog / (np.maximum(workers_ready, 1) * settings.worker_orders_per_s)

@@ -1,0 +1,134 @@
+"""How a run is shown: a table for people, one JSON object for programs, a report folder."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from scaler.simulate.metrics import FIGURE_KEYS, Figures, Measurement
+
+TIMELINE_POINTS = 2000
+
+
+@dataclass(frozen=True)
+class Downsampled:
+    """A run's timeline in at most TIMELINE_POINTS bins, small enough to keep for a plot."""
+
+    bin_s: int
+    web_ready: np.ndarray         # mean ready web pods per bin
+    workers_ready: np.ndarray
+    violation_s: np.ndarray       # seconds with any SLO missed, per bin
+
+
+def bin_size(seconds: int) -> int:
+    """Seconds per plotted point."""
+    return max(1, -(-seconds // TIMELINE_POINTS))
+
+
+def _binned(values: np.ndarray, bin_s: int, reduce) -> np.ndarray:
+    padded = -(-len(values) // bin_s) * bin_s
+    filled = np.concatenate([values, np.repeat(values[-1:], padded - len(values))])
+    return reduce(filled.reshape(-1, bin_s).astype(float), axis=1)
+
+
+def downsample(measurement: Measurement) -> Downsampled:
+    """Shrink a run's per-second timeline for plotting."""
+    timeline = measurement.timeline
+    bin_s = bin_size(len(timeline.web_ready))
+    violated = timeline.web_violated | timeline.workers_violated
+    return Downsampled(bin_s, _binned(timeline.web_ready, bin_s, np.mean),
+                       _binned(timeline.workers_ready, bin_s, np.mean),
+                       _binned(violated, bin_s, np.sum))
+
+
+def demand_series(measurement: Measurement) -> tuple[np.ndarray, np.ndarray]:
+    """Highest web and worker demand per plotted bin (the same for every policy)."""
+    timeline = measurement.timeline
+    bin_s = bin_size(len(timeline.web_demand))
+    return (_binned(timeline.web_demand, bin_s, np.max),
+            _binned(timeline.workers_demand, bin_s, np.max))
+
+
+def run_summary(policy: str, measurement: Measurement, context: dict) -> dict:
+    """The contract's JSON object: combined figures at the top, each Deployment beside."""
+    return {"policy": policy, **measurement.combined.as_dict(),
+            "web": measurement.web.as_dict(), "workers": measurement.workers.as_dict(),
+            **context}
+
+
+def _cell(value) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return f"{value:,}"
+
+
+def figures_table(columns: dict[str, Figures], markdown: bool = False) -> str:
+    """Figures as rows, one column per name (Deployment or policy)."""
+    header = ["figure", *columns]
+    rows = [[key, *(_cell(figures.as_dict()[key]) for figures in columns.values())]
+            for key in FIGURE_KEYS]
+    if markdown:
+        rule = "|" + "|".join(["---"] + ["---:"] * len(columns)) + "|"
+        lines = ["| " + " | ".join(header) + " |", rule]
+        lines += ["| " + " | ".join(row) + " |" for row in rows]
+        return "\n".join(lines)
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+    render = lambda row: "  ".join(  # noqa: E731
+        cell.ljust(width) if i == 0 else cell.rjust(width)
+        for i, (cell, width) in enumerate(zip(row, widths, strict=True)))
+    return "\n".join([render(header), *(render(row) for row in rows)])
+
+
+def deployment_table(measurement: Measurement) -> str:
+    """One run's figures for web, workers and both together."""
+    return figures_table({"web": measurement.web, "workers": measurement.workers,
+                          "combined": measurement.combined})
+
+
+def write_markdown(path: Path, title: str, runs: dict[str, Measurement],
+                   timings: dict[str, float], context_lines: list[str]) -> None:
+    """The figures of every policy side by side, combined and per Deployment."""
+    parts = [f"# {title}", "", *context_lines, "", "## Web and workers together", "",
+             figures_table({name: run.combined for name, run in runs.items()}, markdown=True),
+             "", "## Web", "",
+             figures_table({name: run.web for name, run in runs.items()}, markdown=True),
+             "", "## Workers", "",
+             figures_table({name: run.workers for name, run in runs.items()}, markdown=True),
+             "", "## Simulation time", "", "| policy | seconds |", "|---|---:|",
+             *(f"| {name} | {seconds:.2f} |" for name, seconds in timings.items()), ""]
+    path.write_text("\n".join(parts))
+
+
+def write_timeline_png(path: Path, title: str, web_demand: np.ndarray,
+                       workers_demand: np.ndarray, runs: dict[str, Downsampled]) -> None:
+    """Demand, ready replicas per policy and SLO misses over time, in one PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(14, 10), layout="constrained")
+    web_axes, worker_axes, miss_axes = figure.subplots(3, 1, sharex=True)
+    bin_s = next(iter(runs.values())).bin_s
+    hours = np.arange(len(web_demand)) * bin_s / 3600
+    web_axes.fill_between(hours, web_demand, step="post", color="0.85", label="demand (max)")
+    worker_axes.fill_between(hours, workers_demand, step="post", color="0.85",
+                             label="demand (max)")
+    for name, run in runs.items():
+        web_axes.step(hours, run.web_ready, where="post", linewidth=0.8, label=name)
+        worker_axes.step(hours, run.workers_ready, where="post", linewidth=0.8, label=name)
+        miss_axes.step(hours, np.cumsum(run.violation_s), where="post", linewidth=1.0,
+                       label=name)
+    web_axes.set_ylabel("web pods ready")
+    worker_axes.set_ylabel("workers ready")
+    miss_axes.set_ylabel("SLO-violation s (cumulative)")
+    miss_axes.set_xlabel("hours since the start of the trace")
+    web_axes.set_title(title)
+    for axes in (web_axes, worker_axes, miss_axes):
+        axes.legend(loc="upper left", fontsize="small", ncols=3)
+        axes.grid(alpha=0.3)
+    figure.savefig(path, dpi=110)

@@ -1,0 +1,109 @@
+"""`peakshop scaler simulate` through its command line, as users and scripts call it."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from scaler.cli import scaler
+from scaler.simulate.metrics import FIGURE_KEYS
+from scaler.simulate.run import POLICY_NAMES
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def invoke(*args: str):
+    return CliRunner().invoke(scaler, ["simulate", *map(str, args)])
+
+
+@pytest.fixture
+def flash_sale(traces_dir) -> Path:
+    return traces_dir / "flash-sale-10min.csv"
+
+
+@pytest.mark.parametrize("policy", POLICY_NAMES)
+def test_json_has_the_contract_keys_for_every_policy(flash_sale, policy):
+    result = invoke("--trace", flash_sale, "--policy", policy, "--json")
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.stdout)
+    assert summary["policy"] == policy
+    assert set(FIGURE_KEYS) <= set(summary)
+    for deployment in ("web", "workers"):
+        assert set(FIGURE_KEYS) <= set(summary[deployment])
+    assert summary["replica_seconds"] == (summary["web"]["replica_seconds"]
+                                          + summary["workers"]["replica_seconds"])
+    assert summary["duration_s"] == 600
+
+
+def test_events_reach_the_peakshop_policy(flash_sale, traces_dir):
+    without = json.loads(invoke("--trace", flash_sale, "--policy", "peakshop", "--json").stdout)
+    with_events = json.loads(invoke("--trace", flash_sale, "--policy", "peakshop", "--json",
+                                    "--events", traces_dir / "flash-sale-10min.events.csv").stdout)
+    assert with_events["events"].endswith("flash-sale-10min.events.csv")
+    assert with_events["slo_violation_seconds"] < without["slo_violation_seconds"]
+
+
+def test_table_without_json(flash_sale):
+    result = invoke("--trace", flash_sale, "--policy", "oracle")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("policy oracle on ")
+    assert lines[1].split() == ["figure", "web", "workers", "combined"]
+    assert any(line.startswith("slo_violation_seconds") for line in lines)
+
+
+def test_flags_change_the_cluster(flash_sale):
+    default = json.loads(invoke("--trace", flash_sale, "--policy", "static-peak", "--json").stdout)
+    smaller = json.loads(invoke("--trace", flash_sale, "--policy", "static-peak", "--json",
+                                "--pod-max-rps", "20", "--min-replicas", "3").stdout)
+    assert smaller["settings"]["pod_max_rps"] == 20.0
+    assert smaller["web"]["replica_seconds"] > default["web"]["replica_seconds"]
+    assert smaller["workers"]["replica_seconds"] == 3 * 600
+
+
+def test_report_puts_every_policy_side_by_side(flash_sale, traces_dir, tmp_path):
+    result = invoke("--trace", flash_sale, "--policy", "peakshop", "--json", "--events",
+                    traces_dir / "flash-sale-10min.events.csv", "--report", tmp_path / "report")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["policy"] == "peakshop"     # stdout stays one object
+    table = (tmp_path / "report" / "figures.md").read_text()
+    header = next(line for line in table.splitlines() if line.startswith("| figure"))
+    assert [cell.strip() for cell in header.strip("|").split("|")] == ["figure", *POLICY_NAMES]
+    assert (tmp_path / "report" / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--policy", "fastest"], "unknown policy 'fastest': use --policy with one of peakshop"),
+    (["--trace", "nope.csv"], "trace file not found: nope.csv"),
+    (["--events", "nope.csv"], "events file not found: nope.csv"),
+    (["--history", "nope.csv"], "history file not found: nope.csv"),
+    (["--max-replicas", "1"], "--max-replicas is out of range"),
+    (["--season-start", "1st of October"], "is not a date: write it as YYYY-MM-DD"),
+])
+def test_bad_input_is_one_line_and_exit_code_2(flash_sale, args, message):
+    options = dict({"--trace": str(flash_sale), "--policy": "peakshop"},
+                   **dict(zip(args[::2], args[1::2], strict=True)))
+    result = invoke(*[part for pair in options.items() for part in pair])
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1
+    assert result.stderr.startswith("error: ") and message in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_bad_trace_file_from_a_real_process(tmp_path):
+    """The whole process, as a shell sees it: one line on stderr, exit code 2, no traceback."""
+    bad = tmp_path / "bad.csv"
+    bad.write_text("minute,rps\n0,12\n5,13\n")
+    completed = subprocess.run(
+        [sys.executable, "-m", "scaler.simulate.command", "--trace", str(bad), "--policy",
+         "hpa-cpu"], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert completed.returncode == 2
+    assert completed.stdout == ""
+    assert completed.stderr.strip().splitlines() == [
+        f"error: {bad} line 3: expected minute 1, got 5; give one row per minute, counting "
+        "from 0 without gaps"]

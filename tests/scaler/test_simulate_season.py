@@ -1,0 +1,42 @@
+"""The published seasons: the oracle over a whole season, the policies over its first week."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from scaler.events import EventSchedule, load_events
+from scaler.simulate.cluster import ClusterSettings
+from scaler.simulate.run import simulate
+from scaler.simulate.trace import load_trace, trace_from_rates
+
+CLUSTER = ClusterSettings()
+WEEK_MIN = 7 * 24 * 60
+
+
+@pytest.fixture(scope="module")
+def season_2023(traces_dir):
+    return load_trace(traces_dir / "season-2023.csv")
+
+
+def test_the_oracle_never_misses_a_whole_season(season_2023):
+    run = simulate("oracle", season_2023, CLUSTER)
+    assert season_2023.duration_s == 139_680 * 60
+    assert run.measurement.combined.slo_violation_seconds == 0
+    assert run.measurement.combined.tau_u == 0.0
+
+
+def test_peakshop_beats_the_baselines_on_the_first_week(season_2023, traces_dir):
+    week = trace_from_rates(season_2023.rps[:WEEK_MIN], season_2023.orders_per_s[:WEEK_MIN])
+    announced = load_events(traces_dir / "season-2023.events.csv")
+    events = EventSchedule(event for event in announced.events
+                           if event.start_s < week.duration_s)
+    assert len(events) == 2   # an e-mail blast and a collection launch
+    runs = {name: simulate(name, week, CLUSTER, events).measurement.combined
+            for name in ("peakshop", "hpa-cpu", "keda-queue", "oracle")}
+    for baseline in ("hpa-cpu", "keda-queue"):
+        assert runs["peakshop"].slo_violation_seconds < runs[baseline].slo_violation_seconds
+        assert runs["peakshop"].replica_seconds < runs[baseline].replica_seconds
+    assert runs["oracle"].slo_violation_seconds == 0
+    assert runs["oracle"].replica_seconds == min(run.replica_seconds for run in runs.values())
+    assert np.isfinite(runs["peakshop"].theta_o)
