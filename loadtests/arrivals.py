@@ -107,6 +107,7 @@ class Tally:
     orders_paid: int = 0
     payments_declined: int = 0  # tok_declined: 201 payment_failed, expected
     sold_out: int = 0           # 409 insufficient_stock, expected
+    loop_lag_ms: int = 0        # worst delay of Locust's event loop: it inflates latencies
     latencies_ms: Counter = field(default_factory=Counter)
 
     @property
@@ -119,6 +120,8 @@ class Tally:
         for item in fields(self):
             if item.name == "latencies_ms":
                 self.latencies_ms.update(other.latencies_ms)
+            elif item.name == "loop_lag_ms":
+                self.loop_lag_ms = max(self.loop_lag_ms, other.loop_lag_ms)
             else:
                 setattr(self, item.name, getattr(self, item.name) + getattr(other, item.name))
 

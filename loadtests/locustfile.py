@@ -42,7 +42,7 @@ from locust.exception import StopUser
 
 from loadtests import swarm
 from loadtests.arrivals import PacedTimetable
-from loadtests.seed import DemoShop
+from loadtests.seed import RESTOCK_UNITS, DemoShop
 from loadtests.shapes import TraceShape, pacing_of
 
 __all__ = ["MerchantUser", "ShopperUser", "TraceShape"]  # TraceShape: Locust's shape
@@ -51,7 +51,6 @@ log = logging.getLogger("peakshop.loadtests")
 
 API = "/api/v1"
 HOT_PRODUCT_SHARE = 0.3      # purchases that go for the launch product
-RESTOCK_UNITS = 10
 ADDRESS = {"name": "Load Tester", "line1": "1 Sleigh Road", "city": "Rovaniemi",
            "postal_code": "96930", "country": "FI"}
 
@@ -262,14 +261,14 @@ class MerchantUser(ShopClient, FastHttpUser):
                                name=f"{API}/shops/[slug]/products/[sku]") as response:
             return response.json() if self.expect(response, 200) else None
 
-    @tag("merchant")
+    @tag("merchant", "reprice")
     @task(3)
     def reprice(self) -> None:
         sku = random.choice(self.shop.catalog.skus)
         self.patch_product(sku, {"price": {"amount": random.choice((990, 1490, 1990, 2490)),
                                            "currency": "EUR"}})
 
-    @tag("merchant")
+    @tag("merchant", "restock")
     @task(1)
     def restock_launch_product(self) -> None:
         """Read the stock on hand (its PATCH answer), then add a batch to it."""
@@ -278,7 +277,7 @@ class MerchantUser(ShopClient, FastHttpUser):
         if product is not None:
             self.patch_product(sku, {"stock": product["stock"] + RESTOCK_UNITS})
 
-    @tag("merchant")
+    @tag("merchant", "orders")
     @task(1)
     def review_orders(self) -> None:
         with self.client.get(f"{API}/shops/{self.shop.slug}/orders?status=paid&limit=20",

@@ -25,6 +25,7 @@ REPORT_KEY = "peakshop_tallies"
 # a couple of worker reports (every 3 s) on a master.
 LOCAL_LAG_S = 1.5
 MASTER_LAG_S = 7.0
+LOOP_PROBE_S = 0.1  # how often the event loop's lag is measured
 
 
 def timeline_row(epoch_s: int, tally: Tally, users: int, target_rps: float | None) -> dict:
@@ -35,7 +36,7 @@ def timeline_row(epoch_s: int, tally: Tally, users: int, target_rps: float | Non
             "visits_ok": tally.visits_ok, "visits_failed": tally.visits_failed,
             "requests": tally.requests, "failures": tally.failures,
             "orders_paid": tally.orders_paid, "payments_declined": tally.payments_declined,
-            "sold_out": tally.sold_out,
+            "sold_out": tally.sold_out, "loop_lag_ms": tally.loop_lag_ms,
             "p50_s": percentile_s(tally.latencies_ms, 0.5),
             "p95_s": percentile_s(tally.latencies_ms, 0.95)}
 
@@ -74,6 +75,7 @@ class Recorder:
             events.report_to_master.add_listener(self.on_report_to_master)
         if isinstance(environment.runner, MasterRunner):
             events.worker_report.add_listener(self.on_worker_report)
+        gevent.spawn(self._watch_loop_lag)
 
     # --- what the personas report -----------------------------------------------------------
     def now(self) -> Tally:
@@ -168,6 +170,16 @@ class Recorder:
         if self._orders is not None:
             self._orders.close()
             self._orders = None
+
+    def _watch_loop_lag(self) -> None:
+        # A starved or overloaded Locust wakes up late: every response it times then looks
+        # slower than the server made it. The worst lag per second says how much.
+        while True:
+            started = time.perf_counter()
+            gevent.sleep(LOOP_PROBE_S)
+            lag_ms = int((time.perf_counter() - started - LOOP_PROBE_S) * 1000)
+            tally = self.now()
+            tally.loop_lag_ms = max(tally.loop_lag_ms, lag_ms)
 
     # --- the timeline -----------------------------------------------------------------------
     def _write_every_second(self, lag_s: float) -> None:

@@ -26,7 +26,7 @@ import requests
 from loadtests import orders_check, processes, report
 from loadtests.processes import Child
 from loadtests.report import SloSettings
-from loadtests.sampler import StackProbe, StackSample, TimelineReader
+from loadtests.sampler import ServerLatency, StackProbe, StackSample, TimelineReader
 from loadtests.seed import SeedError, seed_demo_shop
 from loadtests.trace import Replay, ReplaySettings
 
@@ -84,6 +84,7 @@ class Rehearsal:
         self.probe: StackProbe | None = None
         self.embedded_redis_url: str | None = None
         self.locust_exit_code: int | None = None
+        self.server_latency: ServerLatency | None = None
         # A report folder used before: its timeline and orders must not mix with this run's.
         for stale in ("locust-timeline.jsonl", "orders.jsonl", "serve.log", "worker.log",
                       "scaler.log", "locust.log"):
@@ -251,11 +252,13 @@ class Rehearsal:
             shop = seed_demo_shop(self.url)
             click.echo(f"seeded shop {shop.slug!r} with {len(shop.catalog.skus)} products")
             self.start_order_workers(env)
+            self.server_latency = ServerLatency(self.url + "/metrics").start()
             self.probe = StackProbe(self.pidfile, self.order_worker_count,
                                     redis.Redis.from_url(env["PEAKSHOP_REDIS_URL"],
                                                          socket_timeout=2),
                                     lambda: self.children["locust"].pid
-                                    if "locust" in self.children else None)
+                                    if "locust" in self.children else None,
+                                    self.server_latency)
             locust = self.start_locust(env, shop.slug, shop.merchant_token)
             click.echo(f"replaying {self.settings.replay_settings.trace}: "
                        f"{self.replay.duration_s} s, compress {self.replay.compress:g}, "
@@ -269,6 +272,8 @@ class Rehearsal:
         except SeedError as problem:
             raise click.ClickException(f"cannot seed the demo shop: {problem}") from None
         finally:
+            if self.server_latency is not None:
+                self.server_latency.stop()
             self.stop_all()
         self.timeline.read_new()
         return self.write_report(check)

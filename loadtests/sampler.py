@@ -8,12 +8,15 @@ sampling costs the server nothing and still works while it is drowning.
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import redis
+import requests
+from prometheus_client.parser import text_string_to_metric_families
 
 from loadtests import processes
 from shop.orders.queue import queue_depth
@@ -31,6 +34,7 @@ class StackSample:
     server_cpu_s: float
     locust_cpu_s: float
     machine_busy_s: float = 0.0   # every process on the machine, all cores
+    server_p95_s: float | None = None  # as the storefront measured it (/metrics)
 
 
 def gunicorn_master(pidfile: Path) -> int | None:
@@ -42,15 +46,77 @@ def gunicorn_master(pidfile: Path) -> int | None:
     return pid if Path(f"/proc/{pid}").exists() else None
 
 
+LATENCY_HISTOGRAM = "peakshop_http_request_duration_seconds"
+
+
+def latency_buckets(exposition: str) -> dict[float, float]:
+    """Cumulative request counts per latency bucket bound, over every route but /metrics."""
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(exposition):
+        if family.name != LATENCY_HISTOGRAM:
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_bucket") and sample.labels.get("route") != "/metrics":
+                bound = float(sample.labels["le"])
+                buckets[bound] = buckets.get(bound, 0.0) + sample.value
+    return buckets
+
+
+def p95_between(before: dict[float, float], after: dict[float, float]) -> float | None:
+    """The p95 (a bucket bound) of the requests counted between two scrapes."""
+    bounds = sorted(after)
+    counts = [after[bound] - before.get(bound, 0.0) for bound in bounds]
+    if not counts or counts[-1] <= 0:
+        return None
+    for bound, cumulative in zip(bounds, counts, strict=True):
+        if cumulative >= 0.95 * counts[-1]:
+            return bound
+    return bounds[-1]
+
+
+class ServerLatency:
+    """Scrapes the storefront's /metrics in a thread of its own (a scrape waits in line with
+    the shoppers' requests) and keeps the p95 of the requests served between two scrapes."""
+
+    def __init__(self, metrics_url: str, every_s: float = 2.0) -> None:
+        self.metrics_url = metrics_url
+        self.every_s = every_s
+        self.p95_s: float | None = None
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="server-latency", daemon=True)
+
+    def start(self) -> ServerLatency:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        previous: dict[float, float] | None = None
+        while not self._stop.wait(self.every_s):
+            try:
+                response = requests.get(self.metrics_url, timeout=10)
+                current = latency_buckets(response.text) if response.ok else None
+            except (requests.RequestException, ValueError):
+                current = None
+            if current is not None and previous is not None:
+                self.p95_s = p95_between(previous, current)
+            previous = current or previous
+
+
 class StackProbe:
     """Reads web workers (children of gunicorn's master), order workers, queue, CPU."""
 
     def __init__(self, pidfile: Path, order_workers: Callable[[], int],
-                 redis_client: redis.Redis, locust_pid: Callable[[], int | None]) -> None:
+                 redis_client: redis.Redis, locust_pid: Callable[[], int | None],
+                 server_latency: ServerLatency | None = None) -> None:
         self.pidfile = pidfile
         self.order_workers = order_workers
         self.redis = redis_client
         self.locust_pid = locust_pid
+        self.server_latency = server_latency
 
     def sample(self) -> StackSample:
         master = gunicorn_master(self.pidfile)
@@ -67,7 +133,8 @@ class StackProbe:
             queue_depth=length, queue_age_s=age,
             server_cpu_s=processes.tree_cpu_seconds(master) if master else 0.0,
             locust_cpu_s=processes.tree_cpu_seconds(locust) if locust else 0.0,
-            machine_busy_s=processes.machine_busy_seconds())
+            machine_busy_s=processes.machine_busy_seconds(),
+            server_p95_s=self.server_latency.p95_s if self.server_latency else None)
 
 
 class TimelineReader:

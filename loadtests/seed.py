@@ -21,6 +21,7 @@ LAUNCH_SKU = "LAUNCH-REINDEER-JUMPER"
 DEFAULT_PRODUCTS = 48
 DEFAULT_STOCK = 100_000     # the regular catalog never runs out during a rehearsal
 DEFAULT_LAUNCH_STOCK = 25   # the launch product sells out and gets restocked
+RESTOCK_UNITS = 10          # the batch the merchant persona adds to it
 PASSWORD = "load-test-password"
 TIMEOUT_S = 30
 

@@ -161,6 +161,7 @@ def highest_level(rates: list[float | None], width: int) -> float | None:
 @dataclass(frozen=True)
 class ForecastSettings:
     trend_window_min: int = 60          # how far back today is compared with the references
+    trend_refresh_min: int = 15         # an hour's median moves slowly: reuse it this long
     reference_halfwidth_min: int = 2    # a reference's level at a minute: mean over +-this
     refresh_min: int = 5                # one outlook serves this many minutes
     trend_low: float = 0.5              # the trend is bounded: a reference is never ignored
@@ -194,6 +195,7 @@ class Forecaster:
         self.events = events or EventSchedule()
         self.settings = settings or ForecastSettings()
         self._evening_memo: dict[int, float | None] = {}
+        self._trend_memo: dict[tuple[int, int], tuple[int, float | None]] = {}
 
     def _references(self) -> list[tuple[RateHistory, int]]:
         """(source, offset): reference minute = minute of today + offset."""
@@ -203,7 +205,19 @@ class Forecaster:
         return references
 
     def trend(self, now_min: int, source: RateHistory, offset: int) -> float | None:
-        """Median ratio of the last hour today to the same hour in a reference."""
+        """Median ratio of the last hour today to the same hour in a reference.
+
+        Taken at the start of each trend_refresh_min interval and reused within it.
+        """
+        taken_min = now_min - now_min % self.settings.trend_refresh_min
+        key = (id(source), offset)
+        memo = self._trend_memo.get(key)
+        if memo is None or memo[0] != taken_min:
+            memo = (taken_min, self._median_ratio(taken_min, source, offset))
+            self._trend_memo[key] = memo
+        return memo[1]
+
+    def _median_ratio(self, now_min: int, source: RateHistory, offset: int) -> float | None:
         start = now_min - self.settings.trend_window_min
         today = self.history.request_rates(start, now_min)
         before = source.request_rates(start + offset, now_min + offset)

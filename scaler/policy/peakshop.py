@@ -155,7 +155,9 @@ class PeakshopPolicy:
         rate = None if stale else observation.request_rate
         orders = None if stale else observation.orders_rate
 
-        outlook = self._outlook(season_s, state.outlook)
+        outlook = state.outlook
+        if outlook is None or not outlook.minute * 60 <= season_s < outlook.until_minute * 60:
+            outlook = self._outlook(season_s, outlook)
         expected = outlook.rate if outlook is not None else None
         orders_share = state.orders_share
         if rate and orders is not None:
@@ -188,17 +190,19 @@ class PeakshopPolicy:
             # An announced crowd explains its own growth: the plan covers it, not a surge.
             need = reactive_web(observation, state.web_replicas, state.last_rate, settings,
                                 expect_surges=not crowd)
-            web, web_reason, web_window = guard(
-                state.web_replicas, with_plan(need, web_plan, web_plan_reason), at_s,
-                state.web_window, settings)
+            if web_plan > need.steady:
+                need = with_plan(need, web_plan, web_plan_reason)
+            web, web_reason, web_window = guard(state.web_replicas, need, at_s,
+                                                state.web_window, settings)
 
         if orders is None or observation.queue_backlog is None:
             workers, worker_reason = hold(state.worker_replicas, worker_plan,
                                           worker_plan_reason, settings)
             worker_window = state.worker_window
         else:
-            need = with_plan(reactive_workers(observation, settings), worker_plan,
-                             worker_plan_reason)
+            need = reactive_workers(observation, settings)
+            if worker_plan > need.steady:
+                need = with_plan(need, worker_plan, worker_plan_reason)
             workers, worker_reason, worker_window = guard(
                 state.worker_replicas, need, at_s, state.worker_window, settings)
 

@@ -34,8 +34,9 @@ class Need(NamedTuple):
     """What one Deployment needs now: `steady` for the load seen, `now` with any burst.
 
     A burst (a surge extrapolated, p95 over the SLO, a backlog to drain) is asked for at
-    once but not remembered by the stabilisation window: once it is over, capacity follows
-    the load again instead of staying at the burst's height for a whole window.
+    once but held only burst_hold_s, long enough for its pods to serve: once it is over,
+    capacity follows the load again instead of staying at the burst's height for a whole
+    stabilisation window.
     """
 
     steady: int
@@ -67,16 +68,18 @@ def reactive_web(observation: Observation, current: int, last_rate: float | None
 
 
 def reactive_workers(observation: Observation, settings: PolicySettings) -> Need:
-    """Workers for the arriving orders, and for draining the backlog within queue_drain_s."""
+    """Workers for the arriving orders, and for draining the backlog within queue_drain_s,
+    or sooner if the oldest order would otherwise outwait the queue SLO."""
     per_worker = settings.worker_orders_per_s
     arriving = (observation.orders_rate or 0.0) / (per_worker * settings.worker_target)
     backlog = observation.queue_backlog or 0
-    draining = backlog / (per_worker * settings.queue_drain_s)
-    reason = Reason.REQUEST_RATE
-    if backlog > 0:
-        reason = Reason.QUEUE_BACKLOG
-    if (observation.queue_oldest_age_s or 0.0) > settings.queue_slo_s / 2:
-        reason = Reason.QUEUE_AGE
+    if not backlog:
+        steady = replicas_for(arriving, 1.0)
+        return Need(steady, steady, Reason.REQUEST_RATE, None)
+    age = observation.queue_oldest_age_s or 0.0
+    left_s = max(settings.queue_slo_s - age, 1.0)
+    draining = backlog / (per_worker * min(settings.queue_drain_s, left_s))
+    reason = Reason.QUEUE_AGE if age > settings.queue_slo_s / 2 else Reason.QUEUE_BACKLOG
     return Need(replicas_for(arriving, 1.0), replicas_for(arriving + draining, 1.0), reason, None)
 
 

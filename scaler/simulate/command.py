@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -114,10 +115,12 @@ def _simulate(trace_path, policy, events_path, history_path, season_start_text,
 
     chosen = run(policy)
     context = {"trace": str(trace_path), "events": events_path, "history": history_path,
-               "duration_s": trace.duration_s, "simulated_in_s": round(chosen.simulated_in_s, 3),
-               "settings": cluster.as_dict()}
+               "history_shift_days": shift_days, "duration_s": trace.duration_s,
+               "simulated_in_s": round(chosen.simulated_in_s, 3), "settings": cluster.as_dict()}
     if report_dir:
-        _write_report(Path(report_dir), trace_path, chosen, run, events_path)
+        _write_report(Path(report_dir), trace_path, chosen, run,
+                      [f"Trace: `{trace_path}`", f"Events: `{events_path or 'none'}`",
+                       f"History: `{history_path or 'none'}`"], events_path)
     if as_json:
         click.echo(json.dumps(run_summary(policy, chosen.measurement, context)))
         return
@@ -126,7 +129,8 @@ def _simulate(trace_path, policy, events_path, history_path, season_start_text,
     click.echo(deployment_table(chosen.measurement))
 
 
-def _write_report(directory: Path, trace_path: str, chosen, run, events_path) -> None:
+def _write_report(directory: Path, trace_path: str, chosen, run, context_lines: list[str],
+                  events_path: str | None) -> None:
     """Run every policy and write the side-by-side report."""
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -143,20 +147,14 @@ def _write_report(directory: Path, trace_path: str, chosen, run, events_path) ->
             web_demand, workers_demand = demand_series(result.measurement)
         # Keep only the figures of the others: a season's per-second arrays are large.
         if name != chosen.policy:
-            measurements[name] = _without_timeline(result.measurement)
+            measurements[name] = replace(result.measurement, timeline=None)
     title = f"{Path(trace_path).name}" + (f" with {Path(events_path).name}" if events_path
                                           else " without announced events")
     write_timeline_png(directory / "timeline.png", title, web_demand, workers_demand, timelines)
     write_markdown(directory / "figures.md", f"Scaling policies on {title}", measurements,
-                   timings, [f"Trace: `{trace_path}`", f"Events: `{events_path or 'none'}`"])
+                   timings, context_lines)
     click.echo(f"report written to {directory}/figures.md and {directory}/timeline.png",
                err=True)
-
-
-def _without_timeline(measurement):
-    from dataclasses import replace
-
-    return replace(measurement, timeline=None)
 
 
 if __name__ == "__main__":

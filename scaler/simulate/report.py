@@ -114,19 +114,24 @@ def write_timeline_png(path: Path, title: str, web_demand: np.ndarray,
     figure = Figure(figsize=(14, 10), layout="constrained")
     web_axes, worker_axes, miss_axes = figure.subplots(3, 1, sharex=True)
     bin_s = next(iter(runs.values())).bin_s
-    hours = np.arange(len(web_demand)) * bin_s / 3600
-    web_axes.fill_between(hours, web_demand, step="post", color="0.85", label="demand (max)")
-    worker_axes.fill_between(hours, workers_demand, step="post", color="0.85",
-                             label="demand (max)")
+    seconds = len(web_demand) * bin_s
+    unit, unit_s = (("minutes", 60) if seconds <= 3 * 3600 else
+                    ("hours", 3600) if seconds <= 3 * 86400 else ("days", 86400))
+    times = np.arange(len(web_demand)) * bin_s / unit_s
     for name, run in runs.items():
-        web_axes.step(hours, run.web_ready, where="post", linewidth=0.8, label=name)
-        worker_axes.step(hours, run.workers_ready, where="post", linewidth=0.8, label=name)
-        miss_axes.step(hours, np.cumsum(run.violation_s), where="post", linewidth=1.0,
+        web_axes.step(times, run.web_ready, where="post", linewidth=0.8, label=name)
+        worker_axes.step(times, run.workers_ready, where="post", linewidth=0.8, label=name)
+        miss_axes.step(times, np.cumsum(run.violation_s), where="post", linewidth=1.0,
                        label=name)
+    # demand on top, thin and black, so that it stays visible under five policies
+    web_axes.step(times, web_demand, where="post", color="black", linewidth=0.5,
+                  label="demand (highest)")
+    worker_axes.step(times, workers_demand, where="post", color="black", linewidth=0.5,
+                     label="demand (highest)")
     web_axes.set_ylabel("web pods ready")
     worker_axes.set_ylabel("workers ready")
     miss_axes.set_ylabel("SLO-violation s (cumulative)")
-    miss_axes.set_xlabel("hours since the start of the trace")
+    miss_axes.set_xlabel(f"{unit} since the start of the trace")
     web_axes.set_title(title)
     for axes in (web_axes, worker_axes, miss_axes):
         axes.legend(loc="upper left", fontsize="small", ncols=3)

@@ -12,7 +12,7 @@ import re
 import pytest
 import requests
 
-from loadtests.seed import LAUNCH_SKU, seed_demo_shop
+from loadtests.seed import LAUNCH_SKU, RESTOCK_UNITS, seed_demo_shop
 from tests.loadtests.conftest import run_locust, start_storefront, stop_storefront
 
 FUNNEL = {
@@ -22,7 +22,8 @@ FUNNEL = {
     "PUT /api/v1/carts/[cart_id]/items/[sku]", "GET /api/v1/carts/[cart_id]",
     "POST /api/v1/carts/[cart_id]/checkout", "GET /api/v1/orders/[order_id]",
 }
-MERCHANT = {"PATCH /api/v1/shops/[slug]/products/[sku]"}
+MERCHANT = {"PATCH /api/v1/shops/[slug]/products/[sku]",
+            "GET /api/v1/shops/[slug]/orders?status=paid"}
 
 
 def assert_clean(run) -> None:
@@ -40,7 +41,8 @@ def test_both_personas_replay_a_trace_without_a_failure(storefront, tmp_path):
                      "--run-time", "8s", "--pacing", "2")
     assert_clean(run)
     assert "seeded demo shop" in run.output
-    assert FUNNEL | MERCHANT <= set(run.stats), sorted(run.stats)
+    assert FUNNEL <= set(run.stats), sorted(run.stats)
+    assert MERCHANT & set(run.stats), sorted(run.stats)   # the merchant was at work too
     assert run.totals["offered"] == run.totals["started"] + run.totals["dropped"]
     assert run.totals["visits_ok"] >= 100
     assert run.totals["orders_paid"] == len(run.orders) >= 1
@@ -76,6 +78,20 @@ def test_declined_cards_and_sold_out_products_are_not_failures(sqlite_storefront
     launch = requests.get(f"{sqlite_storefront.url}/api/v1/shops/{shop.slug}/products/"
                           f"{LAUNCH_SKU}", timeout=10).json()
     assert launch["available"] == 0
+
+
+def test_the_merchant_restocks_the_launch_product(sqlite_storefront, tmp_path):
+    """Only the merchant's restock task: each adds a batch on top of the stock on hand."""
+    shop = seed_demo_shop(sqlite_storefront.url, products=6, launch_stock=5)
+    run = run_locust(sqlite_storefront.url, tmp_path / "run", "MerchantUser", "--tags",
+                     "restock", "-u", "1", "-r", "1", "--run-time", "5s",
+                     env={"LOCUST_SHOP": shop.slug, "LOCUST_MERCHANT_TOKEN": shop.merchant_token})
+    assert_clean(run)
+    patches = int(run.stats["PATCH /api/v1/shops/[slug]/products/[sku]"]["Request Count"])
+    assert patches >= 2 and patches % 2 == 0            # read the stock, then add the batch
+    launch = requests.get(f"{sqlite_storefront.url}/api/v1/shops/{shop.slug}/products/"
+                          f"{LAUNCH_SKU}", timeout=10).json()
+    assert launch["available"] == 5 + RESTOCK_UNITS * patches // 2
 
 
 def test_unexpected_answers_fail_the_run(sqlite_storefront, tmp_path):

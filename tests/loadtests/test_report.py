@@ -19,14 +19,15 @@ from loadtests.report import (
     write_plot,
     write_summary,
 )
-from loadtests.sampler import StackSample, TimelineReader
+from loadtests.sampler import StackSample, TimelineReader, latency_buckets, p95_between
 
 SLO = SloSettings(latency_p95_s=0.5, queue_age_s=60)
 
 
 def row(**changes) -> TimelineRow:
     values = dict(t_s=0, target_rps=10.0, offered_rps=10, achieved_rps=10, dropped=0, late=0,
-                  failed_visits=0, requests=12, errors=0, p50_s=0.02, p95_s=0.1, users=100,
+                  failed_visits=0, requests=12, errors=0, p50_s=0.02, p95_s=0.1,
+                  server_p95_s=0.05, loop_lag_ms=3, users=100,
                   web_workers=1, order_workers=1, queue_depth=0, queue_age_s=0.0,
                   orders_paid=0, server_cpu_pct=30.0, locust_cpu_pct=5.0, machine_cpu_pct=60.0)
     return TimelineRow(**{**values, **changes})
@@ -125,3 +126,29 @@ def test_placed_orders_are_read_back(tmp_path):
     path.write_text('{"order_id": "o1", "access_token": "t1"}\n\n'
                     '{"order_id": "o2", "access_token": "t2"}\n')
     assert read_placed(path) == {"o1": "t1", "o2": "t2"}
+
+
+EXPOSITION = """# HELP peakshop_http_request_duration_seconds HTTP request latency
+# TYPE peakshop_http_request_duration_seconds histogram
+peakshop_http_request_duration_seconds_bucket{le="0.1",method="GET",route="/a"} {a1}
+peakshop_http_request_duration_seconds_bucket{le="0.5",method="GET",route="/a"} {a5}
+peakshop_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/a"} {ainf}
+peakshop_http_request_duration_seconds_bucket{le="0.1",method="GET",route="/metrics"} 500.0
+peakshop_http_request_duration_seconds_bucket{le="0.5",method="GET",route="/metrics"} 500.0
+peakshop_http_request_duration_seconds_bucket{le="+Inf",method="GET",route="/metrics"} 500.0
+peakshop_http_request_duration_seconds_count{method="GET",route="/a"} {ainf}
+"""
+
+
+def exposition(fast: int, medium: int, slow: int) -> str:
+    return (EXPOSITION.replace("{a1}", str(fast)).replace("{a5}", str(fast + medium))
+            .replace("{ainf}", str(fast + medium + slow)))
+
+
+def test_server_side_p95_between_two_scrapes():
+    before = latency_buckets(exposition(100, 0, 0))
+    assert before == {0.1: 100.0, 0.5: 100.0, float("inf"): 100.0}   # /metrics left out
+    assert p95_between(before, latency_buckets(exposition(196, 2, 2))) == 0.1
+    assert p95_between(before, latency_buckets(exposition(150, 45, 5))) == 0.5
+    assert p95_between(before, latency_buckets(exposition(150, 0, 50))) == float("inf")
+    assert p95_between(before, before) is None                        # nothing served

@@ -105,6 +105,17 @@ def test_expected_rate_never_reads_the_future():
     assert Forecaster(history).expected_rate(now, now + 2) == pytest.approx(before)
 
 
+def test_the_trend_is_taken_at_the_start_of_each_refresh_interval():
+    # Today doubles yesterday's level from minute 31 on.
+    history = filled(lambda minute: 100.0 if minute < DAY_MIN + 31 else 200.0, DAY_MIN + 80)
+    # Taken at minute 60 (29 doubled minutes of 60): the median ratio is still 1 ...
+    assert Forecaster(history).trend(DAY_MIN + 60, history, -DAY_MIN) == pytest.approx(1.0)
+    # ... and it stays so until minute 74, though the last hour is by then mostly doubled;
+    assert Forecaster(history).trend(DAY_MIN + 74, history, -DAY_MIN) == pytest.approx(1.0)
+    # at minute 75 the next one is taken.
+    assert Forecaster(history).trend(DAY_MIN + 75, history, -DAY_MIN) == pytest.approx(2.0)
+
+
 def test_expected_rate_needs_history():
     assert Forecaster(RateHistory()).expected_rate(100, 102) is None
 
@@ -136,10 +147,10 @@ def test_evening_peak_is_the_median_of_recent_evenings_without_known_events():
 
 
 def test_outlook_covers_the_horizon_and_the_refresh_interval():
-    history = filled(lambda minute: 200.0 if minute % DAY_MIN == 10 else 20.0, DAY_MIN + 3)
-    outlook = Forecaster(history).outlook(season_s=(DAY_MIN + 3) * 60.0, ahead_s=105.0)
-    assert outlook.minute == DAY_MIN + 3
-    assert outlook.until_minute == DAY_MIN + 8
-    # yesterday's minute 10 is within reach: its 5-minute level is (4 * 20 + 200) / 5
+    history = filled(lambda minute: 200.0 if minute % DAY_MIN == 70 else 20.0, DAY_MIN + 63)
+    outlook = Forecaster(history).outlook(season_s=(DAY_MIN + 63) * 60.0, ahead_s=105.0)
+    assert outlook.minute == DAY_MIN + 63
+    assert outlook.until_minute == DAY_MIN + 68
+    # yesterday's minute 70 is within reach: its 5-minute level is (4 * 20 + 200) / 5
     assert outlook.rate == pytest.approx(56.0)
     assert WEEK_MIN == 7 * DAY_MIN

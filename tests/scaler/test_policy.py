@@ -192,6 +192,7 @@ def test_quiet_metrics_never_drop_to_the_minimum():
     (20.0, 0, 0.0, 4, Reason.REQUEST_RATE),
     (10.0, 100, 10.0, 4, Reason.QUEUE_BACKLOG),    # + 100 orders drained in 10 s
     (10.0, 100, 40.0, 4, Reason.QUEUE_AGE),        # the oldest order is past half the SLO
+    (10.0, 100, 55.0, 6, Reason.QUEUE_AGE),        # 5 s left: drain 100 orders in 5 s
 ])
 def test_workers_follow_orders_and_drain_the_backlog(orders, backlog, age, replicas, reason):
     decision, _ = decide(observe(orders=orders, backlog=backlog, age=age), PolicyState(2, 2))

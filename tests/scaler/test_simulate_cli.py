@@ -107,3 +107,21 @@ def test_bad_trace_file_from_a_real_process(tmp_path):
     assert completed.stderr.strip().splitlines() == [
         f"error: {bad} line 3: expected minute 1, got 5; give one row per minute, counting "
         "from 0 without gaps"]
+
+
+def test_a_previous_season_aligned_by_weekday_warns_of_a_recurring_rise(tmp_path):
+    # A sudden rise at minute 30 that last season also had; 2024 starts two weekdays after
+    # 2023, so last season's minute 2 * 1440 + m is this season's minute m.
+    this_season = tmp_path / "season-2024.csv"
+    this_season.write_text("minute,rps,orders_per_s\n" + "".join(
+        f"{minute},{30.0 if minute < 30 else 600.0},0.5\n" for minute in range(60)))
+    last_season = tmp_path / "season-2023.csv"
+    last_season.write_text("minute,rps,orders_per_s\n" + "".join(
+        f"{minute},{30.0 if (minute - 2880) % 1440 < 30 else 600.0},0.5\n"
+        for minute in range(2880 + 60)))
+    blind = json.loads(invoke("--trace", this_season, "--policy", "peakshop", "--json").stdout)
+    warned = json.loads(invoke("--trace", this_season, "--policy", "peakshop", "--json",
+                               "--history", last_season).stdout)
+    assert warned["history_shift_days"] == 2
+    assert blind["slo_violation_seconds"] > 0
+    assert warned["slo_violation_seconds"] < blind["slo_violation_seconds"]
