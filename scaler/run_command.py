@@ -126,14 +126,32 @@ def peakshop_policy(settings: ScalerSettings, cluster) -> Policy:
 
     try:
         events = load_events(settings.events_file) if settings.events_file else EventSchedule()
-        history = (load_rate_history(settings.history_file) if settings.history_file
-                   else RateHistory(settings.season_origin_s))
+        # Live readings are on the epoch clock: file them by minute of this season.
+        history = (load_rate_history(settings.history_file, origin_s=settings.season_origin_s)
+                   if settings.history_file else RateHistory(settings.season_origin_s))
     except (EventsFileError, HistoryFileError) as error:
         raise BadSetting(str(error)) from None
     policy_settings = PolicySettings(min_replicas=settings.min_replicas,
                                      max_replicas=settings.max_replicas,
                                      season_origin_s=settings.season_origin_s)
-    return PeakshopPolicy(policy_settings, events, Forecaster(history, events=events))
+    return LearningPolicy(PeakshopPolicy(policy_settings, events,
+                                         Forecaster(history, events=events)), history)
+
+
+class LearningPolicy:
+    """The peakshop policy fed with what it observes live, so its forecast learns today's
+    traffic (yesterday's and last week's curves come from these recordings)."""
+
+    def __init__(self, policy, history) -> None:
+        self.policy = policy
+        self.history = history
+
+    def initial_state(self, web: int, workers: int):
+        return self.policy.initial_state(web, workers)
+
+    def decide(self, observation, state):
+        self.history.record(observation)
+        return self.policy.decide(observation, state)
 
 
 def run_until_stopped(controller: Controller) -> None:

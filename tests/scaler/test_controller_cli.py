@@ -130,3 +130,25 @@ def test_bad_season_start_names_the_format():
     result = CliRunner().invoke(scaler, ["run", "--target", "local", "--season-start", "Oct 1"])
     assert result.exit_code == 2
     assert "--season-start is not a date like 2025-10-01" in result.output
+
+
+def test_the_live_peakshop_policy_learns_what_it_observes(tmp_path):
+    """Each live reading is filed under its minute of the season before the policy decides."""
+    from scaler.model import Observation
+    from scaler.run_command import peakshop_policy
+    from scaler.settings import build_settings
+
+    history_file = tmp_path / "history.csv"
+    history_file.write_text("minute,rps,orders_per_s\n0,10.0,0.2\n")
+    settings = build_settings({"target": "local", "history": str(history_file)}, environ={})
+    policy = peakshop_policy(settings, None)
+    state = policy.initial_state(2, 2)
+    at = settings.season_origin_s + 90 * 60 + 5  # minute 90 of the season
+    observation = Observation(at_s=at, request_rate=42.0, latency_p95_s=0.05,
+                              latency_within_slo=True, cpu_utilization=0.3, queue_backlog=0,
+                              queue_oldest_age_s=0.0, orders_rate=0.5, web_ready=2,
+                              web_requested=2, workers_ready=2, workers_requested=2)
+    decision, state = policy.decide(observation, state)
+    assert decision.web.replicas >= 2
+    assert policy.history.request_rate(0) == 10.0
+    assert policy.history.request_rate(90) == 42.0
