@@ -145,6 +145,7 @@ class LearningPolicy:
     def __init__(self, policy, history) -> None:
         self.policy = policy
         self.history = history
+        self.period_s = policy.period_s
 
     def initial_state(self, web: int, workers: int):
         return self.policy.initial_state(web, workers)

@@ -22,3 +22,6 @@ def child_exit(server, worker):
         from prometheus_client import multiprocess
 
         multiprocess.mark_process_dead(worker.pid)
+# gunicorn >= 25.1 opens a control socket at one machine-wide default path; every storefront
+# on the host would share it, and the scaler steers gunicorn with TTIN/TTOU signals anyway.
+control_socket_disable = True
