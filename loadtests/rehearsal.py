@@ -8,6 +8,7 @@ order-worker pool), and Locust replaying the trace headless.
 
 from __future__ import annotations
 
+import datetime
 import os
 import secrets
 import shlex
@@ -29,12 +30,15 @@ from loadtests.report import SloSettings
 from loadtests.sampler import ServerLatency, StackProbe, StackSample, TimelineReader
 from loadtests.seed import SeedError, seed_demo_shop
 from loadtests.trace import Replay, ReplaySettings
+from scaler.events import add_event, load_events
+from scaler.settings import season_start
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 READY_DEADLINE_S = 60
 PROGRESS_EVERY_S = 5
 STOP_TIMEOUT_S = 40        # gunicorn's graceful timeout is 25 s
 LOCUST_STOP_TIMEOUT_S = 30  # a ramp-down lets running visits finish
+LOAD_STARTS_AFTER_S = 3     # from starting the scaler to Locust's first second
 
 
 class Interrupted(Exception):
@@ -53,10 +57,19 @@ class RehearsalSettings:
     drain_timeout_s: float
     pacing_s: float
     redis_url: str | None
+    events_file: Path | None = None   # announced events, on the trace's clock
 
 
 def _peakshop(*arguments: str) -> list[str]:
     return [sys.executable, "-m", "shop.cli", *arguments]
+
+
+def shift_events(source: Path, target: Path, compress: float, trace_starts_s: float) -> None:
+    """Write `source`'s events to `target` in seconds, played `compress` times faster and
+    starting `trace_starts_s` into the season."""
+    for event in load_events(source).events:
+        add_event(target, round(trace_starts_s + event.start_s / compress), event.name,
+                  event.extra_peaks, max(1, round(event.duration_s / compress)))
 
 
 def free_port() -> int:
@@ -141,16 +154,32 @@ class Rehearsal:
             self.start_child("worker", _peakshop("worker"), env)
             return
         worker_command = " ".join(shlex.quote(part) for part in _peakshop("worker"))
-        scaler = self.start_child("scaler", _peakshop(
+        command = _peakshop(
             "scaler", "run", "--target", "local", "--gunicorn-pidfile", str(self.pidfile),
             "--metrics-url", self.url + "/metrics", "--scaler-metrics-port", "0",
             "--min-replicas", "1", "--latency-slo", str(self.settings.slo.latency_p95_s),
-            "--worker-command", worker_command), env)
+            "--worker-command", worker_command)
+        if self.settings.events_file is not None:
+            command += self.announced_events()
+        scaler = self.start_child("scaler", command, env)
         time.sleep(2)  # a bad flag or a missing pidfile shows at once
         if not scaler.alive():
             raise click.ClickException(f"`peakshop scaler run` exited with status "
                                        f"{scaler.process.returncode}: see "
                                        f"{self.report_dir}/scaler.log")
+
+    def announced_events(self) -> list[str]:
+        """Scaler flags announcing the trace's events on this run's clock.
+
+        Events count from the start of the trace; the scaler counts from a season's first
+        midnight. Today's midnight is made the season's start, and each event moves to where
+        the trace will be then (the load starts a few seconds after the scaler).
+        """
+        today = datetime.date.today().isoformat()
+        shifted = self.instance / "events.csv"
+        shift_events(self.settings.events_file, shifted, self.replay.compress,
+                     trace_starts_s=time.time() + LOAD_STARTS_AFTER_S - season_start(today))
+        return ["--events", str(shifted), "--season-start", today]
 
     def order_worker_count(self) -> int:
         if "scaler" in self.children:
@@ -286,6 +315,7 @@ class Rehearsal:
                "scale": self.replay.scale, "scaler": self.settings.scaler,
                "pacing_s": self.settings.pacing_s, "interrupted": self.interrupted,
                "locust_exit_code": self.locust_exit_code,
+               "events": str(self.settings.events_file) if self.settings.events_file else None,
                "locust_cpu_ms_per_visit": 1000 * locust_cpu_s / max(1, totals.get("started", 0)),
                "load_average_1min_at_end": round(os.getloadavg()[0], 2)}
         summary = report.summarize(rows, totals, self.settings.slo, orders=check.to_summary(),

@@ -21,6 +21,7 @@ import click
 from loadtests.rehearsal import Interrupted, Rehearsal, RehearsalSettings
 from loadtests.report import SloSettings
 from loadtests.trace import Replay, ReplayError, ReplaySettings, TraceFileError, build_replay
+from scaler.events import EventsFileError, load_events
 
 
 class BadArgument(click.ClickException):
@@ -38,7 +39,8 @@ def _raise_interrupted(signum, _frame) -> None:
 
 def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress: float | None,
                    scale: float | None, duration: float | None, slo_p95: float,
-                   drain_timeout: float, pacing: float) -> tuple[RehearsalSettings, Replay]:
+                   drain_timeout: float, pacing: float,
+                   events: str | None = None) -> tuple[RehearsalSettings, Replay]:
     """Settings from the flags; raises BadArgument with one line naming the fix."""
     for flag, value in (("--duration", duration), ("--slo-p95", slo_p95),
                         ("--drain-timeout", drain_timeout), ("--pacing", pacing)):
@@ -57,6 +59,14 @@ def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress
     except OSError as problem:
         raise BadArgument(f"--report {str(folder)!r} is not a writable folder "
                                f"({problem.strerror}): give another path") from None
+    if events is not None:
+        try:
+            load_events(events)
+        except EventsFileError as problem:
+            raise BadArgument(f"--events: {problem}") from None
+        if no_scaler:
+            raise BadArgument("--events announces crowds to the scaler: drop --no-scaler, "
+                              "or drop --events for the baseline without a scaler")
     redis_url = os.environ.get("PEAKSHOP_REDIS_URL") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise BadArgument(f"PEAKSHOP_REDIS_URL is not a redis:// URL: got {redis_url!r}")
@@ -64,7 +74,8 @@ def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress
                              report_dir=folder.resolve(), duration_s=duration,
                              slo=SloSettings(latency_p95_s=slo_p95),
                              drain_timeout_s=drain_timeout, pacing_s=pacing,
-                             redis_url=redis_url), replay
+                             redis_url=redis_url,
+                             events_file=Path(events).resolve() if events else None), replay
 
 
 class OneLineErrors(click.Command):
@@ -94,11 +105,13 @@ class OneLineErrors(click.Command):
               help="Seconds to wait after the load for every order to be confirmed.")
 @click.option("--pacing", type=float, default=10.0, show_default=True,
               help="Seconds between one shopper's visits (users = rate x pacing).")
+@click.option("--events", metavar="FILE", help="The trace's announced events "
+              "(second,name,extra_peaks,duration_s or minutes), handed to the scaler.")
 def rehearse_command(trace, no_scaler, report_dir, compress, scale, duration, slo_p95,
-                     drain_timeout, pacing) -> None:
+                     drain_timeout, pacing, events) -> None:
     """Rehearse a traffic peak locally: storefront, workers, scaler and Locust together."""
     settings, replay = build_settings(trace, no_scaler, report_dir, compress, scale, duration,
-                                      slo_p95, drain_timeout, pacing)
+                                      slo_p95, drain_timeout, pacing, events)
     rehearsal = Rehearsal(settings, replay)
     previous = {sig: signal.signal(sig, _raise_interrupted)
                 for sig in (signal.SIGINT, signal.SIGTERM)}

@@ -90,19 +90,21 @@ def guard(current: int, need: Need, at_s: float, windows: Windows,
     window = remember(window, at_s, steady, settings.scale_down_window_s)
     if burst or wanted > steady:   # no burst now or lately: nothing the steady window lacks
         burst = remember(burst, at_s, wanted, settings.burst_hold_s)
-    # The rails below only ever bind in one direction; skip the ones that cannot.
+    # Each rail binds in one direction only: skip the ones that cannot change anything.
     if wanted < current:
-        replicas = limit_scale_down(current, stabilise(current, wanted, window, burst),
-                                    settings.scale_down_share)
-        if replicas > wanted:
+        if current <= settings.min_replicas:
+            return current, Reason.MIN_REPLICAS, Windows(window, burst)
+        limited = limit_scale_down(current, stabilise(current, wanted, window, burst),
+                                   settings.scale_down_share)
+        if limited > wanted:
             reason = Reason.STABILISATION
-        limited = replicas
-    else:
-        replicas = wanted
-        limited = limit_scale_up(current, replicas, settings.scale_up_factor,
+    elif wanted > current:
+        limited = limit_scale_up(current, wanted, settings.scale_up_factor,
                                  settings.scale_up_pods)
-        if limited < replicas:
+        if limited < wanted:
             reason = Reason.STEP_LIMIT
+    else:
+        limited = wanted
     bounded = clamp(limited, settings.min_replicas, settings.max_replicas)
     if bounded > limited:
         reason = Reason.MIN_REPLICAS

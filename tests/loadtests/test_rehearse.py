@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from loadtests import processes
+from loadtests.rehearsal import shift_events
 from tests.loadtests.conftest import REPO
 
 SUMMARY_KEYS = {"orders_placed", "orders_confirmed", "errors", "slo_violation_seconds",
@@ -49,6 +50,28 @@ def test_bad_arguments_get_one_line_and_status_2(arguments, message):
     lines = completed.stderr.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], completed.stderr
     assert completed.stdout == ""
+
+
+def test_events_need_a_valid_file_and_the_scaler(tmp_path):
+    broken = tmp_path / "events.csv"
+    broken.write_text("when,what\n1,launch\n")
+    completed = rehearse("--trace", "flash-sale", "--events", str(broken))
+    assert completed.returncode == 2 and completed.stderr.startswith("Error: --events: ")
+    good = tmp_path / "good.csv"
+    good.write_text("second,name,extra_peaks,duration_s\n120,launch,7,450\n")
+    completed = rehearse("--trace", "flash-sale", "--events", str(good), "--no-scaler")
+    assert completed.returncode == 2 and "drop --no-scaler" in completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1
+
+
+def test_events_move_onto_the_rehearsal_clock(tmp_path):
+    """A launch at minute 2 of the trace lasting 8 minutes, played twice as fast from second
+    1000 of the season, is announced for season second 1060 and lasts 240 s."""
+    source = tmp_path / "events.csv"
+    source.write_text("minute,name,extra_peaks,duration_min\n2,launch,7.0,8\n")
+    target = tmp_path / "shifted.csv"
+    shift_events(source, target, compress=2, trace_starts_s=1000)
+    assert target.read_text() == "second,name,extra_peaks,duration_s\n1060,launch,7,240\n"
 
 
 def test_an_unwritable_report_folder_is_refused(tmp_path):
