@@ -58,7 +58,7 @@ def _url(schemes: tuple[str, ...], example: str):
     return parse
 
 
-def _positive_int(value: str) -> int:
+def positive_int(value: str) -> int:
     try:
         number = int(value)
     except ValueError:
@@ -110,9 +110,9 @@ ENVIRONMENT = {
     "STRIPE_API_BASE": ("stripe_api_base", _url(("http", "https"), "http://127.0.0.1:8420")),
     "PEAKSHOP_INSTANCE_PATH": ("instance_path", _text),
     "PEAKSHOP_BIND": ("bind", _bind),
-    "PEAKSHOP_RESERVATION_TTL_S": ("reservation_ttl_s", _positive_int),
-    "PEAKSHOP_CART_TTL_S": ("cart_ttl_s", _positive_int),
-    "PEAKSHOP_MAX_BODY_BYTES": ("max_body_bytes", _positive_int),
+    "PEAKSHOP_RESERVATION_TTL_S": ("reservation_ttl_s", positive_int),
+    "PEAKSHOP_CART_TTL_S": ("cart_ttl_s", positive_int),
+    "PEAKSHOP_MAX_BODY_BYTES": ("max_body_bytes", positive_int),
     "PEAKSHOP_SMTP_URL": ("smtp_url", _url(("smtp", "smtps"), "smtp://mail.example.com:587")),
     "PEAKSHOP_MAIL_DIR": ("mail_dir", _text),
     "PEAKSHOP_LOG_JSON": ("log_json", _boolean),

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shop.core.settings import ConfigError
+from shop.core.settings import ConfigError, positive_int
 
 
 @dataclass(frozen=True)
@@ -40,16 +40,6 @@ class WorkerSettings:
     metrics_port: int | None = None  # serve this worker's own counters for Prometheus
 
 
-def _positive_int(value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ValueError(f"is not a whole number: got {value!r}") from None
-    if number <= 0:
-        raise ValueError(f"must be greater than 0: got {value!r}")
-    return number
-
-
 def _positive_float(value: str) -> float:
     try:
         number = float(value)
@@ -61,7 +51,7 @@ def _positive_float(value: str) -> float:
 
 
 def _port(value: str) -> int:
-    port = _positive_int(value)
+    port = positive_int(value)
     if port > 65535:
         raise ValueError(f"is not a TCP port (1-65535): got {value!r}")
     return port
@@ -76,11 +66,11 @@ def _name(value: str) -> str:
 ENVIRONMENT = {
     "PEAKSHOP_WORKER_NAME": ("consumer", _name),
     "PEAKSHOP_WORKER_HEARTBEAT_FILE": ("heartbeat_file", _name),
-    "PEAKSHOP_WORKER_BATCH_SIZE": ("batch_size", _positive_int),
-    "PEAKSHOP_WORKER_BLOCK_MS": ("block_ms", _positive_int),
-    "PEAKSHOP_WORKER_CLAIM_IDLE_MS": ("claim_min_idle_ms", _positive_int),
+    "PEAKSHOP_WORKER_BATCH_SIZE": ("batch_size", positive_int),
+    "PEAKSHOP_WORKER_BLOCK_MS": ("block_ms", positive_int),
+    "PEAKSHOP_WORKER_CLAIM_IDLE_MS": ("claim_min_idle_ms", positive_int),
     "PEAKSHOP_WORKER_GRACE_S": ("grace_s", _positive_float),
-    "PEAKSHOP_WORKER_MAX_DELIVERIES": ("max_deliveries", _positive_int),
+    "PEAKSHOP_WORKER_MAX_DELIVERIES": ("max_deliveries", positive_int),
     "PEAKSHOP_WORKER_RELAY_INTERVAL_S": ("relay_interval_s", _positive_float),
     "PEAKSHOP_WORKER_MAIL_INTERVAL_S": ("mail_interval_s", _positive_float),
     "PEAKSHOP_WORKER_EXPIRE_INTERVAL_S": ("expire_interval_s", _positive_float),
