@@ -216,13 +216,16 @@ def write_plot(rows: Sequence[TimelineRow], slo: SloSettings, path: Path, title:
     load, latency, capacity, queue = figure.subplots(4, 1, sharex=True)
     figure.suptitle(title)
 
-    load.plot(t, [row.target_rps or 0 for row in rows], "k--", lw=1, label="trace asks")
-    load.plot(t, _rolling_mean([row.offered_rps for row in rows]), lw=1.5,
-              label="offered (5 s mean)")
+    # Offered = started + dropped; a drop is only known when the visit that overran its
+    # slot ends, so the offered curve itself would show drops late: plot its two parts.
+    load.plot(t, [row.target_rps or 0 for row in rows], "k--", lw=1,
+              label="offered: the trace's rate")
+    load.plot(t, _rolling_mean([row.offered_rps - row.dropped for row in rows]), lw=1.5,
+              label="started on their slot (5 s mean)")
     load.plot(t, _rolling_mean([row.achieved_rps for row in rows]), lw=1.5,
-              label="achieved (5 s mean)")
+              label="achieved: completed (5 s mean)")
     load.bar(t, [row.dropped for row in rows], width=1.0, color="tab:red", alpha=0.5,
-             label="dropped arrivals")
+             label="dropped (counted when the overrunning visit ends)")
     if any(row.late for row in rows):
         load.bar(t, [row.late for row in rows], width=1.0, color="tab:olive", alpha=0.5,
                  label="started > 1 s late (Locust behind)")
@@ -272,3 +275,35 @@ def write_plot(rows: Sequence[TimelineRow], slo: SloSettings, path: Path, title:
     age_axis.legend(loc="upper left", fontsize=8)
     cores.legend(loc="upper left", fontsize=8)
     figure.savefig(path, dpi=100)
+
+
+def read_csv(path: Path) -> list[TimelineRow]:
+    """A timeline written by `write_csv`, back as rows (to redraw or compare reports)."""
+    types = {item.name: item.type for item in fields(TimelineRow)}
+    rows = []
+    with path.open(newline="", encoding="utf-8") as handle:
+        for record in csv.DictReader(handle):
+            values = {}
+            for name, text in record.items():
+                kind = types.get(name, "")
+                if text == "":
+                    values[name] = None
+                elif kind.startswith("int"):
+                    values[name] = int(text)
+                else:
+                    values[name] = float(text)
+            rows.append(TimelineRow(**{name: values.get(name) for name in types}))
+    return rows
+
+
+if __name__ == "__main__":
+    # python -m loadtests.report DIR: redraw DIR/timeline.png from DIR/timeline.csv.
+    import sys
+
+    folder = Path(sys.argv[1])
+    summary = json.loads((folder / "summary.json").read_text())
+    slo = SloSettings(**{key: summary["slo"][key] for key in ("latency_p95_s", "queue_age_s")})
+    name = Path(summary["trace"]).name
+    write_plot(read_csv(folder / "timeline.csv"), slo, folder / "timeline.png",
+               f"peakshop rehearsal: {name}, {'scaler' if summary['scaler'] else 'no scaler'}"
+               + (", announced events" if summary.get("events") else ""))

@@ -13,6 +13,7 @@ from loadtests.report import (
     SloSettings,
     TimelineRow,
     build_timeline,
+    read_csv,
     summarize,
     violated,
     write_csv,
@@ -95,7 +96,7 @@ def test_summary_counts_violations_and_capacity():
 
 
 def test_report_files(tmp_path):
-    rows = [row(t_s=t, p95_s=0.05 + t / 50, web_workers=1 + t // 20,
+    rows = [row(t_s=t, p95_s=round(0.05 + t / 50, 4), web_workers=1 + t // 20,
                 queue_depth=t % 7, queue_age_s=float(t % 70)) for t in range(90)]
     write_csv(rows, tmp_path / "timeline.csv")
     write_plot(rows, SLO, tmp_path / "timeline.png", "test run")
@@ -103,6 +104,7 @@ def test_report_files(tmp_path):
     with (tmp_path / "timeline.csv").open() as handle:
         table = list(csv.DictReader(handle))
     assert len(table) == 90 and table[30]["web_workers"] == "2"
+    assert read_csv(tmp_path / "timeline.csv") == rows
     assert (tmp_path / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert json.loads((tmp_path / "summary.json").read_text()) == {"slo_violation_seconds": 3}
 
