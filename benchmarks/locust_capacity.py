@@ -6,7 +6,7 @@ process (`loadtests/calibrate.py`: paced users, one GET per visit) whose offered
 steps. For each step it prints offered vs started vs dropped arrivals, the achieved request
 rate, and the CPU both sides burnt (from /proc), side by side:
 
-    python benchmarks/locust_capacity.py [--steps 100,200,400,800,1200] [--step-s 12]
+    python -m benchmarks.locust_capacity [--steps 100,200,400,800,1200] [--step-s 12]
 
 A Locust process is the bottleneck when it nears 100% of one core while the target still has
 headroom; `visits/s per Locust core` is the figure to size a distributed swarm with.
