@@ -130,12 +130,11 @@ def _defaults(instance_path: str) -> dict[str, Any]:
     }
 
 
-def load_settings(environ: Mapping[str, str] | None = None,
-                  overrides: Mapping[str, Any] | None = None) -> Settings:
-    """Defaults, then the environment, then `overrides` (tests). Raises ConfigError."""
-    environ = os.environ if environ is None else environ
+def read_environment(environ: Mapping[str, str], table: Mapping[str, tuple]) -> dict[str, Any]:
+    """Parse the variables of `table` (name -> (field, parser)) that are set; ConfigError names
+    the first malformed one."""
     values: dict[str, Any] = {}
-    for variable, (field, parse) in ENVIRONMENT.items():
+    for variable, (field, parse) in table.items():
         raw = environ.get(variable)
         if raw is None or raw == "":
             continue
@@ -143,6 +142,14 @@ def load_settings(environ: Mapping[str, str] | None = None,
             values[field] = parse(raw)
         except ValueError as problem:
             raise ConfigError(f"{variable} {problem}") from None
+    return values
+
+
+def load_settings(environ: Mapping[str, str] | None = None,
+                  overrides: Mapping[str, Any] | None = None) -> Settings:
+    """Defaults, then the environment, then `overrides` (tests). Raises ConfigError."""
+    environ = os.environ if environ is None else environ
+    values = read_environment(environ, ENVIRONMENT)
     values.update(overrides or {})
     instance_path = values.get("instance_path", "instance")
     merged = {**_defaults(instance_path), **values}

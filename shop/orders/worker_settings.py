@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shop.core.settings import ConfigError, positive_int
+from shop.core.settings import ConfigError, positive_int, read_environment
 
 
 @dataclass(frozen=True)
@@ -97,14 +97,7 @@ def load_worker_settings(instance_path: str, environ: Mapping[str, str] | None =
         "consumer": f"{socket.gethostname()}-{os.getpid()}",
         "heartbeat_file": default_heartbeat_file(instance_path),
     }
-    for variable, (field, parse) in ENVIRONMENT.items():
-        raw = environ.get(variable)
-        if raw is None or raw == "":
-            continue
-        try:
-            values[field] = parse(raw)
-        except ValueError as problem:
-            raise ConfigError(f"{variable} {problem}") from None
+    values.update(read_environment(environ, ENVIRONMENT))
     values.update({key: value for key, value in (overrides or {}).items() if value is not None})
     known = {field.name for field in dataclasses.fields(WorkerSettings)}
     unknown = sorted(set(values) - known)
