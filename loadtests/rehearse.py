@@ -51,14 +51,6 @@ def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress
         replay = build_replay(replay_settings)
     except (ReplayError, TraceFileError) as problem:
         raise BadArgument(str(problem)) from None
-    folder = Path(report_dir or time.strftime("rehearsal-%Y%m%d-%H%M%S"))
-    try:
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / ".writable").touch()
-        (folder / ".writable").unlink()
-    except OSError as problem:
-        raise BadArgument(f"--report {str(folder)!r} is not a writable folder "
-                               f"({problem.strerror}): give another path") from None
     if events is not None:
         try:
             load_events(events)
@@ -70,6 +62,15 @@ def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress
     redis_url = os.environ.get("PEAKSHOP_REDIS_URL") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise BadArgument(f"PEAKSHOP_REDIS_URL is not a redis:// URL: got {redis_url!r}")
+    # Last: a run refused for another reason leaves no empty report folder behind.
+    folder = Path(report_dir or time.strftime("rehearsal-%Y%m%d-%H%M%S"))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / ".writable").touch()
+        (folder / ".writable").unlink()
+    except OSError as problem:
+        raise BadArgument(f"--report {str(folder)!r} is not a writable folder "
+                               f"({problem.strerror}): give another path") from None
     return RehearsalSettings(replay_settings=replay_settings, scaler=not no_scaler,
                              report_dir=folder.resolve(), duration_s=duration,
                              slo=SloSettings(latency_p95_s=slo_p95),

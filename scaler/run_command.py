@@ -11,8 +11,8 @@ import logging
 import os
 import signal
 import sys
-import threading
 from pathlib import Path
+from urllib.parse import urlparse
 
 import click
 
@@ -87,13 +87,16 @@ def build_signals(settings: ScalerSettings, actuator: Actuator,
                                                       socket_connect_timeout=2))
     else:
         queue = ExpositionQueue(scraper)
+    backlog = None
     if settings.target == "local":
         from scaler.actuators.local import LocalActuator
-        from scaler.signals.procfs import ChildrenCpu
+        from scaler.signals.procfs import ChildrenCpu, ListenBacklog
 
         if isinstance(actuator, LocalActuator):
             cpu = ChildrenCpu(actuator.gunicorn.master_pid)
-    return LiveSignals(traffic, queue, actuator.replicas, cpu,
+        # The storefront serves its /metrics on the port shoppers use: its listen socket.
+        backlog = ListenBacklog(urlparse(settings.metrics_url).port or 80)
+    return LiveSignals(traffic, queue, actuator.replicas, cpu, backlog=backlog,
                        latency_slo_s=settings.latency_slo_s, recorder=metrics)
 
 
@@ -102,7 +105,10 @@ def build_policy(settings: ScalerSettings) -> Policy:
     from scaler.simulate.cluster import ClusterSettings
 
     cluster = ClusterSettings(min_replicas=settings.min_replicas,
-                              max_replicas=settings.max_replicas)
+                              max_replicas=settings.max_replicas,
+                              pod_max_rps=settings.capacity.pod_max_rps,
+                              worker_orders_per_s=settings.capacity.worker_orders_per_s,
+                              startup_s=round(settings.capacity.startup_s))
     if settings.policy == "hpa-cpu":
         from scaler.simulate.baselines import HpaCpuPolicy
 
@@ -133,7 +139,10 @@ def peakshop_policy(settings: ScalerSettings, cluster) -> Policy:
         raise BadSetting(str(error)) from None
     policy_settings = PolicySettings(min_replicas=settings.min_replicas,
                                      max_replicas=settings.max_replicas,
-                                     season_origin_s=settings.season_origin_s)
+                                     season_origin_s=settings.season_origin_s,
+                                     pod_max_rps=settings.capacity.pod_max_rps,
+                                     worker_orders_per_s=settings.capacity.worker_orders_per_s,
+                                     startup_s=settings.capacity.startup_s)
     return LearningPolicy(PeakshopPolicy(policy_settings, events,
                                          Forecaster(history, events=events)), history)
 
@@ -157,18 +166,13 @@ class LearningPolicy:
 
 def run_until_stopped(controller: Controller) -> None:
     """Run the loop until SIGTERM or SIGINT, then return."""
-    stop = threading.Event()
+    from shop.core.stop_signals import stop_signals
 
-    def request_stop(signum: int, _frame) -> None:
+    def announce(signum: int) -> None:
         log.info("received %s: stopping after this round", signal.Signals(signum).name)
-        stop.set()
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-    try:
+    with stop_signals(on_stop=announce) as stop:
         controller.run(stop)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 @click.command("run", cls=OneLineErrors)
@@ -199,6 +203,12 @@ def run_until_stopped(controller: Controller) -> None:
               "(default: `peakshop worker` run by this Python).")
 @click.option("--min-replicas", type=int, help="Lower bound per Deployment.")
 @click.option("--max-replicas", type=int, help="Upper bound per Deployment.")
+@click.option("--pod-max-rps", type=float, help="Requests/s that saturate one storefront "
+              "replica (default 40 on kubernetes, 150 per gunicorn worker locally).")
+@click.option("--worker-orders-per-s", type=float, help="Orders one order worker confirms "
+              "per second (default 5 on kubernetes, 200 locally).")
+@click.option("--startup", type=float, help="Seconds from asking for a replica to it serving "
+              "(default 45 on kubernetes, 5 locally).")
 @click.option("--window", type=float, help="Seconds of traffic a rate averages (default 30).")
 @click.option("--latency-slo", type=float, help="p95 latency SLO in seconds (default 0.5).")
 @click.option("--scaler-metrics-port", type=int,

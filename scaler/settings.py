@@ -19,8 +19,30 @@ from scaler.controller import ControllerSettings
 
 TARGETS = ("local", "kubernetes")
 POLICIES = ("peakshop", "hpa-cpu", "keda-queue")
-# Kubernetes bounds are the simulator's defaults; one machine runs far fewer processes.
-DEFAULT_BOUNDS = {"kubernetes": (2, 200), "local": (1, 2 * (os.cpu_count() or 1) + 1)}
+# Kubernetes bounds are the simulator's defaults. Locally a sync gunicorn worker uses at most
+# one core, and past one per core plus one (to fill the time others wait on Redis or the
+# database) extra workers only take CPU from each other and from the load generator.
+DEFAULT_BOUNDS = {"kubernetes": (2, 200), "local": (1, (os.cpu_count() or 1) + 1)}
+
+
+@dataclass(frozen=True)
+class Capacity:
+    """What one replica can do; the policy sizes replicas from it. Measure your own."""
+
+    pod_max_rps: float          # storefront requests/s that saturate one web replica
+    worker_orders_per_s: float  # orders one order worker confirms per second
+    startup_s: float            # from asking for a replica to it serving
+
+
+DEFAULT_CAPACITY = {
+    # The pod of shared/simulation.md, which the simulator's results are quoted for.
+    "kubernetes": Capacity(pod_max_rps=40.0, worker_orders_per_s=5.0, startup_s=45.0),
+    # One sync gunicorn worker with the rehearsal's shopper mix on a 2-core machine: its p95
+    # leaves 0.5 s near 150 requests/s (`peakshop rehearse --no-scaler`). Order workers
+    # confirm in batches of hundreds (benchmarks/pipeline.py); a worker forked from the
+    # preloaded master serves at once, an order worker process within a few seconds.
+    "local": Capacity(pod_max_rps=150.0, worker_orders_per_s=200.0, startup_s=5.0),
+}
 
 
 class ScalerConfigError(Exception):
@@ -53,6 +75,7 @@ class ScalerSettings:
     scaler_metrics_port: int = 9102        # 0: no /metrics endpoint for the scaler
     window_s: float = 30.0
     latency_slo_s: float = 0.5
+    capacity: Capacity = DEFAULT_CAPACITY["kubernetes"]
 
     @property
     def lease_duration_s(self) -> int:
@@ -139,6 +162,7 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Scal
 
         namespace = current_namespace() if target == "kubernetes" else "default"
     prometheus_url = flags.get("prometheus")
+    capacity = _capacity(flags, DEFAULT_CAPACITY[target])
     return ScalerSettings(
         target=target,
         dry_run=bool(flags.get("dry_run")),
@@ -164,4 +188,23 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Scal
         scaler_metrics_port=port,
         window_s=float(flags.get("window") or 30.0),
         latency_slo_s=float(flags.get("latency_slo") or 0.5),
+        capacity=capacity,
     )
+
+
+def _capacity(flags: Mapping[str, Any], default: Capacity) -> Capacity:
+    """The target's default capacity, with whatever the flags measured instead."""
+    given = {"pod_max_rps": ("--pod-max-rps", flags.get("pod_max_rps")),
+             "worker_orders_per_s": ("--worker-orders-per-s", flags.get("worker_orders_per_s")),
+             "startup_s": ("--startup", flags.get("startup"))}
+    values = {}
+    for field, (flag, value) in given.items():
+        if value is None:
+            values[field] = getattr(default, field)
+        elif value < 0 or (value == 0 and field != "startup_s"):
+            least = "0 or more" if field == "startup_s" else "more than 0"
+            raise ScalerConfigError(f"{flag} must be {least}: got {value:g} (measure one "
+                                    f"replica, e.g. with benchmarks/, and pass what it does)")
+        else:
+            values[field] = float(value)
+    return Capacity(**values)

@@ -22,6 +22,7 @@ from scaler.signals.readings import QueueReading, TrafficReading
 REQUESTS_FAMILY = "peakshop_http_requests"  # the parser drops a counter's `_total`
 LATENCY_FAMILY = "peakshop_http_request_duration_seconds"
 IN_FLIGHT_FAMILY = "peakshop_http_requests_in_flight"
+LISTEN_BACKLOG_FAMILY = "peakshop_http_listen_backlog"
 QUEUE_LENGTH_FAMILY = "peakshop_queue_length"
 QUEUE_PENDING_FAMILY = "peakshop_queue_pending"
 QUEUE_AGE_FAMILY = "peakshop_queue_oldest_age_seconds"
@@ -39,6 +40,7 @@ class Scrape:
     requests_total: float
     latency_buckets: tuple[tuple[float, float], ...]  # (upper bound, cumulative count), sorted
     in_flight: float | None = None
+    listen_backlog: float | None = None
     queue_length: float | None = None
     queue_pending: float | None = None
     queue_oldest_age_s: float | None = None
@@ -71,8 +73,8 @@ def parse_exposition(text: str, at_s: float,
                     buckets[float(sample.labels["le"])] += sample.value
             elif family.name == ORDERS_CONFIRMED_FAMILY and sample.name.endswith("_total"):
                 gauges[family.name].append(sample.value)
-            elif family.name in (IN_FLIGHT_FAMILY, QUEUE_LENGTH_FAMILY, QUEUE_PENDING_FAMILY,
-                                 QUEUE_AGE_FAMILY):
+            elif family.name in (IN_FLIGHT_FAMILY, LISTEN_BACKLOG_FAMILY, QUEUE_LENGTH_FAMILY,
+                                 QUEUE_PENDING_FAMILY, QUEUE_AGE_FAMILY):
                 gauges[family.name].append(sample.value)
     if not seen_requests:
         raise SignalError(f"metrics endpoint has no {REQUESTS_FAMILY}_total counter: "
@@ -87,6 +89,7 @@ def parse_exposition(text: str, at_s: float,
         requests_total=requests_total,
         latency_buckets=tuple(sorted(buckets.items())),
         in_flight=sum(gauges[IN_FLIGHT_FAMILY]) if gauges.get(IN_FLIGHT_FAMILY) else None,
+        listen_backlog=largest(LISTEN_BACKLOG_FAMILY),
         queue_length=largest(QUEUE_LENGTH_FAMILY),
         queue_pending=largest(QUEUE_PENDING_FAMILY),
         queue_oldest_age_s=largest(QUEUE_AGE_FAMILY),
@@ -128,13 +131,16 @@ def histogram_quantile(quantile: float, buckets: list[tuple[float, float]]) -> f
 
 
 def traffic_between(old: Scrape, new: Scrape) -> TrafficReading:
-    """Request rate and p95 between two scrapes of the same endpoint."""
+    """Request rate and p95 between two scrapes of the same endpoint, and the requests
+    waiting for a worker as of the newer one."""
     elapsed = new.at_s - old.at_s
     if elapsed <= 0:
         raise ValueError("scrapes must be in time order")
     served = counter_increase(old.requests_total, new.requests_total)
     p95 = histogram_quantile(0.95, bucket_increases(old.latency_buckets, new.latency_buckets))
-    return TrafficReading(request_rate=served / elapsed, latency_p95_s=p95, window_s=elapsed)
+    waiting = None if new.listen_backlog is None else int(new.listen_backlog)
+    return TrafficReading(request_rate=served / elapsed, latency_p95_s=p95, window_s=elapsed,
+                          waiting=waiting)
 
 
 class ScrapeWindow:

@@ -1,7 +1,10 @@
-"""Process facts from Linux /proc: a process's children and their CPU time.
+"""Process and socket facts from Linux /proc: a process's children, their CPU time, and the
+connections waiting to be accepted on a listening port.
 
 Used for the local target, where the "pods" are gunicorn workers: the children of the
-gunicorn master are its workers, and their CPU time gives the utilisation HPA would see.
+gunicorn master are its workers, their CPU time gives the utilisation HPA would see, and
+the listen socket's accept queue shows requests waiting for a free worker, which the
+storefront's own latency histogram cannot see (its clock starts once a worker took them).
 """
 
 from __future__ import annotations
@@ -10,6 +13,8 @@ import os
 import time
 from collections.abc import Callable
 from pathlib import Path
+
+from shop.core.listen_queue import listen_backlog
 
 PROC = Path("/proc")
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -83,3 +88,16 @@ class ChildrenCpu:
             return None
         busy = sum(sample[pid] - before[pid] for pid in common)
         return max(0.0, min(1.0, busy / ((now - then) * len(common))))
+
+
+class ListenBacklog:
+    """Requests queued in front of the storefront's workers, read from its listen socket."""
+
+    name = "backlog"
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def waiting(self) -> int | None:
+        """Connections not yet accepted by any worker; None if the port is not listening."""
+        return listen_backlog(self.port)

@@ -31,6 +31,11 @@ def latency_p95_query(window_s: int, extra_selector: str = "") -> str:
             f"[{window_s}s])))")
 
 
+def waiting_query(extra_selector: str = "") -> str:
+    """PromQL for the requests queued for a free worker, all pods together."""
+    return f"sum(peakshop_http_listen_backlog{_selector(extra_selector)})"
+
+
 def scalar_from_response(payload: dict[str, Any]) -> float | None:
     """The single value of an instant-vector or scalar answer; None for an empty vector/NaN."""
     if payload.get("status") != "success":
@@ -88,7 +93,9 @@ class PrometheusTraffic:
         if rate is None:
             return None
         p95 = self.client.query(latency_p95_query(self.window_s, self.extra_selector))
-        return TrafficReading(request_rate=rate, latency_p95_s=p95, window_s=self.window_s)
+        waiting = self.client.query(waiting_query(self.extra_selector))
+        return TrafficReading(request_rate=rate, latency_p95_s=p95, window_s=self.window_s,
+                              waiting=None if waiting is None else int(waiting))
 
 
 class PrometheusCpu:

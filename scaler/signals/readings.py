@@ -12,6 +12,7 @@ class TrafficReading:
     request_rate: float
     latency_p95_s: float | None
     window_s: float
+    waiting: int | None = None   # requests queued for a free worker at the end of the window
 
 
 @dataclass(frozen=True)

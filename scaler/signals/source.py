@@ -39,16 +39,32 @@ class CpuSource(Protocol):
     def utilization(self) -> float | None: ...
 
 
+class BacklogSource(Protocol):
+    name: str
+
+    def waiting(self) -> int | None: ...
+
+
 class SignalRecorder(Protocol):
     def signal_read(self, signal: str, age_s: float) -> None: ...
 
     def signal_failed(self, signal: str, age_s: float) -> None: ...
 
 
-def latency_within_slo(reading: TrafficReading | None, slo_s: float) -> bool | None:
-    """Whether p95 met the SLO; an idle window met it; None when traffic is unknown."""
+def latency_within_slo(reading: TrafficReading | None, slo_s: float,
+                       waiting: int | None = None) -> bool | None:
+    """Whether p95 met the SLO; an idle window met it; None when traffic is unknown.
+
+    Requests not yet taken by a worker (`waiting`, else the reading's own count) wait about
+    waiting / throughput seconds (Little's law) before the server's latency clock even
+    starts: a wait beyond the SLO breaks it however fast the requests are once served.
+    """
     if reading is None:
         return None
+    if waiting is None:
+        waiting = reading.waiting
+    if waiting and waiting / max(reading.request_rate, 1.0) > slo_s:
+        return False
     if reading.latency_p95_s is None:
         return True
     return reading.latency_p95_s <= slo_s
@@ -59,13 +75,15 @@ class LiveSignals:
 
     def __init__(self, traffic: TrafficSource, queue: QueueSource,
                  replicas: Callable[[], ReplicaCounts], cpu: CpuSource | None = None, *,
-                 latency_slo_s: float = 0.5, recorder: SignalRecorder | None = None,
+                 backlog: BacklogSource | None = None, latency_slo_s: float = 0.5,
+                 recorder: SignalRecorder | None = None,
                  clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time) -> None:
         self.traffic = traffic
         self.queue = queue
         self.replicas = replicas
         self.cpu = cpu
+        self.backlog = backlog
         self.latency_slo_s = latency_slo_s
         self.recorder = recorder
         self.clock = clock
@@ -80,6 +98,8 @@ class LiveSignals:
         traffic, traffic_ok = self._read("traffic", self.traffic.read)
         queue, queue_ok = self._read("queue", self.queue.read)
         cpu = self._read("cpu", self.cpu.utilization)[0] if self.cpu is not None else None
+        waiting = (self._read("backlog", self.backlog.waiting)[0]
+                   if self.backlog is not None else None)
         now = self.clock()
         age_s = max(self._age(name, now) for name in ("traffic", "queue"))
         return Observation(
@@ -88,7 +108,7 @@ class LiveSignals:
             request_rate=traffic.request_rate if traffic else None,
             latency_p95_s=traffic.latency_p95_s if traffic else None,
             latency_within_slo=latency_within_slo(traffic if traffic_ok else None,
-                                                  self.latency_slo_s),
+                                                  self.latency_slo_s, waiting),
             cpu_utilization=cpu,
             queue_backlog=queue.backlog if queue else None,
             queue_oldest_age_s=queue.oldest_age_s if queue else None,

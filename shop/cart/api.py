@@ -51,7 +51,6 @@ def set_item(cart_id: str, sku: str):
     data = json_body()
     quantity = service.parse_quantity(data.get("quantity"))
     current = resources.current()
-    cart = service.set_quantity(current.redis, current.database, cart_id, sku, quantity,
-                                current.settings.cart_ttl_s)
-    with current.database.reading() as session:
-        return cart_json(cart, service.price_lines(session, cart))
+    cart, lines = service.set_quantity(current.redis, current.database, cart_id, sku,
+                                       quantity, current.settings.cart_ttl_s)
+    return cart_json(cart, lines)

@@ -57,6 +57,10 @@ def create_cart(client: redis.Redis, merchant_id: int, ttl_s: int) -> str:
 
 def load_cart(client: redis.Redis, cart_id: str) -> Cart:
     fields = client.hgetall(_key(cart_id)) if _looks_like_id(cart_id) else {}
+    return _cart_from(cart_id, fields)
+
+
+def _cart_from(cart_id: str, fields: dict[bytes, bytes]) -> Cart:
     if not fields or SHOP_FIELD.encode() not in fields:
         raise NotFound(f"there is no cart {cart_id!r}: carts expire after a week without "
                        "changes; create a new one", code="unknown_cart")
@@ -79,16 +83,23 @@ def parse_quantity(value: object) -> int:
 
 
 def set_quantity(client: redis.Redis, database: Database, cart_id: str, sku: str,
-                 quantity: int, ttl_s: int) -> Cart:
-    """Put `quantity` of `sku` in the cart (0 removes it); 409 when the shop has fewer."""
+                 quantity: int, ttl_s: int) -> tuple[Cart, list[PricedLine]]:
+    """Put `quantity` of `sku` in the cart (0 removes it); 409 when the shop has fewer.
+
+    Returns the cart as stored and its lines at today's prices. Adding to a cart is the
+    hottest write of a peak: one catalog query prices the cart and checks the product,
+    and the write reads the cart back in the same Redis round trip.
+    """
     cart = load_cart(client, cart_id)
-    if quantity == 0:
-        client.hdel(_key(cart_id), ITEM_PREFIX + sku)
-        client.expire(_key(cart_id), ttl_s)
-        return load_cart(client, cart_id)
     with database.reading() as session:
-        product = catalog.get_product(session, cart.merchant_id, sku)
-        currencies = {line.product.currency for line in price_lines(session, cart)}
+        products = catalog.products_by_sku(session, cart.merchant_id,
+                                           sorted({*cart.quantities, sku}))
+    if quantity == 0:
+        updated = _write_line(client, cart_id, sku, 0, ttl_s)
+        return updated, _priced(database, updated, products)
+    product = products.get(sku)
+    if product is None:
+        raise catalog.unknown_sku(sku)
     if quantity > product.available:
         # Abandoned checkouts may still hold units past their expiry: free those first.
         with database.transaction() as session:
@@ -100,14 +111,37 @@ def set_quantity(client: redis.Redis, database: Database, cart_id: str, sku: str
                        extra={"sku": sku, "available": product.available})
     if sku not in cart.quantities and len(cart.quantities) >= MAX_LINES:
         raise InvalidInput(f"a cart holds at most {MAX_LINES} different products")
+    currencies = {products[line].currency for line in cart.quantities if line in products}
     if currencies and product.currency not in currencies:
         raise Conflict(f"the cart is priced in {currencies.pop()}; {sku!r} is priced in "
                        f"{product.currency}", code="currency_mismatch")
-    with client.pipeline() as pipe:
-        pipe.hset(_key(cart_id), ITEM_PREFIX + sku, quantity)
-        pipe.expire(_key(cart_id), ttl_s)
-        pipe.execute()
-    return load_cart(client, cart_id)
+    updated = _write_line(client, cart_id, sku, quantity, ttl_s)
+    return updated, _priced(database, updated, {**products, sku: product})
+
+
+def _write_line(client: redis.Redis, cart_id: str, sku: str, quantity: int,
+                ttl_s: int) -> Cart:
+    """Store one line (0 deletes it), refresh the TTL and read the cart back, atomically."""
+    key = _key(cart_id)
+    with client.pipeline() as pipe:   # MULTI/EXEC: what is read back is what was written
+        if quantity:
+            pipe.hset(key, ITEM_PREFIX + sku, quantity)
+        else:
+            pipe.hdel(key, ITEM_PREFIX + sku)
+        pipe.expire(key, ttl_s)
+        pipe.hgetall(key)
+        fields = pipe.execute()[-1]
+    return _cart_from(cart_id, fields)
+
+
+def _priced(database: Database, cart: Cart, known: dict[str, Product]) -> list[PricedLine]:
+    """The cart's lines priced from products already read; a line another request added
+    meanwhile is read now."""
+    if any(sku not in known for sku in cart.quantities):
+        with database.reading() as session:
+            return price_lines(session, cart)
+    return [PricedLine(known[sku], quantity)
+            for sku, quantity in sorted(cart.quantities.items())]
 
 
 def price_lines(session: Session, cart: Cart) -> list[PricedLine]:

@@ -121,8 +121,13 @@ def get_product(session: Session, merchant_id: int, sku: str) -> Product:
     product = session.scalar(select(Product).where(Product.merchant_id == merchant_id,
                                                    Product.sku == sku))
     if product is None:
-        raise NotFound(f"the shop has no product with SKU {sku!r}", code="unknown_sku")
+        raise unknown_sku(sku)
     return product
+
+
+def unknown_sku(sku: str) -> NotFound:
+    """The 404 for a SKU the shop does not sell."""
+    return NotFound(f"the shop has no product with SKU {sku!r}", code="unknown_sku")
 
 
 def products_by_sku(session: Session, merchant_id: int, skus: list[str]) -> dict[str, Product]:

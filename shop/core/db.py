@@ -84,3 +84,9 @@ class Database:
     def dispose(self) -> None:
         self.engine.dispose()
         self.read_engine.dispose()
+
+    def forget_inherited_connections(self) -> None:
+        """In a forked child: drop the parent's pooled connections without closing them,
+        which would close them under the parent too."""
+        self.engine.dispose(close=False)
+        self.read_engine.dispose(close=False)

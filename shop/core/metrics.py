@@ -14,7 +14,7 @@ from __future__ import annotations
 import functools
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 from flask import Flask, Response, g, request
@@ -29,6 +29,9 @@ from prometheus_client import (
     multiprocess,
     values,
 )
+from prometheus_client.core import GaugeMetricFamily, Metric
+
+from shop.core.listen_queue import bind_port, listen_backlog
 
 # Collectors that read live state at scrape time (queue depth, orders by status) register
 # here; they run once per scrape in the process that answers it.
@@ -96,7 +99,29 @@ def init_app(app: Flask) -> None:
         if g.pop("request_started", None) is not None:
             metrics.in_flight.dec()
 
+    if listen_backlog_collector not in scrape_time_collectors:
+        scrape_time_collectors.append(listen_backlog_collector)
     app.add_url_rule("/metrics", "metrics", _expose_metrics(app))
+
+
+def listen_backlog_collector(app: Flask) -> ListenBacklogCollector:
+    return ListenBacklogCollector(bind_port(app.extensions["peakshop"].settings.bind))
+
+
+class ListenBacklogCollector:
+    """Connections waiting for a free worker, read when scraped: the one part of a shopper's
+    wait that the latency histogram cannot see."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def collect(self) -> Iterator[Metric]:
+        waiting = listen_backlog(self.port)
+        if waiting is None:
+            return  # nothing listens on the port here (e.g. a test client): no gauge, not 0
+        yield GaugeMetricFamily("peakshop_http_listen_backlog",
+                                "Connections waiting for a free worker on the listen socket",
+                                value=waiting)
 
 
 def _expose_metrics(app: Flask):

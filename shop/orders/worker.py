@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import socket
 import sys
 import threading
 
@@ -22,6 +20,7 @@ from shop.core import logging as shop_logging
 from shop.core import redis as shop_redis
 from shop.core.db import Database
 from shop.core.settings import ConfigError, Settings
+from shop.core.stop_signals import stop_signals
 from shop.notifications.mailer import mailer_for
 from shop.notifications.service import RetryPolicy, deliver_due
 from shop.orders import housekeeping
@@ -37,33 +36,17 @@ EXIT_UNHEALTHY = 1
 
 
 class Shutdown:
-    """Turns SIGTERM/SIGINT into `requested`, and forces the exit once the grace is over.
+    """Forces the exit once the grace after SIGTERM/SIGINT is over.
 
-    The signal number reaches a watcher thread through a wakeup socket at the C level, so
-    the grace period is enforced even while the main thread waits inside a database driver.
+    Run from the stop-signal watcher thread, so the grace period is enforced even while the
+    main thread waits inside a database driver.
     """
 
     def __init__(self, grace_s: float):
         self.grace_s = grace_s
-        self.requested = threading.Event()
         self.finished = threading.Event()
 
-    def install(self) -> None:
-        receiver, sender = socket.socketpair()
-        sender.setblocking(False)
-        signal.set_wakeup_fd(sender.fileno(), warn_on_full_buffer=False)
-        for signum in (signal.SIGTERM, signal.SIGINT):
-            signal.signal(signum, lambda *_: self.requested.set())
-        self._sockets = (receiver, sender)  # kept open for the life of the process
-        threading.Thread(target=self._watch, args=(receiver,), name="shutdown",
-                         daemon=True).start()
-
-    def _watch(self, receiver: socket.socket) -> None:
-        while True:
-            received = receiver.recv(64)
-            if not received or {signal.SIGTERM, signal.SIGINT} & set(received):
-                break
-        self.requested.set()
+    def enforce_grace(self, _signum: int) -> None:
         log.info("stop requested: finishing the current batch within %.0f s", self.grace_s)
         if not self.finished.wait(self.grace_s):
             log.error("grace period of %.0f s over: exiting, the batch in hand stays "
@@ -100,7 +83,14 @@ def chores(settings: Settings, worker: WorkerSettings, database: Database, clien
 def run_worker(settings: Settings, worker: WorkerSettings) -> int:
     """Run one worker until SIGTERM/SIGINT; returns the process exit status."""
     shutdown = Shutdown(worker.grace_s)
-    shutdown.install()
+    with stop_signals(on_stop=shutdown.enforce_grace) as requested:
+        try:
+            return _serve(settings, worker, requested)
+        finally:
+            shutdown.finished.set()
+
+
+def _serve(settings: Settings, worker: WorkerSettings, requested: threading.Event) -> int:
     database = Database(settings.database_url)
     client = shop_redis.connect(settings.redis_url, settings.instance_path)
     stats = WorkerStats()
@@ -113,15 +103,14 @@ def run_worker(settings: Settings, worker: WorkerSettings) -> int:
     heartbeat = Heartbeat(worker.heartbeat_file, worker.consumer)
     heartbeat.beat(force=True)
     chores_thread = housekeeping.Housekeeping(
-        chores(settings, worker, database, client, stats), shutdown.requested)
+        chores(settings, worker, database, client, stats), requested)
     chores_thread.start()
     log.info("order worker %s started", worker.consumer)
     try:
-        Consumer(database, client, worker, shutdown.requested, heartbeat, stats).run()
+        Consumer(database, client, worker, requested, heartbeat, stats).run()
         chores_thread.join()
     finally:
         heartbeat.clear()
-        shutdown.finished.set()
         database.dispose()
     log.info("order worker %s stopped: %s", worker.consumer, stats.snapshot())
     return 0

@@ -38,6 +38,10 @@ gunicorn_server = live_fixtures.gunicorn_server
     (["--target", "local", "--scaler-metrics-port", "70000"],
      "--scaler-metrics-port must be 0..65535"),
     (["--target", "local", "--no-such-flag"], "No such option '--no-such-flag'"),
+    (["--target", "local", "--pod-max-rps", "0"], "--pod-max-rps must be more than 0"),
+    (["--target", "kubernetes", "--worker-orders-per-s", "-5"],
+     "--worker-orders-per-s must be more than 0"),
+    (["--target", "local", "--startup", "-1"], "--startup must be 0 or more"),
 ])
 def test_bad_flags_print_one_line_and_exit_2(arguments, message):
     result = CliRunner().invoke(scaler, ["run", *arguments])
@@ -78,6 +82,38 @@ def test_settings_defaults_per_target():
     assert cluster.lease_duration_s == 30
     assert cluster.policy == "peakshop"
     assert cluster.controller_settings().period_s == 10
+
+
+def test_replica_capacity_defaults_per_target_and_flags_replace_them():
+    local = build_settings({"target": "local"}, {})
+    cluster = build_settings({"target": "kubernetes", "namespace": "shop"}, {})
+    # The cluster default is the simulator's pod, so live and simulated runs size alike.
+    assert (cluster.capacity.pod_max_rps, cluster.capacity.worker_orders_per_s,
+            cluster.capacity.startup_s) == (40.0, 5.0, 45.0)
+    # A local gunicorn worker carries more than a simulated pod and starts far sooner.
+    assert local.capacity.pod_max_rps > cluster.capacity.pod_max_rps
+    assert local.capacity.startup_s < cluster.capacity.startup_s
+    measured = build_settings({"target": "kubernetes", "namespace": "shop", "pod_max_rps": 95.5,
+                               "worker_orders_per_s": 12, "startup": 0}, {})
+    assert (measured.capacity.pod_max_rps, measured.capacity.worker_orders_per_s,
+            measured.capacity.startup_s) == (95.5, 12.0, 0.0)
+
+
+def test_the_live_policy_sizes_with_the_measured_capacity():
+    from scaler.model import Observation
+    from scaler.run_command import build_policy
+
+    def web_pods_for(rate: float, **flags) -> int:
+        settings = build_settings({"target": "kubernetes", "namespace": "shop", **flags}, {})
+        policy = build_policy(settings)
+        seen = Observation(at_s=1.0, request_rate=rate, latency_p95_s=0.05,
+                           latency_within_slo=True, cpu_utilization=None, queue_backlog=0,
+                           queue_oldest_age_s=0.0, orders_rate=0.0, web_ready=2,
+                           web_requested=2, workers_ready=2, workers_requested=2)
+        decision, _ = policy.decide(seen, policy.initial_state(2, 2))
+        return decision.web.replicas
+
+    assert web_pods_for(400.0) > web_pods_for(400.0, pod_max_rps=120.0) >= 2
 
 
 @pytest.mark.slow
