@@ -118,3 +118,21 @@ def test_requests_queued_behind_a_busy_worker_are_seen_and_then_served(one_worke
     finally:
         os.kill(worker, signal.SIGCONT)
     assert eventually(lambda: listen_backlog(port), 0) == 0
+
+
+@pytest.mark.skipif(not socket.has_ipv6, reason="no IPv6 on this machine")
+def test_an_ipv6_listener_is_found_too():
+    try:
+        server = socket.socket(socket.AF_INET6)
+        server.bind(("::1", 0))
+    except OSError as problem:
+        pytest.skip(f"no IPv6 loopback here: {problem}")
+    server.listen(8)
+    port = server.getsockname()[1]
+    clients = [socket.create_connection(("::1", port)) for _ in range(2)]
+    try:
+        assert eventually(lambda: listen_backlog(port), 2) == 2
+    finally:
+        for client in clients:
+            client.close()
+        server.close()
