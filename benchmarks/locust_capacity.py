@@ -25,10 +25,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from loadtests.processes import tree_cpu_seconds
 from tests.support.servers import free_port, wait_for_port
 
 REPO = Path(__file__).resolve().parent.parent
-TICKS = os.sysconf("SC_CLK_TCK")
 SETTLE_S = 3  # seconds at the start of each step left out while users are spawned
 
 
@@ -37,29 +37,6 @@ def hello_app(environ, start_response):
     body = b"hello"
     start_response("200 OK", [("Content-Type", "text/plain"), ("Content-Length", "5")])
     return [body]
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU of a process and its reaped children, in seconds."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(value) for value in fields[11:15]) / TICKS
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for task in Path(f"/proc/{pid}/task").glob("*"):
-        try:
-            found += [int(child) for child in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return found
-
-
-def tree_cpu(pid: int) -> float:
-    return cpu_seconds(pid) + sum(cpu_seconds(child) for child in children(pid))
 
 
 def run(steps: list[int], step_s: float,
@@ -87,7 +64,8 @@ def run(steps: list[int], step_s: float,
                  "--pacing", "1", "--timeline-file", str(timeline), "--stop-timeout", "5"],
                 cwd=REPO, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
         while locust.poll() is None:
-            samples.append((time.time(), cpu_seconds(locust.pid), tree_cpu(target.pid)))
+            samples.append((time.time(), tree_cpu_seconds(locust.pid),
+                            tree_cpu_seconds(target.pid)))
             time.sleep(1.0)
     finally:
         for process in (locust, target):

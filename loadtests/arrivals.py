@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 
 DEFAULT_PACING_S = 10.0
@@ -49,6 +50,17 @@ class PacedTimetable:
     def is_late(self, now: float) -> bool:
         """Whether a visit starting `now` starts more than LATE_AFTER_S after its slot."""
         return self.slot is not None and now - self.slot > LATE_AFTER_S
+
+    def next_wait(self, now: float, phase: float,
+                  on_dropped: Callable[[int], None]) -> float:
+        """Locust's `wait_time`: until the first slot, then until the next one, reporting
+        the slots an overrunning visit missed to `on_dropped`."""
+        if self.slot is None:
+            return self.first_wait(now, phase)
+        wait_s, missed = self.after_visit(now)
+        if missed:
+            on_dropped(missed)
+        return wait_s
 
     def after_visit(self, now: float) -> tuple[float, int]:
         """Seconds to wait for the next slot, and how many slots the last visit overran.

@@ -50,13 +50,7 @@ class PingUser(FastHttpUser):
         self.wait()
 
     def wait_time(self) -> float:
-        now = time.time()
-        if self.timetable.slot is None:
-            return self.timetable.first_wait(now, random.random())
-        wait_s, missed = self.timetable.after_visit(now)
-        if missed:
-            recorder.arrivals_dropped(missed)
-        return wait_s
+        return self.timetable.next_wait(time.time(), random.random(), recorder.arrivals_dropped)
 
     @task
     def ping(self) -> None:

@@ -115,13 +115,8 @@ class ShopperUser(ShopClient, FastHttpUser):
         self.wait()  # until this shopper's first slot, at a random phase
 
     def wait_time(self) -> float:
-        now = time.time()
-        if self.timetable.slot is None:
-            return self.timetable.first_wait(now, random.random())
-        wait_s, missed = self.timetable.after_visit(now)
-        if missed:
-            swarm.recorder.arrivals_dropped(missed)
-        return wait_s
+        return self.timetable.next_wait(time.time(), random.random(),
+                                        swarm.recorder.arrivals_dropped)
 
     @property
     def products(self) -> str:
@@ -131,26 +126,25 @@ class ShopperUser(ShopClient, FastHttpUser):
     @task(30)
     @visit
     def browse_catalog(self) -> None:
-        with self.client.get(f"{self.products}?limit=20", catch_response=True,
-                             name=f"{API}/shops/[slug]/products") as response:
-            self.expect(response, 200)
+        self.product_list("limit=20", "")
 
     @tag("browse")
     @task(14)
     @visit
     def search(self) -> None:
-        word = random.choice(self.shop.catalog.search_words)
-        with self.client.get(f"{self.products}?q={word}", catch_response=True,
-                             name=f"{API}/shops/[slug]/products?q=[word]") as response:
-            self.expect(response, 200)
+        self.product_list(f"q={random.choice(self.shop.catalog.search_words)}", "?q=[word]")
 
     @tag("browse")
     @task(14)
     @visit
     def browse_category(self) -> None:
-        category = random.choice(self.shop.catalog.categories)
-        with self.client.get(f"{self.products}?category={category}", catch_response=True,
-                             name=f"{API}/shops/[slug]/products?category=[category]") as response:
+        self.product_list(f"category={random.choice(self.shop.catalog.categories)}",
+                          "?category=[category]")
+
+    def product_list(self, query: str, grouped_query: str) -> None:
+        """One page of the catalog; Locust groups the requests by `grouped_query`."""
+        with self.client.get(f"{self.products}?{query}", catch_response=True,
+                             name=f"{API}/shops/[slug]/products{grouped_query}") as response:
             self.expect(response, 200)
 
     @tag("browse")

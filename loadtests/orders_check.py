@@ -83,9 +83,14 @@ def left_in_shop(base_url: str, slug: str, token: str,
     """How many of the shop's orders are still paid / pending payment (up to 100 each)."""
     counts = {}
     for status in UNFINISHED:
-        response = session.get(f"{base_url}/api/v1/shops/{slug}/orders",
-                               params={"status": status, "limit": 100}, timeout=TIMEOUT_S,
-                               headers={"Authorization": f"Bearer {token}"})
+        try:
+            response = session.get(f"{base_url}/api/v1/shops/{slug}/orders",
+                                   params={"status": status, "limit": 100},
+                                   timeout=TIMEOUT_S,
+                                   headers={"Authorization": f"Bearer {token}"})
+        except requests.RequestException:
+            counts[status] = -1   # the storefront stopped answering: unknown, not zero
+            continue
         counts[status] = len(response.json()["items"]) if response.status_code == 200 else -1
     return counts
 

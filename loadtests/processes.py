@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from scaler.signals.procfs import children_of, cpu_seconds, stat_fields
+
 PR_SET_PDEATHSIG = 1
 TICKS_PER_S = os.sysconf("SC_CLK_TCK")
 
@@ -79,59 +81,27 @@ def start(name: str, command: Sequence[str], *, env: Mapping[str, str], log_path
     return Child(name, process, log)
 
 
-def _stat_fields(pid: int) -> list[str] | None:
-    try:
-        text = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    # The command name may hold spaces and parentheses: split after the last ')'.
-    return text.rsplit(")", 1)[1].split()
-
-
 def session_members(session_id: int) -> list[int]:
     """Live (non-zombie) processes whose session id is `session_id`."""
     members = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
-        fields = _stat_fields(int(entry.name))
+        fields = stat_fields(int(entry.name))
         # fields[0] is the state, fields[3] the session id.
         if fields and fields[0] != "Z" and int(fields[3]) == session_id:
             members.append(int(entry.name))
     return members
 
 
-def children_of(pid: int) -> list[int]:
-    """Live child processes of `pid`."""
-    found: list[int] = []
-    try:
-        tasks = list(Path(f"/proc/{pid}/task").iterdir())
-    except OSError:
-        return found
-    for task in tasks:
-        try:
-            found += [int(child) for child in (task / "children").read_text().split()]
-        except OSError:
-            continue
-    return [child for child in found if (_stat_fields(child) or ["Z"])[0] != "Z"]
-
-
-def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system) a process has used so far, 0 if it is gone."""
-    fields = _stat_fields(pid)
-    if not fields:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / TICKS_PER_S
-
-
 def tree_cpu_seconds(pid: int) -> float:
     """CPU time of a process, its reaped children and its live ones: never decreases while
     the process lives, even as gunicorn retires workers."""
-    fields = _stat_fields(pid)
+    fields = stat_fields(pid)
     if not fields:
         return 0.0
     own = sum(int(value) for value in fields[11:15]) / TICKS_PER_S
-    return own + sum(cpu_seconds(child) for child in children_of(pid))
+    return own + sum(cpu_seconds(child) or 0.0 for child in children_of(pid))
 
 
 def machine_busy_seconds() -> float:

@@ -32,9 +32,9 @@ from loadtests.seed import SeedError, seed_demo_shop
 from loadtests.trace import Replay, ReplaySettings
 from scaler.events import add_event, load_events
 from scaler.settings import season_start
+from shop.up import READY_DEADLINE_S, wait_ready
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
-READY_DEADLINE_S = 60
 PROGRESS_EVERY_S = 5
 STOP_TIMEOUT_S = 40        # gunicorn's graceful timeout is 25 s
 LOCUST_STOP_TIMEOUT_S = 30  # a ramp-down lets running visits finish
@@ -136,18 +136,13 @@ class Rehearsal:
         env = self.environment(self.redis_url())
         upgrade(env["PEAKSHOP_DATABASE_URL"])
         server = self.start_child("serve", _peakshop("serve"), env)
-        if not processes.wait_for(lambda: self.ready() or not server.alive(), READY_DEADLINE_S):
+        if not wait_ready(self.url, server.process):
+            if not server.alive():
+                raise click.ClickException(f"the storefront exited: see "
+                                           f"{self.report_dir}/serve.log")
             raise click.ClickException(f"the storefront was not ready at {self.url} after "
                                        f"{READY_DEADLINE_S} s: see {self.report_dir}/serve.log")
-        if not server.alive():
-            raise click.ClickException(f"the storefront exited: see {self.report_dir}/serve.log")
         return env
-
-    def ready(self) -> bool:
-        try:
-            return requests.get(self.url + "/readyz", timeout=2).status_code == 200
-        except requests.RequestException:
-            return False
 
     def start_order_workers(self, env: dict[str, str]) -> None:
         if not self.settings.scaler:
@@ -298,7 +293,7 @@ class Rehearsal:
         except Interrupted:
             self.interrupted = True
             click.echo("interrupted: stopping everything", err=True)
-        except SeedError as problem:
+        except (SeedError, requests.RequestException) as problem:
             raise click.ClickException(f"cannot seed the demo shop: {problem}") from None
         finally:
             if self.server_latency is not None:

@@ -10,6 +10,7 @@ drain and checks that every placed order was confirmed. The report folder gets
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import sys
@@ -44,8 +45,8 @@ def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress
     """Settings from the flags; raises BadArgument with one line naming the fix."""
     for flag, value in (("--duration", duration), ("--slo-p95", slo_p95),
                         ("--drain-timeout", drain_timeout), ("--pacing", pacing)):
-        if value is not None and not value > 0:
-            raise BadArgument(f"{flag} must be above 0: got {value:g}")
+        if value is not None and not (math.isfinite(value) and value > 0):
+            raise BadArgument(f"{flag} must be a number above 0: got {value:g}")
     replay_settings = ReplaySettings(trace=trace, compress=compress, scale=scale)
     try:
         replay = build_replay(replay_settings)

@@ -27,6 +27,7 @@ from loadtests.trace import (
     ReplaySettings,
     TraceFileError,
     build_replay,
+    positive,
 )
 
 log = logging.getLogger("peakshop.loadtests")
@@ -64,10 +65,8 @@ def replay_settings(options, trace: str | None = None) -> ReplaySettings | None:
 
 def pacing_of(options) -> float:
     """The --pacing option, checked."""
-    pacing = _number(getattr(options, "pacing", None)) or DEFAULT_PACING_S
-    if pacing <= 0:
-        raise ReplayError(f"--pacing must be above 0 seconds: got {pacing}")
-    return pacing
+    pacing = _number(getattr(options, "pacing", None))
+    return DEFAULT_PACING_S if pacing is None else positive("pacing", pacing)
 
 
 class TraceShape(LoadTestShape):

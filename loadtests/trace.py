@@ -106,7 +106,8 @@ class Replay:
         return float(self.rates.sum())
 
 
-def _positive(name: str, value: float) -> float:
+def positive(name: str, value: float) -> float:
+    """`value` of option --`name`, if a finite number above 0; else ReplayError."""
     if not math.isfinite(value) or value <= 0:
         raise ReplayError(f"--{name} must be a number above 0: got {value}")
     return float(value)
@@ -132,8 +133,8 @@ def compressed_rates(trace: Trace, compress: float, scale: float = 1.0) -> np.nd
     cumulative count over each wall second's slice of trace time is exact for any
     compression, including fractional ones and a last slice that is cut short.
     """
-    compress = _positive("compress", compress)
-    scale = _positive("scale", scale)
+    compress = positive("compress", compress)
+    scale = positive("scale", scale)
     step_edges = np.arange(len(trace.rps) + 1, dtype=float) * trace.step_s
     cumulative = np.concatenate([[0.0], np.cumsum(trace.rps * trace.step_s)])
     trace_seconds = float(trace.duration_s)
@@ -150,8 +151,8 @@ def build_replay(settings: ReplaySettings) -> Replay:
     compress = settings.compress if settings.compress is not None else (
         ready.compress if ready else 1.0)
     scale = settings.scale if settings.scale is not None else (ready.scale if ready else 1.0)
-    compress = _positive("compress", compress)
-    scale = _positive("scale", scale)
+    compress = positive("compress", compress)
+    scale = positive("scale", scale)
     trace = read_trace(settings.trace)
     return Replay(rates=compressed_rates(trace, compress, scale), source=settings.trace,
                   compress=compress, scale=scale)

@@ -22,6 +22,9 @@ HEADERS = {
 }
 SECONDS_HEADER = ("second", "name", "extra_peaks", "duration_s")
 
+# A crowd of a thousand evening peaks is far past any launch; more only overflows sizing.
+MAX_EXTRA_PEAKS = 1000
+
 
 class EventsFileError(ValueError):
     """An events file that cannot be used; the message names the problem and the fix."""
@@ -135,8 +138,9 @@ def _check_event(where: str, start: float, name: str, extra: float, duration: fl
         raise EventsFileError(f"{where}: the start must be a finite time >= 0")
     if not name:
         raise EventsFileError(f"{where}: the event needs a name")
-    if extra < 0:
-        raise EventsFileError(f"{where}: extra_peaks must be >= 0, got {extra}")
+    if not 0 <= extra <= MAX_EXTRA_PEAKS:
+        raise EventsFileError(f"{where}: extra_peaks must be from 0 to {MAX_EXTRA_PEAKS}, "
+                              f"got {extra:g}")
     if duration <= 0:
         raise EventsFileError(f"{where}: the duration must be > 0, got {duration}")
 

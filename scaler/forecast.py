@@ -14,10 +14,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scaler.events import EventSchedule
-from scaler.model import Observation
+from scaler.model import MAX_RATE, Observation
 
 DAY_MIN = 24 * 60
 WEEK_MIN = 7 * DAY_MIN
+
+# The history is kept minute by minute in memory: ten seasons is plenty.
+MAX_HISTORY_MINUTE = 10 * 366 * 24 * 60
 
 
 class HistoryFileError(ValueError):
@@ -125,8 +128,13 @@ def load_rate_history(path: str | Path, origin_s: float = 0.0) -> RateHistory:
         except (ValueError, IndexError):
             raise HistoryFileError(f"{path} line {line_number}: expected "
                                    f"'minute,rps[,orders_per_s]' numbers, got {row!r}") from None
-        if minute < 0 or not math.isfinite(rate) or rate < 0:
-            raise HistoryFileError(f"{path} line {line_number}: minute and rates must be >= 0")
+        if not 0 <= minute <= MAX_HISTORY_MINUTE:
+            raise HistoryFileError(f"{path} line {line_number}: minute must be from 0 to "
+                                   f"{MAX_HISTORY_MINUTE} (ten seasons), got {minute}")
+        if not all(math.isfinite(value) and 0 <= value <= MAX_RATE
+                   for value in (rate, orders or 0.0)):
+            raise HistoryFileError(f"{path} line {line_number}: rates must be from 0 to "
+                                   f"{MAX_RATE:g} per second")
         history.add(minute, rate, orders)
     return history
 

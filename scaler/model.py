@@ -8,6 +8,10 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+# The largest rate (requests or orders per second) a trace or history file may hold: far
+# beyond any shop, and far below where replica arithmetic overflows.
+MAX_RATE = 1e7
+
 
 @dataclass(frozen=True)
 class Observation:

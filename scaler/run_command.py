@@ -104,11 +104,14 @@ def build_policy(settings: ScalerSettings) -> Policy:
     """The policy named by --policy, built exactly as the simulator builds it."""
     from scaler.simulate.cluster import ClusterSettings
 
-    cluster = ClusterSettings(min_replicas=settings.min_replicas,
-                              max_replicas=settings.max_replicas,
-                              pod_max_rps=settings.capacity.pod_max_rps,
-                              worker_orders_per_s=settings.capacity.worker_orders_per_s,
-                              startup_s=round(settings.capacity.startup_s))
+    try:
+        cluster = ClusterSettings(min_replicas=settings.min_replicas,
+                                  max_replicas=settings.max_replicas,
+                                  pod_max_rps=settings.capacity.pod_max_rps,
+                                  worker_orders_per_s=settings.capacity.worker_orders_per_s,
+                                  startup_s=round(settings.capacity.startup_s))
+    except ValueError as error:
+        raise BadSetting(str(error)) from None
     if settings.policy == "hpa-cpu":
         from scaler.simulate.baselines import HpaCpuPolicy
 

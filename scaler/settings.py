@@ -6,6 +6,7 @@ A malformed value stops start-up with one line that names it and the fix.
 from __future__ import annotations
 
 import datetime
+import math
 import os
 import shlex
 import sys
@@ -201,7 +202,7 @@ def _capacity(flags: Mapping[str, Any], default: Capacity) -> Capacity:
     for field, (flag, value) in given.items():
         if value is None:
             values[field] = getattr(default, field)
-        elif value < 0 or (value == 0 and field != "startup_s"):
+        elif not math.isfinite(value) or value < 0 or (value == 0 and field != "startup_s"):
             least = "0 or more" if field == "startup_s" else "more than 0"
             raise ScalerConfigError(f"{flag} must be {least}: got {value:g} (measure one "
                                     f"replica, e.g. with benchmarks/, and pass what it does)")

@@ -30,7 +30,9 @@ def _peakshop(*arguments: str) -> list[str]:
     return [sys.executable, "-m", "shop.cli", *arguments]
 
 
-def _wait_ready(url: str, server: subprocess.Popen) -> bool:
+def wait_ready(url: str, server: subprocess.Popen) -> bool:
+    """Whether the storefront at `url` answered /readyz before READY_DEADLINE_S, while
+    its process `server` kept running."""
     deadline = time.monotonic() + READY_DEADLINE_S
     while time.monotonic() < deadline and server.poll() is None:
         try:
@@ -80,7 +82,7 @@ def up_command(scaler: bool, demo: bool) -> None:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    if not _wait_ready(url, children[0]):
+    if not wait_ready(url, children[0]):
         _stop(children)
         raise click.ClickException(f"the storefront did not become ready at {url}: "
                                    "see its log above")

@@ -20,7 +20,7 @@ PROC = Path("/proc")
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def _stat_fields(pid: int, proc: Path = PROC) -> list[str] | None:
+def stat_fields(pid: int, proc: Path = PROC) -> list[str] | None:
     """Fields of /proc/<pid>/stat after the command name, or None if the process is gone."""
     try:
         raw = (proc / str(pid) / "stat").read_text()
@@ -36,7 +36,7 @@ def children_of(parent_pid: int, proc: Path = PROC) -> list[int]:
     for entry in proc.iterdir():
         if not entry.name.isdigit():
             continue
-        fields = _stat_fields(int(entry.name), proc)
+        fields = stat_fields(int(entry.name), proc)
         # fields[0] is the state, fields[1] the parent pid
         if fields and fields[0] != "Z" and int(fields[1]) == parent_pid:
             children.append(int(entry.name))
@@ -45,7 +45,7 @@ def children_of(parent_pid: int, proc: Path = PROC) -> list[int]:
 
 def cpu_seconds(pid: int, proc: Path = PROC) -> float | None:
     """User plus system CPU seconds the process has used, or None if it is gone."""
-    fields = _stat_fields(pid, proc)
+    fields = stat_fields(pid, proc)
     if fields is None:
         return None
     # utime and stime are fields 14 and 15 of stat, i.e. 11 and 12 after the command name.
@@ -54,7 +54,7 @@ def cpu_seconds(pid: int, proc: Path = PROC) -> float | None:
 
 def is_alive(pid: int) -> bool:
     """True while `pid` exists and is not a zombie."""
-    fields = _stat_fields(pid)
+    fields = stat_fields(pid)
     return fields is not None and fields[0] != "Z"
 
 

@@ -6,6 +6,7 @@ seconds is measured in a fraction of a second while keeping the 1-second semanti
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -43,7 +44,7 @@ class ClusterSettings:
             "p95_share": 0 < self.p95_share < 1,
         }
         for name, valid in checks.items():
-            if not valid:
+            if not valid or not math.isfinite(getattr(self, name)):
                 flag = "--" + name.replace("_", "-")
                 raise ValueError(f"{flag} is out of range: got {getattr(self, name)}")
         for name in ("startup_s", "scrape_s", "rate_window_s", "min_replicas", "max_replicas"):

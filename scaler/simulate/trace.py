@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from scaler.model import MAX_RATE
+
 STEP_BY_UNIT = {"second": 1, "minute": 60}
 
 
@@ -83,8 +85,9 @@ def load_trace(path: str | Path) -> Trace:
                 f"{path} line {line_number}: expected {unit} {len(rates)}, got {row[0]}; "
                 f"give one row per {unit}, counting from 0 without gaps"
             )
-        if not all(math.isfinite(value) and value >= 0 for value in values[1:]):
-            raise TraceFileError(f"{path} line {line_number}: rates must be finite and >= 0")
+        if not all(math.isfinite(value) and 0 <= value <= MAX_RATE for value in values[1:]):
+            raise TraceFileError(f"{path} line {line_number}: rates must be from 0 to "
+                                 f"{MAX_RATE:g} per second")
         rates.append(values[1])
         orders.append(values[2] if columns == 3 else 0.0)
     if not rates:

@@ -91,15 +91,16 @@ def set_quantity(client: redis.Redis, database: Database, cart_id: str, sku: str
     and the write reads the cart back in the same Redis round trip.
     """
     cart = load_cart(client, cart_id)
+    asked = {*cart.quantities, sku}
     with database.reading() as session:
-        products = catalog.products_by_sku(session, cart.merchant_id,
-                                           sorted({*cart.quantities, sku}))
+        products = catalog.products_by_sku(session, cart.merchant_id, sorted(asked))
+    product = products.get(sku)
+    if product is None and not (quantity == 0 and sku in cart.quantities):
+        # A line of a product no longer sold can still be removed; nothing else unknown.
+        raise catalog.unknown_sku(sku)
     if quantity == 0:
         updated = _write_line(client, cart_id, sku, 0, ttl_s)
-        return updated, _priced(database, updated, products)
-    product = products.get(sku)
-    if product is None:
-        raise catalog.unknown_sku(sku)
+        return updated, _priced(database, updated, products, asked)
     if quantity > product.available:
         # Abandoned checkouts may still hold units past their expiry: free those first.
         with database.transaction() as session:
@@ -116,7 +117,7 @@ def set_quantity(client: redis.Redis, database: Database, cart_id: str, sku: str
         raise Conflict(f"the cart is priced in {currencies.pop()}; {sku!r} is priced in "
                        f"{product.currency}", code="currency_mismatch")
     updated = _write_line(client, cart_id, sku, quantity, ttl_s)
-    return updated, _priced(database, updated, {**products, sku: product})
+    return updated, _priced(database, updated, {**products, sku: product}, asked)
 
 
 def _write_line(client: redis.Redis, cart_id: str, sku: str, quantity: int,
@@ -131,17 +132,21 @@ def _write_line(client: redis.Redis, cart_id: str, sku: str, quantity: int,
         pipe.expire(key, ttl_s)
         pipe.hgetall(key)
         fields = pipe.execute()[-1]
+    if SHOP_FIELD.encode() not in fields:
+        # The cart expired since it was read: drop the line the write just recreated.
+        client.delete(key)
     return _cart_from(cart_id, fields)
 
 
-def _priced(database: Database, cart: Cart, known: dict[str, Product]) -> list[PricedLine]:
-    """The cart's lines priced from products already read; a line another request added
-    meanwhile is read now."""
-    if any(sku not in known for sku in cart.quantities):
+def _priced(database: Database, cart: Cart, known: dict[str, Product],
+            asked: set[str]) -> list[PricedLine]:
+    """The cart's lines priced from the products read for the SKUs `asked`; only a line
+    another request added meanwhile is read again. Products removed from sale drop out."""
+    if not set(cart.quantities) <= asked:
         with database.reading() as session:
             return price_lines(session, cart)
     return [PricedLine(known[sku], quantity)
-            for sku, quantity in sorted(cart.quantities.items())]
+            for sku, quantity in sorted(cart.quantities.items()) if sku in known]
 
 
 def price_lines(session: Session, cart: Cart) -> list[PricedLine]:

@@ -143,3 +143,14 @@ def test_a_worker_hands_over_everything_and_the_master_merges_it():
     master.merge(worker.take_all())
     assert worker.seconds == {}
     assert [(s, t.requests) for s, t in master.take_before(202)] == [(200, 6), (201, 7)]
+
+
+def test_next_wait_is_the_first_slot_then_the_grid_reporting_what_an_overrun_missed():
+    dropped = []
+    timetable = PacedTimetable(10)
+    assert timetable.next_wait(100.0, 0.5, dropped.append) == pytest.approx(5.0)  # slot 105
+    assert timetable.next_wait(107.0, 0.9, dropped.append) == pytest.approx(8.0)  # slot 115
+    assert dropped == []
+    # A visit from 115 that ends at 141 overran the slots at 125 and 135: the next is 145.
+    assert timetable.next_wait(141.0, 0.9, dropped.append) == pytest.approx(4.0)
+    assert dropped == [2]

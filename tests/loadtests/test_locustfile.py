@@ -43,7 +43,6 @@ def test_both_personas_replay_a_trace_without_a_failure(storefront, tmp_path):
     assert "seeded demo shop" in run.output
     assert FUNNEL <= set(run.stats), sorted(run.stats)
     assert MERCHANT & set(run.stats), sorted(run.stats)   # the merchant was at work too
-    assert run.totals["offered"] == run.totals["started"] + run.totals["dropped"]
     assert run.totals["visits_ok"] >= 100
     assert run.totals["orders_paid"] == len(run.orders) >= 1
     assert max(row["target_rps"] or 0 for row in run.rows) == pytest.approx(30)
@@ -129,7 +128,6 @@ def test_a_distributed_swarm_shares_one_shop_and_one_timeline(sqlite_storefront,
     assert_clean(run)
     assert run.output.count("seeded demo shop") == 1
     assert run.totals["visits_ok"] >= 60
-    assert run.totals["offered"] == run.totals["started"] + run.totals["dropped"]
     # Every request Locust's final table counts is in the master's timeline too.
     printed = re.search(r"^\s+Aggregated\s+(\d+)\s", run.output, re.MULTILINE)
     assert run.totals["requests"] == int(printed.group(1))

@@ -89,3 +89,4 @@ def test_locust_shape_classes_answer_like_their_replay():
             continue
         expected = build_replay(ReplaySettings(replay_name)).tick(run_time, 10.0, 1)
         assert answer == (list(expected) if expected else None), (name, run_time)
+

@@ -42,6 +42,8 @@ gunicorn_server = live_fixtures.gunicorn_server
     (["--target", "kubernetes", "--worker-orders-per-s", "-5"],
      "--worker-orders-per-s must be more than 0"),
     (["--target", "local", "--startup", "-1"], "--startup must be 0 or more"),
+    (["--target", "local", "--startup", "nan"], "--startup must be 0 or more"),
+    (["--target", "local", "--pod-max-rps", "inf"], "--pod-max-rps must be more than 0"),
 ])
 def test_bad_flags_print_one_line_and_exit_2(arguments, message):
     result = CliRunner().invoke(scaler, ["run", *arguments])

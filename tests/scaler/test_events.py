@@ -35,7 +35,8 @@ def test_parse_events_in_minutes_or_seconds(text, expected):
     ("minute,name,extra_peaks,duration_min\n10,a,x,5\n",
      "line 2: minute, extra_peaks and duration_min must be numbers"),
     ("minute,name,extra_peaks,duration_min\n10,a,1\n", "line 2: expected 4 values, got 3"),
-    ("minute,name,extra_peaks,duration_min\n10,a,-1,5\n", "extra_peaks must be >= 0"),
+    ("minute,name,extra_peaks,duration_min\n10,a,-1,5\n", "extra_peaks must be from 0 to 1000"),
+    ("minute,name,extra_peaks,duration_min\n10,a,1e308,5\n", "extra_peaks must be from 0 to"),
     ("minute,name,extra_peaks,duration_min\n10,a,1,0\n", "the duration must be > 0"),
     ("minute,name,extra_peaks,duration_min\n-3,a,1,5\n", "the start must be a finite time >= 0"),
     ("minute,name,extra_peaks,duration_min\n3,,1,5\n", "the event needs a name"),
@@ -95,7 +96,7 @@ def test_add_event_keeps_a_minute_file_in_minutes(tmp_path):
     (90, "x", 1.0, 60, "counts in minutes"),
     (60, "x", 1.0, 90, "counts in minutes"),
     (60, "a,b", 1.0, 60, "may not contain commas"),
-    (60, "x", -1.0, 60, "extra_peaks must be >= 0"),
+    (60, "x", -1.0, 60, "extra_peaks must be from 0 to 1000"),
 ])
 def test_add_event_refuses_what_the_file_cannot_hold(tmp_path, start_s, name, extra, duration_s,
                                                      message):

@@ -57,7 +57,12 @@ def test_history_round_trips_through_a_file(tmp_path):
 @pytest.mark.parametrize(("text", "message"), [
     ("second,rps\n0,1\n", "needs the header 'minute,rps"),
     ("minute,rps\n0,abc\n", "line 2: expected"),
-    ("minute,rps\n-1,3\n", "line 2: minute and rates must be >= 0"),
+    ("minute,rps\n-1,3\n", "line 2: minute must be from 0 to"),
+    # minute by minute in memory: a far-future minute would exhaust it
+    ("minute,rps\n2000000000,1\n", "line 2: minute must be from 0 to"),
+    ("minute,rps,orders_per_s\n0,3,nan\n", "line 2: rates must be from 0 to"),
+    ("minute,rps,orders_per_s\n0,3,-5\n", "line 2: rates must be from 0 to"),
+    ("minute,rps\n0,1e308\n", "line 2: rates must be from 0 to"),
 ])
 def test_bad_history_files_are_named(tmp_path, text, message):
     path = tmp_path / "history.csv"

@@ -83,6 +83,8 @@ def test_report_puts_every_policy_side_by_side(flash_sale, traces_dir, tmp_path)
     (["--events", "nope.csv"], "events file not found: nope.csv"),
     (["--history", "nope.csv"], "history file not found: nope.csv"),
     (["--max-replicas", "1"], "--max-replicas is out of range"),
+    # inf would turn max_queue_age_s into NaN, which is not JSON
+    (["--worker-orders-per-s", "inf"], "--worker-orders-per-s is out of range"),
     (["--season-start", "1st of October"], "is not a date: write it as YYYY-MM-DD"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(flash_sale, args, message):

@@ -34,8 +34,9 @@ def test_per_second_trace_without_orders(tmp_path):
     ("minute,rps\n", "has a header but no rows"),
     ("minute,rps\n0,1\n2,1\n", "line 3: expected minute 1, got 2; give one row per minute"),
     ("minute,rps\n0,abc\n", "line 2: not a number"),
-    ("minute,rps\n0,-4\n", "line 2: rates must be finite and >= 0"),
-    ("minute,rps\n0,nan\n", "line 2: rates must be finite and >= 0"),
+    ("minute,rps\n0,-4\n", "line 2: rates must be from 0 to 1e+07 per second"),
+    ("minute,rps\n0,nan\n", "line 2: rates must be from 0 to 1e+07 per second"),
+    ("minute,rps\n0,1e308\n", "line 2: rates must be from 0 to 1e+07 per second"),
     ("minute,rps,orders_per_s\n0,1\n", "line 2: expected 3 values, got 2"),
 ])
 def test_bad_trace_files_get_one_line_naming_the_fix(tmp_path, text, message):

@@ -61,3 +61,32 @@ def test_a_cart_only_holds_its_own_shops_products(client, api, shop):
     api.add_product(other, "THEIRS")
     cart = api.new_cart(shop)
     assert api.set_item(cart, "THEIRS", 1).status_code == 404
+
+
+def test_removing_what_the_cart_does_not_hold(client, api, shop):
+    api.add_product(shop, "TEA")
+    api.add_product(shop, "POT")
+    cart = api.new_cart(shop)
+    api.set_item(cart, "TEA", 2)
+    unchanged = api.set_item(cart, "POT", 0)
+    assert unchanged.status_code == 200
+    assert [item["sku"] for item in unchanged.get_json()["items"]] == ["TEA"]
+    unknown = api.set_item(cart, "GHOST", 0)
+    assert unknown.status_code == 404
+    assert unknown.get_json()["code"] == "unknown_sku"
+    assert [i["sku"] for i in client.get(f"/api/v1/carts/{cart}").get_json()["items"]] == ["TEA"]
+
+
+def test_a_line_of_a_product_no_longer_sold_is_left_out_and_can_be_removed(
+        client, api, shop, redis_client):
+    """The catalog lost the product behind a line (written straight into the real Redis
+    cart, as a discontinued product leaves it): pricing skips it, removing it works."""
+    api.add_product(shop, "TEA", price=450)
+    cart = api.new_cart(shop)
+    redis_client.hset(f"peakshop:cart:{cart}", "item:GONE", 2)
+    body = api.set_item(cart, "TEA", 1).get_json()
+    assert [(i["sku"], i["quantity"]) for i in body["items"]] == [("TEA", 1)]
+    assert body["total"]["amount"] == 450
+    removed = api.set_item(cart, "GONE", 0)
+    assert removed.status_code == 200
+    assert not redis_client.hexists(f"peakshop:cart:{cart}", "item:GONE")
