@@ -39,6 +39,8 @@ class Settings:
     smtp_url: str | None = None
     mail_dir: str | None = None
     log_json: bool = True
+    # Bearer token of the operations API (/api/v1/ops/...); unset, that API is closed.
+    ops_token: str | None = None
     testing: bool = False
 
     @property
@@ -116,6 +118,7 @@ ENVIRONMENT = {
     "PEAKSHOP_SMTP_URL": ("smtp_url", _url(("smtp", "smtps"), "smtp://mail.example.com:587")),
     "PEAKSHOP_MAIL_DIR": ("mail_dir", _text),
     "PEAKSHOP_LOG_JSON": ("log_json", _boolean),
+    "PEAKSHOP_OPS_TOKEN": ("ops_token", _text),
 }
 FIELD_TO_VARIABLE = {field: variable for variable, (field, _) in ENVIRONMENT.items()}
 
