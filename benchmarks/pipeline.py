@@ -36,7 +36,8 @@ from pathlib import Path
 import redis
 from sqlalchemy import insert, update
 
-import shop.core.models  # noqa: F401  (every table)
+import shop.models  # noqa: F401  (every table)
+from common import order_stream
 from shop.catalog.models import Product
 from shop.core.db import Database
 from shop.core.migrate import upgrade
@@ -102,7 +103,7 @@ def enqueue(client: redis.Redis, order_ids: list[str]) -> None:
     for start in range(0, len(order_ids), 500):
         with client.pipeline(transaction=False) as pipe:
             for order_id in order_ids[start:start + 500]:
-                pipe.xadd(queue.STREAM, {"topic": ORDER_PAID_TOPIC, "order_id": order_id,
+                pipe.xadd(order_stream.STREAM, {"topic": ORDER_PAID_TOPIC, "order_id": order_id,
                                          "outbox_id": 0})
             pipe.execute()
 
@@ -145,7 +146,7 @@ def confirm_run(database_url: str, client: redis.Redis, order_ids: list[str], wo
     processes = []
     for number in range(workers):
         instance = scratch / f"worker-{workers}-{number}"
-        command = [sys.executable, "-m", "shop.orders.worker", "--name", f"bench-{number}"]
+        command = [sys.executable, "-m", "shop.orders.worker_command", "--name", f"bench-{number}"]
         if profile:
             command[1:1] = ["-m", "cProfile", "-o",
                             str(profile / f"worker-{workers}x-{number}.prof")]

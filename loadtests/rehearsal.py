@@ -24,6 +24,7 @@ import click
 import redis
 import requests
 
+from common.readiness import READY_DEADLINE_S, wait_ready
 from loadtests import orders_check, processes, report
 from loadtests.processes import Child
 from loadtests.report import SloSettings
@@ -32,7 +33,6 @@ from loadtests.seed import SeedError, seed_demo_shop
 from loadtests.trace import Replay, ReplaySettings
 from scaler.events import add_event, load_events
 from scaler.settings import season_start
-from shop.up import READY_DEADLINE_S, wait_ready
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 PROGRESS_EVERY_S = 5
@@ -61,7 +61,7 @@ class RehearsalSettings:
 
 
 def _peakshop(*arguments: str) -> list[str]:
-    return [sys.executable, "-m", "shop.cli", *arguments]
+    return [sys.executable, "-m", "peakshop.cli", *arguments]
 
 
 def shift_events(source: Path, target: Path, compress: float, trace_starts_s: float) -> None:

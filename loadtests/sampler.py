@@ -18,8 +18,8 @@ import redis
 import requests
 from prometheus_client.parser import text_string_to_metric_families
 
+from common.order_stream import queue_depth
 from loadtests import processes
-from shop.orders.queue import queue_depth
 
 
 @dataclass(frozen=True)

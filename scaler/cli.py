@@ -2,7 +2,7 @@
 
 import click
 
-from shop.lazycli import LazyGroup
+from common.lazycli import LazyGroup
 
 
 @click.group(cls=LazyGroup, lazy_subcommands={

@@ -169,7 +169,7 @@ class LearningPolicy:
 
 def run_until_stopped(controller: Controller) -> None:
     """Run the loop until SIGTERM or SIGINT, then return."""
-    from shop.core.stop_signals import stop_signals
+    from common.stop_signals import stop_signals
 
     def announce(signum: int) -> None:
         log.info("received %s: stopping after this round", signal.Signals(signum).name)

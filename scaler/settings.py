@@ -70,7 +70,7 @@ class ScalerSettings:
     history_file: str | None = None
     gunicorn_pidfile: str = "instance/gunicorn.pid"
     # The same interpreter and installation as the scaler, whatever is on PATH.
-    worker_command: tuple[str, ...] = (sys.executable, "-m", "shop.cli", "worker")
+    worker_command: tuple[str, ...] = (sys.executable, "-m", "peakshop.cli", "worker")
     min_replicas: int = 2
     max_replicas: int = 200
     scaler_metrics_port: int = 9102        # 0: no /metrics endpoint for the scaler

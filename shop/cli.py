@@ -1,4 +1,7 @@
-"""The `peakshop` command."""
+"""The storefront's own commands (`serve`, `db upgrade`) and the settings every command reads.
+
+The `peakshop` command that composes them with the scaler and the load tests is `peakshop.cli`.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,6 @@ import sys
 import click
 
 from shop.core.settings import ConfigError, Settings, load_settings
-from shop.lazycli import LazyGroup
 
 
 def settings_or_exit() -> Settings:
@@ -31,18 +33,7 @@ def ensure_redis(settings: Settings) -> Settings:
     return load_settings()
 
 
-@click.group(cls=LazyGroup, lazy_subcommands={
-    "worker": "shop.orders.worker:worker_command",
-    "scaler": "scaler.cli:scaler",
-    "rehearse": "loadtests.rehearse:rehearse_command",
-    "up": "shop.up:up_command",
-})
-@click.version_option(package_name="peakshop")
-def cli() -> None:
-    """peakshop: a storefront that scales before the Christmas peak."""
-
-
-@cli.group()
+@click.group()
 def db() -> None:
     """Database schema."""
 
@@ -57,18 +48,10 @@ def db_upgrade() -> None:
     click.echo("database is at the latest schema")
 
 
-@cli.command()
+@click.command()
 def serve() -> None:
     """Run the storefront under gunicorn (bind from PEAKSHOP_BIND)."""
     settings = ensure_redis(settings_or_exit())
     from shop.serve import run_gunicorn
 
     run_gunicorn(settings)
-
-
-def main() -> None:
-    cli(prog_name="peakshop")
-
-
-if __name__ == "__main__":
-    main()

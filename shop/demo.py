@@ -9,6 +9,9 @@ from shop.core.db import Database
 from shop.merchants import service as merchants
 from shop.merchants.models import Merchant
 
+# Printed by `peakshop up` beside the demo owner's e-mail; only ever a local demo.
+DEMO_PASSWORD = "demo-password"
+
 DEMO_PRODUCTS = [
     {"sku": "STAR-GOLD", "name": "Golden tree star", "category": "decor",
      "description": "Hand-painted glass, 15 cm.", "price": 2599, "stock": 40},
@@ -33,7 +36,7 @@ def seed_demo_shop(database: Database) -> tuple[str, str, str] | None:
             return None
         issued = merchants.sign_up(session, {"name": "Demo Christmas Market",
                                              "email": "demo@peakshop.example",
-                                             "password": "demo-password"})
+                                             "password": DEMO_PASSWORD})
         for product in DEMO_PRODUCTS:
             catalog.create_product(session, issued.merchant.id, product)
         return issued.merchant.slug, issued.collaborator.email, issued.token

@@ -46,7 +46,7 @@ def postgres_database(postgres_server) -> str:
 
 
 def empty_postgres(url: str) -> None:
-    import shop.core.models  # noqa: F401  (registers every table)
+    import shop.models  # noqa: F401  (registers every table)
     from shop.core.db import Base, make_engine
 
     engine = make_engine(url)

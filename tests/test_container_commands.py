@@ -11,7 +11,7 @@ cluster's own facts are swapped for stand-ins:
 - addresses: the Services (peakshop-db-rw, peakshop-redis, peakshop-web) become these real
   servers on loopback, and a container port becomes a free loopback port;
 - volumes: each emptyDir becomes a temp folder, and path-valued variables follow it;
-- the image: `peakshop` runs as `python -m shop.cli` from this checkout (the console script
+- the image: `peakshop` runs as `python -m peakshop.cli` from this checkout (the console script
   calls the same `main`), the WORKDIR /app is a copy of what the Dockerfile COPYs there;
 - the Kubernetes API: kmock's emulator (the closest stand-in: no cluster runs here).
 
@@ -53,7 +53,7 @@ pytestmark = [pytest.mark.postgres, pytest.mark.slow]
 if shutil.which("kubectl") is None:
     pytest.skip("kubectl renders the manifests and is not installed", allow_module_level=True)
 try:
-    import shop.cli  # noqa: F401
+    import peakshop.cli  # noqa: F401
 except ImportError as missing:  # the commands are built alongside these manifests
     pytest.skip(f"the peakshop CLI cannot be imported: {missing}", allow_module_level=True)
 
@@ -209,7 +209,7 @@ class Pod:
         return environment
 
     def _localize_command(self, argv: list[str]) -> list[str]:
-        programs = {"peakshop": [sys.executable, "-m", "shop.cli"],
+        programs = {"peakshop": [sys.executable, "-m", "peakshop.cli"],
                     "python": [sys.executable], "locust": [sys.executable, "-m", "locust"]}
         return [*programs.get(argv[0], [argv[0]]), *argv[1:]]
 

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from shop.core.listen_queue import listen_backlog
+from common.listen_queue import listen_backlog
 
 PROC = Path("/proc")
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")

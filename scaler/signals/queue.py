@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import redis
 
+from common.order_stream import GROUP as ORDER_WORKERS_GROUP
+from common.order_stream import STREAM as ORDERS_STREAM
+from common.order_stream import queue_depth
 from scaler.signals.errors import SignalError
 from scaler.signals.readings import QueueReading
-from shop.orders.queue import GROUP as ORDER_WORKERS_GROUP
-from shop.orders.queue import STREAM as ORDERS_STREAM
-from shop.orders.queue import queue_depth
 
 __all__ = ["ORDERS_STREAM", "ORDER_WORKERS_GROUP", "RedisStreamQueue"]
 

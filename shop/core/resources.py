@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import redis
 from flask import current_app
 
 from shop.core.db import Database
 from shop.core.settings import Settings
-from shop.payments.interface import Gateway
 
 
 @dataclass
@@ -17,7 +17,8 @@ class Resources:
     settings: Settings
     database: Database
     redis: redis.Redis
-    gateway: Gateway
+    # A `shop.payments.interface.Gateway`; core names no domain, the app factory wires it.
+    gateway: Any
 
 
 def current() -> Resources:

@@ -3,7 +3,7 @@
 from alembic import context
 from sqlalchemy import create_engine
 
-import shop.core.models  # noqa: F401  (registers every table)
+import shop.models  # noqa: F401  (registers every table)
 from shop.core.db import Base
 
 config = context.config

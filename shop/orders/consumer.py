@@ -14,6 +14,7 @@ import time
 import redis
 import sqlalchemy.exc
 
+from common import order_stream
 from shop.core.db import Database
 from shop.core.timeutil import utcnow
 from shop.orders import queue
@@ -152,7 +153,7 @@ class Consumer:
                 queue.dead_letter(self.client, delivery, f"{type(problem).__name__}: {problem}")
                 self.stats.add(dead_lettered=1)
                 log.error("order %s moved to %s after %d deliveries", delivery.order_id,
-                          queue.DEAD_LETTER_STREAM, self.settings.max_deliveries)
+                          order_stream.DEAD_LETTER_STREAM, self.settings.max_deliveries)
         except redis.exceptions.RedisError as redis_problem:
             log.warning("cannot dead-letter %s now: %s", delivery.entry_id, redis_problem)
 

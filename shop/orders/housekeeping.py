@@ -15,6 +15,7 @@ from datetime import timedelta
 import redis
 from sqlalchemy import exists, select
 
+from common import order_stream
 from shop.core.db import Database
 from shop.core.timeutil import utcnow
 from shop.orders import queue
@@ -63,7 +64,7 @@ def requeue_orphans(database: Database, client: redis.Redis, older_than_s: float
     lost. A duplicate would be harmless anyway: the confirmation is idempotent. Orders on the
     dead-letter stream were given up on purpose and stay there.
     """
-    depth = queue.queue_depth(client)
+    depth = order_stream.queue_depth(client)
     cutoff = utcnow() - timedelta(seconds=older_than_s + depth.oldest_age_s)
     waiting_in_outbox = exists().where(OutboxMessage.order_id == Order.id,
                                        OutboxMessage.relayed_at.is_(None))

@@ -19,6 +19,7 @@ from flask import Flask
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from sqlalchemy import func, select
 
+from common import order_stream
 from shop.core.db import Database
 from shop.core.metrics import scrape_time_collectors
 from shop.orders import queue
@@ -53,7 +54,7 @@ class OrderPipelineCollector:
         up = GaugeMetricFamily("peakshop_queue_up",
                                "1 when the order queue (Redis) answered this scrape")
         try:
-            depth = queue.queue_depth(self.client)
+            depth = order_stream.queue_depth(self.client)
             confirmed = queue.confirmed_total(self.client)
         except redis.exceptions.RedisError as problem:
             log.warning("order queue unreadable for /metrics: %s", problem)

@@ -1,4 +1,4 @@
-"""`peakshop worker`: one order-worker process (also `python -m shop.orders.worker`).
+"""One order-worker process, as `peakshop worker` runs it (the command is `worker_command`).
 
 It confirms paid orders from the queue, and on a second thread relays the outbox, sends due
 mail, expires unpaid reservations and re-queues lost orders. SIGTERM (or Ctrl-C) lets the
@@ -10,24 +10,20 @@ from __future__ import annotations
 
 import logging
 import os
-import sys
 import threading
 
-import click
-
-import shop.core.models  # noqa: F401  (every table, for the foreign keys the worker follows)
-from shop.core import logging as shop_logging
+import shop.models  # noqa: F401  (every table, for the foreign keys the worker follows)
+from common.stop_signals import stop_signals
 from shop.core import redis as shop_redis
 from shop.core.db import Database
-from shop.core.settings import ConfigError, Settings
-from shop.core.stop_signals import stop_signals
+from shop.core.settings import Settings
 from shop.notifications.mailer import mailer_for
 from shop.notifications.service import RetryPolicy, deliver_due
 from shop.orders import housekeeping
 from shop.orders.consumer import Consumer
-from shop.orders.heartbeat import Heartbeat, heartbeat_age_s
+from shop.orders.heartbeat import Heartbeat
 from shop.orders.metrics import WorkerCollector, WorkerStats
-from shop.orders.worker_settings import WorkerSettings, load_worker_settings
+from shop.orders.worker_settings import WorkerSettings
 
 log = logging.getLogger("shop.orders.worker")
 
@@ -114,45 +110,3 @@ def _serve(settings: Settings, worker: WorkerSettings, requested: threading.Even
         database.dispose()
     log.info("order worker %s stopped: %s", worker.consumer, stats.snapshot())
     return 0
-
-
-def check_heartbeat(worker: WorkerSettings) -> int:
-    """Exit status of `--check`: 0 while this worker's heartbeat is fresh."""
-    age = heartbeat_age_s(worker.heartbeat_file)
-    if age is None:
-        click.echo(f"peakshop worker: no heartbeat at {worker.heartbeat_file}", err=True)
-        return EXIT_UNHEALTHY
-    if age > worker.heartbeat_max_age_s:
-        click.echo(f"peakshop worker: heartbeat is {age:.0f} s old "
-                   f"(limit {worker.heartbeat_max_age_s:.0f} s): the worker is stuck", err=True)
-        return EXIT_UNHEALTHY
-    click.echo(f"peakshop worker: alive, heartbeat {age:.1f} s old")
-    return 0
-
-
-@click.command("worker")
-@click.option("--check", is_flag=True,
-              help="Exit 0 if this pod's worker beat recently (a liveness probe), else 1.")
-@click.option("--name", "consumer", metavar="NAME",
-              help="Consumer name in the group (default: host name and pid).")
-@click.option("--metrics-port", type=int, metavar="PORT",
-              help="Serve this worker's own counters for Prometheus on PORT.")
-def worker_command(check: bool, consumer: str | None, metrics_port: int | None) -> None:
-    """Run one order worker: confirm paid orders from the queue, send mail, expire carts."""
-    from shop.cli import ensure_redis, settings_or_exit
-
-    settings = settings_or_exit()
-    try:
-        worker = load_worker_settings(settings.instance_path, overrides={
-            "consumer": consumer, "metrics_port": metrics_port})
-    except ConfigError as problem:
-        click.echo(f"peakshop: {problem}", err=True)
-        sys.exit(2)
-    if check:
-        sys.exit(check_heartbeat(worker))
-    shop_logging.configure(json_lines=settings.log_json)
-    sys.exit(run_worker(ensure_redis(settings), worker))
-
-
-if __name__ == "__main__":
-    worker_command(prog_name="peakshop worker")

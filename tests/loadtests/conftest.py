@@ -48,7 +48,7 @@ def start_storefront(database_url: str, redis_url: str, folder: Path,
            "XDG_RUNTIME_DIR": str(folder)}
     log_path = folder / "serve.log"
     with log_path.open("wb") as log:
-        process = subprocess.Popen([sys.executable, "-m", "shop.cli", "serve"], env=env,
+        process = subprocess.Popen([sys.executable, "-m", "peakshop.cli", "serve"], env=env,
                                    stdout=log, stderr=subprocess.STDOUT,
                                    start_new_session=True)
     server = Storefront(f"http://127.0.0.1:{port}", process, log_path)

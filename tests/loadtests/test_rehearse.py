@@ -25,7 +25,7 @@ SUMMARY_KEYS = {"orders_placed", "orders_confirmed", "errors", "slo_violation_se
 
 
 def rehearse(*arguments: str, timeout_s: float = 300) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "shop.cli", "rehearse", *arguments],
+    return subprocess.run([sys.executable, "-m", "peakshop.cli", "rehearse", *arguments],
                           cwd=REPO, capture_output=True, text=True, timeout=timeout_s,
                           env={**os.environ, "PEAKSHOP_REDIS_URL": ""})
 
@@ -142,7 +142,7 @@ def embedded_redis_of(pid: int) -> int | None:
 def test_sigterm_stops_everything_and_keeps_a_partial_report(tmp_path):
     report = tmp_path / "report"
     rehearsal = subprocess.Popen(
-        [sys.executable, "-m", "shop.cli", "rehearse", "--trace",
+        [sys.executable, "-m", "peakshop.cli", "rehearse", "--trace",
          str(short_trace(tmp_path, seconds=300)), "--report", str(report)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
         env={**os.environ, "PEAKSHOP_REDIS_URL": ""})

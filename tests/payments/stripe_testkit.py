@@ -17,8 +17,8 @@ import uuid
 import stripe
 from sqlalchemy import func, select
 
+from common.order_stream import STREAM
 from shop.orders.models import Order, OutboxMessage
-from shop.orders.queue import STREAM
 from tests.support.api import ADDRESS
 
 API_KEY = "sk_test_peakshop_localstripe"

@@ -1,6 +1,6 @@
 """Fixtures of the order-pipeline tests: the app with pipeline metrics, and real workers.
 
-Workers run as separate `python -m shop.orders.worker` processes against the test's own
+Workers run as separate `python -m shop.orders.worker_command` processes against the test's own
 database and Redis, with short idle and retry times so that reclaiming and retrying happen
 within a test.
 """

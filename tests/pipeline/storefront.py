@@ -28,7 +28,7 @@ class Storefront:
         env = {**env, "PEAKSHOP_BIND": f"127.0.0.1:{port}", "PEAKSHOP_WEB_WORKERS": "2",
                "PEAKSHOP_WEB_THREADS": "4"}
         with open(log_path, "wb") as log_file:
-            process = subprocess.Popen([sys.executable, "-m", "shop.cli", "serve"], env=env,
+            process = subprocess.Popen([sys.executable, "-m", "peakshop.cli", "serve"], env=env,
                                        cwd=REPO_ROOT, stdout=log_file,
                                        stderr=subprocess.STDOUT)
         storefront = cls(process, f"http://127.0.0.1:{port}")

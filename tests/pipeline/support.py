@@ -18,11 +18,11 @@ import redis
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import func, select
 
+from common import order_stream
 from shop.catalog.models import Product
 from shop.core.db import Database
 from shop.fulfilment.models import CarrierDay
 from shop.notifications.models import OutgoingMail
-from shop.orders import queue
 from shop.orders.models import Order, OutboxMessage
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -55,7 +55,7 @@ def buy_many(api, shop, count: int, sku: str = "MUG") -> list[str]:
 
 @dataclass
 class WorkerProcess:
-    """A `python -m shop.orders.worker` subprocess with its log file."""
+    """A `python -m shop.orders.worker_command` subprocess with its log file."""
 
     name: str
     process: subprocess.Popen
@@ -80,8 +80,8 @@ class WorkerProcess:
 def start_worker(env: dict[str, str], log_dir: Path, name: str, *args: str) -> WorkerProcess:
     log_path = log_dir / f"worker-{name}.log"
     with open(log_path, "wb") as log_file:
-        process = subprocess.Popen([sys.executable, "-m", "shop.orders.worker", "--name", name,
-                                    *args], env=env, cwd=REPO_ROOT, stdout=log_file,
+        process = subprocess.Popen([sys.executable, "-m", "shop.orders.worker_command",
+                                    "--name", name, *args], env=env, cwd=REPO_ROOT, stdout=log_file,
                                    stderr=subprocess.STDOUT)
     return WorkerProcess(name, process, log_path)
 
@@ -118,7 +118,7 @@ def database_write_lock(database_url: str) -> Iterator[None]:
 def pending_of(client: redis.Redis, consumer: str) -> int:
     """Entries delivered to `consumer` and not acknowledged."""
     try:
-        return len(client.xpending_range(queue.STREAM, queue.GROUP, min="-", max="+",
+        return len(client.xpending_range(order_stream.STREAM, order_stream.GROUP, min="-", max="+",
                                          count=1000, consumername=consumer))
     except redis.exceptions.ResponseError:
         return 0  # no group yet

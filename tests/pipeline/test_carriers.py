@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 import pytest
 
+from common import order_stream
 from shop.fulfilment.booking import (
     DEFAULT_CARRIER,
     Booking,
@@ -13,7 +14,6 @@ from shop.fulfilment.booking import (
     arrives_before_christmas,
     plan_bookings,
 )
-from shop.orders import queue
 from tests.pipeline.support import buy_many, wait_until
 
 TODAY = date(2026, 12, 20)
@@ -115,13 +115,13 @@ def test_concurrent_workers_never_book_a_carrier_above_capacity(
                      json={"is_down": True})
     order_ids = buy_many(api, shop, 30)
     for order_id in order_ids[:10]:  # delivered twice, as after a relay crash
-        redis_client.xadd(queue.STREAM, {"topic": "order.paid", "order_id": order_id})
+        redis_client.xadd(order_stream.STREAM, {"topic": "order.paid", "order_id": order_id})
 
     env = {**worker_env, "PEAKSHOP_WORKER_BATCH_SIZE": "3"}
     workers(env, "left")
     workers(env, "right")
     wait_until(lambda: state.count("confirmed") == 30, "every order confirmed")
-    wait_until(lambda: queue.queue_depth(redis_client).length == 0, "the queue drained")
+    wait_until(lambda: order_stream.queue_depth(redis_client).length == 0, "the queue drained")
 
     booked = state.carrier_days()
     first_day = date.fromisoformat(min(day for _, day in booked))

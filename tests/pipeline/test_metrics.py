@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from common import order_stream
 from shop import create_app
 from shop.orders import queue
 from shop.orders.metrics import init_app as init_order_metrics
@@ -18,8 +19,8 @@ def scrape(client) -> dict[str, float]:
 def oldest_pending_age_s(client) -> float:
     """Age of the oldest pending entry, read directly: XPENDING's smallest id against TIME."""
     seconds, micros = client.time()
-    oldest = client.xpending(queue.STREAM, queue.GROUP)["min"]
-    return (seconds * 1000 + micros // 1000 - queue.stream_id_ms(oldest)) / 1000
+    oldest = client.xpending(order_stream.STREAM, order_stream.GROUP)["min"]
+    return (seconds * 1000 + micros // 1000 - order_stream.stream_id_ms(oldest)) / 1000
 
 
 def test_queue_gauges_match_the_stream(api, shop, client, redis_client, state, worker_env,
@@ -28,25 +29,25 @@ def test_queue_gauges_match_the_stream(api, shop, client, redis_client, state, w
     buy_many(api, shop, 12)
     waiting = scrape(client)
     # No worker has joined yet: everything in the stream waits.
-    assert waiting["peakshop_queue_length"] == redis_client.xlen(queue.STREAM) == 12
+    assert waiting["peakshop_queue_length"] == redis_client.xlen(order_stream.STREAM) == 12
     assert waiting["peakshop_queue_pending"] == 0
     assert waiting['peakshop_orders{status="paid"}'] == 12
 
     queue.ensure_group(redis_client)
-    redis_client.xreadgroup(queue.GROUP, "probe", {queue.STREAM: ">"}, count=5)
+    redis_client.xreadgroup(order_stream.GROUP, "probe", {order_stream.STREAM: ">"}, count=5)
     age_before = oldest_pending_age_s(redis_client)
     held = scrape(client)
     age_after = oldest_pending_age_s(redis_client)
-    group = redis_client.xinfo_groups(queue.STREAM)[0]
+    group = redis_client.xinfo_groups(order_stream.STREAM)[0]
     assert held["peakshop_queue_length"] == group["lag"] + group["pending"] == 12
     assert held["peakshop_queue_pending"] == redis_client.xpending(
-        queue.STREAM, queue.GROUP)["pending"] == 5
+        order_stream.STREAM, order_stream.GROUP)["pending"] == 5
     assert age_before <= held["peakshop_queue_oldest_age_seconds"] <= age_after
     assert held["peakshop_orders_confirmed_total"] == 0
 
     workers(worker_env, "drainer")  # takes over the probe's five once they are idle
     wait_until(lambda: state.count("confirmed") == 12, "every order confirmed")
-    wait_until(lambda: queue.queue_depth(redis_client).length == 0, "the queue drained")
+    wait_until(lambda: order_stream.queue_depth(redis_client).length == 0, "the queue drained")
     drained = scrape(client)
     assert drained["peakshop_queue_length"] == drained["peakshop_queue_pending"] == 0
     assert drained["peakshop_queue_oldest_age_seconds"] == 0

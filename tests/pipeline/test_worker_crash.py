@@ -11,6 +11,7 @@ import signal
 
 import requests
 
+from common import order_stream
 from shop.orders import queue
 from shop.orders.worker import EXIT_GRACE_EXPIRED
 from tests.pipeline.support import (
@@ -66,7 +67,7 @@ def test_orders_of_a_killed_worker_are_reclaimed_and_confirmed_once(
     metrics_port = free_port()
     workers(env, "heir", "--metrics-port", str(metrics_port))
     wait_until(lambda: state.count("confirmed") == 30, "every order confirmed")
-    wait_until(lambda: queue.queue_depth(redis_client).length == 0, "the queue drained")
+    wait_until(lambda: order_stream.queue_depth(redis_client).length == 0, "the queue drained")
 
     assert_each_confirmed_once(state, first_burst + second_burst, "MUG", 500,
                                tmp_path / "instance" / "mail")

@@ -11,8 +11,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import update
 
-from shop.cli import cli
-from shop.orders import queue
+from common import order_stream
+from peakshop.cli import cli
 from shop.orders.housekeeping import requeue_orphans
 from shop.orders.models import OrderLine
 from tests.pipeline.support import REPO_ROOT, buy_many, pending_of, wait_until
@@ -21,7 +21,7 @@ on_sqlite = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 
 def peakshop(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "shop.cli", *args], env=env, cwd=REPO_ROOT,
+    return subprocess.run([sys.executable, "-m", "peakshop.cli", *args], env=env, cwd=REPO_ROOT,
                           capture_output=True, text=True, timeout=120)
 
 
@@ -83,11 +83,11 @@ def test_a_poisoned_message_is_parked_and_the_rest_confirmed(
     workers({**worker_env, "PEAKSHOP_WORKER_MAX_DELIVERIES": "2",
              "PEAKSHOP_WORKER_ORPHAN_AFTER_S": "0.5",
              "PEAKSHOP_WORKER_ORPHAN_INTERVAL_S": "0.3"}, "careful")
-    wait_until(lambda: redis_client.xlen(queue.DEAD_LETTER_STREAM) == 1, "the poison parked")
-    wait_until(lambda: queue.queue_depth(redis_client).length == 0, "the queue drained")
+    wait_until(lambda: redis_client.xlen(order_stream.DEAD_LETTER_STREAM) == 1, "the poison parked")
+    wait_until(lambda: order_stream.queue_depth(redis_client).length == 0, "the queue drained")
     assert state.order_ids("confirmed") == set(order_ids) - {poisoned}
     assert state.order_ids("paid") == {poisoned}
-    [(_, parked)] = redis_client.xrange(queue.DEAD_LETTER_STREAM)
+    [(_, parked)] = redis_client.xrange(order_stream.DEAD_LETTER_STREAM)
     assert parked[b"order_id"].decode() == poisoned
     assert b"IntegrityError" in parked[b"reason"]
     assert pending_of(redis_client, "careful") == 0

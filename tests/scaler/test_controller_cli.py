@@ -122,7 +122,7 @@ def test_the_live_policy_sizes_with_the_measured_capacity():
 def test_run_scales_for_real_and_stops_cleanly_on_sigterm(gunicorn_server, tmp_path):
     """`peakshop scaler run --target local` as its own process, against a real gunicorn."""
     metrics_port = free_port()
-    command = [sys.executable, "-m", "shop.cli", "scaler", "run", "--target", "local",
+    command = [sys.executable, "-m", "peakshop.cli", "scaler", "run", "--target", "local",
                "--policy", "keda-queue", "--period", "0.5", "--min-replicas", "1",
                "--max-replicas", "3", "--metrics-url", f"{gunicorn_server.url}/metrics",
                "--gunicorn-pidfile", str(gunicorn_server.pidfile),

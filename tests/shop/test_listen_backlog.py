@@ -20,8 +20,8 @@ from urllib.parse import urlparse
 import pytest
 import requests
 
+from common.listen_queue import bind_port, listen_backlog
 from scaler.signals.procfs import ListenBacklog, children_of
-from shop.core.listen_queue import bind_port, listen_backlog
 from shop.core.metrics import ListenBacklogCollector
 from tests.support.live import LiveServer
 

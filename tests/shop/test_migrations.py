@@ -5,7 +5,7 @@ import threading
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-import shop.core.models  # noqa: F401  (registers every table)
+import shop.models  # noqa: F401  (registers every table)
 from shop.core.db import Base, make_engine
 from shop.core.migrate import upgrade
 

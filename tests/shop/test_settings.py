@@ -53,7 +53,7 @@ def test_stripe_needs_its_keys():
 def test_the_cli_prints_one_line_and_exits_2(command, tmp_path):
     env = {**os.environ, "PEAKSHOP_REDIS_URL": "localhost",
            "PEAKSHOP_INSTANCE_PATH": str(tmp_path)}
-    result = subprocess.run([sys.executable, "-m", "shop.cli", *command], env=env,
+    result = subprocess.run([sys.executable, "-m", "peakshop.cli", *command], env=env,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from shop.core.stop_signals import stop_signals
+from common.stop_signals import stop_signals
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,7 +20,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Event itself deadlocks when a second signal lands.
 BUSY_PROCESS = textwrap.dedent('''
     import threading
-    from shop.core.stop_signals import stop_signals
+    from common.stop_signals import stop_signals
 
     seen = []
     with stop_signals(on_stop=seen.append) as stop:

@@ -20,7 +20,7 @@ def peakshop_up(tmp_path):
            if not key.startswith(("PEAKSHOP_", "PROMETHEUS_"))}
     env.update(PEAKSHOP_BIND=f"127.0.0.1:{port}", PEAKSHOP_LOG_JSON="false")
     # Run from an empty folder, as a new user would: the default instance is ./instance.
-    process = subprocess.Popen([sys.executable, "-m", "shop.cli", "up"], cwd=tmp_path, env=env,
+    process = subprocess.Popen([sys.executable, "-m", "peakshop.cli", "up"], cwd=tmp_path, env=env,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                start_new_session=True)
     lines = []
@@ -30,7 +30,7 @@ def peakshop_up(tmp_path):
         if not line:
             break
         lines.append(line)
-        if "merchant token:" in line:
+        if "Ctrl-C stops everything" in line:
             break
     yield process, f"http://127.0.0.1:{port}", lines, tmp_path
     if process.poll() is None:
@@ -44,8 +44,8 @@ def test_up_serves_the_demo_shop_confirms_orders_and_stops_cleanly(peakshop_up):
     output = "".join(lines)
     assert f"peakshop is up: {url}/" in output, output
     assert (folder / "instance" / "peakshop.sqlite3").exists()
-    slug = next(line.split("/shops/")[1].strip().strip("/") for line in lines
-                if "demo shop:" in line)
+    slug = next(line.split("/shops/")[1].split("/")[0] for line in lines
+                if "shop:" in line and "/shops/" in line)
 
     api = url + "/api/v1"
     cart = requests.post(f"{api}/shops/{slug}/carts").json()["cart_id"]

@@ -4,8 +4,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from sqlalchemy import func, select
 
+from common.order_stream import STREAM
 from shop.orders.models import Order, OutboxMessage
-from shop.orders.queue import STREAM
 from tests.storefront.pages import CHECKOUT_FIELDS, forms_in
 
 

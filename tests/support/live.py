@@ -34,7 +34,7 @@ class LiveServer:
                "PEAKSHOP_WEB_WORKERS": str(workers), "PEAKSHOP_WEB_THREADS": str(threads),
                "PROMETHEUS_MULTIPROC_DIR": os.path.join(instance_path, "metrics"),
                **(extra_env or {})}
-        process = subprocess.Popen([sys.executable, "-m", "shop.cli", "serve"], env=env,
+        process = subprocess.Popen([sys.executable, "-m", "peakshop.cli", "serve"], env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         server = cls(process, f"http://127.0.0.1:{port}", pidfile)
         server.wait_ready()

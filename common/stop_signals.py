@@ -46,14 +46,15 @@ def stop_signals(on_stop: Callable[[int], None] | None = None) -> Iterator[threa
 
 def _watch(receiver: socket.socket, stop: threading.Event,
            on_stop: Callable[[int], None] | None) -> None:
+    # The receiver stays open until the block is left: a second Ctrl-C after the first must
+    # still find a reader, or the C-level handler reports a BrokenPipeError on the terminal.
     with receiver:
         while True:
             received = receiver.recv(64)
             if not received:
-                return   # the block was left without a stop signal
+                return   # the block was left
             arrived = [signum for signum in STOP_SIGNALS if signum in set(received)]
-            if arrived:
-                break
-    stop.set()
-    if on_stop is not None:
-        on_stop(arrived[0])
+            if arrived and not stop.is_set():
+                stop.set()
+                if on_stop is not None:
+                    on_stop(arrived[0])

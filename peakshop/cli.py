@@ -1,0 +1,28 @@
+"""The `peakshop` command line: one group, each subcommand imported only when it runs."""
+
+from __future__ import annotations
+
+import click
+
+from common.lazycli import LazyGroup
+
+
+@click.group(cls=LazyGroup, lazy_subcommands={
+    "serve": "shop.cli:serve",
+    "db": "shop.cli:db",
+    "worker": "shop.orders.worker_command:worker_command",
+    "scaler": "scaler.cli:scaler",
+    "rehearse": "loadtests.rehearse:rehearse_command",
+    "up": "peakshop.up:up_command",
+})
+@click.version_option(package_name="peakshop")
+def cli() -> None:
+    """peakshop: a storefront that scales before the Christmas peak."""
+
+
+def main() -> None:
+    cli(prog_name="peakshop")
+
+
+if __name__ == "__main__":
+    main()
