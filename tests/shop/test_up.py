@@ -6,6 +6,7 @@ import subprocess
 import sys
 import time
 
+import psutil
 import pytest
 import requests
 
@@ -34,8 +35,16 @@ def peakshop_up(tmp_path):
             break
     yield process, f"http://127.0.0.1:{port}", lines, tmp_path
     if process.poll() is None:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+        # Stopped the way a user would; killed only if that fails (a SIGKILLed `up` cannot
+        # stop its daemonized embedded Redis, which is then reaped below).
+        os.killpg(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    for leftover in everything_started_by(process.pid, tmp_path / "instance"):
+        leftover.kill()
     process.stdout.close()
 
 
@@ -66,10 +75,57 @@ def test_up_serves_the_demo_shop_confirms_orders_and_stops_cleanly(peakshop_up):
         time.sleep(0.5)
     assert status == "confirmed"
 
+    started = everything_started_by(process.pid, folder / "instance")
+    assert any("redis-server" in " ".join(p.cmdline()) for p in started), started
     os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C in a terminal does
     process.wait(timeout=60)
     rest = process.stdout.read()
     assert process.returncode == 0, rest
     assert "peakshop stopped" in rest
+    assert "Traceback" not in rest and "BrokenPipeError" not in rest, rest
     with pytest.raises(requests.ConnectionError):
         requests.get(url + "/healthz", timeout=2)
+    assert survivors(started) == []
+
+
+def everything_started_by(pid: int, instance) -> list[psutil.Process]:
+    """`up`'s descendants, and the embedded redis-server (it daemonizes, so its parent is
+    init; it is found by its working directory, the instance folder)."""
+    try:
+        family = psutil.Process(pid).children(recursive=True)
+    except psutil.NoSuchProcess:
+        family = []
+    for candidate in psutil.process_iter(["cwd"]):
+        if candidate.info["cwd"] == str(instance.resolve()) and candidate.pid != pid:
+            family.append(candidate)
+    return family
+
+
+def survivors(processes: list[psutil.Process], grace_s: float = 15.0) -> list[str]:
+    _, alive = psutil.wait_procs(processes, timeout=grace_s)
+    return [" ".join(p.cmdline()) or str(p.pid) for p in alive if p.status() != "zombie"]
+
+
+def test_up_exits_non_zero_and_leaves_nothing_when_a_child_dies(peakshop_up):
+    process, url, lines, folder = peakshop_up
+    started = everything_started_by(process.pid, folder / "instance")
+    gunicorn = next(p for p in started if "serve" in p.cmdline())
+    gunicorn.kill()
+    process.wait(timeout=60)
+    rest = process.stdout.read()
+    assert process.returncode == 1, rest
+    assert "exited with status" in rest
+    assert survivors(started) == []
+
+
+def test_up_refuses_a_port_that_is_taken(peakshop_up, tmp_path):
+    """A second `up` on the same address says so and exits, instead of reporting success
+    against the first one."""
+    _, url, _, _ = peakshop_up
+    env = {key: value for key, value in os.environ.items() if not key.startswith("PEAKSHOP_")}
+    env["PEAKSHOP_BIND"] = url.removeprefix("http://")
+    second = subprocess.run([sys.executable, "-m", "peakshop.cli", "up"], cwd=tmp_path / "..",
+                            env=env, capture_output=True, text=True, timeout=60)
+    assert second.returncode != 0
+    assert "already in use" in second.stderr and "PEAKSHOP_BIND" in second.stderr
+    assert "peakshop is up" not in second.stdout
