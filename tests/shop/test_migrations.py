@@ -4,10 +4,12 @@ import threading
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect
 
 import shop.models  # noqa: F401  (registers every table)
 from shop.core.db import Base, make_engine
-from shop.core.migrate import upgrade
+from shop.core.migrate import alembic_config, upgrade
 
 
 def test_migrated_schema_matches_the_models(database_url):
@@ -18,9 +20,27 @@ def test_migrated_schema_matches_the_models(database_url):
     assert differences == [], "write a migration for these model changes"
 
 
+def schema_snapshot(url: str) -> dict:
+    """Tables with their columns and indexes, and the revision Alembic recorded."""
+    engine = make_engine(url)
+    with engine.connect() as connection:
+        inspector = inspect(connection)
+        tables = {table: ([(column["name"], str(column["type"]), column["nullable"])
+                           for column in inspector.get_columns(table)],
+                          sorted(index["name"] for index in inspector.get_indexes(table)))
+                  for table in inspector.get_table_names()}
+        revision = MigrationContext.configure(connection).get_current_revision()
+    engine.dispose()
+    return {"tables": tables, "revision": revision}
+
+
 def test_upgrading_again_changes_nothing(database_url):
+    before = schema_snapshot(database_url)
+    head = ScriptDirectory.from_config(alembic_config(database_url)).get_current_head()
+    assert before["revision"] == head and "orders" in before["tables"]
     upgrade(database_url)
     upgrade(database_url)
+    assert schema_snapshot(database_url) == before
 
 
 def test_pods_migrating_at_once_all_succeed(postgres_server):
