@@ -1,7 +1,11 @@
 # syntax=docker/dockerfile:1
-# One image runs every peakshop process: `serve` (default), `worker`, `scaler run`,
-# `db upgrade`, and Locust for load tests (`locust -f /app/loadtests/locustfile.py`).
-# Build: docker build -t ghcr.io/peakshop/peakshop:0.1.0 .
+# One image per role, each with only what that role imports:
+#   web       (default) `serve`, `worker`, `db upgrade`            docker build --target web .
+#   scaler    `scaler run` (adds the Kubernetes client)             docker build --target scaler .
+#   loadtest  Locust and rehearsal reports                          docker build --target loadtest .
+#   backup    `backup`, `restore`, `drill` (adds boto3)             docker build --target backup .
+#   all       every command, as on a developer's machine            docker build --target all .
+# Every dependency comes from the hash-pinned lock of its role (requirements/<role>.txt).
 
 # Both stages share the exact interpreter, so the virtualenv built in the first runs in the second.
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
@@ -13,15 +17,36 @@ ENV PIP_NO_CACHE_DIR=1 \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
+COPY requirements ./requirements
 COPY pyproject.toml README.md ./
 COPY shop ./shop
 COPY scaler ./scaler
 COPY loadtests ./loadtests
-# Build a wheel first so the installed tree holds no source checkout, then install it with its
-# dependencies (all of them ship manylinux wheels, so no compiler is needed even here).
-RUN pip wheel --no-deps --wheel-dir /wheels . \
-    && pip install /wheels/*.whl \
-    && python -m compileall -q /opt/venv/lib
+COPY common ./common
+COPY peakshop ./peakshop
+# The project as a wheel (so the installed tree holds no source checkout); its dependencies
+# come from the lock, never from the ranges in pyproject.toml.
+RUN pip wheel --no-deps --wheel-dir /wheels .
+
+FROM builder AS venv-web
+RUN pip install --require-hashes --no-deps -r requirements/web.txt \
+    && pip install --no-deps /wheels/*.whl && python -m compileall -q /opt/venv/lib
+
+FROM builder AS venv-scaler
+RUN pip install --require-hashes --no-deps -r requirements/scaler.txt \
+    && pip install --no-deps /wheels/*.whl && python -m compileall -q /opt/venv/lib
+
+FROM builder AS venv-loadtest
+RUN pip install --require-hashes --no-deps -r requirements/loadtest.txt \
+    && pip install --no-deps /wheels/*.whl && python -m compileall -q /opt/venv/lib
+
+FROM builder AS venv-backup
+RUN pip install --require-hashes --no-deps -r requirements/backup.txt \
+    && pip install --no-deps /wheels/*.whl && python -m compileall -q /opt/venv/lib
+
+FROM builder AS venv-all
+RUN pip install --require-hashes --no-deps -r requirements/all.txt \
+    && pip install --no-deps /wheels/*.whl && python -m compileall -q /opt/venv/lib
 
 FROM ${PYTHON_IMAGE} AS runtime
 LABEL org.opencontainers.image.title="peakshop" \
@@ -41,7 +66,6 @@ RUN groupadd --system --gid 10001 peakshop \
     && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
        --shell /usr/sbin/nologin peakshop \
     && install -d -o 10001 -g 10001 -m 0750 /var/lib/peakshop /var/run/peakshop/metrics
-COPY --from=builder /opt/venv /opt/venv
 # gunicorn reads ./gunicorn.conf.py from its working directory; Locust's file is run by path.
 WORKDIR /app
 COPY gunicorn.conf.py ./
@@ -51,3 +75,19 @@ USER 10001:10001
 EXPOSE 8000
 ENTRYPOINT ["peakshop"]
 CMD ["serve"]
+
+FROM runtime AS scaler
+COPY --from=venv-scaler /opt/venv /opt/venv
+
+FROM runtime AS loadtest
+COPY --from=venv-loadtest /opt/venv /opt/venv
+
+FROM runtime AS backup
+COPY --from=venv-backup /opt/venv /opt/venv
+
+FROM runtime AS all
+COPY --from=venv-all /opt/venv /opt/venv
+
+# Last, so a plain `docker build .` makes the storefront and worker image.
+FROM runtime AS web
+COPY --from=venv-web /opt/venv /opt/venv

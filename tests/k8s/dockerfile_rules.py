@@ -50,7 +50,14 @@ def parse(text: str) -> list[Stage]:
             words = [w for w in instruction.value.split() if not w.startswith("--platform")]
             base = VARIABLE.sub(lambda m: global_args.get(m.group(1), m.group(0)), words[0])
             alias = words[2] if len(words) >= 3 and words[1].upper() == "AS" else None
-            stages.append(Stage(base=base, alias=alias, line=instruction.line))
+            parent = next((stage for stage in stages if stage.alias == base), None)
+            if parent is not None:
+                # A stage built on an earlier one inherits its image and its settings (ENV,
+                # USER, ENTRYPOINT, ...), exactly as Docker builds it.
+                stages.append(Stage(base=parent.base, alias=alias, line=instruction.line,
+                                    instructions=list(parent.instructions)))
+            else:
+                stages.append(Stage(base=base, alias=alias, line=instruction.line))
         elif stages:
             stages[-1].instructions.append(instruction)
     return stages
@@ -103,11 +110,9 @@ def dockerfile_violations(path: Path) -> list[str]:
     if len(stages) < 2:
         violations.append(f"{path.name}: single stage: build in a builder stage and copy the "
                           "result into a clean final stage")
-    aliases = {stage.alias for stage in stages if stage.alias}
-    for stage in stages:
-        if stage.base not in aliases:
-            violations += [f"{path.name}:{stage.line}: {problem}"
-                           for problem in base_image_problems(stage.base)]
+    for stage in stages:  # each stage's base is an image by now (aliases are followed)
+        violations += [f"{path.name}:{stage.line}: {problem}"
+                       for problem in base_image_problems(stage.base)]
     final = stages[-1]
     if "slim" not in final.base and "distroless" not in final.base:
         violations.append(f"{path.name}:{final.line}: final stage base {final.base!r} is not a "

@@ -56,7 +56,11 @@ def overlay_to_apply(folder: Path) -> Path:
     (folder / "kustomization.yaml").write_text(
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
         f"resources: ['{base}']\n"
-        f"images: [{{name: ghcr.io/peakshop/peakshop, newName: '{name}', newTag: '{tag}'}}]\n")
+        "images:\n"
+        f"- {{name: ghcr.io/peakshop/peakshop, newName: '{name}', newTag: '{tag}'}}\n"
+        # The scaler's image is the same build's `scaler` target, pushed beside it.
+        f"- {{name: ghcr.io/peakshop/peakshop-scaler, newName: '{name}-scaler', "
+        f"newTag: '{tag}'}}\n")
     return folder
 
 

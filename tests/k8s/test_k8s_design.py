@@ -65,11 +65,22 @@ def test_only_the_scaler_holds_a_kubernetes_token(rendered, overlay):
             assert template.spec.get("automountServiceAccountToken") is False, name
 
 
+# Each role runs the Dockerfile target that holds only what it imports.
+ROLE_IMAGES = {"peakshop-web": APP_IMAGE, "peakshop-worker": APP_IMAGE,
+               "peakshop-scaler": APP_IMAGE + "-scaler",
+               "peakshop-locust-master": APP_IMAGE + "-loadtest",
+               "peakshop-locust-worker": APP_IMAGE + "-loadtest"}
+
+
 @pytest.mark.parametrize("overlay", ["dev", "prod", "loadtest"])
-def test_one_image_runs_every_peakshop_process(rendered, overlay):
-    images = {c.spec["image"] for c in containers(rendered(overlay))
-              if c.spec["image"].startswith(APP_IMAGE + ":")}
-    assert len(images) == 1
+def test_each_role_runs_its_own_image_all_of_one_version(rendered, overlay):
+    objects = rendered(overlay)
+    ours = [c for c in containers(objects) if c.spec["image"].startswith(APP_IMAGE)]
+    assert ours
+    for c in ours:
+        workload = c.owner["metadata"]["name"]
+        assert c.spec["image"].rsplit(":", 1)[0] == ROLE_IMAGES[workload], c.label
+    assert len({c.spec["image"].rsplit(":", 1)[1] for c in ours}) == 1
 
 
 def test_storefront_probes_use_the_health_endpoints(rendered):
