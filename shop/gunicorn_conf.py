@@ -14,6 +14,35 @@ graceful_timeout = int(os.environ.get("PEAKSHOP_WEB_GRACE_S", "25"))
 keepalive = 5
 pidfile = os.environ.get("PEAKSHOP_PIDFILE") or None
 accesslog = os.environ.get("PEAKSHOP_ACCESS_LOG") or None
+
+
+def _log_format() -> dict:
+    """gunicorn's own lines in the storefront's format (JSON lines unless PEAKSHOP_LOG_JSON is
+    false), so one terminal or one log pipeline reads a single format."""
+    as_json = os.environ.get("PEAKSHOP_LOG_JSON", "true").strip().lower() not in (
+        "0", "false", "no", "off")
+    if as_json:
+        return {"()": "pythonjsonlogger.json.JsonFormatter",
+                "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+                "rename_fields": {"levelname": "level", "asctime": "time"}}
+    return {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}
+
+
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"peakshop": _log_format()},
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "peakshop",
+                            "stream": "ext://sys.stderr"}},
+    "loggers": {
+        "gunicorn.error": {"level": "INFO", "handlers": ["stderr"], "propagate": False},
+        # Access lines only where PEAKSHOP_ACCESS_LOG asks for them, written by gunicorn's own
+        # handler to that file; without it a logging config alone would turn them on.
+        **({} if accesslog else {"gunicorn.access": {"level": "CRITICAL", "handlers": [],
+                                                     "propagate": False}}),
+    },
+    "root": {"level": "WARNING", "handlers": ["stderr"]},
+}
 wsgi_app = "shop.wsgi:app"
 # The app is imported once in the master and forked: a worker added on SIGTTIN serves within
 # milliseconds instead of spending a second of CPU importing the app in the middle of a peak.
