@@ -47,16 +47,22 @@ def size_mb(path: Path) -> float:
 
 def install(venv: Path, lock: Path | None, project: Path, constraints: Path) -> None:
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    quiet = {"stderr": subprocess.DEVNULL}
     pip = [str(venv / "bin" / "python"), "-m", "pip", "install", "--quiet",
            "--disable-pip-version-check"]
     if lock is not None:
-        subprocess.run([*pip, "--require-hashes", "--no-deps", "-r", str(lock)], check=True)
-        subprocess.run([*pip, "--no-deps", str(project)], check=True)
+        subprocess.run([*pip, "--require-hashes", "--no-deps", "-r", str(lock)], check=True,
+                       **quiet)
+        subprocess.run([*pip, "--no-deps", str(project)], check=True, **quiet)
     else:  # everything the project declared, at the versions of today's lock
         constraint_file = venv / "constraints.txt"
-        constraint_file.write_text("".join(
-            line.split(" ")[0] + "\n" for line in constraints.read_text().splitlines()
-            if "==" in line and not line.startswith((" ", "#"))))
+        pins = {}
+        for line in constraints.read_text().splitlines():
+            requirement = line.rstrip(" \\")
+            # Pins for other Pythons carry a marker; this interpreter takes the plain ones.
+            if "==" in requirement and not line.startswith((" ", "#")) and ";" not in line:
+                pins.setdefault(requirement.split("==")[0], requirement)
+        constraint_file.write_text("".join(pin + "\n" for pin in pins.values()))
         subprocess.run([*pip, "-c", str(constraint_file), str(project)], check=True)
 
 
@@ -83,7 +89,7 @@ def startup_seconds(venv: Path, what: str, workdir: Path) -> tuple[float, float]
 
 
 def measure(name: str, lock: Path | None, project: Path, startup: list[str]) -> dict:
-    with tempfile.TemporaryDirectory(prefix=f"peakshop-role-{name}-") as folder:
+    with tempfile.TemporaryDirectory(prefix="peakshop-role-") as folder:
         venv = Path(folder) / "venv"
         install(venv, lock, project, ROOT / "requirements" / "test.txt")
         result = {"role": name, "installed_mb": round(size_mb(venv), 1), "startup": {}}
