@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import create_engine, event, make_url
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -34,9 +34,30 @@ def make_engine(database_url: str, *, read_only: bool = False) -> Engine:
             event.listen(engine, "begin",
                          lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
         return engine
+    url, behind_pgbouncer = without_pgbouncer_flag(database_url)
+    # Behind PgBouncer in transaction mode each transaction may land on another server
+    # connection, where a statement psycopg prepared earlier does not exist: never prepare.
+    connect_args = {"prepare_threshold": None} if behind_pgbouncer else {}
     # No pre-ping: it would cost a round trip per request. A connection broken by a database
     # restart fails one request with 503 and the pool replaces it.
-    return create_engine(database_url, pool_size=5, max_overflow=10, pool_recycle=1800)
+    return create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800,
+                         connect_args=connect_args)
+
+
+def without_pgbouncer_flag(database_url: str) -> tuple[str, bool]:
+    """`database_url` without its `pgbouncer=true` query flag, and whether it was there.
+
+    The flag (the convention Prisma and others use) says the URL reaches PostgreSQL through
+    PgBouncer in transaction pooling mode; it is peakshop's, not the driver's.
+    """
+    parsed = make_url(database_url)
+    flag = parsed.query.get("pgbouncer")
+    if flag is None:
+        return database_url, False
+    if flag not in ("true", "false"):
+        raise ValueError(f"pgbouncer= in the database URL must be true or false: got {flag!r}")
+    return parsed.difference_update_query(["pgbouncer"]).render_as_string(
+        hide_password=False), flag == "true"
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlparse
+from urllib.parse import parse_qs, urlparse
 
 GATEWAYS = ("dummy", "stripe")
 
@@ -60,6 +60,15 @@ def _url(schemes: tuple[str, ...], example: str):
     return parse
 
 
+def _database_url(value: str) -> str:
+    value = _url(("postgresql", "sqlite"), "postgresql+psycopg://user@host/db")(value)
+    flags = parse_qs(urlparse(value).query).get("pgbouncer", [])
+    if any(flag not in ("true", "false") for flag in flags):
+        raise ValueError(f"has pgbouncer={flags[0]!r}: write pgbouncer=true (behind PgBouncer "
+                         "in transaction mode) or leave it out")
+    return value
+
+
 def positive_int(value: str) -> int:
     try:
         number = int(value)
@@ -101,8 +110,7 @@ def _bind(value: str) -> str:
 
 
 ENVIRONMENT = {
-    "PEAKSHOP_DATABASE_URL": ("database_url", _url(("postgresql", "sqlite"),
-                                                   "postgresql+psycopg://user@host/db")),
+    "PEAKSHOP_DATABASE_URL": ("database_url", _database_url),
     "PEAKSHOP_REDIS_URL": ("redis_url", _url(("redis", "rediss", "unix"),
                                              "redis://localhost:6379/0")),
     "PEAKSHOP_SECRET_KEY": ("secret_key", _text),

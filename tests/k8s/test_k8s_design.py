@@ -206,9 +206,16 @@ def test_prod_postgres_is_ha_with_off_region_backups(rendered):
     assert store["destinationPath"].startswith("s3://") and store["wal"]
     backup = find(objects, "ScheduledBackup", "peakshop-db-daily")["spec"]
     assert backup["cluster"]["name"] == "peakshop-db"
-    # The app reaches the operator's primary Service with the operator's app Secret.
+    # The app reaches the primary through the operator's PgBouncer in transaction mode,
+    # flagged so that it prepares no statements, with the operator's app Secret.
     web = container(objects, "Deployment", "peakshop-web", "web")
-    assert env_value(objects, web, "PEAKSHOP_DATABASE_HOST") == "peakshop-db-rw"
+    pooler = find(objects, "Pooler", "peakshop-db-pooler-rw")["spec"]
+    assert pooler["cluster"]["name"] == "peakshop-db" and pooler["type"] == "rw"
+    assert pooler["pgbouncer"]["poolMode"] == "transaction" and pooler["instances"] >= 3
+    assert env_value(objects, web, "PEAKSHOP_DATABASE_HOST") == "peakshop-db-pooler-rw"
+    assert env_value(objects, web, "PEAKSHOP_DATABASE_QUERY") == "?pgbouncer=true"
+    url = next(e["value"] for e in web["env"] if e["name"] == "PEAKSHOP_DATABASE_URL")
+    assert url.endswith("$(PEAKSHOP_DATABASE_QUERY)")
     secrets = {e["valueFrom"]["secretKeyRef"]["name"] for e in web["env"]
                if e["name"].startswith("PEAKSHOP_DATABASE_")
                and "secretKeyRef" in e.get("valueFrom", {})}

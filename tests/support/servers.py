@@ -128,3 +128,50 @@ class PostgresServer:
             clause = f" TEMPLATE {template}" if template else ""
             connection.execute(f'CREATE DATABASE "{name}"{clause}')
         return self.url(name)
+
+
+@dataclass
+class PgBouncer:
+    """Debian's PgBouncer in transaction pooling mode in front of a `PostgresServer`, as the
+    production overlay puts it: a server connection serves one transaction, then the next
+    client's."""
+
+    port: int
+    directory: str
+    process: subprocess.Popen
+
+    def url(self, database: str, flagged: bool = True) -> str:
+        flag = "?pgbouncer=true" if flagged else ""
+        return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}{flag}"
+
+    @classmethod
+    def start(cls, postgres: PostgresServer, pool_size: int = 4) -> PgBouncer:
+        directory = tempfile.mkdtemp(prefix="peakshop-pgbouncer-")
+        port = free_port()
+        config = os.path.join(directory, "pgbouncer.ini")
+        with open(config, "w") as ini:
+            ini.write(f"[databases]\n* = host=127.0.0.1 port={postgres.port}\n\n"
+                      f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\n"
+                      f"unix_socket_dir = {directory}\nauth_type = trust\n"
+                      f"auth_file = {directory}/users.txt\npool_mode = transaction\n"
+                      f"default_pool_size = {pool_size}\nmax_client_conn = 500\n"
+                      "ignore_startup_parameters = extra_float_digits,options\n")
+        with open(os.path.join(directory, "users.txt"), "w") as users:
+            users.write('"postgres" ""\n')
+        if os.geteuid() == 0:  # PgBouncer, like PostgreSQL, refuses to run as root
+            shutil.chown(directory, "postgres", "postgres")
+            for name in os.listdir(directory):
+                shutil.chown(os.path.join(directory, name), "postgres", "postgres")
+        process = subprocess.Popen(_as_postgres([PGBOUNCER, config]),
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(port)
+        return cls(port, directory, process)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=30)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+PGBOUNCER = os.environ.get("PEAKSHOP_PGBOUNCER", "/usr/sbin/pgbouncer")
