@@ -10,12 +10,14 @@ from dataclasses import dataclass
 
 import redis
 
-STREAM = "peakshop:orders"
+# One hash tag for every key of the order queue: on a Redis Cluster they share a slot, so a
+# dead-lettering MULTI (XADD to one stream, XACK on the other) stays on one master.
+STREAM = "peakshop:{orders}"
 GROUP = "order-workers"
 # Poison messages end up here, with the reason, instead of blocking the group forever.
-DEAD_LETTER_STREAM = "peakshop:orders:dead"
+DEAD_LETTER_STREAM = "peakshop:{orders}:dead"
 # Confirmations across every worker: the storefront exposes it as a Prometheus counter.
-CONFIRMED_COUNTER = "peakshop:orders:confirmed_total"
+CONFIRMED_COUNTER = "peakshop:{orders}:confirmed_total"
 # Trimming keeps the stream bounded; acknowledged entries are not needed again. Entries
 # trimmed before delivery are not lost: the worker re-queues orders left paid (see
 # `shop.orders.housekeeping.requeue_orphans`).

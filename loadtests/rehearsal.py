@@ -25,6 +25,7 @@ import redis
 import requests
 
 from common.readiness import READY_DEADLINE_S, wait_ready
+from common.redis_url import client_from_url
 from loadtests import orders_check, processes, report
 from loadtests.processes import Child
 from loadtests.report import SloSettings
@@ -278,7 +279,7 @@ class Rehearsal:
             self.start_order_workers(env)
             self.server_latency = ServerLatency(self.url + "/metrics").start()
             self.probe = StackProbe(self.pidfile, self.order_worker_count,
-                                    redis.Redis.from_url(env["PEAKSHOP_REDIS_URL"],
+                                    client_from_url(env["PEAKSHOP_REDIS_URL"],
                                                          socket_timeout=2),
                                     lambda: self.children["locust"].pid
                                     if "locust" in self.children else None,

@@ -16,6 +16,7 @@ from urllib.parse import urlparse
 
 import click
 
+from common.redis_url import client_from_url
 from scaler.actuators import Actuator, ActuatorError
 from scaler.controller import Controller, Policy
 from scaler.metrics import ScalerMetrics
@@ -79,11 +80,10 @@ def build_signals(settings: ScalerSettings, actuator: Actuator,
     else:
         traffic = ExpositionTraffic(scraper, settings.window_s)
     if settings.redis_url:
-        import redis
 
         from scaler.signals.queue import RedisStreamQueue
 
-        queue = RedisStreamQueue(redis.Redis.from_url(settings.redis_url, socket_timeout=5,
+        queue = RedisStreamQueue(client_from_url(settings.redis_url, socket_timeout=5,
                                                       socket_connect_timeout=2))
     else:
         queue = ExpositionQueue(scraper)

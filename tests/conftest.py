@@ -13,10 +13,11 @@ from pathlib import Path
 import pytest
 import redis
 
+from common.redis_url import client_from_url
 from shop import create_app
 from shop.core.migrate import upgrade
 from tests.support.api import ShopApi
-from tests.support.servers import PostgresServer, RedisServer
+from tests.support.servers import PostgresServer, RedisClusterServer, RedisServer
 
 BACKENDS = [name.strip() for name in
             os.environ.get("PEAKSHOP_TEST_BACKENDS", "sqlite,postgresql").split(",")
@@ -24,10 +25,31 @@ BACKENDS = [name.strip() for name in
 
 
 @pytest.fixture(scope="session")
-def redis_server():
+def single_redis():
     server = RedisServer.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_cluster():
+    cluster = RedisClusterServer.start()
+    yield cluster
+    cluster.stop()
+
+
+@pytest.fixture
+def redis_server(request):
+    """The Redis a test talks to: one server; in modules marked `redis_topologies` each test
+    also runs against a three-master Redis Cluster."""
+    topology = getattr(request, "param", "single")
+    return request.getfixturevalue("redis_cluster" if topology == "cluster" else "single_redis")
+
+
+def pytest_generate_tests(metafunc):
+    if ("redis_server" in metafunc.fixturenames
+            and metafunc.definition.get_closest_marker("redis_topologies")):
+        metafunc.parametrize("redis_server", ["single", "cluster"], indirect=True)
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +99,7 @@ def database_url(request, tmp_path) -> str:
 
 @pytest.fixture
 def redis_client(redis_server) -> redis.Redis:
-    client = redis.Redis.from_url(redis_server.url)
+    client = client_from_url(redis_server.url)
     client.flushall()
     yield client
     client.close()

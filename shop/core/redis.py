@@ -6,6 +6,8 @@ import os
 
 import redis
 
+from common.redis_url import client_from_url
+
 _embedded: dict[str, object] = {}
 
 
@@ -16,8 +18,8 @@ def connect(redis_url: str | None, instance_path: str) -> redis.Redis:
     behaves exactly like production Redis (streams, consumer groups, TTLs).
     """
     if redis_url:
-        return redis.Redis.from_url(redis_url, socket_timeout=5, socket_connect_timeout=2,
-                                    health_check_interval=30)
+        return client_from_url(redis_url, socket_timeout=5, socket_connect_timeout=2,
+                               health_check_interval=30)
     return redis.Redis(unix_socket_path=embedded_socket(instance_path), socket_timeout=5)
 
 

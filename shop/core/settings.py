@@ -69,6 +69,14 @@ def _database_url(value: str) -> str:
     return value
 
 
+def _redis_url(value: str) -> str:
+    from common.redis_url import cluster_flag
+
+    value = _url(("redis", "rediss", "unix"), "redis://localhost:6379/0")(value)
+    cluster_flag(value)  # ValueError names a malformed cluster= flag
+    return value
+
+
 def positive_int(value: str) -> int:
     try:
         number = int(value)
@@ -111,8 +119,7 @@ def _bind(value: str) -> str:
 
 ENVIRONMENT = {
     "PEAKSHOP_DATABASE_URL": ("database_url", _database_url),
-    "PEAKSHOP_REDIS_URL": ("redis_url", _url(("redis", "rediss", "unix"),
-                                             "redis://localhost:6379/0")),
+    "PEAKSHOP_REDIS_URL": ("redis_url", _redis_url),
     "PEAKSHOP_SECRET_KEY": ("secret_key", _text),
     "PEAKSHOP_PAYMENT_GATEWAY": ("payment_gateway", _choice(GATEWAYS)),
     "STRIPE_API_KEY": ("stripe_api_key", _text),

@@ -16,6 +16,9 @@ from shop.fulfilment.booking import (
 )
 from tests.pipeline.support import buy_many, wait_until
 
+# The queue and the carts behave the same on one Redis and on a Redis Cluster.
+pytestmark = pytest.mark.redis_topologies
+
 TODAY = date(2026, 12, 20)
 TOMORROW = TODAY + timedelta(days=1)
 FAST = CarrierOption(1, "Fast", 10, 1)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import pytest
+
 from common import order_stream
 from shop import create_app
 from shop.orders import queue
 from shop.orders.metrics import init_app as init_order_metrics
 from tests.pipeline.support import buy_many, metric_values, wait_until
 from tests.support.servers import free_port
+
+# The queue and the carts behave the same on one Redis and on a Redis Cluster.
+pytestmark = pytest.mark.redis_topologies
 
 
 def scrape(client) -> dict[str, float]:

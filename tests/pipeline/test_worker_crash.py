@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import signal
 
+import pytest
 import requests
 
 from common import order_stream
@@ -22,6 +23,9 @@ from tests.pipeline.support import (
     wait_until,
 )
 from tests.support.servers import free_port
+
+# The queue and the carts behave the same on one Redis and on a Redis Cluster.
+pytestmark = pytest.mark.redis_topologies
 
 
 def assert_each_confirmed_once(state, order_ids: list[str], sku: str, initial_stock: int,

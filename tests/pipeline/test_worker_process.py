@@ -17,6 +17,9 @@ from shop.orders.housekeeping import requeue_orphans
 from shop.orders.models import OrderLine
 from tests.pipeline.support import REPO_ROOT, buy_many, pending_of, wait_until
 
+# The queue and the carts behave the same on one Redis and on a Redis Cluster.
+pytestmark = pytest.mark.redis_topologies
+
 on_sqlite = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
 

@@ -93,5 +93,5 @@ def test_redis_before_7_counts_undelivered_entries_itself(tmp_path):
 
 def test_unreachable_redis_is_a_signal_error(tmp_path):
     client = redis.Redis(unix_socket_path=str(tmp_path / "nothing.sock"), socket_timeout=1)
-    with pytest.raises(SignalError, match="peakshop:orders"):
+    with pytest.raises(SignalError, match="peakshop:{orders}"):
         RedisStreamQueue(client).read()

@@ -2,6 +2,9 @@
 
 import pytest
 
+# The queue and the carts behave the same on one Redis and on a Redis Cluster.
+pytestmark = pytest.mark.redis_topologies
+
 
 def test_cart_lines_and_total_follow_live_prices(client, api, shop):
     api.add_product(shop, "TEA", price=450, stock=10)

@@ -5,9 +5,13 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import select, update
 
+from common import order_stream
 from shop.core.timeutil import utcnow
 from shop.orders.models import Order, OutboxMessage
 from tests.support.api import ADDRESS
+
+# The queue and the carts behave the same on one Redis and on a Redis Cluster.
+pytestmark = pytest.mark.redis_topologies
 
 
 def available(client, shop, sku):
@@ -27,7 +31,7 @@ def test_paid_checkout_queues_the_order_and_empties_the_cart(client, api, shop, 
     with app.extensions["peakshop"].database.reading() as session:
         outbox = session.scalars(select(OutboxMessage)).all()
     assert [(m.topic, m.order_id) for m in outbox] == [("order.paid", order["order_id"])]
-    entries = redis_client.xrange("peakshop:orders")
+    entries = redis_client.xrange(order_stream.STREAM)
     assert [e[1][b"order_id"].decode() for e in entries] == [order["order_id"]]
 
 

@@ -175,3 +175,63 @@ class PgBouncer:
 
 
 PGBOUNCER = os.environ.get("PEAKSHOP_PGBOUNCER", "/usr/sbin/pgbouncer")
+
+
+@dataclass
+class RedisClusterServer:
+    """A real Redis Cluster of three masters (redis-server in cluster mode, joined by
+    `redis-cli --cluster create`), each on its own loopback port."""
+
+    nodes: list[RedisServer]
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.nodes[0].port}?cluster=true"
+
+    @classmethod
+    def start(cls, masters: int = 3) -> RedisClusterServer:
+        nodes = []
+        try:
+            for _ in range(masters):
+                nodes.append(cls._start_node())
+            subprocess.run(["redis-cli", "--cluster", "create",
+                            *[f"127.0.0.1:{node.port}" for node in nodes],
+                            "--cluster-replicas", "0", "--cluster-yes"],
+                           check=True, capture_output=True, timeout=60)
+            cluster = cls(nodes)
+            cluster.wait_until_serving()
+        except BaseException:
+            cls(nodes).stop()
+            raise
+        return cluster
+
+    @staticmethod
+    def _start_node() -> RedisServer:
+        # The cluster bus gets its own free port (by default it is the port + 10000, which
+        # may be taken or past 65535).
+        port, bus_port = free_port(), free_port()
+        directory = tempfile.mkdtemp(prefix="peakshop-redis-cluster-")
+        process = subprocess.Popen(
+            [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",
+             "--cluster-port", str(bus_port), "--dir", directory, "--cluster-enabled", "yes",
+             "--cluster-config-file", "nodes.conf", "--cluster-node-timeout", "5000",
+             "--appendonly", "yes", "--save", "", "--daemonize", "no", "--loglevel", "warning"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for_port(port)
+        return RedisServer(port, directory, process)
+
+    def wait_until_serving(self, deadline_s: float = 30.0) -> None:
+        deadline = time.monotonic() + deadline_s
+        while time.monotonic() < deadline:
+            states = [subprocess.run(["redis-cli", "-p", str(node.port), "cluster", "info"],
+                                     capture_output=True, text=True).stdout
+                      for node in self.nodes]
+            if all("cluster_state:ok" in state for state in states):
+                return
+            time.sleep(0.1)
+        raise RuntimeError("the Redis Cluster did not reach cluster_state:ok")
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+            shutil.rmtree(node.directory, ignore_errors=True)
