@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.core.db import Base
+from shop.core.db import Base, MoneyAmount
 from shop.core.timeutil import utcnow
 
 if TYPE_CHECKING:
@@ -26,6 +26,9 @@ class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("merchant_id", "idempotency_key", name="uq_orders_idempotency"),
+        # One cart, one live order: the database refuses a second order claiming the cart
+        # while the first awaits payment or is paid, however many checkouts race for it.
+        Index("uq_orders_cart_claim", "cart_claim", unique=True),
         Index("ix_orders_merchant_status", "merchant_id", "status"),
         Index("ix_orders_status_expiry", "status", "reservation_expires_at"),
     )
@@ -34,10 +37,15 @@ class Order(Base):
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
     cart_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # SHA-256 of the checkout body: the same key with another body is refused, not replayed.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The cart id while the order is live (pending_payment, paid, confirmed); cleared when
+    # payment fails or the order is cancelled, so the cart may be checked out again.
+    cart_claim: Mapped[str | None] = mapped_column(String(32), nullable=True)
     email: Mapped[str] = mapped_column(String(254))
     shipping_address: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20), default="pending_payment")
-    total_amount: Mapped[int]
+    total_amount: Mapped[int] = mapped_column(MoneyAmount)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     payment_gateway: Mapped[str] = mapped_column(String(16))
     payment_reference: Mapped[str | None] = mapped_column(String(255), nullable=True,
@@ -66,7 +74,7 @@ class OrderLine(Base):
     sku: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     quantity: Mapped[int]
-    unit_price_amount: Mapped[int]
+    unit_price_amount: Mapped[int] = mapped_column(MoneyAmount)
     reservation: Mapped[str] = mapped_column(String(12), default="held")
 
     order: Mapped[Order] = relationship(back_populates="lines")
