@@ -52,5 +52,6 @@ def set_item(cart_id: str, sku: str):
     quantity = service.parse_quantity(data.get("quantity"))
     current = resources.current()
     cart, lines = service.set_quantity(current.redis, current.database, cart_id, sku,
-                                       quantity, current.settings.cart_ttl_s)
+                                       quantity, current.settings.cart_ttl_s,
+                                       max_quantity=current.settings.max_line_quantity)
     return cart_json(cart, lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
@@ -14,8 +15,21 @@ from shop.core.timeutil import utcnow
 if TYPE_CHECKING:
     from shop.fulfilment.models import Carrier
 
-# pending_payment -> paid -> confirmed, or pending_payment -> payment_failed | cancelled
-ORDER_STATUSES = ("pending_payment", "paid", "confirmed", "payment_failed", "cancelled")
+
+
+class OrderStatus(StrEnum):
+    """pending_payment -> paid -> confirmed, or pending_payment -> payment_failed | cancelled"""
+
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    CONFIRMED = "confirmed"
+    PAYMENT_FAILED = "payment_failed"
+    CANCELLED = "cancelled"
+
+
+ORDER_STATUSES = tuple(OrderStatus)
+# An order in one of these no longer claims its cart: the cart may be checked out again.
+RELEASED_STATUSES = (OrderStatus.PAYMENT_FAILED, OrderStatus.CANCELLED)
 
 # A line's hold on stock: held at checkout, committed to sold stock by the worker,
 # released when payment fails or the reservation expires.

@@ -64,7 +64,8 @@ def add_to_cart(slug: str):
         wanted = carts.parse_quantity(in_cart + added)
         cart_id = cart.cart_id if cart else _open_cart(current, merchant, slug)
         carts.set_quantity(current.redis, current.database, cart_id, sku, wanted,
-                           current.settings.cart_ttl_s)
+                           current.settings.cart_ttl_s,
+                           max_quantity=current.settings.max_line_quantity)
     except FORM_PROBLEMS as problem:
         message = problem_text(problem, {sku: product.name}, requested=added, in_cart=in_cart)
         return page("product.html", problem.status, shop=merchant, product=product,
@@ -94,7 +95,8 @@ def update_cart_line(slug: str, sku: str):
         removing = "remove" in request.form
         quantity = 0 if removing else forms.quantity(request.form.get("quantity"), minimum=0)
         carts.set_quantity(current.redis, current.database, cart.cart_id, sku, quantity,
-                           current.settings.cart_ttl_s)
+                           current.settings.cart_ttl_s,
+                           max_quantity=current.settings.max_line_quantity)
     except FORM_PROBLEMS as problem:
         return _refused(current, merchant, slug, problem, names, quantity)
     name = names.get(sku, sku)
