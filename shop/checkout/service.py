@@ -45,7 +45,7 @@ from shop.checkout.request import (  # noqa: F401  (re-exported for the views)
 )
 from shop.checkout.rules import Limits
 from shop.core.db import Database
-from shop.core.errors import Conflict, DependencyDown, InvalidInput, Problem
+from shop.core.errors import Conflict, DependencyDown, InvalidInput, NotFound, Problem
 from shop.core.timeutil import utcnow
 from shop.orders import queue
 from shop.orders import service as orders
@@ -79,7 +79,11 @@ def checkout(database: Database, redis_client: redis.Redis, gateway: Gateway, *,
             return _replay(database, redis_client, gateway, earlier, cart_id, request, limits)
     # Also before the cart: a cart already paid for is gone, and the answer is "ordered".
     _refuse_if_claimed(database, cart_id)
-    cart = carts.load_cart(redis_client, cart_id)
+    try:
+        cart = carts.load_cart(redis_client, cart_id)
+    except NotFound:
+        _refuse_if_claimed(database, cart_id)  # paid and deleted since the look above
+        raise
     try:
         order = _reserve(database, cart, request, idempotency_key, limits)
     except sqlalchemy.exc.IntegrityError:

@@ -86,7 +86,9 @@ def circulating_currencies() -> frozenset[str]:
 def currency_code(data: dict[str, Any], field: str = "currency", *, default: str | None = None,
                   label: str | None = None) -> str:
     """An ISO 4217 code of a currency in circulation, like EUR."""
-    value = data.get(field, default)
+    value = data.get(field)
+    if value is None:  # absent or null: not given
+        value = default
     name = f"{label}.{field}" if label else field
     if not isinstance(value, str) or not CURRENCY.match(value):
         raise InvalidInput(f"'{name}' must be a three-letter ISO 4217 code like EUR: "
