@@ -68,8 +68,8 @@ CHECKOUT_REFUSALS = {
     "currency_mismatch": "Your cart holds products priced in different currencies "
                          "({currencies}), which cannot be paid together. Nothing was charged "
                          "or reserved: remove the products priced differently.",
-    "quantity_limit": "One order takes at most {max_quantity} of a product. Lower the "
-                      "quantity in your cart and try again.",
+    "quantity_limit": "One order takes at most {max_quantity} of a product: lower the "
+                      "quantity and try again.",
     "zero_total": "Your cart comes to nothing: there is nothing to pay for.",
     "total_too_large": "This order is too large to pay in one go: split it into smaller "
                        "orders.",
