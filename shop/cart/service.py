@@ -10,12 +10,14 @@ import uuid
 from dataclasses import dataclass
 
 import redis
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop.catalog import service as catalog
 from shop.catalog.models import Product
 from shop.core.db import Database
 from shop.core.errors import Conflict, InvalidInput, NotFound
+from shop.merchants.models import Merchant
 from shop.orders.service import expire_reservations
 
 KEY_PREFIX = "peakshop:cart:"
@@ -169,6 +171,11 @@ def price_lines(session: Session, cart: Cart) -> list[PricedLine]:
     products = catalog.products_by_sku(session, cart.merchant_id, list(cart.quantities))
     return [PricedLine(products[sku], quantity)
             for sku, quantity in sorted(cart.quantities.items()) if sku in products]
+
+
+def shop_currency(session: Session, merchant_id: int) -> str:
+    """The currency the cart's shop sells in."""
+    return session.scalar(select(Merchant.currency).where(Merchant.id == merchant_id)) or "EUR"
 
 
 def delete_cart(client: redis.Redis, cart_id: str) -> None:

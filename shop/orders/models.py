@@ -43,6 +43,8 @@ class Order(Base):
         # One cart, one live order: the database refuses a second order claiming the cart
         # while the first awaits payment or is paid, however many checkouts race for it.
         Index("uq_orders_cart_claim", "cart_claim", unique=True),
+        # Every retried checkout finds its order by cart and key, paid carts being gone.
+        Index("ix_orders_cart_id", "cart_id"),
         Index("ix_orders_merchant_status", "merchant_id", "status"),
         Index("ix_orders_status_expiry", "status", "reservation_expires_at"),
     )

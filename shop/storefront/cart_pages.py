@@ -32,7 +32,7 @@ def priced_cart(current: Resources, merchant: Merchant,
 def render_cart(merchant: Merchant, cart: carts.Cart | None, lines: list[carts.PricedLine],
                 status: int = 200, error: str | None = None):
     """The cart page; `error` explains why the last change was refused."""
-    summary = cart_json(cart, lines) if cart is not None else None
+    summary = cart_json(cart, lines, merchant.currency) if cart is not None else None
     available = {line.product.sku: line.product.available for line in lines}
     return page("cart.html", status, shop=merchant, summary=summary, available=available,
                 error=error)

@@ -119,3 +119,15 @@ def test_currency_codes(code, accepted):
     else:
         with pytest.raises(InvalidInput, match="ISO 4217"):
             currency_code({"currency": code})
+
+
+def test_an_empty_cart_totals_zero_in_the_shops_currency(client):
+    merchant = sign_up(client, "JPY").get_json()
+    slug, token = merchant["merchant"]["slug"], merchant["token"]
+    assert add_product(client, slug, token, "KOMA", 1500).status_code == 201
+    cart_id = client.post(f"/api/v1/shops/{slug}/carts").get_json()["cart_id"]
+    assert client.get(f"/api/v1/carts/{cart_id}").get_json()["total"] == \
+        {"amount": 0, "currency": "JPY"}
+    client.put(f"/api/v1/carts/{cart_id}/items/KOMA", json={"quantity": 2})
+    emptied = client.put(f"/api/v1/carts/{cart_id}/items/KOMA", json={"quantity": 0})
+    assert emptied.get_json()["total"] == {"amount": 0, "currency": "JPY"}

@@ -28,6 +28,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('cart_claim', sa.String(length=32), nullable=True))
     # A unique index rather than a constraint: SQLite adds it without rebuilding the table.
     op.create_index('uq_orders_cart_claim', 'orders', ['cart_claim'], unique=True)
+    op.create_index('ix_orders_cart_id', 'orders', ['cart_id'])
     if op.get_bind().dialect.name == 'sqlite':
         # SQLite integers are 64-bit already (the models declare INTEGER there); rebuilding
         # these tables to rename the type would trip over the foreign keys that point at them.
@@ -44,6 +45,7 @@ def downgrade() -> None:
             with op.batch_alter_table(table, schema=None) as batch_op:
                 batch_op.alter_column(column, existing_type=sa.BigInteger(),
                                       type_=sa.Integer(), existing_nullable=False)
+    op.drop_index('ix_orders_cart_id', table_name='orders')
     op.drop_index('uq_orders_cart_claim', table_name='orders')
     with op.batch_alter_table('orders', schema=None) as batch_op:
         batch_op.drop_column('cart_claim')
