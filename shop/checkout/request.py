@@ -84,8 +84,12 @@ def parse_expected_total(data: dict[str, Any]) -> ExpectedTotal | None:
 
 def fingerprint(data: dict[str, Any]) -> str:
     """The body's identity, whatever the order of its keys or its whitespace."""
-    # ASCII escapes (the default): a lone surrogate in a string must not break the hash.
-    canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    try:
+        # ASCII escapes (the default): a lone surrogate in a string must not break the hash.
+        canonical = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    except RecursionError:
+        raise InvalidInput("the body is nested too deeply: send the checkout fields "
+                           "only") from None
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 

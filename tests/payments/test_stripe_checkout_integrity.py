@@ -11,11 +11,16 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
+import pytest
+import requests
+
 from shop.core.timeutil import utcnow
 from shop.orders.service import expire_reservations
 from tests.payments.stripe_testkit import (
+    API_KEY,
     SUCCEEDED_EVENT,
     THREE_D_SECURE_CARD,
+    WEBHOOK_SECRET,
     authenticate,
     available,
     card_payment_method,
@@ -27,8 +32,11 @@ from tests.payments.stripe_testkit import (
     post_event,
     stored_order,
 )
+from tests.support.api import ADDRESS
+from tests.support.live import LiveServer
 
 RACERS = 10
+LIVE_RACERS = 50
 
 
 def all_intents(stripe_client) -> list[dict]:
@@ -90,3 +98,52 @@ def test_3d_secure_holds_the_stock_briefly_and_a_late_payment_is_refunded(
     assert stored_order(app, order["order_id"]).status == "cancelled"
     assert available(api.client, shop.slug, "LAUNCH") == 5
 
+
+
+@pytest.fixture
+def live_stripe_server(database_url, redis_client, redis_server, localstripe, tmp_path):
+    server = LiveServer.start(database_url=database_url, redis_url=redis_server.url,
+                              instance_path=str(tmp_path / "live"), workers=2, threads=8,
+                              extra_env={"PEAKSHOP_PAYMENT_GATEWAY": "stripe",
+                                         "STRIPE_API_KEY": API_KEY,
+                                         "STRIPE_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                                         "STRIPE_API_BASE": localstripe.url})
+    yield server
+    server.stop()
+
+
+def test_fifty_keys_over_gunicorn_make_one_payment_intent(live_stripe_server, stripe_client):
+    """As tests/shop/test_concurrency.py, with Stripe: 50 checkouts of one cart under 50
+    Idempotency-Keys through `peakshop serve`; localstripe holds one PaymentIntent."""
+    base = live_stripe_server.url + "/api/v1"
+    merchant = requests.post(f"{base}/merchants", json={
+        "name": "Stripe Race", "email": "race@example.com", "password": "long enough"}).json()
+    slug, auth = merchant["merchant"]["slug"], {"Authorization": f"Bearer {merchant['token']}"}
+    assert requests.post(f"{base}/shops/{slug}/products", headers=auth, json={
+        "sku": "MUG", "name": "Mug", "price": 1250, "stock": 100}).status_code == 201
+    cart_id = requests.post(f"{base}/shops/{slug}/carts").json()["cart_id"]
+    assert requests.put(f"{base}/carts/{cart_id}/items/MUG",
+                        json={"quantity": 2}).status_code == 200
+    before = {found["id"] for found in all_intents(stripe_client)}
+    start = threading.Barrier(LIVE_RACERS)
+
+    def attempt(number: int) -> requests.Response:
+        with requests.Session() as session:
+            start.wait()
+            return session.post(f"{base}/carts/{cart_id}/checkout",
+                                headers={"Idempotency-Key": f"attempt-{number}"},
+                                json={"email": "s@example.com", "shipping_address": ADDRESS,
+                                      "payment": {"gateway": "stripe",
+                                                  "token": "pm_card_visa"}},
+                                timeout=60)
+
+    with ThreadPoolExecutor(LIVE_RACERS) as pool:
+        responses = list(pool.map(attempt, range(LIVE_RACERS)))
+
+    statuses = [response.status_code for response in responses]
+    assert statuses.count(201) == 1 and statuses.count(409) == LIVE_RACERS - 1, statuses
+    [paid] = [response.json() for response in responses if response.status_code == 201]
+    assert paid["status"] == "paid"
+    created = [found for found in all_intents(stripe_client) if found["id"] not in before]
+    assert [(found["metadata"]["order_id"], found["amount"], found["status"])
+            for found in created] == [(paid["order_id"], 2500, "succeeded")]
