@@ -16,7 +16,6 @@ if TYPE_CHECKING:
     from shop.fulfilment.models import Carrier
 
 
-
 class OrderStatus(StrEnum):
     """pending_payment -> paid -> confirmed, or pending_payment -> payment_failed | cancelled"""
 

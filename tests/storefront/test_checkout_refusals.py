@@ -61,3 +61,33 @@ def test_a_quantity_over_the_cap_is_refused_on_the_product_page(app, shopper, ap
     page = response.get_data(as_text=True)
     assert "One order takes at most 100 of a product: lower the quantity" in page
     assert 'max="100"' in page
+
+
+def test_a_cart_in_two_currencies_is_explained(app, shopper, client, api, shop, redis_client):
+    """A product whose currency changed while in the cart (written straight to the table, as
+    data from before a shop had one currency)."""
+    from sqlalchemy import update
+
+    from shop.catalog.models import Product
+
+    api.add_product(shop, "MUG", name="Reindeer mug", price=1000)
+    api.add_product(shop, "TEA", name="Winter tea", price=500)
+    shopper.add_to_cart(shop.slug, "MUG", 1)
+    shopper.add_to_cart(shop.slug, "TEA", 1)
+    form = shopper.checkout_form(shop.slug)
+    with app.extensions["peakshop"].database.transaction() as session:
+        session.execute(update(Product).where(Product.sku == "TEA").values(currency="USD"))
+    response = client.post(form.action, data={**form.fields, **CHECKOUT_FIELDS})
+    assert response.status_code == 409
+    page = response.get_data(as_text=True)
+    assert "priced in different currencies (EUR, USD)" in page
+    assert count_orders(app) == 0 and charges(redis_client) == []
+
+
+def test_a_free_cart_is_explained(app, shopper, client, api, shop, redis_client):
+    api.add_product(shop, "CARD", name="Greeting card", price=0)
+    shopper.add_to_cart(shop.slug, "CARD", 1)
+    response = shopper.checkout(shop.slug)
+    assert response.status_code == 422
+    assert "Your cart comes to nothing" in response.get_data(as_text=True)
+    assert count_orders(app) == 0 and charges(redis_client) == []
