@@ -23,11 +23,12 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(SECRET_KEY=settings.secret_key, MAX_CONTENT_LENGTH=settings.max_body_bytes,
                       TESTING=settings.testing, SESSION_COOKIE_SAMESITE="Lax")
+    redis_client = shop_redis.connect(settings.redis_url, settings.instance_path)
     app.extensions["peakshop"] = Resources(
         settings=settings,
         database=Database(settings.database_url),
-        redis=shop_redis.connect(settings.redis_url, settings.instance_path),
-        gateway=gateway_for(settings),
+        redis=redis_client,
+        gateway=gateway_for(settings, redis_client),
     )
     shop_logging.configure(json_lines=settings.log_json)
     shop_logging.init_app(app)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from flask import Blueprint
+from sqlalchemy.orm import Session
 
 from shop.cart import service
 from shop.core import resources
@@ -13,8 +14,10 @@ from shop.merchants import service as merchants
 blueprint = Blueprint("cart_api", __name__, url_prefix="/api/v1")
 
 
-def cart_json(cart: service.Cart, lines: list[service.PricedLine]) -> dict:
-    currency = lines[0].product.currency if lines else "EUR"
+def cart_json(cart: service.Cart, lines: list[service.PricedLine],
+              shop_currency: str = "EUR") -> dict:
+    """The cart as JSON; an empty cart's total is 0 in the shop's currency."""
+    currency = lines[0].product.currency if lines else shop_currency
     return {
         "cart_id": cart.cart_id,
         "items": [{"sku": line.product.sku, "name": line.product.name,
@@ -42,7 +45,8 @@ def show_cart(cart_id: str):
     current = resources.current()
     cart = service.load_cart(current.redis, cart_id)
     with current.database.reading() as session:
-        return cart_json(cart, service.price_lines(session, cart))
+        lines = service.price_lines(session, cart)
+        return cart_json(cart, lines, _currency_if_empty(session, cart, lines))
 
 
 @blueprint.put("/carts/<cart_id>/items/<sku>")
@@ -52,5 +56,16 @@ def set_item(cart_id: str, sku: str):
     quantity = service.parse_quantity(data.get("quantity"))
     current = resources.current()
     cart, lines = service.set_quantity(current.redis, current.database, cart_id, sku,
-                                       quantity, current.settings.cart_ttl_s)
-    return cart_json(cart, lines)
+                                       quantity, current.settings.cart_ttl_s,
+                                       max_quantity=current.settings.max_line_quantity)
+    if lines:
+        return cart_json(cart, lines)
+    with current.database.reading() as session:
+        return cart_json(cart, lines, _currency_if_empty(session, cart, lines))
+
+
+def _currency_if_empty(session: Session, cart: service.Cart,
+                       lines: list[service.PricedLine]) -> str:
+    """Only an empty cart needs the shop's currency (a line carries its own)."""
+    return lines[0].product.currency if lines else service.shop_currency(session,
+                                                                         cart.merchant_id)

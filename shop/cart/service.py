@@ -10,18 +10,23 @@ import uuid
 from dataclasses import dataclass
 
 import redis
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop.catalog import service as catalog
 from shop.catalog.models import Product
 from shop.core.db import Database
 from shop.core.errors import Conflict, InvalidInput, NotFound
+from shop.merchants.models import Merchant
 from shop.orders.service import expire_reservations
 
 KEY_PREFIX = "peakshop:cart:"
 SHOP_FIELD = "_shop"
 ITEM_PREFIX = "item:"
-MAX_QUANTITY = 1000
+# The default cap on one line (PEAKSHOP_MAX_LINE_QUANTITY); checkout enforces it again.
+MAX_QUANTITY = 100
+# Past any stock a shop can hold: a number this large is a typo or an attack.
+MAX_TYPED_QUANTITY = 10**9
 MAX_LINES = 100
 
 
@@ -76,20 +81,30 @@ def _looks_like_id(cart_id: str) -> bool:
 def parse_quantity(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidInput(f"'quantity' must be a whole number: got {value!r}")
-    if value < 0 or value > MAX_QUANTITY:
-        raise InvalidInput(f"'quantity' must be from 0 (removes the line) to {MAX_QUANTITY}: "
-                           f"got {value}")
+    if value < 0 or value > MAX_TYPED_QUANTITY:
+        raise InvalidInput(f"'quantity' must be from 0 (removes the line) to "
+                           f"{MAX_TYPED_QUANTITY}: got {value}")
     return value
 
 
+def check_line_cap(quantity: int, maximum: int) -> None:
+    """422 `quantity_limit` when one line would hold more units than an order may take."""
+    if quantity > maximum:
+        raise InvalidInput(f"'quantity' must be at most {maximum}: one order takes at most "
+                           f"{maximum} units of a product; got {quantity}",
+                           code="quantity_limit", extra={"max_quantity": maximum})
+
+
 def set_quantity(client: redis.Redis, database: Database, cart_id: str, sku: str,
-                 quantity: int, ttl_s: int) -> tuple[Cart, list[PricedLine]]:
+                 quantity: int, ttl_s: int, *,
+                 max_quantity: int = MAX_QUANTITY) -> tuple[Cart, list[PricedLine]]:
     """Put `quantity` of `sku` in the cart (0 removes it); 409 when the shop has fewer.
 
     Returns the cart as stored and its lines at today's prices. Adding to a cart is the
     hottest write of a peak: one catalog query prices the cart and checks the product,
     and the write reads the cart back in the same Redis round trip.
     """
+    check_line_cap(quantity, max_quantity)
     cart = load_cart(client, cart_id)
     asked = {*cart.quantities, sku}
     with database.reading() as session:
@@ -156,6 +171,11 @@ def price_lines(session: Session, cart: Cart) -> list[PricedLine]:
     products = catalog.products_by_sku(session, cart.merchant_id, list(cart.quantities))
     return [PricedLine(products[sku], quantity)
             for sku, quantity in sorted(cart.quantities.items()) if sku in products]
+
+
+def shop_currency(session: Session, merchant_id: int) -> str:
+    """The currency the cart's shop sells in."""
+    return session.scalar(select(Merchant.currency).where(Merchant.id == merchant_id)) or "EUR"
 
 
 def delete_cart(client: redis.Redis, cart_id: str) -> None:

@@ -7,7 +7,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from shop.core.db import Base
+from shop.core.db import Base, MoneyAmount
 from shop.core.timeutil import utcnow
 
 
@@ -35,7 +35,7 @@ class Product(Base):
     name: Mapped[str] = mapped_column(String(200))
     description: Mapped[str] = mapped_column(Text, default="")
     category: Mapped[str | None] = mapped_column(String(100), nullable=True)
-    price_amount: Mapped[int]
+    price_amount: Mapped[int] = mapped_column(MoneyAmount)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     stock: Mapped[int] = mapped_column(default=0)
     reserved: Mapped[int] = mapped_column(default=0)

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from shop.catalog.models import Product
 from shop.core import validation
 from shop.core.errors import Conflict, InvalidInput, NotFound, Problem
+from shop.merchants.models import Merchant
 
 MAX_PAGE = 100
 DEFAULT_PAGE = 20
@@ -36,7 +37,7 @@ def _sku(data: dict[str, Any]) -> str:
 def create_product(session: Session, merchant_id: int, data: dict[str, Any]) -> Product:
     """Put a new product on sale; 409 when the shop already has that SKU."""
     sku = _sku(data)
-    amount, currency = validation.money(data, "price")
+    amount, currency = _price(session, merchant_id, data)
     product = Product(
         merchant_id=merchant_id, sku=sku,
         name=validation.text(data, "name"),
@@ -54,6 +55,18 @@ def create_product(session: Session, merchant_id: int, data: dict[str, Any]) -> 
     session.add(product)
     session.flush()
     return product
+
+
+def _price(session: Session, merchant_id: int, data: dict[str, Any]) -> tuple[int, str]:
+    """The product's price, in the one currency the shop sells in (422 otherwise)."""
+    shop_currency = session.scalar(select(Merchant.currency).where(Merchant.id == merchant_id))
+    amount, currency = validation.money(data, "price", default_currency=shop_currency)
+    if currency != shop_currency:
+        # One order is paid in one currency: a product in another could never share a cart.
+        raise InvalidInput(f"this shop sells in {shop_currency}: price the product in "
+                           f"{shop_currency}, got {currency}", code="currency_mismatch",
+                           extra={"shop_currency": shop_currency})
+    return amount, currency
 
 
 UPDATABLE = {"name", "description", "category", "price", "stock", "stock_delta"}
@@ -79,7 +92,7 @@ def update_product(session: Session, merchant_id: int, sku: str,
         changes["category"] = validation.text(data, "category", max_length=100,
                                               required=False) or None
     if "price" in data:
-        changes["price_amount"], changes["currency"] = validation.money(data, "price")
+        changes["price_amount"], changes["currency"] = _price(session, merchant_id, data)
     if changes:
         session.execute(update(Product).where(Product.id == product.id).values(**changes))
     if "stock" in data:

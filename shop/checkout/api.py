@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from shop.checkout import service
+from shop.checkout.rules import Limits
 from shop.core import resources
 from shop.core.http import json_body
 from shop.core.validation import money_json
-from shop.orders import queue
 from shop.orders.service import access_token
 
 blueprint = Blueprint("checkout_api", __name__, url_prefix="/api/v1")
@@ -22,12 +22,8 @@ def checkout(cart_id: str):
     checkout_request = service.parse_request(json_body(), current.gateway)
     result = service.checkout(current.database, current.redis, current.gateway,
                               cart_id=cart_id, request=checkout_request, idempotency_key=key,
-                              reservation_ttl_s=current.settings.reservation_ttl_s)
+                              limits=Limits.from_settings(current.settings))
     order = result.order
-    if order.status == "paid":
-        # Hand the order to the workers now; if Redis is down the outbox keeps it for later.
-        # Relaying twice is harmless: only unrelayed outbox rows are sent.
-        queue.relay_soon(current.database, current.redis)
     body = {"order_id": order.id,
             "access_token": access_token(current.settings.secret_key, order.id),
             "status": order.status,

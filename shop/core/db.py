@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from sqlalchemy import create_engine, event, make_url
+from sqlalchemy import BigInteger, Integer, create_engine, event, make_url
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
@@ -111,3 +111,8 @@ class Database:
         which would close them under the parent too."""
         self.engine.dispose(close=False)
         self.read_engine.dispose(close=False)
+
+
+# Money in minor units. Validation allows up to 10^12, past PostgreSQL's 32-bit INTEGER;
+# SQLite's INTEGER is 64-bit already, and declaring it so spares rebuilding its tables.
+MoneyAmount = BigInteger().with_variant(Integer(), "sqlite")

@@ -42,6 +42,11 @@ class Settings:
     # Bearer token of the operations API (/api/v1/ops/...); unset, that API is closed.
     ops_token: str | None = None
     testing: bool = False
+    # Orders awaiting a shopper's action (3-D Secure) hold their stock only this long: a
+    # script that never authenticates must not lock a launch product for a whole reservation.
+    action_hold_ttl_s: int = 120
+    # The most units of one product a cart line, and so a checkout, may hold.
+    max_line_quantity: int = 100
 
     @property
     def mail_folder(self) -> Path:
@@ -134,6 +139,8 @@ ENVIRONMENT = {
     "PEAKSHOP_MAIL_DIR": ("mail_dir", _text),
     "PEAKSHOP_LOG_JSON": ("log_json", _boolean),
     "PEAKSHOP_OPS_TOKEN": ("ops_token", _text),
+    "PEAKSHOP_ACTION_HOLD_TTL_S": ("action_hold_ttl_s", positive_int),
+    "PEAKSHOP_MAX_LINE_QUANTITY": ("max_line_quantity", positive_int),
 }
 FIELD_TO_VARIABLE = {field: variable for variable, (field, _) in ENVIRONMENT.items()}
 

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 import re
+from datetime import date
+from functools import cache
 from typing import Any
+
+from babel.core import get_global
+from babel.numbers import get_territory_currencies
 
 from shop.core.errors import InvalidInput
 
@@ -63,11 +68,36 @@ def money(data: dict[str, Any], field: str, *, default_currency: str = "EUR",
         raise InvalidInput(f"'{field}' must be an object like {{\"amount\": 1999, "
                            f"\"currency\": \"{default_currency}\"}} (amount in minor units)")
     amount = integer(value, "amount", minimum=0, maximum=MAX_AMOUNT)
-    currency = value.get("currency", default_currency)
-    if not isinstance(currency, str) or not CURRENCY.match(currency):
-        raise InvalidInput(f"'{field}.currency' must be a three-letter ISO code like EUR: "
-                           f"got {currency!r}")
-    return amount, currency
+    return amount, currency_code(value, "currency", default=default_currency, label=field)
+
+
+@cache
+def circulating_currencies() -> frozenset[str]:
+    """ISO 4217 codes of the currencies that are legal tender somewhere today (CLDR, via Babel).
+
+    Withdrawn codes (DEM, FRF), funds codes (USN, CLF) and metals (XAU) are ISO codes too,
+    but nobody can pay a shop in them.
+    """
+    today = date.today()
+    return frozenset(code for territory in get_global("territory_currencies")
+                     for code in get_territory_currencies(territory, today, tender=True))
+
+
+def currency_code(data: dict[str, Any], field: str = "currency", *, default: str | None = None,
+                  label: str | None = None) -> str:
+    """An ISO 4217 code of a currency in circulation, like EUR."""
+    value = data.get(field)
+    if value is None:  # absent or null: not given
+        value = default
+    name = f"{label}.{field}" if label else field
+    if not isinstance(value, str) or not CURRENCY.match(value):
+        raise InvalidInput(f"'{name}' must be a three-letter ISO 4217 code like EUR: "
+                           f"got {value!r}")
+    if value not in circulating_currencies():
+        raise InvalidInput(f"'{name}' is not the ISO 4217 code of a currency in circulation: "
+                           f"got {value!r}; use a code like EUR, USD or JPY",
+                           code="unknown_currency")
+    return value
 
 
 def email(data: dict[str, Any], field: str = "email") -> str:

@@ -14,7 +14,7 @@ blueprint = Blueprint("merchants_api", __name__, url_prefix="/api/v1")
 
 def _issued_json(issued: service.Issued) -> dict:
     return {"merchant": {"id": issued.merchant.id, "slug": issued.merchant.slug,
-                         "name": issued.merchant.name},
+                         "name": issued.merchant.name, "currency": issued.merchant.currency},
             "collaborator": _collaborator_json(issued.collaborator),
             "token": issued.token}
 

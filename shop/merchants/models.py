@@ -17,6 +17,8 @@ class Merchant(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The shop sells in this one currency (ISO 4217); every product is priced in it.
+    currency: Mapped[str] = mapped_column(String(3), default="EUR", server_default="EUR")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     collaborators: Mapped[list[Collaborator]] = relationship(back_populates="merchant")

@@ -20,6 +20,7 @@ from shop.merchants.models import ApiToken, Collaborator, Merchant
 MIN_PASSWORD_LENGTH = 8
 TOKEN_PREFIX = "psk_"
 ROLES = ("owner", "staff")
+DEFAULT_CURRENCY = "EUR"  # what a shop sells in unless sign-up names another
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,8 @@ def _new_collaborator(session: Session, merchant: Merchant, data: dict[str, Any]
 def sign_up(session: Session, data: dict[str, Any]) -> Issued:
     """Create a merchant with its owner and the owner's first API token."""
     name = validation.text(data, "name")
-    merchant = Merchant(name=name, slug=_unique_slug(session, name))
+    currency = validation.currency_code(data, "currency", default=DEFAULT_CURRENCY)
+    merchant = Merchant(name=name, slug=_unique_slug(session, name), currency=currency)
     session.add(merchant)
     owner = _new_collaborator(session, merchant, data, role="owner")
     return Issued(merchant, owner, _issue_token(session, owner))

@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from shop.core.db import Base
+from shop.core.db import Base, MoneyAmount
 from shop.core.timeutil import utcnow
 
 if TYPE_CHECKING:
     from shop.fulfilment.models import Carrier
 
-# pending_payment -> paid -> confirmed, or pending_payment -> payment_failed | cancelled
-ORDER_STATUSES = ("pending_payment", "paid", "confirmed", "payment_failed", "cancelled")
+
+class OrderStatus(StrEnum):
+    """pending_payment -> paid -> confirmed, or pending_payment -> payment_failed | cancelled"""
+
+    PENDING_PAYMENT = "pending_payment"
+    PAID = "paid"
+    CONFIRMED = "confirmed"
+    PAYMENT_FAILED = "payment_failed"
+    CANCELLED = "cancelled"
+
+
+ORDER_STATUSES = tuple(OrderStatus)
+# An order in one of these no longer claims its cart: the cart may be checked out again.
+RELEASED_STATUSES = (OrderStatus.PAYMENT_FAILED, OrderStatus.CANCELLED)
 
 # A line's hold on stock: held at checkout, committed to sold stock by the worker,
 # released when payment fails or the reservation expires.
@@ -26,6 +39,11 @@ class Order(Base):
     __tablename__ = "orders"
     __table_args__ = (
         UniqueConstraint("merchant_id", "idempotency_key", name="uq_orders_idempotency"),
+        # One cart, one live order: the database refuses a second order claiming the cart
+        # while the first awaits payment or is paid, however many checkouts race for it.
+        Index("uq_orders_cart_claim", "cart_claim", unique=True),
+        # Every retried checkout finds its order by cart and key, paid carts being gone.
+        Index("ix_orders_cart_id", "cart_id"),
         Index("ix_orders_merchant_status", "merchant_id", "status"),
         Index("ix_orders_status_expiry", "status", "reservation_expires_at"),
     )
@@ -34,10 +52,15 @@ class Order(Base):
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"))
     cart_id: Mapped[str | None] = mapped_column(String(32), nullable=True)
     idempotency_key: Mapped[str | None] = mapped_column(String(255), nullable=True)
+    # SHA-256 of the checkout body: the same key with another body is refused, not replayed.
+    request_fingerprint: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    # The cart id while the order is live (pending_payment, paid, confirmed); cleared when
+    # payment fails or the order is cancelled, so the cart may be checked out again.
+    cart_claim: Mapped[str | None] = mapped_column(String(32), nullable=True)
     email: Mapped[str] = mapped_column(String(254))
     shipping_address: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(20), default="pending_payment")
-    total_amount: Mapped[int]
+    total_amount: Mapped[int] = mapped_column(MoneyAmount)
     currency: Mapped[str] = mapped_column(String(3), default="EUR")
     payment_gateway: Mapped[str] = mapped_column(String(16))
     payment_reference: Mapped[str | None] = mapped_column(String(255), nullable=True,
@@ -66,7 +89,7 @@ class OrderLine(Base):
     sku: Mapped[str] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     quantity: Mapped[int]
-    unit_price_amount: Mapped[int]
+    unit_price_amount: Mapped[int] = mapped_column(MoneyAmount)
     reservation: Mapped[str] = mapped_column(String(12), default="held")
 
     order: Mapped[Order] = relationship(back_populates="lines")

@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session
 from shop.catalog.models import Product
 from shop.core.errors import InvalidInput, NotFound, Unauthorized
 from shop.core.timeutil import utcnow
-from shop.orders.models import ORDER_STATUSES, Order, OrderLine, OutboxMessage
+from shop.orders.models import (
+    ORDER_STATUSES,
+    RELEASED_STATUSES,
+    Order,
+    OrderLine,
+    OutboxMessage,
+)
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +53,9 @@ def order_for_shopper(session: Session, secret_key: str, order_id: str, token: s
 def transition(session: Session, order_id: str, *, from_status: str, to_status: str,
                **values) -> bool:
     """Move an order from one status to the next; False when it had already moved on."""
+    if to_status in RELEASED_STATUSES:
+        # A failed or cancelled order lets go of its cart: the shopper may try again.
+        values.setdefault("cart_claim", None)
     result = session.execute(update(Order)
                              .where(Order.id == order_id, Order.status == from_status)
                              .values(status=to_status, updated_at=utcnow(), **values))

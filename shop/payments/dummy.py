@@ -1,8 +1,19 @@
-"""A gateway with no network for development and load tests: `tok_ok` pays, `tok_declined` fails."""
+"""A gateway with no card network for development and load tests: `tok_ok` pays, `tok_declined`
+fails.
+
+Like a real gateway it keeps a ledger of the payments it took, in Redis, one entry per
+idempotency key: a retried payment gets its first outcome back instead of a second charge, and
+a developer (or a test) can count what a shopper was really charged.
+"""
 
 from __future__ import annotations
 
+import json
+
+import redis
+
 from shop.payments.interface import (
+    GatewayUnavailable,
     InvalidPaymentToken,
     PaymentRequest,
     PaymentResult,
@@ -13,10 +24,17 @@ TOKENS = {
     "tok_ok": PaymentStatus.SUCCEEDED,
     "tok_declined": PaymentStatus.FAILED,
 }
+# One Redis key per idempotency key: {"order_id", "amount", "currency", "status"}, kept as
+# long as Stripe keeps its idempotency keys.
+LEDGER_PREFIX = "peakshop:dummy:payment:"
+LEDGER_TTL_S = 24 * 3600
 
 
 class DummyGateway:
     name = "dummy"
+
+    def __init__(self, ledger: redis.Redis | None = None):
+        self.ledger = ledger
 
     def check_token(self, token: str) -> None:
         if token not in TOKENS:
@@ -25,9 +43,38 @@ class DummyGateway:
 
     def charge(self, request: PaymentRequest) -> PaymentResult:
         self.check_token(request.token)
-        status = TOKENS[request.token]
+        status = self._record(request, TOKENS[request.token])
         return PaymentResult(
             status=status,
             reference=f"dummy_{request.idempotency_key}",
             failure_reason="card_declined" if status is PaymentStatus.FAILED else None,
         )
+
+    def _record(self, request: PaymentRequest, status: PaymentStatus) -> PaymentStatus:
+        """Write the payment once per idempotency key; the outcome first recorded wins."""
+        if self.ledger is None:
+            return status
+        entry = json.dumps({"order_id": request.order_id, "amount": request.amount,
+                            "currency": request.currency, "status": status.value})
+        try:
+            with self.ledger.pipeline() as pipe:  # MULTI/EXEC: read back what won
+                pipe.set(LEDGER_PREFIX + request.idempotency_key, entry, nx=True,
+                         ex=LEDGER_TTL_S)
+                pipe.get(LEDGER_PREFIX + request.idempotency_key)
+                _, recorded = pipe.execute()
+        except redis.exceptions.RedisError as problem:
+            raise GatewayUnavailable(f"the dummy gateway's ledger (Redis) is unreachable: "
+                                     f"{problem}") from None
+        return PaymentStatus(json.loads(recorded)["status"])
+
+
+def payments(ledger: redis.Redis) -> list[dict]:
+    """Every payment the dummy gateway recorded in the last day, in no particular order."""
+    entries = (ledger.get(key) for key in ledger.scan_iter(match=LEDGER_PREFIX + "*"))
+    return [json.loads(entry) for entry in entries if entry is not None]
+
+
+def charges(ledger: redis.Redis) -> list[dict]:
+    """The payments that took the shopper's money."""
+    return [payment for payment in payments(ledger)
+            if payment["status"] == PaymentStatus.SUCCEEDED.value]

@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from flask import Blueprint, Response, g, render_template, request
 from sqlalchemy.orm import Session
 
-from shop.cart.service import MAX_QUANTITY
 from shop.core import resources
 from shop.core.errors import Problem
 from shop.merchants import service as merchants
@@ -63,7 +62,7 @@ def page_helpers() -> dict:
     """Formatting helpers every storefront template can call."""
     return {"money": formatting.format_money, "availability": formatting.availability_text,
             "csrf_token": csrf.token, "csrf_field": csrf.FORM_FIELD,
-            "max_quantity": MAX_QUANTITY}
+            "max_quantity": resources.current().settings.max_line_quantity}
 
 
 def page(template: str, status: int = 200, **context) -> tuple[str, int]:

@@ -32,7 +32,7 @@ def priced_cart(current: Resources, merchant: Merchant,
 def render_cart(merchant: Merchant, cart: carts.Cart | None, lines: list[carts.PricedLine],
                 status: int = 200, error: str | None = None):
     """The cart page; `error` explains why the last change was refused."""
-    summary = cart_json(cart, lines) if cart is not None else None
+    summary = cart_json(cart, lines, merchant.currency) if cart is not None else None
     available = {line.product.sku: line.product.available for line in lines}
     return page("cart.html", status, shop=merchant, summary=summary, available=available,
                 error=error)
@@ -64,7 +64,8 @@ def add_to_cart(slug: str):
         wanted = carts.parse_quantity(in_cart + added)
         cart_id = cart.cart_id if cart else _open_cart(current, merchant, slug)
         carts.set_quantity(current.redis, current.database, cart_id, sku, wanted,
-                           current.settings.cart_ttl_s)
+                           current.settings.cart_ttl_s,
+                           max_quantity=current.settings.max_line_quantity)
     except FORM_PROBLEMS as problem:
         message = problem_text(problem, {sku: product.name}, requested=added, in_cart=in_cart)
         return page("product.html", problem.status, shop=merchant, product=product,
@@ -94,7 +95,8 @@ def update_cart_line(slug: str, sku: str):
         removing = "remove" in request.form
         quantity = 0 if removing else forms.quantity(request.form.get("quantity"), minimum=0)
         carts.set_quantity(current.redis, current.database, cart.cart_id, sku, quantity,
-                           current.settings.cart_ttl_s)
+                           current.settings.cart_ttl_s,
+                           max_quantity=current.settings.max_line_quantity)
     except FORM_PROBLEMS as problem:
         return _refused(current, merchant, slug, problem, names, quantity)
     name = names.get(sku, sku)

@@ -8,11 +8,11 @@ from flask import Response, flash, make_response, redirect, request, url_for
 
 from shop.cart.api import cart_json
 from shop.checkout import service as checkout
+from shop.checkout.rules import Limits
 from shop.core import resources
 from shop.core.errors import InvalidInput, Problem
 from shop.core.resources import Resources
 from shop.merchants.models import Merchant
-from shop.orders import queue
 from shop.orders import service as orders
 from shop.orders.api import order_json
 from shop.storefront import cart_session, formatting, forms
@@ -62,18 +62,19 @@ def place_order(slug: str):
             forms.checkout_body(request.form, current.gateway.name), current.gateway)
         result = checkout.checkout(current.database, current.redis, current.gateway,
                                    cart_id=cart_id, request=order_request, idempotency_key=key,
-                                   reservation_ttl_s=current.settings.reservation_ttl_s)
+                                   limits=Limits.from_settings(current.settings))
     except Problem as problem:
         if problem.status >= 500:
             raise
         return _refused(current, merchant, slug, problem)
-    if result.order.status == "paid" and not result.replayed:
-        # Hand the order to the workers now; if Redis is down the outbox keeps it for later.
-        queue.relay_soon(current.database, current.redis)
     return _to_order(current, result.order.id)
 
 
 def _refused(current: Resources, merchant: Merchant, slug: str, problem: Problem):
+    if problem.code == "cart_already_checked_out":
+        # This browser's cart was ordered already (another tab, an older form): show it.
+        flash("This cart was already ordered: here is that order. Nothing was charged again.")
+        return _to_order(current, problem.extra["order_id"])
     cart, lines = priced_cart(current, merchant, slug)
     names = {line.product.sku: line.product.name for line in lines}
     return render_checkout(current, merchant, slug, problem.status,

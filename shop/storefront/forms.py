@@ -25,7 +25,7 @@ def quantity(raw: str | None, *, minimum: int) -> int:
     if not WHOLE_NUMBER.fullmatch(typed):
         raise InvalidInput(f"'quantity' must be a whole number: got {typed!r}")
     # Anything this long is over the cart's limit; don't build a huge int to say so.
-    value = int(typed) if len(typed) <= 9 else carts.MAX_QUANTITY + 1
+    value = int(typed) if len(typed) <= 9 else carts.MAX_TYPED_QUANTITY + 1
     value = carts.parse_quantity(value)
     if value < minimum:
         raise InvalidInput(f"'quantity' must be at least {minimum}: got {value}")
@@ -37,8 +37,17 @@ def checkout_body(form: Mapping[str, str], gateway_name: str) -> dict[str, Any]:
     address = {field: form.get(field, "") for field in checkout.ADDRESS_FIELDS}
     if form.get("line2", "").strip():
         address["line2"] = form["line2"]
-    return {"email": form.get("email", ""), "shipping_address": address,
-            "payment": {"gateway": gateway_name, "token": form.get("payment_token", "")}}
+    body: dict[str, Any] = {
+        "email": form.get("email", ""), "shipping_address": address,
+        "payment": {"gateway": gateway_name, "token": form.get("payment_token", "")}}
+    amount = form.get("expected_total_amount")
+    if amount is not None:
+        # The total the page showed; a form that tampers with it is refused by validation.
+        body["expected_total"] = {
+            "amount": int(amount) if WHOLE_NUMBER.fullmatch(amount) and len(amount) <= 15
+            else amount,
+            "currency": form.get("expected_total_currency", "")}
+    return body
 
 
 def idempotency_key(form: Mapping[str, str]) -> str:

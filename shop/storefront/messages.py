@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from shop.core.errors import Problem
+from shop.storefront.formatting import format_money
 
 # The services name fields as the JSON API spells them; the pages show the form's labels.
 FIELD_LABELS = {
@@ -54,4 +55,29 @@ def problem_text(problem: Problem, names: Mapping[str, str], *, requested: int =
         sku = problem.extra.get("sku", "")
         return shortfall_text(names.get(sku, sku), problem.extra.get("available", 0),
                               requested, in_cart)
+    text = CHECKOUT_REFUSALS.get(problem.code)
+    if text is not None:
+        return text.format(**_facts(problem))
     return with_labels(problem.detail)
+
+
+# Checkout refusals in a shopper's words; the page shows the cart as it is now beside them.
+CHECKOUT_REFUSALS = {
+    "price_changed": "A price changed since you opened this page: the total is now {total}. "
+                     "Nothing was charged or reserved. Check your order and pay again.",
+    "currency_mismatch": "Your cart holds products priced in different currencies "
+                         "({currencies}), which cannot be paid together. Nothing was charged "
+                         "or reserved: remove the products priced differently.",
+    "quantity_limit": "One order takes at most {max_quantity} of a product: lower the "
+                      "quantity and try again.",
+    "zero_total": "Your cart comes to nothing: there is nothing to pay for.",
+    "total_too_large": "This order is too large to pay in one go: split it into smaller "
+                       "orders.",
+}
+
+
+def _facts(problem: Problem) -> dict[str, str]:
+    total = problem.extra.get("total") or {}
+    return {"total": format_money(total["amount"], total["currency"]) if total else "",
+            "currencies": ", ".join(problem.extra.get("currencies", [])),
+            "max_quantity": str(problem.extra.get("max_quantity", ""))}

@@ -67,6 +67,7 @@ def test_stock_cannot_drop_below_what_open_orders_hold(client, api, shop, app):
     api.set_item(cart, "SLED", 3)
     # An order whose payment is still pending (3-D Secure, say) holds 3 units.
     from shop.checkout import service
+    from shop.checkout.rules import Limits
     from shop.payments.interface import PaymentResult, PaymentStatus
 
     class SlowBank:
@@ -82,7 +83,8 @@ def test_stock_cannot_drop_below_what_open_orders_hold(client, api, shop, app):
     resources = app.extensions["peakshop"]
     request = service.CheckoutRequest("s@example.com", {}, "dummy", "tok_ok")
     result = service.checkout(resources.database, resources.redis, SlowBank(), cart_id=cart,
-                              request=request, idempotency_key=None, reservation_ttl_s=600)
+                              request=request, idempotency_key=None,
+                              limits=Limits(reservation_ttl_s=600))
     assert result.order.status == "pending_payment"
     too_low = client.patch(f"/api/v1/shops/{shop.slug}/products/SLED", headers=shop.auth,
                            json={"stock": 2})

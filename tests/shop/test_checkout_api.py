@@ -6,6 +6,7 @@ import pytest
 from sqlalchemy import select, update
 
 from common import order_stream
+from shop.checkout.rules import Limits
 from shop.core.timeutil import utcnow
 from shop.orders.models import Order, OutboxMessage
 from tests.support.api import ADDRESS
@@ -125,7 +126,7 @@ def test_expired_reservations_return_to_stock(client, api, shop, app):
     checkout_request = service.CheckoutRequest("s@example.com", ADDRESS, "dummy", "tok_ok")
     abandoned = service.checkout(resources.database, resources.redis, PendingBank(),
                                  cart_id=cart, request=checkout_request, idempotency_key=None,
-                                 reservation_ttl_s=900).order
+                                 limits=Limits()).order
     assert available(client, shop, "LAST") == 0
     with resources.database.transaction() as session:
         session.execute(update(Order).where(Order.id == abandoned.id).values(

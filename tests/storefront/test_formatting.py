@@ -112,7 +112,7 @@ def test_form_quantities_that_are_accepted(typed, minimum, expected):
 
 @pytest.mark.parametrize(("typed", "minimum", "message"), [
     ("", 1, "whole number"), ("two", 1, "whole number"), ("-1", 0, "whole number"),
-    ("1.5", 1, "whole number"), ("0", 1, "at least 1"), ("1001", 1, "from 0"),
+    ("1.5", 1, "whole number"), ("0", 1, "at least 1"), ("1000000001", 1, "from 0"),
     ("9" * 5000, 1, "from 0"), (None, 1, "whole number"),
 ])
 def test_form_quantities_that_are_refused(typed, minimum, message):
