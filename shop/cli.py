@@ -36,6 +36,7 @@ def ensure_redis(settings: Settings) -> Settings:
     "scaler": "scaler.cli:scaler",
     "rehearse": "loadtests.rehearse:rehearse_command",
     "up": "shop.up:up_command",
+    "incident": "shop.status.cli:incident",
 })
 @click.version_option(package_name="peakshop")
 def cli() -> None:

@@ -42,6 +42,8 @@ class Settings:
     # Bearer token of the operations API (/api/v1/ops/...); unset, that API is closed.
     ops_token: str | None = None
     testing: bool = False
+    # Webhooks may target loopback and private networks (development and tests only).
+    webhook_allow_private: bool = False
 
     @property
     def mail_folder(self) -> Path:
@@ -119,6 +121,7 @@ ENVIRONMENT = {
     "PEAKSHOP_MAIL_DIR": ("mail_dir", _text),
     "PEAKSHOP_LOG_JSON": ("log_json", _boolean),
     "PEAKSHOP_OPS_TOKEN": ("ops_token", _text),
+    "PEAKSHOP_WEBHOOK_ALLOW_PRIVATE": ("webhook_allow_private", _boolean),
 }
 FIELD_TO_VARIABLE = {field: variable for variable, (field, _) in ENVIRONMENT.items()}
 
