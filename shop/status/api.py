@@ -12,7 +12,7 @@ from shop.core.ops_auth import require_ops_token
 from shop.merchants.service import shop_by_slug
 from shop.status import service
 from shop.status.models import Incident
-from shop.status.snapshot import cache
+from shop.status.snapshot import current_cache
 
 blueprint = Blueprint("status_api", __name__, url_prefix="/api/v1")
 
@@ -21,7 +21,7 @@ def platform_status() -> dict:
     def load():
         with resources.current().database.reading() as session:
             return service.status_json(session)
-    return cache.get("platform", load)
+    return current_cache().get("platform", load)
 
 
 def shop_status(slug: str) -> dict:
@@ -30,7 +30,7 @@ def shop_status(slug: str) -> dict:
             merchant = shop_by_slug(session, slug)
             return {**service.status_json(session, merchant.id),
                     "shop": {"slug": merchant.slug, "name": merchant.name}}
-    return cache.get("shop:" + slug, load)
+    return current_cache().get("shop:" + slug, load)
 
 
 @blueprint.get("/status")
@@ -53,7 +53,7 @@ def open_incident():
     with resources.current().database.transaction() as session:
         incident = service.open_incident(session, new)
         document = service.incident_json(incident)
-    cache.forget()
+    current_cache().forget()
     return document, 201
 
 
@@ -85,5 +85,5 @@ def post_update(incident_id: str):
         document = {"incident_id": row.incident_id, "at": service.rfc3339(row.at),
                     "status": row.status, "message": row.message,
                     "incident": service.incident_json(row.incident)}
-    cache.forget()
+    current_cache().forget()
     return document, 201

@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 import sqlalchemy.exc
+from flask import current_app
 
 log = logging.getLogger(__name__)
 
@@ -53,4 +54,10 @@ class SnapshotCache:
             self._entries.clear()
 
 
-cache = SnapshotCache()
+def current_cache() -> SnapshotCache:
+    """This app's cache; `STATUS_FRESH_S` in the app's config overrides how long it is fresh."""
+    cache = current_app.extensions.get("status_snapshots")
+    if cache is None:
+        cache = SnapshotCache(current_app.config.get("STATUS_FRESH_S", FRESH_S))
+        current_app.extensions["status_snapshots"] = cache
+    return cache
