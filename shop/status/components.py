@@ -27,6 +27,9 @@ COMPONENT_LABELS = {
     Component.EMAIL: "Order e-mails",
 }
 
+# Labels a sentence treats as plural ("payments are").
+PLURAL_LABELS = frozenset({Component.PAYMENTS, Component.EMAIL})
+
 
 class ComponentStatus(StrEnum):
     OPERATIONAL = "operational"

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from shop.status.components import (
     COMPONENT_LABELS,
+    PLURAL_LABELS,
     Component,
     ComponentStatus,
     IncidentStatus,
@@ -32,15 +33,21 @@ def affected_phrase(components: Sequence[str]) -> str:
     return ", ".join(labels[:-1]) + " and " + labels[-1]
 
 
+def _plural(components: Sequence[str]) -> bool:
+    return len(components) > 1 or Component(components[0]) in PLURAL_LABELS
+
+
 def _verb(components: Sequence[str]) -> str:
-    return "is" if len(components) == 1 else "are"
+    return "are" if _plural(components) else "is"
 
 
 def _impact_sentence(components: Sequence[str], impact: str) -> str:
     what = affected_phrase(components)
     if impact == ComponentStatus.OUTAGE:
         return f"{what} {_verb(components)} not working at the moment."
-    return f"{what} {_verb(components)} not working as well as it should for some customers."
+    pronoun = "they" if _plural(components) else "it"
+    return (f"{what} {_verb(components)} not working as well as {pronoun} should for some "
+            "customers.")
 
 
 def _eta_sentence(eta: datetime | None) -> str:
