@@ -47,12 +47,12 @@ def forbidden_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> 
     """Why an address is not on the public internet, or None when it is; no side effects."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         return forbidden_reason(address.ipv4_mapped)
-    for reason, flag in (("loopback", address.is_loopback),
+    for reason, flag in (("unspecified", address.is_unspecified),
+                         ("loopback", address.is_loopback),
                          ("link-local", address.is_link_local),
                          ("multicast", address.is_multicast),
                          ("private", address.is_private),
-                         ("reserved", address.is_reserved),
-                         ("unspecified", address.is_unspecified)):
+                         ("reserved", address.is_reserved)):
         if flag:
             return reason
     if not address.is_global:  # e.g. 100.64.0.0/10, carrier-grade NAT
