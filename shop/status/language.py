@@ -20,7 +20,7 @@ from shop.status.components import (
 
 
 def clock(moment: datetime) -> str:
-    """'14:05 UTC' today, '24 Dec 14:05 UTC' when not."""
+    """'24 Dec 14:05 UTC': customers across time zones read one unambiguous clock."""
     return moment.strftime("%d %b %H:%M UTC").lstrip("0")
 
 
