@@ -60,8 +60,9 @@ def incident() -> None:
 @click.option("--message", required=True, help="What we know; it goes into the update text.")
 @click.option("--eta", help="Expected fix, RFC 3339 with offset (2026-12-24T18:00:00+01:00).")
 @click.option("--shop", help="The shop's slug, for an incident of one shop only.")
-@click.option("--impact", type=click.Choice([ComponentStatus.DEGRADED, ComponentStatus.OUTAGE]),
-              default=ComponentStatus.DEGRADED, show_default=True)
+@click.option("--impact", type=click.Choice([ComponentStatus.DEGRADED.value,
+                                           ComponentStatus.OUTAGE.value]),
+              default=ComponentStatus.DEGRADED.value, show_default=True)
 @click.option("--verbatim", is_flag=True, help="Publish --message as written, no template.")
 def open_command(title, components, message, eta, shop, impact, verbatim) -> None:
     """Open an incident (merchants' webhooks are sent by the order worker)."""
