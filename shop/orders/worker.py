@@ -79,7 +79,7 @@ def chores(settings: Settings, worker: WorkerSettings, database: Database, clien
         housekeeping.Chore("lost-order sweep", worker.orphan_interval_s,
                            lambda: housekeeping.requeue_orphans(database, client,
                                                                 worker.orphan_after_s)),
-        *status_chores(settings, database, client),
+        *status_chores(settings, worker, database, client),
     ]
 
 

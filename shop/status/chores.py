@@ -7,13 +7,11 @@ import redis
 from shop.core.db import Database
 from shop.core.settings import Settings
 from shop.orders.housekeeping import Chore
+from shop.orders.worker_settings import WorkerSettings
 from shop.status import slo_counter
 from shop.status.components import Component
 from shop.status.monitor import check_burn_rates
 from shop.webhooks import outbox
-
-BURN_RATE_INTERVAL_S = 30.0
-WEBHOOK_INTERVAL_S = 2.0
 
 
 def count_mail_outcomes(client: redis.Redis, sent: int, failed: int) -> None:
@@ -21,7 +19,8 @@ def count_mail_outcomes(client: redis.Redis, sent: int, failed: int) -> None:
     slo_counter.record(client, Component.EMAIL.value, good=sent, bad=failed)
 
 
-def status_chores(settings: Settings, database: Database, client: redis.Redis) -> list[Chore]:
+def status_chores(settings: Settings, worker: WorkerSettings, database: Database,
+                  client: redis.Redis) -> list[Chore]:
     policy = outbox.RetryPolicy()
     send = outbox.http_sender(allow_private=settings.webhook_allow_private, policy=policy)
 
@@ -31,6 +30,6 @@ def status_chores(settings: Settings, database: Database, client: redis.Redis) -
             if report.failed or report.delivered == 0:
                 return
 
-    return [Chore("burn-rate check", BURN_RATE_INTERVAL_S,
+    return [Chore("burn-rate check", worker.burn_rate_interval_s,
                   lambda: check_burn_rates(database, client)),
-            Chore("webhook delivery", WEBHOOK_INTERVAL_S, deliver_webhooks)]
+            Chore("webhook delivery", worker.webhook_interval_s, deliver_webhooks)]
