@@ -36,7 +36,7 @@ EVENTS = ("incident.opened", "incident.updated", "incident.resolved")
 class RetryPolicy:
     base_s: float = 10.0
     max_s: float = 3600.0
-    # Doubling from 10 s and capped at an hour, 16 attempts span about nine hours.
+    # Doubling from 10 s and capped at an hour, 16 attempts span about seven and a half hours.
     max_attempts: int = 16
     lease_s: float = 60.0
     timeout_s: float = 10.0

@@ -190,3 +190,13 @@ def test_ops_list_every_incident(client, api):
     assert [i["scope"] for i in items] == ["platform", "shop"]
     one = client.get(f"/api/v1/ops/incidents/{items[0]['id']}", headers=OPS)
     assert one.status_code == 200 and one.get_json()["id"] == items[0]["id"]
+
+
+@pytest.mark.parametrize("title", ["nul \x00 inside", "🎄 Weihnachten", "x" * 200, "  padded  "])
+def test_unusual_titles_are_stored_or_refused_never_a_500(client, title):
+    response = client.post("/api/v1/ops/incidents", headers=OPS, json={
+        "title": title, "components": ["checkout"], "message": "m"})
+    assert response.status_code in (201, 400, 422), response.get_json()
+    if response.status_code == 201:
+        listed = client.get("/api/v1/status").get_json()["incidents"]
+        assert listed[0]["title"] == title.strip()

@@ -107,3 +107,15 @@ def test_a_fresh_snapshot_spares_the_database():
     for _ in range(3):
         cache.get("platform", lambda: loads.append(1) or {"n": len(loads)})
     assert loads == [1]
+
+
+def test_every_page_links_to_the_status_page_in_its_footer(client, shop):
+    html = client.get(f"/shops/{shop.slug}/").get_data(as_text=True)
+    assert '<a href="/status">Service status</a>' in html
+
+
+@pytest.mark.parametrize("path", ["/api/v1/shops/%00/status", "/shops/%00/status",
+                                  "/api/v1/shops/" + "x" * 5000 + "/status",
+                                  "/shops/%F0%9F%8E%84/status", "/api/v1/ops/incidents/%00"])
+def test_hostile_paths_are_never_a_500(client, path):
+    assert client.get(path, headers=OPS).status_code < 500
