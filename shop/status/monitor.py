@@ -16,14 +16,15 @@ from sqlalchemy import select
 from shop.core.db import Database
 from shop.core.timeutil import utcnow
 from shop.status import burnrate, service, slo_counter
-from shop.status.components import Component
+from shop.status.components import Component, ComponentStatus
 from shop.status.language import AUTOMATIC_NOTE, AUTOMATIC_RECOVERY_NOTE, automatic_title
 from shop.status.models import Incident
 
 log = logging.getLogger(__name__)
 
 LOCK_NAME = "peakshop:slo:evaluation-lock"
-STILL_WORKING_NOTE = "Our team is still working on it."
+STILL_WORKING_NOTE = "It is still going on, and we will tell you as soon as we know more."
+WORSE_NOTE = "More requests are failing now than when we first reported this."
 
 
 def source_of(component: Component) -> str:
@@ -54,6 +55,7 @@ def check_component(database: Database, client: redis.Redis, component: Componen
     with database.reading() as session:
         incident = service.open_automatic(session, source)
         incident_id = incident.id if incident else None
+        impact = incident.impact if incident else None
         next_update_due = bool(incident and incident.next_update_at
                                and incident.next_update_at <= utcnow())
         covered = incident is None and _covered_by_ops(session, component)
@@ -72,6 +74,11 @@ def check_component(database: Database, client: redis.Redis, component: Componen
             service.add_update(session, incident_id, service.NewUpdate(
                 message=AUTOMATIC_RECOVERY_NOTE, status="resolved"))
         log.info("resolved incident %s: %s has recovered", incident_id, component.value)
+    elif decision.verdict == burnrate.Verdict.KEEP and impact != decision.impact \
+            and decision.impact == ComponentStatus.OUTAGE:
+        with database.transaction() as session:
+            service.add_update(session, incident_id, service.NewUpdate(
+                message=WORSE_NOTE, impact=ComponentStatus.OUTAGE))
     elif decision.verdict in (burnrate.Verdict.KEEP, burnrate.Verdict.UNSURE) \
             and next_update_due:
         # Customers were promised an update by now: keep the promise.

@@ -57,6 +57,7 @@ class NewUpdate:
     eta: datetime | None = None
     eta_given: bool = False  # "eta": null clears it; no "eta" keeps it
     verbatim: bool = False
+    impact: str | None = None  # None keeps it
 
 
 def _components(value: Any) -> tuple[str, ...]:
@@ -90,12 +91,16 @@ def _future_eta(value: Any, now: datetime) -> datetime | None:
     return eta
 
 
+def _impact(value: Any) -> str:
+    if value not in (ComponentStatus.DEGRADED, ComponentStatus.OUTAGE):
+        raise InvalidInput(f"'impact' must be 'degraded' or 'outage': got {value!r}")
+    return str(value)
+
+
 def read_new_incident(data: dict[str, Any], now: datetime | None = None) -> NewIncident:
     """A `NewIncident` from the ops API's JSON, or a 422 naming the field."""
     now = now or utcnow()
-    impact = data.get("impact", ComponentStatus.DEGRADED)
-    if impact not in (ComponentStatus.DEGRADED, ComponentStatus.OUTAGE):
-        raise InvalidInput(f"'impact' must be 'degraded' or 'outage': got {impact!r}")
+    impact = _impact(data.get("impact", ComponentStatus.DEGRADED))
     return NewIncident(
         title=validation.text(data, "title"),
         components=_components(data.get("components")),
@@ -113,9 +118,11 @@ def read_update(data: dict[str, Any], now: datetime | None = None) -> NewUpdate:
     if status is not None and status not in set(IncidentStatus):
         raise InvalidInput(f"'status' must be one of {', '.join(IncidentStatus)}: "
                            f"got {status!r}")
+    impact = data.get("impact")
     return NewUpdate(message=validation.text(data, "message", max_length=MAX_MESSAGE),
                      status=status, eta=_future_eta(data.get("eta"), now),
-                     eta_given="eta" in data, verbatim=_boolean(data, "verbatim"))
+                     eta_given="eta" in data, verbatim=_boolean(data, "verbatim"),
+                     impact=None if impact is None else _impact(impact))
 
 
 def _shop_id(session: Session, slug: str | None) -> int | None:
@@ -181,6 +188,8 @@ def add_update(session: Session, incident_id: str | int, update: NewUpdate,
         incident.status = update.status
     if update.eta_given:
         incident.eta = update.eta
+    if update.impact:
+        incident.impact = update.impact
     resolved = incident.status == IncidentStatus.RESOLVED
     incident.resolved_at = now if resolved else None
     incident.next_update_at = None if resolved else now + UPDATE_CADENCE

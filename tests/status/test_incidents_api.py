@@ -200,3 +200,16 @@ def test_unusual_titles_are_stored_or_refused_never_a_500(client, title):
     if response.status_code == 201:
         listed = client.get("/api/v1/status").get_json()["incidents"]
         assert listed[0]["title"] == title.strip()
+
+
+def test_an_update_can_change_the_impact(client):
+    created = open_incident(client)
+    assert client.get("/api/v1/status").get_json()["status"] == "degraded"
+    response = client.post(f"/api/v1/ops/incidents/{created['id']}/updates", headers=OPS,
+                           json={"message": "Now nothing goes through.", "impact": "outage"})
+    assert response.status_code == 201
+    assert "not working at the moment" in response.get_json()["message"]
+    assert client.get("/api/v1/status").get_json()["status"] == "outage"
+    bad = client.post(f"/api/v1/ops/incidents/{created['id']}/updates", headers=OPS,
+                      json={"message": "x", "impact": "catastrophic"})
+    assert bad.status_code == 422

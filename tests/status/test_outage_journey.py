@@ -113,3 +113,37 @@ def test_a_second_evaluator_stands_aside_while_one_runs(app):
     finally:
         lock.release()
     assert len(monitor.check_burn_rates(resources.database, resources.redis)) == len(Component)
+
+
+def test_an_automatic_incident_escalates_and_keeps_its_update_promise(app, client):
+    """Counts recorded straight into Redis (the counting has its own test)."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from shop.core.timeutil import utcnow
+    from shop.status import slo_counter
+    from shop.status.models import Incident
+
+    resources = app.extensions["peakshop"]
+    database, redis_client = resources.database, resources.redis
+    slo_counter.record(redis_client, "checkout", good=90, bad=10)  # 10 %: 100x, degraded
+    [opened] = [a for a in monitor.check_burn_rates(database, redis_client)
+                if a.verdict == Verdict.OPEN]
+    assert client.get("/api/v1/status").get_json()["status"] == "degraded"
+
+    slo_counter.record(redis_client, "checkout", good=0, bad=200)  # 70 %: an outage
+    monitor.check_burn_rates(database, redis_client)
+    [incident] = client.get("/api/v1/status").get_json()["incidents"]
+    assert incident["id"] == opened.incident_id and incident["impact"] == "outage"
+    assert len(incident["updates"]) == 2
+    assert monitor.WORSE_NOTE in incident["updates"][0]["message"]
+
+    monitor.check_burn_rates(database, redis_client)  # nothing new to say yet
+    assert len(client.get("/api/v1/status").get_json()["incidents"][0]["updates"]) == 2
+    with database.transaction() as session:
+        session.execute(update(Incident).values(next_update_at=utcnow() - timedelta(seconds=1)))
+    monitor.check_burn_rates(database, redis_client)  # the promised update is due
+    [incident] = client.get("/api/v1/status").get_json()["incidents"]
+    assert len(incident["updates"]) == 3
+    assert monitor.STILL_WORKING_NOTE in incident["updates"][0]["message"]

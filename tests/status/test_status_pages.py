@@ -111,6 +111,8 @@ def test_a_fresh_snapshot_spares_the_database():
 
 def test_every_page_links_to_the_status_page_in_its_footer(client, shop):
     html = client.get(f"/shops/{shop.slug}/").get_data(as_text=True)
+    assert f'<a href="/shops/{shop.slug}/status">Service status</a>' in html
+    html = client.get("/status").get_data(as_text=True)
     assert '<a href="/status">Service status</a>' in html
 
 
