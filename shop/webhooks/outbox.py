@@ -24,7 +24,8 @@ from shop.core.timeutil import utcnow
 from shop.merchants.models import Merchant
 from shop.webhooks import signing
 from shop.webhooks.models import WebhookDelivery, WebhookEndpoint
-from shop.webhooks.ssrf import TargetRefused, check_target
+from shop.webhooks.ssrf import TargetRefused, checked_addresses
+from shop.webhooks.transport import post_pinned
 
 log = logging.getLogger(__name__)
 
@@ -118,16 +119,16 @@ class Outcome:
 Sender = Callable[[Claimed], Outcome]
 
 
-def http_sender(*, allow_private: bool, policy: RetryPolicy) -> Sender:
-    """Send a delivery with requests: SSRF check again, sign, POST, no redirects."""
-    import requests
+def http_sender(*, allow_private: bool, policy: RetryPolicy,
+                ca_certs: str | None = None) -> Sender:
+    """Send a delivery: SSRF check again, sign, POST to the checked addresses only.
 
-    session = requests.Session()
-    session.trust_env = False  # no proxy from the environment may carry our requests
+    `ca_certs` replaces the system's trusted certificates (tests with their own CA)."""
+    import urllib3
 
     def send(delivery: Claimed) -> Outcome:
         try:
-            check_target(delivery.url, allow_private=allow_private)
+            addresses = checked_addresses(delivery.url, allow_private=allow_private)
         except TargetRefused as refused:
             return Outcome(None, f"refused before sending: {refused}")
         body = delivery.payload.encode()
@@ -138,14 +139,13 @@ def http_sender(*, allow_private: bool, policy: RetryPolicy) -> Sender:
                    "Peakshop-Signature": signing.signature_header(delivery.secret,
                                                                   int(time.time()), body)}
         try:
-            # A redirect could lead anywhere, including inside our network: not followed.
-            response = session.post(delivery.url, data=body, headers=headers,
-                                    timeout=policy.timeout_s, allow_redirects=False)
-        except requests.RequestException as problem:
+            answer = post_pinned(delivery.url, addresses, body, headers,
+                                 timeout_s=policy.timeout_s, ca_certs=ca_certs)
+        except urllib3.exceptions.HTTPError as problem:
             return Outcome(None, f"{type(problem).__name__}: {problem}"[:500])
-        if 200 <= response.status_code < 300:
-            return Outcome(response.status_code, None)
-        return Outcome(response.status_code, f"the endpoint answered {response.status_code}")
+        if 200 <= answer.status_code < 300:
+            return Outcome(answer.status_code, None)
+        return Outcome(answer.status_code, f"the endpoint answered {answer.status_code}")
 
     return send
 

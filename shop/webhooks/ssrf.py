@@ -70,9 +70,11 @@ def resolve(host: str, port: int) -> list[ipaddress.IPv4Address | ipaddress.IPv6
     return [ipaddress.ip_address(info[4][0].split("%")[0]) for info in infos]
 
 
-def check_target(url: object, *, allow_private: bool) -> str:
-    """The URL when it is well formed and every address of its host is public; else
-    TargetRefused naming the address and the reason."""
+def checked_addresses(url: object, *, allow_private: bool
+                      ) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]:
+    """The addresses of the URL's host when it is well formed and every one is public; else
+    TargetRefused naming the address and the reason. The sender connects to these very
+    addresses, so a DNS answer that changes after the check (rebinding) cannot redirect it."""
     host, port = check_url_shape(url)
     addresses = resolve(host, port)
     if not allow_private:
@@ -81,4 +83,10 @@ def check_target(url: object, *, allow_private: bool) -> str:
             if reason:
                 raise TargetRefused(f"'url' leads to {address}, a {reason} address: webhooks "
                                     "go only to the public internet")
+    return list(dict.fromkeys(addresses))
+
+
+def check_target(url: object, *, allow_private: bool) -> str:
+    """The URL when `checked_addresses` accepts it."""
+    checked_addresses(url, allow_private=allow_private)
     return str(url)

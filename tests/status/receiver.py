@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import ssl
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,8 +30,11 @@ class Receiver:
     """Collects verified events; answers 400 to a bad signature and, on request, fails the
     next few deliveries with 503 to exercise retries."""
 
-    def __init__(self):
+    def __init__(self, tls: tuple[str, str] | None = None, host: str = "127.0.0.1"):
+        """`tls`: (certificate file, key file) to serve https; `host`: the name in the URL."""
         self.secret = ""
+        self.host = host
+        self.scheme = "https" if tls else "http"
         self.events: list[dict] = []
         self.refused: list[str] = []
         self.fail_next = 0
@@ -62,11 +66,15 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        if tls:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(*tls)
+            self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.server.server_port}/hooks/peakshop"
+        return f"{self.scheme}://{self.host}:{self.server.server_port}/hooks/peakshop"
 
     def __enter__(self) -> Receiver:
         self.thread.start()

@@ -171,3 +171,29 @@ def test_only_subscribed_events_are_queued(app, client, shop):
         outbox.deliver_due(database, outbox.http_sender(allow_private=True, policy=policy),
                            policy)
     assert [e["type"] for e in receiver.events] == ["incident.resolved"]
+
+
+def test_https_goes_to_the_checked_address_with_the_urls_name(app, client, shop, tmp_path):
+    """Connected to the address the guard checked (127.0.0.1), yet TLS verifies the
+    certificate against the name in the URL, as it would for any public host."""
+    from tests.status.tls import make_certificates
+
+    ca, certificate, key = make_certificates(tmp_path, "localhost")
+    database = app.extensions["peakshop"].database
+    policy = outbox.RetryPolicy(base_s=0)
+    with Receiver(tls=(str(certificate), str(key)), host="localhost") as receiver:
+        endpoint = register(client, shop, receiver.url).get_json()
+        receiver.secret = endpoint["secret"]
+        open_incident(client, shop=shop.slug)
+        (tmp_path / "other").mkdir()
+        strangers_ca = make_certificates(tmp_path / "other", "localhost")[0]
+        untrusted = outbox.deliver_due(database, outbox.http_sender(
+            allow_private=True, policy=policy, ca_certs=str(strangers_ca)), policy)
+        assert (untrusted.delivered, untrusted.failed) == (0, 1)
+        trusted = outbox.deliver_due(database, outbox.http_sender(
+            allow_private=True, policy=policy, ca_certs=str(ca)), policy)
+        assert (trusted.delivered, trusted.failed) == (1, 0)
+    assert [e["type"] for e in receiver.events] == ["incident.opened"]
+    [delivery] = client.get(f"/api/v1/shops/{shop.slug}/webhooks/{endpoint['id']}/deliveries",
+                            headers=shop.auth).get_json()["items"]
+    assert (delivery["status"], delivery["attempts"]) == ("delivered", 2)
