@@ -15,6 +15,7 @@ from shop.core.resources import Resources
 from shop.core.settings import Settings, load_settings
 from shop.orders.metrics import init_app as init_order_metrics
 from shop.payments.registry import gateway_for
+from shop.status.metrics import init_app as init_status_metrics
 from shop.status.traffic import init_app as init_status_counting
 
 
@@ -37,6 +38,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     errors.init_app(app)
     _register_blueprints(app)
     init_status_counting(app)
+    init_status_metrics(app)
     return app
 
 

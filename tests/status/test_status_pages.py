@@ -121,3 +121,26 @@ def test_every_page_links_to_the_status_page_in_its_footer(client, shop):
                                   "/shops/%F0%9F%8E%84/status", "/api/v1/ops/incidents/%00"])
 def test_hostile_paths_are_never_a_500(client, path):
     assert client.get(path, headers=OPS).status_code < 500
+
+
+def test_metrics_show_open_incidents_backlog_and_overdue_breaches(client, shop):
+    from datetime import UTC, datetime, timedelta
+
+    from prometheus_client.parser import text_string_to_metric_families
+
+    open_incident(client)
+    open_incident(client, shop=shop.slug)
+    client.post(f"/api/v1/shops/{shop.slug}/webhooks", headers=shop.auth,
+                json={"url": "http://127.0.0.1:9/hook"})
+    open_incident(client, shop=shop.slug)  # one delivery waiting
+    client.post("/api/v1/ops/breaches", headers=OPS, json={
+        "title": "Old leak", "data_concerned": "e-mails",
+        "detected_at": (datetime.now(UTC) - timedelta(hours=80)).isoformat()})
+    samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+               for family in text_string_to_metric_families(
+                   client.get("/metrics").get_data(as_text=True))
+               for s in family.samples}
+    assert samples[("peakshop_incidents_open", (("scope", "platform"),))] == 1
+    assert samples[("peakshop_incidents_open", (("scope", "shop"),))] == 2
+    assert samples[("peakshop_webhook_deliveries", (("status", "pending"),))] == 1
+    assert samples[("peakshop_breaches_overdue", ())] == 1
