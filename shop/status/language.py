@@ -96,4 +96,4 @@ def automatic_title(component: str) -> str:
 
 AUTOMATIC_NOTE = ("Our monitoring noticed more failed requests than usual and alerted the "
                   "team.")
-AUTOMATIC_RECOVERY_NOTE = "Our monitoring shows requests succeeding normally again."
+AUTOMATIC_RECOVERY_NOTE = "Our monitoring confirms it."
