@@ -144,3 +144,10 @@ def test_metrics_show_open_incidents_backlog_and_overdue_breaches(client, shop):
     assert samples[("peakshop_incidents_open", (("scope", "shop"),))] == 2
     assert samples[("peakshop_webhook_deliveries", (("status", "pending"),))] == 1
     assert samples[("peakshop_breaches_overdue", ())] == 1
+
+
+def test_the_api_503_points_to_the_status_page(make_app, unreachable_database_url):
+    client = make_app(database_url=unreachable_database_url).test_client()
+    response = client.get("/api/v1/shops/any-shop/products")
+    assert response.status_code == 503
+    assert response.get_json()["status_page"] == "/status"
