@@ -14,6 +14,7 @@ from common.lazycli import LazyGroup
     "scaler": "scaler.cli:scaler",
     "rehearse": "loadtests.rehearse:rehearse_command",
     "up": "peakshop.up:up_command",
+    "incident": "shop.status.cli:incident",
 })
 @click.version_option(package_name="peakshop")
 def cli() -> None:

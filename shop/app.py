@@ -15,6 +15,8 @@ from shop.core.resources import Resources
 from shop.core.settings import Settings, load_settings
 from shop.orders.metrics import init_app as init_order_metrics
 from shop.payments.registry import gateway_for
+from shop.status.metrics import init_app as init_status_metrics
+from shop.status.traffic import init_app as init_status_counting
 
 
 def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
@@ -36,6 +38,8 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     init_order_metrics(app)
     errors.init_app(app)
     _register_blueprints(app)
+    init_status_counting(app)
+    init_status_metrics(app)
     return app
 
 
@@ -52,4 +56,11 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (ops, merchants_api, catalog_api, cart_api, checkout_api, orders_api,
                       fulfilment_api, payment_webhooks, storefront):
+        app.register_blueprint(blueprint)
+    from shop.breaches.api import blueprint as breaches_api
+    from shop.status.api import blueprint as status_api
+    from shop.status.pages import blueprint as status_pages
+    from shop.webhooks.api import blueprint as webhooks_api
+
+    for blueprint in (status_api, status_pages, webhooks_api, breaches_api):
         app.register_blueprint(blueprint)

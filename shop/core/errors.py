@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 PROBLEM_JSON = "application/problem+json"
 TYPE_BASE = "https://peakshop.dev/problems/"
 RETRY_AFTER_S = 5
+STATUS_PAGE = "/status"  # where customers read what we know about an outage
 
 
 class Problem(Exception):
@@ -106,7 +107,8 @@ def init_app(app: Flask) -> None:
         log.warning("redis unavailable: %s", error)
         return problem_response(503, "dependency_unavailable", "Service temporarily unavailable",
                                 "the cart and order queue store (Redis) is unreachable; "
-                                f"retry in {RETRY_AFTER_S} seconds")
+                                f"retry in {RETRY_AFTER_S} seconds",
+                                {"status_page": STATUS_PAGE})
 
     @app.errorhandler(sqlalchemy.exc.OperationalError)
     @app.errorhandler(sqlalchemy.exc.DisconnectionError)
@@ -114,7 +116,8 @@ def init_app(app: Flask) -> None:
         log.warning("database unavailable: %s", error)
         return problem_response(503, "dependency_unavailable", "Service temporarily unavailable",
                                 "the database is unreachable or busy; "
-                                f"retry in {RETRY_AFTER_S} seconds")
+                                f"retry in {RETRY_AFTER_S} seconds",
+                                {"status_page": STATUS_PAGE})
 
     @app.errorhandler(sqlalchemy.exc.DataError)
     def handle_unusable_value(error: Exception):

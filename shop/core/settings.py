@@ -47,6 +47,8 @@ class Settings:
     action_hold_ttl_s: int = 120
     # The most units of one product a cart line, and so a checkout, may hold.
     max_line_quantity: int = 100
+    # Webhooks may target loopback and private networks (development and tests only).
+    webhook_allow_private: bool = False
 
     @property
     def mail_folder(self) -> Path:
@@ -141,6 +143,7 @@ ENVIRONMENT = {
     "PEAKSHOP_OPS_TOKEN": ("ops_token", _text),
     "PEAKSHOP_ACTION_HOLD_TTL_S": ("action_hold_ttl_s", positive_int),
     "PEAKSHOP_MAX_LINE_QUANTITY": ("max_line_quantity", positive_int),
+    "PEAKSHOP_WEBHOOK_ALLOW_PRIVATE": ("webhook_allow_private", _boolean),
 }
 FIELD_TO_VARIABLE = {field: variable for variable, (field, _) in ENVIRONMENT.items()}
 

@@ -24,6 +24,7 @@ from shop.orders.consumer import Consumer
 from shop.orders.heartbeat import Heartbeat
 from shop.orders.metrics import WorkerCollector, WorkerStats
 from shop.orders.worker_settings import WorkerSettings
+from shop.status.chores import count_mail_outcomes, status_chores
 
 log = logging.getLogger("shop.orders.worker")
 
@@ -61,6 +62,7 @@ def chores(settings: Settings, worker: WorkerSettings, database: Database, clien
         while True:
             report = deliver_due(database, mailer, policy)
             stats.add(mails_sent=report.sent, mails_failed=report.failed)
+            count_mail_outcomes(client, report.sent, report.failed)
             if report.failed or report.sent + report.failed == 0:
                 return
 
@@ -73,6 +75,7 @@ def chores(settings: Settings, worker: WorkerSettings, database: Database, clien
         housekeeping.Chore("lost-order sweep", worker.orphan_interval_s,
                            lambda: housekeeping.requeue_orphans(database, client,
                                                                 worker.orphan_after_s)),
+        *status_chores(settings, worker, database, client),
     ]
 
 

@@ -38,6 +38,8 @@ class WorkerSettings:
     mail_lease_s: float = 120.0
     heartbeat_max_age_s: float = 60.0  # `--check` fails when the heartbeat is older
     metrics_port: int | None = None  # serve this worker's own counters for Prometheus
+    webhook_interval_s: float = 2.0  # outage webhooks waiting in the outbox are sent this often
+    burn_rate_interval_s: float = 30.0  # the SLO burn-rate rule is evaluated this often
 
 
 def _positive_float(value: str) -> float:
@@ -81,6 +83,8 @@ ENVIRONMENT = {
     "PEAKSHOP_MAIL_LEASE_S": ("mail_lease_s", _positive_float),
     "PEAKSHOP_WORKER_HEARTBEAT_MAX_AGE_S": ("heartbeat_max_age_s", _positive_float),
     "PEAKSHOP_WORKER_METRICS_PORT": ("metrics_port", _port),
+    "PEAKSHOP_WORKER_WEBHOOK_INTERVAL_S": ("webhook_interval_s", _positive_float),
+    "PEAKSHOP_WORKER_BURN_RATE_INTERVAL_S": ("burn_rate_interval_s", _positive_float),
 }
 
 

@@ -1,0 +1,77 @@
+"""The status page with an open incident in headless Chromium, on a desktop and a 390 px phone.
+
+Debian's Chromium driven by Playwright; the app behind werkzeug's HTTP server on loopback, on
+the suite's real Redis and database. The screenshots are kept in docs/images/ for review.
+"""
+
+import os
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from werkzeug.serving import make_server
+
+from tests.status.conftest import OPS, open_incident
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                reason=f"Chromium is not installed at {CHROMIUM}")
+
+
+@pytest.fixture
+def live_server(app):
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+def test_the_status_page_with_an_open_incident(live_server, client, request):
+    from playwright.sync_api import expect, sync_playwright
+
+    old = open_incident(client, title="Order e-mails were delayed", components=["e-mail"],
+                        message="Our mail provider queued messages.")
+    client.post(f"/api/v1/ops/incidents/{old['id']}/updates", headers=OPS,
+                json={"message": "All delayed e-mails have been sent.", "status": "resolved"})
+    eta = (datetime.now(UTC) + timedelta(minutes=90)).isoformat()
+    current = open_incident(client, title="Checkout and payments are failing",
+                            components=["checkout", "payments"], impact="outage", eta=eta,
+                            message="Our card processor is not answering.")
+    client.post(f"/api/v1/ops/incidents/{current['id']}/updates", headers=OPS,
+                json={"message": "We are switching to our backup card processor.",
+                      "status": "identified"})
+    backend = request.node.callspec.params.get("database_url", "sqlite")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for name, width in (("desktop", 1280), ("390", 390)):
+                page = browser.new_page(viewport={"width": width, "height": 900},
+                                        java_script_enabled=False)
+                page.goto(f"{live_server}/status")
+                expect(page).to_have_title("Service status · peakshop")
+                expect(page.get_by_role("heading", level=1)).to_have_text("Service status")
+                expect(page.locator(".sp-summary")).to_contain_text(
+                    "Something is not working at the moment.")
+                incident = page.get_by_role("article", name="Checkout and payments are failing")
+                expect(incident).to_contain_text("We are sorry.")
+                expect(incident).to_contain_text("backup card processor")
+                expect(incident.locator("dd").nth(0)).to_have_text("Cause found")
+                expect(page.get_by_role("heading", name="Recently resolved")).to_be_visible()
+                # Nothing sticks out sideways on a phone.
+                scroll_width = page.locator("body").evaluate("body => body.scrollWidth")
+                assert scroll_width <= width
+                if backend == "sqlite":  # one set of pictures is enough
+                    IMAGES.mkdir(parents=True, exist_ok=True)
+                    page.screenshot(path=IMAGES / f"status-{name}.png", full_page=True)
+                page.close()
+        finally:
+            browser.close()
