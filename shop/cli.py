@@ -36,6 +36,9 @@ def ensure_redis(settings: Settings) -> Settings:
     "scaler": "scaler.cli:scaler",
     "rehearse": "loadtests.rehearse:rehearse_command",
     "up": "shop.up:up_command",
+    "backup": "shop.backup.cli:backup_command",
+    "restore": "shop.backup.cli:restore_command",
+    "drill": "shop.backup.cli:drill_command",
 })
 @click.version_option(package_name="peakshop")
 def cli() -> None:

@@ -1,0 +1,403 @@
+"""PostgreSQL: base backups with pg_basebackup, WAL archived by the server itself, and
+point-in-time recovery into a fresh data directory.
+
+Continuous archiving uses the server's `archive_command` calling `peakshop backup wal-push
+%p`, not a `pg_receivewal` process: the server will not recycle a segment until the command
+succeeded, so an unreachable store delays archiving but never loses WAL, and there is no
+second long-running process (nor replication slot) to supervise. The price is a recovery
+point at most `archive_timeout` (<= 60 s) old; pg_receivewal would stream closer to zero but
+loses the segment in progress whenever it dies unsupervised.
+
+A restore lays out the base backup, downloads and decrypts the archived WAL next to it, and
+lets PostgreSQL replay it (`recovery_target_time` for a point in time). The server then needs
+no key and no network to finish recovery.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import os
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from shop.backup import catalog, crypto
+from shop.backup.errors import BackupError
+from shop.backup.store import Store
+from shop.core.timeutil import utcnow
+
+RESTORE_WAL_DIR = "pg_wal_restore"
+ARCHIVE_TIMEOUT_MAX_S = 60
+RECOVERY_DEADLINE_S = 3600.0
+
+
+# --- tools -------------------------------------------------------------------------------
+
+def pg_bin(tool: str, major: int | None = None) -> str:
+    """Path of a PostgreSQL program of the server's major version."""
+    folders = [os.environ.get("PEAKSHOP_PG_BIN", "")]
+    if major:
+        folders.append(f"/usr/lib/postgresql/{major}/bin")
+    folders += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    for folder in folders:
+        if folder and os.path.exists(os.path.join(folder, tool)):
+            return os.path.join(folder, tool)
+    found = shutil.which(tool)
+    if found:
+        return found
+    raise BackupError(f"{tool} is not installed: install the PostgreSQL "
+                      f"{major or ''} server package (apt-get install postgresql-{major or 15}) "
+                      "or set PEAKSHOP_PG_BIN to its bin folder")
+
+
+def as_postgres(command: list[str]) -> list[str]:
+    """PostgreSQL refuses to run as root: on a root shell, run it as the postgres user."""
+    if os.geteuid() == 0:
+        return ["runuser", "-u", "postgres", "--", *command]
+    return command
+
+
+def give_to_postgres(path: str) -> None:
+    if os.geteuid() != 0:
+        return
+    shutil.chown(path, "postgres", "postgres")
+    for folder, names, files in os.walk(path):
+        for name in names + files:
+            shutil.chown(os.path.join(folder, name), "postgres", "postgres")
+
+
+@dataclass(frozen=True)
+class Connection:
+    """libpq connection parameters of a SQLAlchemy URL; the password travels in the env."""
+
+    conninfo: str
+    env: dict[str, str]
+    user: str
+    database: str
+
+
+def connection_of(database_url: str) -> Connection:
+    url = make_url(database_url)
+    parts = {"host": url.host or url.query.get("host"), "port": url.port or
+             url.query.get("port"), "user": url.username, "dbname": url.database}
+    conninfo = " ".join(f"{key}={value}" for key, value in parts.items() if value)
+    env = {**os.environ}
+    if url.password:
+        env["PGPASSWORD"] = str(url.password)
+    return Connection(conninfo, env, url.username or "postgres", url.database or "postgres")
+
+
+def _psycopg(database_url: str):
+    import psycopg
+
+    connection = connection_of(database_url)
+    try:
+        return psycopg.connect(connection.conninfo, password=connection.env.get("PGPASSWORD"),
+                               autocommit=True, connect_timeout=10)
+    except psycopg.OperationalError as problem:
+        first = str(problem).strip().splitlines()[0] if str(problem).strip() else "refused"
+        raise BackupError(f"cannot connect to {make_url(database_url).render_as_string()} "
+                          f"({first}): check the URL and that the server runs") from None
+
+
+def server_facts(database_url: str) -> dict[str, str]:
+    with _psycopg(database_url) as connection:
+        row = connection.execute(
+            "SELECT current_setting('server_version_num'), current_setting('archive_mode'), "
+            "current_setting('archive_command'), current_setting('archive_timeout'), "
+            "pg_walfile_name(pg_current_wal_lsn()), pg_is_in_recovery()").fetchone()
+    return {"server_version_num": row[0], "archive_mode": row[1], "archive_command": row[2],
+            "archive_timeout": row[3], "current_wal": row[4], "in_recovery": row[5]}
+
+
+def archiving_warning(facts: dict[str, str], url: str) -> str | None:
+    """A line for the operator when the server does not archive WAL to peakshop's store."""
+    if facts["archive_mode"] not in ("on", "always") or "wal-push" not in facts[
+            "archive_command"]:
+        return ("continuous archiving is off, so the recovery point is this base backup "
+                "alone: set archive_mode=on, archive_timeout=60 and archive_command="
+                f"'peakshop backup wal-push %p --to {url}' (docs/backups.md)")
+    timeout = facts["archive_timeout"]
+    seconds = int(timeout.rstrip("s")) if timeout.rstrip("s").isdigit() else None
+    if timeout.endswith("min") or seconds is None or seconds == 0 or (
+            seconds > ARCHIVE_TIMEOUT_MAX_S):
+        return (f"archive_timeout is {timeout}: set it to at most {ARCHIVE_TIMEOUT_MAX_S}s, "
+                "or a quiet shop's last orders wait in an unarchived segment")
+    return None
+
+
+# --- backing up --------------------------------------------------------------------------
+
+def back_up(database_url: str, store: Store, key: bytes) -> catalog.Backup:
+    """A base backup (pg_basebackup, tar format, with the WAL it needs), encrypted as it
+    streams into the store."""
+    facts = server_facts(database_url)
+    major = int(facts["server_version_num"]) // 10000
+    connection = connection_of(database_url)
+    started_at = utcnow()
+    with tempfile.TemporaryFile() as errors:
+        process = subprocess.Popen(
+            [pg_bin("pg_basebackup", major), "-d", connection.conninfo, "-D", "-", "-Ft",
+             "-X", "fetch", "--checkpoint=fast", "--no-password"],
+            stdout=subprocess.PIPE, stderr=errors, env=connection.env)
+
+        def details() -> dict:
+            # Runs after the data is stored and before the manifest: a failed
+            # pg_basebackup leaves no manifest, so the partial upload counts for nothing.
+            if process.wait() != 0:
+                errors.seek(0)
+                said = errors.read().decode(errors="replace").strip().splitlines()
+                raise BackupError(f"pg_basebackup failed ({said[-1] if said else 'no output'})"
+                                  ": the role in the URL needs the REPLICATION attribute "
+                                  "and pg_hba.conf a `replication` line for this host")
+            return {"consistent_at": catalog.iso(utcnow()), "start_wal": facts["current_wal"],
+                    "server_version_num": facts["server_version_num"],
+                    "user": connection.user, "database": connection.database}
+
+        try:
+            return catalog.store_backup(store, key, "postgresql", process.stdout,
+                                        details_after=details, started_at=started_at)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            process.stdout.close()
+
+
+def push_wal(path: str, store: Store, key: bytes) -> bool:
+    """Archive one WAL file (the archive_command); False when it was archived already.
+
+    PostgreSQL retries a segment whose command failed, and may retry one whose success it
+    never heard of; objects are written atomically, so one that exists is complete.
+    """
+    name = os.path.basename(path)
+    object_key = f"{catalog.WAL}{name}.enc"
+    if store.exists(object_key):
+        return False
+    try:
+        source = open(path, "rb")
+    except FileNotFoundError:
+        raise BackupError(f"{path} does not exist: wal-push takes the %p of "
+                          "archive_command, run from the data directory") from None
+    with source:
+        store.put(object_key, crypto.encrypting_reader(source, key))
+    return True
+
+
+# --- restoring ---------------------------------------------------------------------------
+
+def _empty_folder(path: str) -> None:
+    if os.path.exists(path) and os.listdir(path):
+        raise BackupError(f"{path} is not empty: restore into a new folder, or move "
+                          "this one away first")
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    os.chmod(path, 0o700)
+
+
+def _extract(backup: catalog.Backup, store: Store, key: bytes, data_dir: str) -> None:
+    with store.open(backup.data_key) as raw:
+        hashed = catalog.HashingReader(crypto.decrypting_reader(raw, key, backup.data_key))
+        with tarfile.open(fileobj=hashed, mode="r|") as archive:
+            archive.extractall(data_dir, filter="data")
+        while hashed.read(1024 * 1024):
+            pass  # the tar's trailing blocks, so the checksum covers every byte
+    if hashed.digest.hexdigest() != backup.sha256:
+        raise BackupError(f"{backup.data_key} does not match its manifest's checksum: "
+                          "restore from another backup")
+
+
+def wal_to_replay(store: Store, backup: catalog.Backup,
+                  to_time: datetime | None) -> list[str]:
+    """Keys of the archived WAL a restore of `backup` (up to `to_time`) replays."""
+    start = catalog.wal_position(backup.details.get("start_wal", "")) or "0" * 16
+    needed, previous_archived_at = [], None
+    for item in catalog.wal_objects(store):
+        name = item.key[len(catalog.WAL):]
+        if name.endswith(".history.enc"):
+            needed.append(item.key)
+            continue
+        position = catalog.wal_position(name)
+        if position is None or position < start or name.endswith(".partial.enc"):
+            continue
+        # A segment archived after the target holds no commit before it, unless it is the
+        # first such (it was being written when the target passed).
+        if to_time and previous_archived_at and previous_archived_at > to_time:
+            break
+        needed.append(item.key)
+        previous_archived_at = item.modified
+    return needed
+
+
+def stage(backup: catalog.Backup, store: Store, key: bytes, data_dir: str,
+          to_time: datetime | None) -> int:
+    """Lay out a data directory that recovers to `to_time` (or the end of the archive) when
+    started. Returns the number of WAL files fetched."""
+    _empty_folder(data_dir)
+    _extract(backup, store, key, data_dir)
+    wal_dir = os.path.join(data_dir, RESTORE_WAL_DIR)
+    os.makedirs(wal_dir, exist_ok=True)
+    keys = wal_to_replay(store, backup, to_time)
+    for object_key in keys:
+        name = object_key[len(catalog.WAL):-len(".enc")]
+        with store.open(object_key) as raw, open(os.path.join(wal_dir, name), "wb") as target:
+            for chunk in crypto.decrypted_chunks(raw, key, object_key):
+                target.write(chunk)
+    settings = [f"restore_command = 'cp {RESTORE_WAL_DIR}/%f \"%p\"'",
+                "recovery_target_action = 'promote'"]
+    if to_time:
+        settings.append(f"recovery_target_time = '{to_time.isoformat(sep=' ')}+00'")
+    with open(os.path.join(data_dir, "postgresql.auto.conf"), "a") as conf:
+        conf.write("\n# peakshop restore of backup " + backup.id + "\n")
+        conf.write("\n".join(settings) + "\n")
+    Path(data_dir, "recovery.signal").touch()
+    give_to_postgres(data_dir)
+    return len(keys)
+
+
+@dataclass
+class RecoveredServer:
+    """A restored cluster running on a private socket, for a drill or a logical copy."""
+
+    data_dir: str
+    socket_dir: str
+    port: int
+    major: int
+    user: str
+    database: str
+
+    def url(self, database: str | None = None) -> str:
+        return (f"postgresql+psycopg://{self.user}@/{database or self.database}"
+                f"?host={self.socket_dir}&port={self.port}")
+
+    def stop(self) -> None:
+        subprocess.run(as_postgres([pg_bin("pg_ctl", self.major), "-D", self.data_dir, "-m",
+                                    "fast", "-w", "stop"]),
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _last_log_problem(log_path: str) -> str:
+    with contextlib.suppress(OSError):
+        lines = Path(log_path).read_text(errors="replace").splitlines()
+        problems = [line for line in lines if "FATAL" in line or "PANIC" in line]
+        if problems:
+            return problems[-1].strip()
+    return "see " + log_path
+
+
+def start_recovered(backup: catalog.Backup, data_dir: str, work_dir: str) -> RecoveredServer:
+    """Start the staged cluster on a socket only this user reaches, without archiving (a
+    scratch copy must never write into the production archive), and wait until recovery
+    ended and it was promoted."""
+    major = int(backup.details.get("server_version_num", "150000")) // 10000
+    socket_dir = os.path.join(work_dir, "socket")
+    os.makedirs(socket_dir, mode=0o700, exist_ok=True)
+    hba = os.path.join(work_dir, "pg_hba.conf")
+    Path(hba).write_text("local all all trust\n")
+    give_to_postgres(work_dir)
+    port = _free_port()
+    log_path = os.path.join(work_dir, "postgres.log")
+    options = (f"-p {port} -k {socket_dir} -c listen_addresses='' -c archive_mode=off "
+               f"-c hba_file={hba} -c max_connections=20")
+    started = subprocess.run(
+        as_postgres([pg_bin("pg_ctl", major), "-D", data_dir, "-l", log_path, "-o", options,
+                     "-w", "-t", str(int(RECOVERY_DEADLINE_S)), "start"]),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    if started.returncode != 0:
+        raise BackupError(f"the restored server did not start ({_last_log_problem(log_path)})"
+                          ": the log is in " + log_path)
+    server = RecoveredServer(data_dir, socket_dir, port, major,
+                             backup.details.get("user", "postgres"),
+                             backup.details.get("database", "postgres"))
+    try:
+        _wait_promoted(server, log_path)
+    except BaseException:
+        server.stop()
+        raise
+    return server
+
+
+def _wait_promoted(server: RecoveredServer, log_path: str) -> None:
+    import psycopg
+
+    deadline = time.monotonic() + RECOVERY_DEADLINE_S
+    while time.monotonic() < deadline:
+        try:
+            with psycopg.connect(host=server.socket_dir, port=server.port, user=server.user,
+                                 dbname=server.database, autocommit=True,
+                                 connect_timeout=5) as connection:
+                if not connection.execute("SELECT pg_is_in_recovery()").fetchone()[0]:
+                    return
+        except psycopg.OperationalError:
+            if not os.path.exists(os.path.join(server.data_dir, "postmaster.pid")):
+                raise BackupError("recovery failed (" + _last_log_problem(log_path) +
+                                  "): the log is in " + log_path) from None
+        time.sleep(0.2)
+    raise BackupError(f"recovery did not finish within {RECOVERY_DEADLINE_S:.0f} s: the log "
+                      "is in " + log_path)
+
+
+@contextlib.contextmanager
+def recovered(backup: catalog.Backup, store: Store, key: bytes,
+              to_time: datetime | None) -> Iterator[RecoveredServer]:
+    """A scratch server recovered from `backup`, removed afterwards."""
+    work_dir = tempfile.mkdtemp(prefix="peakshop-restore-")
+    os.chmod(work_dir, 0o755)
+    try:
+        data_dir = os.path.join(work_dir, "data")
+        stage(backup, store, key, data_dir, to_time)
+        server = start_recovered(backup, data_dir, work_dir)
+        try:
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(work_dir, ignore_errors=True)
+
+
+def target_tables(database_url: str) -> list[str]:
+    with _psycopg(database_url) as connection:
+        return [row[0] for row in connection.execute(
+            "SELECT table_name FROM information_schema.tables "
+            "WHERE table_schema NOT IN ('pg_catalog', 'information_schema') "
+            "ORDER BY table_name")]
+
+
+def copy_into(server: RecoveredServer, database_url: str) -> None:
+    """pg_dump from the recovered server | pg_restore into the (empty) target database."""
+    target = connection_of(database_url)
+    dump = subprocess.Popen(
+        as_postgres([pg_bin("pg_dump", server.major), "-Fc", "-h", server.socket_dir, "-p",
+                     str(server.port), "-U", server.user, "-d", server.database]),
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    restore = subprocess.run(
+        [pg_bin("pg_restore", server.major), "--no-owner", "--no-acl", "--exit-on-error",
+         "--single-transaction", "-d", target.conninfo],
+        stdin=dump.stdout, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=target.env, check=False)
+    dump.stdout.close()
+    dumped = dump.wait()
+    dump_errors = dump.stderr.read().decode(errors="replace").strip()
+    dump.stderr.close()
+    if dumped != 0 or restore.returncode != 0:
+        said = (restore.stderr.decode(errors="replace").strip() or dump_errors or
+                "no output").splitlines()[-1]
+        raise BackupError(f"copying into the target failed ({said}): check that the role "
+                          "may create tables there")
+
