@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import os
 import sys
 import time
 from datetime import UTC, datetime
@@ -94,6 +95,14 @@ def _megabytes(size: int) -> str:
               help="Database to back up (default: PEAKSHOP_DATABASE_URL).")
 @click.option("--every", "every_s", type=click.FloatRange(min=1), metavar="SECONDS",
               help="Keep running, one backup every SECONDS (SQLite's recovery point).")
+@click.option("--continuous", is_flag=True,
+              help="PostgreSQL: keep running and stream the WAL to the store (PITR).")
+@click.option("--wal-interval", "wal_interval_s", type=click.FloatRange(min=1, max=60),
+              default=10.0, show_default=True, metavar="SECONDS",
+              help="With --continuous: upload the WAL received at least this often (the RPO).")
+@click.option("--spool", type=click.Path(file_okay=False), metavar="DIR",
+              help="With --continuous: local folder for WAL in transit "
+                   "(default: PEAKSHOP_INSTANCE_PATH/wal-spool).")
 @click.option("--keep", type=click.IntRange(min=1), metavar="N",
               help="Keep the newest N backups, delete older ones (and WAL only they need).")
 @click.option("--keep-days", type=click.FloatRange(min=0, min_open=True), metavar="DAYS",
@@ -101,7 +110,8 @@ def _megabytes(size: int) -> str:
 @click.pass_context
 @one_line_errors("backup")
 def backup_command(ctx: click.Context, store_url: str | None, database_url: str | None,
-                   every_s: float | None, keep: int | None, keep_days: float | None) -> None:
+                   every_s: float | None, continuous: bool, wal_interval_s: float,
+                   spool: str | None, keep: int | None, keep_days: float | None) -> None:
     """Full backup of the database to an off-site store, encrypted with PEAKSHOP_BACKUP_KEY.
 
     PostgreSQL: a base backup; continuous archiving comes from the server's
@@ -116,6 +126,9 @@ def backup_command(ctx: click.Context, store_url: str | None, database_url: str 
     from shop.backup import operations
 
     url = _database_url(database_url)
+    if continuous:
+        _archive_continuously(url, store_url, wal_interval_s, every_s, spool, keep, keep_days)
+        return
     if every_s is None:
         _report_backup(operations.back_up(url, store_url, keep=keep, keep_days=keep_days),
                        store_url)
@@ -133,6 +146,25 @@ def backup_command(ctx: click.Context, store_url: str | None, database_url: str 
                 click.echo(f"peakshop backup: {problem} (next try in {every_s:.0f} s)",
                            err=True)
             stop.wait(max(0.0, every_s - (time.monotonic() - began)))
+
+
+def _archive_continuously(database_url: str, store_url: str, interval_s: float,
+                          every_s: float | None, spool: str | None, keep: int | None,
+                          keep_days: float | None) -> None:
+    from shop.backup import operations
+    from shop.core.stop_signals import stop_signals
+
+    if spool is None:
+        spool = os.path.join(os.environ.get("PEAKSHOP_INSTANCE_PATH", "instance"), "wal-spool")
+    logging.basicConfig(level=logging.INFO, format="peakshop backup: %(message)s")
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    with stop_signals() as stop:
+        click.echo(f"archiving WAL to {store_url} every {interval_s:.0f} s; Ctrl-C stops")
+        operations.archive_continuously(
+            database_url, store_url, interval_s=interval_s, every_s=every_s, spool=spool,
+            keep=keep, keep_days=keep_days, stop=stop,
+            report=lambda result: _report_backup(result, store_url),
+            report_error=lambda problem: click.echo(f"peakshop backup: {problem}", err=True))
 
 
 def _report_backup(result, store_url: str) -> None:

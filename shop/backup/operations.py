@@ -6,13 +6,15 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 
 from sqlalchemy import create_engine
 
-from shop.backup import catalog, crypto, postgres, sqlite, verify
+from shop.backup import catalog, crypto, postgres, sqlite, verify, wal
 from shop.backup.errors import BackupError
 from shop.backup.store import Store, open_store
 from shop.core.timeutil import utcnow
@@ -37,7 +39,7 @@ class BackupResult:
 
 
 def back_up(database_url: str, store_url: str, *, keep: int | None = None,
-            keep_days: float | None = None) -> BackupResult:
+            keep_days: float | None = None, archiving: bool = False) -> BackupResult:
     """One full backup of the database into the store, then retention."""
     store = open_store(store_url)
     key = crypto.load_key()
@@ -45,7 +47,7 @@ def back_up(database_url: str, store_url: str, *, keep: int | None = None,
     warning = None
     if engine_of(database_url) == "postgresql":
         facts = postgres.server_facts(database_url)
-        warning = postgres.archiving_warning(facts, store_url)
+        warning = None if archiving else postgres.archiving_warning(facts, store_url)
         backup = postgres.back_up(database_url, store, key)
     else:
         backup = sqlite.back_up(database_url, store, key)
@@ -56,7 +58,44 @@ def back_up(database_url: str, store_url: str, *, keep: int | None = None,
 
 def push_wal(path: str, store_url: str) -> bool:
     store = open_store(store_url)
-    return postgres.push_wal(path, store, crypto.load_key())
+    return wal.push_wal(path, store, crypto.load_key())
+
+
+def archive_continuously(database_url: str, store_url: str, *, interval_s: float,
+                         every_s: float | None, spool: str, keep: int | None,
+                         keep_days: float | None, stop: threading.Event,
+                         report: Callable[[BackupResult], None],
+                         report_error: Callable[[BackupError], None]) -> None:
+    """PostgreSQL: a base backup (then one every `every_s`), and the WAL streamed and
+    uploaded every `interval_s` until `stop`."""
+    if engine_of(database_url) != "postgresql":
+        raise BackupError("--continuous streams PostgreSQL's WAL: for SQLite use --every "
+                          "SECONDS (each snapshot is the recovery point)")
+    store = open_store(store_url)
+    key = crypto.load_key()
+    facts = postgres.server_facts(database_url)
+    receiver = wal.WalReceiver(postgres.connection_of(database_url),
+                               int(facts["server_version_num"]) // 10000, store, key, spool)
+    # The slot first: it holds every WAL record from before the base backup's start.
+    receiver.ensure_slot()
+    archiver = threading.Thread(target=wal.archive_continuously, name="wal-archiver",
+                                args=(receiver, interval_s, stop), daemon=True)
+    archiver.start()
+    try:
+        while not stop.is_set():
+            began = time.monotonic()
+            try:
+                report(back_up(database_url, store_url, keep=keep, keep_days=keep_days,
+                               archiving=True))
+            except BackupError as problem:
+                report_error(problem)
+            if every_s is None:
+                break
+            stop.wait(max(0.0, every_s - (time.monotonic() - began)))
+        stop.wait()
+    finally:
+        stop.set()
+        archiver.join(timeout=60)
 
 
 def _chosen(store: Store, key: bytes, to_time: datetime | None) -> catalog.Backup:

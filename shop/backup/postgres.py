@@ -1,12 +1,5 @@
-"""PostgreSQL: base backups with pg_basebackup, WAL archived by the server itself, and
-point-in-time recovery into a fresh data directory.
-
-Continuous archiving uses the server's `archive_command` calling `peakshop backup wal-push
-%p`, not a `pg_receivewal` process: the server will not recycle a segment until the command
-succeeded, so an unreachable store delays archiving but never loses WAL, and there is no
-second long-running process (nor replication slot) to supervise. The price is a recovery
-point at most `archive_timeout` (<= 60 s) old; pg_receivewal would stream closer to zero but
-loses the segment in progress whenever it dies unsupervised.
+"""PostgreSQL: base backups with pg_basebackup, and point-in-time recovery into a fresh
+data directory. The write-ahead log between base backups is archived by `shop.backup.wal`.
 
 A restore lays out the base backup, downloads and decrypts the archived WAL next to it, and
 lets PostgreSQL replay it (`recovery_target_time` for a point in time). The server then needs
@@ -30,14 +23,14 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from shop.backup import catalog, crypto
+from shop.backup import catalog, crypto, wal
 from shop.backup.errors import BackupError
 from shop.backup.store import Store
 from shop.core.timeutil import utcnow
 
 RESTORE_WAL_DIR = "pg_wal_restore"
-ARCHIVE_TIMEOUT_MAX_S = 60
 RECOVERY_DEADLINE_S = 3600.0
+GZIP_LEVEL = 1
 
 
 # --- tools -------------------------------------------------------------------------------
@@ -120,19 +113,12 @@ def server_facts(database_url: str) -> dict[str, str]:
 
 
 def archiving_warning(facts: dict[str, str], url: str) -> str | None:
-    """A line for the operator when the server does not archive WAL to peakshop's store."""
-    if facts["archive_mode"] not in ("on", "always") or "wal-push" not in facts[
-            "archive_command"]:
-        return ("continuous archiving is off, so the recovery point is this base backup "
-                "alone: set archive_mode=on, archive_timeout=60 and archive_command="
-                f"'peakshop backup wal-push %p --to {url}' (docs/backups.md)")
-    timeout = facts["archive_timeout"]
-    seconds = int(timeout.rstrip("s")) if timeout.rstrip("s").isdigit() else None
-    if timeout.endswith("min") or seconds is None or seconds == 0 or (
-            seconds > ARCHIVE_TIMEOUT_MAX_S):
-        return (f"archive_timeout is {timeout}: set it to at most {ARCHIVE_TIMEOUT_MAX_S}s, "
-                "or a quiet shop's last orders wait in an unarchived segment")
-    return None
+    """A line for the operator when nothing archives WAL between base backups."""
+    if facts["archive_mode"] in ("on", "always") and "wal-push" in facts["archive_command"]:
+        return None
+    return ("nothing archives this server's WAL, so the recovery point is this base backup "
+            f"alone: keep `peakshop backup --to {url} --continuous` running "
+            "(docs/backups.md)")
 
 
 # --- backing up --------------------------------------------------------------------------
@@ -147,7 +133,11 @@ def back_up(database_url: str, store: Store, key: bytes) -> catalog.Backup:
     with tempfile.TemporaryFile() as errors:
         process = subprocess.Popen(
             [pg_bin("pg_basebackup", major), "-d", connection.conninfo, "-D", "-", "-Ft",
-             "-X", "fetch", "--checkpoint=fast", "--no-password"],
+             "-X", "fetch", "--checkpoint=fast", "--no-password",
+             # Level 1 is most of gzip's saving (pages of zeros, repeated WAL) for a
+             # fraction of its CPU. Client-side: only then does the tar stream keep the
+             # backup manifest that pg_verifybackup reads.
+             f"--compress=client-gzip:{GZIP_LEVEL}"],
             stdout=subprocess.PIPE, stderr=errors, env=connection.env)
 
         def details() -> dict:
@@ -160,6 +150,7 @@ def back_up(database_url: str, store: Store, key: bytes) -> catalog.Backup:
                                   ": the role in the URL needs the REPLICATION attribute "
                                   "and pg_hba.conf a `replication` line for this host")
             return {"consistent_at": catalog.iso(utcnow()), "start_wal": facts["current_wal"],
+                    "compression": "gzip",
                     "server_version_num": facts["server_version_num"],
                     "user": connection.user, "database": connection.database}
 
@@ -171,26 +162,6 @@ def back_up(database_url: str, store: Store, key: bytes) -> catalog.Backup:
                 process.kill()
                 process.wait()
             process.stdout.close()
-
-
-def push_wal(path: str, store: Store, key: bytes) -> bool:
-    """Archive one WAL file (the archive_command); False when it was archived already.
-
-    PostgreSQL retries a segment whose command failed, and may retry one whose success it
-    never heard of; objects are written atomically, so one that exists is complete.
-    """
-    name = os.path.basename(path)
-    object_key = f"{catalog.WAL}{name}.enc"
-    if store.exists(object_key):
-        return False
-    try:
-        source = open(path, "rb")
-    except FileNotFoundError:
-        raise BackupError(f"{path} does not exist: wal-push takes the %p of "
-                          "archive_command, run from the data directory") from None
-    with source:
-        store.put(object_key, crypto.encrypting_reader(source, key))
-    return True
 
 
 # --- restoring ---------------------------------------------------------------------------
@@ -206,7 +177,8 @@ def _empty_folder(path: str) -> None:
 def _extract(backup: catalog.Backup, store: Store, key: bytes, data_dir: str) -> None:
     with store.open(backup.data_key) as raw:
         hashed = catalog.HashingReader(crypto.decrypting_reader(raw, key, backup.data_key))
-        with tarfile.open(fileobj=hashed, mode="r|") as archive:
+        mode = "r|gz" if backup.details.get("compression") == "gzip" else "r|"
+        with tarfile.open(fileobj=hashed, mode=mode) as archive:
             archive.extractall(data_dir, filter="data")
         while hashed.read(1024 * 1024):
             pass  # the tar's trailing blocks, so the checksum covers every byte
@@ -215,42 +187,14 @@ def _extract(backup: catalog.Backup, store: Store, key: bytes, data_dir: str) ->
                           "restore from another backup")
 
 
-def wal_to_replay(store: Store, backup: catalog.Backup,
-                  to_time: datetime | None) -> list[str]:
-    """Keys of the archived WAL a restore of `backup` (up to `to_time`) replays."""
-    start = catalog.wal_position(backup.details.get("start_wal", "")) or "0" * 16
-    needed, previous_archived_at = [], None
-    for item in catalog.wal_objects(store):
-        name = item.key[len(catalog.WAL):]
-        if name.endswith(".history.enc"):
-            needed.append(item.key)
-            continue
-        position = catalog.wal_position(name)
-        if position is None or position < start or name.endswith(".partial.enc"):
-            continue
-        # A segment archived after the target holds no commit before it, unless it is the
-        # first such (it was being written when the target passed).
-        if to_time and previous_archived_at and previous_archived_at > to_time:
-            break
-        needed.append(item.key)
-        previous_archived_at = item.modified
-    return needed
-
-
 def stage(backup: catalog.Backup, store: Store, key: bytes, data_dir: str,
           to_time: datetime | None) -> int:
     """Lay out a data directory that recovers to `to_time` (or the end of the archive) when
     started. Returns the number of WAL files fetched."""
     _empty_folder(data_dir)
     _extract(backup, store, key, data_dir)
-    wal_dir = os.path.join(data_dir, RESTORE_WAL_DIR)
-    os.makedirs(wal_dir, exist_ok=True)
-    keys = wal_to_replay(store, backup, to_time)
-    for object_key in keys:
-        name = object_key[len(catalog.WAL):-len(".enc")]
-        with store.open(object_key) as raw, open(os.path.join(wal_dir, name), "wb") as target:
-            for chunk in crypto.decrypted_chunks(raw, key, object_key):
-                target.write(chunk)
+    fetched = wal.fetch_for_restore(store, key, backup, to_time,
+                                    os.path.join(data_dir, RESTORE_WAL_DIR))
     settings = [f"restore_command = 'cp {RESTORE_WAL_DIR}/%f \"%p\"'",
                 "recovery_target_action = 'promote'"]
     if to_time:
@@ -260,7 +204,7 @@ def stage(backup: catalog.Backup, store: Store, key: bytes, data_dir: str,
         conf.write("\n".join(settings) + "\n")
     Path(data_dir, "recovery.signal").touch()
     give_to_postgres(data_dir)
-    return len(keys)
+    return fetched
 
 
 @dataclass
@@ -314,7 +258,7 @@ def start_recovered(backup: catalog.Backup, data_dir: str, work_dir: str) -> Rec
     port = _free_port()
     log_path = os.path.join(work_dir, "postgres.log")
     options = (f"-p {port} -k {socket_dir} -c listen_addresses='' -c archive_mode=off "
-               f"-c hba_file={hba} -c max_connections=20")
+               f"-c hba_file={hba}")
     started = subprocess.run(
         as_postgres([pg_bin("pg_ctl", major), "-D", data_dir, "-l", log_path, "-o", options,
                      "-w", "-t", str(int(RECOVERY_DEADLINE_S)), "start"]),
