@@ -196,7 +196,10 @@ def stage(backup: catalog.Backup, store: Store, key: bytes, data_dir: str,
     fetched = wal.fetch_for_restore(store, key, backup, to_time,
                                     os.path.join(data_dir, RESTORE_WAL_DIR))
     settings = [f"restore_command = 'cp {RESTORE_WAL_DIR}/%f \"%p\"'",
-                "recovery_target_action = 'promote'"]
+                "recovery_target_action = 'promote'",
+                # No connections before the promotion: the app would find a read-only
+                # database and fail its writes; refused, it answers 503 and retries.
+                "hot_standby = off"]
     if to_time:
         settings.append(f"recovery_target_time = '{to_time.isoformat(sep=' ')}+00'")
     with open(os.path.join(data_dir, "postgresql.auto.conf"), "a") as conf:
