@@ -28,6 +28,7 @@ from shop.orders.consumer import Consumer
 from shop.orders.heartbeat import Heartbeat, heartbeat_age_s
 from shop.orders.metrics import WorkerCollector, WorkerStats
 from shop.orders.worker_settings import WorkerSettings, load_worker_settings
+from shop.privacy.service import anonymise_expired
 
 log = logging.getLogger("shop.orders.worker")
 
@@ -77,6 +78,9 @@ def chores(settings: Settings, worker: WorkerSettings, database: Database, clien
         housekeeping.Chore("lost-order sweep", worker.orphan_interval_s,
                            lambda: housekeeping.requeue_orphans(database, client,
                                                                 worker.orphan_after_s)),
+        housekeeping.Chore("personal data retention", worker.privacy_interval_s,
+                           lambda: anonymise_expired(database,
+                                                     worker.personal_data_retention_days)),
     ]
 
 

@@ -38,6 +38,9 @@ class WorkerSettings:
     mail_lease_s: float = 120.0
     heartbeat_max_age_s: float = 60.0  # `--check` fails when the heartbeat is older
     metrics_port: int | None = None  # serve this worker's own counters for Prometheus
+    # Shoppers' e-mails and addresses on closed orders older than this are anonymised.
+    personal_data_retention_days: int = 730
+    privacy_interval_s: float = 3600.0
 
 
 def _positive_float(value: str) -> float:
@@ -81,6 +84,8 @@ ENVIRONMENT = {
     "PEAKSHOP_MAIL_LEASE_S": ("mail_lease_s", _positive_float),
     "PEAKSHOP_WORKER_HEARTBEAT_MAX_AGE_S": ("heartbeat_max_age_s", _positive_float),
     "PEAKSHOP_WORKER_METRICS_PORT": ("metrics_port", _port),
+    "PEAKSHOP_PERSONAL_DATA_RETENTION_DAYS": ("personal_data_retention_days", positive_int),
+    "PEAKSHOP_WORKER_PRIVACY_INTERVAL_S": ("privacy_interval_s", _positive_float),
 }
 
 
