@@ -103,6 +103,11 @@ def _megabytes(size: int) -> str:
 @click.option("--spool", type=click.Path(file_okay=False), metavar="DIR",
               help="With --continuous: local folder for WAL in transit "
                    "(default: PEAKSHOP_INSTANCE_PATH/wal-spool).")
+@click.option("--heartbeat-file", envvar="PEAKSHOP_BACKUP_HEARTBEAT_FILE", metavar="PATH",
+              help="With --continuous: rewritten every round (default: "
+                   "PEAKSHOP_INSTANCE_PATH/backup.heartbeat).")
+@click.option("--check", is_flag=True,
+              help="Exit 0 if the --continuous archiver's heartbeat is fresh (a probe).")
 @click.option("--keep", type=click.IntRange(min=1), metavar="N",
               help="Keep the newest N backups, delete older ones (and WAL only they need).")
 @click.option("--keep-days", type=click.FloatRange(min=0, min_open=True), metavar="DAYS",
@@ -111,7 +116,8 @@ def _megabytes(size: int) -> str:
 @one_line_errors("backup")
 def backup_command(ctx: click.Context, store_url: str | None, database_url: str | None,
                    every_s: float | None, continuous: bool, wal_interval_s: float,
-                   spool: str | None, keep: int | None, keep_days: float | None) -> None:
+                   spool: str | None, heartbeat_file: str | None, check: bool,
+                   keep: int | None, keep_days: float | None) -> None:
     """Full backup of the database to an off-site store, encrypted with PEAKSHOP_BACKUP_KEY.
 
     PostgreSQL: a base backup; continuous archiving comes from the server's
@@ -121,13 +127,19 @@ def backup_command(ctx: click.Context, store_url: str | None, database_url: str 
     if ctx.invoked_subcommand is not None:
         ctx.obj = store_url
         return
+    heartbeat_file = heartbeat_file or os.path.join(
+        os.environ.get("PEAKSHOP_INSTANCE_PATH", "instance"), "backup.heartbeat")
+    if check:
+        _check_heartbeat(heartbeat_file, wal_interval_s)
+        return
     if not store_url:
         raise BackupError(f"no store given: add --to URL ({STORE_HELP})")
     from shop.backup import operations
 
     url = _database_url(database_url)
     if continuous:
-        _archive_continuously(url, store_url, wal_interval_s, every_s, spool, keep, keep_days)
+        _archive_continuously(url, store_url, wal_interval_s, every_s, spool, keep, keep_days,
+                              heartbeat_file)
         return
     if every_s is None:
         _report_backup(operations.back_up(url, store_url, keep=keep, keep_days=keep_days),
@@ -150,9 +162,10 @@ def backup_command(ctx: click.Context, store_url: str | None, database_url: str 
 
 def _archive_continuously(database_url: str, store_url: str, interval_s: float,
                           every_s: float | None, spool: str | None, keep: int | None,
-                          keep_days: float | None) -> None:
+                          keep_days: float | None, heartbeat_file: str) -> None:
     from shop.backup import operations
     from shop.core.stop_signals import stop_signals
+    from shop.orders.heartbeat import Heartbeat
 
     if spool is None:
         spool = os.path.join(os.environ.get("PEAKSHOP_INSTANCE_PATH", "instance"), "wal-spool")
@@ -164,7 +177,21 @@ def _archive_continuously(database_url: str, store_url: str, interval_s: float,
             database_url, store_url, interval_s=interval_s, every_s=every_s, spool=spool,
             keep=keep, keep_days=keep_days, stop=stop,
             report=lambda result: _report_backup(result, store_url),
-            report_error=lambda problem: click.echo(f"peakshop backup: {problem}", err=True))
+            report_error=lambda problem: click.echo(f"peakshop backup: {problem}", err=True),
+            beat=Heartbeat(heartbeat_file, "backup").beat)
+
+
+def _check_heartbeat(heartbeat_file: str, interval_s: float) -> None:
+    from shop.orders.heartbeat import heartbeat_age_s
+
+    age = heartbeat_age_s(heartbeat_file)
+    limit = 3 * interval_s + 60  # a round may wait on a slow store for a while
+    if age is None or age > limit:
+        said = "no heartbeat" if age is None else f"heartbeat {age:.0f} s old"
+        click.echo(f"peakshop backup: {said} at {heartbeat_file} (limit {limit:.0f} s): "
+                   "the archiver is stuck or not running", err=True)
+        sys.exit(1)
+    click.echo(f"peakshop backup: archiving, heartbeat {age:.1f} s old")
 
 
 def _report_backup(result, store_url: str) -> None:

@@ -65,7 +65,8 @@ def archive_continuously(database_url: str, store_url: str, *, interval_s: float
                          every_s: float | None, spool: str, keep: int | None,
                          keep_days: float | None, stop: threading.Event,
                          report: Callable[[BackupResult], None],
-                         report_error: Callable[[BackupError], None]) -> None:
+                         report_error: Callable[[BackupError], None],
+                         beat: Callable[[], None] = lambda: None) -> None:
     """PostgreSQL: a base backup (then one every `every_s`), and the WAL streamed and
     uploaded every `interval_s` until `stop`."""
     if engine_of(database_url) != "postgresql":
@@ -79,7 +80,7 @@ def archive_continuously(database_url: str, store_url: str, *, interval_s: float
     # The slot first: it holds every WAL record from before the base backup's start.
     receiver.ensure_slot()
     archiver = threading.Thread(target=wal.archive_continuously, name="wal-archiver",
-                                args=(receiver, interval_s, stop), daemon=True)
+                                args=(receiver, interval_s, stop, beat), daemon=True)
     archiver.start()
     try:
         while not stop.is_set():

@@ -274,10 +274,21 @@ def start_recovered(backup: catalog.Backup, data_dir: str, work_dir: str) -> Rec
                              backup.details.get("database", "postgres"))
     try:
         _wait_promoted(server, log_path)
+        server.user = _bootstrap_superuser(server)
     except BaseException:
         server.stop()
         raise
     return server
+
+
+def _bootstrap_superuser(server: RecoveredServer) -> str:
+    """The role that owns the cluster: it can read every table, whoever owns them (the
+    backup's own role may be a replication-only one)."""
+    import psycopg
+
+    with psycopg.connect(host=server.socket_dir, port=server.port, user=server.user,
+                         dbname=server.database, autocommit=True) as connection:
+        return connection.execute("SELECT rolname FROM pg_roles WHERE oid = 10").fetchone()[0]
 
 
 def _wait_promoted(server: RecoveredServer, log_path: str) -> None:

@@ -29,6 +29,7 @@ import logging
 import os
 import subprocess
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -214,10 +215,12 @@ class WalReceiver:
 
 
 def archive_continuously(receiver: WalReceiver, interval_s: float,
-                         stop: threading.Event) -> None:
-    """Stream and upload until `stop`; a lost connection or store is retried each round."""
+                         stop: threading.Event, beat: Callable[[], None] = lambda: None) -> None:
+    """Stream and upload until `stop`; a lost connection or store is retried each round.
+    `beat` runs every round (a liveness heartbeat: the loop turns, even while failing)."""
     failing = False
     while not stop.is_set():
+        beat()
         try:
             if not receiver.running:
                 if receiver.process is not None:

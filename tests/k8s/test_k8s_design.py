@@ -92,7 +92,7 @@ def test_services_target_named_container_ports(rendered, overlay):
     for service in (o for o in objects if o["kind"] == "Service"):
         selector = service["spec"]["selector"].items()
         pods = [t for t in pod_templates(objects)
-                if selector <= (t.owner["spec"]["template"]["metadata"]["labels"]
+                if selector <= (t.labels
                                 | {"statefulset.kubernetes.io/pod-name":
                                    t.owner["metadata"]["name"] + "-0"}).items()]
         assert pods, f"Service {service['metadata']['name']} selects no pod template"
@@ -161,7 +161,7 @@ def test_network_is_default_deny_and_every_pod_has_its_own_rules(rendered, overl
     deny = find(objects, "NetworkPolicy", "default-deny-all")["spec"]
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     for template in pod_templates(objects):
-        labels = template.owner["spec"]["template"]["metadata"]["labels"]
+        labels = template.labels
         own = [p for p in policies if p["spec"]["podSelector"].get("matchLabels")
                and p["spec"]["podSelector"]["matchLabels"].items() <= labels.items()]
         assert own, f"no NetworkPolicy of its own for {template.owner['metadata']['name']}"
