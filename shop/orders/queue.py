@@ -33,6 +33,8 @@ CONFIRMED_COUNTER = "peakshop:orders:confirmed_total"
 # trimmed before delivery are not lost: the worker re-queues orders left paid (see
 # `shop.orders.housekeeping.requeue_orphans`).
 STREAM_MAX_LENGTH = 100_000
+# A key that lives as long as Redis's data: when it is missing, Redis lost everything.
+DATA_MARKER = "peakshop:orders:data-marker"
 # Redis before 7.0 reports no group lag: undelivered entries are then counted page by page.
 UNDELIVERED_COUNT_CAP = 100_000
 _PAGE = 1_000
@@ -125,6 +127,12 @@ def relay_soon(database: Database, client: redis.Redis) -> None:
 
 
 # --- consuming -----------------------------------------------------------------------------
+
+def redis_was_wiped(client: redis.Redis) -> bool:
+    """True once after Redis lost its data (a flush, a restart without persistence) — and
+    on the very first call ever, which is treated alike (a sweep with nothing to find)."""
+    return bool(client.set(DATA_MARKER, "1", nx=True))
+
 
 def ensure_group(client: redis.Redis) -> None:
     """Create the consumer group (and the stream) unless both exist."""

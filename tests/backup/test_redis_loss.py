@@ -9,10 +9,17 @@ worker process, both databases.
 from __future__ import annotations
 
 import signal
+from datetime import timedelta
+
+from sqlalchemy import update
 
 from shop.core.db import Database
+from shop.core.timeutil import utcnow
+from shop.orders import queue
+from shop.orders.housekeeping import requeue_orphans
+from shop.orders.models import Order
 from tests.backup.flow import OrderFlow, wait_for
-from tests.pipeline.support import ShopState, start_worker, subprocess_env
+from tests.pipeline.support import ShopState, buy_many, start_worker, subprocess_env
 
 
 def test_every_paid_order_is_confirmed_after_redis_is_wiped(app, api, shop, redis_client,
@@ -66,3 +73,23 @@ def test_every_paid_order_is_confirmed_after_redis_is_wiped(app, api, shop, redi
             worker.signal(signal.SIGCONT)
             worker.stop()
         state.database.dispose()
+
+
+def test_a_wiped_redis_is_noticed_and_the_sweep_does_not_wait_its_margin(app, api, shop,
+                                                                          redis_client):
+    """Normally the sweep leaves orders paid less than PEAKSHOP_WORKER_ORPHAN_AFTER_S (300 s)
+    ago to the queue; right after Redis lost its data it takes those paid 30 s ago."""
+    database = app.extensions["peakshop"].database
+    api.add_product(shop, "MUG", stock=10)
+    [order_id] = buy_many(api, shop, 1)
+    with database.transaction() as session:
+        session.execute(update(Order).where(Order.id == order_id)
+                        .values(paid_at=utcnow() - timedelta(seconds=60)))
+    requeue_orphans(database, redis_client, older_than_s=300)  # first sweep ever: a baseline
+    assert requeue_orphans(database, redis_client, older_than_s=300) == 0
+
+    redis_client.flushall()
+    assert requeue_orphans(database, redis_client, older_than_s=300) == 1
+    assert requeue_orphans(database, redis_client, older_than_s=300) == 0
+    [(_, fields)] = redis_client.xrange(queue.STREAM)
+    assert fields[b"order_id"].decode() == order_id
