@@ -120,9 +120,9 @@ def backup_command(ctx: click.Context, store_url: str | None, database_url: str 
                    keep: int | None, keep_days: float | None) -> None:
     """Full backup of the database to an off-site store, encrypted with PEAKSHOP_BACKUP_KEY.
 
-    PostgreSQL: a base backup; continuous archiving comes from the server's
-    archive_command calling `peakshop backup wal-push %p`. SQLite: an online snapshot,
-    repeated with --every.
+    PostgreSQL: a base backup; with --continuous the WAL is streamed to the store too
+    (point-in-time recovery, RPO <= --wal-interval). SQLite: an online snapshot, repeated
+    with --every.
     """
     if ctx.invoked_subcommand is not None:
         ctx.obj = store_url

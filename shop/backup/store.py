@@ -210,20 +210,12 @@ class S3Store:
         return sorted(found, key=lambda item: item.key)
 
     def exists(self, key: str) -> bool:
-        import botocore.exceptions as aws
-
-        try:
-            self._client.head_object(Bucket=self.bucket, Key=self.prefix + key)
-            return True
-        except aws.ClientError as problem:
-            if problem.response.get("Error", {}).get("Code") in ("404", "NoSuchKey",
-                                                                 "NotFound"):
-                return False
-            return self._call(self._client.head_object, Bucket=self.bucket,
-                              Key=self.prefix + key) is not None
-        except aws.BotoCoreError:
-            return self._call(self._client.head_object, Bucket=self.bucket,
-                              Key=self.prefix + key) is not None
+        # A listing rather than HEAD: a missing key is then an empty answer, not an error
+        # to tell apart from the store's real ones.
+        full_key = self.prefix + key
+        listed = self._call(self._client.list_objects_v2, Bucket=self.bucket,
+                            Prefix=full_key, MaxKeys=1)
+        return any(item["Key"] == full_key for item in listed.get("Contents", []))
 
     def delete(self, keys: list[str]) -> None:
         for start in range(0, len(keys), 1000):
