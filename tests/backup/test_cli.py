@@ -209,3 +209,12 @@ def test_postgresql_target_must_be_empty(file_store, postgres_server, tmp_path):
     one_line_failure(peakshop("restore", "--from", store_url, "--into",
                               f"sqlite:///{tmp_path / 'x.sqlite3'}", env=env),
                      "postgresql database and cannot be restored into sqlite")
+
+
+def test_continuous_is_for_postgresql_and_its_probe_fails_without_a_heartbeat(
+        file_store, shop_db, tmp_path):
+    store_url, env = file_store
+    one_line_failure(peakshop("backup", "--to", store_url, "--continuous", env={
+        **env, "PEAKSHOP_DATABASE_URL": shop_db}), "streams PostgreSQL's WAL", "--every")
+    probe = peakshop("backup", "--check", "--heartbeat-file", str(tmp_path / "none"), env=env)
+    assert probe.returncode == 1 and "no heartbeat" in probe.stderr
