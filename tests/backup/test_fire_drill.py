@@ -98,7 +98,8 @@ def test_postgresql_burns_and_is_rebuilt_from_the_off_site_store(s3_store, redis
         archiver = _start_backup(env, tmp_path / "archiver.log", "--to", store_url,
                                  "--database", server.url(), "--continuous",
                                  "--wal-interval", str(WAL_INTERVAL_S),
-                                 "--spool", str(tmp_path / "spool"))
+                                 "--spool", str(tmp_path / "spool"),
+                                 "--heartbeat-file", str(tmp_path / "heartbeat"))
         bucket, prefix = store_url[5:].split("/", 1)
         s3 = boto3.client("s3", endpoint_url=env["PEAKSHOP_BACKUP_S3_ENDPOINT"],
                           region_name="us-east-1", aws_access_key_id="test",

@@ -37,10 +37,14 @@ def test_restore_to_a_moment_between_two_commits(file_store, postgres_server, tm
         archiver = subprocess.Popen(
             [sys.executable, "-m", "shop.cli", "backup", "--to", store_url, "--database",
              source.url(), "--continuous", "--wal-interval", "1", "--spool",
-             str(tmp_path / "spool")], env=env, cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
+             str(tmp_path / "spool"), "--heartbeat-file", str(tmp_path / "heartbeat")],
+            env=env, cwd=REPO_ROOT, stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL)
         wait_for(lambda: list((tmp_path / "store" / "base").glob("*/manifest.enc")),
                  "the base backup")
+        probe = peakshop("backup", "--check", "--wal-interval", "1", "--heartbeat-file",
+                         str(tmp_path / "heartbeat"), env=env)
+        assert probe.returncode == 0, probe.stderr  # the liveness probe of the archiver
         with psycopg.connect(plain, autocommit=True) as connection:
             connection.execute("INSERT INTO diary (note) VALUES ('before')")
             time.sleep(1.5)
