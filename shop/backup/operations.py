@@ -122,6 +122,9 @@ class RestoreResult:
 def restore(store_url: str, database_url: str | None, to_time: datetime | None = None,
             data_dir: str | None = None) -> RestoreResult:
     """Restore into an empty database (or, for PostgreSQL, an empty data directory)."""
+    if to_time is not None and to_time > utcnow():
+        raise BackupError(f"--to-time {catalog.iso(to_time)} is in the future: leave it out "
+                          "to restore the latest point")
     store = open_store(store_url)
     key = crypto.load_key()
     began = time.monotonic()

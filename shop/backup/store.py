@@ -107,8 +107,10 @@ class FileStore:
             raise BackupError(f"{self.root} does not exist: check the URL "
                               "(file:///absolute/path) or mount the backup volume")
         found = []
-        base = self._path(prefix) if prefix else self.root
-        start = base if os.path.isdir(base) else os.path.dirname(base)
+        # Walk only the top folder the prefix names ("base/", "wal/"), never the whole root.
+        start = self._path(prefix.split("/")[0]) if prefix else self.root
+        if not os.path.isdir(start):
+            return []
         for folder, _, names in os.walk(start):
             for name in names:
                 if name.startswith(".incoming-"):

@@ -188,6 +188,13 @@ def test_every_mistake_is_one_line_with_the_fix(file_store, shop_db, tmp_path):
     one_line_failure(peakshop("restore", "--from", store_url, "--into",
                               f"sqlite:///{tmp_path / 'x.sqlite3'}", "--to-time",
                               "christmas", env=env), "not an RFC 3339 time")
+    one_line_failure(peakshop("restore", "--from", store_url, "--into",
+                              f"sqlite:///{tmp_path / 'x.sqlite3'}", "--to-time",
+                              "2999-01-01T00:00:00Z", env=env), "in the future")
+    one_line_failure(peakshop("restore", "--from", store_url, "--into", "nonsense", env=env),
+                     "is not a database URL")
+    one_line_failure(peakshop("backup", "--to", store_url, "--keep", "0", env=with_db),
+                     "--keep")
     one_line_failure(peakshop("restore", "--from", store_url, "--bogus", env=env),
                      "--bogus", "see --help")
     one_line_failure(peakshop("restore", "--into", shop_db, env=env), "--from URL")
@@ -218,3 +225,17 @@ def test_continuous_is_for_postgresql_and_its_probe_fails_without_a_heartbeat(
         **env, "PEAKSHOP_DATABASE_URL": shop_db}), "streams PostgreSQL's WAL", "--every")
     probe = peakshop("backup", "--check", "--heartbeat-file", str(tmp_path / "none"), env=env)
     assert probe.returncode == 1 and "no heartbeat" in probe.stderr
+
+
+def test_s3_mistakes_are_one_line_too(s3_store, shop_db):
+    store_url, env = s3_store
+    with_db = {**env, "PEAKSHOP_DATABASE_URL": shop_db}
+    one_line_failure(peakshop("backup", "--to", "s3://no-such-bucket/shop", env=with_db),
+                     "does not exist", "create it")
+    without_credentials = {k: v for k, v in with_db.items() if not k.startswith("AWS_")}
+    # No credentials anywhere (not even a shared file): boto3 cannot sign.
+    without_credentials["AWS_SHARED_CREDENTIALS_FILE"] = "/nonexistent"
+    without_credentials["AWS_CONFIG_FILE"] = "/nonexistent"
+    without_credentials["AWS_EC2_METADATA_DISABLED"] = "true"  # no look-up off loopback
+    one_line_failure(peakshop("backup", "--to", store_url, env=without_credentials),
+                     "AWS_ACCESS_KEY_ID")
