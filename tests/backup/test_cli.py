@@ -125,6 +125,7 @@ def test_drill_fails_on_a_shop_that_does_not_add_up(file_store, shop_db):
         # A reservation without an order holding it, and a paid order the worker never sees.
         connection.execute("UPDATE products SET reserved = 5")
         connection.execute("DELETE FROM outbox")
+        connection.execute("UPDATE orders SET total_amount = 1")
     assert peakshop("backup", "--to", store_url, env={
         **env, "PEAKSHOP_DATABASE_URL": shop_db}).returncode == 0
     drilled = peakshop("drill", "--from", store_url, "--json", env=env)
@@ -133,6 +134,7 @@ def test_drill_fails_on_a_shop_that_does_not_add_up(file_store, shop_db):
     assert report["verified"] is False
     assert any("reserved count" in problem for problem in report["problems"])
     assert any("no outbox message" in problem for problem in report["problems"])
+    assert any("total differs" in problem for problem in report["problems"])
 
 
 def test_drill_writes_prometheus_gauges(file_store, shop_db, tmp_path):
