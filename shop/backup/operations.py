@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import create_engine
 
-from shop.backup import catalog, crypto, postgres, sqlite, verify, wal
+from shop.backup import catalog, crypto, postgres, recovery, sqlite, verify, wal
 from shop.backup.errors import BackupError
 from shop.backup.store import Store, open_store
 from shop.core.timeutil import utcnow
@@ -133,7 +133,7 @@ def restore(store_url: str, database_url: str | None, to_time: datetime | None =
         if backup.engine != "postgresql":
             raise BackupError("--data-dir is for PostgreSQL backups: restore a SQLite "
                               "backup with --into sqlite:///path")
-        postgres.stage(backup, store, key, os.path.abspath(data_dir), to_time)
+        recovery.stage(backup, store, key, os.path.abspath(data_dir), to_time)
         return RestoreResult(backup, time.monotonic() - began, os.path.abspath(data_dir))
     if not database_url:
         raise BackupError("nowhere to restore to: give --into DATABASE_URL (or --data-dir "
@@ -142,13 +142,13 @@ def restore(store_url: str, database_url: str | None, to_time: datetime | None =
     if backup.engine == "sqlite":
         target = sqlite.restore(backup, store, key, database_url)
         return RestoreResult(backup, time.monotonic() - began, target)
-    existing = postgres.target_tables(database_url)
+    existing = recovery.target_tables(database_url)
     if existing:
         raise BackupError(f"the target database is not empty (tables "
                           f"{', '.join(existing[:3])}...): create a new one "
                           "(createdb NAME) and restore into it")
-    with postgres.recovered(backup, store, key, to_time) as server:
-        postgres.copy_into(server, database_url)
+    with recovery.recovered(backup, store, key, to_time) as server:
+        recovery.copy_into(server, database_url)
     return RestoreResult(backup, time.monotonic() - began, database_url)
 
 
@@ -190,7 +190,7 @@ def drill(store_url: str) -> DrillReport:
             url = "sqlite:///" + os.path.join(scratch, "restored.sqlite3")
             sqlite.restore(backup, store, key, url)
             return _verified(backup, url, began, rpo_s)
-        with postgres.recovered(backup, store, key, None) as server:
+        with recovery.recovered(backup, store, key, None) as server:
             return _verified(backup, server.url(), began, rpo_s)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
