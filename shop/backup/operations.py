@@ -19,6 +19,8 @@ from shop.backup.errors import BackupError
 from shop.backup.store import Store, open_store
 from shop.core.timeutil import utcnow
 
+BASE_BACKUP_RETRY_S = 60.0
+
 
 def engine_of(database_url: str) -> str:
     scheme = database_url.split(":", 1)[0].split("+", 1)[0]
@@ -88,11 +90,14 @@ def archive_continuously(database_url: str, store_url: str, *, interval_s: float
             try:
                 report(back_up(database_url, store_url, keep=keep, keep_days=keep_days,
                                archiving=True))
+                next_in_s = every_s
             except BackupError as problem:
                 report_error(problem)
-            if every_s is None:
+                # Without a base backup the streamed WAL restores nothing: retry soon.
+                next_in_s = min(every_s or BASE_BACKUP_RETRY_S, BASE_BACKUP_RETRY_S)
+            if next_in_s is None:
                 break
-            stop.wait(max(0.0, every_s - (time.monotonic() - began)))
+            stop.wait(max(0.0, next_in_s - (time.monotonic() - began)))
         stop.wait()
     finally:
         stop.set()
