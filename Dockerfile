@@ -3,7 +3,7 @@
 #   web       (default) `serve`, `worker`, `db upgrade`            docker build --target web .
 #   scaler    `scaler run` (adds the Kubernetes client)             docker build --target scaler .
 #   loadtest  Locust and rehearsal reports                          docker build --target loadtest .
-#   backup    `backup`, `restore`, `drill` (adds boto3)             docker build --target backup .
+#   backup    `backup`, `restore`, `drill` (boto3, PostgreSQL 15)  docker build --target backup .
 #   all       every command, as on a developer's machine            docker build --target all .
 # Every dependency comes from the hash-pinned lock of its role (requirements/<role>.txt).
 
@@ -83,7 +83,15 @@ FROM runtime AS loadtest
 COPY --from=venv-loadtest /opt/venv /opt/venv
 
 FROM runtime AS backup
+# pg_basebackup and pg_receivewal take the backups; the drill starts a scratch server
+# (postgres) from them. Debian's PostgreSQL 15, as the database runs it.
+USER 0:0
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends postgresql-15 \
+    && rm -rf /var/lib/apt/lists/*
 COPY --from=venv-backup /opt/venv /opt/venv
+USER 10001:10001
 
 FROM runtime AS all
 COPY --from=venv-all /opt/venv /opt/venv

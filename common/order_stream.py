@@ -22,6 +22,8 @@ CONFIRMED_COUNTER = "peakshop:{orders}:confirmed_total"
 # trimmed before delivery are not lost: the worker re-queues orders left paid (see
 # `shop.orders.housekeeping.requeue_orphans`).
 STREAM_MAX_LENGTH = 100_000
+# A key that lives as long as Redis's data: when it is missing, Redis lost everything.
+DATA_MARKER = "peakshop:{orders}:data-marker"
 # Redis before 7.0 reports no group lag: undelivered entries are then counted page by page.
 UNDELIVERED_COUNT_CAP = 100_000
 _PAGE = 1_000

@@ -15,6 +15,9 @@ from common.lazycli import LazyGroup
     "rehearse": "loadtests.rehearse:rehearse_command",
     "up": "peakshop.up:up_command",
     "incident": "shop.status.cli:incident",
+    "backup": "shop.backup.cli:backup_command",
+    "restore": "shop.backup.cli:restore_command",
+    "drill": "shop.backup.cli:drill_command",
 })
 @click.version_option(package_name="peakshop")
 def cli() -> None:

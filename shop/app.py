@@ -52,6 +52,7 @@ def _register_blueprints(app: Flask) -> None:
     from shop.ops.api import blueprint as ops
     from shop.orders.api import blueprint as orders_api
     from shop.payments.webhooks import blueprint as payment_webhooks
+    from shop.privacy.api import blueprint as privacy_api
     from shop.storefront.views import blueprint as storefront
 
     for blueprint in (ops, merchants_api, catalog_api, cart_api, checkout_api, orders_api,
@@ -64,3 +65,4 @@ def _register_blueprints(app: Flask) -> None:
 
     for blueprint in (status_api, status_pages, webhooks_api, breaches_api):
         app.register_blueprint(blueprint)
+    app.register_blueprint(privacy_api)

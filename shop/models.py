@@ -7,5 +7,6 @@ from shop.merchants import models as merchant_models  # noqa: F401
 from shop.notifications import models as notification_models  # noqa: F401
 from shop.orders import models as order_models  # noqa: F401
 from shop.payments import models as payment_models  # noqa: F401
+from shop.privacy import models as privacy_models  # noqa: F401
 from shop.status import models as status_models  # noqa: F401
 from shop.webhooks import models as webhook_models  # noqa: F401

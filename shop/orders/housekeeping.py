@@ -25,6 +25,9 @@ from shop.orders.service import ORDER_PAID_TOPIC, expire_reservations
 log = logging.getLogger(__name__)
 
 BATCH_LIMIT = 500
+# After a wipe, orders paid this long ago are surely past the relay; younger ones may still
+# be on their way to the stream (a duplicate would be harmless, but needless).
+REQUEUE_AFTER_WIPE_S = 30.0
 
 
 def relay_all(database: Database, client: redis.Redis) -> int:
@@ -64,6 +67,11 @@ def requeue_orphans(database: Database, client: redis.Redis, older_than_s: float
     lost. A duplicate would be harmless anyway: the confirmation is idempotent. Orders on the
     dead-letter stream were given up on purpose and stay there.
     """
+    if queue.redis_was_wiped(client):
+        # Everything the stream held is gone at once: no reason to wait the full margin.
+        log.warning("the order queue's data is gone (Redis restarted empty or flushed): "
+                    "re-queueing paid orders older than %.0f s", REQUEUE_AFTER_WIPE_S)
+        older_than_s = min(older_than_s, REQUEUE_AFTER_WIPE_S)
     depth = order_stream.queue_depth(client)
     cutoff = utcnow() - timedelta(seconds=older_than_s + depth.oldest_age_s)
     waiting_in_outbox = exists().where(OutboxMessage.order_id == Order.id,

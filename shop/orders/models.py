@@ -73,6 +73,8 @@ class Order(Base):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(nullable=True)
     confirmed_at: Mapped[datetime | None] = mapped_column(nullable=True)
+    # Set when the shopper's e-mail and address were anonymised (retention or request).
+    personal_data_erased_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     carrier: Mapped[Carrier | None] = relationship()  # set when a worker confirms the order
     lines: Mapped[list[OrderLine]] = relationship(back_populates="order",

@@ -19,6 +19,7 @@ from sqlalchemy import select, update
 
 from common.order_stream import (
     CONFIRMED_COUNTER,
+    DATA_MARKER,
     DEAD_LETTER_STREAM,
     GROUP,
     STREAM,
@@ -100,6 +101,12 @@ def relay_soon(database: Database, client: redis.Redis) -> None:
 
 
 # --- consuming -----------------------------------------------------------------------------
+
+def redis_was_wiped(client: redis.Redis) -> bool:
+    """True once after Redis lost its data (a flush, a restart without persistence) — and
+    on the very first call ever, which is treated alike (a sweep with nothing to find)."""
+    return bool(client.set(DATA_MARKER, "1", nx=True))
+
 
 def ensure_group(client: redis.Redis) -> None:
     """Create the consumer group (and the stream) unless both exist."""

@@ -24,6 +24,7 @@ from shop.orders.consumer import Consumer
 from shop.orders.heartbeat import Heartbeat
 from shop.orders.metrics import WorkerCollector, WorkerStats
 from shop.orders.worker_settings import WorkerSettings
+from shop.privacy.service import anonymise_expired
 from shop.status.chores import count_mail_outcomes, status_chores
 
 log = logging.getLogger("shop.orders.worker")
@@ -76,6 +77,9 @@ def chores(settings: Settings, worker: WorkerSettings, database: Database, clien
                            lambda: housekeeping.requeue_orphans(database, client,
                                                                 worker.orphan_after_s)),
         *status_chores(settings, worker, database, client),
+        housekeeping.Chore("personal data retention", worker.privacy_interval_s,
+                           lambda: anonymise_expired(database,
+                                                     worker.personal_data_retention_days)),
     ]
 
 

@@ -40,6 +40,9 @@ class WorkerSettings:
     metrics_port: int | None = None  # serve this worker's own counters for Prometheus
     webhook_interval_s: float = 2.0  # outage webhooks waiting in the outbox are sent this often
     burn_rate_interval_s: float = 30.0  # the SLO burn-rate rule is evaluated this often
+    # Shoppers' e-mails and addresses on closed orders older than this are anonymised.
+    personal_data_retention_days: int = 730
+    privacy_interval_s: float = 3600.0
 
 
 def _positive_float(value: str) -> float:
@@ -85,6 +88,8 @@ ENVIRONMENT = {
     "PEAKSHOP_WORKER_METRICS_PORT": ("metrics_port", _port),
     "PEAKSHOP_WORKER_WEBHOOK_INTERVAL_S": ("webhook_interval_s", _positive_float),
     "PEAKSHOP_WORKER_BURN_RATE_INTERVAL_S": ("burn_rate_interval_s", _positive_float),
+    "PEAKSHOP_PERSONAL_DATA_RETENTION_DAYS": ("personal_data_retention_days", positive_int),
+    "PEAKSHOP_WORKER_PRIVACY_INTERVAL_S": ("privacy_interval_s", _positive_float),
 }
 
 

@@ -84,6 +84,14 @@ class PodTemplate:
     owner: dict[str, Any]
     spec: dict[str, Any]
 
+    @property
+    def labels(self) -> dict[str, str]:
+        """The labels its pods get (a CronJob's sit two templates deep)."""
+        metadata: Any = self.owner
+        for key in POD_SPEC_PATHS[self.owner["kind"]][:-1]:
+            metadata = (metadata or {}).get(key)
+        return ((metadata or {}).get("metadata") or {}).get("labels") or {}
+
 
 @dataclass(frozen=True)
 class Container:

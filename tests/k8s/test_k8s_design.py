@@ -68,6 +68,8 @@ def test_only_the_scaler_holds_a_kubernetes_token(rendered, overlay):
 # Each role runs the Dockerfile target that holds only what it imports.
 ROLE_IMAGES = {"peakshop-web": APP_IMAGE, "peakshop-worker": APP_IMAGE,
                "peakshop-scaler": APP_IMAGE + "-scaler",
+               "peakshop-backup": APP_IMAGE + "-backup",
+               "peakshop-backup-drill": APP_IMAGE + "-backup",
                "peakshop-locust-master": APP_IMAGE + "-loadtest",
                "peakshop-locust-worker": APP_IMAGE + "-loadtest"}
 
@@ -103,7 +105,7 @@ def test_services_target_named_container_ports(rendered, overlay):
     for service in (o for o in objects if o["kind"] == "Service"):
         selector = service["spec"]["selector"].items()
         pods = [t for t in pod_templates(objects)
-                if selector <= (t.owner["spec"]["template"]["metadata"]["labels"]
+                if selector <= (t.labels
                                 | {"statefulset.kubernetes.io/pod-name":
                                    t.owner["metadata"]["name"] + "-0"}).items()]
         assert pods, f"Service {service['metadata']['name']} selects no pod template"
@@ -172,7 +174,7 @@ def test_network_is_default_deny_and_every_pod_has_its_own_rules(rendered, overl
     deny = find(objects, "NetworkPolicy", "default-deny-all")["spec"]
     assert deny == {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
     for template in pod_templates(objects):
-        labels = template.owner["spec"]["template"]["metadata"]["labels"]
+        labels = template.labels
         own = [p for p in policies if p["spec"]["podSelector"].get("matchLabels")
                and p["spec"]["podSelector"]["matchLabels"].items() <= labels.items()]
         assert own, f"no NetworkPolicy of its own for {template.owner['metadata']['name']}"

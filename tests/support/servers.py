@@ -189,27 +189,41 @@ class RedisClusterServer:
         return f"redis://127.0.0.1:{self.nodes[0].port}?cluster=true"
 
     @classmethod
-    def start(cls, masters: int = 3) -> RedisClusterServer:
-        nodes = []
-        try:
-            for _ in range(masters):
-                nodes.append(cls._start_node())
-            subprocess.run(["redis-cli", "--cluster", "create",
-                            *[f"127.0.0.1:{node.port}" for node in nodes],
-                            "--cluster-replicas", "0", "--cluster-yes"],
-                           check=True, capture_output=True, timeout=60)
-            cluster = cls(nodes)
-            cluster.wait_until_serving()
-        except BaseException:
-            cls(nodes).stop()
-            raise
-        return cluster
+    def start(cls, masters: int = 3, attempts: int = 3) -> RedisClusterServer:
+        """Start and join the nodes; a start that fails (a port taken between choosing it and
+        binding it, on a busy machine) is retried on fresh ports."""
+        for attempt in range(1, attempts + 1):
+            nodes = []
+            try:
+                for _ in range(masters):
+                    nodes.append(cls._start_node())
+                created = subprocess.run(["redis-cli", "--cluster", "create",
+                                          *[f"127.0.0.1:{node.port}" for node in nodes],
+                                          "--cluster-replicas", "0", "--cluster-yes"],
+                                         capture_output=True, text=True, timeout=60)
+                if created.returncode != 0:
+                    raise RuntimeError(f"redis-cli --cluster create failed: "
+                                       f"{created.stdout[-500:]} {created.stderr[-500:]}")
+                cluster = cls(nodes)
+                cluster.wait_until_serving()
+                return cluster
+            except (RuntimeError, OSError, subprocess.TimeoutExpired):
+                cls(nodes).stop()
+                if attempt == attempts:
+                    raise
+            except BaseException:
+                cls(nodes).stop()
+                raise
+        raise AssertionError("unreachable")
 
     @staticmethod
     def _start_node() -> RedisServer:
         # The cluster bus gets its own free port (by default it is the port + 10000, which
         # may be taken or past 65535).
-        port, bus_port = free_port(), free_port()
+        port = free_port()
+        bus_port = free_port()
+        while bus_port == port:
+            bus_port = free_port()
         directory = tempfile.mkdtemp(prefix="peakshop-redis-cluster-")
         process = subprocess.Popen(
             [redis_server_binary(), "--port", str(port), "--bind", "127.0.0.1",

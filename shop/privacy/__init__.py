@@ -1,0 +1,1 @@
+"""Shoppers' personal data: anonymised after the retention period, erased on request."""
