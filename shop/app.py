@@ -52,3 +52,5 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (ops, merchants_api, catalog_api, cart_api, checkout_api, orders_api,
                       fulfilment_api, payment_webhooks, storefront):
         app.register_blueprint(blueprint)
+    from shop.fulfilment.shipping_api import blueprint as shipping_api
+    app.register_blueprint(shipping_api)

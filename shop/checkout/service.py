@@ -25,10 +25,12 @@ from sqlalchemy.orm import Session
 
 from shop.cart import service as carts
 from shop.catalog.models import Product
+from shop.checkout import pricing
 from shop.core import validation
 from shop.core.db import Database
 from shop.core.errors import Conflict, DependencyDown, InvalidInput, Problem
 from shop.core.timeutil import utcnow
+from shop.fulfilment import countries
 from shop.orders import service as orders
 from shop.orders.models import Order, OrderLine
 from shop.payments.interface import (
@@ -51,6 +53,7 @@ class CheckoutRequest:
     shipping_address: dict[str, str]
     gateway: str
     token: str
+    shipping_option: str | None = None
 
 
 @dataclass(frozen=True)
@@ -71,10 +74,8 @@ def parse_request(data: dict[str, Any], gateway: Gateway) -> CheckoutRequest:
                 for field in ADDRESS_FIELDS}
     if "line2" in address:
         shipping["line2"] = validation.text(address, "line2", max_length=200, required=False)
-    if len(shipping["country"]) != 2 or not shipping["country"].isalpha():
-        raise InvalidInput("'shipping_address.country' must be a two-letter ISO code like DE: "
-                           f"got {shipping['country']!r}")
-    shipping["country"] = shipping["country"].upper()
+    shipping["country"] = countries.parse_country(shipping["country"],
+                                                  "shipping_address.country")
     payment = data.get("payment")
     if not isinstance(payment, dict):
         raise InvalidInput("'payment' must be an object like "
@@ -88,7 +89,8 @@ def parse_request(data: dict[str, Any], gateway: Gateway) -> CheckoutRequest:
         gateway.check_token(token)
     except InvalidPaymentToken as problem:
         raise InvalidInput(str(problem), code="invalid_payment_token") from None
-    return CheckoutRequest(email, shipping, gateway_name, token)
+    return CheckoutRequest(email, shipping, gateway_name, token,
+                           shipping_option=pricing.parse_option_id(data))
 
 
 def parse_idempotency_key(raw: str | None) -> str | None:
@@ -159,6 +161,9 @@ def _reserve(database: Database, cart: carts.Cart, request: CheckoutRequest,
         if not lines:
             raise InvalidInput("the cart is empty: add products before checking out",
                                code="empty_cart")
+        priced = pricing.price_order(session, cart.merchant_id, lines,
+                                     request.shipping_address["country"],
+                                     request.shipping_option, utcnow())
         short = _hold_stock(session, lines)
         if short:
             # Unpaid orders past their reservation still hold stock until swept: sweep the
@@ -176,7 +181,7 @@ def _reserve(database: Database, cart: carts.Cart, request: CheckoutRequest,
             id=uuid.uuid4().hex, merchant_id=cart.merchant_id, cart_id=cart.cart_id,
             idempotency_key=idempotency_key, email=request.email,
             shipping_address=request.shipping_address, status="pending_payment",
-            total_amount=sum(line.line_total for line in lines),
+            total_amount=priced.total_amount, **priced.order_columns(),
             currency=lines[0].product.currency, payment_gateway=request.gateway,
             reservation_expires_at=utcnow() + timedelta(seconds=reservation_ttl_s),
             lines=[OrderLine(product_id=line.product.id, sku=line.product.sku,
