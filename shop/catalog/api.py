@@ -21,15 +21,17 @@ def product_json(product: Product | ProductView, *, for_merchant: bool = False,
                  variants: list[VariantView] | None = None,
                  parent_sku: str | None = None) -> dict:
     """A product as the API shows it; a product with variants lists them, and a variant
-    names its product and options. A product with variants is available as its variants."""
+    names its product and options. A product with variants is available as its variants;
+    one without has no `variants` key, so its JSON is what it always was."""
     body = {"sku": product.sku, "name": product.name, "description": product.description,
             "category": product.category,
             "price": money_json(product.price_amount, product.currency),
             "available": (sum(max(v.available, 0) for v in variants) if variants
-                          else product.available),
-            "variants": [{"sku": v.sku, "options": v.options,
-                          "price": money_json(v.price_amount, v.currency),
-                          "available": v.available} for v in variants or []]}
+                          else product.available)}
+    if variants:
+        body["variants"] = [{"sku": v.sku, "options": v.options,
+                             "price": money_json(v.price_amount, v.currency),
+                             "available": v.available} for v in variants]
     if product.parent_id is not None:
         body.update(parent_sku=parent_sku, options=product.options)
     if for_merchant:

@@ -162,7 +162,7 @@ def _reserve(database: Database, cart: carts.Cart, request: CheckoutRequest,
             raise InvalidInput("the cart is empty: add products before checking out",
                                code="empty_cart")
         priced = pricing.price_order(session, cart.merchant_id, lines,
-                                     request.shipping_address["country"],
+                                     request.shipping_address.get("country", ""),
                                      request.shipping_option, utcnow())
         short = _hold_stock(session, lines)
         if short:

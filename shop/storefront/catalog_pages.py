@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g, request
 
-from shop.catalog import reads
+from shop.catalog import reads, variants
 from shop.catalog import service as catalog
 from shop.core import resources
 from shop.core.errors import InvalidInput, NotFound
@@ -43,10 +43,22 @@ def show_product(slug: str, sku: str):
     try:
         with resources.current().database.read_connection() as connection:
             product = reads.product_view(connection, slug, sku)
+            choices = variant_choices(connection, product)
     except NotFound:
         load_shop(slug)  # a known shop gives its 404 page a way back (an unknown one 404s here)
         raise
     shop = ShopLink(slug, product.shop_name)
     g.storefront_shop = shop
     cart_session.visit(slug)
-    return page("product.html", shop=shop, product=product, quantity="1", error=None)
+    return page("product.html", shop=shop, product=product, quantity="1", error=None,
+                **choices)
+
+
+def variant_choices(connection, product, chosen_sku: str | None = None) -> dict:
+    """The template's variant picker: the variants, what to call the choice, which is picked."""
+    if not product.has_variants:
+        return {"variants": [], "choice_label": None, "chosen_sku": None}
+    found = variants.variants_by_parent(connection, [product.id]).get(product.id, [])
+    names = {name for view in found for name in view.options}
+    label = names.pop().replace("_", " ").capitalize() if len(names) == 1 else "Variant"
+    return {"variants": found, "choice_label": label, "chosen_sku": chosen_sku}

@@ -37,8 +37,11 @@ def checkout_body(form: Mapping[str, str], gateway_name: str) -> dict[str, Any]:
     address = {field: form.get(field, "") for field in checkout.ADDRESS_FIELDS}
     if form.get("line2", "").strip():
         address["line2"] = form["line2"]
-    return {"email": form.get("email", ""), "shipping_address": address,
+    body = {"email": form.get("email", ""), "shipping_address": address,
             "payment": {"gateway": gateway_name, "token": form.get("payment_token", "")}}
+    if form.get("shipping_option"):
+        body["shipping_option"] = form["shipping_option"]
+    return body
 
 
 def idempotency_key(form: Mapping[str, str]) -> str:
