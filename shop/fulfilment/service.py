@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session
 
 from shop.core import validation
 from shop.core.errors import Conflict, InvalidInput, NotFound
-from shop.fulfilment import countries
+from shop.core.timeutil import utcnow
+from shop.fulfilment import countries, rebooking
 from shop.fulfilment.booking import bookings_from
 from shop.fulfilment.models import Carrier
 
@@ -111,9 +112,12 @@ def update_carrier(session: Session, merchant_id: int, carrier_id: int,
     values = parse_carrier(data, partial=True)
     if "name" in values and _name_taken(session, merchant_id, values["name"], carrier.id):
         raise _conflict(values["name"])
+    going_down = values.get("is_down") is True and not carrier.is_down
     for field, value in values.items():
         setattr(carrier, field, value)
     session.flush()
+    if going_down:
+        rebooking.rebook_orders_of(session, carrier, utcnow())
     return carrier
 
 
