@@ -7,6 +7,7 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy.exc
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
@@ -58,10 +59,16 @@ def create_product(session: Session, merchant_id: int, data: dict[str, Any]) -> 
     if taken is not None:
         raise Conflict(f"SKU {taken!r} already exists: update it with PATCH instead",
                        code="sku_taken")
-    session.add(product)
-    session.flush()
-    if specs:
-        variants.create_variants(session, product, specs)
+    try:
+        session.add(product)
+        session.flush()
+        if specs:
+            variants.create_variants(session, product, specs)
+    except sqlalchemy.exc.IntegrityError:
+        # A concurrent request took one of the SKUs between the check and the insert.
+        raise Conflict(f"one of the SKUs {', '.join(wanted)} was just taken by another "
+                       "request: read the product and update it with PATCH instead",
+                       code="sku_taken") from None
     return product
 
 

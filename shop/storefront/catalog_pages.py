@@ -30,11 +30,19 @@ def show_catalog(slug: str):
         except InvalidInput as problem:
             return page("catalog.html", problem.status, shop=merchant, categories=categories,
                         query=query, category=category, products=[], next_cursor=None,
-                        limit=None, cursor=cursor, error=with_labels(problem.detail))
+                        limit=None, cursor=cursor, error=with_labels(problem.detail),
+                        variant_available={}, variant_from={})
+        listed = variants.variants_by_parent(
+            session, [product.id for product in result.items if product.has_variants])
     cart_session.visit(slug)
     return page("catalog.html", shop=merchant, categories=categories, query=query,
                 category=category, products=result.items, next_cursor=result.next_cursor,
-                limit=request.args.get("limit") or None, cursor=cursor, error=None)
+                limit=request.args.get("limit") or None, cursor=cursor, error=None,
+                # A product with variants is as available as its sizes, priced from the lowest.
+                variant_available={parent: sum(max(v.available, 0) for v in found)
+                                   for parent, found in listed.items()},
+                variant_from={parent: min(v.price_amount for v in found)
+                              for parent, found in listed.items()})
 
 
 @blueprint.get("/shops/<slug>/products/<sku>")

@@ -119,3 +119,19 @@ def test_checkout_of_a_variant_records_it_on_the_order(api, shop):
     assert body["items"] == [{"sku": "SOCK-42", "name": "Wool socks (size 42)", "quantity": 2,
                               "unit_price": {"amount": 1390, "currency": "EUR"}}]
     assert body["shipping_address"]["country"] == ADDRESS["country"]
+
+
+def test_pages_show_a_product_with_variants_as_available_from_its_lowest_price(api, shop):
+    create(api, shop, SOCKS)
+    catalog = api.client.get(f"/shops/{shop.slug}/").get_data(as_text=True)
+    assert "from €12.90" in catalog and "7 left" in catalog and "Sold out" not in catalog
+    page = api.client.get(f"/shops/{shop.slug}/products/SOCK").get_data(as_text=True)
+    assert '<label for="sku">Size</label>' in page
+    assert '<option value="SOCK-42"' in page and "42 · €13.90 · 5 left" in page
+
+
+def test_a_second_product_reusing_a_variant_sku_is_409(api, shop):
+    first = create(api, shop, SOCKS)
+    again = create(api, shop, {**SOCKS, "sku": "SOCK-2"})
+    assert first.status_code == 201 and again.status_code == 409
+    assert again.get_json()["code"] == "sku_taken"
