@@ -108,8 +108,9 @@ def show_order(order_id: str):
     response = make_response(*page(
         "order.html", order=order, words=words,
         failure=formatting.failure_text(order["failure_reason"]),
-        delivery=formatting.format_date(order["promised_delivery_date"]),
-        christmas=formatting.christmas_text(order["arrives_before_christmas"]),
+        # The date promised at checkout, until a worker books it (then the booked one).
+        delivery=formatting.format_date(order["shipping"]["promised_date"]),
+        christmas=formatting.christmas_text(order["shipping"]["arrives_before_christmas"]),
         refresh_s=None if words.final else REFRESH_S, shop_slug=cart_session.last_shop()))
     # The URL carries the order's access token: keep the page out of shared caches.
     response.headers["Cache-Control"] = "no-store"
