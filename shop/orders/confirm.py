@@ -47,7 +47,8 @@ def confirm_paid_orders(session: Session, order_ids: list[str], now: datetime) -
     # so that the slots booked below are exactly for the orders the UPDATE then confirms.
     paid = {row.id: row for row in session.execute(
         select(ORDERS.c.id, ORDERS.c.merchant_id, ORDERS.c.email, ORDERS.c.total_amount,
-               ORDERS.c.currency, ORDERS.c.shipping_option)
+               ORDERS.c.currency, ORDERS.c.shipping_option, ORDERS.c.shipping_amount,
+               ORDERS.c.tax_amount)
         .where(ORDERS.c.id.in_(wanted), ORDERS.c.status == "paid")
         .order_by(ORDERS.c.id).with_for_update())}
     # Queue order: who paid first is booked first.
@@ -157,5 +158,7 @@ def _facts(orders: dict, lines: list[CommittedLine], confirmed: list[str],
         carrier_name=slots[order_id].carrier_name,
         promised_delivery_date=slots[order_id].promised_delivery_date,
         arrives_before_christmas=bool(arrives_before_christmas(
-            slots[order_id].promised_delivery_date)))
+            slots[order_id].promised_delivery_date)),
+        shipping_amount=orders[order_id].shipping_amount or 0,
+        tax_amount=orders[order_id].tax_amount or 0)
         for order_id in confirmed]

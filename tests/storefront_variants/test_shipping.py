@@ -11,6 +11,7 @@ from shop.core.timeutil import utcnow
 from shop.fulfilment.booking import CarrierOption, promise
 from shop.fulfilment.models import CarrierDay
 from shop.fulfilment.shipping import Zone, last_order_date_for_christmas, zone_of
+from shop.notifications.models import OutgoingMail
 from shop.orders.confirm import confirm_paid_orders
 from shop.orders.models import Order
 from tests.support.api import ADDRESS
@@ -173,6 +174,9 @@ def test_checkout_charges_the_chosen_shipping_and_the_worker_books_that_carrier(
         confirmed = session.scalar(select(Order).where(Order.id == order["order_id"]))
         assert confirmed.carrier_id == express["id"]  # not the preferred Post
         assert confirmed.promised_delivery_date.isoformat() == chosen["promised_date"]
+        mail = session.scalar(select(OutgoingMail).where(OutgoingMail.order_id == confirmed.id))
+    assert "Shipping  19.90 EUR" in mail.body and "Total: 59.88 EUR" in mail.body
+    assert "Includes VAT: 9.98 EUR" in mail.body
 
 
 def test_without_a_choice_the_first_option_is_charged(api, shop, cart):
