@@ -66,3 +66,5 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (status_api, status_pages, webhooks_api, breaches_api):
         app.register_blueprint(blueprint)
     app.register_blueprint(privacy_api)
+    from shop.fulfilment.shipping_api import blueprint as shipping_api
+    app.register_blueprint(shipping_api)

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from shop.catalog import service as catalog
+from shop.catalog import variants
 from shop.catalog.models import Product
 from shop.core.db import Database
 from shop.core.errors import Conflict, InvalidInput, NotFound
@@ -113,6 +114,8 @@ def set_quantity(client: redis.Redis, database: Database, cart_id: str, sku: str
     if product is None and not (quantity == 0 and sku in cart.quantities):
         # A line of a product no longer sold can still be removed; nothing else unknown.
         raise catalog.unknown_sku(sku)
+    if quantity:
+        variants.refuse_parent(product)
     if quantity == 0:
         updated = _write_line(client, cart_id, sku, 0, ttl_s)
         return updated, _priced(database, updated, products, asked)

@@ -5,8 +5,10 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from shop.catalog import reads, service
+from shop.catalog import variants as variant_service
 from shop.catalog.models import Product
 from shop.catalog.reads import ProductView
+from shop.catalog.variants import VariantView
 from shop.core import resources
 from shop.core.http import bearer_token, json_body
 from shop.core.validation import money_json
@@ -15,11 +17,23 @@ from shop.merchants import service as merchants
 blueprint = Blueprint("catalog_api", __name__, url_prefix="/api/v1/shops/<slug>")
 
 
-def product_json(product: Product | ProductView, *, for_merchant: bool = False) -> dict:
+def product_json(product: Product | ProductView, *, for_merchant: bool = False,
+                 variants: list[VariantView] | None = None,
+                 parent_sku: str | None = None) -> dict:
+    """A product as the API shows it; a product with variants lists them, and a variant
+    names its product and options. A product with variants is available as its variants;
+    one without has no `variants` key, so its JSON is what it always was."""
     body = {"sku": product.sku, "name": product.name, "description": product.description,
             "category": product.category,
             "price": money_json(product.price_amount, product.currency),
-            "available": product.available}
+            "available": (sum(max(v.available, 0) for v in variants) if variants
+                          else product.available)}
+    if variants:
+        body["variants"] = [{"sku": v.sku, "options": v.options,
+                             "price": money_json(v.price_amount, v.currency),
+                             "available": v.available} for v in variants]
+    if product.parent_id is not None:
+        body.update(parent_sku=parent_sku, options=product.options)
     if for_merchant:
         body.update(stock=product.stock, reserved=product.reserved)
     return body
@@ -34,14 +48,23 @@ def list_products(slug: str):
         page = service.list_products(session, merchant.id, query=request.args.get("q"),
                                      category=request.args.get("category"), limit=limit,
                                      cursor=request.args.get("cursor"))
-        return {"items": [product_json(p) for p in page.items], "next_cursor": page.next_cursor}
+        listed = variant_lists(session, page.items)
+        return {"items": [product_json(p, variants=listed.get(p.id)) for p in page.items],
+                "next_cursor": page.next_cursor}
+
+
+def variant_lists(connection, products) -> dict[int, list[VariantView]]:
+    return variant_service.variants_by_parent(
+        connection, [product.id for product in products if product.has_variants])
 
 
 @blueprint.get("/products/<sku>")
 def show_product(slug: str, sku: str):
     """One product with its live availability."""
     with resources.current().database.read_connection() as connection:
-        return product_json(reads.product_view(connection, slug, sku))
+        product = reads.product_view(connection, slug, sku)
+        return product_json(product, variants=variant_lists(connection, [product]).get(product.id),
+                            parent_sku=variant_service.parent_sku(connection, product.parent_id))
 
 
 @blueprint.post("/products")
@@ -52,7 +75,8 @@ def create_product(slug: str):
     with resources.current().database.transaction() as session:
         merchant, _ = merchants.authorize(session, token, slug)
         product = service.create_product(session, merchant.id, data)
-        return product_json(product, for_merchant=True), 201
+        return product_json(product, for_merchant=True,
+                            variants=variant_lists(session, [product]).get(product.id)), 201
 
 
 @blueprint.patch("/products/<sku>")
@@ -63,4 +87,6 @@ def update_product(slug: str, sku: str):
     with resources.current().database.transaction() as session:
         merchant, _ = merchants.authorize(session, token, slug)
         product = service.update_product(session, merchant.id, sku, data)
-        return product_json(product, for_merchant=True)
+        return product_json(product, for_merchant=True,
+                            variants=variant_lists(session, [product]).get(product.id),
+                            parent_sku=variant_service.parent_sku(session, product.parent_id))

@@ -3,8 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.core.db import Base, MoneyAmount
@@ -41,6 +51,14 @@ class Product(Base):
     reserved: Mapped[int] = mapped_column(default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # A variant (a size, a colour) is a product row of its own with its own SKU, price and
+    # stock, so carts, checkout and reservations work per variant unchanged; `parent_id`
+    # ties it to the product the catalog lists, `options` says what it is ({"size": "38"}).
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("products.id"), nullable=True,
+                                                  index=True)
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    # A product with variants is sold only as one of them: its own row holds no stock.
+    has_variants: Mapped[bool] = mapped_column(default=False, server_default=false())
 
     @property
     def available(self) -> int:

@@ -27,12 +27,17 @@ class ProductView:
     currency: str
     available: int
     shop_name: str
+    id: int
+    parent_id: int | None
+    options: dict | None
+    has_variants: bool
 
 
 _PRODUCT_PAGE = (
     select(Product.sku, Product.name, Product.description, Product.category,
            Product.price_amount, Product.currency,
-           (Product.stock - Product.reserved).label("available"), Merchant.name)
+           (Product.stock - Product.reserved).label("available"), Merchant.name,
+           Product.id, Product.parent_id, Product.options, Product.has_variants)
     .join(Merchant, Merchant.id == Product.merchant_id)
     .where(Merchant.slug == bindparam("slug"), Product.sku == bindparam("sku"))
 )

@@ -7,9 +7,11 @@ import binascii
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy.exc
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
+from shop.catalog import variants
 from shop.catalog.models import Product
 from shop.core import validation
 from shop.core.errors import Conflict, InvalidInput, NotFound, Problem
@@ -35,9 +37,13 @@ def _sku(data: dict[str, Any]) -> str:
 
 
 def create_product(session: Session, merchant_id: int, data: dict[str, Any]) -> Product:
-    """Put a new product on sale; 409 when the shop already has that SKU."""
+    """Put a new product (and its variants) on sale; 409 when the shop already has a SKU."""
     sku = _sku(data)
     amount, currency = _price(session, merchant_id, data)
+    specs = variants.parse_variants(data, sku, amount, currency, _sku)
+    if specs and data.get("stock") not in (None, 0):
+        raise InvalidInput("a product with variants holds no stock itself: give each variant "
+                           "its 'stock' and leave the product's out")
     product = Product(
         merchant_id=merchant_id, sku=sku,
         name=validation.text(data, "name"),
@@ -45,15 +51,25 @@ def create_product(session: Session, merchant_id: int, data: dict[str, Any]) -> 
                                     default=""),
         category=validation.text(data, "category", max_length=100, required=False) or None,
         price_amount=amount, currency=currency,
-        stock=validation.integer(data, "stock", minimum=0, maximum=MAX_STOCK),
-        reserved=0,
+        stock=0 if specs else validation.integer(data, "stock", minimum=0, maximum=MAX_STOCK),
+        reserved=0, has_variants=bool(specs),
     )
-    if session.scalar(select(Product.id).where(Product.merchant_id == merchant_id,
-                                               Product.sku == sku)) is not None:
-        raise Conflict(f"SKU {sku!r} already exists: update it with PATCH instead",
+    wanted = [sku, *(spec.sku for spec in specs)]
+    taken = session.scalar(select(Product.sku).where(Product.merchant_id == merchant_id,
+                                                     Product.sku.in_(wanted)).limit(1))
+    if taken is not None:
+        raise Conflict(f"SKU {taken!r} already exists: update it with PATCH instead",
                        code="sku_taken")
-    session.add(product)
-    session.flush()
+    try:
+        session.add(product)
+        session.flush()
+        if specs:
+            variants.create_variants(session, product, specs)
+    except sqlalchemy.exc.IntegrityError:
+        # A concurrent request took one of the SKUs between the check and the insert.
+        raise Conflict(f"one of the SKUs {', '.join(wanted)} was just taken by another "
+                       "request: read the product and update it with PATCH instead",
+                       code="sku_taken") from None
     return product
 
 
@@ -82,6 +98,9 @@ def update_product(session: Session, merchant_id: int, sku: str,
     if "stock" in data and "stock_delta" in data:
         raise InvalidInput("send either 'stock' (units on hand) or 'stock_delta', not both")
     product = get_product(session, merchant_id, sku)
+    if product.has_variants and ("stock" in data or "stock_delta" in data):
+        raise InvalidInput(f"{sku!r} has variants and holds no stock itself: change the stock "
+                           "of each variant by its own SKU", code="variant_required")
     changes: dict[str, Any] = {}
     if "name" in data:
         changes["name"] = validation.text(data, "name")
@@ -178,7 +197,9 @@ def list_products(session: Session, merchant_id: int, *, query: str | None = Non
                   category: str | None = None, limit: int = DEFAULT_PAGE,
                   cursor: str | None = None) -> Page:
     """One page of the shop's products in a stable order, filtered by text and category."""
-    statement = select(Product).where(Product.merchant_id == merchant_id)
+    # Variants are listed under their product, not as products of their own.
+    statement = select(Product).where(Product.merchant_id == merchant_id,
+                                      Product.parent_id.is_(None))
     if query:
         pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         statement = statement.where(or_(Product.name.ilike(pattern, escape="\\"),

@@ -7,8 +7,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from shop.checkout import pricing
 from shop.core import validation
 from shop.core.errors import InvalidInput
+from shop.fulfilment import countries
 from shop.payments.interface import Gateway, InvalidPaymentToken
 
 ADDRESS_FIELDS = ("name", "line1", "city", "postal_code", "country")
@@ -30,6 +32,7 @@ class CheckoutRequest:
     gateway: str
     token: str
     expected_total: ExpectedTotal | None = None
+    shipping_option: str | None = None
     # SHA-256 of the body as sent: a replay must carry the very same body.
     fingerprint: str | None = None
 
@@ -45,10 +48,8 @@ def parse_request(data: dict[str, Any], gateway: Gateway) -> CheckoutRequest:
                 for field in ADDRESS_FIELDS}
     if "line2" in address:
         shipping["line2"] = validation.text(address, "line2", max_length=200, required=False)
-    if len(shipping["country"]) != 2 or not shipping["country"].isalpha():
-        raise InvalidInput("'shipping_address.country' must be a two-letter ISO code like DE: "
-                           f"got {shipping['country']!r}")
-    shipping["country"] = shipping["country"].upper()
+    shipping["country"] = countries.parse_country(shipping["country"],
+                                                  "shipping_address.country")
     payment = data.get("payment")
     if not isinstance(payment, dict):
         raise InvalidInput("'payment' must be an object like "
@@ -64,6 +65,7 @@ def parse_request(data: dict[str, Any], gateway: Gateway) -> CheckoutRequest:
         raise InvalidInput(str(problem), code="invalid_payment_token") from None
     return CheckoutRequest(email, shipping, gateway_name, token,
                            expected_total=parse_expected_total(data),
+                           shipping_option=pricing.parse_option_id(data),
                            fingerprint=fingerprint(data))
 
 

@@ -36,7 +36,7 @@ from sqlalchemy.orm import Session
 
 from shop.cart import service as carts
 from shop.catalog.models import Product
-from shop.checkout import rules
+from shop.checkout import pricing, rules
 from shop.checkout.request import (  # noqa: F401  (re-exported for the views)
     ADDRESS_FIELDS,
     CheckoutRequest,
@@ -152,8 +152,12 @@ def _reserve(database: Database, cart: carts.Cart, request: CheckoutRequest,
                                code="empty_cart")
         currency = rules.cart_currency(lines)
         rules.check_line_quantities(lines, limits.max_line_quantity)
-        total = sum(line.line_total for line in lines)
-        rules.check_total(total, currency, request.expected_total)
+        # `expected_total` is the cart's total the shopper saw; shipping is chosen on its own.
+        rules.check_total(sum(line.line_total for line in lines), currency,
+                          request.expected_total)
+        priced = pricing.price_order(session, cart.merchant_id, lines,
+                                     request.shipping_address.get("country", ""),
+                                     request.shipping_option, utcnow())
         short = _hold_stock(session, lines)
         if short:
             # Unpaid orders past their reservation still hold stock until swept: sweep the
@@ -172,7 +176,8 @@ def _reserve(database: Database, cart: carts.Cart, request: CheckoutRequest,
             cart_claim=cart.cart_id, idempotency_key=idempotency_key,
             request_fingerprint=request.fingerprint, email=request.email,
             shipping_address=request.shipping_address, status=OrderStatus.PENDING_PAYMENT,
-            total_amount=total, currency=currency, payment_gateway=request.gateway,
+            total_amount=priced.total_amount, **priced.order_columns(),
+            currency=currency, payment_gateway=request.gateway,
             reservation_expires_at=utcnow() + timedelta(seconds=limits.reservation_ttl_s),
             lines=[OrderLine(product_id=line.product.id, sku=line.product.sku,
                              name=line.product.name, quantity=line.quantity,

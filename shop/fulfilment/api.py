@@ -17,7 +17,11 @@ blueprint = Blueprint("fulfilment_api", __name__, url_prefix="/api/v1")
 def carrier_json(carrier: Carrier, booked_today: int) -> dict:
     return {"id": carrier.id, "name": carrier.name, "daily_capacity": carrier.daily_capacity,
             "transit_days": carrier.transit_days, "priority": carrier.priority,
-            "is_down": carrier.is_down, "booked_today": booked_today}
+            "is_down": carrier.is_down, "booked_today": booked_today,
+            "origin_country": carrier.origin_country, "domestic_rate": carrier.domestic_rate,
+            "eu_rate": carrier.eu_rate, "world_rate": carrier.world_rate,
+            "free_shipping_over": carrier.free_shipping_over,
+            "cutoff_hour": carrier.cutoff_hour}
 
 
 @blueprint.post("/shops/<slug>/carriers")

@@ -37,6 +37,7 @@ class CarrierOption:
     name: str
     daily_capacity: int | None  # None: unlimited
     transit_days: int
+    cutoff_hour: int = 24  # parcels handed over at or after this hour (UTC) go the next day
 
 
 DEFAULT_CARRIER = CarrierOption(None, DEFAULT_CARRIER_NAME, None, DEFAULT_TRANSIT_DAYS)
@@ -73,11 +74,15 @@ def arrives_before_christmas(promised: date | None) -> bool | None:
 
 
 def plan_bookings(carriers: list[CarrierOption], booked: dict[tuple[int, date], int],
-                  count: int, today: date, horizon_days: int = HORIZON_DAYS) -> list[Booking]:
+                  count: int, today: date, horizon_days: int = HORIZON_DAYS, *,
+                  hour: int = 0) -> list[Booking]:
     """Spread `count` parcels over carriers (in preference order) and days; no side effects.
 
     Each day, the carriers are filled in the order given before the next day is opened.
+    A carrier whose daily cut-off is past at `hour` (UTC, 0-23) takes nothing `today`.
     Without carriers, or beyond the horizon, parcels go to the built-in default service.
+    The checkout's shipping quote and the worker's booking both plan with this function,
+    so the date a shopper is promised is the date the booking would give.
     """
     if count <= 0:
         return []
@@ -88,6 +93,8 @@ def plan_bookings(carriers: list[CarrierOption], booked: dict[tuple[int, date], 
     for offset in range(horizon_days):
         day = today + timedelta(days=offset)
         for carrier in carriers:
+            if offset == 0 and hour >= carrier.cutoff_hour:
+                continue
             if carrier.daily_capacity is None:
                 return [*plan, Booking(carrier, day, remaining)]
             room = carrier.daily_capacity - booked.get((carrier.id, day), 0)
@@ -106,8 +113,20 @@ def usable_carriers(session: Session, merchant_id: int) -> list[CarrierOption]:
                            .where(Carrier.merchant_id == merchant_id,
                                   Carrier.is_down.is_(False), Carrier.daily_capacity > 0)
                            .order_by(Carrier.priority, Carrier.id))
-    return [CarrierOption(row.id, row.name, row.daily_capacity, row.transit_days)
-            for row in rows]
+    return [carrier_option(row) for row in rows]
+
+
+def carrier_option(row: Carrier) -> CarrierOption:
+    return CarrierOption(row.id, row.name, row.daily_capacity, row.transit_days,
+                         row.cutoff_hour)
+
+
+def promise(carrier: CarrierOption, booked: dict[tuple[int, date], int], today: date,
+            hour: int) -> Slot:
+    """Where one more parcel for `carrier` would go, and its delivery date; no side effects."""
+    booking = plan_bookings([carrier], booked, 1, today, hour=hour)[0]
+    return Slot(booking.carrier.id, booking.carrier.name, booking.day,
+                booking.carrier.transit_days)
 
 
 def bookings_from(session: Session, carrier_ids: list[int], today: date
@@ -121,16 +140,21 @@ def bookings_from(session: Session, carrier_ids: list[int], today: date
     return {(row.carrier_id, row.day): row.booked for row in rows}
 
 
-def book_slots(session: Session, merchant_id: int, count: int, today: date) -> list[Slot]:
-    """Book `count` parcels of one merchant, in the caller's transaction; one Slot each."""
+def book_slots(session: Session, merchant_id: int, count: int, today: date, *,
+               hour: int = 0, preferred_carrier_id: int | None = None) -> list[Slot]:
+    """Book `count` parcels of one merchant, in the caller's transaction; one Slot each.
+
+    The carrier the shopper chose at checkout (`preferred_carrier_id`) is tried first.
+    """
     carriers = usable_carriers(session, merchant_id)
+    carriers.sort(key=lambda carrier: carrier.id != preferred_carrier_id)
     slots: list[Slot] = []
     for _ in range(MAX_REPLANS):
         remaining = count - len(slots)
         if remaining == 0:
             return slots
         booked = bookings_from(session, [c.id for c in carriers if c.id is not None], today)
-        for booking in plan_bookings(carriers, booked, remaining, today):
+        for booking in plan_bookings(carriers, booked, remaining, today, hour=hour):
             if not _take(session, booking):
                 break  # someone else took the room meanwhile: read again and re-plan
             slot = Slot(booking.carrier.id, booking.carrier.name, booking.day,

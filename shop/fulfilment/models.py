@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.core.db import Base
@@ -24,6 +24,15 @@ class Carrier(Base):
     daily_capacity: Mapped[int]
     transit_days: Mapped[int] = mapped_column(default=2)
     is_down: Mapped[bool] = mapped_column(default=False)
+    # What the shopper pays, by destination zone (see shop.fulfilment.shipping), in the
+    # shop's currency's minor units; orders worth `free_shipping_over` or more ship free.
+    origin_country: Mapped[str] = mapped_column(String(2), default="DE", server_default="DE")
+    domestic_rate: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    eu_rate: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    world_rate: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    free_shipping_over: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    # Orders placed at or after this hour (UTC) are dispatched from the next day on.
+    cutoff_hour: Mapped[int] = mapped_column(default=24, server_default="24")
 
 
 class CarrierDay(Base):

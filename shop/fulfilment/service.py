@@ -11,13 +11,18 @@ from sqlalchemy.orm import Session
 
 from shop.core import validation
 from shop.core.errors import Conflict, InvalidInput, NotFound
+from shop.core.timeutil import utcnow
+from shop.fulfilment import countries, rebooking
 from shop.fulfilment.booking import bookings_from
 from shop.fulfilment.models import Carrier
 
 MAX_DAILY_CAPACITY = 1_000_000
 MAX_TRANSIT_DAYS = 90
 MAX_PRIORITY = 1000
-FIELDS = ("name", "daily_capacity", "transit_days", "priority", "is_down")
+MAX_RATE = 10**9
+RATE_FIELDS = ("domestic_rate", "eu_rate", "world_rate")
+FIELDS = ("name", "daily_capacity", "transit_days", "priority", "is_down", "origin_country",
+          *RATE_FIELDS, "free_shipping_over", "cutoff_hour")
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,11 @@ def _is_down(data: dict[str, Any]) -> bool | None:
     return value
 
 
+def _rate(data: dict[str, Any], field: str) -> int | None:
+    """A shipping price in the shop currency's minor units (490 is EUR 4.90)."""
+    return validation.integer(data, field, minimum=0, maximum=MAX_RATE, required=False)
+
+
 def parse_carrier(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     """The carrier fields present in `data`, validated; all but optional ones unless `partial`."""
     unknown = sorted(set(data) - set(FIELDS))
@@ -50,6 +60,11 @@ def parse_carrier(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         "priority": validation.integer(data, "priority", minimum=0, maximum=MAX_PRIORITY,
                                        required=False),
         "is_down": _is_down(data),
+        "origin_country": (countries.parse_country(data["origin_country"], "origin_country")
+                           if data.get("origin_country") is not None else None),
+        **{field: _rate(data, field) for field in (*RATE_FIELDS, "free_shipping_over")},
+        "cutoff_hour": validation.integer(data, "cutoff_hour", minimum=0, maximum=24,
+                                          required=False),
     }
     present = {field: value for field, value in values.items() if value is not None}
     if partial and not present:
@@ -97,9 +112,12 @@ def update_carrier(session: Session, merchant_id: int, carrier_id: int,
     values = parse_carrier(data, partial=True)
     if "name" in values and _name_taken(session, merchant_id, values["name"], carrier.id):
         raise _conflict(values["name"])
+    going_down = values.get("is_down") is True and not carrier.is_down
     for field, value in values.items():
         setattr(carrier, field, value)
     session.flush()
+    if going_down:
+        rebooking.rebook_orders_of(session, carrier, utcnow())
     return carrier
 
 

@@ -55,6 +55,8 @@ class ConfirmationFacts:
     carrier_name: str
     promised_delivery_date: date
     arrives_before_christmas: bool
+    shipping_amount: int = 0  # included in total_amount
+    tax_amount: int = 0  # VAT included in total_amount
 
 
 def _money(amount: int, currency: str) -> str:
@@ -70,7 +72,12 @@ def render_confirmation(facts: ConfirmationFacts) -> tuple[str, str]:
                  else "It will not arrive before Christmas Eve.")
     body = "\n".join([
         "Thank you for your order.", "",
-        *lines, "", f"Total: {_money(facts.total_amount, facts.currency)}", "",
+        *lines,
+        *([f"  Shipping  {_money(facts.shipping_amount, facts.currency)}"]
+          if facts.shipping_amount else []),
+        "", f"Total: {_money(facts.total_amount, facts.currency)}",
+        *([f"Includes VAT: {_money(facts.tax_amount, facts.currency)}"]
+          if facts.tax_amount else []), "",
         f"Shipping with {facts.carrier_name}; expected delivery on "
         f"{facts.promised_delivery_date.isoformat()}. {christmas}", "",
         f"Order number: {facts.order_id}", ""])

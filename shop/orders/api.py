@@ -45,7 +45,19 @@ def order_json(order: Order) -> dict:
         "promised_delivery_date": (order.promised_delivery_date.isoformat()
                                    if order.promised_delivery_date else None),
         "arrives_before_christmas": arrives_before_christmas(order.promised_delivery_date),
+        "shipping": shipping_json(order),
+        "tax": money_json(order.tax_amount or 0, order.currency),
     }
+
+
+def shipping_json(order: Order) -> dict:
+    """The shipping paid for; once a worker booked it, the booked carrier and date."""
+    promised = order.promised_delivery_date or order.shipping_promised_date
+    return {"option": order.shipping_option,
+            "price": money_json(order.shipping_amount or 0, order.currency),
+            "carrier": carrier_name(order) or order.shipping_carrier,
+            "promised_date": promised.isoformat() if promised else None,
+            "arrives_before_christmas": arrives_before_christmas(promised)}
 
 
 @blueprint.get("/orders/<order_id>")

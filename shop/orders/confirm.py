@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from shop.catalog.models import Product
 from shop.fulfilment.booking import Slot, arrives_before_christmas, book_slots
+from shop.fulfilment.shipping import carrier_id_of
 from shop.notifications.service import ConfirmationFacts, queue_confirmations
 from shop.orders.models import Order, OrderLine
 
@@ -46,7 +47,8 @@ def confirm_paid_orders(session: Session, order_ids: list[str], now: datetime) -
     # so that the slots booked below are exactly for the orders the UPDATE then confirms.
     paid = {row.id: row for row in session.execute(
         select(ORDERS.c.id, ORDERS.c.merchant_id, ORDERS.c.email, ORDERS.c.total_amount,
-               ORDERS.c.currency)
+               ORDERS.c.currency, ORDERS.c.shipping_option, ORDERS.c.shipping_amount,
+               ORDERS.c.tax_amount)
         .where(ORDERS.c.id.in_(wanted), ORDERS.c.status == "paid")
         .order_by(ORDERS.c.id).with_for_update())}
     # Queue order: who paid first is booked first.
@@ -54,7 +56,8 @@ def confirm_paid_orders(session: Session, order_ids: list[str], now: datetime) -
     confirmed: list[str] = []
     if candidates:
         slots = _book_carriers(session, candidates,
-                               {order_id: row.merchant_id for order_id, row in paid.items()},
+                               {order_id: (row.merchant_id, carrier_id_of(row.shipping_option))
+                                for order_id, row in paid.items()},
                                now)
         confirmed = _transition(session, slots, now)
         lines = _commit_held_lines(session, confirmed)
@@ -85,15 +88,19 @@ def _transition(session: Session, slots: dict[str, Slot], now: datetime) -> list
     return [order_id for order_id in slots if order_id in confirmed]
 
 
-def _book_carriers(session: Session, confirmed: list[str], merchant_of: dict[str, int],
+def _book_carriers(session: Session, confirmed: list[str],
+                   merchant_of: dict[str, tuple[int, int | None]],
                    now: datetime) -> dict[str, Slot]:
-    by_merchant: dict[int, list[str]] = collections.defaultdict(list)
+    """Book each order's parcel, with the carrier its shopper chose at checkout first."""
+    by_choice: dict[tuple[int, int | None], list[str]] = collections.defaultdict(list)
     for order_id in confirmed:
-        by_merchant[merchant_of[order_id]].append(order_id)
+        by_choice[merchant_of[order_id]].append(order_id)
     slots: dict[str, Slot] = {}
-    for merchant_id in sorted(by_merchant):  # one lock order for every worker
-        orders = by_merchant[merchant_id]
-        slots.update(zip(orders, book_slots(session, merchant_id, len(orders), now.date()),
+    # One lock order for every worker: by merchant, then by chosen carrier.
+    for merchant_id, carrier_id in sorted(by_choice, key=lambda key: (key[0], key[1] or 0)):
+        orders = by_choice[(merchant_id, carrier_id)]
+        slots.update(zip(orders, book_slots(session, merchant_id, len(orders), now.date(),
+                                            hour=now.hour, preferred_carrier_id=carrier_id),
                          strict=True))
     return slots
 
@@ -151,5 +158,7 @@ def _facts(orders: dict, lines: list[CommittedLine], confirmed: list[str],
         carrier_name=slots[order_id].carrier_name,
         promised_delivery_date=slots[order_id].promised_delivery_date,
         arrives_before_christmas=bool(arrives_before_christmas(
-            slots[order_id].promised_delivery_date)))
+            slots[order_id].promised_delivery_date)),
+        shipping_amount=orders[order_id].shipping_amount or 0,
+        tax_amount=orders[order_id].tax_amount or 0)
         for order_id in confirmed]

@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.core.db import Base, MoneyAmount
@@ -69,6 +69,13 @@ class Order(Base):
     reservation_expires_at: Mapped[datetime]
     carrier_id: Mapped[int | None] = mapped_column(ForeignKey("carriers.id"), nullable=True)
     promised_delivery_date: Mapped[date | None] = mapped_column(nullable=True)
+    # The shipping the shopper chose and paid for at checkout (part of total_amount), and
+    # the VAT included in total_amount; the promise is what the checkout page showed.
+    shipping_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    tax_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    shipping_option: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    shipping_carrier: Mapped[str | None] = mapped_column(String(100), nullable=True)
+    shipping_promised_date: Mapped[date | None] = mapped_column(nullable=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     paid_at: Mapped[datetime | None] = mapped_column(nullable=True)

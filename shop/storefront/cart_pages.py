@@ -7,12 +7,16 @@ from flask import flash, redirect, request, url_for
 from shop.cart import service as carts
 from shop.cart.api import cart_json
 from shop.catalog import service as catalog
+from shop.catalog.models import Product
 from shop.core import resources
 from shop.core.errors import Conflict, InvalidInput, Problem
 from shop.core.resources import Resources
+from shop.core.timeutil import utcnow
+from shop.fulfilment import countries
 from shop.merchants.models import Merchant
-from shop.storefront import cart_session, forms
+from shop.storefront import cart_session, delivery, formatting, forms
 from shop.storefront.blueprint import blueprint, find_shop, load_shop, page
+from shop.storefront.catalog_pages import variant_choices
 from shop.storefront.messages import problem_text
 
 # What a shopper can fix by changing the form; anything else gets the error page.
@@ -34,8 +38,16 @@ def render_cart(merchant: Merchant, cart: carts.Cart | None, lines: list[carts.P
     """The cart page; `error` explains why the last change was refused."""
     summary = cart_json(cart, lines, merchant.currency) if cart is not None else None
     available = {line.product.sku: line.product.available for line in lines}
+    estimate = None
+    if lines:
+        with resources.current().database.reading() as session:
+            country = delivery.default_country(session, merchant.id,
+                                               request.args.get("country"))
+            estimate = delivery.delivery_view(session, merchant.id, lines, country, None,
+                                              utcnow())
     return page("cart.html", status, shop=merchant, summary=summary, available=available,
-                error=error)
+                error=error, delivery=estimate, countries=countries.choices(),
+                format_date=formatting.format_date)
 
 
 @blueprint.get("/shops/<slug>/cart")
@@ -68,8 +80,13 @@ def add_to_cart(slug: str):
                            max_quantity=current.settings.max_line_quantity)
     except FORM_PROBLEMS as problem:
         message = problem_text(problem, {sku: product.name}, requested=added, in_cart=in_cart)
-        return page("product.html", problem.status, shop=merchant, product=product,
-                    quantity=request.form.get("quantity", ""), error=message)
+        with current.database.reading() as session:
+            # A size that was refused is shown on its product's page, with the sizes to pick.
+            shown = (session.get(Product, product.parent_id) if product.parent_id
+                     else product)
+            choices = variant_choices(session, shown, chosen_sku=sku)
+            return page("product.html", problem.status, shop=merchant, product=shown,
+                        quantity=request.form.get("quantity", ""), error=message, **choices)
     flash(f"Added {added} × {product.name} to your cart.")
     return redirect(url_for(".show_cart", slug=slug), 303)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import g, request
 
-from shop.catalog import reads
+from shop.catalog import reads, variants
 from shop.catalog import service as catalog
 from shop.core import resources
 from shop.core.errors import InvalidInput, NotFound
@@ -30,11 +30,19 @@ def show_catalog(slug: str):
         except InvalidInput as problem:
             return page("catalog.html", problem.status, shop=merchant, categories=categories,
                         query=query, category=category, products=[], next_cursor=None,
-                        limit=None, cursor=cursor, error=with_labels(problem.detail))
+                        limit=None, cursor=cursor, error=with_labels(problem.detail),
+                        variant_available={}, variant_from={})
+        listed = variants.variants_by_parent(
+            session, [product.id for product in result.items if product.has_variants])
     cart_session.visit(slug)
     return page("catalog.html", shop=merchant, categories=categories, query=query,
                 category=category, products=result.items, next_cursor=result.next_cursor,
-                limit=request.args.get("limit") or None, cursor=cursor, error=None)
+                limit=request.args.get("limit") or None, cursor=cursor, error=None,
+                # A product with variants is as available as its sizes, priced from the lowest.
+                variant_available={parent: sum(max(v.available, 0) for v in found)
+                                   for parent, found in listed.items()},
+                variant_from={parent: min(v.price_amount for v in found)
+                              for parent, found in listed.items()})
 
 
 @blueprint.get("/shops/<slug>/products/<sku>")
@@ -43,10 +51,22 @@ def show_product(slug: str, sku: str):
     try:
         with resources.current().database.read_connection() as connection:
             product = reads.product_view(connection, slug, sku)
+            choices = variant_choices(connection, product)
     except NotFound:
         load_shop(slug)  # a known shop gives its 404 page a way back (an unknown one 404s here)
         raise
     shop = ShopLink(slug, product.shop_name)
     g.storefront_shop = shop
     cart_session.visit(slug)
-    return page("product.html", shop=shop, product=product, quantity="1", error=None)
+    return page("product.html", shop=shop, product=product, quantity="1", error=None,
+                **choices)
+
+
+def variant_choices(connection, product, chosen_sku: str | None = None) -> dict:
+    """The template's variant picker: the variants, what to call the choice, which is picked."""
+    if not product.has_variants:
+        return {"variants": [], "choice_label": None, "chosen_sku": None}
+    found = variants.variants_by_parent(connection, [product.id]).get(product.id, [])
+    names = {name for view in found for name in view.options}
+    label = names.pop().replace("_", " ").capitalize() if len(names) == 1 else "Variant"
+    return {"variants": found, "choice_label": label, "chosen_sku": chosen_sku}

@@ -12,10 +12,12 @@ from shop.checkout.rules import Limits
 from shop.core import resources
 from shop.core.errors import InvalidInput, Problem
 from shop.core.resources import Resources
+from shop.core.timeutil import utcnow
+from shop.fulfilment import countries
 from shop.merchants.models import Merchant
 from shop.orders import service as orders
 from shop.orders.api import order_json
-from shop.storefront import cart_session, formatting, forms
+from shop.storefront import cart_session, delivery, formatting, forms
 from shop.storefront.blueprint import blueprint, load_shop, page
 from shop.storefront.cart_pages import priced_cart
 from shop.storefront.messages import problem_text
@@ -31,10 +33,17 @@ def render_checkout(current: Resources, merchant: Merchant, slug: str, status: i
     if not lines:
         flash("Your cart is empty: add products before checking out.")
         return redirect(url_for(".show_cart", slug=slug), 303)
+    form = form or {}
+    with current.database.reading() as session:
+        country = delivery.default_country(session, merchant.id, form.get("country"),
+                                           request.args.get("country"))
+        shipping = delivery.delivery_view(session, merchant.id, lines, country,
+                                          form.get("shipping_option"), utcnow())
     response = make_response(*page(
         "checkout.html", status, shop=merchant, summary=cart_json(cart, lines),
-        form=form or {}, idempotency_key=uuid.uuid4().hex,
-        cards=forms.card_choices(current.gateway.name), error=error))
+        form={**form, "country": country}, idempotency_key=uuid.uuid4().hex,
+        cards=forms.card_choices(current.gateway.name), error=error, delivery=shipping,
+        countries=countries.choices(), format_date=formatting.format_date))
     # The form carries a one-time key: a page from the cache would replay an old checkout.
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -52,6 +61,9 @@ def place_order(slug: str):
     """Reserve, pay and place the order, then show its status page."""
     current = resources.current()
     merchant = load_shop(slug)
+    if "update_delivery" in request.form:
+        # The shopper changed the country: show that country's options, keep what was typed.
+        return render_checkout(current, merchant, slug, form=request.form.to_dict())
     try:
         key = forms.idempotency_key(request.form)
         cart_id = cart_session.cart_id(slug)
@@ -97,8 +109,9 @@ def show_order(order_id: str):
     response = make_response(*page(
         "order.html", order=order, words=words,
         failure=formatting.failure_text(order["failure_reason"]),
-        delivery=formatting.format_date(order["promised_delivery_date"]),
-        christmas=formatting.christmas_text(order["arrives_before_christmas"]),
+        # The date promised at checkout, until a worker books it (then the booked one).
+        delivery=formatting.format_date(order["shipping"]["promised_date"]),
+        christmas=formatting.christmas_text(order["shipping"]["arrives_before_christmas"]),
         refresh_s=None if words.final else REFRESH_S, shop_slug=cart_session.last_shop()))
     # The URL carries the order's access token: keep the page out of shared caches.
     response.headers["Cache-Control"] = "no-store"

@@ -40,6 +40,8 @@ def checkout_body(form: Mapping[str, str], gateway_name: str) -> dict[str, Any]:
     body: dict[str, Any] = {
         "email": form.get("email", ""), "shipping_address": address,
         "payment": {"gateway": gateway_name, "token": form.get("payment_token", "")}}
+    if form.get("shipping_option"):
+        body["shipping_option"] = form["shipping_option"]
     amount = form.get("expected_total_amount")
     if amount is not None:
         # The total the page showed; a form that tampers with it is refused by validation.

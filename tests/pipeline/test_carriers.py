@@ -67,7 +67,9 @@ def add_carrier(api, shop, name: str, capacity: int, transit_days: int, priority
 def test_merchant_manages_carriers(api, shop):
     fast = add_carrier(api, shop, "Fast", 10, 1, 0)
     assert fast == {"id": fast["id"], "name": "Fast", "daily_capacity": 10, "transit_days": 1,
-                    "priority": 0, "is_down": False, "booked_today": 0}
+                    "priority": 0, "is_down": False, "booked_today": 0,
+                    "origin_country": "DE", "domestic_rate": 0, "eu_rate": 0, "world_rate": 0,
+                    "free_shipping_over": None, "cutoff_hour": 24}
     add_carrier(api, shop, "Cheap", 100, 4, 5)
     listed = api.client.get(carriers_url(shop), headers=shop.auth).get_json()["items"]
     assert [carrier["name"] for carrier in listed] == ["Fast", "Cheap"]

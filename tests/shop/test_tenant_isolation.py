@@ -15,6 +15,12 @@ MERCHANT_ENDPOINTS = [
     ("POST", "/api/v1/shops/{slug}/carriers", {"name": "Sneaky", "daily_capacity": 10}),
     ("GET", "/api/v1/shops/{slug}/carriers", None),
     ("PATCH", "/api/v1/shops/{slug}/carriers/{carrier}", {"is_down": True}),
+    ("POST", "/api/v1/shops/{slug}/webhooks",
+     {"url": "https://hooks.example.com/peakshop", "events": ["incident.opened"]}),
+    ("GET", "/api/v1/shops/{slug}/webhooks", None),
+    ("DELETE", "/api/v1/shops/{slug}/webhooks/{endpoint}", None),
+    ("GET", "/api/v1/shops/{slug}/webhooks/{endpoint}/deliveries", None),
+    ("POST", "/api/v1/shops/{slug}/erasures", {"email": "shopper@example.com"}),
 ]
 
 
@@ -23,14 +29,15 @@ def merchant_endpoints(app):
     return {(method, rule.rule) for rule in app.url_map.iter_rules()
             if rule.rule.startswith("/api/v1/shops/<slug>/")
             for method in rule.methods - {"HEAD", "OPTIONS"}
-            if not (method == "GET" and rule.rule.endswith(("/products", "/products/<sku>")))
+            if not (method == "GET" and rule.rule.endswith(("/products", "/products/<sku>",
+                                                             "/status")))
             and not rule.rule.endswith("/carts")}
 
 
 def test_the_table_covers_every_merchant_endpoint(app):
     """A new merchant endpoint must be added to the table above, or this fails."""
     covered = {(method, path.replace("{slug}", "<slug>").replace("TREE", "<sku>")
-                .replace("{carrier}", "<int:carrier_id>"))
+                .replace("{carrier}", "<int:carrier_id>").replace("{endpoint}", "<endpoint_id>"))
                for method, path, _ in MERCHANT_ENDPOINTS}
     missing = merchant_endpoints(app) - covered
     assert not missing, f"add these to MERCHANT_ENDPOINTS: {sorted(missing)}"
@@ -43,7 +50,8 @@ def test_another_merchants_token_gets_403_and_changes_nothing(client, api, metho
     api.add_product(victim, "TREE", price=5000, stock=4)
     carrier = client.post(f"/api/v1/shops/{victim.slug}/carriers", headers=victim.auth,
                           json={"name": "Reindeer Express", "daily_capacity": 50}).get_json()
-    response = client.open(path.format(slug=victim.slug, carrier=carrier["id"]), method=method,
+    response = client.open(path.format(slug=victim.slug, carrier=carrier["id"], endpoint=1),
+                           method=method,
                            json=body, headers=intruder.auth)
     assert response.status_code == 403
     assert response.mimetype == "application/problem+json"

@@ -39,7 +39,8 @@ def test_a_paid_order_refreshes_until_it_is_final(shopper, api, shop):
     assert '<meta http-equiv="refresh" content="5">' in page
     assert "Reindeer mug" in page and "€25.00" in page
     assert "1 Frost Lane" in page and "shopper@example.com" in page
-    assert "Promised delivery" not in page  # not known before confirmation
+    # Promised at checkout already, before a worker books it.
+    assert "Promised delivery: <strong>" in page and "with Standard shipping" in page
 
 
 def test_a_confirmed_order_shows_the_promised_date_and_christmas(app, shopper, api, shop):

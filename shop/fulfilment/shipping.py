@@ -1,0 +1,136 @@
+"""Shipping options a shopper can choose before paying: carrier, price, promised date.
+
+Prices come from the carrier's flat rate for the destination's zone (domestic, EU, world),
+free from an order value the merchant sets. The promised date is planned by
+`booking.promise`, the very planner the worker books with at confirmation, from the
+carrier's current bookings, daily capacity and cut-off hour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from shop.core.errors import InvalidInput
+from shop.fulfilment.booking import (
+    CHRISTMAS_EVE,
+    DEFAULT_CARRIER,
+    arrives_before_christmas,
+    bookings_from,
+    carrier_option,
+    promise,
+)
+from shop.fulfilment.models import Carrier
+from shop.taxes.vat import EU_STANDARD_RATES
+
+STANDARD_OPTION_ID = "standard"
+CARRIER_OPTION_PREFIX = "carrier-"
+
+
+class Zone(StrEnum):
+    DOMESTIC = "domestic"
+    EU = "eu"
+    WORLD = "world"
+
+
+@dataclass(frozen=True)
+class ShippingOption:
+    id: str
+    carrier: str
+    carrier_id: int | None
+    price_amount: int
+    currency: str
+    promised_date: date
+    # In December before Christmas: the last day an order placed before the cut-off still
+    # arrives by 24 December with this carrier, capacity permitting; else None.
+    last_order_date_for_christmas: date | None
+
+    @property
+    def arrives_before_christmas(self) -> bool:
+        return bool(arrives_before_christmas(self.promised_date))
+
+
+def zone_of(origin: str, destination: str) -> Zone:
+    """The rate zone of a parcel; no side effects."""
+    if origin == destination:
+        return Zone.DOMESTIC
+    if origin in EU_STANDARD_RATES and destination in EU_STANDARD_RATES:
+        return Zone.EU
+    return Zone.WORLD
+
+
+def price_for(carrier: Carrier, zone: Zone, order_value: int) -> int:
+    """The flat rate of `zone`, or 0 once the order reaches the free-shipping threshold."""
+    if carrier.free_shipping_over is not None and order_value >= carrier.free_shipping_over:
+        return 0
+    return {Zone.DOMESTIC: carrier.domestic_rate, Zone.EU: carrier.eu_rate,
+            Zone.WORLD: carrier.world_rate}[zone]
+
+
+def last_order_date_for_christmas(transit_days: int, today: date) -> date | None:
+    """In December, up to that day: the last dispatch day that still arrives by 24 December."""
+    christmas_eve = date(today.year, *CHRISTMAS_EVE)
+    last_day = christmas_eve - timedelta(days=transit_days)
+    if today.month != 12 or today > last_day:
+        return None
+    return last_day
+
+
+def option_id_for(carrier_id: int | None) -> str:
+    return STANDARD_OPTION_ID if carrier_id is None else f"{CARRIER_OPTION_PREFIX}{carrier_id}"
+
+
+def carrier_id_of(option_id: str | None) -> int | None:
+    """The carrier an option id names (None for the built-in service or no choice)."""
+    if option_id and option_id.startswith(CARRIER_OPTION_PREFIX):
+        digits = option_id[len(CARRIER_OPTION_PREFIX):]
+        if digits.isdigit() and len(digits) < 19:
+            return int(digits)
+    return None
+
+
+def shipping_options(session: Session, merchant_id: int, country: str, order_value: int,
+                     currency: str, now: datetime) -> list[ShippingOption]:
+    """Every way the merchant can ship an order of `order_value` to `country`, preferred first.
+
+    Carriers that are down or have no capacity are not offered; a merchant without any gets
+    the built-in standard shipping, free.
+    """
+    rows = list(session.scalars(select(Carrier)
+                                .where(Carrier.merchant_id == merchant_id,
+                                       Carrier.is_down.is_(False), Carrier.daily_capacity > 0)
+                                .order_by(Carrier.priority, Carrier.id)))
+    today = now.date()
+    if not rows:
+        slot = promise(DEFAULT_CARRIER, {}, today, now.hour)
+        return [ShippingOption(STANDARD_OPTION_ID, DEFAULT_CARRIER.name, None, 0, currency,
+                               slot.promised_delivery_date,
+                               last_order_date_for_christmas(DEFAULT_CARRIER.transit_days,
+                                                             today))]
+    booked = bookings_from(session, [row.id for row in rows], today)
+    options = []
+    for row in rows:
+        slot = promise(carrier_option(row), booked, today, now.hour)
+        options.append(ShippingOption(
+            option_id_for(row.id), row.name, row.id,
+            price_for(row, zone_of(row.origin_country, country), order_value), currency,
+            slot.promised_delivery_date,
+            last_order_date_for_christmas(row.transit_days, today)))
+    return options
+
+
+def choose_option(options: list[ShippingOption], option_id: str | None) -> ShippingOption:
+    """The option the shopper chose, or the first (preferred) one when they chose none."""
+    if option_id is None:
+        return options[0]
+    for option in options:
+        if option.id == option_id:
+            return option
+    raise InvalidInput(f"'shipping_option' {option_id[:40]!r} is not offered for this cart and "
+                       f"country: choose one of {', '.join(o.id for o in options)} (GET "
+                       ".../shipping-options?country=XX lists them)",
+                       code="unknown_shipping_option")

@@ -1,0 +1,42 @@
+"""Shipping options over JSON: what a cart would cost to ship, and when it would arrive."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request
+
+from shop.cart import service as carts
+from shop.core import resources
+from shop.core.timeutil import utcnow
+from shop.core.validation import money_json
+from shop.fulfilment import countries, shipping
+from shop.taxes import vat
+
+blueprint = Blueprint("shipping_api", __name__, url_prefix="/api/v1")
+
+
+def option_json(option: shipping.ShippingOption, country: str) -> dict:
+    last_day = option.last_order_date_for_christmas
+    return {"id": option.id, "carrier": option.carrier,
+            "price": money_json(option.price_amount, option.currency),
+            "tax_included": money_json(vat.included_vat(option.price_amount,
+                                                        vat.rate_for(country)),
+                                       option.currency),
+            "promised_date": option.promised_date.isoformat(),
+            "arrives_before_christmas": option.arrives_before_christmas,
+            "last_order_date_for_christmas": last_day.isoformat() if last_day else None}
+
+
+@blueprint.get("/carts/<cart_id>/shipping-options")
+def list_shipping_options(cart_id: str):
+    """The ways the cart can ship to `country`, with price and promised delivery date."""
+    country = countries.parse_country(request.args.get("country"), "country")
+    current = resources.current()
+    cart = carts.load_cart(current.redis, cart_id)
+    with current.database.reading() as session:
+        lines = carts.price_lines(session, cart)
+        currency = lines[0].product.currency if lines else "EUR"
+        options = shipping.shipping_options(session, cart.merchant_id, country,
+                                            sum(line.line_total for line in lines), currency,
+                                            utcnow())
+    return {"country": country, "vat_rate_percent": str(vat.rate_for(country)),
+            "items": [option_json(option, country) for option in options]}

@@ -1,0 +1,1 @@
+"""Taxes: the VAT included in a consumer's prices."""
