@@ -35,6 +35,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     init_order_metrics(app)
     errors.init_app(app)
     _register_blueprints(app)
+    _register_merchant_area(app)
     return app
 
 
@@ -52,3 +53,15 @@ def _register_blueprints(app: Flask) -> None:
     for blueprint in (ops, merchants_api, catalog_api, cart_api, checkout_api, orders_api,
                       fulfilment_api, payment_webhooks, storefront):
         app.register_blueprint(blueprint)
+
+
+def _register_merchant_area(app: Flask) -> None:
+    from shop.catalog.transfer_api import blueprint as catalog_transfer_api
+    from shop.events.api import blueprint as events_api
+    from shop.events.ops_api import blueprint as events_ops_api
+    from shop.merchants.access import init_app as init_merchant_access
+    from shop.merchants.account_api import blueprint as merchant_account_api
+
+    for blueprint in (merchant_account_api, events_api, events_ops_api, catalog_transfer_api):
+        app.register_blueprint(blueprint)
+    init_merchant_access(app)

@@ -6,3 +6,4 @@ from shop.merchants import models as merchant_models  # noqa: F401
 from shop.notifications import models as notification_models  # noqa: F401
 from shop.orders import models as order_models  # noqa: F401
 from shop.payments import models as payment_models  # noqa: F401
+from shop.events import models as event_models  # noqa: F401
