@@ -29,7 +29,7 @@ class Limit(StrEnum):
 
 
 LIMITS: dict[Plan, dict[Limit, int]] = {
-    Plan.FREE: {Limit.PRODUCTS: 1000, Limit.COLLABORATORS: 5, Limit.EVENTS_PER_MONTH: 10,
+    Plan.FREE: {Limit.PRODUCTS: 1000, Limit.COLLABORATORS: 10, Limit.EVENTS_PER_MONTH: 10,
                 Limit.API_REQUESTS_PER_MINUTE: 3000},
     Plan.PREMIUM: {Limit.PRODUCTS: 100_000, Limit.COLLABORATORS: 100,
                    Limit.EVENTS_PER_MONTH: 200, Limit.API_REQUESTS_PER_MINUTE: 30_000},
