@@ -28,9 +28,9 @@ def add_member(client, owner: Shop, role: str, email: str | None = None) -> Shop
 @pytest.fixture
 def team(client, shop) -> dict[str, Shop]:
     """role -> a member of `shop` with that role (the owner is `shop` itself)."""
-    owner_id = client.get(f"/api/v1/shops/{shop.slug}/collaborators",
-                          headers=shop.auth).get_json()["items"][0]["id"]
-    shop.collaborator_id = owner_id
+    first = client.get(f"/api/v1/shops/{shop.slug}/collaborators",
+                       headers=shop.auth).get_json()["items"][0]
+    shop.collaborator_id, shop.email = first["id"], first["email"]
     members = {"owner": shop}
     for role in ("manager", "staff", "viewer"):
         members[role] = add_member(client, shop, role)
