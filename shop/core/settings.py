@@ -47,7 +47,10 @@ class Settings:
     invitation_ttl_hours: int = 72
     # Failed sign-ins allowed per account and per client before 429 (limits' notation).
     signin_account_limit: str = "10 per 15 minutes"
-    signin_client_limit: str = "30 per minute"
+    signin_client_limit: str = "10 per minute"
+    # Password checks per host: at once (0: no cap) and per time; beyond, 503 and retry.
+    signin_concurrency: int = 1
+    signin_host_rate: str = "2 per second"
     # How many proxies in front of gunicorn set X-Forwarded-For (0: trust none).
     proxy_hops: int = 0
     # Capacity of one web replica, for planning announced events.
@@ -165,6 +168,8 @@ ENVIRONMENT.update({
     "PEAKSHOP_INVITATION_TTL_HOURS": ("invitation_ttl_hours", positive_int),
     "PEAKSHOP_SIGNIN_ACCOUNT_LIMIT": ("signin_account_limit", _rate_limit),
     "PEAKSHOP_SIGNIN_CLIENT_LIMIT": ("signin_client_limit", _rate_limit),
+    "PEAKSHOP_SIGNIN_CONCURRENCY": ("signin_concurrency", _whole_or_zero),
+    "PEAKSHOP_SIGNIN_HOST_RATE": ("signin_host_rate", _rate_limit),
     "PEAKSHOP_PROXY_HOPS": ("proxy_hops", _whole_or_zero),
     "PEAKSHOP_POD_MAX_RPS": ("pod_max_rps", positive_int),
     "PEAKSHOP_POD_TARGET_UTILISATION": ("pod_target_utilisation", _fraction),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import math
+import os
 import time
 
 from flask import Flask, Response, current_app, g, request
@@ -22,7 +23,7 @@ from shop.core.errors import Forbidden, problem_response
 from shop.core.http import bearer_token
 from shop.merchants import audit, plans, roles, service
 from shop.merchants.roles import PUBLIC, SHOP
-from shop.merchants.throttle import SignInThrottle, TooManyRequests
+from shop.merchants.throttle import HashingSlots, SignInThrottle, TooManyRequests
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +42,9 @@ class MerchantGuards:
         current = app.extensions["peakshop"]
         settings = current.settings
         self.signin = SignInThrottle(current.redis, settings.signin_account_limit,
-                                     settings.signin_client_limit)
+                                     settings.signin_client_limit, settings.signin_host_rate)
+        self.hashing = HashingSlots(os.path.join(settings.instance_path, "signin-slots"),
+                                    settings.signin_concurrency)
         storage = RedisStorage("redis://", connection_pool=current.redis.connection_pool,
                                key_prefix="peakshop:api-rate")
         self._api_rate = FixedWindowRateLimiter(storage)

@@ -38,10 +38,13 @@ def sign_in():
     client = client_address()
     # Refused before the password is hashed: a flood of guesses must not eat the CPU.
     throttle.refuse_if_exceeded(email, client)
+    throttle.take_hash_budget()
     current = resources.current()
     try:
+        with guards().hashing.slot(), current.database.reading() as session:
+            verdict = tokens.check_password(session, email, password)
         with current.database.transaction() as session:
-            issued = tokens.sign_in(session, email, password, current.settings.token_ttl_days,
+            issued = tokens.sign_in(session, email, verdict, current.settings.token_ttl_days,
                                     shop=shop)
             who = merchants.Acting(issued.merchant.id, issued.merchant.slug,
                                    issued.collaborator.id, issued.collaborator.person_id,

@@ -46,19 +46,25 @@ def issue(session: Session, collaborator: Collaborator, ttl_days: int,
     return Issued(collaborator.merchant, collaborator, token, row.id, row.expires_at)
 
 
-def sign_in(session: Session, email: str, password: str, ttl_days: int,
-            shop: str | None = None) -> Issued:
-    """A new token for a person who knows their password.
+def check_password(session: Session, email: str, password: str) -> passwords.Verdict:
+    """Whether `password` is the account's; the same work for an e-mail nobody has.
 
-    Without `shop`, the token acts in the first company the person joined. The password is
-    checked (and an old hash upgraded) before anything about memberships is said.
+    Runs in a read session: the expensive hash must not hold a write lock.
+    """
+    stored = session.scalar(select(Person.password_hash).where(Person.email == email))
+    if stored is None:
+        return passwords.verify_nobody(password)
+    return passwords.verify(stored, password)
+
+
+def sign_in(session: Session, email: str, verdict: passwords.Verdict, ttl_days: int,
+            shop: str | None = None) -> Issued:
+    """A new token for a person whose password `verdict` matched (else 401).
+
+    Without `shop`, the token acts in the first company the person joined.
     """
     person = person_by_email(session, email)
-    if person is None:
-        passwords.verify_nobody(password)
-        raise Unauthorized(WRONG_CREDENTIALS, code="wrong_credentials")
-    verdict = passwords.verify(person.password_hash, password)
-    if not verdict.matches:
+    if person is None or not verdict.matches:
         raise Unauthorized(WRONG_CREDENTIALS, code="wrong_credentials")
     if verdict.new_hash:
         person.password_hash = verdict.new_hash

@@ -109,7 +109,8 @@ def test_old_werkzeug_hashes_still_sign_in_and_are_upgraded_to_argon2id(app, cli
 @pytest.fixture
 def strict_client(make_app):
     application = make_app(signin_account_limit="3 per minute",
-                           signin_client_limit="5 per minute")
+                           signin_client_limit="5 per minute",
+                           signin_host_rate="1000 per second")
     return application, application.test_client()
 
 
@@ -166,3 +167,32 @@ def test_a_person_in_two_companies_picks_the_shop(client, api, team):
 def test_members_created_with_a_password_can_sign_in(client, team):
     member = add_member(client, team["owner"], "viewer")
     assert _sign_in(client, member.email).status_code == 201
+
+
+def test_sign_ins_beyond_the_hosts_hash_budget_get_503_without_hashing(make_app):
+    application = make_app(signin_host_rate="2 per minute")
+    client = application.test_client()
+    assert client.post("/api/v1/merchants", json={"name": "Budget", "email": "b@example.com",
+                                                  "password": PASSWORD}).status_code == 201
+    assert _sign_in(client, "b@example.com", "wrong-one", "10.3.0.1").status_code == 401
+    assert _sign_in(client, "b@example.com", PASSWORD, "10.3.0.2").status_code == 201
+    busy = _sign_in(client, "b@example.com", PASSWORD, "10.3.0.3")
+    assert busy.status_code == 503 and busy.get_json()["code"] == "signin_busy"
+    assert busy.headers["Retry-After"] == "1"
+
+
+def test_a_sign_in_finding_every_hashing_slot_taken_gets_503(app, client, team):
+    """Another worker holding the host's only slot: the kernel's flock says so."""
+    import fcntl
+    import os
+
+    folder = os.path.join(app.extensions["peakshop"].settings.instance_path, "signin-slots")
+    os.makedirs(folder, exist_ok=True)
+    descriptor = os.open(os.path.join(folder, "slot-0.lock"), os.O_RDWR | os.O_CREAT)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        busy = _sign_in(client, team["staff"].email)
+        assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+    finally:
+        os.close(descriptor)
+    assert _sign_in(client, team["staff"].email).status_code == 201
