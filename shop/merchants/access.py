@@ -12,6 +12,7 @@ import math
 import os
 import time
 
+import redis
 from flask import Flask, Response, current_app, g, request
 from limits import RateLimitItemPerMinute
 from limits.storage import RedisStorage
@@ -52,7 +53,15 @@ class MerchantGuards:
     def count_api_call(self, merchant_id: int, plan: plans.Plan, slug: str) -> None:
         allowed = plans.LIMITS[plan][plans.Limit.API_REQUESTS_PER_MINUTE]
         item = RateLimitItemPerMinute(allowed)
-        if not self._api_rate.hit(item, str(merchant_id)):
+        try:
+            within = self._api_rate.hit(item, str(merchant_id))
+        except redis.exceptions.RedisError as problem:
+            # A commercial limit is not worth refusing a merchant's stock update while Redis
+            # is down (the sign-in throttle, a security limit, does refuse).
+            log.warning("API rate of shop %s not counted, Redis unavailable: %s", slug,
+                        problem)
+            return
+        if not within:
             stats = self._api_rate.get_window_stats(item, str(merchant_id))
             retry_after = max(1, math.ceil(stats.reset_time - time.time()))
             raise TooManyRequests(
