@@ -61,7 +61,9 @@ def _register_merchant_area(app: Flask) -> None:
     from shop.events.ops_api import blueprint as events_ops_api
     from shop.merchants.access import init_app as init_merchant_access
     from shop.merchants.account_api import blueprint as merchant_account_api
+    from shop.merchants.pages import blueprint as merchant_pages
 
-    for blueprint in (merchant_account_api, events_api, events_ops_api, catalog_transfer_api):
+    for blueprint in (merchant_account_api, events_api, events_ops_api, catalog_transfer_api,
+                      merchant_pages):
         app.register_blueprint(blueprint)
     init_merchant_access(app)

@@ -13,14 +13,14 @@ import os
 import time
 
 import redis
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, redirect, request, url_for
 from limits import RateLimitItemPerMinute
 from limits.storage import RedisStorage
 from limits.strategies import FixedWindowRateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop.core import resources
-from shop.core.errors import Forbidden, problem_response
+from shop.core.errors import Forbidden, Problem, problem_response
 from shop.core.http import bearer_token
 from shop.merchants import audit, plans, roles, service
 from shop.merchants.roles import PUBLIC, SHOP
@@ -86,17 +86,33 @@ def client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def _enforce() -> None:
+def _enforce() -> Response | None:
     rule = request.url_rule
+    if rule is not None and roles.is_page(rule.rule):
+        from shop.merchants import pages
+
+        token = pages.session_token()
+        if not token:
+            return redirect(url_for("merchant_pages.sign_in"), 303)
+        try:
+            _check(rule.rule, token)
+        except Problem as problem:
+            return pages.page_for_problem(problem)
+        return None
     if rule is None or request.method == "OPTIONS" or not roles.is_merchant_route(rule.rule):
-        return
-    action = roles.action_for(request.method, rule.rule)
-    if action == PUBLIC:
-        return
+        return None
+    if roles.action_for(request.method, rule.rule) == PUBLIC:
+        return None
+    _check(rule.rule, bearer_token())
+    return None
+
+
+def _check(rule: str, token: str) -> None:
+    """Who acts, and whether their role, plan rate and quota allow this request."""
+    action = roles.action_for(request.method, rule)
     if action is None:
         log.warning("route %s %s is missing from the role matrix (shop.merchants.roles); "
-                    "only owners and managers may use it", request.method, rule.rule)
-    token = bearer_token()
+                    "only owners and managers may use it", request.method, rule)
     slug = (request.view_args or {}).get("slug", "")
     with resources.current().database.reading() as session:
         who = service.authenticate(session, token, slug)
@@ -107,7 +123,7 @@ def _enforce() -> None:
                             code="role_forbidden")
         plan = plans.plan_of(session, who.merchant_id)
         guards().count_api_call(who.merchant_id, plan, slug)
-        quota = QUOTAS.get((request.method, rule.rule))
+        quota = QUOTAS.get((request.method, rule))
         if quota is not None:
             plans.check(session, who.merchant_id, slug, quota)
     g.acting = who

@@ -47,6 +47,7 @@ ACTIONS: dict[str, frozenset[Role]] = {
 }
 
 SHOP = "/api/v1/shops/<slug>"
+PAGES = "/merchant/shops/<slug>"  # the HTML back-office
 
 # (method, URL rule) -> action or PUBLIC.
 ROUTES: dict[tuple[str, str], str] = {
@@ -76,6 +77,7 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{SHOP}/plan"): "plan.read",
     ("PUT", f"{SHOP}/plan"): "plan.write",
     ("GET", f"{SHOP}/audit"): "audit.read",
+    ("GET", f"{PAGES}/"): "events.read",
 }
 
 # A route someone adds without a line above: only owners and managers get through, and the
@@ -84,7 +86,11 @@ UNCLASSIFIED = frozenset({Role.OWNER, Role.MANAGER})
 
 
 def is_merchant_route(rule: str) -> bool:
-    return rule == SHOP or rule.startswith(SHOP + "/")
+    return any(rule == prefix or rule.startswith(prefix + "/") for prefix in (SHOP, PAGES))
+
+
+def is_page(rule: str) -> bool:
+    return rule == PAGES or rule.startswith(PAGES + "/")
 
 
 def action_for(method: str, rule: str) -> str | None:

@@ -6,7 +6,16 @@ import itertools
 
 import pytest
 
-from shop.merchants.roles import ACTIONS, PUBLIC, ROUTES, SHOP, Role, action_for, may
+from shop.merchants.roles import (
+    ACTIONS,
+    PUBLIC,
+    ROUTES,
+    SHOP,
+    Role,
+    action_for,
+    is_merchant_route,
+    may,
+)
 
 _spares = itertools.count(1)
 CSV = ("sku,name,description,category,price_amount,currency,stock\r\n"
@@ -49,17 +58,20 @@ REQUESTS = {
     ("PUT", f"{SHOP}/plan"): ("/plan", {"plan": "premium"}, 200),
     ("GET", f"{SHOP}/audit"): ("/audit", None, 200),
 }
-PROTECTED = sorted(key for key, action in ROUTES.items() if action != PUBLIC)
+# The JSON routes; the back-office page has its own tests (test_pages.py).
+PROTECTED = sorted(key for key, action in ROUTES.items()
+                   if action != PUBLIC and key[1].startswith(SHOP + "/"))
 
 
 def shop_routes(app) -> set[tuple[str, str]]:
     return {(method, rule.rule) for rule in app.url_map.iter_rules()
-            if rule.rule.startswith(SHOP + "/") or rule.rule == SHOP
+            if is_merchant_route(rule.rule)
             for method in rule.methods - {"HEAD", "OPTIONS"}}
 
 
 def test_every_shop_route_is_in_the_matrix(app):
-    """A new route under /api/v1/shops/<slug>/ must be classified in shop.merchants.roles."""
+    """A new route under /api/v1/shops/<slug>/ or /merchant/shops/<slug>/ must be classified
+    in shop.merchants.roles."""
     missing = sorted(shop_routes(app) - set(ROUTES))
     assert not missing, f"add these to shop.merchants.roles.ROUTES: {missing}"
     stale = sorted(set(ROUTES) - shop_routes(app))
