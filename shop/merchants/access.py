@@ -20,9 +20,9 @@ from limits.strategies import FixedWindowRateLimiter
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from shop.core import resources
-from shop.core.errors import Forbidden, Problem, problem_response
+from shop.core.errors import Forbidden, Problem, Unauthorized, problem_response
 from shop.core.http import bearer_token
-from shop.merchants import audit, plans, roles, service
+from shop.merchants import audit, plans, roles, service, tokens
 from shop.merchants.roles import PUBLIC, SHOP
 from shop.merchants.throttle import HashingSlots, SignInThrottle, TooManyRequests
 
@@ -128,6 +128,31 @@ def _check(rule: str, token: str) -> None:
             plans.check(session, who.merchant_id, slug, quota)
     g.acting = who
     g.action = action or "unclassified"
+
+
+def checked_sign_in(email: str, password: str, shop: str | None) -> service.Issued:
+    """Sign in through every guard, cheapest first: the account's and the client's failure
+    limits, the host's hash budget and slot, then the password; a failure is counted."""
+    current = resources.current()
+    throttle = guards().signin
+    client = client_address()
+    throttle.refuse_if_exceeded(email, client)
+    throttle.take_hash_budget()
+    try:
+        with guards().hashing.slot(), current.database.reading() as session:
+            verdict = tokens.check_password(session, email, password)
+        with current.database.transaction() as session:
+            issued = tokens.sign_in(session, email, verdict, current.settings.token_ttl_days,
+                                    shop=shop)
+            who = service.Acting(issued.merchant.id, issued.merchant.slug,
+                                 issued.collaborator.id, issued.collaborator.person_id, email,
+                                 issued.collaborator.role, issued.token_id)
+            audit.record(session, issued.merchant.id, who, "tokens.issue",
+                         f"token {issued.token_id}", {"client": client})
+            return issued
+    except Unauthorized:
+        throttle.record_failure(email, client)
+        raise
 
 
 def _audit(response: Response) -> Response:

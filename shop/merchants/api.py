@@ -5,11 +5,11 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 
 from shop.core import resources, validation
-from shop.core.errors import InvalidInput, Unauthorized
+from shop.core.errors import InvalidInput
 from shop.core.http import json_body
-from shop.merchants import audit, team, tokens
+from shop.merchants import audit, team
 from shop.merchants import service as merchants
-from shop.merchants.access import acting, client_address, guards
+from shop.merchants.access import acting, checked_sign_in
 from shop.merchants.presenters import collaborator_json, issued_json
 
 blueprint = Blueprint("merchants_api", __name__, url_prefix="/api/v1")
@@ -34,27 +34,7 @@ def sign_in():
     if not isinstance(password, str):
         raise InvalidInput("'password' is required, as a string")
     shop = validation.text(data, "shop", max_length=64, required=False)
-    throttle = guards().signin
-    client = client_address()
-    # Refused before the password is hashed: a flood of guesses must not eat the CPU.
-    throttle.refuse_if_exceeded(email, client)
-    throttle.take_hash_budget()
-    current = resources.current()
-    try:
-        with guards().hashing.slot(), current.database.reading() as session:
-            verdict = tokens.check_password(session, email, password)
-        with current.database.transaction() as session:
-            issued = tokens.sign_in(session, email, verdict, current.settings.token_ttl_days,
-                                    shop=shop)
-            who = merchants.Acting(issued.merchant.id, issued.merchant.slug,
-                                   issued.collaborator.id, issued.collaborator.person_id,
-                                   email, issued.collaborator.role, issued.token_id)
-            audit.record(session, issued.merchant.id, who, "tokens.issue",
-                         f"token {issued.token_id}", {"client": client})
-            return issued_json(issued), 201
-    except Unauthorized:
-        throttle.record_failure(email, client)
-        raise
+    return issued_json(checked_sign_in(email, password, shop)), 201
 
 
 @blueprint.post("/invitations/<invitation>/accept")

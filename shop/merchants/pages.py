@@ -7,20 +7,28 @@ through the same door (role matrix, expiry, revocation) as the JSON API.
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Response,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from shop.core import resources
-from shop.core.errors import Problem, Unauthorized
+from shop.core.errors import Problem
 from shop.core.timeutil import utcnow
 from shop.events import service as events
 from shop.events.api import capacity_settings
 from shop.merchants import service as merchants
-from shop.merchants import tokens
-from shop.merchants.access import acting, client_address, guards
+from shop.merchants.access import acting, checked_sign_in
 from shop.merchants.models import ApiToken
 
 blueprint = Blueprint("merchant_pages", __name__, url_prefix="/merchant")
@@ -53,33 +61,26 @@ def session_token() -> str | None:
 def sign_in():
     """Sign in with e-mail and password; the same throttle as POST /api/v1/tokens."""
     form = SignInForm()
-    error, status = None, 200
+    error, status, retry_after = None, 200, None
     if form.validate_on_submit():
-        email = form.email.data.strip().lower()
-        throttle = guards().signin
-        client = client_address()
-        current = resources.current()
         try:
-            throttle.refuse_if_exceeded(email, client)
-            throttle.take_hash_budget()
-            with guards().hashing.slot(), current.database.reading() as db:
-                verdict = tokens.check_password(db, email, form.password.data)
-            with current.database.transaction() as db:
-                issued = tokens.sign_in(db, email, verdict, current.settings.token_ttl_days,
-                                        shop=(form.shop.data or "").strip() or None)
-                slug = issued.merchant.slug
+            issued = checked_sign_in(form.email.data.strip().lower(), form.password.data,
+                                     (form.shop.data or "").strip() or None)
             session.clear()
             session[SESSION_TOKEN] = issued.token
-            return redirect(url_for("merchant_pages.dashboard", slug=slug), 303)
-        except Unauthorized as problem:
-            throttle.record_failure(email, client)
-            error, status = problem.detail, 401
+            return redirect(url_for("merchant_pages.dashboard", slug=issued.merchant.slug),
+                            303)
         except Problem as problem:
             error, status = problem.detail, problem.status
+            retry_after = getattr(problem, "retry_after_s", None)
     elif request.method == "POST":
         error, status = "check the form: " + "; ".join(
             f"{name}: {', '.join(messages)}" for name, messages in form.errors.items()), 400
-    return render_template("merchant/sign_in.html", form=form, error=error), status
+    response = make_response(render_template("merchant/sign_in.html", form=form, error=error),
+                             status)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
 
 @blueprint.post("/sign-out")
 def sign_out():

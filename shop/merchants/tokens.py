@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from shop.core.errors import Forbidden, NotFound, Unauthorized
 from shop.core.timeutil import utcnow
@@ -69,6 +69,7 @@ def sign_in(session: Session, email: str, verdict: passwords.Verdict, ttl_days: 
     if verdict.new_hash:
         person.password_hash = verdict.new_hash
     statement = (select(Collaborator).join(Merchant, Merchant.id == Collaborator.merchant_id)
+                 .options(joinedload(Collaborator.person), joinedload(Collaborator.merchant))
                  .where(Collaborator.person_id == person.id, Collaborator.status == "active")
                  .order_by(Collaborator.id).limit(1))
     if shop is not None:

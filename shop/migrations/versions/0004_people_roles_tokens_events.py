@@ -19,6 +19,38 @@ depends_on = None
 LEGACY_TOKEN_TTL = timedelta(days=30)
 
 
+def _token_columns() -> list:
+    return [sa.column('id', sa.Integer()), sa.column('token_hash', sa.String()),
+            sa.column('collaborator_id', sa.Integer()), sa.column('merchant_id', sa.Integer()),
+            sa.column('created_at', sa.DateTime())]
+
+
+TOKENS = sa.table('api_tokens', *_token_columns())
+
+
+def _set_tokens_aside() -> list:
+    """Take the tokens out while `collaborators` is rebuilt.
+
+    SQLite alters a table by copying it, dropping the old one and renaming the copy; with
+    foreign keys on (as peakshop runs it), dropping a table that tokens point at fails, and
+    deferring the check does not help since the renamed copy never "re-inserts" the rows.
+    """
+    bind = op.get_bind()
+    rows = bind.execute(sa.select(TOKENS)).mappings().all()
+    bind.execute(TOKENS.delete())
+    return [dict(row) for row in rows]
+
+
+def _restore_tokens(table, rows: list) -> None:
+    if not rows:
+        return
+    op.bulk_insert(table, rows)
+    if op.get_bind().dialect.name == 'postgresql':
+        # Rows went back with their ids; the id sequence must still start above them.
+        op.execute("SELECT setval(pg_get_serial_sequence('api_tokens', 'id'), "
+                   "(SELECT max(id) FROM api_tokens))")
+
+
 def upgrade() -> None:
     op.create_table('people',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -30,6 +62,7 @@ def upgrade() -> None:
     )
     op.execute("INSERT INTO people (email, password_hash, created_at) "
                "SELECT email, password_hash, created_at FROM collaborators")
+    tokens = _set_tokens_aside()
 
     with op.batch_alter_table('collaborators', schema=None) as batch_op:
         batch_op.add_column(sa.Column('person_id', sa.Integer(), nullable=True))
@@ -58,15 +91,12 @@ def upgrade() -> None:
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.add_column(sa.Column('expires_at', sa.DateTime(), nullable=True))
         batch_op.add_column(sa.Column('revoked_at', sa.DateTime(), nullable=True))
-    bind = op.get_bind()
-    tokens = sa.table('api_tokens', sa.column('id', sa.Integer()),
-                      sa.column('created_at', sa.DateTime()),
-                      sa.column('expires_at', sa.DateTime()))
-    for token_id, created_at in bind.execute(sa.select(tokens.c.id, tokens.c.created_at)).all():
-        bind.execute(tokens.update().where(tokens.c.id == token_id)
-                     .values(expires_at=created_at + LEGACY_TOKEN_TTL))
     with op.batch_alter_table('api_tokens', schema=None) as batch_op:
         batch_op.alter_column('expires_at', existing_type=sa.DateTime(), nullable=False)
+    with_expiry = sa.table('api_tokens', *_token_columns(),
+                           sa.column('expires_at', sa.DateTime()))
+    _restore_tokens(with_expiry, [{**token, 'expires_at': token['created_at'] + LEGACY_TOKEN_TTL}
+                                  for token in tokens])
 
     op.create_table('subscriptions',
     sa.Column('merchant_id', sa.Integer(), nullable=False),
@@ -128,6 +158,7 @@ def downgrade() -> None:
     op.execute("DELETE FROM api_tokens WHERE collaborator_id IN "
                "(SELECT id FROM collaborators WHERE person_id IS NULL)")
     op.execute("DELETE FROM collaborators WHERE person_id IS NULL")
+    tokens = _set_tokens_aside()
     with op.batch_alter_table('collaborators', schema=None) as batch_op:
         batch_op.add_column(sa.Column('email', sa.String(length=254), nullable=True))
         batch_op.add_column(sa.Column('password_hash', sa.String(length=256), nullable=True))
@@ -150,4 +181,5 @@ def downgrade() -> None:
         batch_op.alter_column('password_hash', existing_type=sa.String(length=256),
                               nullable=False)
         batch_op.create_unique_constraint('uq_collaborators_email', ['email'])
+    _restore_tokens(TOKENS, tokens)
     op.drop_table('people')

@@ -107,7 +107,7 @@ def test_old_werkzeug_hashes_still_sign_in_and_are_upgraded_to_argon2id(app, cli
 
 
 @pytest.fixture
-def strict_client(make_app):
+def strict_client(make_app, redis_client):  # redis_client: counters start empty
     application = make_app(signin_account_limit="3 per minute",
                            signin_client_limit="5 per minute",
                            signin_host_rate="1000 per second")
@@ -169,7 +169,7 @@ def test_members_created_with_a_password_can_sign_in(client, team):
     assert _sign_in(client, member.email).status_code == 201
 
 
-def test_sign_ins_beyond_the_hosts_hash_budget_get_503_without_hashing(make_app):
+def test_sign_ins_beyond_the_hosts_hash_budget_get_503_without_hashing(make_app, redis_client):
     application = make_app(signin_host_rate="2 per minute")
     client = application.test_client()
     assert client.post("/api/v1/merchants", json={"name": "Budget", "email": "b@example.com",
