@@ -111,9 +111,3 @@ def revoke(session: Session, acting: Acting, token_id: int,
         token.revoked_at = now or utcnow()
     return token
 
-
-def revoke_all_of(session: Session, collaborator_id: int, now: datetime | None = None) -> None:
-    """Revoke every token of a membership (removed from the team)."""
-    for token in session.scalars(select(ApiToken).where(
-            ApiToken.collaborator_id == collaborator_id, ApiToken.revoked_at.is_(None))):
-        token.revoked_at = now or utcnow()
