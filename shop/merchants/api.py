@@ -6,7 +6,7 @@ from flask import Blueprint, g, request
 
 from shop.core import resources, validation
 from shop.core.errors import InvalidInput
-from shop.core.http import json_body
+from shop.core.http import bearer_token, json_body
 from shop.merchants import audit, team
 from shop.merchants import service as merchants
 from shop.merchants.access import acting, checked_sign_in
@@ -17,11 +17,16 @@ blueprint = Blueprint("merchants_api", __name__, url_prefix="/api/v1")
 
 @blueprint.post("/merchants")
 def sign_up():
-    """Create a company, its owner's account, and return the owner's API token."""
+    """Create a company and its owner's account, and return the owner's API token; with a
+    Bearer token instead of e-mail and password, the signed-in person founds another one."""
     data = json_body()
     current = resources.current()
     with current.database.transaction() as session:
-        issued = merchants.sign_up(session, data, current.settings.token_ttl_days)
+        if request.headers.get("Authorization"):
+            issued = merchants.add_company(session, bearer_token(), data,
+                                           current.settings.token_ttl_days)
+        else:
+            issued = merchants.sign_up(session, data, current.settings.token_ttl_days)
         return issued_json(issued), 201
 
 

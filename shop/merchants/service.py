@@ -106,6 +106,29 @@ def sign_up(session: Session, data: dict[str, Any],
     return tokens.issue(session, owner, token_ttl_days)
 
 
+def add_company(session: Session, token: str, data: dict[str, Any],
+                token_ttl_days: int = DEFAULT_TOKEN_TTL_DAYS) -> Issued:
+    """A signed-in person founds another company and owns it; no password goes by again."""
+    from shop.merchants import tokens
+
+    row = session.execute(_TOKEN_OWNER.where(ApiToken.token_hash == hash_token(token))).first()
+    if row is None:
+        raise Unauthorized("the token is not valid: sign in again with POST /api/v1/tokens")
+    _, _, expires_at, revoked_at, _, _, status, person_id, _ = row
+    if revoked_at is not None or expires_at <= utcnow() or status != "active":
+        raise Unauthorized("the token was revoked or expired: sign in again with "
+                           "POST /api/v1/tokens")
+    name = validation.text(data, "name")
+    merchant = Merchant(name=name, slug=_unique_slug(session, name))
+    session.add(merchant)
+    owner = Collaborator(merchant=merchant, person_id=person_id, role=Role.OWNER.value,
+                         status="active")
+    session.add(owner)
+    session.flush()
+    session.refresh(owner)
+    return tokens.issue(session, owner, token_ttl_days)
+
+
 def shop_by_slug(session: Session, slug: str) -> Merchant:
     merchant = session.scalar(select(Merchant).where(Merchant.slug == slug))
     if merchant is None:

@@ -129,3 +129,21 @@ def test_bad_team_requests_are_clear_4xx(client, team):
     assert taken.status_code == 409
     assert client.post("/api/v1/invitations/inv_forged/accept",
                        json={"password": PASSWORD}).status_code == 404
+
+
+def test_a_signed_in_person_founds_a_second_company_and_owns_it(client, team):
+    staff = team["staff"]
+    founded = client.post("/api/v1/merchants", headers=staff.auth, json={"name": "My Own"})
+    assert founded.status_code == 201
+    body = founded.get_json()
+    assert body["collaborator"]["role"] == "owner"
+    assert body["collaborator"]["email"] == staff.email
+    own = {"Authorization": f"Bearer {body['token']}"}
+    assert client.get(f"/api/v1/shops/{body['merchant']['slug']}/audit",
+                      headers=own).status_code == 200
+    # The staff token still reaches only the first shop, as staff.
+    assert client.get(f"/api/v1/shops/{body['merchant']['slug']}/orders",
+                      headers=staff.auth).status_code == 403
+    forged = client.post("/api/v1/merchants", headers={"Authorization": "Bearer psk_nope"},
+                         json={"name": "Nope"})
+    assert forged.status_code == 401
