@@ -44,6 +44,9 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "plan.read": _EVERYONE,
     "plan.write": _OWNERS,
     "audit.read": _OWNERS,
+    "surges.read": _EVERYONE,
+    "surges.write": _MANAGERS,            # waiting room
+    "webhooks.write": _MANAGERS,          # outage webhooks
 }
 
 SHOP = "/api/v1/shops/<slug>"
@@ -79,6 +82,16 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{SHOP}/audit"): "audit.read",
     ("GET", f"{PAGES}/"): "events.read",
 }
+
+# Routes the public API promises that other parts of peakshop serve, classified ahead so
+# that a shop's status page stays public the day they arrive.
+PROMISED_ROUTES: dict[tuple[str, str], str] = {
+    ("GET", f"{SHOP}/status"): PUBLIC,
+    ("GET", f"{SHOP}/waiting-room"): "surges.read",
+    ("PUT", f"{SHOP}/waiting-room"): "surges.write",
+    ("POST", f"{SHOP}/webhooks"): "webhooks.write",
+}
+ROUTES.update({key: action for key, action in PROMISED_ROUTES.items() if key not in ROUTES})
 
 # A route someone adds without a line above: only owners and managers get through, and the
 # URL-map test fails until the route is classified.
