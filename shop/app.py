@@ -40,6 +40,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     _register_blueprints(app)
     init_status_counting(app)
     init_status_metrics(app)
+    _register_merchant_area(app)
     return app
 
 
@@ -68,3 +69,17 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(privacy_api)
     from shop.fulfilment.shipping_api import blueprint as shipping_api
     app.register_blueprint(shipping_api)
+
+
+def _register_merchant_area(app: Flask) -> None:
+    from shop.catalog.transfer_api import blueprint as catalog_transfer_api
+    from shop.events.api import blueprint as events_api
+    from shop.events.ops_api import blueprint as events_ops_api
+    from shop.merchants.access import init_app as init_merchant_access
+    from shop.merchants.account_api import blueprint as merchant_account_api
+    from shop.merchants.pages import blueprint as merchant_pages
+
+    for blueprint in (merchant_account_api, events_api, events_ops_api, catalog_transfer_api,
+                      merchant_pages):
+        app.register_blueprint(blueprint)
+    init_merchant_access(app)

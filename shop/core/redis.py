@@ -62,3 +62,16 @@ def shutdown_embedded(timeout_s: float = 10.0) -> None:
             process.kill()
         except psutil.NoSuchProcess:
             pass
+
+
+def limits_storage(client, key_prefix: str):
+    """Storage for the `limits` library (behind Flask-Limiter) on the app's own Redis: the
+    same connection pool for a single server, the same nodes for a Redis Cluster."""
+    from limits.storage import RedisClusterStorage, RedisStorage
+    from redis.cluster import RedisCluster
+
+    if isinstance(client, RedisCluster):
+        nodes = ",".join(f"{node.host}:{node.port}" for node in client.get_primaries())
+        return RedisClusterStorage(f"redis+cluster://{nodes}", key_prefix=key_prefix)
+    return RedisStorage("redis://", connection_pool=client.connection_pool,
+                        key_prefix=key_prefix)

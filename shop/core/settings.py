@@ -49,6 +49,21 @@ class Settings:
     max_line_quantity: int = 100
     # Webhooks may target loopback and private networks (development and tests only).
     webhook_allow_private: bool = False
+    # Merchants: API tokens live this long; invitations stay valid this long.
+    token_ttl_days: int = 30
+    invitation_ttl_hours: int = 72
+    # Failed sign-ins allowed per account and per client before 429 (limits' notation).
+    signin_account_limit: str = "10 per 15 minutes"
+    signin_client_limit: str = "10 per minute"
+    # Password checks per host: at once (0: no cap) and per time; beyond, 503 and retry.
+    signin_concurrency: int = 1
+    signin_host_rate: str = "2 per second"
+    # How many proxies in front of gunicorn set X-Forwarded-For (0: trust none).
+    proxy_hops: int = 0
+    # Capacity of one web replica, for planning announced events.
+    pod_max_rps: int = 40
+    pod_target_utilisation: float = 0.8
+    max_import_bytes: int = 8 * 1024 * 1024
 
     @property
     def mail_folder(self) -> Path:
@@ -145,6 +160,46 @@ ENVIRONMENT = {
     "PEAKSHOP_MAX_LINE_QUANTITY": ("max_line_quantity", positive_int),
     "PEAKSHOP_WEBHOOK_ALLOW_PRIVATE": ("webhook_allow_private", _boolean),
 }
+
+
+def _rate_limit(value: str) -> str:
+    from limits import parse
+
+    try:
+        parse(value)
+    except ValueError:
+        raise ValueError(f"is not a rate like '10 per 15 minutes': got {value!r}") from None
+    return value
+
+
+def _whole_or_zero(value: str) -> int:
+    if not value.isdigit():
+        raise ValueError(f"must be a whole number, 0 or more: got {value!r}")
+    return int(value)
+
+
+def _fraction(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"is not a number: got {value!r}") from None
+    if not 0 < number <= 1:
+        raise ValueError(f"must be above 0 and at most 1 (for example 0.8): got {value!r}")
+    return number
+
+
+ENVIRONMENT.update({
+    "PEAKSHOP_TOKEN_TTL_DAYS": ("token_ttl_days", positive_int),
+    "PEAKSHOP_INVITATION_TTL_HOURS": ("invitation_ttl_hours", positive_int),
+    "PEAKSHOP_SIGNIN_ACCOUNT_LIMIT": ("signin_account_limit", _rate_limit),
+    "PEAKSHOP_SIGNIN_CLIENT_LIMIT": ("signin_client_limit", _rate_limit),
+    "PEAKSHOP_SIGNIN_CONCURRENCY": ("signin_concurrency", _whole_or_zero),
+    "PEAKSHOP_SIGNIN_HOST_RATE": ("signin_host_rate", _rate_limit),
+    "PEAKSHOP_PROXY_HOPS": ("proxy_hops", _whole_or_zero),
+    "PEAKSHOP_POD_MAX_RPS": ("pod_max_rps", positive_int),
+    "PEAKSHOP_POD_TARGET_UTILISATION": ("pod_target_utilisation", _fraction),
+    "PEAKSHOP_MAX_IMPORT_BYTES": ("max_import_bytes", positive_int),
+})
 FIELD_TO_VARIABLE = {field: variable for variable, (field, _) in ENVIRONMENT.items()}
 
 

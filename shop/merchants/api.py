@@ -1,60 +1,117 @@
-"""Merchant accounts over JSON: sign-up, tokens, collaborators."""
+"""Merchant accounts over JSON: sign-up, sign-in, the team and invitations."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, g, request
 
-from shop.core import resources
+from shop.core import resources, validation
+from shop.core.errors import InvalidInput
 from shop.core.http import bearer_token, json_body
-from shop.merchants import service
-from shop.merchants.models import Collaborator
+from shop.merchants import audit, team
+from shop.merchants import service as merchants
+from shop.merchants.access import acting, checked_sign_in
+from shop.merchants.presenters import collaborator_json, issued_json
 
 blueprint = Blueprint("merchants_api", __name__, url_prefix="/api/v1")
 
 
-def _issued_json(issued: service.Issued) -> dict:
-    return {"merchant": {"id": issued.merchant.id, "slug": issued.merchant.slug,
-                         "name": issued.merchant.name, "currency": issued.merchant.currency},
-            "collaborator": _collaborator_json(issued.collaborator),
-            "token": issued.token}
-
-
-def _collaborator_json(collaborator: Collaborator) -> dict:
-    return {"id": collaborator.id, "email": collaborator.email, "role": collaborator.role}
-
-
 @blueprint.post("/merchants")
 def sign_up():
-    """Create a merchant and return its owner's API token."""
+    """Create a company and its owner's account, and return the owner's API token; with a
+    Bearer token instead of e-mail and password, the signed-in person founds another one."""
     data = json_body()
-    with resources.current().database.transaction() as session:
-        issued = service.sign_up(session, data)
-        return _issued_json(issued), 201
+    current = resources.current()
+    with current.database.transaction() as session:
+        if request.headers.get("Authorization"):
+            issued = merchants.add_company(session, bearer_token(), data,
+                                           current.settings.token_ttl_days)
+        else:
+            issued = merchants.sign_up(session, data, current.settings.token_ttl_days)
+        return issued_json(issued), 201
 
 
 @blueprint.post("/tokens")
 def sign_in():
-    """Exchange a collaborator's e-mail and password for a new API token."""
+    """Exchange an e-mail and password for a new API token (throttled on failures)."""
     data = json_body()
-    with resources.current().database.transaction() as session:
-        return _issued_json(service.sign_in(session, data)), 201
+    email = validation.email(data)
+    password = data.get("password")
+    if not isinstance(password, str):
+        raise InvalidInput("'password' is required, as a string")
+    shop = validation.text(data, "shop", max_length=64, required=False)
+    return issued_json(checked_sign_in(email, password, shop)), 201
 
 
-@blueprint.post("/shops/<slug>/collaborators")
-def add_collaborator(slug: str):
-    """Invite a collaborator to the shop (owners only)."""
-    token = bearer_token()
+@blueprint.post("/invitations/<invitation>/accept")
+def accept_invitation(invitation: str):
+    """Join a shop with an invitation: set a password (or give yours) and get a token."""
     data = json_body()
-    with resources.current().database.transaction() as session:
-        merchant, acting = service.authorize(session, token, slug)
-        return _issued_json(service.add_collaborator(session, merchant, acting, data)), 201
+    current = resources.current()
+    with current.database.transaction() as session:
+        issued = team.accept(session, invitation[:200], data,
+                             token_ttl_days=current.settings.token_ttl_days)
+        who = merchants.Acting(issued.merchant.id, issued.merchant.slug, issued.collaborator.id,
+                               issued.collaborator.person_id, issued.collaborator.email,
+                               issued.collaborator.role, issued.token_id)
+        audit.record(session, issued.merchant.id, who, "team.join",
+                     f"collaborator {issued.collaborator.id}",
+                     {"role": issued.collaborator.role})
+        return issued_json(issued), 201
 
 
 @blueprint.get("/shops/<slug>/collaborators")
 def list_collaborators(slug: str):
-    """List the people who manage the shop."""
-    token = bearer_token()
+    """The people who run the shop and the invitations still open."""
+    with resources.current().database.reading() as session:
+        return {"items": [collaborator_json(c)
+                          for c in team.list_team(session, acting().merchant_id)]}
+
+
+@blueprint.post("/shops/<slug>/collaborators")
+def add_collaborator(slug: str):
+    """Invite someone with a role; the answer holds the single-use invitation token."""
+    data = json_body()
+    current = resources.current()
+    with current.database.transaction() as session:
+        invited = team.invite(session, acting().merchant_id, data,
+                              invitation_ttl_hours=current.settings.invitation_ttl_hours,
+                              token_ttl_days=current.settings.token_ttl_days)
+        body = {**collaborator_json(invited.collaborator),
+                "collaborator": collaborator_json(invited.collaborator)}
+        if invited.invitation:
+            body["invitation"] = {
+                "token": invited.invitation,
+                "accept_url": f"{request.host_url}api/v1/invitations/{invited.invitation}"
+                              "/accept",
+                "expires_at": body["invitation_expires_at"]}
+        if invited.issued:
+            body.update({key: value for key, value in issued_json(invited.issued).items()
+                         if key != "collaborator"})
+        return body, 201
+
+
+@blueprint.patch("/shops/<slug>/collaborators/<int:collaborator_id>")
+def change_role(slug: str, collaborator_id: int):
+    """Give a collaborator another role (the shop keeps at least one owner)."""
+    data = json_body()
     with resources.current().database.transaction() as session:
-        merchant, _ = service.authorize(session, token, slug)
-        return {"items": [_collaborator_json(c)
-                          for c in service.list_collaborators(session, merchant)]}
+        collaborator = team.change_role(session, acting().merchant_id, collaborator_id, data)
+        return collaborator_json(collaborator)
+
+
+@blueprint.delete("/shops/<slug>/collaborators/<int:collaborator_id>")
+def remove_collaborator(slug: str, collaborator_id: int):
+    """Take someone off the team, or cancel their invitation; their tokens stop working."""
+    with resources.current().database.transaction() as session:
+        team.remove(session, acting().merchant_id, collaborator_id)
+    return "", 204
+
+
+@blueprint.post("/shops/<slug>/ownership")
+def transfer_ownership(slug: str):
+    """Make another collaborator owner; the acting owner becomes a manager."""
+    data = json_body()
+    with resources.current().database.transaction() as session:
+        target = team.transfer_ownership(session, acting(), data)
+        g.action = "team.transfer_ownership"
+        return collaborator_json(target)

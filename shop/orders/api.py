@@ -72,11 +72,12 @@ def show_order(order_id: str):
 
 @blueprint.get("/shops/<slug>/orders")
 def list_orders(slug: str):
-    """The shop's orders, newest first, optionally of one status."""
+    """The shop's orders, newest first, optionally of one status; page with `next_cursor`."""
     token = bearer_token()
     status = service.parse_status(request.args.get("status"))
     limit = parse_limit(request.args.get("limit"))
-    with resources.current().database.transaction() as session:
+    with resources.current().database.reading() as session:
         merchant, _ = merchants.authorize(session, token, slug)
-        return {"items": [order_json(order) for order in
-                          service.list_orders(session, merchant.id, status, limit=limit)]}
+        items, next_cursor = service.list_orders(session, merchant.id, status, limit=limit,
+                                                 after_cursor=request.args.get("cursor"))
+        return {"items": [order_json(order) for order in items], "next_cursor": next_cursor}

@@ -9,13 +9,15 @@ and the expiry sweep, say) can never both apply theirs: whoever comes second cha
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
 from shop.catalog.models import Product
@@ -151,12 +153,43 @@ def parse_status(raw: str | None) -> str | None:
 
 
 def list_orders(session: Session, merchant_id: int, status: str | None = None,
-                limit: int = 50, before: datetime | None = None) -> list[Order]:
-    """The merchant's orders, newest first."""
+                limit: int = 50, before: datetime | None = None,
+                after_cursor: str | None = None) -> tuple[list[Order], str | None]:
+    """One page of the merchant's orders, newest first, and the cursor of the next page.
+
+    The cursor is the last order's (created_at, id): orders created in the same instant
+    are told apart by id, so following `next_cursor` reaches every order exactly once.
+    """
     statement = select(Order).where(Order.merchant_id == merchant_id)
     if status:
         statement = statement.where(Order.status == status)
     if before:
         statement = statement.where(Order.created_at < before)
-    return list(session.scalars(statement.order_by(Order.created_at.desc(), Order.id)
-                                .limit(limit)))
+    if after_cursor:
+        created_at, order_id = decode_order_cursor(after_cursor)
+        statement = statement.where(or_(Order.created_at < created_at,
+                                        and_(Order.created_at == created_at,
+                                             Order.id > order_id)))
+    rows = list(session.scalars(statement.order_by(Order.created_at.desc(), Order.id)
+                                .limit(limit + 1)))
+    items = rows[:limit]
+    next_cursor = encode_order_cursor(items[-1]) if len(rows) > limit else None
+    return items, next_cursor
+
+
+def encode_order_cursor(order: Order) -> str:
+    raw = f"{order.created_at.isoformat()}|{order.id}"
+    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
+
+
+def decode_order_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode((cursor + "=" * (-len(cursor) % 4)).encode()).decode()
+        moment, order_id = raw.split("|", 1)
+        created_at = datetime.fromisoformat(moment)
+        if created_at.tzinfo is not None or not order_id or len(order_id) > 32:
+            raise ValueError(raw)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidInput("'cursor' is not one this API gave out: pass the 'next_cursor' of "
+                           "the previous page", code="invalid_cursor") from None
+    return created_at, order_id

@@ -21,7 +21,25 @@ MERCHANT_ENDPOINTS = [
     ("DELETE", "/api/v1/shops/{slug}/webhooks/{endpoint}", None),
     ("GET", "/api/v1/shops/{slug}/webhooks/{endpoint}/deliveries", None),
     ("POST", "/api/v1/shops/{slug}/erasures", {"email": "shopper@example.com"}),
+    ("PATCH", "/api/v1/shops/{slug}/collaborators/{collaborator}", {"role": "owner"}),
+    ("DELETE", "/api/v1/shops/{slug}/collaborators/{collaborator}", None),
+    ("POST", "/api/v1/shops/{slug}/ownership", {"collaborator_id": 1}),
+    ("GET", "/api/v1/shops/{slug}/tokens", None),
+    ("DELETE", "/api/v1/shops/{slug}/tokens/{token}", None),
+    ("GET", "/api/v1/shops/{slug}/plan", None),
+    ("PUT", "/api/v1/shops/{slug}/plan", {"plan": "premium"}),
+    ("GET", "/api/v1/shops/{slug}/audit", None),
+    ("GET", "/api/v1/shops/{slug}/events", None),
+    ("POST", "/api/v1/shops/{slug}/events", {"name": "Sale", "duration_min": 60,
+                                              "starts_at": "2099-12-24T18:00:00+01:00",
+                                              "expected_peak_rps": 100}),
+    ("GET", "/api/v1/shops/{slug}/events/{event}", None),
+    ("PATCH", "/api/v1/shops/{slug}/events/{event}", {"expected_peak_rps": 1}),
+    ("DELETE", "/api/v1/shops/{slug}/events/{event}", None),
+    ("POST", "/api/v1/shops/{slug}/products/import", None),
+    ("GET", "/api/v1/shops/{slug}/products/export", None),
 ]
+IDS = {"collaborator": 1, "token": 1, "event": 1, "endpoint": 1}
 
 
 def merchant_endpoints(app):
@@ -37,7 +55,9 @@ def merchant_endpoints(app):
 def test_the_table_covers_every_merchant_endpoint(app):
     """A new merchant endpoint must be added to the table above, or this fails."""
     covered = {(method, path.replace("{slug}", "<slug>").replace("TREE", "<sku>")
-                .replace("{carrier}", "<int:carrier_id>").replace("{endpoint}", "<endpoint_id>"))
+                .replace("{carrier}", "<int:carrier_id>").replace("{endpoint}", "<endpoint_id>")
+                .replace("{collaborator}", "<int:collaborator_id>")
+                .replace("{token}", "<int:token_id>").replace("{event}", "<int:event_id>"))
                for method, path, _ in MERCHANT_ENDPOINTS}
     missing = merchant_endpoints(app) - covered
     assert not missing, f"add these to MERCHANT_ENDPOINTS: {sorted(missing)}"
@@ -50,7 +70,7 @@ def test_another_merchants_token_gets_403_and_changes_nothing(client, api, metho
     api.add_product(victim, "TREE", price=5000, stock=4)
     carrier = client.post(f"/api/v1/shops/{victim.slug}/carriers", headers=victim.auth,
                           json={"name": "Reindeer Express", "daily_capacity": 50}).get_json()
-    response = client.open(path.format(slug=victim.slug, carrier=carrier["id"], endpoint=1),
+    response = client.open(path.format(slug=victim.slug, carrier=carrier["id"], **IDS),
                            method=method,
                            json=body, headers=intruder.auth)
     assert response.status_code == 403

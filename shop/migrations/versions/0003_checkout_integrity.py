@@ -19,13 +19,13 @@ MONEY_COLUMNS = (('products', 'price_amount'), ('orders', 'total_amount'),
 
 
 def upgrade() -> None:
-    with op.batch_alter_table('merchants', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('currency', sa.String(length=3), nullable=False,
-                                      server_default='EUR'))
-    with op.batch_alter_table('orders', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('request_fingerprint', sa.String(length=64),
+    # Plain ADD COLUMN (never a batch rebuild): SQLite cannot drop a table that rows of
+    # other tables point at, and every existing shop has such rows.
+    op.add_column('merchants', sa.Column('currency', sa.String(length=3), nullable=False,
+                                         server_default='EUR'))
+    op.add_column('orders', sa.Column('request_fingerprint', sa.String(length=64),
                                       nullable=True))
-        batch_op.add_column(sa.Column('cart_claim', sa.String(length=32), nullable=True))
+    op.add_column('orders', sa.Column('cart_claim', sa.String(length=32), nullable=True))
     # A unique index rather than a constraint: SQLite adds it without rebuilding the table.
     op.create_index('uq_orders_cart_claim', 'orders', ['cart_claim'], unique=True)
     op.create_index('ix_orders_cart_id', 'orders', ['cart_id'])

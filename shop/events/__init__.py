@@ -1,0 +1,1 @@
+"""Events a merchant announces (launch, e-mail blast, sale) and the capacity planned for them."""

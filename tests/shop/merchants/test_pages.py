@@ -1,0 +1,75 @@
+"""The HTML back-office: sign in with a CSRF-protected form, see coming events and capacity."""
+
+from __future__ import annotations
+
+import re
+
+from tests.shop.merchants.conftest import PASSWORD
+
+EVENT = {"name": "Mail blast", "starts_at": "2099-12-20T18:00:00+01:00", "duration_min": 90,
+         "expected_peak_rps": 100}
+
+
+def _csrf(page: bytes) -> str:
+    return re.search(rb'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1).decode()
+
+
+def _sign_in(client, email, password=PASSWORD):
+    form = client.get("/merchant/sign-in")
+    assert form.status_code == 200
+    return client.post("/merchant/sign-in", data={
+        "csrf_token": _csrf(form.data), "email": email, "password": password})
+
+
+def test_a_viewer_signs_in_and_sees_coming_events_with_their_capacity(client, team):
+    owner, viewer = team["owner"], team["viewer"]
+    client.post(f"/api/v1/shops/{owner.slug}/events", headers=owner.auth, json=EVENT)
+    signed_in = _sign_in(client, viewer.email)
+    assert signed_in.status_code == 303
+    assert signed_in.headers["Location"].endswith(f"/merchant/shops/{owner.slug}/")
+    dashboard = client.get(f"/merchant/shops/{owner.slug}/")
+    assert dashboard.status_code == 200 and dashboard.mimetype == "text/html"
+    text = dashboard.get_data(as_text=True)
+    assert "Mail blast" in text and "2099-12-20 17:00" in text
+    assert "<td>4</td>" in text  # 100 requests/s at 32 per replica
+    assert "viewer" in text and "<script" not in text
+    assert "Content-Security-Policy" in dashboard.headers
+
+
+def test_a_form_without_its_csrf_token_is_refused(client, team):
+    response = client.post("/merchant/sign-in", data={"email": team["staff"].email,
+                                                       "password": PASSWORD})
+    assert response.status_code == 400
+    assert client.get(f"/merchant/shops/{team['staff'].slug}/").status_code == 303
+
+
+def test_a_wrong_password_shows_the_form_again(client, team):
+    response = _sign_in(client, team["staff"].email, "wrong password")
+    assert response.status_code == 401
+    assert b"wrong e-mail or password" in response.data
+
+
+def test_without_a_session_the_dashboard_sends_to_sign_in(client, shop):
+    response = client.get(f"/merchant/shops/{shop.slug}/")
+    assert response.status_code == 303 and response.headers["Location"].endswith(
+        "/merchant/sign-in")
+
+
+def test_another_shops_dashboard_is_403(client, api, team):
+    other = api.sign_up("Someone Else")
+    _sign_in(client, team["staff"].email)
+    response = client.get(f"/merchant/shops/{other.slug}/")
+    assert response.status_code == 403 and response.mimetype == "text/html"
+
+
+def test_signing_out_revokes_the_token(client, team):
+    _sign_in(client, team["staff"].email)
+    dashboard = client.get(f"/merchant/shops/{team['staff'].slug}/")
+    tokens_before = client.get(f"/api/v1/shops/{team['owner'].slug}/tokens",
+                               headers=team["owner"].auth).get_json()["items"]
+    out = client.post("/merchant/sign-out", data={"csrf_token": _csrf(dashboard.data)})
+    assert out.status_code == 303
+    tokens_after = client.get(f"/api/v1/shops/{team['owner'].slug}/tokens",
+                              headers=team["owner"].auth).get_json()["items"]
+    assert len(tokens_after) == len(tokens_before) - 1
+    assert client.get(f"/merchant/shops/{team['staff'].slug}/").status_code == 303
