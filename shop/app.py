@@ -15,6 +15,7 @@ from shop.core.resources import Resources
 from shop.core.settings import Settings, load_settings
 from shop.orders.metrics import init_app as init_order_metrics
 from shop.payments.registry import gateway_for
+from shop.waiting_room.gate import init_app as init_waiting_room
 
 
 def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
@@ -35,6 +36,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     init_order_metrics(app)
     errors.init_app(app)
     _register_blueprints(app)
+    init_waiting_room(app)
     return app
 
 
@@ -48,7 +50,9 @@ def _register_blueprints(app: Flask) -> None:
     from shop.orders.api import blueprint as orders_api
     from shop.payments.webhooks import blueprint as payment_webhooks
     from shop.storefront.views import blueprint as storefront
+    from shop.waiting_room.api import blueprint as waiting_room_api
 
     for blueprint in (ops, merchants_api, catalog_api, cart_api, checkout_api, orders_api,
                       fulfilment_api, payment_webhooks, storefront):
         app.register_blueprint(blueprint)
+    app.register_blueprint(waiting_room_api)

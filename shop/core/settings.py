@@ -42,6 +42,11 @@ class Settings:
     # Bearer token of the operations API (/api/v1/ops/...); unset, that API is closed.
     ops_token: str | None = None
     testing: bool = False
+    # The waiting room and load shedding (docs/waiting-room.md).
+    waiting_room_admit_per_s: float = 10.0   # mode `on` without its own admit_per_s
+    waiting_room_pass_ttl_s: int = 600       # how long a visitor let in stays in
+    latency_slo_s: float = 0.5               # the p95 the room and the shedder defend
+    load_shedding: bool = True
 
     @property
     def mail_folder(self) -> Path:
@@ -100,6 +105,16 @@ def _bind(value: str) -> str:
     return value
 
 
+def positive_number(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"is not a number: got {value!r}") from None
+    if not (number > 0 and number != float("inf")):
+        raise ValueError(f"must be a number above 0: got {value!r}")
+    return number
+
+
 ENVIRONMENT = {
     "PEAKSHOP_DATABASE_URL": ("database_url", _url(("postgresql", "sqlite"),
                                                    "postgresql+psycopg://user@host/db")),
@@ -119,6 +134,10 @@ ENVIRONMENT = {
     "PEAKSHOP_MAIL_DIR": ("mail_dir", _text),
     "PEAKSHOP_LOG_JSON": ("log_json", _boolean),
     "PEAKSHOP_OPS_TOKEN": ("ops_token", _text),
+    "PEAKSHOP_WAITING_ROOM_ADMIT_PER_S": ("waiting_room_admit_per_s", positive_number),
+    "PEAKSHOP_WAITING_ROOM_PASS_TTL_S": ("waiting_room_pass_ttl_s", positive_int),
+    "PEAKSHOP_LATENCY_SLO_S": ("latency_slo_s", positive_number),
+    "PEAKSHOP_LOAD_SHEDDING": ("load_shedding", _boolean),
 }
 FIELD_TO_VARIABLE = {field: variable for variable, (field, _) in ENVIRONMENT.items()}
 
