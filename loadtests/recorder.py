@@ -26,6 +26,7 @@ REPORT_KEY = "peakshop_tallies"
 LOCAL_LAG_S = 1.5
 MASTER_LAG_S = 7.0
 LOOP_PROBE_S = 0.1  # how often the event loop's lag is measured
+WAITING_ROOM_HEADER = "Peakshop-Waiting-Room"
 
 
 def timeline_row(epoch_s: int, tally: Tally, users: int, target_rps: float | None) -> dict:
@@ -37,8 +38,19 @@ def timeline_row(epoch_s: int, tally: Tally, users: int, target_rps: float | Non
             "requests": tally.requests, "failures": tally.failures,
             "orders_paid": tally.orders_paid, "payments_declined": tally.payments_declined,
             "sold_out": tally.sold_out, "loop_lag_ms": tally.loop_lag_ms,
+            "in_line": tally.in_line, "waiting_answers": tally.waiting_answers,
+            "waiting_answers_without_eta": tally.waiting_answers_without_eta,
+            "admitted_from_line": tally.admitted_from_line,
+            "predicted_wait_ms": tally.predicted_wait_ms, "actual_wait_ms": tally.actual_wait_ms,
             "p50_s": percentile_s(tally.latencies_ms, 0.5),
             "p95_s": percentile_s(tally.latencies_ms, 0.95)}
+
+
+def is_waiting_answer(response) -> bool:
+    """Whether `response` is the waiting room's 503 (it carries the visitor's place)."""
+    return (getattr(response, "status_code", None) == 503
+            and bool(getattr(response, "headers", None))
+            and response.headers.get(WAITING_ROOM_HEADER) is not None)
 
 
 def summary_line(totals: Tally) -> str:
@@ -48,7 +60,9 @@ def summary_line(totals: Tally) -> str:
             f"{totals.late}), dropped {totals.dropped}; visits ok {totals.visits_ok}, "
             f"failed {totals.visits_failed}; "
             f"orders paid {totals.orders_paid}, declined {totals.payments_declined}, sold out "
-            f"{totals.sold_out}; p95 {'-' if p95 is None else f'{p95:.3f} s'}")
+            f"{totals.sold_out}; p95 {'-' if p95 is None else f'{p95:.3f} s'}"
+            + (f"; waited in line {totals.in_line}, let in {totals.admitted_from_line}"
+               if totals.in_line else ""))
 
 
 class Recorder:
@@ -111,8 +125,27 @@ class Recorder:
     def sold_out(self) -> None:
         self.now().sold_out += 1
 
+    def joined_line(self) -> None:
+        self.now().in_line += 1
+
+    def waiting_answer(self, complete: bool) -> None:
+        """A 503 waiting_room; `complete` when it showed a position and an ETA."""
+        tally = self.now()
+        tally.waiting_answers += 1
+        tally.waiting_answers_without_eta += not complete
+
+    def left_line(self, predicted_s: float, actual_s: float) -> None:
+        """A visitor let in after waiting `actual_s`, first told `predicted_s`."""
+        tally = self.now()
+        tally.admitted_from_line += 1
+        tally.predicted_wait_ms += round(predicted_s * 1000)
+        tally.actual_wait_ms += round(actual_s * 1000)
+        tally.eta_pairs[f"{round(predicted_s)}:{round(actual_s)}"] += 1
+
     # --- Locust events ----------------------------------------------------------------------
-    def on_request(self, response_time, exception=None, **_kwargs) -> None:
+    def on_request(self, response_time, exception=None, response=None, **_kwargs) -> None:
+        if is_waiting_answer(response):
+            return  # a visitor still in line: not a request the shop served (see waiting_answer)
         tally = self.now()
         tally.requests += 1
         if exception is not None:
