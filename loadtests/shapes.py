@@ -126,8 +126,8 @@ class FlashSale(TraceShape):
 
 
 class Surge(TraceShape):
-    """30 visits/s, then an unannounced surge to 450/s within 4 s for about a minute: the
-    crowd the waiting room is for (see docs/waiting-room.md)."""
+    """25 visits/s, then an unannounced surge to 250/s within 4 s for a minute: the crowd
+    the waiting room is for (see docs/waiting-room.md)."""
 
     trace = "surge"
 

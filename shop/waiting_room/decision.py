@@ -107,7 +107,7 @@ def room_should_open(level: LoadLevel) -> bool:
     return level >= LoadLevel.ELEVATED
 
 
-def retry_after_s(eta_s: float, *, floor_s: int = 2, ceiling_s: int = 20) -> int:
+def retry_after_s(eta_s: float, *, floor_s: int = 2, ceiling_s: int = 30) -> int:
     """How long a waiting visitor should wait before asking again: a fraction of the ETA, so
     the place is kept fresh, bounded so a long line is not asked every second."""
     if not math.isfinite(eta_s):

@@ -41,8 +41,10 @@ CART_ENDPOINTS = frozenset({"cart_api.show_cart", "cart_api.set_item",
 CHECKOUT_ENDPOINTS = frozenset({"checkout_api.checkout", "orders_api.show_order",
                                 "storefront.show_checkout", "storefront.place_order",
                                 "storefront.show_order"})
+# Search engines and link previews announce themselves; HTTP libraries do not count, since
+# shops' own apps and integrations use them.
 CRAWLER_AGENT = re.compile(r"bot\b|crawl|spider|slurp|facebookexternalhit|bingpreview|"
-                           r"\bwget\b|python-requests|scrapy|httrack", re.IGNORECASE)
+                           r"scrapy|httrack", re.IGNORECASE)
 # A mode of "off" is remembered this long per process: a room switched on takes at most this
 # long to apply, and a shop without a room costs no Redis round trip per new visitor.
 OFF_CACHE_S = 1.0

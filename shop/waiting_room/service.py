@@ -10,7 +10,7 @@ atomically by one script: one round trip per visitor without a pass, none with o
 In `auto` mode the room opens when a web process reports that its queue has reached half
 the latency SLO, starting at 80% of the intake it measured while closed (visitors let in
 per second, smoothed over ~20 s: what the shop was serving well just before). While open,
-the rate falls by 15% in every second in which a process still reports overload and rises
+the rate falls by 10% in every second in which a process still reports overload and rises
 by 5% (at least 0.5/s) in the others, so it follows what the capacity of the moment serves
 (more web workers, fewer, a slow database); the room closes once no process has reported
 overload for `calm_s` and the line is empty.
@@ -66,9 +66,10 @@ if now - intake_at >= 1 then
   intake_at, intake_n = now, 0
 end
 if mode == 'on' then
-  if not open then serving, moved_at = issued, now end
-  open = true
   rate = tonumber(f[2]) or default_rate
+  -- switched on: an empty line lets the first second's visitors straight in
+  if not open then serving, moved_at = issued + rate * burst_s, now end
+  open = true
 elseif not open then
   if hot then
     open = true
@@ -77,7 +78,7 @@ elseif not open then
   end
 else
   if now - tuned_at >= 1 then
-    if now - hot_at < 1 then rate = math.max(min_rate, rate * 0.85)
+    if now - hot_at < 1 then rate = math.max(min_rate, rate * 0.9)
     else rate = rate + math.max(0.5, rate * 0.05) end
     tuned_at = now
   end
