@@ -42,6 +42,7 @@ def timeline_row(epoch_s: int, tally: Tally, users: int, target_rps: float | Non
             "waiting_answers_without_eta": tally.waiting_answers_without_eta,
             "admitted_from_line": tally.admitted_from_line,
             "predicted_wait_ms": tally.predicted_wait_ms, "actual_wait_ms": tally.actual_wait_ms,
+            "eta_pairs": dict(tally.eta_pairs),
             "p50_s": percentile_s(tally.latencies_ms, 0.5),
             "p95_s": percentile_s(tally.latencies_ms, 0.95)}
 

@@ -377,7 +377,7 @@ class RoomPoller:
             with requests.Session() as session:
                 while not self._stop.is_set():
                     try:
-                        answer = session.get(address, headers=headers, timeout=2)
+                        answer = session.get(address, headers=headers, timeout=5)
                         if answer.status_code == 200:
                             self.states[int(time.time())] = answer.json()
                     except requests.RequestException:
@@ -397,4 +397,9 @@ def _totals_from_rows(rows: list[dict]) -> dict:
     keys = ("offered", "started", "late", "dropped", "visits_ok", "visits_failed", "requests",
             "failures", "orders_paid", "payments_declined", "sold_out", "in_line",
             "waiting_answers", "waiting_answers_without_eta", "admitted_from_line")
-    return {key: sum(row.get(key, 0) for row in rows) for key in keys}
+    totals = {key: sum(row.get(key, 0) for row in rows) for key in keys}
+    pairs: dict[str, int] = {}
+    for row in rows:
+        for pair, count in (row.get("eta_pairs") or {}).items():
+            pairs[pair] = pairs.get(pair, 0) + count
+    return totals | {"eta_pairs": pairs}

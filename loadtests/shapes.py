@@ -126,7 +126,7 @@ class FlashSale(TraceShape):
 
 
 class Surge(TraceShape):
-    """25 visits/s, then an unannounced surge to 250/s within 4 s for a minute: the crowd
+    """15 visits/s, then an unannounced surge to 120/s within 4 s for a minute: the crowd
     the waiting room is for (see docs/waiting-room.md)."""
 
     trace = "surge"
