@@ -106,6 +106,15 @@ def percentile_s(latencies_ms: Counter, fraction: float) -> float | None:
 
 
 HISTOGRAMS = ("latencies_ms", "eta_pairs")
+WAITING_ROOM_HEADER = "Peakshop-Waiting-Room"
+
+
+def is_waiting_answer(response) -> bool:
+    """Whether `response` is the waiting room's 503 (it carries the visitor's place): a
+    visitor still in line, not a request the shop served or failed."""
+    return (getattr(response, "status_code", None) == 503
+            and bool(getattr(response, "headers", None))
+            and response.headers.get(WAITING_ROOM_HEADER) is not None)
 
 
 @dataclass

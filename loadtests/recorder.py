@@ -16,7 +16,7 @@ from typing import IO
 import gevent
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
-from loadtests.arrivals import SecondBook, Tally, percentile_s, rounded_ms
+from loadtests.arrivals import SecondBook, Tally, is_waiting_answer, percentile_s, rounded_ms
 
 log = logging.getLogger("peakshop.loadtests")
 
@@ -26,7 +26,6 @@ REPORT_KEY = "peakshop_tallies"
 LOCAL_LAG_S = 1.5
 MASTER_LAG_S = 7.0
 LOOP_PROBE_S = 0.1  # how often the event loop's lag is measured
-WAITING_ROOM_HEADER = "Peakshop-Waiting-Room"
 
 
 def timeline_row(epoch_s: int, tally: Tally, users: int, target_rps: float | None) -> dict:
@@ -45,13 +44,6 @@ def timeline_row(epoch_s: int, tally: Tally, users: int, target_rps: float | Non
             "eta_pairs": dict(tally.eta_pairs),
             "p50_s": percentile_s(tally.latencies_ms, 0.5),
             "p95_s": percentile_s(tally.latencies_ms, 0.95)}
-
-
-def is_waiting_answer(response) -> bool:
-    """Whether `response` is the waiting room's 503 (it carries the visitor's place)."""
-    return (getattr(response, "status_code", None) == 503
-            and bool(getattr(response, "headers", None))
-            and response.headers.get(WAITING_ROOM_HEADER) is not None)
 
 
 def summary_line(totals: Tally) -> str:
