@@ -107,9 +107,13 @@ def room_should_open(level: LoadLevel) -> bool:
     return level >= LoadLevel.ELEVATED
 
 
-def retry_after_s(eta_s: float, *, floor_s: int = 2, ceiling_s: int = 30) -> int:
-    """How long a waiting visitor should wait before asking again: a fraction of the ETA, so
-    the place is kept fresh, bounded so a long line is not asked every second."""
+def retry_after_s(eta_s: float, *, floor_s: int = 2, ceiling_s: int = 60) -> int:
+    """How long a waiting visitor should wait before asking again: half the ETA, bounded.
+
+    Every refresh of the line is a request the storefront answers, so a long line must not
+    ask often: halving the remaining wait each time keeps the place shown fresh while the
+    refreshes per visitor grow only with the logarithm of the wait.
+    """
     if not math.isfinite(eta_s):
         return ceiling_s
-    return int(min(ceiling_s, max(floor_s, math.ceil(eta_s / 3))))
+    return int(min(ceiling_s, max(floor_s, math.ceil(eta_s / 2))))

@@ -13,7 +13,10 @@ per second, smoothed over ~20 s: what the shop was serving well just before). Wh
 the rate falls by 10% in every second in which a process still reports overload and rises
 by 5% (at least 0.5/s) in the others, so it follows what the capacity of the moment serves
 (more web workers, fewer, a slow database); the room closes once no process has reported
-overload for `calm_s` and the line is empty.
+overload for `calm_s` and the line is empty. The rate never falls below half the intake
+measured before the room opened: that many visitors the shop served well, and overload that
+remains beyond it comes from the crowd itself (every arrival and every refresh of the line
+is a request), which admitting fewer would not cure but only make the line longer.
 
 Redis down: the room fails open (see docs/waiting-room.md): the decision says "no room",
 and for `RETRY_REDIS_AFTER_S` no process asks Redis again, so an outage costs no timeouts.
@@ -39,7 +42,7 @@ MAX_ADMIT_PER_S = 100_000
 ADMIT_SCRIPT = """
 local key = KEYS[1]
 local f = redis.call('HMGET', key, 'mode', 'admit_per_s', 'issued', 'serving', 'moved_at',
-  'open', 'rate', 'hot_at', 'tuned_at', 'intake', 'intake_at', 'intake_n', 'name')
+  'open', 'rate', 'hot_at', 'tuned_at', 'intake', 'intake_at', 'intake_n', 'name', 'floor')
 local mode = f[1] or 'off'
 if mode == 'off' then return {'off'} end
 local clock = redis.call('TIME')
@@ -58,6 +61,7 @@ local tuned_at = tonumber(f[9]) or 0
 local intake = tonumber(f[10]) or 0
 local intake_at = tonumber(f[11]) or now
 local intake_n = tonumber(f[12]) or 0
+local floor = tonumber(f[14]) or min_rate
 if hot then hot_at = now end
 -- the measured intake: visitors let in per second, smoothed over ~20 s
 if now - intake_at >= 1 then
@@ -74,11 +78,12 @@ elseif not open then
   if hot then
     open = true
     rate = math.max(min_rate, intake * 0.8)
+    floor = math.max(min_rate, intake * 0.5)
     serving, moved_at, tuned_at = issued, now, now
   end
 else
   if now - tuned_at >= 1 then
-    if now - hot_at < 1 then rate = math.max(min_rate, rate * 0.9)
+    if now - hot_at < 1 then rate = math.max(floor, rate * 0.9)
     else rate = rate + math.max(0.5, rate * 0.05) end
     tuned_at = now
   end
@@ -108,7 +113,7 @@ if outcome == 'admit' then intake_n = intake_n + 1 end
 redis.call('HSET', key, 'issued', issued, 'serving', tostring(serving), 'moved_at',
   tostring(moved_at), 'open', open and '1' or '0', 'rate', tostring(rate), 'hot_at',
   tostring(hot_at), 'tuned_at', tostring(tuned_at), 'intake', tostring(intake),
-  'intake_at', tostring(intake_at), 'intake_n', intake_n)
+  'intake_at', tostring(intake_at), 'intake_n', intake_n, 'floor', tostring(floor))
 return {outcome, number, position, tostring(rate), f[13] or ''}
 """
 

@@ -80,6 +80,6 @@ def test_the_room_opens_before_anonymous_visitors_would_be_shed(level, opens):
 
 
 @pytest.mark.parametrize(("eta_s", "retry_s"), [
-    (0.0, 2), (3.0, 2), (9.0, 3), (30.0, 10), (600.0, 30), (math.inf, 30)])
+    (0.0, 2), (3.0, 2), (9.0, 5), (30.0, 15), (600.0, 60), (math.inf, 60)])
 def test_retry_after_is_a_fraction_of_the_eta_within_bounds(eta_s, retry_s):
     assert retry_after_s(eta_s) == retry_s
