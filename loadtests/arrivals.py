@@ -106,15 +106,16 @@ def percentile_s(latencies_ms: Counter, fraction: float) -> float | None:
 
 
 HISTOGRAMS = ("latencies_ms", "eta_pairs")
-WAITING_ROOM_HEADER = "Peakshop-Waiting-Room"
+WAITING_POSITION_HEADER = "Peakshop-Waiting-Room-Position"
 
 
 def is_waiting_answer(response) -> bool:
-    """Whether `response` is the waiting room's 503 (it carries the visitor's place): a
-    visitor still in line, not a request the shop served or failed."""
+    """Whether `response` is the waiting room's 503 (it carries the visitor's position): a
+    visitor still in line, not a request the shop served or failed. (A shed request is a
+    503 too, without a position: that one is a failure.)"""
     return (getattr(response, "status_code", None) == 503
             and bool(getattr(response, "headers", None))
-            and response.headers.get(WAITING_ROOM_HEADER) is not None)
+            and response.headers.get(WAITING_POSITION_HEADER) is not None)
 
 
 @dataclass

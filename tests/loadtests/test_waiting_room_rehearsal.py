@@ -8,6 +8,7 @@ import sys
 from collections import Counter
 
 import pytest
+import requests
 
 from loadtests.arrivals import Tally, is_waiting_answer, percentile_s
 from loadtests.rehearse import BadArgument, build_settings
@@ -21,6 +22,7 @@ from loadtests.report import (
     write_plot,
 )
 from loadtests.trace import SPAWN_RATE, ReplaySettings, build_replay
+from tests.loadtests.test_locustfile import sqlite_storefront  # noqa: F401 (a fixture)
 from tests.loadtests.test_rehearse import rehearse
 
 SLO = SloSettings(latency_p95_s=0.5, queue_age_s=60)
@@ -97,8 +99,10 @@ def test_waiting_answers_are_told_apart_from_served_requests():
         def __init__(self, status, headers):
             self.status_code, self.headers = status, headers
 
-    assert is_waiting_answer(Answer(503, {"Peakshop-Waiting-Room": "t"}))
+    assert is_waiting_answer(Answer(503, {"Peakshop-Waiting-Room-Position": "3"}))
     assert not is_waiting_answer(Answer(503, {"Retry-After": "5"}))   # shed: an error
+    # Shed just after being let in: it carries the pass, and it is still a failure.
+    assert not is_waiting_answer(Answer(503, {"Peakshop-Waiting-Room": "pass"}))
     assert not is_waiting_answer(Answer(200, {"Peakshop-Waiting-Room": "pass"}))
     assert not is_waiting_answer(None)
 
@@ -149,3 +153,31 @@ def test_the_report_shows_the_room_second_by_second_and_in_the_summary(tmp_path)
     assert read_csv(tmp_path / "timeline.csv") == rows
     write_plot(rows, SLO, tmp_path / "timeline.png", "with a room")
     assert (tmp_path / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_shoppers_wait_in_line_and_are_let_in_without_a_failure(sqlite_storefront,  # noqa: F811
+                                                                 tmp_path):
+    """Real Locust against gunicorn with the room on at 3 visitors/s and 20 visits/s
+    arriving: visits wait in line, are let in in turn, and nothing counts as a failure."""
+    from loadtests.seed import seed_demo_shop
+    from tests.loadtests.conftest import run_locust
+    from tests.loadtests.test_locustfile import assert_clean
+
+    shop = seed_demo_shop(sqlite_storefront.url, products=6)
+    switched = requests.put(f"{sqlite_storefront.url}/api/v1/shops/{shop.slug}/waiting-room",
+                            json={"mode": "on", "admit_per_s": 3},
+                            headers={"Authorization": f"Bearer {shop.merchant_token}"},
+                            timeout=10)
+    assert switched.status_code == 200
+    run = run_locust(sqlite_storefront.url, tmp_path / "run", "ShopperUser", "--tags",
+                     "browse", "-u", "20", "-r", "20", "--pacing", "1", "--run-time", "12s",
+                     env={"LOCUST_SHOP": shop.slug})
+    assert_clean(run)
+    totals = run.totals
+    assert totals["in_line"] > 0 and totals["waiting_answers"] >= totals["in_line"]
+    assert totals["waiting_answers_without_eta"] == 0
+    assert totals["admitted_from_line"] > 0
+    assert sum(totals["eta_pairs"].values()) == totals["admitted_from_line"]
+    # Waiting answers are not served requests: no 503 reached the latency figures.
+    assert not any(name.startswith("GET") and row["Failure Count"] != "0"
+                   for name, row in run.stats.items())
