@@ -164,7 +164,7 @@ def print_summary(summary: dict, folder: Path) -> None:
         click.echo(f"waiting room: {room['visitors_in_line']} visits waited, "
                    f"{room['admitted_from_line']} let in; answers without position or ETA "
                    f"{room['waiting_answers_without_position_or_eta']}; ETA error median "
-                   f"{eta['abs_error_median_s']} s, p90 {eta['abs_error_p90_s']} s; p95 within "
-                   f"the SLO in {room['seconds_with_admitted_p95_within_slo']} of "
-                   f"{room['seconds_under_load']} s")
+                   f"{eta['abs_error_median_s']} s, p90 {eta['abs_error_p90_s']} s; admitted "
+                   f"p95 within the SLO in {room['seconds_with_admitted_p95_within_slo']} of "
+                   f"{room['seconds_with_admitted_requests']} s")
     click.echo(f"report: {folder}/summary.json, {folder}/timeline.png, {folder}/timeline.csv")

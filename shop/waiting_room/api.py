@@ -12,7 +12,7 @@ from shop.core.errors import Forbidden, InvalidInput
 from shop.core.http import bearer_token, json_body
 from shop.merchants import service as merchants
 from shop.merchants.models import Collaborator
-from shop.waiting_room.service import MAX_ADMIT_PER_S, MODES, Line, RoomStatus
+from shop.waiting_room.service import MAX_ADMIT_PER_S, MIN_ADMIT_PER_S, MODES, Line, RoomStatus
 
 blueprint = Blueprint("waiting_room_api", __name__, url_prefix="/api/v1")
 
@@ -40,8 +40,8 @@ def parse_change(body: dict[str, Any]) -> tuple[str, float | None]:
     if rate is None:
         return mode, None
     if (isinstance(rate, bool) or not isinstance(rate, int | float) or not math.isfinite(rate)
-            or not 0 < rate <= MAX_ADMIT_PER_S):
-        raise InvalidInput(f"'admit_per_s' must be a number above 0 and at most "
+            or not MIN_ADMIT_PER_S <= rate <= MAX_ADMIT_PER_S):
+        raise InvalidInput(f"'admit_per_s' must be a number from {MIN_ADMIT_PER_S} to "
                            f"{MAX_ADMIT_PER_S} (visitors let in per second): got {rate!r}")
     return mode, float(rate)
 

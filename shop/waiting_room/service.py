@@ -38,6 +38,7 @@ MODES = ("off", "auto", "on")
 KEY_PREFIX = "peakshop:waiting-room:"
 RETRY_REDIS_AFTER_S = 2.0
 MAX_ADMIT_PER_S = 100_000
+MIN_ADMIT_PER_S = 0.01   # one visitor every 100 s: slower is a closed shop, not a line
 
 ADMIT_SCRIPT = """
 local key = KEYS[1]

@@ -35,6 +35,8 @@ def test_the_rate_is_kept_when_only_the_mode_changes(client, shop, switch_room):
     ({"mode": ["on"]}, 422, "invalid_input"),
     ({"mode": "on", "admit_per_s": 0}, 422, "invalid_input"),
     ({"mode": "on", "admit_per_s": -3}, 422, "invalid_input"),
+    ({"mode": "on", "admit_per_s": 0.001}, 422, "invalid_input"),
+    ({"mode": "on", "admit_per_s": 1e-300}, 422, "invalid_input"),
     ({"mode": "on", "admit_per_s": True}, 422, "invalid_input"),
     ({"mode": "on", "admit_per_s": "5"}, 422, "invalid_input"),
     ({"mode": "on", "admit_per_s": 1e300}, 422, "invalid_input"),
