@@ -183,7 +183,7 @@ def waiting_room_summary(rows: Sequence[TimelineRow], totals: dict, slo: SloSett
     only_waiting = [row for row in rows if row.p95_s is None and row.waiting_answers]
     return {"visitors_in_line": totals.get("in_line", 0),
             "admitted_from_line": totals.get("admitted_from_line", 0),
-            "still_in_line_at_the_end": max(0, totals.get("in_line", 0)
+            "not_let_in_before_the_end": max(0, totals.get("in_line", 0)
                                             - totals.get("admitted_from_line", 0)),
             "waiting_answers": totals.get("waiting_answers", 0),
             "waiting_answers_without_position_or_eta":

@@ -149,7 +149,7 @@ def test_the_report_shows_the_room_second_by_second_and_in_the_summary(tmp_path)
     assert summary["seconds_room_open"] == 4 and summary["max_line_length"] == 25
     assert summary["seconds_with_admitted_p95_within_slo"] == 6
     assert summary["seconds_with_admitted_requests"] == 6
-    assert summary["still_in_line_at_the_end"] == 8
+    assert summary["not_let_in_before_the_end"] == 8
     assert summary["eta"]["abs_error_p90_s"] == 1.0
     write_csv(rows, tmp_path / "timeline.csv")
     assert read_csv(tmp_path / "timeline.csv") == rows
