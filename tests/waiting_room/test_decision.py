@@ -22,9 +22,9 @@ LEVELS = list(LoadLevel)
 
 # One row per request class, one column per level: NORMAL ELEVATED HIGH SEVERE CRITICAL.
 SHEDDING_TABLE = {
-    RequestClass.CRAWLER:          (A, S, S, S, S),
-    RequestClass.ANONYMOUS_BROWSE: (A, A, S, S, S),
-    RequestClass.ADMITTED_BROWSE:  (A, A, A, S, S),
+    RequestClass.CRAWLER:          (A, A, S, S, S),
+    RequestClass.ANONYMOUS_BROWSE: (A, A, A, S, S),
+    RequestClass.ADMITTED_BROWSE:  (A, A, A, A, S),
     RequestClass.CART:             (A, A, A, A, S),
     RequestClass.CHECKOUT:         (A, A, A, A, A),
     RequestClass.ESSENTIAL:        (A, A, A, A, A),
