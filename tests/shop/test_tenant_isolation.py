@@ -15,6 +15,8 @@ MERCHANT_ENDPOINTS = [
     ("POST", "/api/v1/shops/{slug}/carriers", {"name": "Sneaky", "daily_capacity": 10}),
     ("GET", "/api/v1/shops/{slug}/carriers", None),
     ("PATCH", "/api/v1/shops/{slug}/carriers/{carrier}", {"is_down": True}),
+    ("GET", "/api/v1/shops/{slug}/waiting-room", None),
+    ("PUT", "/api/v1/shops/{slug}/waiting-room", {"mode": "on", "admit_per_s": 0.01}),
 ]
 
 
