@@ -2,9 +2,9 @@
 
 The storefront sheds in order of value when it cannot keep up: crawlers first, then
 anonymous browsing, then (only when requests would time out anyway) browsing by visitors
-the room already let in and carts; a checkout is never shed, because a refused checkout is a lost sale and a charged card may
-be waiting on it. Operations (health, metrics, merchants) are never shed either: they are
-how people see and fix the overload.
+the room already let in and carts; a checkout is never shed, because a refused checkout is
+a lost sale and a charged card may be waiting on it. Operations (health, metrics, merchants)
+are never shed either: they are how people see and fix the overload.
 """
 
 from __future__ import annotations
