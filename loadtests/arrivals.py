@@ -105,6 +105,19 @@ def percentile_s(latencies_ms: Counter, fraction: float) -> float | None:
     return max(latencies_ms) / 1000.0  # unreachable: rank <= total
 
 
+HISTOGRAMS = ("latencies_ms", "eta_pairs")
+WAITING_POSITION_HEADER = "Peakshop-Waiting-Room-Position"
+
+
+def is_waiting_answer(response) -> bool:
+    """Whether `response` is the waiting room's 503 (it carries the visitor's position): a
+    visitor still in line, not a request the shop served or failed. (A shed request is a
+    503 too, without a position: that one is a failure.)"""
+    return (getattr(response, "status_code", None) == 503
+            and bool(getattr(response, "headers", None))
+            and response.headers.get(WAITING_POSITION_HEADER) is not None)
+
+
 @dataclass
 class Tally:
     """What happened in one second (or a whole run): arrivals, visits, requests, orders."""
@@ -120,7 +133,17 @@ class Tally:
     payments_declined: int = 0  # tok_declined: 201 payment_failed, expected
     sold_out: int = 0           # 409 insufficient_stock, expected
     loop_lag_ms: int = 0        # worst delay of Locust's event loop: it inflates latencies
+    # The waiting room: visits told to wait, answers that said so, visits let in after waiting
+    # (counted when let in, with the wait first predicted for them and the one they had).
+    in_line: int = 0
+    waiting_answers: int = 0
+    waiting_answers_without_eta: int = 0   # a 503 waiting_room lacking position or eta_s
+    admitted_from_line: int = 0
+    predicted_wait_ms: int = 0             # sums over the visits let in this second
+    actual_wait_ms: int = 0
     latencies_ms: Counter = field(default_factory=Counter)
+    # "predicted_s:actual_s" -> visits, for the ETA's error over a whole run
+    eta_pairs: Counter = field(default_factory=Counter)
 
     @property
     def offered(self) -> int:
@@ -130,8 +153,8 @@ class Tally:
     def add(self, other: Tally) -> None:
         """Fold `other` into this tally."""
         for item in fields(self):
-            if item.name == "latencies_ms":
-                self.latencies_ms.update(other.latencies_ms)
+            if item.name in HISTOGRAMS:
+                getattr(self, item.name).update(getattr(other, item.name))
             elif item.name == "loop_lag_ms":
                 self.loop_lag_ms = max(self.loop_lag_ms, other.loop_lag_ms)
             else:
@@ -140,17 +163,20 @@ class Tally:
     def to_json(self) -> dict:
         """A JSON-friendly dict (histogram keys as strings), the inverse of `from_json`."""
         body = {item.name: getattr(self, item.name) for item in fields(self)
-                if item.name != "latencies_ms"}
+                if item.name not in HISTOGRAMS}
         body["latencies_ms"] = {str(ms): count for ms, count in self.latencies_ms.items()}
+        body["eta_pairs"] = dict(self.eta_pairs)
         return body
 
     @classmethod
     def from_json(cls, body: dict) -> Tally:
         """Rebuild a tally sent between Locust processes or read from a timeline."""
         tally = cls(**{item.name: int(body.get(item.name, 0)) for item in fields(cls)
-                       if item.name != "latencies_ms"})
+                       if item.name not in HISTOGRAMS})
         tally.latencies_ms = Counter({int(ms): int(count) for ms, count
                                       in (body.get("latencies_ms") or {}).items()})
+        tally.eta_pairs = Counter({str(pair): int(count) for pair, count
+                                   in (body.get("eta_pairs") or {}).items()})
         return tally
 
 

@@ -21,10 +21,17 @@ Options (each also an environment variable, for Kubernetes ConfigMaps and Secret
   --timeline-file / LOCUST_TIMELINE_FILE    per-second JSON lines of offered/started/dropped...
   --orders-file / LOCUST_ORDERS_FILE        JSON lines of every order placed (id, access token)
 
-Expected outcomes are successes, not failures: a declined card (201 payment_failed) and a
-sold-out product (409 insufficient_stock). Anything else unexpected fails the request, and
-Locust then exits with status 1. Use `--stop-timeout 30` so that a ramp-down lets running
-checkouts finish instead of cutting them off.
+Expected outcomes are successes, not failures: a declined card (201 payment_failed), a
+sold-out product (409 insufficient_stock) and the waiting room's 503 `waiting_room`. Anything
+else unexpected fails the request, and Locust then exits with status 1. Use
+`--stop-timeout 30` so that a ramp-down lets running checkouts finish instead of cutting them
+off.
+
+The waiting room: each visit is a new shopper, with no pass. A visit told to wait (503
+`waiting_room`) leaves its user free for its next slot and waits in its own greenlet, asking
+again after `Retry-After` with its ticket, up to `MAX_WAIT_S`; the recorder notes the wait it
+was first predicted (`eta_s`) and the one it had. Waiting answers do not count as requests
+served: the latency percentiles are those of shoppers let in.
 """
 
 from __future__ import annotations
@@ -36,6 +43,7 @@ import time
 import uuid
 
 import gevent
+import gevent.local
 from gevent import GreenletExit
 from locust import FastHttpUser, between, tag, task
 from locust.exception import StopUser
@@ -51,6 +59,8 @@ log = logging.getLogger("peakshop.loadtests")
 
 API = "/api/v1"
 HOT_PRODUCT_SHARE = 0.3      # purchases that go for the launch product
+ROOM_HEADER = "Peakshop-Waiting-Room"
+MAX_WAIT_S = 600.0           # a shopper in line longer than this gives up
 ADDRESS = {"name": "Load Tester", "line1": "1 Sleigh Road", "city": "Rovaniemi",
            "postal_code": "96930", "country": "FI"}
 
@@ -63,16 +73,30 @@ def visit(function):
         # sent, instead of cutting a checkout off half-way.
         gevent.sleep(0)
         swarm.recorder.visit_started(late=user.timetable.is_late(time.time()))
-        user.visit_ok = True
+        user.new_visitor()
         try:
             function(user)
         except GreenletExit:
             raise  # stopped by the test, not a failed visit
+        except InLine as place:
+            swarm.recorder.joined_line()
+            user.wait_in_line(function, place)
+            return
         except Exception:
             swarm.recorder.visit_finished(False)
             raise
         swarm.recorder.visit_finished(user.visit_ok)
     return run_visit
+
+
+class InLine(Exception):  # noqa: N818 (a visit's state, not an error)
+    """The waiting room's answer: the ticket to send back, the ETA, when to ask again."""
+
+    def __init__(self, ticket: str, eta_s: float, retry_after_s: float) -> None:
+        super().__init__(f"in line, about {eta_s:.0f} s to go")
+        self.ticket = ticket
+        self.eta_s = eta_s
+        self.retry_after_s = retry_after_s
 
 
 def problem_code(response) -> str | None:
@@ -93,7 +117,11 @@ class ShopClient:
     visit_ok: bool = True
 
     def expect(self, response, *statuses: int) -> bool:
-        """Mark the response a success if its status is one of `statuses`, else a failure."""
+        """Mark the response a success if its status is one of `statuses`, else a failure;
+        the waiting room's answer raises InLine."""
+        if response.status_code == 503 and problem_code(response) == "waiting_room":
+            response.success()
+            raise self.in_line(response)
         if response.status_code in statuses:
             response.success()
             return True
@@ -108,15 +136,84 @@ class ShopperUser(ShopClient, FastHttpUser):
     """A shopper: many browse, some fill a cart, few buy; one task is one visit."""
 
     def on_start(self) -> None:
+        # One visit is one shopper; a shopper waiting in line runs in a greenlet of its own,
+        # so what a visit carries (its ticket, whether it went well) is greenlet-local.
+        self.visitor = gevent.local.local()
+        self.waiting: set[gevent.Greenlet] = set()
         self.shop = swarm.board.wait()
         options = self.environment.parsed_options
         self.timetable = PacedTimetable(pacing_of(options))
         self.decline_share = float(getattr(options, "decline_share", 0.05) or 0.0)
         self.wait()  # until this shopper's first slot, at a random phase
 
+    def on_stop(self) -> None:
+        gevent.killall(list(self.waiting), block=False)
+
     def wait_time(self) -> float:
         return self.timetable.next_wait(time.time(), random.random(),
                                         swarm.recorder.arrivals_dropped)
+
+    # --- the waiting room --------------------------------------------------------------------
+    @property
+    def visit_ok(self) -> bool:
+        return getattr(self.visitor, "ok", True)
+
+    @visit_ok.setter
+    def visit_ok(self, value: bool) -> None:
+        self.visitor.ok = value
+
+    def new_visitor(self) -> None:
+        """A new shopper: no ticket, no pass, nothing failed yet."""
+        self.visitor.ticket = None
+        self.visitor.ok = True
+
+    def room_headers(self) -> dict[str, str]:
+        ticket = getattr(self.visitor, "ticket", None)
+        return {ROOM_HEADER: ticket} if ticket else {}
+
+    def keep_pass(self, response) -> None:
+        """Keep the pass (or place) the room handed over, for the visit's next requests."""
+        handed = response.headers.get(ROOM_HEADER) if response.headers else None
+        if handed:
+            self.visitor.ticket = handed
+
+    def in_line(self, response) -> InLine:
+        body = response.json()
+        position, eta_s = body.get("position"), body.get("eta_s")
+        complete = isinstance(position, int) and isinstance(eta_s, int | float)
+        swarm.recorder.waiting_answer(complete)
+        if not complete:
+            response.failure(f"waiting room answer without position or eta_s: {body}")
+        retry_after = float(response.headers.get("Retry-After") or 5)
+        return InLine(body.get("ticket") or response.headers.get(ROOM_HEADER, ""),
+                      float(eta_s or 0), retry_after)
+
+    def wait_in_line(self, function, place: InLine) -> None:
+        """Wait for the visit's turn in a greenlet of its own, then make the visit."""
+        def waiting() -> None:
+            arrived, predicted = time.time(), place.eta_s
+            self.new_visitor()
+            self.visitor.ticket, retry_after = place.ticket, place.retry_after_s
+            while time.time() - arrived < MAX_WAIT_S:
+                gevent.sleep(retry_after)
+                try:
+                    function(self)
+                except InLine as again:
+                    self.visitor.ticket, retry_after = again.ticket, again.retry_after_s
+                    continue
+                except GreenletExit:
+                    raise
+                except Exception:
+                    swarm.recorder.visit_finished(False)
+                    return
+                swarm.recorder.left_line(predicted, time.time() - arrived)
+                swarm.recorder.visit_finished(self.visit_ok)
+                return
+            swarm.recorder.visit_finished(False)  # gave up
+
+        greenlet = gevent.spawn(waiting)
+        self.waiting.add(greenlet)
+        greenlet.link(self.waiting.discard)
 
     @property
     def products(self) -> str:
@@ -144,8 +241,10 @@ class ShopperUser(ShopClient, FastHttpUser):
     def product_list(self, query: str, grouped_query: str) -> None:
         """One page of the catalog; Locust groups the requests by `grouped_query`."""
         with self.client.get(f"{self.products}?{query}", catch_response=True,
+                             headers=self.room_headers(),
                              name=f"{API}/shops/[slug]/products{grouped_query}") as response:
             self.expect(response, 200)
+            self.keep_pass(response)
 
     @tag("browse")
     @task(28)
@@ -194,13 +293,19 @@ class ShopperUser(ShopClient, FastHttpUser):
 
     def product_page(self, sku: str) -> None:
         with self.client.get(f"{self.products}/{sku}", catch_response=True,
+                             headers=self.room_headers(),
                              name=f"{API}/shops/[slug]/products/[sku]") as response:
             self.expect(response, 200)
+            self.keep_pass(response)
 
     def new_cart(self) -> str | None:
         with self.client.post(f"{API}/shops/{self.shop.slug}/carts", catch_response=True,
+                              headers=self.room_headers(),
                               name=f"{API}/shops/[slug]/carts") as response:
-            return response.json()["cart_id"] if self.expect(response, 201) else None
+            if not self.expect(response, 201):
+                return None
+            self.keep_pass(response)
+            return response.json()["cart_id"]
 
     def add_item(self, cart_id: str, sku: str) -> bool:
         """True when the line is in the cart; a sold-out product is expected, not a failure."""

@@ -16,7 +16,7 @@ from typing import IO
 import gevent
 from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 
-from loadtests.arrivals import SecondBook, Tally, percentile_s, rounded_ms
+from loadtests.arrivals import SecondBook, Tally, is_waiting_answer, percentile_s, rounded_ms
 
 log = logging.getLogger("peakshop.loadtests")
 
@@ -37,6 +37,11 @@ def timeline_row(epoch_s: int, tally: Tally, users: int, target_rps: float | Non
             "requests": tally.requests, "failures": tally.failures,
             "orders_paid": tally.orders_paid, "payments_declined": tally.payments_declined,
             "sold_out": tally.sold_out, "loop_lag_ms": tally.loop_lag_ms,
+            "in_line": tally.in_line, "waiting_answers": tally.waiting_answers,
+            "waiting_answers_without_eta": tally.waiting_answers_without_eta,
+            "admitted_from_line": tally.admitted_from_line,
+            "predicted_wait_ms": tally.predicted_wait_ms, "actual_wait_ms": tally.actual_wait_ms,
+            "eta_pairs": dict(tally.eta_pairs),
             "p50_s": percentile_s(tally.latencies_ms, 0.5),
             "p95_s": percentile_s(tally.latencies_ms, 0.95)}
 
@@ -48,7 +53,9 @@ def summary_line(totals: Tally) -> str:
             f"{totals.late}), dropped {totals.dropped}; visits ok {totals.visits_ok}, "
             f"failed {totals.visits_failed}; "
             f"orders paid {totals.orders_paid}, declined {totals.payments_declined}, sold out "
-            f"{totals.sold_out}; p95 {'-' if p95 is None else f'{p95:.3f} s'}")
+            f"{totals.sold_out}; p95 {'-' if p95 is None else f'{p95:.3f} s'}"
+            + (f"; waited in line {totals.in_line}, let in {totals.admitted_from_line}"
+               if totals.in_line else ""))
 
 
 class Recorder:
@@ -111,8 +118,27 @@ class Recorder:
     def sold_out(self) -> None:
         self.now().sold_out += 1
 
+    def joined_line(self) -> None:
+        self.now().in_line += 1
+
+    def waiting_answer(self, complete: bool) -> None:
+        """A 503 waiting_room; `complete` when it showed a position and an ETA."""
+        tally = self.now()
+        tally.waiting_answers += 1
+        tally.waiting_answers_without_eta += not complete
+
+    def left_line(self, predicted_s: float, actual_s: float) -> None:
+        """A visitor let in after waiting `actual_s`, first told `predicted_s`."""
+        tally = self.now()
+        tally.admitted_from_line += 1
+        tally.predicted_wait_ms += round(predicted_s * 1000)
+        tally.actual_wait_ms += round(actual_s * 1000)
+        tally.eta_pairs[f"{round(predicted_s)}:{round(actual_s)}"] += 1
+
     # --- Locust events ----------------------------------------------------------------------
-    def on_request(self, response_time, exception=None, **_kwargs) -> None:
+    def on_request(self, response_time, exception=None, response=None, **_kwargs) -> None:
+        if is_waiting_answer(response):
+            return  # a visitor still in line: not a request the shop served (see waiting_answer)
         tally = self.now()
         tally.requests += 1
         if exception is not None:

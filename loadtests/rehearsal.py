@@ -16,6 +16,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,8 @@ class RehearsalSettings:
     pacing_s: float
     redis_url: str | None
     events_file: Path | None = None   # announced events, on the trace's clock
+    waiting_room: str = "off"         # the demo shop's waiting room: off, auto or on
+    admit_per_s: float | None = None  # its rate in mode `on`
 
 
 def _peakshop(*arguments: str) -> list[str]:
@@ -99,6 +102,7 @@ class Rehearsal:
         self.embedded_redis_url: str | None = None
         self.locust_exit_code: int | None = None
         self.server_latency: ServerLatency | None = None
+        self.room = RoomPoller(self.url)
         # A report folder used before: its timeline and orders must not mix with this run's.
         for stale in ("locust-timeline.jsonl", "orders.jsonl", "serve.log", "worker.log",
                       "scaler.log", "locust.log"):
@@ -114,6 +118,8 @@ class Rehearsal:
                 "PEAKSHOP_BIND": f"127.0.0.1:{self.port}",
                 "PEAKSHOP_PIDFILE": str(self.pidfile),
                 "PEAKSHOP_WEB_WORKERS": "1",
+                # The waiting room and the shedder defend the SLO the report judges by.
+                "PEAKSHOP_LATENCY_SLO_S": str(self.settings.slo.latency_p95_s),
                 "PROMETHEUS_MULTIPROC_DIR": str(self.instance / "metrics"),
                 # gunicorn's control socket goes here, not into a folder shared with others.
                 "XDG_RUNTIME_DIR": str(self.instance)}
@@ -206,6 +212,21 @@ class Rehearsal:
             if name in self.children:
                 self.children[name].stop(STOP_TIMEOUT_S)
 
+    def set_waiting_room(self, slug: str, token: str) -> None:
+        """Switch the demo shop's waiting room as asked, through the public API."""
+        if self.settings.waiting_room == "off":
+            return
+        body: dict = {"mode": self.settings.waiting_room}
+        if self.settings.admit_per_s is not None:
+            body["admit_per_s"] = self.settings.admit_per_s
+        response = requests.put(f"{self.url}/api/v1/shops/{slug}/waiting-room", json=body,
+                                headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        if response.status_code != 200:
+            raise click.ClickException(f"cannot switch the waiting room {body}: "
+                                       f"{response.status_code} {response.text[:200]}")
+        click.echo(f"waiting room: {response.json()}")
+        self.room.start(slug, token)
+
     # --- watching -----------------------------------------------------------------------------
     def sample(self) -> None:
         self.samples.append(self.probe.sample())
@@ -276,6 +297,7 @@ class Rehearsal:
             click.echo(f"storefront ready at {self.url} (instance {self.instance})")
             shop = seed_demo_shop(self.url)
             click.echo(f"seeded shop {shop.slug!r} with {len(shop.catalog.skus)} products")
+            self.set_waiting_room(shop.slug, shop.merchant_token)
             self.start_order_workers(env)
             self.server_latency = ServerLatency(self.url + "/metrics").start()
             self.probe = StackProbe(self.pidfile, self.order_worker_count,
@@ -299,12 +321,13 @@ class Rehearsal:
         finally:
             if self.server_latency is not None:
                 self.server_latency.stop()
+            self.room.stop()
             self.stop_all()
         self.timeline.read_new()
         return self.write_report(check)
 
     def write_report(self, check: orders_check.OrdersCheck) -> dict:
-        rows = report.build_timeline(self.timeline.rows, self.samples)
+        rows = report.build_timeline(self.timeline.rows, self.samples, self.room.states)
         totals = self.timeline.totals or _totals_from_rows(self.timeline.rows)
         locust_cpu_s = max((sample.locust_cpu_s for sample in self.samples), default=0.0)
         run = {"trace": self.settings.replay_settings.trace, "compress": self.replay.compress,
@@ -312,6 +335,8 @@ class Rehearsal:
                "pacing_s": self.settings.pacing_s, "interrupted": self.interrupted,
                "locust_exit_code": self.locust_exit_code,
                "events": str(self.settings.events_file) if self.settings.events_file else None,
+               "waiting_room_mode": self.settings.waiting_room,
+               "admit_per_s": self.settings.admit_per_s,
                "locust_cpu_ms_per_visit": 1000 * locust_cpu_s / max(1, totals.get("started", 0)),
                "load_average_1min_at_end": round(os.getloadavg()[0], 2)}
         summary = report.summarize(rows, totals, self.settings.slo, orders=check.to_summary(),
@@ -320,7 +345,8 @@ class Rehearsal:
         report.write_summary(summary, self.report_dir / "summary.json")
         if rows:
             title = (f"peakshop rehearsal: {Path(self.settings.replay_settings.trace).name}, "
-                     f"{'scaler' if self.settings.scaler else 'no scaler'}")
+                     f"{'scaler' if self.settings.scaler else 'no scaler'}, waiting room "
+                     f"{self.settings.waiting_room}")
             report.write_plot(rows, self.settings.slo, self.report_dir / "timeline.png", title)
         return summary
 
@@ -334,7 +360,47 @@ class Rehearsal:
         shutil.rmtree(self.instance, ignore_errors=True)
 
 
+class RoomPoller:
+    """Reads the shop's waiting room (GET .../waiting-room) once a second in a thread, so a
+    slow answer under load never delays the stack samples."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.states: dict[int, dict] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self, slug: str, token: str) -> None:
+        address = f"{self.url}/api/v1/shops/{slug}/waiting-room"
+        headers = {"Authorization": f"Bearer {token}"}
+
+        def poll() -> None:
+            with requests.Session() as session:
+                while not self._stop.is_set():
+                    try:
+                        answer = session.get(address, headers=headers, timeout=5)
+                        if answer.status_code == 200:
+                            self.states[int(time.time())] = answer.json()
+                    except requests.RequestException:
+                        pass  # a busy storefront: this second stays empty
+                    self._stop.wait(1.0 - time.time() % 1.0)
+
+        self._thread = threading.Thread(target=poll, name="room-poller", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
 def _totals_from_rows(rows: list[dict]) -> dict:
     keys = ("offered", "started", "late", "dropped", "visits_ok", "visits_failed", "requests",
-            "failures", "orders_paid", "payments_declined", "sold_out")
-    return {key: sum(row.get(key, 0) for row in rows) for key in keys}
+            "failures", "orders_paid", "payments_declined", "sold_out", "in_line",
+            "waiting_answers", "waiting_answers_without_eta", "admitted_from_line")
+    totals = {key: sum(row.get(key, 0) for row in rows) for key in keys}
+    pairs: dict[str, int] = {}
+    for row in rows:
+        for pair, count in (row.get("eta_pairs") or {}).items():
+            pairs[pair] = pairs.get(pair, 0) + count
+    return totals | {"eta_pairs": pairs}

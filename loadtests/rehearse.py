@@ -41,8 +41,15 @@ def _raise_interrupted(signum, _frame) -> None:
 def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress: float | None,
                    scale: float | None, duration: float | None, slo_p95: float,
                    drain_timeout: float, pacing: float,
-                   events: str | None = None) -> tuple[RehearsalSettings, Replay]:
+                   events: str | None = None, waiting_room: str = "off",
+                   admit_per_s: float | None = None) -> tuple[RehearsalSettings, Replay]:
     """Settings from the flags; raises BadArgument with one line naming the fix."""
+    if admit_per_s is not None:
+        if not (math.isfinite(admit_per_s) and admit_per_s > 0):
+            raise BadArgument(f"--admit-per-s must be a number above 0: got {admit_per_s:g}")
+        if waiting_room != "on":
+            raise BadArgument("--admit-per-s is the rate of --waiting-room on: add "
+                              "--waiting-room on, or drop --admit-per-s (auto measures it)")
     for flag, value in (("--duration", duration), ("--slo-p95", slo_p95),
                         ("--drain-timeout", drain_timeout), ("--pacing", pacing)):
         if value is not None and not (math.isfinite(value) and value > 0):
@@ -77,7 +84,8 @@ def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress
                              slo=SloSettings(latency_p95_s=slo_p95),
                              drain_timeout_s=drain_timeout, pacing_s=pacing,
                              redis_url=redis_url,
-                             events_file=Path(events).resolve() if events else None), replay
+                             events_file=Path(events).resolve() if events else None,
+                             waiting_room=waiting_room, admit_per_s=admit_per_s), replay
 
 
 class OneLineErrors(click.Command):
@@ -109,11 +117,16 @@ class OneLineErrors(click.Command):
               help="Seconds between one shopper's visits (users = rate x pacing).")
 @click.option("--events", metavar="FILE", help="The trace's announced events "
               "(second,name,extra_peaks,duration_s or minutes), handed to the scaler.")
+@click.option("--waiting-room", type=click.Choice(["on", "auto", "off"]), default="off",
+              show_default=True, help="The demo shop's waiting room (docs/waiting-room.md).")
+@click.option("--admit-per-s", type=float, metavar="N",
+              help="Visitors let in per second with --waiting-room on.")
 def rehearse_command(trace, no_scaler, report_dir, compress, scale, duration, slo_p95,
-                     drain_timeout, pacing, events) -> None:
+                     drain_timeout, pacing, events, waiting_room, admit_per_s) -> None:
     """Rehearse a traffic peak locally: storefront, workers, scaler and Locust together."""
     settings, replay = build_settings(trace, no_scaler, report_dir, compress, scale, duration,
-                                      slo_p95, drain_timeout, pacing, events)
+                                      slo_p95, drain_timeout, pacing, events, waiting_room,
+                                      admit_per_s)
     rehearsal = Rehearsal(settings, replay)
     previous = {sig: signal.signal(sig, _raise_interrupted)
                 for sig in (signal.SIGINT, signal.SIGTERM)}
@@ -145,4 +158,13 @@ def print_summary(summary: dict, folder: Path) -> None:
     click.echo(f"orders placed {summary['orders_placed']}, confirmed "
                f"{summary['orders_confirmed']}, not confirmed {summary['orders_not_confirmed']}"
                f", left in shop {summary['orders_left_in_shop']}")
+    room = summary.get("waiting_room") or {}
+    if room.get("visitors_in_line"):
+        eta = room["eta"]
+        click.echo(f"waiting room: {room['visitors_in_line']} visits waited, "
+                   f"{room['admitted_from_line']} let in; answers without position or ETA "
+                   f"{room['waiting_answers_without_position_or_eta']}; ETA error median "
+                   f"{eta['abs_error_median_s']} s, p90 {eta['abs_error_p90_s']} s; admitted "
+                   f"p95 within the SLO in {room['seconds_with_admitted_p95_within_slo']} of "
+                   f"{room['seconds_with_admitted_requests']} s")
     click.echo(f"report: {folder}/summary.json, {folder}/timeline.png, {folder}/timeline.csv")

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
@@ -53,6 +54,17 @@ class TimelineRow:
     server_cpu_pct: float      # gunicorn master and workers, % of one core
     locust_cpu_pct: float
     machine_cpu_pct: float     # everything on the machine, % of one core (200 = 2 cores busy)
+    # The waiting room (all zero/None without one): visits told to wait, 503 waiting answers,
+    # visits let in after waiting and their mean predicted and actual wait, and the room as
+    # the storefront reported it (GET .../waiting-room, polled once a second).
+    in_line: int = 0
+    waiting_answers: int = 0
+    admitted_from_line: int = 0
+    predicted_wait_s: float | None = None
+    actual_wait_s: float | None = None
+    room_open: int | None = None
+    room_admit_per_s: float | None = None
+    room_line: int | None = None
 
 
 def _cpu_pct(before: StackSample | None, after: StackSample, attribute: str) -> float:
@@ -62,8 +74,13 @@ def _cpu_pct(before: StackSample | None, after: StackSample, attribute: str) -> 
     return max(0.0, 100.0 * used / (after.epoch - before.epoch))
 
 
-def build_timeline(locust_rows: Sequence[dict],
-                   samples: Sequence[StackSample]) -> list[TimelineRow]:
+def _mean_wait_s(locust: dict, key: str) -> float | None:
+    admitted = locust.get("admitted_from_line", 0)
+    return locust.get(key, 0) / 1000 / admitted if admitted else None
+
+
+def build_timeline(locust_rows: Sequence[dict], samples: Sequence[StackSample],
+                   room: dict[int, dict] | None = None) -> list[TimelineRow]:
     """Join Locust's per-second rows and the stack samples on the epoch second.
 
     The timeline runs from Locust's first second to the last sample (the queue drains after
@@ -101,8 +118,84 @@ def build_timeline(locust_rows: Sequence[dict],
             orders_paid=locust.get("orders_paid", 0),
             server_cpu_pct=_cpu_pct(before, sample, "server_cpu_s") if sample else 0.0,
             locust_cpu_pct=_cpu_pct(before, sample, "locust_cpu_s") if sample else 0.0,
-            machine_cpu_pct=_cpu_pct(before, sample, "machine_busy_s") if sample else 0.0))
+            machine_cpu_pct=_cpu_pct(before, sample, "machine_busy_s") if sample else 0.0,
+            in_line=locust.get("in_line", 0), waiting_answers=locust.get("waiting_answers", 0),
+            admitted_from_line=locust.get("admitted_from_line", 0),
+            predicted_wait_s=_mean_wait_s(locust, "predicted_wait_ms"),
+            actual_wait_s=_mean_wait_s(locust, "actual_wait_ms"),
+            **_room_at(room, epoch)))
     return rows
+
+
+def _room_at(room: dict[int, dict] | None, epoch: int) -> dict:
+    state = (room or {}).get(epoch)
+    if state is None:
+        return {}
+    return {"room_open": int(bool(state.get("open"))),
+            "room_admit_per_s": state.get("admitting_per_s"),
+            "room_line": state.get("line_length")}
+
+
+def _quantile(values: Sequence[float], fraction: float) -> float | None:
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[min(len(ordered) - 1, math.ceil(fraction * len(ordered)) - 1)], 2)
+
+
+def eta_accuracy(eta_pairs: dict[str, int]) -> dict:
+    """How far the waiting room's first ETA was from the wait each visitor then had.
+
+    `eta_pairs` maps "predicted_s:actual_s" to a count of visitors. The error is actual minus
+    predicted (positive: waited longer than told), reported as absolute seconds and as a share
+    of the actual wait, median and p90.
+    """
+    errors, relative, predicted_all, actual_all = [], [], [], []
+    for pair, count in eta_pairs.items():
+        predicted, actual = (float(part) for part in str(pair).split(":"))
+        for _ in range(int(count)):
+            errors.append(actual - predicted)
+            predicted_all.append(predicted)
+            actual_all.append(actual)
+            relative.append(abs(actual - predicted) / max(actual, 1.0))
+    absolute = [abs(error) for error in errors]
+    return {"visitors": len(errors),
+            "median_predicted_s": _quantile(predicted_all, 0.5),
+            "median_actual_s": _quantile(actual_all, 0.5),
+            "p90_actual_s": _quantile(actual_all, 0.9),
+            "abs_error_median_s": _quantile(absolute, 0.5),
+            "abs_error_p90_s": _quantile(absolute, 0.9),
+            "signed_error_median_s": _quantile(errors, 0.5),
+            "relative_error_median": _quantile(relative, 0.5),
+            "relative_error_p90": _quantile(relative, 0.9)}
+
+
+def waiting_room_summary(rows: Sequence[TimelineRow], totals: dict, slo: SloSettings) -> dict:
+    """The waiting room's figures: who waited, whether they saw a place and an ETA, how good
+    the ETA was, and how often the shoppers let in got their p95 within the SLO.
+
+    The p95 share counts the seconds in which requests of shoppers let in completed: a second
+    in which every visitor due was waiting in line has no admitted latency to judge (the
+    report's `slo_violation_seconds` still counts it, as "nothing came back").
+    """
+    served = [row for row in rows if row.p95_s is not None]
+    within = [row for row in served if not latency_violated(row, slo)]
+    only_waiting = [row for row in rows if row.p95_s is None and row.waiting_answers]
+    return {"visitors_in_line": totals.get("in_line", 0),
+            "admitted_from_line": totals.get("admitted_from_line", 0),
+            "not_let_in_before_the_end": max(0, totals.get("in_line", 0)
+                                            - totals.get("admitted_from_line", 0)),
+            "waiting_answers": totals.get("waiting_answers", 0),
+            "waiting_answers_without_position_or_eta":
+                totals.get("waiting_answers_without_eta", 0),
+            "seconds_with_admitted_requests": len(served),
+            "seconds_with_admitted_p95_within_slo": len(within),
+            "share_of_seconds_within_slo": round(len(within) / len(served), 4) if served
+            else None,
+            "seconds_with_only_waiting_answers": len(only_waiting),
+            "seconds_room_open": sum(1 for row in rows if row.room_open),
+            "max_line_length": max((row.room_line or 0 for row in rows), default=0),
+            "eta": eta_accuracy(totals.get("eta_pairs") or {})}
 
 
 def latency_violated(row: TimelineRow, slo: SloSettings) -> bool:
@@ -163,6 +256,7 @@ def summarize(rows: Sequence[TimelineRow], totals: dict, slo: SloSettings, *,
         "mean_server_cpu_pct": _mean([row.server_cpu_pct for row in under_load]),
         "mean_machine_cpu_pct": _mean([row.machine_cpu_pct for row in under_load]),
         "timeline_seconds": len(rows),
+        "waiting_room": waiting_room_summary(rows, totals, slo),
     }
 
 
@@ -212,8 +306,10 @@ def write_plot(rows: Sequence[TimelineRow], slo: SloSettings, path: Path, title:
     from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
 
     t = [row.t_s for row in rows]
-    figure = Figure(figsize=(12, 11), layout="constrained")
-    load, latency, capacity, queue = figure.subplots(4, 1, sharex=True)
+    with_room = any(row.in_line or row.room_open for row in rows)
+    figure = Figure(figsize=(12, 14 if with_room else 11), layout="constrained")
+    panels = figure.subplots(5 if with_room else 4, 1, sharex=True)
+    load, latency, capacity, queue = panels[:4]
     figure.suptitle(title)
 
     # Offered = started + dropped; a drop is only known when the visit that overran its
@@ -267,7 +363,11 @@ def write_plot(rows: Sequence[TimelineRow], slo: SloSettings, path: Path, title:
     age_axis.set_ylim(bottom=0)
     queue.set_xlabel("seconds since the load started")
 
-    for axis in (load, latency, capacity, queue):
+    if with_room:
+        _plot_room(panels[4], rows)
+        queue.set_xlabel("")
+        panels[4].set_xlabel("seconds since the load started")
+    for axis in panels:
         for begin, end in _violation_spans(rows, slo):
             axis.axvspan(begin, end, color="tab:red", alpha=0.08, lw=0)
         axis.grid(alpha=0.3)
@@ -275,6 +375,28 @@ def write_plot(rows: Sequence[TimelineRow], slo: SloSettings, path: Path, title:
     age_axis.legend(loc="upper left", fontsize=8)
     cores.legend(loc="upper left", fontsize=8)
     figure.savefig(path, dpi=100)
+
+
+def _plot_room(axis, rows: Sequence[TimelineRow]) -> None:
+    """Visitors in line and let in per second; on the right, the wait predicted for the
+    visitors let in each second (their first ETA) against the wait they had."""
+    t = [row.t_s for row in rows]
+    axis.plot(t, [row.room_line if row.room_line is not None else float("nan") for row in rows],
+              color="tab:blue", lw=1.5, label="line length (storefront)")
+    axis.bar(t, [row.in_line for row in rows], width=1.0, color="tab:orange", alpha=0.4,
+             label="visits told to wait / s")
+    axis.plot(t, _rolling_mean([row.admitted_from_line for row in rows]), color="tab:green",
+              lw=1, label="let in from the line / s (5 s mean)")
+    axis.set_ylabel("visitors")
+    axis.set_ylim(bottom=0)
+    waits = axis.twinx()
+    waits.plot(t, [row.predicted_wait_s for row in rows], ".", color="tab:purple", ms=3,
+               label="predicted wait (ETA first shown)")
+    waits.plot(t, [row.actual_wait_s for row in rows], ".", color="black", ms=3,
+               label="actual wait")
+    waits.set_ylabel("wait of those let in (s)")
+    waits.set_ylim(bottom=0)
+    waits.legend(loc="upper left", fontsize=8)
 
 
 def read_csv(path: Path) -> list[TimelineRow]:
@@ -304,6 +426,17 @@ if __name__ == "__main__":
     summary = json.loads((folder / "summary.json").read_text())
     slo = SloSettings(**{key: summary["slo"][key] for key in ("latency_p95_s", "queue_age_s")})
     name = Path(summary["trace"]).name
-    write_plot(read_csv(folder / "timeline.csv"), slo, folder / "timeline.png",
+    rows = read_csv(folder / "timeline.csv")
+    room = summary.get("waiting_room_mode")
+    write_plot(rows, slo, folder / "timeline.png",
                f"peakshop rehearsal: {name}, {'scaler' if summary['scaler'] else 'no scaler'}"
-               + (", announced events" if summary.get("events") else ""))
+               + (", announced events" if summary.get("events") else "")
+               + (f", waiting room {room}" if room else ""))
+    timeline = folder / "locust-timeline.jsonl"
+    if "waiting_room" in summary and timeline.exists():
+        # Recount the waiting room's block from the run's own files (after a change here).
+        totals = next((line["totals"] for line in map(json.loads, timeline.read_text()
+                       .splitlines()) if "totals" in line), None)
+        if totals is not None:
+            summary["waiting_room"] = waiting_room_summary(rows, totals, slo)
+            write_summary(summary, folder / "summary.json")

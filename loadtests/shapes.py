@@ -125,6 +125,13 @@ class FlashSale(TraceShape):
     trace = "flash-sale"
 
 
+class Surge(TraceShape):
+    """15 visits/s, then an unannounced surge to 120/s within 4 s for a minute: the crowd
+    the waiting room is for (see docs/waiting-room.md)."""
+
+    trace = "surge"
+
+
 class Steady(TraceShape):
     """A constant 10 visits/s (times --scale) for 10 minutes: the baseline to compare with."""
 

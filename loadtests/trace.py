@@ -33,6 +33,8 @@ class ReadyMade:
     file: str | None          # CSV next to this module; None for a generated trace
     compress: float
     scale: float
+    # Users added or removed per second: a surge that nobody announced arrives in seconds.
+    spawn_rate: float | None = None
 
 
 READY_MADE: dict[str, ReadyMade] = {
@@ -44,6 +46,11 @@ READY_MADE: dict[str, ReadyMade] = {
     "flash-sale": ReadyMade("10 visits/s, then a launch at 8x that decays, 10 minutes",
                             "flash-sale.csv", compress=1.0, scale=1.0),
     "steady": ReadyMade("10 visits/s for 10 minutes", None, compress=1.0, scale=1.0),
+    # Unannounced: 15 visits/s, then 120 (eight times as many, several times what one web
+    # worker serves on a shared 2-core machine) within 4 s for a minute, back to 15 over
+    # 15 s; 2.5 minutes. --scale fits it to a bigger machine.
+    "surge": ReadyMade("15 visits/s, an unannounced surge to 120 within 4 s, 2.5 minutes",
+                       "surge.csv", compress=1.0, scale=1.0, spawn_rate=300.0),
 }
 STEADY_RATE = 10.0
 STEADY_MINUTES = 10
@@ -73,6 +80,7 @@ class Replay:
     source: str
     compress: float
     scale: float
+    spawn_rate: float = SPAWN_RATE   # users added or removed per second
 
     @property
     def duration_s(self) -> int:
@@ -98,7 +106,7 @@ class Replay:
         rate = self.rate_at(run_time_s)
         if rate is None:
             return None
-        return users_for_rate(rate, pacing_s) + fixed_users, SPAWN_RATE
+        return users_for_rate(rate, pacing_s) + fixed_users, self.spawn_rate
 
     @property
     def total_arrivals(self) -> float:
@@ -155,7 +163,8 @@ def build_replay(settings: ReplaySettings) -> Replay:
     scale = positive("scale", scale)
     trace = read_trace(settings.trace)
     return Replay(rates=compressed_rates(trace, compress, scale), source=settings.trace,
-                  compress=compress, scale=scale)
+                  compress=compress, scale=scale,
+                  spawn_rate=(ready.spawn_rate if ready and ready.spawn_rate else SPAWN_RATE))
 
 
 __all__ = ["READY_MADE", "Replay", "ReplayError", "ReplaySettings", "TraceFileError",

@@ -17,6 +17,7 @@ from shop.orders.metrics import init_app as init_order_metrics
 from shop.payments.registry import gateway_for
 from shop.status.metrics import init_app as init_status_metrics
 from shop.status.traffic import init_app as init_status_counting
+from shop.waiting_room.gate import init_app as init_waiting_room
 
 
 def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
@@ -41,6 +42,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     init_status_counting(app)
     init_status_metrics(app)
     _register_merchant_area(app)
+    init_waiting_room(app)
     return app
 
 
@@ -55,6 +57,7 @@ def _register_blueprints(app: Flask) -> None:
     from shop.payments.webhooks import blueprint as payment_webhooks
     from shop.privacy.api import blueprint as privacy_api
     from shop.storefront.views import blueprint as storefront
+    from shop.waiting_room.api import blueprint as waiting_room_api
 
     for blueprint in (ops, merchants_api, catalog_api, cart_api, checkout_api, orders_api,
                       fulfilment_api, payment_webhooks, storefront):
@@ -69,6 +72,7 @@ def _register_blueprints(app: Flask) -> None:
     app.register_blueprint(privacy_api)
     from shop.fulfilment.shipping_api import blueprint as shipping_api
     app.register_blueprint(shipping_api)
+    app.register_blueprint(waiting_room_api)
 
 
 def _register_merchant_area(app: Flask) -> None:

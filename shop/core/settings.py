@@ -64,6 +64,11 @@ class Settings:
     pod_max_rps: int = 40
     pod_target_utilisation: float = 0.8
     max_import_bytes: int = 8 * 1024 * 1024
+    # The waiting room and load shedding (docs/waiting-room.md).
+    waiting_room_admit_per_s: float = 10.0   # mode `on` without its own admit_per_s
+    waiting_room_pass_ttl_s: int = 600       # how long a visitor let in stays in
+    latency_slo_s: float = 0.5               # the p95 the room and the shedder defend
+    load_shedding: bool = True
 
     @property
     def mail_folder(self) -> Path:
@@ -139,6 +144,16 @@ def _bind(value: str) -> str:
     return value
 
 
+def positive_number(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"is not a number: got {value!r}") from None
+    if not (number > 0 and number != float("inf")):
+        raise ValueError(f"must be a number above 0: got {value!r}")
+    return number
+
+
 ENVIRONMENT = {
     "PEAKSHOP_DATABASE_URL": ("database_url", _database_url),
     "PEAKSHOP_REDIS_URL": ("redis_url", _redis_url),
@@ -159,6 +174,10 @@ ENVIRONMENT = {
     "PEAKSHOP_ACTION_HOLD_TTL_S": ("action_hold_ttl_s", positive_int),
     "PEAKSHOP_MAX_LINE_QUANTITY": ("max_line_quantity", positive_int),
     "PEAKSHOP_WEBHOOK_ALLOW_PRIVATE": ("webhook_allow_private", _boolean),
+    "PEAKSHOP_WAITING_ROOM_ADMIT_PER_S": ("waiting_room_admit_per_s", positive_number),
+    "PEAKSHOP_WAITING_ROOM_PASS_TTL_S": ("waiting_room_pass_ttl_s", positive_int),
+    "PEAKSHOP_LATENCY_SLO_S": ("latency_slo_s", positive_number),
+    "PEAKSHOP_LOAD_SHEDDING": ("load_shedding", _boolean),
 }
 
 

@@ -46,7 +46,7 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "audit.read": _OWNERS,
     "surges.read": _EVERYONE,
     "surges.write": _MANAGERS,            # waiting room
-    "webhooks.read": _MANAGERS,           # outage webhooks and their delivery log
+    "webhooks.read": _EVERYONE,           # outage webhooks and their delivery log
     "webhooks.write": _MANAGERS,
     "privacy.erase": _MANAGERS,           # erase one shopper's personal data on request
 }

@@ -38,6 +38,8 @@ MERCHANT_ENDPOINTS = [
     ("DELETE", "/api/v1/shops/{slug}/events/{event}", None),
     ("POST", "/api/v1/shops/{slug}/products/import", None),
     ("GET", "/api/v1/shops/{slug}/products/export", None),
+    ("GET", "/api/v1/shops/{slug}/waiting-room", None),
+    ("PUT", "/api/v1/shops/{slug}/waiting-room", {"mode": "on", "admit_per_s": 0.01}),
 ]
 IDS = {"collaborator": 1, "token": 1, "event": 1, "endpoint": 1}
 

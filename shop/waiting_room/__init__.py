@@ -1,0 +1,8 @@
+"""The waiting room and load shedding: who gets served when the crowd exceeds capacity.
+
+- `decision`: pure rules (load level from signals; admit or shed by request class and level).
+- `tickets`: signed places in line and passes (HMAC with the secret key).
+- `service`: the shared line of each shop in Redis (one Lua script per decision).
+- `signals`: this process's view of its own load (listen backlog, service time).
+- `gate`: the request hook that applies all of it; `api` and `views` translate HTTP.
+"""

@@ -1,0 +1,225 @@
+"""Each shop's line, shared by every web pod through Redis; one Lua script per decision.
+
+The line is a bakery line: a visitor takes the next number (`issued`), and the shop serves
+numbers in order (`serving`), which advances at the admission rate. Whoever holds a number
+at or below `serving` is let in with a pass. No list of visitors is kept, so the cost of a
+decision does not grow with the crowd; a visitor who walks away simply leaves a number that
+is served to nobody. Everything one decision reads and writes lives in one hash, changed
+atomically by one script: one round trip per visitor without a pass, none with one.
+
+In `auto` mode the room opens when a web process reports that its queue has reached half
+the latency SLO, starting at 80% of the intake it measured while closed (visitors let in
+per second, smoothed over ~20 s: what the shop was serving well just before). While open,
+the rate falls by 10% in every second in which a process still reports overload and rises
+by 5% (at least 0.5/s) in the others, so it follows what the capacity of the moment serves
+(more web workers, fewer, a slow database); the room closes once no process has reported
+overload for `calm_s` and the line is empty. The rate never falls below half the intake
+measured before the room opened: that many visitors the shop served well, and overload that
+remains beyond it comes from the crowd itself (every arrival and every refresh of the line
+is a request), which admitting fewer would not cure but only make the line longer.
+
+Redis down: the room fails open (see docs/waiting-room.md): the decision says "no room",
+and for `RETRY_REDIS_AFTER_S` no process asks Redis again, so an outage costs no timeouts.
+"""
+
+from __future__ import annotations
+
+import enum
+import logging
+import math
+import time
+from dataclasses import dataclass
+
+import redis
+
+log = logging.getLogger(__name__)
+
+MODES = ("off", "auto", "on")
+KEY_PREFIX = "peakshop:waiting-room:"
+RETRY_REDIS_AFTER_S = 2.0
+MAX_ADMIT_PER_S = 100_000
+MIN_ADMIT_PER_S = 0.01   # one visitor every 100 s: slower is a closed shop, not a line
+
+ADMIT_SCRIPT = """
+local key = KEYS[1]
+local f = redis.call('HMGET', key, 'mode', 'admit_per_s', 'issued', 'serving', 'moved_at',
+  'open', 'rate', 'hot_at', 'tuned_at', 'intake', 'intake_at', 'intake_n', 'name', 'floor')
+local mode = f[1] or 'off'
+if mode == 'off' then return {'off'} end
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) + tonumber(clock[2]) / 1e6
+local ticket = tonumber(ARGV[1])
+local hot = ARGV[2] == '1'
+local default_rate, burst_s = tonumber(ARGV[3]), tonumber(ARGV[4])
+local calm_s, min_rate = tonumber(ARGV[5]), tonumber(ARGV[6])
+local issued = tonumber(f[3]) or 0
+local serving = tonumber(f[4]) or issued
+local moved_at = tonumber(f[5]) or now
+local open = f[6] == '1'
+local rate = tonumber(f[7]) or default_rate
+local hot_at = tonumber(f[8]) or 0
+local tuned_at = tonumber(f[9]) or 0
+local intake = tonumber(f[10]) or 0
+local intake_at = tonumber(f[11]) or now
+local intake_n = tonumber(f[12]) or 0
+local floor = tonumber(f[14]) or min_rate
+if hot then hot_at = now end
+-- the measured intake: visitors let in per second, smoothed over ~20 s
+if now - intake_at >= 1 then
+  local seconds = now - intake_at
+  intake = intake + (intake_n / seconds - intake) * (1 - math.exp(-seconds / 20))
+  intake_at, intake_n = now, 0
+end
+if mode == 'on' then
+  rate = tonumber(f[2]) or default_rate
+  -- switched on: an empty line lets the first second's visitors straight in
+  if not open then serving, moved_at = issued + rate * burst_s, now end
+  open = true
+elseif not open then
+  if hot then
+    open = true
+    rate = math.max(min_rate, intake * 0.8)
+    floor = math.max(min_rate, intake * 0.5)
+    serving, moved_at, tuned_at = issued, now, now
+  end
+else
+  if now - tuned_at >= 1 then
+    if now - hot_at < 1 then rate = math.max(floor, rate * 0.9)
+    else rate = rate + math.max(0.5, rate * 0.05) end
+    tuned_at = now
+  end
+end
+local outcome, number, position = 'admit', 0, 0
+if open then
+  serving = math.min(serving + rate * (now - moved_at), issued + rate * burst_s)
+  moved_at = now
+  if ticket > 0 and ticket <= issued then
+    number = ticket
+  else
+    issued = issued + 1
+    number = issued
+  end
+  if number > serving then
+    outcome = 'wait'
+    position = math.ceil(number - serving)
+  end
+  if mode == 'auto' and now - hot_at >= calm_s and serving >= issued then
+    open = false
+  end
+else
+  issued = issued + 1
+  serving = issued
+end
+if outcome == 'admit' then intake_n = intake_n + 1 end
+redis.call('HSET', key, 'issued', issued, 'serving', tostring(serving), 'moved_at',
+  tostring(moved_at), 'open', open and '1' or '0', 'rate', tostring(rate), 'hot_at',
+  tostring(hot_at), 'tuned_at', tostring(tuned_at), 'intake', tostring(intake),
+  'intake_at', tostring(intake_at), 'intake_n', intake_n, 'floor', tostring(floor))
+return {outcome, number, position, tostring(rate), f[13] or ''}
+"""
+
+
+class Outcome(enum.Enum):
+    NO_ROOM = "off"        # the room is off (or Redis is down: fail open)
+    ADMIT = "admit"        # let in: give the visitor a pass
+    WAIT = "wait"          # not yet: give the visitor their place
+
+
+@dataclass(frozen=True)
+class RoomSettings:
+    """How every shop's room behaves; one value built from the app's settings."""
+
+    default_admit_per_s: float = 10.0
+    burst_s: float = 1.0           # an empty line lets this many seconds of intake in at once
+    calm_s: float = 10.0           # auto: no overload for this long (and no line) closes it
+    min_admit_per_s: float = 1.0   # auto: the line always moves
+
+
+@dataclass(frozen=True)
+class Admission:
+    outcome: Outcome
+    number: int = 0
+    position: int = 0
+    eta_s: float = 0.0
+    shop_name: str = ""
+
+
+@dataclass(frozen=True)
+class RoomStatus:
+    mode: str
+    admit_per_s: float | None   # the configured rate of mode `on`
+    open: bool
+    admitting_per_s: float | None  # the rate the line moves at now (None while closed)
+    line_length: int
+    intake_per_s: float         # measured: visitors let in per second, smoothed
+
+
+def room_key(slug: str) -> str:
+    return KEY_PREFIX + slug
+
+
+def eta_s(position: int, admit_per_s: float) -> float:
+    """Seconds until `position` is served at `admit_per_s` (the line moves at that rate)."""
+    return position / admit_per_s if admit_per_s > 0 else math.inf
+
+
+class Line:
+    """The lines of every shop in one Redis, with a per-process breaker for outages."""
+
+    def __init__(self, client: redis.Redis, settings: RoomSettings) -> None:
+        self.client = client
+        self.settings = settings
+        self._script = client.register_script(ADMIT_SCRIPT)
+        self._redis_down_until = 0.0
+
+    def admit(self, slug: str, place_number: int | None, overloaded: bool) -> Admission:
+        """Decide for one visitor without a pass: let in, keep waiting, or no room at all."""
+        if time.monotonic() < self._redis_down_until:
+            return Admission(Outcome.NO_ROOM)
+        try:
+            answer = self._script(keys=[room_key(slug)], args=[
+                place_number or 0, int(overloaded), self.settings.default_admit_per_s,
+                self.settings.burst_s, self.settings.calm_s, self.settings.min_admit_per_s])
+        except redis.RedisError as error:
+            # Fail open: the shedder still protects the server without Redis.
+            self._redis_down_until = time.monotonic() + RETRY_REDIS_AFTER_S
+            log.warning("waiting room unavailable, letting visitors in: %s", error)
+            return Admission(Outcome.NO_ROOM)
+        outcome = Outcome(_text(answer[0]))
+        if outcome is Outcome.NO_ROOM:
+            return Admission(outcome)
+        rate = float(_text(answer[3]))
+        position = int(answer[2])
+        return Admission(outcome, number=int(answer[1]), position=position,
+                         eta_s=eta_s(position, rate), shop_name=_text(answer[4]))
+
+    def set_mode(self, slug: str, shop_name: str, mode: str,
+                 admit_per_s: float | None) -> RoomStatus:
+        """Switch the shop's room; a configured rate stays until it is changed again."""
+        fields: dict[str, str] = {"mode": mode, "name": shop_name}
+        if admit_per_s is not None:
+            fields["admit_per_s"] = repr(float(admit_per_s))
+        with self.client.pipeline() as pipe:
+            pipe.hset(room_key(slug), mapping=fields)
+            if mode == "off":
+                pipe.hset(room_key(slug), "open", "0")
+            pipe.execute()
+        return self.status(slug)
+
+    def status(self, slug: str) -> RoomStatus:
+        """The shop's room as configured and as it stands."""
+        values = {_text(k): _text(v) for k, v in self.client.hgetall(room_key(slug)).items()}
+        mode = values.get("mode", "off")
+        is_open = mode != "off" and values.get("open") == "1"
+        issued = int(values.get("issued", 0))
+        serving = float(values.get("serving", issued))
+        configured = values.get("admit_per_s")
+        return RoomStatus(
+            mode=mode, admit_per_s=float(configured) if configured else None, open=is_open,
+            admitting_per_s=round(float(values.get("rate", 0)), 2) if is_open else None,
+            line_length=max(0, math.ceil(issued - serving)) if is_open else 0,
+            intake_per_s=round(float(values.get("intake", 0)), 2))
+
+
+def _text(value: bytes | str | int) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)

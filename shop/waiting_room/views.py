@@ -1,0 +1,121 @@
+"""The answers of the gate in HTTP: a waiting page or a 503 problem, and the pass handed over.
+
+Pages get HTML that refreshes itself (no JavaScript) and keep the visitor's place in a
+cookie scoped to the shop; the JSON API gets `application/problem+json` and the place in the
+`Peakshop-Waiting-Room` header and the body's `ticket`, to be sent back as that header (or
+the `waiting_room` query parameter).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+from flask import Response, make_response, render_template, request
+
+from shop.core.errors import PROBLEM_JSON, TYPE_BASE, problem_response
+from shop.storefront.blueprint import ShopLink
+from shop.waiting_room.decision import LoadLevel, RequestClass, retry_after_s
+from shop.waiting_room.service import Admission
+from shop.waiting_room.tickets import PLACE_MAX_AGE_S
+
+ROOM_HEADER = "Peakshop-Waiting-Room"
+ROOM_PARAM = "waiting_room"
+ROOM_COOKIE = "peakshop_waiting_room"
+POSITION_HEADER = "Peakshop-Waiting-Room-Position"   # only on answers to visitors in line
+SHED_RETRY_AFTER_S = 10
+
+
+def _is_api() -> bool:
+    return request.path.startswith("/api/")
+
+
+def _cookie_path(slug: str) -> str:
+    return f"/shops/{slug}/"
+
+
+def eta_words(eta_s: float) -> str:
+    """The estimated wait as a shopper reads it: rounded up, never falsely precise."""
+    if not math.isfinite(eta_s):
+        return "a few minutes"
+    if eta_s < 60:
+        return "less than a minute"
+    minutes = math.ceil(eta_s / 60)
+    if minutes < 60:
+        return f"about {minutes} minute{'s' if minutes > 1 else ''}"
+    hours = math.ceil(minutes / 60)
+    return f"about {hours} hour{'s' if hours > 1 else ''}"
+
+
+def _waiting_body(admission: Admission, place_token: str) -> dict:
+    eta = admission.eta_s if math.isfinite(admission.eta_s) else None
+    return {"type": TYPE_BASE + "waiting_room", "title": "Waiting room", "status": 503,
+            "detail": f"the shop is very busy and visitors are let in in turn: you are "
+                      f"number {admission.position} in line; send the '{ROOM_HEADER}' header "
+                      f"(or the '{ROOM_PARAM}' query parameter) with the ticket below to keep "
+                      "your place",
+            "code": "waiting_room", "position": admission.position,
+            "eta_s": None if eta is None else math.ceil(eta), "ticket": place_token}
+
+
+def _waiting_headers(admission: Admission, place_token: str) -> list[tuple[str, str]]:
+    return [("Retry-After", str(retry_after_s(admission.eta_s))),
+            (ROOM_HEADER, place_token), (POSITION_HEADER, str(admission.position)),
+            ("Cache-Control", "no-store")]
+
+
+def waiting_problem(admission: Admission, place_token: str) -> tuple[str, list, bytes]:
+    """The JSON API's 503 for a visitor in line as WSGI status, headers and body (no Flask:
+    see gate.FastLine)."""
+    body = json.dumps(_waiting_body(admission, place_token)).encode()
+    return ("503 SERVICE UNAVAILABLE",
+            [("Content-Type", PROBLEM_JSON), ("Content-Length", str(len(body))),
+             *_waiting_headers(admission, place_token)], body)
+
+
+def waiting(slug: str, admission: Admission, place_token: str) -> Response:
+    """503 for a visitor still in line: their place, the ETA and when to ask again."""
+    retry_s = retry_after_s(admission.eta_s)
+    if _is_api():
+        response = Response(json.dumps(_waiting_body(admission, place_token)), status=503,
+                            mimetype=PROBLEM_JSON)
+    else:
+        shop = ShopLink(slug, admission.shop_name or slug)
+        body = render_template("storefront/waiting_room.html", shop=shop,
+                               position=admission.position, eta=eta_words(admission.eta_s),
+                               refresh_s=retry_s)
+        response = make_response(body, 503)
+        response.set_cookie(ROOM_COOKIE, place_token, max_age=PLACE_MAX_AGE_S,
+                            path=_cookie_path(slug), httponly=True, samesite="Lax",
+                            secure=request.is_secure)
+    for name, value in _waiting_headers(admission, place_token):
+        if name != ROOM_HEADER or _is_api():
+            response.headers[name] = value
+    return response
+
+
+def shed(request_class: RequestClass, level: LoadLevel) -> Response:
+    """503 for a request the server cannot take now without hurting more valuable ones."""
+    detail = ("the shop is overloaded and is serving carts and checkouts first; "
+              f"retry in {SHED_RETRY_AFTER_S} seconds")
+    if _is_api():
+        response = problem_response(503, "overloaded", "Service temporarily overloaded", detail,
+                                    extra={"request_class": request_class.name.lower(),
+                                           "load_level": level.name.lower()})
+    else:
+        slug = (request.view_args or {}).get("slug")
+        shop = ShopLink(slug, slug) if isinstance(slug, str) else None
+        response = make_response(render_template(
+            "storefront/overloaded.html", shop=shop, refresh_s=SHED_RETRY_AFTER_S), 503)
+    response.headers["Retry-After"] = str(SHED_RETRY_AFTER_S)
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+def hand_pass(response: Response, slug: str, pass_token: str, max_age_s: int) -> None:
+    """Give an admitted visitor their pass: a cookie on pages, a header on the API."""
+    if _is_api():
+        response.headers[ROOM_HEADER] = pass_token
+    else:
+        response.set_cookie(ROOM_COOKIE, pass_token, max_age=max_age_s, path=_cookie_path(slug),
+                            httponly=True, samesite="Lax", secure=request.is_secure)

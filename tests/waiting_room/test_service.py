@@ -1,0 +1,108 @@
+"""The shared line in a real Redis: FIFO, places kept, the rate, auto open/close, outages."""
+
+import time
+
+import pytest
+import redis
+
+from shop.waiting_room.service import Line, Outcome, RoomSettings, room_key
+from tests.support.servers import RedisServer
+
+SLOW = RoomSettings(default_admit_per_s=0.001, burst_s=1.0, calm_s=10.0, min_admit_per_s=0.001)
+
+
+@pytest.fixture
+def line(redis_client):
+    return Line(redis_client, SLOW)
+
+
+def test_without_a_room_nobody_waits_and_nothing_is_written(line, redis_client):
+    assert line.admit("acme", None, overloaded=True).outcome is Outcome.NO_ROOM
+    assert redis_client.exists(room_key("acme")) == 0   # a stranger's slug creates no key
+
+
+def test_the_line_is_first_come_first_served_and_a_place_is_kept(line):
+    line.set_mode("acme", "Acme", "on", None)
+    places = [line.admit("acme", None, overloaded=False) for _ in range(3)]
+    assert [place.outcome for place in places] == [Outcome.WAIT] * 3
+    assert [place.number for place in places] == [1, 2, 3]
+    assert [place.position for place in places] == [1, 2, 3]
+    assert places[0].shop_name == "Acme"
+    # Coming back with a number keeps it: the position does not grow.
+    again = line.admit("acme", places[1].number, overloaded=False)
+    assert (again.number, again.position) == (2, 2)
+    # Nobody can claim a number not yet issued: they get the next one.
+    assert line.admit("acme", 999, overloaded=False).number == 4
+    assert line.status("acme").line_length == 4
+
+
+def test_the_eta_is_the_position_over_the_rate(line):
+    line.set_mode("acme", "Acme", "on", 2.0)
+    waits = [line.admit("acme", None, overloaded=False) for _ in range(10)]
+    last = waits[-1]
+    assert last.outcome is Outcome.WAIT
+    assert last.eta_s == pytest.approx(last.position / 2.0)
+
+
+def test_a_fast_room_lets_the_first_numbers_in_order(line):
+    line.set_mode("acme", "Acme", "on", 100_000.0)
+    first = line.admit("acme", None, overloaded=False)
+    # The first visitor may wait for the first token; it is then let in before anyone new.
+    while first.outcome is Outcome.WAIT:
+        first = line.admit("acme", first.number, overloaded=False)
+    assert first.outcome is Outcome.ADMIT and first.number == 1
+
+
+def test_switching_off_empties_the_room_for_everyone(line):
+    line.set_mode("acme", "Acme", "on", None)
+    waiting = line.admit("acme", None, overloaded=False)
+    assert waiting.outcome is Outcome.WAIT
+    status = line.set_mode("acme", "Acme", "off", None)
+    assert (status.mode, status.open, status.line_length) == ("off", False, 0)
+    assert line.admit("acme", waiting.number, overloaded=False).outcome is Outcome.NO_ROOM
+
+
+def test_auto_opens_on_overload_and_lets_in_while_calm(redis_client):
+    line = Line(redis_client, RoomSettings(calm_s=3600.0, min_admit_per_s=0.001))
+    line.set_mode("acme", "Acme", "auto", None)
+    calm = [line.admit("acme", None, overloaded=False) for _ in range(5)]
+    assert {admission.outcome for admission in calm} == {Outcome.ADMIT}
+    assert not line.status("acme").open
+    hot = line.admit("acme", None, overloaded=True)
+    status = line.status("acme")
+    assert status.open and status.admitting_per_s is not None
+    # Just opened with the intake measured while closed (none yet: the floor), so the next
+    # visitor waits behind this one.
+    following = line.admit("acme", None, overloaded=True)
+    assert following.outcome is Outcome.WAIT and following.number == hot.number + 1
+
+
+def test_auto_closes_once_calm_and_the_line_is_empty(redis_client):
+    line = Line(redis_client, RoomSettings(calm_s=0.0, min_admit_per_s=1000.0, burst_s=5.0))
+    line.set_mode("acme", "Acme", "auto", None)
+    line.admit("acme", None, overloaded=True)
+    assert line.status("acme").open
+    # No overload reported and nobody left in line: the room closes on the next decision.
+    for _ in range(3):
+        time.sleep(0.05)   # at 1000/s the line moves by 50 numbers meanwhile
+        line.admit("acme", None, overloaded=False)
+    assert not line.status("acme").open
+
+
+def test_with_redis_down_the_room_fails_open_and_recovers():
+    """A real redis-server, stopped: visitors are let in, none waits for a timeout."""
+    server = RedisServer.start()
+    try:
+        client = redis.Redis.from_url(server.url, socket_timeout=1, socket_connect_timeout=1)
+        line = Line(client, SLOW)
+        line.set_mode("acme", "Acme", "on", None)
+        assert line.admit("acme", None, overloaded=False).outcome is Outcome.WAIT
+        server.stop()
+        assert line.admit("acme", None, overloaded=False).outcome is Outcome.NO_ROOM
+        # The breaker: the next decisions do not even try Redis.
+        assert line.admit("acme", None, overloaded=False).outcome is Outcome.NO_ROOM
+        server.restart()
+        fresh = Line(client, SLOW)   # a new process, or the same one after the breaker
+        assert fresh.admit("acme", None, overloaded=False).outcome is Outcome.WAIT
+    finally:
+        server.stop()
