@@ -3,7 +3,7 @@
 A season is 139,680 minutes (8.4 million simulated seconds) and must replay in under 30 s per
 policy. Prints wall-clock and CPU seconds per policy and season and the share of the budget.
 
-    python benchmarks/simulate.py [--shared-dir DIR] [--no-events] [--policy NAME ...]
+    python benchmarks/simulate.py [--traces DIR] [--no-events] [--policy NAME ...]
 """
 
 from __future__ import annotations
@@ -25,19 +25,17 @@ BUDGET_S = 30.0
 SEASONS = ("season-2023", "season-2024")
 
 
-def default_shared_dir() -> Path:
-    configured = os.environ.get("PEAKSHOP_SHARED_DIR")
-    return Path(configured) if configured else Path(__file__).resolve().parents[2] / "shared"
+TRACES_DIR = Path(__file__).resolve().parents[1] / "traces"
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--shared-dir", type=Path, default=default_shared_dir())
+    parser.add_argument("--traces", type=Path, default=TRACES_DIR)
     parser.add_argument("--no-events", action="store_true", help="replay without the events")
     parser.add_argument("--policy", action="append", choices=POLICY_NAMES,
                         help="only these policies (repeatable)")
     options = parser.parse_args()
-    traces = options.shared_dir / "traces"
+    traces = options.traces
     cluster = ClusterSettings()
     policies = options.policy or list(POLICY_NAMES)
     rows = []
