@@ -102,36 +102,22 @@ def build_signals(settings: ScalerSettings, actuator: Actuator,
 
 def build_policy(settings: ScalerSettings) -> Policy:
     """The policy named by --policy, built exactly as the simulator builds it."""
-    from scaler.simulate.cluster import ClusterSettings
-
-    try:
-        cluster = ClusterSettings(min_replicas=settings.min_replicas,
-                                  max_replicas=settings.max_replicas,
-                                  pod_max_rps=settings.capacity.pod_max_rps,
-                                  worker_orders_per_s=settings.capacity.worker_orders_per_s,
-                                  startup_s=round(settings.capacity.startup_s))
-    except ValueError as error:
-        raise BadSetting(str(error)) from None
     if settings.policy == "hpa-cpu":
-        from scaler.simulate.baselines import HpaCpuPolicy
+        from scaler.policy.baselines import HpaCpuPolicy
 
-        return HpaCpuPolicy(cluster)
+        return HpaCpuPolicy(settings.capacity, settings.bounds)
     if settings.policy == "keda-queue":
-        from scaler.simulate.baselines import KedaQueuePolicy
+        from scaler.policy.baselines import KedaQueuePolicy
 
-        return KedaQueuePolicy(cluster)
-    return peakshop_policy(settings, cluster)
+        return KedaQueuePolicy(settings.capacity, settings.bounds)
+    return peakshop_policy(settings)
 
 
-def peakshop_policy(settings: ScalerSettings, cluster) -> Policy:
+def peakshop_policy(settings: ScalerSettings) -> Policy:
     """peakshop's own policy, with the announced events and the rate history when given."""
-    try:
-        from scaler.policy import PeakshopPolicy, PolicySettings
-    except ImportError:
-        raise BadSetting("the peakshop policy is not part of this installation: "
-                         "run with --policy hpa-cpu or --policy keda-queue") from None
     from scaler.events import EventSchedule, EventsFileError, load_events
     from scaler.forecast import Forecaster, HistoryFileError, RateHistory, load_rate_history
+    from scaler.policy import PeakshopPolicy, PolicySettings
 
     try:
         events = load_events(settings.events_file) if settings.events_file else EventSchedule()
@@ -140,12 +126,11 @@ def peakshop_policy(settings: ScalerSettings, cluster) -> Policy:
                    if settings.history_file else RateHistory(settings.season_origin_s))
     except (EventsFileError, HistoryFileError) as error:
         raise BadSetting(str(error)) from None
-    policy_settings = PolicySettings(min_replicas=settings.min_replicas,
-                                     max_replicas=settings.max_replicas,
-                                     season_origin_s=settings.season_origin_s,
-                                     pod_max_rps=settings.capacity.pod_max_rps,
-                                     worker_orders_per_s=settings.capacity.worker_orders_per_s,
-                                     startup_s=settings.capacity.startup_s)
+    try:
+        policy_settings = PolicySettings.for_capacity(
+            settings.capacity, settings.bounds, season_origin_s=settings.season_origin_s)
+    except ValueError as error:
+        raise BadSetting(str(error)) from None
     return LearningPolicy(PeakshopPolicy(policy_settings, events,
                                          Forecaster(history, events=events)), history)
 

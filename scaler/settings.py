@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from scaler.capacity import Bounds, Capacity
 from scaler.controller import ControllerSettings
 
 TARGETS = ("local", "kubernetes")
@@ -24,15 +25,6 @@ POLICIES = ("peakshop", "hpa-cpu", "keda-queue")
 # one core, and past one per core plus one (to fill the time others wait on Redis or the
 # database) extra workers only take CPU from each other and from the load generator.
 DEFAULT_BOUNDS = {"kubernetes": (2, 200), "local": (1, (os.cpu_count() or 1) + 1)}
-
-
-@dataclass(frozen=True)
-class Capacity:
-    """What one replica can do; the policy sizes replicas from it. Measure your own."""
-
-    pod_max_rps: float          # storefront requests/s that saturate one web replica
-    worker_orders_per_s: float  # orders one order worker confirms per second
-    startup_s: float            # from asking for a replica to it serving
 
 
 DEFAULT_CAPACITY = {
@@ -85,9 +77,12 @@ class ScalerSettings:
 
     def controller_settings(self) -> ControllerSettings:
         """The part the control loop needs."""
-        return ControllerSettings(period_s=self.period_s, dry_run=self.dry_run,
-                                  min_replicas=self.min_replicas,
-                                  max_replicas=self.max_replicas)
+        return ControllerSettings(period_s=self.period_s, dry_run=self.dry_run)
+
+    @property
+    def bounds(self) -> Bounds:
+        """The replica range every decision ends in (applied by the policy, once)."""
+        return Bounds(self.min_replicas, self.max_replicas)
 
 
 def _http_url(flag: str, value: str) -> str:

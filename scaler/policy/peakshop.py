@@ -16,7 +16,6 @@ from scaler.events import EventSchedule
 from scaler.forecast import Forecaster, Outlook
 from scaler.guardrails import (
     Recommendations,
-    clamp,
     limit_scale_down,
     limit_scale_up,
     remember,
@@ -105,7 +104,7 @@ def guard(current: int, need: Need, at_s: float, windows: Windows,
             reason = Reason.STEP_LIMIT
     else:
         limited = wanted
-    bounded = clamp(limited, settings.min_replicas, settings.max_replicas)
+    bounded = settings.bounds.clamp(limited)
     if bounded > limited:
         reason = Reason.MIN_REPLICAS
     elif bounded < limited:
@@ -115,11 +114,13 @@ def guard(current: int, need: Need, at_s: float, windows: Windows,
 
 def hold(current: int, planned: int, planned_reason: Reason,
          settings: PolicySettings) -> tuple[int, Reason]:
-    """Signals are stale: keep the last decision, only ever raised by what was planned."""
-    if planned > current:
-        return min(limit_scale_up(current, planned, settings.scale_up_factor,
-                                  settings.scale_up_pods), settings.max_replicas), planned_reason
-    return current, Reason.STALE_SIGNALS
+    """The deciding signal is missing or stale: keep the last decision, only ever raised by
+    what was planned (an announced event, the forecast), never lowered: quiet metrics must
+    never look like quiet traffic. The one hold of the scaler; the controller adds none."""
+    if planned >= current:   # the plan is what keeps the count: say so
+        return settings.bounds.clamp(limit_scale_up(current, planned, settings.scale_up_factor,
+                                                    settings.scale_up_pods)), planned_reason
+    return settings.bounds.clamp(current), Reason.STALE_SIGNALS
 
 
 class PeakshopPolicy:

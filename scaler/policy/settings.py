@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from functools import cached_property
+
+from scaler.capacity import Bounds, Capacity
 
 
 @dataclass(frozen=True)
@@ -61,3 +64,22 @@ class PolicySettings:
     def pod_slo_rps(self) -> float:
         """Requests/s one web pod serves within the latency SLO."""
         return self.pod_max_rps * self.slo_utilization
+
+    @cached_property
+    def capacity(self) -> Capacity:
+        """What one replica does, as the one value every sizing reads."""
+        return Capacity(self.pod_max_rps, self.worker_orders_per_s, self.startup_s,
+                        self.slo_utilization)
+
+    @cached_property
+    def bounds(self) -> Bounds:
+        """The replica range: the policy's decisions always end inside it."""
+        return Bounds(self.min_replicas, self.max_replicas)
+
+    @classmethod
+    def for_capacity(cls, capacity: Capacity, bounds: Bounds, **overrides) -> PolicySettings:
+        """Settings for a platform described by its Capacity and Bounds values."""
+        return cls(pod_max_rps=capacity.pod_max_rps, slo_utilization=capacity.slo_utilization,
+                   worker_orders_per_s=capacity.worker_orders_per_s,
+                   startup_s=capacity.startup_s, min_replicas=bounds.min_replicas,
+                   max_replicas=bounds.max_replicas, **overrides)

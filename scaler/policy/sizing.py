@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import math
 from typing import NamedTuple
 
+from scaler.capacity import replicas_for
 from scaler.events import CrowdTimeline, EventSchedule
 from scaler.model import Observation, Reason
 from scaler.policy.settings import PolicySettings
 
-# A rate that is an exact multiple of the per-replica capacity must not round up a replica.
-_CEIL_SLACK = 1e-9
-
-
-def replicas_for(load: float, per_replica: float) -> int:
-    """Replicas needed to carry `load` (>= 0) at `per_replica` each."""
-    return math.ceil(load / per_replica - _CEIL_SLACK)
+__all__ = ["Need", "reactive_web", "reactive_workers", "replicas_for", "scheduled_web",
+           "scheduled_workers", "forecast_plans", "crowd_timeline", "surge_rate"]
 
 
 def surge_rate(rate: float, last_rate: float | None, settings: PolicySettings) -> float:

@@ -11,6 +11,8 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from scaler.capacity import Bounds, Capacity
+
 # A float rate that is an exact multiple of the per-pod capacity must not round up a pod.
 _CEIL_SLACK = 1e-9
 
@@ -56,6 +58,17 @@ class ClusterSettings:
         """Requests/s one web pod serves within the latency SLO."""
         return self.pod_max_rps * self.slo_utilization
 
+    @property
+    def capacity(self) -> Capacity:
+        """One simulated pod, as the Capacity value policies size with."""
+        return Capacity(self.pod_max_rps, self.worker_orders_per_s, self.startup_s,
+                        self.slo_utilization)
+
+    @property
+    def bounds(self) -> Bounds:
+        """The bounds every policy lives within."""
+        return Bounds(self.min_replicas, self.max_replicas)
+
     def as_dict(self) -> dict:
         """The settings as plain JSON-ready values."""
         return asdict(self)
@@ -73,7 +86,7 @@ def worker_demand(orders_per_s: np.ndarray, settings: ClusterSettings) -> np.nda
 
 
 def clamp_to_bounds(replicas: np.ndarray, settings: ClusterSettings) -> np.ndarray:
-    """The bounds every policy lives within."""
+    """`Bounds.clamp` over a whole array (for the plans made ahead: static-peak, oracle)."""
     return np.clip(replicas, settings.min_replicas, settings.max_replicas)
 
 

@@ -13,7 +13,7 @@ from scaler.events import Event, EventSchedule
 from scaler.forecast import Forecaster, RateHistory
 from scaler.model import Observation
 from scaler.policy import PeakshopPolicy
-from scaler.simulate.baselines import HpaCpuPolicy, KedaQueuePolicy
+from scaler.policy.baselines import HpaCpuPolicy, KedaQueuePolicy
 from scaler.simulate.cluster import ClusterSettings, web_demand
 from scaler.simulate.engine import RequestedReplicas, run_closed_loop, settled_start, tick_for
 from scaler.simulate.metrics import measure
@@ -105,9 +105,9 @@ def test_engine_matches_the_second_by_second_model(cluster_name, step_s, steps, 
 
     def build():
         if policy_name == "hpa-cpu":
-            return HpaCpuPolicy(cluster), None
+            return HpaCpuPolicy(cluster.capacity, cluster.bounds), None
         if policy_name == "keda-queue":
-            return KedaQueuePolicy(cluster), None
+            return KedaQueuePolicy(cluster.capacity, cluster.bounds), None
         return peakshop_for(cluster, events)
 
     fast_policy, fast_record = build()
@@ -136,7 +136,8 @@ def test_a_per_second_trace_equals_the_same_per_minute_trace():
     cluster = ClusterSettings()
     events = EventSchedule([Event(2400.0, "launch", 1.5, 900.0)])
     for name in ("hpa-cpu", "keda-queue"):
-        policy = HpaCpuPolicy(cluster) if name == "hpa-cpu" else KedaQueuePolicy(cluster)
+        kind = HpaCpuPolicy if name == "hpa-cpu" else KedaQueuePolicy
+        policy = kind(cluster.capacity, cluster.bounds)
         by_minute = measure(minute, cluster, run_closed_loop(minute, cluster, policy))
         by_second = measure(second, cluster, run_closed_loop(second, cluster, policy))
         assert by_minute.combined == by_second.combined

@@ -1,10 +1,13 @@
-"""The policies `peakshop` is compared with, implemented as their documentation describes.
+"""The autoscalers `peakshop` is compared with, implemented as their documentation describes.
+
+They live beside the `peakshop` policy (not in the simulator) because the live scaler runs
+them too (`peakshop scaler run --policy hpa-cpu`), exactly as the simulator judges them.
 
 `hpa-cpu` and `keda-queue` run the Kubernetes HPA v2 algorithm (replica_calculator.go and the
 default `behavior`): a usage ratio against a target, a 0.1 tolerance band, scale-up limited to
 max(2 x current, current + 4) per period, a 300 s scale-down stabilisation window in which the
 highest recommendation wins, then min/max. `current` is the Deployment's requested count, which
-the HPA reads fresh from the scale subresource. `static-peak` and `oracle` need no feedback.
+the HPA reads fresh from the scale subresource.
 """
 
 from __future__ import annotations
@@ -13,11 +16,9 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numpy as np
-
+from scaler.capacity import Bounds, Capacity
 from scaler.guardrails import (
     Recommendations,
-    clamp,
     limit_scale_up,
     remember,
     stabilise,
@@ -25,23 +26,13 @@ from scaler.guardrails import (
 )
 from scaler.model import Decision, Observation, Reason, ScalingDecision
 from scaler.policy.decisions import decision
-from scaler.simulate.cluster import (
-    ClusterSettings,
-    clamp_to_bounds,
-    demand_ahead,
-    web_demand,
-    worker_demand,
-)
-from scaler.simulate.engine import RequestedReplicas
-from scaler.simulate.trace import Trace
 
 
 @dataclass(frozen=True)
 class HpaBehaviour:
     """The HPA's defaults, the same for both baselines."""
 
-    min_replicas: int = 2
-    max_replicas: int = 200
+    bounds: Bounds = Bounds()
     tolerance: float = 0.1
     scale_up_factor: float = 2.0       # Percent policy: 100 % per period
     scale_up_pods: int = 4             # Pods policy: 4 per period (the larger one wins)
@@ -80,7 +71,7 @@ def hpa_step(target: HpaTarget, desired: int | None, usage_ratio: float, at_s: f
     limited = limit_scale_up(current, stable, behaviour.scale_up_factor, behaviour.scale_up_pods)
     if limited < stable:
         reason = Reason.STEP_LIMIT
-    bounded = clamp(limited, behaviour.min_replicas, behaviour.max_replicas)
+    bounded = behaviour.bounds.clamp(limited)
     if bounded > limited:
         reason = Reason.MIN_REPLICAS
     elif bounded < limited:
@@ -93,11 +84,11 @@ class HpaCpuPolicy:
 
     period_s = 15
 
-    def __init__(self, cluster: ClusterSettings, target_utilization: float = 0.6,
+    def __init__(self, capacity: Capacity, bounds: Bounds, target_utilization: float = 0.6,
                  behaviour: HpaBehaviour | None = None) -> None:
-        self.cluster = cluster
+        self.capacity = capacity
         self.target = target_utilization
-        self.behaviour = behaviour or HpaBehaviour(cluster.min_replicas, cluster.max_replicas)
+        self.behaviour = behaviour or HpaBehaviour(bounds)
 
     def initial_state(self, web_replicas: int, worker_replicas: int) -> HpaState:
         """Start from the Deployments' current sizes with empty windows."""
@@ -109,7 +100,7 @@ class HpaCpuPolicy:
             return None
         if observation.queue_backlog > 0:
             return 1.0
-        capacity = observation.workers_ready * self.cluster.worker_orders_per_s
+        capacity = observation.workers_ready * self.capacity.worker_orders_per_s
         return min(1.0, observation.orders_rate / capacity)
 
     def decide(self, observation: Observation, state: HpaState) -> tuple[ScalingDecision, HpaState]:
@@ -138,11 +129,11 @@ class KedaQueuePolicy:
 
     period_s = 30
 
-    def __init__(self, cluster: ClusterSettings, rate_share: float = 0.6,
+    def __init__(self, capacity: Capacity, bounds: Bounds, rate_share: float = 0.6,
                  pending_entries: int = 5, behaviour: HpaBehaviour | None = None) -> None:
-        self.rate_per_pod = cluster.pod_max_rps * rate_share
+        self.rate_per_pod = capacity.pod_max_rps * rate_share
         self.pending_per_replica = pending_entries
-        self.behaviour = behaviour or HpaBehaviour(cluster.min_replicas, cluster.max_replicas)
+        self.behaviour = behaviour or HpaBehaviour(bounds)
 
     def initial_state(self, web_replicas: int, worker_replicas: int) -> HpaState:
         """Start from the Deployments' current sizes with empty windows."""
@@ -170,26 +161,3 @@ class KedaQueuePolicy:
                                            observation.at_s, self.behaviour,
                                            Reason.QUEUE_BACKLOG)
         return ScalingDecision(web, workers), HpaState(web_target, workers_target)
-
-
-def static_peak_plan(trace: Trace, cluster: ClusterSettings) -> RequestedReplicas:
-    """`static-peak`: the season's peak demand, requested (and ready) all the time."""
-    web = int(clamp_to_bounds(web_demand(trace.rps, cluster).max(), cluster))
-    workers = int(clamp_to_bounds(worker_demand(trace.orders_per_s, cluster).max(), cluster))
-    seconds = trace.duration_s
-    return RequestedReplicas(np.full(seconds, web, dtype=np.int64),
-                             np.full(seconds, workers, dtype=np.int64), web, workers)
-
-
-def oracle_plan(trace: Trace, cluster: ClusterSettings) -> RequestedReplicas:
-    """`oracle`: every second, the highest demand of the next startup_s seconds.
-
-    That is the least a cluster whose pods take startup_s to become ready can ask for and
-    still never miss: the floor any policy can reach.
-    """
-    plans = []
-    for demand in (trace.per_second(web_demand(trace.rps, cluster)),
-                   trace.per_second(worker_demand(trace.orders_per_s, cluster))):
-        plans.append(clamp_to_bounds(demand_ahead(demand, cluster.startup_s), cluster))
-    web, workers = plans
-    return RequestedReplicas(web, workers, int(web[0]), int(workers[0]))
