@@ -19,6 +19,14 @@ def replicas_for(load: float, per_replica: float) -> int:
     return math.ceil(load / per_replica - _CEIL_SLACK)
 
 
+def in_pod_size(wanted_pods: float, ready: int, max_pod_size: float) -> float:
+    """The in-pod size running pods need to carry `wanted_pods` template pods' worth now
+    (1.0 when they already can, at most max_pod_size; two decimals, as a resize is asked)."""
+    if max_pod_size <= 1.0 or ready <= 0 or wanted_pods <= ready:
+        return 1.0
+    return round(min(max_pod_size, wanted_pods / ready) + 0.005, 2)
+
+
 @dataclass(frozen=True)
 class Capacity:
     """What one replica can do; the policy sizes replicas from it. Measure your own."""

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from scaler.capacity import Bounds, Capacity
+from scaler.capacity import Bounds, Capacity, in_pod_size
 from scaler.guardrails import (
     Recommendations,
     limit_scale_up,
@@ -37,6 +37,10 @@ class HpaBehaviour:
     scale_up_factor: float = 2.0       # Percent policy: 100 % per period
     scale_up_pods: int = 4             # Pods policy: 4 per period (the larger one wins)
     scale_down_window_s: float = 300.0
+    # The platform's in-pod resize, driven by the HPA's own metric (given to the baselines
+    # because peakshop has it too): while new pods start, running pods grow to carry what the
+    # metric asks for, up to this factor. 1.0: no resize.
+    max_pod_size: float = 1.0
 
 
 class HpaTarget(NamedTuple):
@@ -44,6 +48,7 @@ class HpaTarget(NamedTuple):
 
     replicas: int
     recommendations: Recommendations = ()
+    size: float = 1.0
 
 
 class HpaState(NamedTuple):
@@ -51,15 +56,18 @@ class HpaState(NamedTuple):
     workers: HpaTarget
 
 
-def hpa_step(target: HpaTarget, desired: int | None, usage_ratio: float, at_s: float,
-             behaviour: HpaBehaviour, reason: Reason) -> tuple[Decision, HpaTarget]:
+def hpa_step(target: HpaTarget, wanted: float | None, usage_ratio: float, at_s: float,
+             behaviour: HpaBehaviour, reason: Reason, ready: int) -> tuple[Decision, HpaTarget]:
     """One HPA reconciliation for one Deployment; no side effects.
 
-    `desired` None means the metric could not be read: the HPA then leaves the scale alone.
+    `wanted` is the metric's recommendation in (fractional) template pods, None when the
+    metric could not be read: the HPA then leaves the scale alone.
     """
     current = target.replicas
-    if desired is None:
-        return decision(current, Reason.STALE_SIGNALS), target
+    if wanted is None:
+        return decision(current, Reason.STALE_SIGNALS, target.size), target
+    desired = math.ceil(wanted - 1e-9)
+    size = in_pod_size(wanted, ready, behaviour.max_pod_size)
     proposed = tolerance_band(current, desired, usage_ratio, behaviour.tolerance)
     if proposed == current and desired != current:
         reason = Reason.WITHIN_TOLERANCE
@@ -76,7 +84,7 @@ def hpa_step(target: HpaTarget, desired: int | None, usage_ratio: float, at_s: f
         reason = Reason.MIN_REPLICAS
     elif bounded < limited:
         reason = Reason.MAX_REPLICAS
-    return decision(bounded, reason), HpaTarget(bounded, recommendations)
+    return decision(bounded, reason, size), HpaTarget(bounded, recommendations, size)
 
 
 class HpaCpuPolicy:
@@ -85,36 +93,39 @@ class HpaCpuPolicy:
     period_s = 15
 
     def __init__(self, capacity: Capacity, bounds: Bounds, target_utilization: float = 0.6,
-                 behaviour: HpaBehaviour | None = None) -> None:
+                 behaviour: HpaBehaviour | None = None, max_pod_size: float = 1.0) -> None:
         self.capacity = capacity
         self.target = target_utilization
-        self.behaviour = behaviour or HpaBehaviour(bounds)
+        self.behaviour = behaviour or HpaBehaviour(bounds, max_pod_size=max_pod_size)
 
     def initial_state(self, web_replicas: int, worker_replicas: int) -> HpaState:
         """Start from the Deployments' current sizes with empty windows."""
         return HpaState(HpaTarget(web_replicas), HpaTarget(worker_replicas))
 
-    def worker_cpu(self, observation: Observation) -> float | None:
+    def worker_cpu(self, observation: Observation, state_size: float = 1.0) -> float | None:
         """Workers are fully busy while orders wait, else busy for their share of arrivals."""
         if observation.queue_backlog is None or observation.orders_rate is None:
             return None
         if observation.queue_backlog > 0:
             return 1.0
-        capacity = observation.workers_ready * self.capacity.worker_orders_per_s
+        capacity = (observation.workers_ready * self.capacity.worker_orders_per_s
+                    * state_size)
         return min(1.0, observation.orders_rate / capacity)
 
     def decide(self, observation: Observation, state: HpaState) -> tuple[ScalingDecision, HpaState]:
         """desired = ceil(ready * utilization / target) per Deployment; no side effects."""
         decisions, targets = [], []
         readings = ((observation.cpu_utilization, observation.web_ready, state.web),
-                    (self.worker_cpu(observation), observation.workers_ready, state.workers))
+                    (self.worker_cpu(observation, state.workers.size), observation.workers_ready,
+                     state.workers))
         for utilization, ready, target in readings:
-            desired, ratio = None, 1.0
+            wanted, ratio = None, 1.0
             if utilization is not None:
+                # Utilisation is of the pods as sized now: a resized pod counts its size.
                 ratio = utilization / self.target
-                desired = math.ceil(ready * ratio - 1e-9)
-            decision, new_target = hpa_step(target, desired, ratio, observation.at_s,
-                                            self.behaviour, Reason.CPU_UTILIZATION)
+                wanted = ready * target.size * ratio
+            decision, new_target = hpa_step(target, wanted, ratio, observation.at_s,
+                                            self.behaviour, Reason.CPU_UTILIZATION, ready)
             decisions.append(decision)
             targets.append(new_target)
         return ScalingDecision(*decisions), HpaState(*targets)
@@ -130,10 +141,11 @@ class KedaQueuePolicy:
     period_s = 30
 
     def __init__(self, capacity: Capacity, bounds: Bounds, rate_share: float = 0.6,
-                 pending_entries: int = 5, behaviour: HpaBehaviour | None = None) -> None:
+                 pending_entries: int = 5, behaviour: HpaBehaviour | None = None,
+                 max_pod_size: float = 1.0) -> None:
         self.rate_per_pod = capacity.pod_max_rps * rate_share
         self.pending_per_replica = pending_entries
-        self.behaviour = behaviour or HpaBehaviour(bounds)
+        self.behaviour = behaviour or HpaBehaviour(bounds, max_pod_size=max_pod_size)
 
     def initial_state(self, web_replicas: int, worker_replicas: int) -> HpaState:
         """Start from the Deployments' current sizes with empty windows."""
@@ -141,11 +153,11 @@ class KedaQueuePolicy:
 
     @staticmethod
     def _average_value(total: float | None, per_replica: float,
-                       current: int) -> tuple[int | None, float]:
+                       current: int) -> tuple[float | None, float]:
         """The HPA's external AverageValue metric: desired = ceil(total / target)."""
         if total is None:
             return None, 1.0
-        return math.ceil(total / per_replica - 1e-9), total / (per_replica * current)
+        return total / per_replica, total / (per_replica * current)
 
     def decide(self, observation: Observation, state: HpaState) -> tuple[ScalingDecision, HpaState]:
         """One KEDA poll for both Deployments; no side effects."""
@@ -156,8 +168,8 @@ class KedaQueuePolicy:
             None if backlog is None else float(backlog), self.pending_per_replica,
             state.workers.replicas)
         web, web_target = hpa_step(state.web, web_desired, web_ratio, observation.at_s,
-                                   self.behaviour, Reason.REQUEST_RATE)
+                                   self.behaviour, Reason.REQUEST_RATE, observation.web_ready)
         workers, workers_target = hpa_step(state.workers, workers_desired, workers_ratio,
                                            observation.at_s, self.behaviour,
-                                           Reason.QUEUE_BACKLOG)
+                                           Reason.QUEUE_BACKLOG, observation.workers_ready)
         return ScalingDecision(web, workers), HpaState(web_target, workers_target)

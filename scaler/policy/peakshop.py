@@ -10,8 +10,10 @@ missing signals hold the last decision. See `scaler.policy` for how a control lo
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import NamedTuple
 
+from scaler.capacity import in_pod_size
 from scaler.events import EventSchedule
 from scaler.forecast import Forecaster, Outlook
 from scaler.guardrails import (
@@ -23,7 +25,7 @@ from scaler.guardrails import (
     within_tolerance,
 )
 from scaler.model import Observation, Reason, ScalingDecision
-from scaler.policy.decisions import scaling_decision
+from scaler.policy.decisions import decision, scaling_decision
 from scaler.policy.settings import PolicySettings
 from scaler.policy.sizing import (
     Need,
@@ -58,6 +60,9 @@ class PolicyState(NamedTuple):
     calm_orders: float = 0.0
     orders_share: float = 0.0              # orders per storefront request, lately
     outlook: Outlook | None = None         # the forecast, refreshed every few minutes
+    pushed_rate: float | None = None       # arrival rate of the last push ...
+    pushed_at_s: float = 0.0               # ... and when it came
+    sizes: tuple[float, float] = (1.0, 1.0)  # in-pod size last asked for web and workers
 
 
 def with_plan(need: Need, plan: int, plan_reason: Reason) -> Need:
@@ -124,7 +129,14 @@ def hold(current: int, planned: int, planned_reason: Reason,
 
 
 class PeakshopPolicy:
-    """The scaling decision for web and workers; `decide` has no side effects."""
+    """The scaling decision for web and workers; `decide` has no side effects.
+
+    It listens for pushes (`Observation.pushed`: requests queue up in the listen backlog
+    now), and while new pods start it asks running pods for in-pod capacity (`size`) when
+    the platform allows it (`max_pod_size` > 1).
+    """
+
+    listens_for_push = True
 
     def __init__(self, settings: PolicySettings | None = None,
                  events: EventSchedule | None = None,
@@ -169,7 +181,8 @@ class PeakshopPolicy:
         # Announced events: the crowd is sized on the day's evening peak, read from the past.
         crowd = self._crowds.at(season_s)
         calm_rate, calm_orders = state.calm_rate, state.calm_orders
-        if rate is not None and (not crowd or calm_rate is None):
+        pushed = observation.pushed
+        if rate is not None and not pushed and (not crowd or calm_rate is None):
             # No event under way (or none seen before one): today's level without a crowd.
             calm_rate, calm_orders = rate, orders or 0.0
         web_plan, web_plan_reason = 0, Reason.FORECAST
@@ -186,17 +199,42 @@ class PeakshopPolicy:
             if worker_event > worker_plan:
                 worker_plan, worker_plan_reason = worker_event, Reason.SCHEDULED_EVENT
 
+        # A push tells the arrival rate now; scraped rates lag it by up to scrape + window.
+        pushed_rate, pushed_at_s = state.pushed_rate, state.pushed_at_s
+        recent_push = None
+        if pushed and rate is not None:
+            # Still arriving: the crowd grows on while a resize lands; extrapolate from the
+            # last push, or from the last scrape (taken about scrape + window/2 ago).
+            if pushed_rate is not None and at_s - pushed_at_s <= settings.push_memory_s:
+                before, ago = pushed_rate, max(at_s - pushed_at_s, 1.0)
+            else:
+                before, ago = state.last_rate or rate, settings.scrape_lag_s
+            growth = max(rate - before, 0.0) / ago
+            pushed_rate, pushed_at_s = rate + growth * settings.push_horizon_s, at_s
+        if pushed_rate is not None and at_s - pushed_at_s <= settings.push_memory_s:
+            recent_push = pushed_rate
+
+        web_size, workers_size = state.sizes   # a hold keeps the size too
         if rate is None:
             web, web_reason = hold(state.web_replicas, web_plan, web_plan_reason, settings)
             web_window = state.web_window
         else:
-            # An announced crowd explains its own growth: the plan covers it, not a surge.
-            need = reactive_web(observation, state.web_replicas, state.last_rate, settings,
-                                expect_surges=not crowd)
+            # An announced crowd explains its own growth: the plan covers it, not a surge; a
+            # push gives the rate as it is now, which needs no extrapolation.
+            seen = observation
+            if recent_push is not None and recent_push * settings.push_margin > rate:
+                seen = replace(observation, request_rate=recent_push * settings.push_margin)
+            need = reactive_web(seen, state.web_replicas, state.last_rate, settings,
+                                expect_surges=not crowd and seen is observation)
             if web_plan > need.steady:
                 need = with_plan(need, web_plan, web_plan_reason)
             web, web_reason, web_window = guard(state.web_replicas, need, at_s,
                                                 state.web_window, settings)
+            if settings.max_pod_size > 1.0:
+                # Until the pods asked for are ready, the running ones carry the rest.
+                web_size = in_pod_size(need.now, observation.web_ready, settings.max_pod_size)
+                if observation.pushed and web_reason is not Reason.SCHEDULED_EVENT:
+                    web_reason = Reason.PUSHED_BACKLOG
 
         if orders is None or observation.queue_backlog is None:
             workers, worker_reason = hold(state.worker_replicas, worker_plan,
@@ -208,8 +246,16 @@ class PeakshopPolicy:
                 need = with_plan(need, worker_plan, worker_plan_reason)
             workers, worker_reason, worker_window = guard(
                 state.worker_replicas, need, at_s, state.worker_window, settings)
+            if settings.max_pod_size > 1.0:
+                workers_size = in_pod_size(need.now, observation.workers_ready,
+                                           settings.max_pod_size)
 
         # After a gap in the signals the first reading has nothing recent to be compared with.
-        new_state = PolicyState(web, workers, web_window, worker_window, rate, calm_rate,
-                                calm_orders, orders_share, outlook)
-        return scaling_decision(web, web_reason, workers, worker_reason), new_state
+        new_state = PolicyState(web, workers, web_window, worker_window,
+                                state.last_rate if pushed else rate, calm_rate, calm_orders,
+                                orders_share, outlook, pushed_rate, pushed_at_s,
+                                (web_size, workers_size))
+        if web_size == workers_size == 1.0:
+            return scaling_decision(web, web_reason, workers, worker_reason), new_state
+        return ScalingDecision(decision(web, web_reason, web_size),
+                               decision(workers, worker_reason, workers_size)), new_state

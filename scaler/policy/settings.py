@@ -20,6 +20,7 @@ class PolicySettings:
     max_replicas: int = 200
     period_s: int = 15                   # one decision per scrape
     season_origin_s: float = 0.0         # `at_s` of minute 0 of the events and history files
+    max_pod_size: float = 1.0            # in-pod resize the platform allows (1.0: none)
 
     # Reactive sizing: the share of a pod's SLO capacity planned for, and the HPA-style rails.
     web_target: float = 0.9
@@ -37,6 +38,10 @@ class PolicySettings:
     latency_boost: float = 2.0           # p95 over SLO: the ready pods are this much too few
     queue_drain_s: float = 30.0          # a backlog should be gone within this long
     stale_after_s: float = 60.0          # older readings are not trusted: hold the last decision
+    push_memory_s: float = 60.0          # a pushed rate counts until scrapes have caught up
+    push_margin: float = 1.1             # ... with this margin: the crowd may still be growing
+    push_horizon_s: float = 20.0         # a growing pushed rate is extrapolated this far
+    scrape_lag_s: float = 30.0           # a scraped rate describes about this long ago
 
     # Planning: forecasts and announced events.
     forecast_margin_s: float = 60.0      # forecast for now + startup_s + this
@@ -53,6 +58,8 @@ class PolicySettings:
                 raise ValueError(f"policy setting {field.name} must be >= 0: got {value}")
         if not 1 <= self.min_replicas <= self.max_replicas:
             raise ValueError("policy settings need 1 <= min_replicas <= max_replicas")
+        if self.max_pod_size < 1:
+            raise ValueError("policy setting max_pod_size must be >= 1 (1: no in-pod resize)")
         for name in ("web_target", "worker_target", "forecast_target", "event_target",
                      "slo_utilization"):
             if not 0 < getattr(self, name) <= 1:

@@ -52,7 +52,9 @@ def reactive_web(observation: Observation, current: int, last_rate: float | None
         if surging > now:
             now = surging
     within_slo = observation.latency_within_slo
-    if within_slo is not None and not within_slo:
+    # A p95 over the SLO that the rate already explains is being dealt with (the pods are
+    # asked for); only an unexplained one calls for a step beyond the rate.
+    if within_slo is not None and not within_slo and steady <= observation.web_ready:
         # p95 over the SLO: the ready pods already carry more than they can; the rate shown
         # is an average of the past, so ask for a clear step beyond what is ready.
         saturated = replicas_for(

@@ -31,6 +31,16 @@ class ClusterSettings:
     rate_window_s: int = 30            # rates are averaged over this window
     queue_slo_s: float = 60.0          # oldest order may wait at most this long
     p95_share: float = 0.05            # p95 leaves the SLO once this share of requests does
+    # Platform features every policy may use (see docs/simulation.md):
+    push_s: int = 5                    # a listen backlog reaches a listening policy this late
+    push_at: float = 0.8               # ... sent once arrivals pass this share of SLO capacity
+    resize_s: int = 10                 # in-place resize + gunicorn TTIN: extra in-pod capacity
+    max_pod_size: float = 2.0          # ... up to this many times a pod's template capacity
+    # Signal faults, the same seeded draws for every policy:
+    signal_faults: float = 0.03        # share of scrapes lost: 1/3 traffic, 1/3 queue, 1/3 late
+    outages_per_day: float = 0.5       # traffic signal outages of outage_s (stale signals)
+    outage_s: int = 300
+    fault_seed: int = 0
 
     def __post_init__(self) -> None:
         checks = {
@@ -44,12 +54,21 @@ class ClusterSettings:
             "rate_window_s": self.rate_window_s >= 1,
             "queue_slo_s": self.queue_slo_s > 0,
             "p95_share": 0 < self.p95_share < 1,
+            "push_s": self.push_s >= 0,
+            "push_at": 0 < self.push_at <= 2,
+            "resize_s": self.resize_s >= 0,
+            "max_pod_size": 1 <= self.max_pod_size <= 16,
+            "signal_faults": 0 <= self.signal_faults <= 0.5,
+            "outages_per_day": 0 <= self.outages_per_day <= 96,
+            "outage_s": self.outage_s >= 0,
+            "fault_seed": self.fault_seed >= 0,
         }
         for name, valid in checks.items():
             if not valid or not math.isfinite(getattr(self, name)):
                 flag = "--" + name.replace("_", "-")
                 raise ValueError(f"{flag} is out of range: got {getattr(self, name)}")
-        for name in ("startup_s", "scrape_s", "rate_window_s", "min_replicas", "max_replicas"):
+        for name in ("startup_s", "scrape_s", "rate_window_s", "min_replicas", "max_replicas",
+                     "push_s", "resize_s", "outage_s", "fault_seed"):
             if int(getattr(self, name)) != getattr(self, name):
                 raise ValueError(f"--{name.replace('_', '-')} must be a whole number")
 
@@ -101,6 +120,15 @@ def _window_extreme(values: np.ndarray, width: int, ufunc: np.ufunc) -> np.ndarr
         span *= 2
     # two overlapping spans of `span` cover any window of `width` <= 2 * span
     return ufunc(extreme[:count], extreme[width - span : width - span + count])
+
+
+def effective_size(size: np.ndarray | None, seconds: int, resize_s: int) -> np.ndarray:
+    """In-pod capacity in effect per second: a raise lands resize_s after it was asked for,
+    a cut at once (the same min-over-window rule as pods starting)."""
+    if size is None:
+        return np.ones(seconds)
+    history = np.concatenate([np.ones(resize_s), np.asarray(size, dtype=float)])
+    return _window_extreme(history, resize_s + 1, np.minimum)
 
 
 def ready_replicas(requested: np.ndarray, initial: int, startup_s: int) -> np.ndarray:

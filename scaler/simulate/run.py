@@ -32,7 +32,8 @@ class Run:
 def policy_settings_for(cluster: ClusterSettings, **overrides) -> PolicySettings:
     """The peakshop policy's view of the simulated cluster."""
     return PolicySettings.for_capacity(cluster.capacity, cluster.bounds,
-                                       queue_slo_s=cluster.queue_slo_s, **overrides)
+                                       queue_slo_s=cluster.queue_slo_s,
+                                       max_pod_size=cluster.max_pod_size, **overrides)
 
 
 def peakshop_replicas(trace: Trace, cluster: ClusterSettings, events: EventSchedule | None,
@@ -54,9 +55,11 @@ def requested_replicas(name: str, trace: Trace, cluster: ClusterSettings,
     if name == "peakshop":
         return peakshop_replicas(trace, cluster, events, previous, previous_shift_days)
     if name == "hpa-cpu":
-        return run_closed_loop(trace, cluster, HpaCpuPolicy(cluster.capacity, cluster.bounds))
+        return run_closed_loop(trace, cluster, HpaCpuPolicy(cluster.capacity, cluster.bounds,
+                                                          max_pod_size=cluster.max_pod_size))
     if name == "keda-queue":
-        return run_closed_loop(trace, cluster, KedaQueuePolicy(cluster.capacity, cluster.bounds))
+        return run_closed_loop(trace, cluster, KedaQueuePolicy(cluster.capacity, cluster.bounds,
+                                                             max_pod_size=cluster.max_pod_size))
     if name == "static-peak":
         return static_peak_plan(trace, cluster)
     if name == "oracle":
