@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -116,11 +117,12 @@ def build_policy(settings: ScalerSettings) -> Policy:
 def peakshop_policy(settings: ScalerSettings) -> Policy:
     """peakshop's own policy, with the announced events and the rate history when given."""
     from scaler.events import EventSchedule, EventsFileError, load_events
-    from scaler.forecast import Forecaster, HistoryFileError, RateHistory, load_rate_history
-    from scaler.policy import PeakshopPolicy, PolicySettings
+    from scaler.forecast import HistoryFileError, RateHistory, load_rate_history
+    from scaler.policy import PolicySettings
 
     try:
-        events = load_events(settings.events_file) if settings.events_file else EventSchedule()
+        events = (load_events(settings.events_file, origin_s=settings.season_origin_s)
+                  if settings.events_file else EventSchedule())
         # Live readings are on the epoch clock: file them by minute of this season.
         history = (load_rate_history(settings.history_file, origin_s=settings.season_origin_s)
                    if settings.history_file else RateHistory(settings.season_origin_s))
@@ -131,25 +133,60 @@ def peakshop_policy(settings: ScalerSettings) -> Policy:
             settings.capacity, settings.bounds, season_origin_s=settings.season_origin_s)
     except ValueError as error:
         raise BadSetting(str(error)) from None
-    return LearningPolicy(PeakshopPolicy(policy_settings, events,
-                                         Forecaster(history, events=events)), history)
+    poller = None
+    if settings.events_url:
+        from scaler.shop_events import ShopEventsClient, ShopEventsPoller
+
+        poller = ShopEventsPoller(
+            ShopEventsClient(settings.events_url, settings.ops_token or "",
+                             origin_s=settings.season_origin_s), settings.events_poll_s)
+    return LearningPolicy(policy_settings, events, history, poller)
 
 
 class LearningPolicy:
     """The peakshop policy fed with what it observes live, so its forecast learns today's
-    traffic (yesterday's and last week's curves come from these recordings)."""
+    traffic (yesterday's and last week's curves come from these recordings), and with the
+    events the shop announces (polled in the background; the file's events stay too)."""
 
-    def __init__(self, policy, history) -> None:
-        self.policy = policy
+    def __init__(self, settings, events, history, poller=None) -> None:
+        self.settings = settings
+        self.file_events = events
         self.history = history
-        self.period_s = policy.period_s
+        self.poller = poller
+        self.period_s = settings.period_s
+        self._version = None
+        self.policy = self._policy(events)
+
+    def _policy(self, events):
+        from scaler.forecast import Forecaster
+        from scaler.policy import PeakshopPolicy
+
+        return PeakshopPolicy(self.settings, events, Forecaster(self.history, events=events))
+
+    def _refresh_events(self) -> None:
+        """A new policy when the shop's events changed; its state carries on."""
+        from scaler.events import EventSchedule
+
+        version, announced = self.poller.schedule()
+        if version != self._version:
+            self._version = version
+            self.policy = self._policy(EventSchedule(
+                (*self.file_events.events, *announced.events)))
 
     def initial_state(self, web: int, workers: int):
         return self.policy.initial_state(web, workers)
 
     def decide(self, observation, state):
+        if self.poller is not None:
+            self._refresh_events()
         self.history.record(observation)
-        return self.policy.decide(observation, state)
+        decision, state = self.policy.decide(observation, state)
+        if self.poller is not None:
+            origin = self.settings.season_origin_s
+            self.poller.want_plans([(event.id, replicas, origin + ready_by)
+                                    for event, replicas, ready_by in
+                                    self.policy.event_plans(state)])
+        return decision, state
 
 
 def run_until_stopped(controller: Controller) -> None:
@@ -182,6 +219,9 @@ def run_until_stopped(controller: Controller) -> None:
 @click.option("--worker-deployment", help="Order-worker Deployment (default peakshop-worker).")
 @click.option("--kubeconfig", help="kubeconfig file when not running in a pod.")
 @click.option("--events", help="Announced events CSV (minute,name,extra_peaks,duration_min).")
+@click.option("--events-from", help="The shop's base URL: poll its announced events "
+              "(GET /api/v1/ops/events, token from PEAKSHOP_OPS_TOKEN) and record the plans.")
+@click.option("--events-poll-s", type=float, help="Seconds between polls (default 60).")
 @click.option("--history", help="Rate history CSV for the forecast.")
 @click.option("--season-start", help="Local date of minute 0 of the events and history files "
               "(default: 1 October of the current season), e.g. 2025-10-01.")
@@ -232,7 +272,14 @@ def run(**flags) -> None:
             log.info("scaler metrics on :%d/metrics", port)
         controller = Controller(signals, policy, actuator, settings.controller_settings(),
                                 metrics)
+        poller = getattr(policy, "poller", None)
+        if poller is not None:
+            stop_polling = threading.Event()
+            threading.Thread(target=poller.run, args=(stop_polling,), daemon=True,
+                             name="shop-events").start()
         run_until_stopped(controller)
+        if poller is not None:
+            stop_polling.set()
     finally:
         actuator.close()
         metrics.close()

@@ -59,6 +59,9 @@ class ScalerSettings:
     policy: str = "peakshop"
     season_origin_s: float = 0.0           # epoch seconds of minute 0 of events/history files
     events_file: str | None = None
+    events_url: str | None = None          # the shop whose ops events API announces events
+    events_poll_s: float = 60.0
+    ops_token: str | None = None           # PEAKSHOP_OPS_TOKEN, for the events API
     history_file: str | None = None
     gunicorn_pidfile: str = "instance/gunicorn.pid"
     # The same interpreter and installation as the scaler, whatever is on PATH.
@@ -159,6 +162,18 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Scal
         namespace = current_namespace() if target == "kubernetes" else "default"
     prometheus_url = flags.get("prometheus")
     capacity = _capacity(flags, DEFAULT_CAPACITY[target])
+    events_url = flags.get("events_from")
+    ops_token = environ.get("PEAKSHOP_OPS_TOKEN") or None
+    if events_url:
+        events_url = _http_url("--events-from", events_url)
+        if not ops_token:
+            raise ScalerConfigError("--events-from needs PEAKSHOP_OPS_TOKEN: set it to the "
+                                    "shop's operations token")
+    events_poll_s = flags.get("events_poll_s")
+    events_poll_s = 60.0 if events_poll_s is None else float(events_poll_s)
+    if not math.isfinite(events_poll_s) or not 1 <= events_poll_s <= 3600:
+        raise ScalerConfigError(f"--events-poll-s must be from 1 to 3600 seconds: got "
+                                f"{events_poll_s:g}")
     return ScalerSettings(
         target=target,
         dry_run=bool(flags.get("dry_run")),
@@ -175,6 +190,9 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Scal
         policy=flags.get("policy") or "peakshop",
         season_origin_s=season_start(flags.get("season_start")),
         events_file=_existing_file("--events", flags.get("events")),
+        events_url=events_url or None,
+        events_poll_s=events_poll_s,
+        ops_token=ops_token,
         history_file=_existing_file("--history", flags.get("history")),
         gunicorn_pidfile=(flags.get("gunicorn_pidfile") or environ.get("PEAKSHOP_PIDFILE")
                           or str(Path(instance) / "gunicorn.pid")),

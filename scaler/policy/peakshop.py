@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import NamedTuple
 
-from scaler.capacity import in_pod_size
-from scaler.events import EventSchedule
+from scaler.capacity import in_pod_size, replicas_for
+from scaler.events import Event, EventSchedule
 from scaler.forecast import Forecaster, Outlook
 from scaler.guardrails import (
     Recommendations,
@@ -160,6 +160,25 @@ class PeakshopPolicy:
         ahead_s = self.settings.startup_s + self.settings.forecast_margin_s
         return self.forecaster.outlook(season_s, ahead_s)
 
+    def event_plans(self, state: PolicyState) -> list[tuple[Event, int, float]]:
+        """(event, web replicas at its start, ready by) for each event the shop announced
+        (it has an id), on the season clock, from what the policy knows now; pure."""
+        settings = self.settings
+        outlook = state.outlook
+        calm = state.calm_rate or 0.0
+        peak = (outlook.evening_peak if outlook is not None else None) or calm
+        base = max(calm, (outlook.rate if outlook is not None else None) or 0.0)
+        plans = []
+        for event in self.events.events:
+            if event.id is None:
+                continue
+            crowd = self._crowds.at(event.start_s)
+            crowd_rps = self._crowds.rps_at(event.start_s)
+            replicas = settings.bounds.clamp(scheduled_web(crowd, peak, base, settings,
+                                                           crowd_rps))
+            plans.append((event, replicas, event.start_s - settings.event_lead_s))
+        return plans
+
     def decide(self, observation: Observation,
                state: PolicyState) -> tuple[ScalingDecision, PolicyState]:
         """Replicas for web and workers from one observation; pure, no side effects."""
@@ -180,22 +199,25 @@ class PeakshopPolicy:
 
         # Announced events: the crowd is sized on the day's evening peak, read from the past.
         crowd = self._crowds.at(season_s)
+        crowd_rps = self._crowds.rps_at(season_s)
+        under_way = bool(crowd or crowd_rps)
         calm_rate, calm_orders = state.calm_rate, state.calm_orders
         pushed = observation.pushed
-        if rate is not None and not pushed and (not crowd or calm_rate is None):
+        if rate is not None and not pushed and (not under_way or calm_rate is None):
             # No event under way (or none seen before one): today's level without a crowd.
             calm_rate, calm_orders = rate, orders or 0.0
         web_plan, web_plan_reason = 0, Reason.FORECAST
         worker_plan, worker_plan_reason = 0, Reason.FORECAST
         if expected is not None:
             web_plan, worker_plan = forecast_plans(expected, orders_share, settings)
-        if crowd:
+        if under_way:
             peak = (outlook.evening_peak if outlook is not None else None) or calm_rate or 0.0
             base = max(calm_rate or 0.0, expected or 0.0)
-            web_event = scheduled_web(crowd, peak, base, settings)
+            web_event = scheduled_web(crowd, peak, base, settings, crowd_rps)
             if web_event > web_plan:
                 web_plan, web_plan_reason = web_event, Reason.SCHEDULED_EVENT
-            worker_event = scheduled_workers(crowd, peak, calm_orders, orders_share, settings)
+            worker_event = scheduled_workers(crowd, peak, calm_orders, orders_share, settings,
+                                             crowd_rps)
             if worker_event > worker_plan:
                 worker_plan, worker_plan_reason = worker_event, Reason.SCHEDULED_EVENT
 
@@ -225,14 +247,16 @@ class PeakshopPolicy:
             if recent_push is not None and recent_push * settings.push_margin > rate:
                 seen = replace(observation, request_rate=recent_push * settings.push_margin)
             need = reactive_web(seen, state.web_replicas, state.last_rate, settings,
-                                expect_surges=not crowd and seen is observation)
+                                expect_surges=not under_way and seen is observation)
             if web_plan > need.steady:
                 need = with_plan(need, web_plan, web_plan_reason)
             web, web_reason, web_window = guard(state.web_replicas, need, at_s,
                                                 state.web_window, settings)
             if settings.max_pod_size > 1.0:
-                # Until the pods asked for are ready, the running ones carry the rest.
-                web_size = in_pod_size(need.now, observation.web_ready, settings.max_pod_size)
+                # Until the pods asked for are ready, the running ones carry what goes beyond
+                # their SLO capacity now (a size costs on every pod: only what is missing).
+                web_size = in_pod_size(replicas_for(seen.request_rate, settings.pod_slo_rps),
+                                       observation.web_ready, settings.max_pod_size)
                 if observation.pushed and web_reason is not Reason.SCHEDULED_EVENT:
                     web_reason = Reason.PUSHED_BACKLOG
 
@@ -247,8 +271,10 @@ class PeakshopPolicy:
             workers, worker_reason, worker_window = guard(
                 state.worker_replicas, need, at_s, state.worker_window, settings)
             if settings.max_pod_size > 1.0:
-                workers_size = in_pod_size(need.now, observation.workers_ready,
-                                           settings.max_pod_size)
+                workers_size = in_pod_size(replicas_for(
+                    orders + (observation.queue_backlog or 0) / settings.queue_drain_s,
+                    settings.worker_orders_per_s), observation.workers_ready,
+                    settings.max_pod_size)
 
         # After a gap in the signals the first reading has nothing recent to be compared with.
         new_state = PolicyState(web, workers, web_window, worker_window,

@@ -88,16 +88,19 @@ def crowd_timeline(schedule: EventSchedule, settings: PolicySettings) -> CrowdTi
 
 
 def scheduled_web(crowd_peaks: float, evening_peak: float, calm_rate: float,
-                  settings: PolicySettings) -> int:
-    """Web pods for the calm rate plus the announced crowd."""
-    planned = calm_rate + crowd_peaks * evening_peak * settings.event_margin
+                  settings: PolicySettings, crowd_rps: float = 0.0) -> int:
+    """Web pods for the calm rate plus the announced crowd (peaks and absolute requests/s
+    of every overlapping event, added up)."""
+    planned = calm_rate + (crowd_peaks * evening_peak + crowd_rps) * settings.event_margin
     return replicas_for(planned, settings.pod_slo_rps * settings.event_target)
 
 
 def scheduled_workers(crowd_peaks: float, evening_peak: float, calm_orders: float,
-                      orders_share: float, settings: PolicySettings) -> int:
+                      orders_share: float, settings: PolicySettings,
+                      crowd_rps: float = 0.0) -> int:
     """Workers for the calm order rate plus the orders the announced crowd places."""
-    planned = calm_orders + crowd_peaks * evening_peak * settings.event_margin * orders_share
+    planned = calm_orders + ((crowd_peaks * evening_peak + crowd_rps) * settings.event_margin
+                             * orders_share)
     return replicas_for(planned, settings.worker_orders_per_s * settings.event_target)
 
 

@@ -32,9 +32,9 @@ class ClusterSettings:
     queue_slo_s: float = 60.0          # oldest order may wait at most this long
     p95_share: float = 0.05            # p95 leaves the SLO once this share of requests does
     # Platform features every policy may use (see docs/simulation.md):
-    push_s: int = 5                    # a listen backlog reaches a listening policy this late
-    push_at: float = 0.8               # ... sent once arrivals pass this share of SLO capacity
-    resize_s: int = 10                 # in-place resize + gunicorn TTIN: extra in-pod capacity
+    push_s: int = 2                    # a listen backlog reaches a listening policy this late
+    push_at: float = 0.9               # ... sent once arrivals pass this share of SLO capacity
+    resize_s: int = 5                  # in-place resize + gunicorn TTIN: extra in-pod capacity
     max_pod_size: float = 2.0          # ... up to this many times a pod's template capacity
     # Signal faults, the same seeded draws for every policy:
     signal_faults: float = 0.03        # share of scrapes lost: 1/3 traffic, 1/3 queue, 1/3 late

@@ -55,7 +55,9 @@ def _date(value: str | None) -> dt.date | None:
               help="CSV trace: minute,rps[,orders_per_s] or second,rps[,orders_per_s].")
 @click.option("--policy", "policy", required=True, metavar="NAME",
               help=f"One of: {', '.join(POLICY_NAMES)}.")
-@click.option("--events", "events_path", metavar="FILE", help="Announced events CSV.")
+@click.option("--events", "events_path", metavar="FILE",
+              help="Announced events: CSV (minute,name,extra_peaks,duration_min) or the shop's "
+              "events JSON ({\"items\": [...]}, times placed by --season-start, UTC).")
 @click.option("--history", "history_path", metavar="FILE",
               help="A previous season's per-minute trace, for the forecast.")
 @click.option("--season-start", metavar="YYYY-MM-DD",
@@ -103,7 +105,9 @@ def _simulate(trace_path, policy, events_path, history_path, season_start_text,
     that_start = (season_start(Path(history_path), _date(history_start_text))
                   if history_path else None)
     trace = load_trace(trace_path)
-    events = load_events(events_path) if events_path else None
+    origin_s = (dt.datetime.combine(this_start, dt.time(), tzinfo=dt.UTC).timestamp()
+                if this_start else None)
+    events = load_events(events_path, origin_s=origin_s) if events_path else None
     previous, shift_days = None, 0
     if history_path:
         previous = load_rate_history(history_path)
