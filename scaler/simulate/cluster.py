@@ -32,7 +32,8 @@ class ClusterSettings:
     queue_slo_s: float = 60.0          # oldest order may wait at most this long
     p95_share: float = 0.05            # p95 leaves the SLO once this share of requests does
     # Platform features every policy may use (see docs/simulation.md):
-    push_s: int = 2                    # a listen backlog reaches a listening policy this late
+    push: bool = True                  # storefront pods push their listen backlog ...
+    push_s: int = 2                    # ... which reaches a listening policy this late
     push_at: float = 0.9               # ... sent once arrivals pass this share of SLO capacity
     resize_s: int = 5                  # in-place resize + gunicorn TTIN: extra in-pod capacity
     max_pod_size: float = 2.0          # ... up to this many times a pod's template capacity

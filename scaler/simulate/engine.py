@@ -114,7 +114,7 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
     rate_seen, orders_seen = observed_mean(rps_padded), observed_mean(orders_padded)
     rps_list, orders_list = rps_padded.tolist(), orders_padded.tolist()
     pod_slo = cluster.pod_slo_rps
-    listens = bool(getattr(policy, "listens_for_push", False))
+    listens = cluster.push and bool(getattr(policy, "listens_for_push", False))
     push_s = cluster.push_s
     # A push slower than a tick is decided on at the top of the block it arrives in (exact);
     # a faster one inside the block it was sent in (kept to the second for the figures).
