@@ -109,6 +109,9 @@ class Controller:
             self.metrics.leader.set(1 if leader else 0)
             if not leader:
                 log.info("another scaler holds the lease; standing by")
+                # Another leader decides meanwhile: when the lease comes back, start afresh
+                # from the sizes and the history as they will be then.
+                self.policy_state = _NOT_STARTED
                 return ReconcileResult(leader=False)
             try:
                 observation = self.signals.observe()

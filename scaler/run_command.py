@@ -123,9 +123,13 @@ def peakshop_policy(settings: ScalerSettings) -> Policy:
     try:
         events = (load_events(settings.events_file, origin_s=settings.season_origin_s)
                   if settings.events_file else EventSchedule())
-        # Live readings are on the epoch clock: file them by minute of this season.
-        history = (load_rate_history(settings.history_file, origin_s=settings.season_origin_s)
-                   if settings.history_file else RateHistory(settings.season_origin_s))
+        if settings.redis_url:
+            history = stored_history(settings)
+        else:
+            # Live readings are on the epoch clock: file them by minute of this season.
+            history = (load_rate_history(settings.history_file,
+                                         origin_s=settings.season_origin_s)
+                       if settings.history_file else RateHistory(settings.season_origin_s))
     except (EventsFileError, HistoryFileError) as error:
         raise BadSetting(str(error)) from None
     try:
@@ -141,6 +145,23 @@ def peakshop_policy(settings: ScalerSettings) -> Policy:
             ShopEventsClient(settings.events_url, settings.ops_token or "",
                              origin_s=settings.season_origin_s), settings.events_poll_s)
     return LearningPolicy(policy_settings, events, history, poller)
+
+
+def stored_history(settings: ScalerSettings):
+    """The season's rate history in Redis (PEAKSHOP_REDIS_URL), with --history imported once."""
+    import redis
+
+    from scaler.history_store import HistoryStoreError, RedisRateStore, StoredRateHistory
+
+    store = RedisRateStore(redis.Redis.from_url(settings.redis_url, socket_timeout=5,
+                                                socket_connect_timeout=2),
+                           settings.season_origin_s)
+    try:
+        if settings.history_file and store.import_file(settings.history_file):
+            log.info("imported %s into the rate history in Redis", settings.history_file)
+        return StoredRateHistory(store)
+    except HistoryStoreError as error:
+        raise BadSetting(f"{error} (check PEAKSHOP_REDIS_URL / --redis-url)") from None
 
 
 class LearningPolicy:
@@ -174,6 +195,15 @@ class LearningPolicy:
                 (*self.file_events.events, *announced.events)))
 
     def initial_state(self, web: int, workers: int):
+        """A fresh start (or leadership taken over): what the store holds is the history."""
+        from scaler.signals.errors import SignalError
+
+        reload = getattr(self.history, "reload", None)
+        if reload is not None:
+            try:
+                reload()
+            except SignalError as error:   # the forecast goes on from what is in memory
+                log.warning("rate history not reloaded: %s", error)
         return self.policy.initial_state(web, workers)
 
     def decide(self, observation, state):

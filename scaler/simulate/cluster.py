@@ -128,8 +128,9 @@ def effective_size(size: np.ndarray | None, seconds: int, resize_s: int) -> np.n
     a cut at once (the same min-over-window rule as pods starting)."""
     if size is None:
         return np.ones(seconds)
-    history = np.concatenate([np.ones(resize_s), np.asarray(size, dtype=float)])
-    return _window_extreme(history, resize_s + 1, np.minimum)
+    history = np.concatenate([np.ones(resize_s, dtype=np.float32),
+                              np.asarray(size, dtype=np.float32)])
+    return _window_extreme(history, resize_s + 1, np.minimum).astype(float)
 
 
 def ready_replicas(requested: np.ndarray, initial: int, startup_s: int) -> np.ndarray:
@@ -139,9 +140,11 @@ def ready_replicas(requested: np.ndarray, initial: int, startup_s: int) -> np.nd
     for at or before t - startup_s survive to t exactly when the requested count never fell
     below them in between. Before the trace the cluster had `initial` pods, all ready.
     """
-    requested = np.asarray(requested, dtype=np.int64)
-    history = np.concatenate([np.full(startup_s, initial, dtype=np.int64), requested])
-    return _window_extreme(history, startup_s + 1, np.minimum)
+    # Replica counts fit 16 bits (max_replicas is far below): a quarter of the memory traffic.
+    kind = np.int16 if max(int(np.max(requested, initial=0)), initial) < 2**15 else np.int64
+    requested = np.asarray(requested, dtype=kind)
+    history = np.concatenate([np.full(startup_s, initial, dtype=kind), requested])
+    return _window_extreme(history, startup_s + 1, np.minimum).astype(np.int64)
 
 
 def demand_ahead(demand: np.ndarray, horizon_s: int) -> np.ndarray:

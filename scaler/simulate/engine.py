@@ -141,7 +141,11 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
     web_changed = workers_changed = 0       # the last block whose requested count changed
     web_resized = workers_resized = 0       # ... and whose in-pod size changed
     decide, make_observation = policy.decide, Observation
-    code_of, age_of = faults.code_at, faults.traffic_age_at
+    age_of = faults.traffic_age_at
+    # The fault of each block's reading, and of a push sent in it, looked up once.
+    starts = np.arange(blocks + 1) * tick
+    block_codes = faults.codes_at(starts).tolist()
+    push_codes = faults.codes_at(starts + push_s).tolist()
     patches_web: list[tuple[int, int]] = []
     patches_workers: list[tuple[int, int]] = []
     patches_web_size: list[tuple[int, float]] = []
@@ -168,7 +172,7 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
             if asked != web_size_now:
                 web_size_now, web_resized, resized = asked, i, True
         if block % decide_every == 0:
-            code = code_of(at_s)
+            code = block_codes[block]
             seen = i - scrape - 1            # the last block the scrape covers
             rate, orders_rate = rate_seen[block], orders_seen[block]
             age_s = float(cluster.scrape_s)
@@ -237,7 +241,7 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
         pressed = listens and arriving > capacity * watermark
         rising = pressed and (not was_pressed or arriving > 1.05 * rps_list[i - 1])
         was_pressed = pressed
-        if not rising or last_observation is None or code_of(at_s + push_s) in (1, 4):
+        if not rising or last_observation is None or push_codes[block] in (1, 4):
             pass
         elif push_blocks:
             if push_due < i:

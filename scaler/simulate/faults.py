@@ -35,6 +35,14 @@ class FaultPlan:
         index = int(at_s // self.scrape_s)
         return int(self.codes[index]) if 0 <= index < len(self.codes) else OK
 
+    def codes_at(self, at_s: np.ndarray) -> np.ndarray:
+        """`code_at` for many moments at once."""
+        if not self.scrape_s:
+            return np.zeros(len(at_s), dtype=np.int8)
+        index = np.asarray(at_s) // self.scrape_s
+        inside = (index >= 0) & (index < len(self.codes))
+        return np.where(inside, self.codes[np.clip(index, 0, len(self.codes) - 1)], OK)
+
     def traffic_age_at(self, at_s: float) -> float:
         """Seconds since the traffic signal was last read, as of `at_s` within a fault."""
         if not self.scrape_s:
