@@ -63,6 +63,7 @@ class PolicyState(NamedTuple):
     pushed_rate: float | None = None       # arrival rate of the last push ...
     pushed_at_s: float = 0.0               # ... and when it came
     sizes: tuple[float, float] = (1.0, 1.0)  # in-pod size last asked for web and workers
+    web_ready_at_s: float = 0.0            # when the web pods last asked for serve
 
 
 def with_plan(need: Need, plan: int, plan_reason: Reason) -> Need:
@@ -237,26 +238,33 @@ class PeakshopPolicy:
             recent_push = pushed_rate
 
         web_size, workers_size = state.sizes   # a hold keeps the size too
+        web_ready_at_s = state.web_ready_at_s
         if rate is None:
             web, web_reason = hold(state.web_replicas, web_plan, web_plan_reason, settings)
             web_window = state.web_window
         else:
             # An announced crowd explains its own growth: the plan covers it, not a surge; a
             # push gives the rate as it is now, which needs no extrapolation.
-            seen = observation
+            seen, load = observation, rate
             if recent_push is not None and recent_push * settings.push_margin > rate:
-                seen = replace(observation, request_rate=recent_push * settings.push_margin)
+                # A pushed rate is live: what it asks for now, with a margin for growth.
+                load = recent_push * settings.push_margin
+                seen = replace(observation, request_rate=load)
             need = reactive_web(seen, state.web_replicas, state.last_rate, settings,
                                 expect_surges=not under_way and seen is observation)
             if web_plan > need.steady:
                 need = with_plan(need, web_plan, web_plan_reason)
             web, web_reason, web_window = guard(state.web_replicas, need, at_s,
                                                 state.web_window, settings)
+            if web > state.web_replicas:
+                web_ready_at_s = at_s + settings.startup_s
             if settings.max_pod_size > 1.0:
                 # Until the pods asked for are ready, the running ones carry what goes beyond
                 # their SLO capacity now (a size costs on every pod: only what is missing).
-                web_size = in_pod_size(replicas_for(seen.request_rate, settings.pod_slo_rps),
-                                       observation.web_ready, settings.max_pod_size)
+                # Readings of the ready count lag; pods asked for start within startup_s.
+                ready = web if at_s >= web_ready_at_s else observation.web_ready
+                web_size = in_pod_size(replicas_for(load, settings.pod_slo_rps), ready,
+                                       settings.max_pod_size)
                 if observation.pushed and web_reason is not Reason.SCHEDULED_EVENT:
                     web_reason = Reason.PUSHED_BACKLOG
 
@@ -280,7 +288,7 @@ class PeakshopPolicy:
         new_state = PolicyState(web, workers, web_window, worker_window,
                                 state.last_rate if pushed else rate, calm_rate, calm_orders,
                                 orders_share, outlook, pushed_rate, pushed_at_s,
-                                (web_size, workers_size))
+                                (web_size, workers_size), web_ready_at_s)
         if web_size == workers_size == 1.0:
             return scaling_decision(web, web_reason, workers, worker_reason), new_state
         return ScalingDecision(decision(web, web_reason, web_size),

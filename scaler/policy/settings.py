@@ -29,7 +29,7 @@ class PolicySettings:
     tolerance_up: float = 0.0            # above target: the SLO is near, act at once
     scale_up_factor: float = 4.0         # scale up fast: surprises are caught by the reactive part
     scale_up_pods: int = 10
-    scale_down_window_s: float = 120.0   # ... and down slowly
+    scale_down_window_s: float = 60.0    # ... and down slowly (pushes and resizes catch a rise)
     scale_down_share: float = 0.25       # at most this share of the pods leaves per period
     burst_hold_s: float = 60.0           # a burst's pods are kept at least this long (> startup)
     surge_growth: float = 1.2            # rate growth per period that means a crowd is arriving
@@ -47,8 +47,8 @@ class PolicySettings:
     forecast_margin_s: float = 60.0      # forecast for now + startup_s + this
     forecast_target: float = 1.0         # a forecast is sized to the SLO: reactive adds the margin
     event_lead_s: float = 180.0          # crowds gather before the announced start
-    event_hold_s: float = 300.0          # announced capacity is kept this long after the start
-    event_margin: float = 1.25           # the day's evening peak is only an estimate
+    event_hold_s: float = 120.0          # announced capacity is kept this long after the start
+    event_margin: float = 1.0            # pushes and resizes absorb an estimate that falls short
     event_target: float = 0.9
 
     def __post_init__(self) -> None:
