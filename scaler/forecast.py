@@ -44,8 +44,10 @@ class RateHistory:
         return len(self._request_counts)
 
     def _grow(self, minute: int) -> None:
-        missing = minute + 1 - len(self._request_counts)
+        # A day at a time: a live scaler files a new minute every minute.
+        missing = max(minute + 1 - len(self._request_counts), 0)
         if missing > 0:
+            missing = max(missing, DAY_MIN)
             for column, empty in ((self._request_sums, 0.0), (self._request_counts, 0),
                                   (self._order_sums, 0.0), (self._order_counts, 0),
                                   (self.request_means, None), (self.order_means, None)):

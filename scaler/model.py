@@ -40,6 +40,10 @@ class Observation:
 class Reason(enum.Enum):
     """Why a Deployment got the replica count it got."""
 
+    # Members are singletons: hash them by identity (Enum's own hash runs Python code, and
+    # decisions are looked up by reason hundreds of thousands of times a season).
+    __hash__ = object.__hash__
+
     REQUEST_RATE = "request_rate"            # reactive: rate per replica
     LATENCY = "latency"                      # reactive: p95 over the SLO
     QUEUE_BACKLOG = "queue_backlog"          # reactive: orders waiting

@@ -67,7 +67,7 @@ class PolicySettings:
         if self.period_s < 1 or self.pod_max_rps <= 0 or self.worker_orders_per_s <= 0:
             raise ValueError("policy settings need period_s >= 1 and positive pod capacities")
 
-    @property
+    @cached_property
     def pod_slo_rps(self) -> float:
         """Requests/s one web pod serves within the latency SLO."""
         return self.pod_max_rps * self.slo_utilization
