@@ -40,7 +40,7 @@ class PolicySettings:
     stale_after_s: float = 60.0          # older readings are not trusted: hold the last decision
     push_memory_s: float = 60.0          # a pushed rate counts until scrapes have caught up
     push_margin: float = 1.1             # ... with this margin: the crowd may still be growing
-    push_horizon_s: float = 20.0         # a growing pushed rate is extrapolated this far
+    push_horizon_s: float = 40.0         # a growing pushed rate is extrapolated this far
     scrape_lag_s: float = 30.0           # a scraped rate describes about this long ago
 
     # Planning: forecasts and announced events.
