@@ -65,7 +65,10 @@ def hpa_step(target: HpaTarget, wanted: float | None, usage_ratio: float, at_s: 
     """
     current = target.replicas
     if wanted is None:
-        return decision(current, Reason.STALE_SIGNALS, target.size), target
+        # The scale is left alone, within the bounds (a Deployment at 0 still gets its min).
+        held = behaviour.bounds.clamp(current)
+        reason = Reason.STALE_SIGNALS if held == current else Reason.MIN_REPLICAS
+        return decision(held, reason, target.size), target._replace(replicas=held)
     desired = math.ceil(wanted - 1e-9)
     size = in_pod_size(wanted, ready, behaviour.max_pod_size)
     proposed = tolerance_band(current, desired, usage_ratio, behaviour.tolerance)

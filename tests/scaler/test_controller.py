@@ -215,7 +215,7 @@ def test_announced_event_plan_survives_the_metrics_endpoint_going_away(storefron
                               deployment("peakshop-web", NAMESPACE, replicas=4, ready=4))
     clock = ManualClock()  # 1000 s on the season's clock (season_origin_s = 0)
     # Crowds gather event_lead_s + startup_s = 225 s ahead: from 1020 s for a start at 1245 s.
-    launch = EventSchedule([Event(start_s=1245.0, name="launch", extra_peaks=8.0,
+    launch = EventSchedule([Event(start_s=1245.0, name="launch", extra_peaks=10.0,
                                   duration_s=1800.0)])
     policy = PeakshopPolicy(PolicySettings(), events=launch)
     controller = build_controller(storefront, cluster, clock, policy=policy)
@@ -234,7 +234,7 @@ def test_announced_event_plan_survives_the_metrics_endpoint_going_away(storefron
         result = controller.reconcile_once()
         assert result.observation.request_rate is None
         assert result.held == ("web", "workers")
-        # 40 rps calm + 8 evening peaks (40 rps, no forecast yet) x 1.25 = 440 rps at 28.8
+        # 40 rps calm + 10 evening peaks (40 rps, no forecast yet) = 440 rps at 28.8 a pod
         assert result.decision.web == Decision(16, Reason.SCHEDULED_EVENT)
         assert web_replicas(cluster) == 16
     assert result.observation.age_s > policy.settings.stale_after_s

@@ -94,3 +94,16 @@ def test_bounds_clamp(replicas, expected):
 def test_bounds_refuse_an_empty_range():
     with pytest.raises(ValueError, match="raise the maximum"):
         Bounds(5, 3)
+
+
+def test_a_baseline_holding_without_its_metric_still_keeps_the_bounds():
+    """Workers at 0 with the queue signal missing: held, but at the minimum, never below."""
+    from scaler.model import Reason
+    from scaler.policy.baselines import HpaBehaviour, HpaTarget, hpa_step
+
+    held, target = hpa_step(HpaTarget(0), None, 1.0, 0.0, HpaBehaviour(Bounds(1, 3)),
+                            Reason.QUEUE_BACKLOG, ready=0)
+    assert (held.replicas, held.reason, target.replicas) == (1, Reason.MIN_REPLICAS, 1)
+    held, _ = hpa_step(HpaTarget(2), None, 1.0, 0.0, HpaBehaviour(Bounds(1, 3)),
+                       Reason.QUEUE_BACKLOG, ready=2)
+    assert (held.replicas, held.reason) == (2, Reason.STALE_SIGNALS)

@@ -101,9 +101,11 @@ def item(event_id: str, starts_at: str, minutes: float, rps: float) -> dict:
 
 @pytest.fixture
 def shop():
-    # e1 from 20:00 for an hour, e2 from 20:04 for half an hour (written at +01:00)
+    # e1 from 20:00 for an hour, e2 from 20:01 for half an hour (written at +01:00), e3 alone
+    # at 22:00
     stand_in = ShopStandIn([item("e1", at_offset(DAY_S + 20 * 3600, 0), 60, 300.0),
-                            item("e2", at_offset(DAY_S + 20 * 3600 + 240, 1), 30, 200.0)])
+                            item("e2", at_offset(DAY_S + 20 * 3600 + 60, 1), 30, 200.0),
+                            item("e3", at_offset(DAY_S + 22 * 3600, 0), 30, 200.0)])
     yield stand_in
     stand_in.close()
 
@@ -113,7 +115,8 @@ def test_the_client_reads_the_agreed_json_with_the_token(shop):
     events = client.fetch(ORIGIN, ORIGIN + 3 * 86400)
     assert [(event.id, event.start_s, event.duration_s, event.extra_rps) for event in events] == [
         ("e1", DAY_S + 20 * 3600, 3600.0, 300.0),
-        ("e2", DAY_S + 20 * 3600 + 240, 1800.0, 200.0),   # the offset is honoured
+        ("e2", DAY_S + 20 * 3600 + 60, 1800.0, 200.0),   # the offset is honoured
+        ("e3", DAY_S + 22 * 3600, 1800.0, 200.0),
     ]
     assert shop.queries == [{"from": rfc3339(ORIGIN), "to": rfc3339(ORIGIN + 3 * DAY_S)}]
 
@@ -145,7 +148,7 @@ def test_a_failed_poll_keeps_the_last_known_events(shop):
                               clock=lambda: ORIGIN)
     assert poller.poll_once()
     version, known = poller.schedule()
-    assert len(known) == 2
+    assert len(known) == 3
     shop.down = True
     assert not poller.poll_once()
     shop.close()                       # and then gone altogether
@@ -155,8 +158,8 @@ def test_a_failed_poll_keeps_the_last_known_events(shop):
 
 
 def test_the_live_policy_sizes_for_overlapping_events_and_records_its_plans(shop):
-    """At 20:04 both crowds are expected (an event counts from 225 s before its start until
-    300 s after): 300 + 200 rps on top of the calm rate, and the plan holds while the traffic
+    """At 20:01:30 both crowds are expected (an event counts from 225 s before its start until
+    120 s after): 300 + 200 rps on top of the calm rate, and the plan holds while the traffic
     signal is missing."""
     settings = build_settings({"target": "kubernetes", "namespace": "shop",
                                "events_from": shop.url, "season_start": "2024-10-01"},
@@ -165,7 +168,7 @@ def test_the_live_policy_sizes_for_overlapping_events_and_records_its_plans(shop
     policy.poller.clock = lambda: ORIGIN + DAY_S
     assert policy.poller.poll_once()
     state = policy.initial_state(4, 2)
-    overlap = ORIGIN + DAY_S + 20 * 3600 + 270
+    overlap = ORIGIN + DAY_S + 20 * 3600 + 90
     calm = Observation(at_s=overlap - 3 * 3600, request_rate=100.0, latency_p95_s=0.05,
                        latency_within_slo=True, cpu_utilization=0.3, queue_backlog=0,
                        queue_oldest_age_s=0.0, orders_rate=2.0, web_ready=4, web_requested=4,
@@ -173,17 +176,18 @@ def test_the_live_policy_sizes_for_overlapping_events_and_records_its_plans(shop
     _, state = policy.decide(calm, state)
     gone = dataclasses.replace(calm, at_s=overlap, request_rate=None, latency_within_slo=None,
                                age_s=30.0)
-    for _ in range(3):   # up in steps of the scale-up limit: 4 -> 16 -> 26
+    for _ in range(3):   # up in steps of the scale-up limit: 4 -> 16 -> 21
         decision, state = policy.decide(gone, state)
-    # 100 rps calm + (300 + 200) x 1.25 announced = 725 rps at 28.8 rps a pod: 26 pods
-    assert (decision.web.replicas, decision.web.reason.value) == (26, "scheduled_event")
+    # 100 rps calm + (300 + 200) announced = 600 rps at 28.8 rps a pod: 21 pods
+    assert (decision.web.replicas, decision.web.reason.value) == (21, "scheduled_event")
 
     policy.poller.record_plans()
-    # e1 starts alone: 100 + 300 x 1.25 = 475 rps -> 17 pods, ready 3 minutes early;
-    # e2 starts while e1's crowd is expected: both count.
+    # e1 and e2 overlap (both count in both plans), ready 3 minutes early; e3 is alone:
+    # 100 + 200 = 300 rps -> 11 pods.
     assert shop.plans == {
-        "e1": {"web_replicas": 17, "ready_by": rfc3339(ORIGIN + DAY_S + 20 * 3600 - 180)},
-        "e2": {"web_replicas": 26, "ready_by": rfc3339(ORIGIN + DAY_S + 20 * 3600 + 60)},
+        "e1": {"web_replicas": 21, "ready_by": rfc3339(ORIGIN + DAY_S + 20 * 3600 - 180)},
+        "e2": {"web_replicas": 21, "ready_by": rfc3339(ORIGIN + DAY_S + 20 * 3600 - 120)},
+        "e3": {"web_replicas": 11, "ready_by": rfc3339(ORIGIN + DAY_S + 22 * 3600 - 180)},
     }
     shop.plans.clear()
     policy.poller.record_plans()       # nothing changed: nothing sent again
