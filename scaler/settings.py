@@ -28,7 +28,7 @@ DEFAULT_BOUNDS = {"kubernetes": (2, 200), "local": (1, (os.cpu_count() or 1) + 1
 
 
 DEFAULT_CAPACITY = {
-    # The pod of shared/simulation.md, which the simulator's results are quoted for.
+    # The pod of docs/simulation.md, which the simulator's results are quoted for.
     "kubernetes": Capacity(pod_max_rps=40.0, worker_orders_per_s=5.0, startup_s=45.0),
     # One sync gunicorn worker with the rehearsal's shopper mix on a 2-core machine: its p95
     # leaves 0.5 s near 150 requests/s (`peakshop rehearse --no-scaler`). Order workers

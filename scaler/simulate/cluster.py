@@ -19,7 +19,7 @@ _CEIL_SLACK = 1e-9
 
 @dataclass(frozen=True)
 class ClusterSettings:
-    """The public cluster model (see shared/simulation.md); every field is a CLI flag."""
+    """The public cluster model (see docs/simulation.md); every field is a CLI flag."""
 
     pod_max_rps: float = 40.0          # requests/s that saturate one web pod
     slo_utilization: float = 0.8       # latency stays within SLO up to this share of saturation

@@ -1,7 +1,7 @@
 """The fast closed-loop engine against a plain second-by-second model of the same rules.
 
 The reference below walks every second and keeps every per-second series, exactly as
-shared/simulation.md reads; the engine steps in ticks and must agree with it to the pod.
+docs/simulation.md reads; the engine steps in ticks and must agree with it to the pod.
 """
 
 from __future__ import annotations
