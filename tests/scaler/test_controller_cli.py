@@ -172,8 +172,8 @@ def test_bad_season_start_names_the_format():
 
 def test_the_live_peakshop_policy_learns_what_it_observes(tmp_path):
     """Each live reading is filed under its minute of the season before the policy decides."""
+    from scaler.live_policy import peakshop_policy
     from scaler.model import Observation
-    from scaler.run_command import peakshop_policy
     from scaler.settings import build_settings
 
     history_file = tmp_path / "history.csv"

@@ -7,8 +7,8 @@ import pytest
 import redis
 
 from scaler.history_store import RedisRateStore
+from scaler.live_policy import peakshop_policy
 from scaler.model import Observation
-from scaler.run_command import peakshop_policy
 from scaler.settings import build_settings
 from tests.scaler.live_fixtures import wait_until
 

@@ -18,8 +18,8 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 
 from scaler.events import EventsFileError
+from scaler.live_policy import peakshop_policy
 from scaler.model import Observation
-from scaler.run_command import peakshop_policy
 from scaler.settings import ScalerConfigError, build_settings, season_start
 from scaler.shop_events import ShopEventsClient, ShopEventsPoller, parse_shop_events, rfc3339
 
