@@ -32,8 +32,10 @@ def peakshop_policy(settings: ScalerSettings) -> Policy:
     except (EventsFileError, HistoryFileError) as error:
         raise ScalerConfigError(str(error)) from None
     try:
+        # No storefront pushes and no actuator resizes pods yet: the settings judged for that.
         policy_settings = PolicySettings.for_capacity(
-            settings.capacity, settings.bounds, season_origin_s=settings.season_origin_s)
+            settings.capacity, settings.bounds, levers=False,
+            season_origin_s=settings.season_origin_s)
     except ValueError as error:
         raise ScalerConfigError(str(error)) from None
     poller = None

@@ -84,9 +84,18 @@ class PolicySettings:
         return Bounds(self.min_replicas, self.max_replicas)
 
     @classmethod
-    def for_capacity(cls, capacity: Capacity, bounds: Bounds, **overrides) -> PolicySettings:
-        """Settings for a platform described by its Capacity and Bounds values."""
+    def for_capacity(cls, capacity: Capacity, bounds: Bounds, levers: bool = True,
+                     **overrides) -> PolicySettings:
+        """Settings for a platform described by its Capacity and Bounds values; `levers`
+        says whether it pushes listen backlogs and resizes pods in place."""
+        chosen = {**({} if levers else WITHOUT_LEVERS), **overrides}
         return cls(pod_max_rps=capacity.pod_max_rps, slo_utilization=capacity.slo_utilization,
                    worker_orders_per_s=capacity.worker_orders_per_s,
                    startup_s=capacity.startup_s, min_replicas=bounds.min_replicas,
-                   max_replicas=bounds.max_replicas, **overrides)
+                   max_replicas=bounds.max_replicas, **chosen)
+
+
+# Without pushes and in-pod resize to catch a rise, capacity is kept longer after a peak and
+# an event's estimate carries a margin (each measured both ways, docs/simulation.md).
+WITHOUT_LEVERS = {"scale_down_window_s": 120.0, "event_hold_s": 300.0, "event_margin": 1.25,
+                  "max_pod_size": 1.0}

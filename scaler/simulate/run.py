@@ -31,9 +31,10 @@ class Run:
 
 def policy_settings_for(cluster: ClusterSettings, **overrides) -> PolicySettings:
     """The peakshop policy's view of the simulated cluster."""
-    return PolicySettings.for_capacity(cluster.capacity, cluster.bounds,
+    levers = cluster.push and cluster.max_pod_size > 1.0
+    return PolicySettings.for_capacity(cluster.capacity, cluster.bounds, levers=levers,
                                        queue_slo_s=cluster.queue_slo_s,
-                                       max_pod_size=cluster.max_pod_size, **overrides)
+                                       **{"max_pod_size": cluster.max_pod_size, **overrides})
 
 
 def peakshop_replicas(trace: Trace, cluster: ClusterSettings, events: EventSchedule | None,

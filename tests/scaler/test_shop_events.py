@@ -159,8 +159,8 @@ def test_a_failed_poll_keeps_the_last_known_events(shop):
 
 def test_the_live_policy_sizes_for_overlapping_events_and_records_its_plans(shop):
     """At 20:01:30 both crowds are expected (an event counts from 225 s before its start until
-    120 s after): 300 + 200 rps on top of the calm rate, and the plan holds while the traffic
-    signal is missing."""
+    300 s after; live, without pushes or in-pod resize, with a 1.25 margin): 300 + 200 rps on
+    top of the calm rate, and the plan holds while the traffic signal is missing."""
     settings = build_settings({"target": "kubernetes", "namespace": "shop",
                                "events_from": shop.url, "season_start": "2024-10-01"},
                               environ={"PEAKSHOP_OPS_TOKEN": TOKEN})
@@ -176,18 +176,18 @@ def test_the_live_policy_sizes_for_overlapping_events_and_records_its_plans(shop
     _, state = policy.decide(calm, state)
     gone = dataclasses.replace(calm, at_s=overlap, request_rate=None, latency_within_slo=None,
                                age_s=30.0)
-    for _ in range(3):   # up in steps of the scale-up limit: 4 -> 16 -> 21
+    for _ in range(3):   # up in steps of the scale-up limit: 4 -> 16 -> 26
         decision, state = policy.decide(gone, state)
-    # 100 rps calm + (300 + 200) announced = 600 rps at 28.8 rps a pod: 21 pods
-    assert (decision.web.replicas, decision.web.reason.value) == (21, "scheduled_event")
+    # 100 rps calm + (300 + 200) x 1.25 announced = 725 rps at 28.8 rps a pod: 26 pods
+    assert (decision.web.replicas, decision.web.reason.value) == (26, "scheduled_event")
 
     policy.poller.record_plans()
     # e1 and e2 overlap (both count in both plans), ready 3 minutes early; e3 is alone:
-    # 100 + 200 = 300 rps -> 11 pods.
+    # 100 + 200 x 1.25 = 350 rps -> 13 pods.
     assert shop.plans == {
-        "e1": {"web_replicas": 21, "ready_by": rfc3339(ORIGIN + DAY_S + 20 * 3600 - 180)},
-        "e2": {"web_replicas": 21, "ready_by": rfc3339(ORIGIN + DAY_S + 20 * 3600 - 120)},
-        "e3": {"web_replicas": 11, "ready_by": rfc3339(ORIGIN + DAY_S + 22 * 3600 - 180)},
+        "e1": {"web_replicas": 26, "ready_by": rfc3339(ORIGIN + DAY_S + 20 * 3600 - 180)},
+        "e2": {"web_replicas": 26, "ready_by": rfc3339(ORIGIN + DAY_S + 20 * 3600 - 120)},
+        "e3": {"web_replicas": 13, "ready_by": rfc3339(ORIGIN + DAY_S + 22 * 3600 - 180)},
     }
     shop.plans.clear()
     policy.poller.record_plans()       # nothing changed: nothing sent again
