@@ -1,15 +1,15 @@
 """The control loop: read signals -> decide (pure policy) -> act -> record.
 
 The controller is the only place where decisions meet the world. It gets its signal source,
-policy and actuator injected, holds a Deployment at its last safe count whenever that
-Deployment's signal is missing (quiet metrics must never look like quiet traffic), and in
-dry-run mode decides and records without acting.
+policy and actuator injected and only acts: what a missing or stale signal means, the bounds
+and the clamp are the policy's (one owner, judged in the simulator exactly as it runs here).
+The controller records which signals were missing, and in dry-run mode decides and records
+without acting.
 """
 
 from __future__ import annotations
 
 import collections
-import dataclasses
 import logging
 import threading
 import time
@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from scaler.actuators import DEPLOYMENTS, Actuator, ActuatorError
 from scaler.metrics import ScalerMetrics
-from scaler.model import Decision, Observation, Reason, ScalingDecision
+from scaler.model import Decision, Observation, ScalingDecision
 from scaler.signals.errors import SignalError
 
 log = logging.getLogger("peakshop.scaler.controller")
@@ -51,8 +51,6 @@ class ControllerSettings:
 
     period_s: float = 15.0
     dry_run: bool = False
-    min_replicas: int = 1
-    max_replicas: int = 200
     recent_limit: int = 240  # observations kept for inspection: an hour at 15 s
 
 
@@ -83,30 +81,6 @@ def requested_of(observation: Observation, deployment: str) -> int:
     return observation.web_requested if deployment == "web" else observation.workers_requested
 
 
-def hold_missing(decision: ScalingDecision, missing: set[str], observation: Observation,
-                 last: ScalingDecision | None) -> ScalingDecision:
-    """Replace the decision of each Deployment with a missing signal by a hold.
-
-    The hold keeps the last decided count, or what is requested now when nothing was decided
-    yet, and never less than what is requested: no side effects.
-    """
-    changes = {}
-    for deployment in missing:
-        requested = requested_of(observation, deployment)
-        previous = getattr(last, deployment).replicas if last is not None else requested
-        changes[deployment] = Decision(max(previous, requested), Reason.STALE_SIGNALS)
-    return dataclasses.replace(decision, **changes)
-
-
-def clamp(decision: Decision, min_replicas: int, max_replicas: int) -> Decision:
-    """The operator's bounds win over any policy: no side effects."""
-    if decision.replicas < min_replicas:
-        return Decision(min_replicas, Reason.MIN_REPLICAS)
-    if decision.replicas > max_replicas:
-        return Decision(max_replicas, Reason.MAX_REPLICAS)
-    return decision
-
-
 class Controller:
     """One scaler: `reconcile_once()` per period until stopped."""
 
@@ -135,6 +109,9 @@ class Controller:
             self.metrics.leader.set(1 if leader else 0)
             if not leader:
                 log.info("another scaler holds the lease; standing by")
+                # Another leader decides meanwhile: when the lease comes back, start afresh
+                # from the sizes and the history as they will be then.
+                self.policy_state = _NOT_STARTED
                 return ReconcileResult(leader=False)
             try:
                 observation = self.signals.observe()
@@ -150,21 +127,18 @@ class Controller:
                                    acted=acted, held=held)
 
     def decide(self, observation: Observation) -> tuple[ScalingDecision, tuple[str, ...]]:
-        """The policy's decision, with holds for missing signals and the bounds applied."""
+        """The policy's decision as it stands, and the Deployments whose signal was missing."""
         if self.policy_state is _NOT_STARTED:
             self.policy_state = self.policy.initial_state(observation.web_requested,
                                                           observation.workers_requested)
-        proposed, self.policy_state = self.policy.decide(observation, self.policy_state)
-        missing = missing_signals(observation)
-        decision = hold_missing(proposed, missing, observation, self.last_decision)
-        bounds = (self.settings.min_replicas, self.settings.max_replicas)
-        decision = ScalingDecision(web=clamp(decision.web, *bounds),
-                                   workers=clamp(decision.workers, *bounds))
-        for deployment in sorted(missing):
+        decision, self.policy_state = self.policy.decide(observation, self.policy_state)
+        missing = tuple(sorted(missing_signals(observation)))
+        for deployment in missing:
             self.metrics.held.labels(deployment).inc()
-            log.warning("holding %s at %d replicas: its signal is missing (for %.0f s)",
-                        deployment, getattr(decision, deployment).replicas, observation.age_s)
-        return decision, tuple(sorted(missing))
+            wanted: Decision = getattr(decision, deployment)
+            log.warning("%s signal missing (for %.0f s): the policy decided %d replicas (%s)",
+                        deployment, observation.age_s, wanted.replicas, wanted.reason.value)
+        return decision, missing
 
     def _act(self, observation: Observation, decision: ScalingDecision) -> tuple[str, ...]:
         acted = []

@@ -3,7 +3,9 @@
 An events file is CSV, either `minute,name,extra_peaks,duration_min` or
 `second,name,extra_peaks,duration_s`, times counted from the start of the season (the same
 clock as the traces). `extra_peaks` is the crowd an event adds, in units of that day's evening
-peak.
+peak. Events announced in the shop (`GET /api/v1/ops/events`) give `expected_peak_rps`
+instead: an absolute crowd in requests/s (`extra_rps`); see `scaler.shop_events`.
+Overlapping events add up, whichever way they were given.
 """
 
 from __future__ import annotations
@@ -38,16 +40,13 @@ class Event:
     name: str
     extra_peaks: float
     duration_s: float
+    extra_rps: float = 0.0        # an absolute crowd (the shop's expected_peak_rps)
+    id: str | None = None         # the shop's event id, to record the plan against
 
     @property
     def end_s(self) -> float:
         """When the announced crowd is gone."""
         return self.start_s + self.duration_s
-
-
-def announced_extra_peaks(events: Iterable[Event], at_s: float) -> float:
-    """The extra load announced for `at_s`, in evening peaks (overlapping events add up)."""
-    return sum(event.extra_peaks for event in events if event.start_s <= at_s < event.end_s)
 
 
 class CrowdTimeline:
@@ -65,11 +64,18 @@ class CrowdTimeline:
         # Each step's sum is added up afresh, so a step with no event is exactly 0.0.
         self._levels = [sum(event.extra_peaks for start, stop, event in spans
                             if start <= edge < stop) for edge in self._edges]
+        self._rps_levels = [sum(event.extra_rps for start, stop, event in spans
+                                if start <= edge < stop) for edge in self._edges]
 
     def at(self, at_s: float) -> float:
         """Extra evening peaks to be ready for at `at_s`."""
         step = bisect.bisect_right(self._edges, at_s) - 1
         return self._levels[step] if step >= 0 else 0.0
+
+    def rps_at(self, at_s: float) -> float:
+        """Extra requests/s announced in absolute terms to be ready for at `at_s`."""
+        step = bisect.bisect_right(self._edges, at_s) - 1
+        return self._rps_levels[step] if step >= 0 else 0.0
 
 
 class EventSchedule:
@@ -82,10 +88,6 @@ class EventSchedule:
 
     def __len__(self) -> int:
         return len(self.events)
-
-    def extra_peaks_at(self, at_s: float) -> float:
-        """The extra load announced for `at_s`, in evening peaks."""
-        return announced_extra_peaks(self.starting_between(at_s - self._longest_s, at_s), at_s)
 
     def crowd_timeline(self, lead_s: float, hold_s: float) -> CrowdTimeline:
         """The step function of extra peaks to prepare for, `lead_s` ahead, `hold_s` after."""
@@ -145,16 +147,25 @@ def _check_event(where: str, start: float, name: str, extra: float, duration: fl
         raise EventsFileError(f"{where}: the duration must be > 0, got {duration}")
 
 
-def load_events(path: str | Path) -> EventSchedule:
-    """Read an events file, or raise EventsFileError."""
+def load_events(path: str | Path, origin_s: float | None = None) -> EventSchedule:
+    """Read an events file (CSV, or the shop's JSON `{"items": [...]}`), or raise
+    EventsFileError. A JSON file's RFC 3339 times are placed on the season clock by
+    `origin_s`, the epoch seconds of minute 0."""
     path = Path(path)
     try:
         text = path.read_text()
     except FileNotFoundError:
-        raise EventsFileError(f"events file not found: {path} (give an existing CSV file)"
-                              ) from None
+        raise EventsFileError(f"events file not found: {path} (give an existing CSV or JSON "
+                              "file)") from None
     except (OSError, UnicodeDecodeError) as error:
         raise EventsFileError(f"cannot read events file {path}: {error}") from None
+    if text.lstrip().startswith("{"):
+        from scaler.shop_events import parse_shop_events
+
+        if origin_s is None:
+            raise EventsFileError(f"{path} gives times as RFC 3339: give --season-start (the "
+                                  "calendar day of the trace's minute 0) to place them")
+        return EventSchedule(parse_shop_events(text, origin_s, str(path)))
     return parse_events(text, str(path))
 
 

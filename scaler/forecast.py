@@ -44,8 +44,10 @@ class RateHistory:
         return len(self._request_counts)
 
     def _grow(self, minute: int) -> None:
-        missing = minute + 1 - len(self._request_counts)
+        # A day at a time: a live scaler files a new minute every minute.
+        missing = max(minute + 1 - len(self._request_counts), 0)
         if missing > 0:
+            missing = max(missing, DAY_MIN)
             for column, empty in ((self._request_sums, 0.0), (self._request_counts, 0),
                                   (self._order_sums, 0.0), (self._order_counts, 0),
                                   (self.request_means, None), (self.order_means, None)):
@@ -66,6 +68,20 @@ class RateHistory:
             self._order_sums[minute] += order_rate
             self._order_counts[minute] += 1
             self.order_means[minute] = self._order_sums[minute] / self._order_counts[minute]
+
+    def add_totals(self, minute: int, request_sum: float, request_count: int,
+                   order_sum: float, order_count: int) -> None:
+        """Set one minute from its sums and counts (as a store keeps them)."""
+        if minute < 0:
+            return
+        if minute >= len(self._request_counts):
+            self._grow(minute)
+        if request_count:
+            self._request_sums[minute], self._request_counts[minute] = request_sum, request_count
+            self.request_means[minute] = request_sum / request_count
+        if order_count:
+            self._order_sums[minute], self._order_counts[minute] = order_sum, order_count
+            self.order_means[minute] = order_sum / order_count
 
     def record(self, observation: Observation) -> None:
         """File an observation under the minute its readings describe."""

@@ -1,7 +1,8 @@
 """The guard rails around a replica recommendation, one small named function each.
 
 Shared by the `peakshop` policy and the HPA/KEDA baselines, in the order the Kubernetes HPA
-applies them: tolerance band, stabilisation window, scale-up limit, min/max clamp.
+applies them: tolerance band, stabilisation window, scale-up limit; the min/max clamp is
+`scaler.capacity.Bounds.clamp`, the one clamp of the scaler.
 """
 
 from __future__ import annotations
@@ -48,11 +49,6 @@ def remember(recommendations: Recommendations, at_s: float, desired: int,
     return recommendations[start:stop] + ((at_s, desired),)
 
 
-def highest(recommendations: Recommendations) -> int | None:
-    """The highest recommendation in a window kept by `remember`."""
-    return recommendations[0][1] if recommendations else None
-
-
 def stabilise(current: int, desired: int, *windows: Recommendations) -> int:
     """Scale down only to the highest recommendation of the window(s); scale up at once."""
     if desired >= current:
@@ -81,7 +77,3 @@ def limit_scale_down(current: int, desired: int, max_share: float) -> int:
     step = max(1, math.floor(current * max_share))
     return max(desired, current - step)
 
-
-def clamp(replicas: int, low: int, high: int) -> int:
-    """Keep a replica count within the Deployment's bounds."""
-    return min(max(replicas, low), high)

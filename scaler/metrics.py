@@ -47,7 +47,7 @@ class ScalerMetrics:
             "peakshop_scaler_signal_failures", "Failed reads of a signal", ["signal"], registry=r)
         self.held = Counter(
             "peakshop_scaler_held_decisions",
-            "Decisions held at the last safe count because a signal was missing",
+            "Decisions taken while a Deployment's deciding signal was missing",
             ["deployment"], registry=r)
         self.reconcile_errors = Counter(
             "peakshop_scaler_reconcile_errors", "Reconcile rounds that could not finish",

@@ -34,10 +34,15 @@ class Observation:
     workers_ready: int
     workers_requested: int
     age_s: float = 0.0                  # how stale this reading is
+    pushed: bool = False                # a push: arrivals outran the ready pods just now
 
 
 class Reason(enum.Enum):
     """Why a Deployment got the replica count it got."""
+
+    # Members are singletons: hash them by identity (Enum's own hash runs Python code, and
+    # decisions are looked up by reason hundreds of thousands of times a season).
+    __hash__ = object.__hash__
 
     REQUEST_RATE = "request_rate"            # reactive: rate per replica
     LATENCY = "latency"                      # reactive: p95 over the SLO
@@ -52,12 +57,21 @@ class Reason(enum.Enum):
     MIN_REPLICAS = "min_replicas"
     MAX_REPLICAS = "max_replicas"
     STALE_SIGNALS = "stale_signals"          # signals missing: hold the last safe decision
+    PUSHED_BACKLOG = "pushed_backlog"        # pushed: requests queue up in the listen backlog
 
 
 @dataclass(frozen=True)
 class Decision:
+    """Replicas for a Deployment, and the in-pod capacity its running pods should have.
+
+    `size` is the capacity of each running pod relative to its template (1.0): an in-place
+    resize (CPU, Kubernetes >= 1.33) plus as many more gunicorn workers (TTIN), ready in
+    seconds while new pods take start-up; a pod at size 1.5 costs 1.5 pods.
+    """
+
     replicas: int
     reason: Reason
+    size: float = 1.0
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+import threading
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -102,69 +103,20 @@ def build_signals(settings: ScalerSettings, actuator: Actuator,
 
 def build_policy(settings: ScalerSettings) -> Policy:
     """The policy named by --policy, built exactly as the simulator builds it."""
-    from scaler.simulate.cluster import ClusterSettings
-
-    try:
-        cluster = ClusterSettings(min_replicas=settings.min_replicas,
-                                  max_replicas=settings.max_replicas,
-                                  pod_max_rps=settings.capacity.pod_max_rps,
-                                  worker_orders_per_s=settings.capacity.worker_orders_per_s,
-                                  startup_s=round(settings.capacity.startup_s))
-    except ValueError as error:
-        raise BadSetting(str(error)) from None
     if settings.policy == "hpa-cpu":
-        from scaler.simulate.baselines import HpaCpuPolicy
+        from scaler.policy.baselines import HpaCpuPolicy
 
-        return HpaCpuPolicy(cluster)
+        return HpaCpuPolicy(settings.capacity, settings.bounds)
     if settings.policy == "keda-queue":
-        from scaler.simulate.baselines import KedaQueuePolicy
+        from scaler.policy.baselines import KedaQueuePolicy
 
-        return KedaQueuePolicy(cluster)
-    return peakshop_policy(settings, cluster)
-
-
-def peakshop_policy(settings: ScalerSettings, cluster) -> Policy:
-    """peakshop's own policy, with the announced events and the rate history when given."""
-    try:
-        from scaler.policy import PeakshopPolicy, PolicySettings
-    except ImportError:
-        raise BadSetting("the peakshop policy is not part of this installation: "
-                         "run with --policy hpa-cpu or --policy keda-queue") from None
-    from scaler.events import EventSchedule, EventsFileError, load_events
-    from scaler.forecast import Forecaster, HistoryFileError, RateHistory, load_rate_history
+        return KedaQueuePolicy(settings.capacity, settings.bounds)
+    from scaler.live_policy import peakshop_policy
 
     try:
-        events = load_events(settings.events_file) if settings.events_file else EventSchedule()
-        # Live readings are on the epoch clock: file them by minute of this season.
-        history = (load_rate_history(settings.history_file, origin_s=settings.season_origin_s)
-                   if settings.history_file else RateHistory(settings.season_origin_s))
-    except (EventsFileError, HistoryFileError) as error:
+        return peakshop_policy(settings)
+    except ScalerConfigError as error:
         raise BadSetting(str(error)) from None
-    policy_settings = PolicySettings(min_replicas=settings.min_replicas,
-                                     max_replicas=settings.max_replicas,
-                                     season_origin_s=settings.season_origin_s,
-                                     pod_max_rps=settings.capacity.pod_max_rps,
-                                     worker_orders_per_s=settings.capacity.worker_orders_per_s,
-                                     startup_s=settings.capacity.startup_s)
-    return LearningPolicy(PeakshopPolicy(policy_settings, events,
-                                         Forecaster(history, events=events)), history)
-
-
-class LearningPolicy:
-    """The peakshop policy fed with what it observes live, so its forecast learns today's
-    traffic (yesterday's and last week's curves come from these recordings)."""
-
-    def __init__(self, policy, history) -> None:
-        self.policy = policy
-        self.history = history
-        self.period_s = policy.period_s
-
-    def initial_state(self, web: int, workers: int):
-        return self.policy.initial_state(web, workers)
-
-    def decide(self, observation, state):
-        self.history.record(observation)
-        return self.policy.decide(observation, state)
 
 
 def run_until_stopped(controller: Controller) -> None:
@@ -197,6 +149,9 @@ def run_until_stopped(controller: Controller) -> None:
 @click.option("--worker-deployment", help="Order-worker Deployment (default peakshop-worker).")
 @click.option("--kubeconfig", help="kubeconfig file when not running in a pod.")
 @click.option("--events", help="Announced events CSV (minute,name,extra_peaks,duration_min).")
+@click.option("--events-from", help="The shop's base URL: poll its announced events "
+              "(GET /api/v1/ops/events, token from PEAKSHOP_OPS_TOKEN) and record the plans.")
+@click.option("--events-poll-s", type=float, help="Seconds between polls (default 60).")
 @click.option("--history", help="Rate history CSV for the forecast.")
 @click.option("--season-start", help="Local date of minute 0 of the events and history files "
               "(default: 1 October of the current season), e.g. 2025-10-01.")
@@ -247,7 +202,14 @@ def run(**flags) -> None:
             log.info("scaler metrics on :%d/metrics", port)
         controller = Controller(signals, policy, actuator, settings.controller_settings(),
                                 metrics)
+        poller = getattr(policy, "poller", None)
+        if poller is not None:
+            stop_polling = threading.Event()
+            threading.Thread(target=poller.run, args=(stop_polling,), daemon=True,
+                             name="shop-events").start()
         run_until_stopped(controller)
+        if poller is not None:
+            stop_polling.set()
     finally:
         actuator.close()
         metrics.close()

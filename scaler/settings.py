@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
 
+from scaler.capacity import Bounds, Capacity
 from scaler.controller import ControllerSettings
 
 TARGETS = ("local", "kubernetes")
@@ -26,17 +27,8 @@ POLICIES = ("peakshop", "hpa-cpu", "keda-queue")
 DEFAULT_BOUNDS = {"kubernetes": (2, 200), "local": (1, (os.cpu_count() or 1) + 1)}
 
 
-@dataclass(frozen=True)
-class Capacity:
-    """What one replica can do; the policy sizes replicas from it. Measure your own."""
-
-    pod_max_rps: float          # storefront requests/s that saturate one web replica
-    worker_orders_per_s: float  # orders one order worker confirms per second
-    startup_s: float            # from asking for a replica to it serving
-
-
 DEFAULT_CAPACITY = {
-    # The pod of shared/simulation.md, which the simulator's results are quoted for.
+    # The pod of docs/simulation.md, which the simulator's results are quoted for.
     "kubernetes": Capacity(pod_max_rps=40.0, worker_orders_per_s=5.0, startup_s=45.0),
     # One sync gunicorn worker with the rehearsal's shopper mix on a 2-core machine: its p95
     # leaves 0.5 s near 150 requests/s (`peakshop rehearse --no-scaler`). Order workers
@@ -67,6 +59,9 @@ class ScalerSettings:
     policy: str = "peakshop"
     season_origin_s: float = 0.0           # epoch seconds of minute 0 of events/history files
     events_file: str | None = None
+    events_url: str | None = None          # the shop whose ops events API announces events
+    events_poll_s: float = 60.0
+    ops_token: str | None = None           # PEAKSHOP_OPS_TOKEN, for the events API
     history_file: str | None = None
     gunicorn_pidfile: str = "instance/gunicorn.pid"
     # The same interpreter and installation as the scaler, whatever is on PATH.
@@ -85,9 +80,12 @@ class ScalerSettings:
 
     def controller_settings(self) -> ControllerSettings:
         """The part the control loop needs."""
-        return ControllerSettings(period_s=self.period_s, dry_run=self.dry_run,
-                                  min_replicas=self.min_replicas,
-                                  max_replicas=self.max_replicas)
+        return ControllerSettings(period_s=self.period_s, dry_run=self.dry_run)
+
+    @property
+    def bounds(self) -> Bounds:
+        """The replica range every decision ends in (applied by the policy, once)."""
+        return Bounds(self.min_replicas, self.max_replicas)
 
 
 def _http_url(flag: str, value: str) -> str:
@@ -164,6 +162,18 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Scal
         namespace = current_namespace() if target == "kubernetes" else "default"
     prometheus_url = flags.get("prometheus")
     capacity = _capacity(flags, DEFAULT_CAPACITY[target])
+    events_url = flags.get("events_from")
+    ops_token = environ.get("PEAKSHOP_OPS_TOKEN") or None
+    if events_url:
+        events_url = _http_url("--events-from", events_url)
+        if not ops_token:
+            raise ScalerConfigError("--events-from needs PEAKSHOP_OPS_TOKEN: set it to the "
+                                    "shop's operations token")
+    events_poll_s = flags.get("events_poll_s")
+    events_poll_s = 60.0 if events_poll_s is None else float(events_poll_s)
+    if not math.isfinite(events_poll_s) or not 1 <= events_poll_s <= 3600:
+        raise ScalerConfigError(f"--events-poll-s must be from 1 to 3600 seconds: got "
+                                f"{events_poll_s:g}")
     return ScalerSettings(
         target=target,
         dry_run=bool(flags.get("dry_run")),
@@ -180,6 +190,9 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Scal
         policy=flags.get("policy") or "peakshop",
         season_origin_s=season_start(flags.get("season_start")),
         events_file=_existing_file("--events", flags.get("events")),
+        events_url=events_url or None,
+        events_poll_s=events_poll_s,
+        ops_token=ops_token,
         history_file=_existing_file("--history", flags.get("history")),
         gunicorn_pidfile=(flags.get("gunicorn_pidfile") or environ.get("PEAKSHOP_PIDFILE")
                           or str(Path(instance) / "gunicorn.pid")),

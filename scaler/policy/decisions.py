@@ -8,9 +8,9 @@ from scaler.model import Decision, Reason, ScalingDecision
 
 
 @lru_cache(maxsize=4096)
-def decision(replicas: int, reason: Reason) -> Decision:
-    """The Decision(replicas, reason) value, shared between equal decisions."""
-    return Decision(replicas, reason)
+def decision(replicas: int, reason: Reason, size: float = 1.0) -> Decision:
+    """The Decision(replicas, reason, size) value, shared between equal decisions."""
+    return Decision(replicas, reason, size)
 
 
 @lru_cache(maxsize=16384)

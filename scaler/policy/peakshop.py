@@ -10,13 +10,14 @@ missing signals hold the last decision. See `scaler.policy` for how a control lo
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import NamedTuple
 
-from scaler.events import EventSchedule
+from scaler.capacity import in_pod_size, replicas_for
+from scaler.events import Event, EventSchedule
 from scaler.forecast import Forecaster, Outlook
 from scaler.guardrails import (
     Recommendations,
-    clamp,
     limit_scale_down,
     limit_scale_up,
     remember,
@@ -24,7 +25,7 @@ from scaler.guardrails import (
     within_tolerance,
 )
 from scaler.model import Observation, Reason, ScalingDecision
-from scaler.policy.decisions import scaling_decision
+from scaler.policy.decisions import decision, scaling_decision
 from scaler.policy.settings import PolicySettings
 from scaler.policy.sizing import (
     Need,
@@ -59,6 +60,10 @@ class PolicyState(NamedTuple):
     calm_orders: float = 0.0
     orders_share: float = 0.0              # orders per storefront request, lately
     outlook: Outlook | None = None         # the forecast, refreshed every few minutes
+    pushed_rate: float | None = None       # arrival rate of the last push ...
+    pushed_at_s: float = 0.0               # ... and when it came
+    sizes: tuple[float, float] = (1.0, 1.0)  # in-pod size last asked for web and workers
+    web_ready_at_s: float = 0.0            # when the web pods last asked for serve
 
 
 def with_plan(need: Need, plan: int, plan_reason: Reason) -> Need:
@@ -105,7 +110,7 @@ def guard(current: int, need: Need, at_s: float, windows: Windows,
             reason = Reason.STEP_LIMIT
     else:
         limited = wanted
-    bounded = clamp(limited, settings.min_replicas, settings.max_replicas)
+    bounded = settings.bounds.clamp(limited)
     if bounded > limited:
         reason = Reason.MIN_REPLICAS
     elif bounded < limited:
@@ -115,15 +120,24 @@ def guard(current: int, need: Need, at_s: float, windows: Windows,
 
 def hold(current: int, planned: int, planned_reason: Reason,
          settings: PolicySettings) -> tuple[int, Reason]:
-    """Signals are stale: keep the last decision, only ever raised by what was planned."""
-    if planned > current:
-        return min(limit_scale_up(current, planned, settings.scale_up_factor,
-                                  settings.scale_up_pods), settings.max_replicas), planned_reason
-    return current, Reason.STALE_SIGNALS
+    """The deciding signal is missing or stale: keep the last decision, only ever raised by
+    what was planned (an announced event, the forecast), never lowered: quiet metrics must
+    never look like quiet traffic. The one hold of the scaler; the controller adds none."""
+    if planned >= current:   # the plan is what keeps the count: say so
+        return settings.bounds.clamp(limit_scale_up(current, planned, settings.scale_up_factor,
+                                                    settings.scale_up_pods)), planned_reason
+    return settings.bounds.clamp(current), Reason.STALE_SIGNALS
 
 
 class PeakshopPolicy:
-    """The scaling decision for web and workers; `decide` has no side effects."""
+    """The scaling decision for web and workers; `decide` has no side effects.
+
+    It listens for pushes (`Observation.pushed`: requests queue up in the listen backlog
+    now), and while new pods start it asks running pods for in-pod capacity (`size`) when
+    the platform allows it (`max_pod_size` > 1).
+    """
+
+    listens_for_push = True
 
     def __init__(self, settings: PolicySettings | None = None,
                  events: EventSchedule | None = None,
@@ -147,6 +161,25 @@ class PeakshopPolicy:
         ahead_s = self.settings.startup_s + self.settings.forecast_margin_s
         return self.forecaster.outlook(season_s, ahead_s)
 
+    def event_plans(self, state: PolicyState) -> list[tuple[Event, int, float]]:
+        """(event, web replicas at its start, ready by) for each event the shop announced
+        (it has an id), on the season clock, from what the policy knows now; pure."""
+        settings = self.settings
+        outlook = state.outlook
+        calm = state.calm_rate or 0.0
+        peak = (outlook.evening_peak if outlook is not None else None) or calm
+        base = max(calm, (outlook.rate if outlook is not None else None) or 0.0)
+        plans = []
+        for event in self.events.events:
+            if event.id is None:
+                continue
+            crowd = self._crowds.at(event.start_s)
+            crowd_rps = self._crowds.rps_at(event.start_s)
+            replicas = settings.bounds.clamp(scheduled_web(crowd, peak, base, settings,
+                                                           crowd_rps))
+            plans.append((event, replicas, event.start_s - settings.event_lead_s))
+        return plans
+
     def decide(self, observation: Observation,
                state: PolicyState) -> tuple[ScalingDecision, PolicyState]:
         """Replicas for web and workers from one observation; pure, no side effects."""
@@ -167,35 +200,73 @@ class PeakshopPolicy:
 
         # Announced events: the crowd is sized on the day's evening peak, read from the past.
         crowd = self._crowds.at(season_s)
+        crowd_rps = self._crowds.rps_at(season_s)
+        under_way = bool(crowd or crowd_rps)
         calm_rate, calm_orders = state.calm_rate, state.calm_orders
-        if rate is not None and (not crowd or calm_rate is None):
+        pushed = observation.pushed
+        if rate is not None and not pushed and (not under_way or calm_rate is None):
             # No event under way (or none seen before one): today's level without a crowd.
             calm_rate, calm_orders = rate, orders or 0.0
         web_plan, web_plan_reason = 0, Reason.FORECAST
         worker_plan, worker_plan_reason = 0, Reason.FORECAST
         if expected is not None:
             web_plan, worker_plan = forecast_plans(expected, orders_share, settings)
-        if crowd:
+        if under_way:
             peak = (outlook.evening_peak if outlook is not None else None) or calm_rate or 0.0
             base = max(calm_rate or 0.0, expected or 0.0)
-            web_event = scheduled_web(crowd, peak, base, settings)
+            web_event = scheduled_web(crowd, peak, base, settings, crowd_rps)
             if web_event > web_plan:
                 web_plan, web_plan_reason = web_event, Reason.SCHEDULED_EVENT
-            worker_event = scheduled_workers(crowd, peak, calm_orders, orders_share, settings)
+            worker_event = scheduled_workers(crowd, peak, calm_orders, orders_share, settings,
+                                             crowd_rps)
             if worker_event > worker_plan:
                 worker_plan, worker_plan_reason = worker_event, Reason.SCHEDULED_EVENT
 
+        # A push tells the arrival rate now; scraped rates lag it by up to scrape + window.
+        pushed_rate, pushed_at_s = state.pushed_rate, state.pushed_at_s
+        recent_push = None
+        if pushed and rate is not None:
+            # Still arriving: the crowd grows on while a resize lands; extrapolate from the
+            # last push, or from the last scrape (taken about scrape + window/2 ago).
+            if pushed_rate is not None and at_s - pushed_at_s <= settings.push_memory_s:
+                before, ago = pushed_rate, max(at_s - pushed_at_s, 1.0)
+            else:
+                before, ago = state.last_rate or rate, settings.scrape_lag_s
+            growth = max(rate - before, 0.0) / ago
+            pushed_rate, pushed_at_s = rate + growth * settings.push_horizon_s, at_s
+        if pushed_rate is not None and at_s - pushed_at_s <= settings.push_memory_s:
+            recent_push = pushed_rate
+
+        web_size, workers_size = state.sizes   # a hold keeps the size too
+        web_ready_at_s = state.web_ready_at_s
         if rate is None:
             web, web_reason = hold(state.web_replicas, web_plan, web_plan_reason, settings)
             web_window = state.web_window
         else:
-            # An announced crowd explains its own growth: the plan covers it, not a surge.
-            need = reactive_web(observation, state.web_replicas, state.last_rate, settings,
-                                expect_surges=not crowd)
+            # An announced crowd explains its own growth: the plan covers it, not a surge; a
+            # push gives the rate as it is now, which needs no extrapolation.
+            seen, load = observation, rate
+            if recent_push is not None and recent_push * settings.push_margin > rate:
+                # A pushed rate is live: what it asks for now, with a margin for growth.
+                load = recent_push * settings.push_margin
+                seen = replace(observation, request_rate=load)
+            need = reactive_web(seen, state.web_replicas, state.last_rate, settings,
+                                expect_surges=not under_way and seen is observation)
             if web_plan > need.steady:
                 need = with_plan(need, web_plan, web_plan_reason)
             web, web_reason, web_window = guard(state.web_replicas, need, at_s,
                                                 state.web_window, settings)
+            if web > state.web_replicas:
+                web_ready_at_s = at_s + settings.startup_s
+            if settings.max_pod_size > 1.0:
+                # Until the pods asked for are ready, the running ones carry what goes beyond
+                # their SLO capacity now (a size costs on every pod: only what is missing).
+                # Readings of the ready count lag; pods asked for start within startup_s.
+                ready = web if at_s >= web_ready_at_s else observation.web_ready
+                web_size = in_pod_size(replicas_for(load, settings.pod_slo_rps), ready,
+                                       settings.max_pod_size)
+                if observation.pushed and web_reason is not Reason.SCHEDULED_EVENT:
+                    web_reason = Reason.PUSHED_BACKLOG
 
         if orders is None or observation.queue_backlog is None:
             workers, worker_reason = hold(state.worker_replicas, worker_plan,
@@ -207,8 +278,18 @@ class PeakshopPolicy:
                 need = with_plan(need, worker_plan, worker_plan_reason)
             workers, worker_reason, worker_window = guard(
                 state.worker_replicas, need, at_s, state.worker_window, settings)
+            if settings.max_pod_size > 1.0:
+                workers_size = in_pod_size(replicas_for(
+                    orders + (observation.queue_backlog or 0) / settings.queue_drain_s,
+                    settings.worker_orders_per_s), observation.workers_ready,
+                    settings.max_pod_size)
 
         # After a gap in the signals the first reading has nothing recent to be compared with.
-        new_state = PolicyState(web, workers, web_window, worker_window, rate, calm_rate,
-                                calm_orders, orders_share, outlook)
-        return scaling_decision(web, web_reason, workers, worker_reason), new_state
+        new_state = PolicyState(web, workers, web_window, worker_window,
+                                state.last_rate if pushed else rate, calm_rate, calm_orders,
+                                orders_share, outlook, pushed_rate, pushed_at_s,
+                                (web_size, workers_size), web_ready_at_s)
+        if web_size == workers_size == 1.0:
+            return scaling_decision(web, web_reason, workers, worker_reason), new_state
+        return ScalingDecision(decision(web, web_reason, web_size),
+                               decision(workers, worker_reason, workers_size)), new_state

@@ -5,17 +5,13 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
+from scaler.capacity import _CEIL_SLACK, replicas_for
 from scaler.events import CrowdTimeline, EventSchedule
 from scaler.model import Observation, Reason
 from scaler.policy.settings import PolicySettings
 
-# A rate that is an exact multiple of the per-replica capacity must not round up a replica.
-_CEIL_SLACK = 1e-9
-
-
-def replicas_for(load: float, per_replica: float) -> int:
-    """Replicas needed to carry `load` (>= 0) at `per_replica` each."""
-    return math.ceil(load / per_replica - _CEIL_SLACK)
+__all__ = ["Need", "reactive_web", "reactive_workers", "replicas_for", "scheduled_web",
+           "scheduled_workers", "forecast_plans", "crowd_timeline", "surge_rate"]
 
 
 def surge_rate(rate: float, last_rate: float | None, settings: PolicySettings) -> float:
@@ -50,14 +46,16 @@ def reactive_web(observation: Observation, current: int, last_rate: float | None
     """Web pods for the observed rate, and for a surge or a p95 over the SLO."""
     per_pod = settings.pod_slo_rps * settings.web_target
     rate = observation.request_rate or 0.0
-    steady = replicas_for(rate, per_pod)
+    steady = math.ceil(rate / per_pod - _CEIL_SLACK)   # replicas_for, inlined: hot path
     now, reason = steady, Reason.REQUEST_RATE
     if expect_surges:
         surging = replicas_for(surge_rate(rate, last_rate, settings), per_pod)
         if surging > now:
             now = surging
     within_slo = observation.latency_within_slo
-    if within_slo is not None and not within_slo:
+    # A p95 over the SLO that the rate already explains is being dealt with (the pods are
+    # asked for); only an unexplained one calls for a step beyond the rate.
+    if within_slo is not None and not within_slo and steady <= observation.web_ready:
         # p95 over the SLO: the ready pods already carry more than they can; the rate shown
         # is an average of the past, so ask for a clear step beyond what is ready.
         saturated = replicas_for(
@@ -91,16 +89,19 @@ def crowd_timeline(schedule: EventSchedule, settings: PolicySettings) -> CrowdTi
 
 
 def scheduled_web(crowd_peaks: float, evening_peak: float, calm_rate: float,
-                  settings: PolicySettings) -> int:
-    """Web pods for the calm rate plus the announced crowd."""
-    planned = calm_rate + crowd_peaks * evening_peak * settings.event_margin
+                  settings: PolicySettings, crowd_rps: float = 0.0) -> int:
+    """Web pods for the calm rate plus the announced crowd (peaks and absolute requests/s
+    of every overlapping event, added up)."""
+    planned = calm_rate + (crowd_peaks * evening_peak + crowd_rps) * settings.event_margin
     return replicas_for(planned, settings.pod_slo_rps * settings.event_target)
 
 
 def scheduled_workers(crowd_peaks: float, evening_peak: float, calm_orders: float,
-                      orders_share: float, settings: PolicySettings) -> int:
+                      orders_share: float, settings: PolicySettings,
+                      crowd_rps: float = 0.0) -> int:
     """Workers for the calm order rate plus the orders the announced crowd places."""
-    planned = calm_orders + crowd_peaks * evening_peak * settings.event_margin * orders_share
+    planned = calm_orders + ((crowd_peaks * evening_peak + crowd_rps) * settings.event_margin
+                             * orders_share)
     return replicas_for(planned, settings.worker_orders_per_s * settings.event_target)
 
 

@@ -1,4 +1,4 @@
-"""The season simulator behind `peakshop scaler simulate` (the model: shared/simulation.md).
+"""The season simulator behind `peakshop scaler simulate` (the model: docs/simulation.md).
 
 How the written model is read, where it leaves room:
 
@@ -16,6 +16,11 @@ How the written model is read, where it leaves room:
 - Figures per Deployment as written; a second without demand counts against one pod in
   theta. Combined: violation seconds are wall-clock seconds with any SLO missed, replica
   seconds and scaling actions add up, theta and tau are taken over both Deployments' seconds.
+
+- Platform features (docs/simulation.md): ready capacity is ready pods x the in-pod size in
+  effect (a resize serves resize_s after it is asked for, a cut at once, and costs its size);
+  policies that listen hear a push push_s after arrivals pass push_at of the ready capacity;
+  scrapes fail on a seeded schedule (faults.py), the same for every policy.
 
 The closed-loop engine (`engine.py`) steps in ticks in which nothing changes (15 s with the
 defaults), which is exact for the 1-second model; the tests check it against a plain

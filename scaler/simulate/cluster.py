@@ -11,13 +11,15 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from scaler.capacity import Bounds, Capacity
+
 # A float rate that is an exact multiple of the per-pod capacity must not round up a pod.
 _CEIL_SLACK = 1e-9
 
 
 @dataclass(frozen=True)
 class ClusterSettings:
-    """The public cluster model (see shared/simulation.md); every field is a CLI flag."""
+    """The public cluster model (see docs/simulation.md); every field is a CLI flag."""
 
     pod_max_rps: float = 40.0          # requests/s that saturate one web pod
     slo_utilization: float = 0.8       # latency stays within SLO up to this share of saturation
@@ -29,6 +31,17 @@ class ClusterSettings:
     rate_window_s: int = 30            # rates are averaged over this window
     queue_slo_s: float = 60.0          # oldest order may wait at most this long
     p95_share: float = 0.05            # p95 leaves the SLO once this share of requests does
+    # Platform features every policy may use (see docs/simulation.md):
+    push: bool = True                  # storefront pods push their listen backlog ...
+    push_s: int = 2                    # ... which reaches a listening policy this late
+    push_at: float = 0.9               # ... sent once arrivals pass this share of SLO capacity
+    resize_s: int = 5                  # in-place resize + gunicorn TTIN: extra in-pod capacity
+    max_pod_size: float = 2.0          # ... up to this many times a pod's template capacity
+    # Signal faults, the same seeded draws for every policy:
+    signal_faults: float = 0.03        # share of scrapes lost: 1/3 traffic, 1/3 queue, 1/3 late
+    outages_per_day: float = 0.5       # traffic signal outages of outage_s (stale signals)
+    outage_s: int = 300
+    fault_seed: int = 0
 
     def __post_init__(self) -> None:
         checks = {
@@ -42,12 +55,21 @@ class ClusterSettings:
             "rate_window_s": self.rate_window_s >= 1,
             "queue_slo_s": self.queue_slo_s > 0,
             "p95_share": 0 < self.p95_share < 1,
+            "push_s": self.push_s >= 0,
+            "push_at": 0 < self.push_at <= 2,
+            "resize_s": self.resize_s >= 0,
+            "max_pod_size": 1 <= self.max_pod_size <= 16,
+            "signal_faults": 0 <= self.signal_faults <= 0.5,
+            "outages_per_day": 0 <= self.outages_per_day <= 96,
+            "outage_s": self.outage_s >= 0,
+            "fault_seed": self.fault_seed >= 0,
         }
         for name, valid in checks.items():
             if not valid or not math.isfinite(getattr(self, name)):
                 flag = "--" + name.replace("_", "-")
                 raise ValueError(f"{flag} is out of range: got {getattr(self, name)}")
-        for name in ("startup_s", "scrape_s", "rate_window_s", "min_replicas", "max_replicas"):
+        for name in ("startup_s", "scrape_s", "rate_window_s", "min_replicas", "max_replicas",
+                     "push_s", "resize_s", "outage_s", "fault_seed"):
             if int(getattr(self, name)) != getattr(self, name):
                 raise ValueError(f"--{name.replace('_', '-')} must be a whole number")
 
@@ -55,6 +77,17 @@ class ClusterSettings:
     def pod_slo_rps(self) -> float:
         """Requests/s one web pod serves within the latency SLO."""
         return self.pod_max_rps * self.slo_utilization
+
+    @property
+    def capacity(self) -> Capacity:
+        """One simulated pod, as the Capacity value policies size with."""
+        return Capacity(self.pod_max_rps, self.worker_orders_per_s, self.startup_s,
+                        self.slo_utilization)
+
+    @property
+    def bounds(self) -> Bounds:
+        """The bounds every policy lives within."""
+        return Bounds(self.min_replicas, self.max_replicas)
 
     def as_dict(self) -> dict:
         """The settings as plain JSON-ready values."""
@@ -73,7 +106,7 @@ def worker_demand(orders_per_s: np.ndarray, settings: ClusterSettings) -> np.nda
 
 
 def clamp_to_bounds(replicas: np.ndarray, settings: ClusterSettings) -> np.ndarray:
-    """The bounds every policy lives within."""
+    """`Bounds.clamp` over a whole array (for the plans made ahead: static-peak, oracle)."""
     return np.clip(replicas, settings.min_replicas, settings.max_replicas)
 
 
@@ -90,6 +123,16 @@ def _window_extreme(values: np.ndarray, width: int, ufunc: np.ufunc) -> np.ndarr
     return ufunc(extreme[:count], extreme[width - span : width - span + count])
 
 
+def effective_size(size: np.ndarray | None, seconds: int, resize_s: int) -> np.ndarray:
+    """In-pod capacity in effect per second: a raise lands resize_s after it was asked for,
+    a cut at once (the same min-over-window rule as pods starting)."""
+    if size is None:
+        return np.ones(seconds)
+    history = np.concatenate([np.ones(resize_s, dtype=np.float32),
+                              np.asarray(size, dtype=np.float32)])
+    return _window_extreme(history, resize_s + 1, np.minimum).astype(float)
+
+
 def ready_replicas(requested: np.ndarray, initial: int, startup_s: int) -> np.ndarray:
     """Ready pods per second: min of the requested counts over [t - startup_s, t].
 
@@ -97,9 +140,11 @@ def ready_replicas(requested: np.ndarray, initial: int, startup_s: int) -> np.nd
     for at or before t - startup_s survive to t exactly when the requested count never fell
     below them in between. Before the trace the cluster had `initial` pods, all ready.
     """
-    requested = np.asarray(requested, dtype=np.int64)
-    history = np.concatenate([np.full(startup_s, initial, dtype=np.int64), requested])
-    return _window_extreme(history, startup_s + 1, np.minimum)
+    # Replica counts fit 16 bits (max_replicas is far below): a quarter of the memory traffic.
+    kind = np.int16 if max(int(np.max(requested, initial=0)), initial) < 2**15 else np.int64
+    requested = np.asarray(requested, dtype=kind)
+    history = np.concatenate([np.full(startup_s, initial, dtype=kind), requested])
+    return _window_extreme(history, startup_s + 1, np.minimum).astype(np.int64)
 
 
 def demand_ahead(demand: np.ndarray, horizon_s: int) -> np.ndarray:

@@ -55,7 +55,9 @@ def _date(value: str | None) -> dt.date | None:
               help="CSV trace: minute,rps[,orders_per_s] or second,rps[,orders_per_s].")
 @click.option("--policy", "policy", required=True, metavar="NAME",
               help=f"One of: {', '.join(POLICY_NAMES)}.")
-@click.option("--events", "events_path", metavar="FILE", help="Announced events CSV.")
+@click.option("--events", "events_path", metavar="FILE",
+              help="Announced events: CSV (minute,name,extra_peaks,duration_min) or the shop's "
+              "events JSON ({\"items\": [...]}, times placed by --season-start, UTC).")
 @click.option("--history", "history_path", metavar="FILE",
               help="A previous season's per-minute trace, for the forecast.")
 @click.option("--season-start", metavar="YYYY-MM-DD",
@@ -76,6 +78,21 @@ def _date(value: str | None) -> dt.date | None:
 @click.option("--scrape-s", type=int, default=DEFAULTS.scrape_s, show_default=True)
 @click.option("--rate-window-s", type=int, default=DEFAULTS.rate_window_s, show_default=True)
 @click.option("--queue-slo-s", type=float, default=DEFAULTS.queue_slo_s, show_default=True)
+@click.option("--push/--no-push", default=DEFAULTS.push, show_default=True,
+              help="Storefront pods push their listen backlog to policies that listen.")
+@click.option("--push-s", type=int, default=DEFAULTS.push_s, show_default=True)
+@click.option("--push-at", type=float, default=DEFAULTS.push_at, show_default=True,
+              help="Share of the ready pods' SLO capacity at which a push is sent.")
+@click.option("--resize-s", type=int, default=DEFAULTS.resize_s, show_default=True,
+              help="Seconds for an in-place resize (+ gunicorn TTIN) to serve.")
+@click.option("--max-pod-size", type=float, default=DEFAULTS.max_pod_size, show_default=True,
+              help="In-pod capacity a running pod can grow to (1: no in-place resize).")
+@click.option("--signal-faults", type=float, default=DEFAULTS.signal_faults, show_default=True,
+              help="Share of scrapes lost or late, for every policy alike.")
+@click.option("--outages-per-day", type=float, default=DEFAULTS.outages_per_day,
+              show_default=True, help="Traffic-signal outages of --outage-s per day.")
+@click.option("--outage-s", type=int, default=DEFAULTS.outage_s, show_default=True)
+@click.option("--fault-seed", type=int, default=DEFAULTS.fault_seed, show_default=True)
 @click.pass_context
 def simulate(ctx: click.Context, trace_path: str, policy: str, events_path: str | None,
              history_path: str | None, season_start: str | None, history_start: str | None,
@@ -103,7 +120,9 @@ def _simulate(trace_path, policy, events_path, history_path, season_start_text,
     that_start = (season_start(Path(history_path), _date(history_start_text))
                   if history_path else None)
     trace = load_trace(trace_path)
-    events = load_events(events_path) if events_path else None
+    origin_s = (dt.datetime.combine(this_start, dt.time(), tzinfo=dt.UTC).timestamp()
+                if this_start else None)
+    events = load_events(events_path, origin_s=origin_s) if events_path else None
     previous, shift_days = None, 0
     if history_path:
         previous = load_rate_history(history_path)

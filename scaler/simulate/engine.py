@@ -5,24 +5,34 @@ window, the start-up delay and the policy's period (15 s with the defaults). Wit
 nothing changes: the rate is held, decisions land on tick boundaries and so do pods becoming
 ready, and the order backlog moves linearly. Stepping tick by tick is therefore exactly the
 1-second model, 15 times faster than walking every second.
+
+Two things land between ticks, and are kept to the second for the figures: a push (a policy
+that listens hears a listen backlog `push_s` into the tick and its decision is asked for
+then) and an in-pod resize (in effect `resize_s` after it was asked for). The engine's own
+view of them, which only feeds later observations, rounds both up to the next tick.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Protocol
 
 import numpy as np
 
 from scaler.model import Observation, ScalingDecision
 from scaler.simulate.cluster import ClusterSettings, web_demand, worker_demand
+from scaler.simulate.faults import FaultPlan, plan_faults
 from scaler.simulate.trace import Trace
 
 
 class ClosedLoopPolicy(Protocol):
-    """A policy that decides every `period_s` from what it observes."""
+    """A policy that decides every `period_s` from what it observes.
+
+    A policy with `listens_for_push = True` is also asked when a push arrives (arrivals
+    outran its ready pods); the others only ever see the scraped observations.
+    """
 
     period_s: int
 
@@ -33,12 +43,17 @@ class ClosedLoopPolicy(Protocol):
 
 @dataclass(frozen=True)
 class RequestedReplicas:
-    """What a policy asked for, one value per second, and what ran before the trace."""
+    """What a policy asked for, one value per second, and what ran before the trace.
+
+    `web_size`/`workers_size` are the in-pod capacity asked for per second (None: 1.0).
+    """
 
     web: np.ndarray
     workers: np.ndarray
     initial_web: int
     initial_workers: int
+    web_size: np.ndarray | None = None
+    workers_size: np.ndarray | None = None
 
 
 def tick_for(trace: Trace, cluster: ClusterSettings, period_s: int) -> int:
@@ -53,13 +68,22 @@ def settled_start(trace: Trace, cluster: ClusterSettings) -> tuple[int, int]:
     """The cluster before the trace: settled on the first second's demand."""
     web = int(web_demand(trace.rps[:1], cluster)[0])
     workers = int(worker_demand(trace.orders_per_s[:1], cluster)[0])
-    bound = lambda n: min(max(n, cluster.min_replicas), cluster.max_replicas)  # noqa: E731
-    return bound(web), bound(workers)
+    return cluster.bounds.clamp(web), cluster.bounds.clamp(workers)
+
+
+def _per_second(blocks: list, pre: int, tick: int, dtype, patches: list[tuple[int, Any]]
+                ) -> np.ndarray:
+    """One value per second from one per block, with the changes made inside a block."""
+    values = np.repeat(np.array(blocks[pre:], dtype=dtype), tick)
+    for second, value in patches:
+        end = (second // tick + 1) * tick
+        values[second:end] = value
+    return values
 
 
 def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPolicy,
-                    on_observation: Callable[[Observation], None] | None = None
-                    ) -> RequestedReplicas:
+                    on_observation: Callable[[Observation], None] | None = None,
+                    faults: FaultPlan | None = None) -> RequestedReplicas:
     """Replay `trace`, letting `policy` decide every period on delayed observations."""
     period_s = int(policy.period_s)
     if period_s < 1:
@@ -67,16 +91,19 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
     tick = tick_for(trace, cluster, period_s)
     scrape, window, startup = (cluster.scrape_s // tick, cluster.rate_window_s // tick,
                                cluster.startup_s // tick)
+    resize = -(-cluster.resize_s // tick)     # the engine's view: whole ticks, rounded up
     decide_every = period_s // tick
     blocks = trace.duration_s // tick
     repeat = trace.step_s // tick
     # Blocks before the trace hold the first values: the cluster was settled on them.
-    pre = startup + scrape + window + 2
+    pre = startup + scrape + window + resize + 2
     rps = np.repeat(trace.rps, repeat)
     orders = np.repeat(trace.orders_per_s, repeat)
     rps_padded = np.concatenate([np.full(pre, rps[0]), rps])
     orders_padded = np.concatenate([np.full(pre, orders[0]), orders])
     demand = web_demand(rps_padded, cluster).tolist()
+    if faults is None:
+        faults = plan_faults(trace.duration_s, cluster)
 
     # Observed rates for a decision at block k: the window of blocks [k-scrape-window, k-scrape).
     def observed_mean(values: np.ndarray) -> list[float]:
@@ -86,60 +113,172 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
 
     rate_seen, orders_seen = observed_mean(rps_padded), observed_mean(orders_padded)
     rps_list, orders_list = rps_padded.tolist(), orders_padded.tolist()
+    pod_slo = cluster.pod_slo_rps
+    listens = cluster.push and bool(getattr(policy, "listens_for_push", False))
+    push_s = cluster.push_s
+    # A push slower than a tick is decided on at the top of the block it arrives in (exact);
+    # a faster one inside the block it was sent in (kept to the second for the figures).
+    push_blocks = -(-push_s // tick) if push_s >= tick else 0
+    push_due = -1
+    watermark = cluster.push_at * pod_slo
+    was_pressed = False
+    max_size = cluster.max_pod_size
 
     web0, workers0 = settled_start(trace, cluster)
     state = policy.initial_state(web0, workers0)
     web_requested, web_ready = [web0] * pre, [web0] * pre
     workers_requested, workers_ready = [workers0] * pre, [workers0] * pre
+    web_size, workers_size = [1.0] * pre, [1.0] * pre
+    web_capacity, workers_capacity = [float(web0)] * pre, [float(workers0)] * pre
     backlog = [0.0] * pre
     # Requests arriving while too few pods are ready, per block: what pushes p95 over the SLO.
     web_short = [rps_list[i] if web0 < demand[i] else 0.0 for i in range(pre)]
-    low, high = cluster.min_replicas, cluster.max_replicas
+    bound = cluster.bounds.clamp
     per_worker, pod_max = cluster.worker_orders_per_s, cluster.pod_max_rps
     slo_share = cluster.p95_share * window
-    age_s = float(cluster.scrape_s)
     web_now, workers_now = web0, workers0
+    web_size_now = workers_size_now = 1.0
     web_changed = workers_changed = 0       # the last block whose requested count changed
+    web_resized = workers_resized = 0       # ... and whose in-pod size changed
     decide, make_observation = policy.decide, Observation
+    age_of = faults.traffic_age_at
+    # The fault of each block's reading, and of a push sent in it, looked up once.
+    starts = np.arange(blocks + 1) * tick
+    block_codes = faults.codes_at(starts).tolist()
+    push_codes = faults.codes_at(starts + push_s).tolist()
+    patches_web: list[tuple[int, int]] = []
+    patches_workers: list[tuple[int, int]] = []
+    patches_web_size: list[tuple[int, float]] = []
+    patches_workers_size: list[tuple[int, float]] = []
+    last_observation = None
+    resized = False
+
+    def sized(value: float) -> float:
+        return 1.0 if value < 1.0 else max_size if value > max_size else value
 
     for block in range(blocks):
         i = block + pre
+        at_s = block * tick
+        if i == push_due and last_observation is not None:
+            pushed = replace(last_observation, at_s=float(at_s), request_rate=rps_list[i],
+                             latency_within_slo=False, cpu_utilization=1.0,
+                             web_ready=web_ready[i - 1], web_requested=web_now, age_s=0.0,
+                             pushed=True)
+            decision, state = decide(pushed, state)
+            asked = bound(decision.web.replicas)
+            if asked != web_now:
+                web_now, web_changed = asked, i
+            asked = sized(decision.web.size)
+            if asked != web_size_now:
+                web_size_now, web_resized, resized = asked, i, True
         if block % decide_every == 0:
+            code = block_codes[block]
             seen = i - scrape - 1            # the last block the scrape covers
-            rate = rate_seen[block]
+            rate, orders_rate = rate_seen[block], orders_seen[block]
+            age_s = float(cluster.scrape_s)
+            if code == 3:                    # late: the scrape before this one
+                seen -= scrape
+                rate = rate_seen[block - scrape] if block >= scrape else rate
+                orders_rate = orders_seen[block - scrape] if block >= scrape else orders_rate
+                age_s *= 2
             ready_web, ready_workers = web_ready[seen], workers_ready[seen]
             waiting = backlog[seen]
+            traffic_ok = code not in (1, 4)
+            if not traffic_ok:
+                age_s = max(age_s, age_of(at_s))
+            queue_ok = code != 2
             observation = make_observation(
-                float(block * tick), rate, None, sum(web_short[seen - window + 1 : seen + 1])
-                <= slo_share * rate, min(1.0, rate / (ready_web * pod_max)), round(waiting),
-                waiting / (ready_workers * per_worker), orders_seen[block], ready_web,
+                float(at_s), rate if traffic_ok else None, None,
+                (sum(web_short[seen - window + 1 : seen + 1]) <= slo_share * rate)
+                if traffic_ok else None,
+                min(1.0, rate / (web_capacity[seen] * pod_max)) if traffic_ok else None,
+                round(waiting) if queue_ok else None,
+                waiting / (workers_capacity[seen] * per_worker) if queue_ok else None,
+                orders_rate if queue_ok else None, ready_web,
                 web_requested[seen], ready_workers, workers_requested[seen], age_s)
             if on_observation is not None:
                 on_observation(observation)
+            last_observation = observation
             decision, state = decide(observation, state)
-            asked = min(max(decision.web.replicas, low), high)
+            asked = bound(decision.web.replicas)
             if asked != web_now:
                 web_now, web_changed = asked, i
-            asked = min(max(decision.workers.replicas, low), high)
+            asked = sized(decision.web.size)
+            if asked != web_size_now:
+                web_size_now, web_resized, resized = asked, i, True
+            asked = bound(decision.workers.replicas)
             if asked != workers_now:
                 workers_now, workers_changed = asked, i
+            asked = sized(decision.workers.size)
+            if asked != workers_size_now:
+                workers_size_now, workers_resized, resized = asked, i, True
         web_requested.append(web_now)
         workers_requested.append(workers_now)
+        web_size.append(web_size_now)
+        workers_size.append(workers_size_now)
         # Ready = the lowest count asked for over the start-up delay (unready pods go first);
-        # a count unchanged for that long is simply ready.
+        # a count unchanged for that long is simply ready. In-pod size likewise over resize.
         ready = (web_now if i - web_changed >= startup
                  else min(web_requested[i - startup : i + 1]))
         web_ready.append(ready)
-        web_short.append(rps_list[i] if ready < demand[i] else 0.0)
+        size = (web_size_now if i - web_resized >= resize
+                else min(web_size[i - resize : i + 1]))
+        capacity = ready * size
+        web_capacity.append(capacity)
+        arriving = rps_list[i]
+        short = capacity < demand[i]
+        web_short.append(arriving if short else 0.0)
         ready = (workers_now if i - workers_changed >= startup
                  else min(workers_requested[i - startup : i + 1]))
         workers_ready.append(ready)
-        waiting = backlog[i - 1] + tick * (orders_list[i] - ready * per_worker)
+        size = (workers_size_now if i - workers_resized >= resize
+                else min(workers_size[i - resize : i + 1]))
+        workers_capacity.append(ready * size)
+        waiting = backlog[i - 1] + tick * (orders_list[i] - ready * size * per_worker)
         backlog.append(waiting if waiting > 0.0 else 0.0)
+        # A push is sent when pressure starts or keeps rising (arrivals past the watermark and
+        # up on the last block), not while it merely stays: a listen backlog that grows.
+        pressed = listens and arriving > capacity * watermark
+        rising = pressed and (not was_pressed or arriving > 1.05 * rps_list[i - 1])
+        was_pressed = pressed
+        if not rising or last_observation is None or push_codes[block] in (1, 4):
+            pass
+        elif push_blocks:
+            if push_due < i:
+                push_due = i + push_blocks
+        else:
+            # The listen backlog grows: the policy hears it push_s into this block, with the
+            # arrival rate it implies (served plus queued per second).
+            pushed = replace(last_observation, at_s=float(at_s + push_s), request_rate=arriving,
+                             latency_within_slo=False, cpu_utilization=1.0,
+                             web_ready=web_ready[i], web_requested=web_now, age_s=0.0,
+                             pushed=True)
+            decision, state = decide(pushed, state)
+            second = at_s + push_s
+            asked = bound(decision.web.replicas)
+            if asked != web_now:
+                web_now, web_changed = asked, i + 1
+                patches_web.append((second, asked))
+            asked = sized(decision.web.size)
+            if asked != web_size_now:
+                web_size_now, web_resized, resized = asked, i + 1, True
+                patches_web_size.append((second, asked))
+            asked = bound(decision.workers.replicas)
+            if asked != workers_now:
+                workers_now, workers_changed = asked, i + 1
+                patches_workers.append((second, asked))
+            asked = sized(decision.workers.size)
+            if asked != workers_size_now:
+                workers_size_now, workers_resized, resized = asked, i + 1, True
+                patches_workers_size.append((second, asked))
 
     return RequestedReplicas(
-        web=np.repeat(np.array(web_requested[pre:], dtype=np.int64), tick),
-        workers=np.repeat(np.array(workers_requested[pre:], dtype=np.int64), tick),
+        web=_per_second(web_requested, pre, tick, np.int64, patches_web),
+        workers=_per_second(workers_requested, pre, tick, np.int64, patches_workers),
         initial_web=web0,
         initial_workers=workers0,
+        web_size=(_per_second(web_size, pre, tick, float, patches_web_size)
+                  if resized else None),
+        workers_size=(_per_second(workers_size, pre, tick, float, patches_workers_size)
+                      if resized else None),
     )

@@ -8,6 +8,7 @@ import numpy as np
 
 from scaler.simulate.cluster import (
     ClusterSettings,
+    effective_size,
     order_backlog,
     queue_age,
     ready_replicas,
@@ -93,18 +94,29 @@ def measure(trace: Trace, cluster: ClusterSettings, requested: RequestedReplicas
     web_ready = ready_replicas(requested.web, requested.initial_web, cluster.startup_s)
     workers_ready = ready_replicas(requested.workers, requested.initial_workers,
                                    cluster.startup_s)
+    # In-pod capacity (in-place resize): ready pods count at the size in effect, and every
+    # requested pod costs its size.
+    web_cost, workers_cost = requested.web, requested.workers
+    if requested.web_size is not None:
+        web_ready = web_ready * effective_size(requested.web_size, seconds, cluster.resize_s)
+        web_cost = requested.web * requested.web_size
+    if requested.workers_size is not None:
+        workers_ready = workers_ready * effective_size(requested.workers_size, seconds,
+                                                       cluster.resize_s)
+        workers_cost = requested.workers * requested.workers_size
     age = queue_age(order_backlog(orders, workers_ready, cluster), workers_ready, cluster)
     web_violated = web_ready < web_need
     workers_violated = age > cluster.queue_slo_s
     max_age = float(age.max())
 
-    def figures(need, ready, violated, wanted, initial, oldest) -> Figures:
-        return Figures(int(np.count_nonzero(violated)), int(wanted.sum()),
+    def figures(need, ready, violated, wanted, cost, initial, oldest) -> Figures:
+        return Figures(int(np.count_nonzero(violated)), int(round(float(cost.sum()))),
                        *_accuracy(need, ready), scaling_actions(wanted, initial), oldest)
 
-    web = figures(web_need, web_ready, web_violated, requested.web, requested.initial_web, None)
+    web = figures(web_need, web_ready, web_violated, requested.web, web_cost,
+                  requested.initial_web, None)
     workers = figures(workers_need, workers_ready, workers_violated, requested.workers,
-                      requested.initial_workers, max_age)
+                      workers_cost, requested.initial_workers, max_age)
     # Together: wall-clock seconds with any SLO missed; accuracy over both Deployments' seconds.
     combined = Figures(
         slo_violation_seconds=int(np.count_nonzero(web_violated | workers_violated)),

@@ -105,35 +105,43 @@ def write_markdown(path: Path, title: str, runs: dict[str, Measurement],
 
 def write_timeline_png(path: Path, title: str, web_demand: np.ndarray,
                        workers_demand: np.ndarray, runs: dict[str, Downsampled]) -> None:
-    """Demand, ready replicas per policy and SLO misses over time, in one PNG."""
+    """Small multiples: one row per policy (web | workers), each against the same demand,
+    with the seconds that missed an SLO marked in red, so no policy hides behind another."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure
 
-    figure = Figure(figsize=(14, 10), layout="constrained")
-    web_axes, worker_axes, miss_axes = figure.subplots(3, 1, sharex=True)
+    figure = Figure(figsize=(14, 2.2 * len(runs) + 1), layout="constrained")
+    grid = figure.subplots(len(runs), 2, sharex=True, squeeze=False)
     bin_s = next(iter(runs.values())).bin_s
     seconds = len(web_demand) * bin_s
     unit, unit_s = (("minutes", 60) if seconds <= 3 * 3600 else
                     ("hours", 3600) if seconds <= 3 * 86400 else ("days", 86400))
     times = np.arange(len(web_demand)) * bin_s / unit_s
-    for name, run in runs.items():
-        web_axes.step(times, run.web_ready, where="post", linewidth=0.8, label=name)
-        worker_axes.step(times, run.workers_ready, where="post", linewidth=0.8, label=name)
-        miss_axes.step(times, np.cumsum(run.violation_s), where="post", linewidth=1.0,
-                       label=name)
-    # demand on top, thin and black, so that it stays visible under five policies
-    web_axes.step(times, web_demand, where="post", color="black", linewidth=0.5,
-                  label="demand (highest)")
-    worker_axes.step(times, workers_demand, where="post", color="black", linewidth=0.5,
-                     label="demand (highest)")
-    web_axes.set_ylabel("web pods ready")
-    worker_axes.set_ylabel("workers ready")
-    miss_axes.set_ylabel("SLO-violation s (cumulative)")
-    miss_axes.set_xlabel(f"{unit} since the start of the trace")
-    web_axes.set_title(title)
-    for axes in (web_axes, worker_axes, miss_axes):
-        axes.legend(loc="upper left", fontsize="small", ncols=3)
-        axes.grid(alpha=0.3)
-    figure.savefig(path, dpi=110)
+    web_top = max(float(np.max(web_demand)), *(float(np.max(r.web_ready)) for r in runs.values()))
+    workers_top = max(float(np.max(workers_demand)),
+                      *(float(np.max(r.workers_ready)) for r in runs.values()))
+    for row, (name, run) in enumerate(runs.items()):
+        web_axes, worker_axes = grid[row]
+        missed = run.violation_s > 0
+        for axes, ready, demand, top in ((web_axes, run.web_ready, web_demand, web_top),
+                                         (worker_axes, run.workers_ready, workers_demand,
+                                          workers_top)):
+            axes.step(times, demand, where="post", color="black", linewidth=0.5,
+                      label="demand (highest)")
+            axes.step(times, ready, where="post", color="tab:blue", linewidth=0.8,
+                      label="capacity ready (pods x in-pod size)")
+            axes.fill_between(times, 0, top * 1.05, where=missed, step="post", color="red",
+                              alpha=0.25, linewidth=0, label="SLO missed")
+            axes.set_ylim(0, top * 1.05)
+            axes.grid(alpha=0.3)
+        web_axes.set_ylabel(name, fontweight="bold")
+        web_axes.set_title(f"{name}: web pods, {int(run.violation_s.sum()):,} s with an SLO "
+                           "missed", fontsize="small", loc="left")
+        worker_axes.set_title(f"{name}: workers", fontsize="small", loc="left")
+    grid[0][0].legend(loc="upper left", fontsize="x-small", ncols=3)
+    for axes in grid[-1]:
+        axes.set_xlabel(f"{unit} since the start of the trace")
+    figure.suptitle(title)
+    figure.savefig(path, dpi=100)

@@ -8,15 +8,11 @@ from dataclasses import dataclass
 from scaler.events import EventSchedule
 from scaler.forecast import Forecaster, RateHistory
 from scaler.policy import PeakshopPolicy, PolicySettings
-from scaler.simulate.baselines import (
-    HpaCpuPolicy,
-    KedaQueuePolicy,
-    oracle_plan,
-    static_peak_plan,
-)
+from scaler.policy.baselines import HpaCpuPolicy, KedaQueuePolicy
 from scaler.simulate.cluster import ClusterSettings
 from scaler.simulate.engine import RequestedReplicas, run_closed_loop
 from scaler.simulate.metrics import Measurement, measure
+from scaler.simulate.references import oracle_plan, static_peak_plan
 from scaler.simulate.trace import Trace
 
 POLICY_NAMES = ("peakshop", "hpa-cpu", "keda-queue", "static-peak", "oracle")
@@ -35,11 +31,10 @@ class Run:
 
 def policy_settings_for(cluster: ClusterSettings, **overrides) -> PolicySettings:
     """The peakshop policy's view of the simulated cluster."""
-    return PolicySettings(
-        pod_max_rps=cluster.pod_max_rps, slo_utilization=cluster.slo_utilization,
-        worker_orders_per_s=cluster.worker_orders_per_s, startup_s=cluster.startup_s,
-        queue_slo_s=cluster.queue_slo_s, min_replicas=cluster.min_replicas,
-        max_replicas=cluster.max_replicas, **overrides)
+    levers = cluster.push and cluster.max_pod_size > 1.0
+    return PolicySettings.for_capacity(cluster.capacity, cluster.bounds, levers=levers,
+                                       queue_slo_s=cluster.queue_slo_s,
+                                       **{"max_pod_size": cluster.max_pod_size, **overrides})
 
 
 def peakshop_replicas(trace: Trace, cluster: ClusterSettings, events: EventSchedule | None,
@@ -61,9 +56,11 @@ def requested_replicas(name: str, trace: Trace, cluster: ClusterSettings,
     if name == "peakshop":
         return peakshop_replicas(trace, cluster, events, previous, previous_shift_days)
     if name == "hpa-cpu":
-        return run_closed_loop(trace, cluster, HpaCpuPolicy(cluster))
+        return run_closed_loop(trace, cluster, HpaCpuPolicy(cluster.capacity, cluster.bounds,
+                                                          max_pod_size=cluster.max_pod_size))
     if name == "keda-queue":
-        return run_closed_loop(trace, cluster, KedaQueuePolicy(cluster))
+        return run_closed_loop(trace, cluster, KedaQueuePolicy(cluster.capacity, cluster.bounds,
+                                                             max_pod_size=cluster.max_pod_size))
     if name == "static-peak":
         return static_peak_plan(trace, cluster)
     if name == "oracle":

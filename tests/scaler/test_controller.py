@@ -1,4 +1,4 @@
-"""The controller: read -> decide -> act -> record, holds on missing signals, dry run, standby.
+"""The controller: read -> decide -> act -> record, dry run, standby; the policy's holds stand.
 
 Signals come from a real prometheus_client exposition over HTTP; the actuator is the
 Kubernetes one through the official client against kmock, which stands in for a real API
@@ -19,15 +19,12 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, start_http_serv
 
 from scaler.actuators.kubernetes import KubernetesActuator
 from scaler.actuators.lease import LeaseElector
-from scaler.controller import (
-    Controller,
-    ControllerSettings,
-    clamp,
-    hold_missing,
-    missing_signals,
-)
+from scaler.capacity import Bounds
+from scaler.controller import Controller, ControllerSettings, missing_signals
+from scaler.events import Event, EventSchedule
 from scaler.metrics import ScalerMetrics
 from scaler.model import Decision, Observation, Reason, ScalingDecision
+from scaler.policy import PeakshopPolicy, PolicySettings
 from scaler.run_command import run_until_stopped
 from scaler.signals import LiveSignals
 from scaler.signals.exposition import ExpositionQueue, ExpositionScraper, ExpositionTraffic
@@ -44,12 +41,13 @@ DEPLOYMENTS = "apps/v1/deployments"
 class ProportionalPolicy:
     """A small real policy: one web replica per `rps_per_replica`, one worker per 5 orders.
 
-    It is deliberately naive about missing signals (it reads None as zero), so that the
-    controller's own hold is what keeps the replicas up. Its state counts its decisions and
-    remembers the sizes it started from, to show the controller carries state between rounds.
+    Like every policy it owns its holds (a missing signal keeps what is requested) and its
+    bounds (1..20). Its state counts its decisions and remembers the sizes it started from,
+    to show the controller carries state between rounds.
     """
 
     period_s = 15
+    bounds = Bounds(1, 20)
 
     def __init__(self, rps_per_replica: float = 10.0, orders_per_worker: int = 5) -> None:
         self.rps_per_replica = rps_per_replica
@@ -59,12 +57,15 @@ class ProportionalPolicy:
         return {"decisions": 0, "started_with": (web_replicas, worker_replicas)}
 
     def decide(self, observation: Observation, state) -> tuple[ScalingDecision, dict]:
-        rate = observation.request_rate or 0.0
-        backlog = observation.queue_backlog or 0
-        decision = ScalingDecision(
-            web=Decision(max(1, math.ceil(rate / self.rps_per_replica)), Reason.REQUEST_RATE),
-            workers=Decision(max(1, math.ceil(backlog / self.orders_per_worker)),
-                             Reason.QUEUE_BACKLOG))
+        rate, backlog = observation.request_rate, observation.queue_backlog
+        web = (Decision(observation.web_requested, Reason.STALE_SIGNALS) if rate is None else
+               Decision(self.bounds.clamp(math.ceil(rate / self.rps_per_replica)),
+                        Reason.REQUEST_RATE))
+        workers = (Decision(observation.workers_requested, Reason.STALE_SIGNALS)
+                   if backlog is None else
+                   Decision(self.bounds.clamp(math.ceil(backlog / self.orders_per_worker)),
+                            Reason.QUEUE_BACKLOG))
+        decision = ScalingDecision(web=web, workers=workers)
         return decision, {**state, "decisions": state["decisions"] + 1}
 
 
@@ -76,12 +77,6 @@ def observation(rate: float | None = 10.0, backlog: int | None = 0, web_requeste
                        workers_ready=workers_requested, workers_requested=workers_requested)
 
 
-PROPOSED = ScalingDecision(web=Decision(1, Reason.MIN_REPLICAS),
-                           workers=Decision(1, Reason.MIN_REPLICAS))
-LAST = ScalingDecision(web=Decision(8, Reason.REQUEST_RATE),
-                       workers=Decision(4, Reason.QUEUE_AGE))
-
-
 @pytest.mark.parametrize("seen, expected", [
     (observation(), set()),
     (observation(rate=None), {"web"}),
@@ -90,29 +85,6 @@ LAST = ScalingDecision(web=Decision(8, Reason.REQUEST_RATE),
 ])
 def test_missing_signals_per_deployment(seen, expected):
     assert missing_signals(seen) == expected
-
-
-@pytest.mark.parametrize("missing, last, web, workers", [
-    (set(), LAST, Decision(1, Reason.MIN_REPLICAS), Decision(1, Reason.MIN_REPLICAS)),
-    ({"web"}, LAST, Decision(8, Reason.STALE_SIGNALS), Decision(1, Reason.MIN_REPLICAS)),
-    ({"web", "workers"}, LAST,
-     Decision(8, Reason.STALE_SIGNALS), Decision(4, Reason.STALE_SIGNALS)),
-    # Nothing decided yet: keep what is requested now (3 web, 2 workers).
-    ({"web", "workers"}, None,
-     Decision(3, Reason.STALE_SIGNALS), Decision(2, Reason.STALE_SIGNALS)),
-])
-def test_hold_missing_keeps_the_last_safe_count(missing, last, web, workers):
-    held = hold_missing(PROPOSED, missing, observation(), last)
-    assert (held.web, held.workers) == (web, workers)
-
-
-@pytest.mark.parametrize("decision, expected", [
-    (Decision(0, Reason.REQUEST_RATE), Decision(2, Reason.MIN_REPLICAS)),
-    (Decision(5, Reason.REQUEST_RATE), Decision(5, Reason.REQUEST_RATE)),
-    (Decision(500, Reason.FORECAST), Decision(20, Reason.MAX_REPLICAS)),
-])
-def test_operator_bounds_win(decision, expected):
-    assert clamp(decision, 2, 20) == expected
 
 
 class ManualClock:
@@ -146,15 +118,16 @@ def cluster(kubernetes_api):
     return kubernetes_api
 
 
-def build_controller(storefront, cluster, clock, *, dry_run=False, elector=None):
+def build_controller(storefront, cluster, clock, *, dry_run=False, elector=None, policy=None):
     metrics = ScalerMetrics()
     scraper = ExpositionScraper(storefront["url"], timeout_s=2, clock=clock)
     actuator = KubernetesActuator(kubernetes_client(cluster.url), NAMESPACE, "peakshop-web",
                                   "peakshop-worker", elector, identity="scaler-test")
     signals = LiveSignals(ExpositionTraffic(scraper, window_s=30), ExpositionQueue(scraper),
-                          actuator.replicas, recorder=metrics, clock=clock)
-    settings = ControllerSettings(period_s=15, dry_run=dry_run, min_replicas=1, max_replicas=20)
-    return Controller(signals, ProportionalPolicy(), actuator, settings, metrics, clock=clock)
+                          actuator.replicas, recorder=metrics, clock=clock, wall_clock=clock)
+    settings = ControllerSettings(period_s=15, dry_run=dry_run)
+    return Controller(signals, policy or ProportionalPolicy(), actuator, settings, metrics,
+                      clock=clock)
 
 
 def sample(metrics: ScalerMetrics, name: str, **labels) -> float | None:
@@ -222,7 +195,7 @@ def test_metrics_endpoint_gone_holds_the_last_decision(storefront, cluster):
         assert result.decision.web == Decision(8, Reason.STALE_SIGNALS)
         assert result.acted == ()
 
-    assert web_replicas(cluster) == 8  # the naive policy said 1; the controller held 8
+    assert web_replicas(cluster) == 8  # the policy's hold stands: the controller only acts
     assert len(cluster.objects_of("v1/events")) == events_before
     metrics = controller.metrics
     assert sample(metrics, "peakshop_scaler_signal_up", signal="traffic") == 0
@@ -231,6 +204,40 @@ def test_metrics_endpoint_gone_holds_the_last_decision(storefront, cluster):
     # three rounds without metrics, plus the first round that had only one scrape
     assert sample(metrics, "peakshop_scaler_held_decisions_total", deployment="web") == 4
     assert result.observation.age_s == 45
+
+
+def test_announced_event_plan_survives_the_metrics_endpoint_going_away(storefront, cluster):
+    """Regression: with the traffic signal gone, the policy plans 16 web pods for an announced
+    event, and 16 is what the Deployment gets (the controller once replaced it with its own
+    hold of 4). The storefront's /metrics disappears mid-run, over real HTTP."""
+    kubernetes_api = cluster
+    kubernetes_api.put_object(DEPLOYMENTS, NAMESPACE, "peakshop-web",
+                              deployment("peakshop-web", NAMESPACE, replicas=4, ready=4))
+    clock = ManualClock()  # 1000 s on the season's clock (season_origin_s = 0)
+    # Crowds gather event_lead_s + startup_s = 225 s ahead: from 1020 s for a start at 1245 s.
+    launch = EventSchedule([Event(start_s=1245.0, name="launch", extra_peaks=10.0,
+                                  duration_s=1800.0)])
+    policy = PeakshopPolicy(PolicySettings(), events=launch)
+    controller = build_controller(storefront, cluster, clock, policy=policy)
+
+    assert controller.reconcile_once().decision.web == Decision(4, Reason.STALE_SIGNALS)
+    storefront["requests"].inc(400)   # 40 requests/s: 2 pods would do, the window keeps 4
+    clock.now += 10
+    calm = controller.reconcile_once()
+    assert calm.observation.request_rate == pytest.approx(40)
+    assert calm.decision.web.replicas == 4
+
+    storefront["server"].shutdown()
+    storefront["server"].server_close()
+    for _ in range(6):  # 90 s without metrics: missing, then stale
+        clock.now += 15
+        result = controller.reconcile_once()
+        assert result.observation.request_rate is None
+        assert result.held == ("web", "workers")
+        # 40 rps calm + 10 evening peaks (40 rps, no forecast yet) = 440 rps at 28.8 a pod
+        assert result.decision.web == Decision(16, Reason.SCHEDULED_EVENT)
+        assert web_replicas(cluster) == 16
+    assert result.observation.age_s > policy.settings.stale_after_s
 
 
 def test_dry_run_decides_and_records_without_acting(storefront, cluster):
@@ -272,7 +279,7 @@ def test_standby_scaler_neither_reads_nor_acts(storefront, cluster):
 
 def test_loop_stops_cleanly_on_sigterm(storefront, cluster):
     controller = build_controller(storefront, cluster, time.monotonic)
-    controller.settings = ControllerSettings(period_s=0.05, min_replicas=1, max_replicas=20)
+    controller.settings = ControllerSettings(period_s=0.05)
     previous_handler = signal.getsignal(signal.SIGTERM)
 
     def terminate_after_rounds() -> None:

@@ -172,14 +172,14 @@ def test_bad_season_start_names_the_format():
 
 def test_the_live_peakshop_policy_learns_what_it_observes(tmp_path):
     """Each live reading is filed under its minute of the season before the policy decides."""
+    from scaler.live_policy import peakshop_policy
     from scaler.model import Observation
-    from scaler.run_command import peakshop_policy
     from scaler.settings import build_settings
 
     history_file = tmp_path / "history.csv"
     history_file.write_text("minute,rps,orders_per_s\n0,10.0,0.2\n")
     settings = build_settings({"target": "local", "history": str(history_file)}, environ={})
-    policy = peakshop_policy(settings, None)
+    policy = peakshop_policy(settings)
     state = policy.initial_state(2, 2)
     at = settings.season_origin_s + 90 * 60 + 5  # minute 90 of the season
     observation = Observation(at_s=at, request_rate=42.0, latency_p95_s=0.05,
@@ -190,3 +190,19 @@ def test_the_live_peakshop_policy_learns_what_it_observes(tmp_path):
     assert decision.web.replicas >= 2
     assert policy.history.request_rate(0) == 10.0
     assert policy.history.request_rate(90) == 42.0
+
+
+@pytest.mark.parametrize("policy", ["peakshop", "hpa-cpu", "keda-queue"])
+def test_the_live_scaler_does_not_import_the_simulator(policy):
+    """The live wiring builds every policy without loading `scaler.simulate`."""
+    import subprocess
+    import sys
+
+    probe = ("import sys\n"
+             "from scaler.run_command import build_policy\n"
+             "from scaler.settings import build_settings\n"
+             f"build_policy(build_settings({{'target': 'local', 'policy': {policy!r}}}, {{}}))\n"
+             "print(sorted(m for m in sys.modules if m.startswith('scaler.simulate')))\n")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "[]"

@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from scaler.actuators.local import GunicornWorkers, LocalActuator, WorkerPool
+from scaler.capacity import Bounds
 from scaler.controller import Controller, ControllerSettings
 from scaler.metrics import ScalerMetrics
 from scaler.model import Decision, Observation, Reason, ScalingDecision
@@ -32,9 +33,10 @@ pytestmark = pytest.mark.slow
 
 
 class ProportionalPolicy:
-    """One web worker per 8 requests/s, one order worker per 5 waiting orders."""
+    """One web worker per 8 requests/s, one order worker per 5 waiting orders, 1 to 4 each."""
 
     period_s = 1
+    bounds = Bounds(1, 4)
 
     def initial_state(self, web_replicas: int, worker_replicas: int) -> None:
         return None
@@ -42,9 +44,10 @@ class ProportionalPolicy:
     def decide(self, observation: Observation, state: None) -> tuple[ScalingDecision, None]:
         rate = observation.request_rate or 0.0
         backlog = observation.queue_backlog or 0
-        return ScalingDecision(web=Decision(max(1, math.ceil(rate / 8)), Reason.REQUEST_RATE),
-                               workers=Decision(max(1, math.ceil(backlog / 5)),
-                                                Reason.QUEUE_BACKLOG)), None
+        return ScalingDecision(
+            web=Decision(self.bounds.clamp(math.ceil(rate / 8)), Reason.REQUEST_RATE),
+            workers=Decision(self.bounds.clamp(math.ceil(backlog / 5)),
+                             Reason.QUEUE_BACKLOG)), None
 
 
 class Load:
@@ -89,7 +92,7 @@ def local_controller(gunicorn_server, redis_stream_client, tmp_path):
         RedisStreamQueue(redis_stream_client), actuator.replicas,
         ChildrenCpu(gunicorn.master_pid), recorder=metrics)
     controller = Controller(signals, ProportionalPolicy(), actuator,
-                            ControllerSettings(period_s=0.5, min_replicas=1, max_replicas=4),
+                            ControllerSettings(period_s=0.5),
                             metrics)
     stop = threading.Event()
     loop = threading.Thread(target=controller.run, args=(stop,))

@@ -9,7 +9,6 @@ from scaler.events import (
     EventSchedule,
     EventsFileError,
     add_event,
-    announced_extra_peaks,
     load_events,
     parse_events,
 )
@@ -60,10 +59,13 @@ def test_missing_events_file_names_the_path(tmp_path):
     (160.0, 1.0),       # the first one ended at 160
     (260.0, 0.0),       # the end does not count
 ])
-def test_announced_extra_peaks_is_the_sum_of_running_events(at_s, expected):
-    events = [Event(100.0, "a", 2.0, 60.0), Event(140.0, "b", 1.0, 120.0)]
-    assert announced_extra_peaks(events, at_s) == pytest.approx(expected)
-    assert EventSchedule(events).extra_peaks_at(at_s) == pytest.approx(expected)
+def test_overlapping_crowds_add_up(at_s, expected):
+    """Extra peaks and absolute requests/s of overlapping events are summed alike."""
+    events = [Event(100.0, "a", 2.0, 60.0, extra_rps=200.0),
+              Event(140.0, "b", 1.0, 120.0, extra_rps=100.0)]
+    timeline = EventSchedule(events).crowd_timeline(lead_s=0.0, hold_s=1e9)
+    assert timeline.at(at_s) == pytest.approx(expected)
+    assert timeline.rps_at(at_s) == pytest.approx(100.0 * expected)
 
 
 def test_schedule_finds_events_by_start_and_by_overlap():

@@ -232,3 +232,16 @@ def test_a_live_clock_is_mapped_onto_the_season_clock():
     history = RateHistory(origin_s=season_start)
     history.record(observe(at_s=season_start + 135.0, rate=32.0))
     assert history.request_rate(2) == pytest.approx(32.0)
+
+
+@pytest.mark.parametrize(("levers", "window_s", "margin", "max_size"), [
+    (True, 60.0, 1.0, 2.0),      # pushes and in-place resize catch a rise: hold less
+    (False, 120.0, 1.25, 1.0),   # the live platform today: hold longer, plan with a margin
+])
+def test_settings_follow_the_platforms_levers(levers, window_s, margin, max_size):
+    from scaler.capacity import Bounds, Capacity
+
+    settings = PolicySettings.for_capacity(Capacity(), Bounds(), levers=levers,
+                                           **({"max_pod_size": 2.0} if levers else {}))
+    assert (settings.scale_down_window_s, settings.event_margin, settings.max_pod_size) == (
+        window_s, margin, max_size)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from scaler.capacity import Bounds
 from scaler.guardrails import (
-    clamp,
-    highest,
     limit_scale_down,
     limit_scale_up,
     remember,
@@ -44,12 +43,9 @@ def test_remember_keeps_the_window_and_its_highest_first():
     window = ()
     for at_s, replicas in [(0, 5), (15, 3), (30, 4), (45, 2)]:
         window = remember(window, at_s, replicas, window_s=60)
-    assert window == ((0, 5), (30, 4), (45, 2))
-    assert highest(window) == 5
+    assert window == ((0, 5), (30, 4), (45, 2))  # the highest first
     window = remember(window, 60, 1, window_s=60)  # the entry at 0 is 60 s old: gone
     assert window == ((30, 4), (45, 2), (60, 1))
-    assert highest(window) == 4
-    assert highest(()) is None
 
 
 @pytest.mark.parametrize(("current", "desired", "window", "expected"), [
@@ -91,5 +87,23 @@ def test_limit_scale_down(current, desired, share, expected):
 
 
 @pytest.mark.parametrize(("replicas", "expected"), [(0, 2), (2, 2), (50, 50), (500, 200)])
-def test_clamp(replicas, expected):
-    assert clamp(replicas, 2, 200) == expected
+def test_bounds_clamp(replicas, expected):
+    assert Bounds(2, 200).clamp(replicas) == expected
+
+
+def test_bounds_refuse_an_empty_range():
+    with pytest.raises(ValueError, match="raise the maximum"):
+        Bounds(5, 3)
+
+
+def test_a_baseline_holding_without_its_metric_still_keeps_the_bounds():
+    """Workers at 0 with the queue signal missing: held, but at the minimum, never below."""
+    from scaler.model import Reason
+    from scaler.policy.baselines import HpaBehaviour, HpaTarget, hpa_step
+
+    held, target = hpa_step(HpaTarget(0), None, 1.0, 0.0, HpaBehaviour(Bounds(1, 3)),
+                            Reason.QUEUE_BACKLOG, ready=0)
+    assert (held.replicas, held.reason, target.replicas) == (1, Reason.MIN_REPLICAS, 1)
+    held, _ = hpa_step(HpaTarget(2), None, 1.0, 0.0, HpaBehaviour(Bounds(1, 3)),
+                       Reason.QUEUE_BACKLOG, ready=2)
+    assert (held.replicas, held.reason) == (2, Reason.STALE_SIGNALS)

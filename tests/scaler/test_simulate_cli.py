@@ -48,6 +48,22 @@ def test_events_reach_the_peakshop_policy(flash_sale, traces_dir):
     assert with_events["slo_violation_seconds"] < without["slo_violation_seconds"]
 
 
+def test_the_shops_events_json_drives_the_simulator_too(flash_sale, tmp_path):
+    """The same JSON the shop's events API serves, placed on the trace by --season-start."""
+    events = tmp_path / "events.json"
+    events.write_text(json.dumps({"items": [
+        {"id": "1", "shop": "acme", "name": "collection launch",
+         "starts_at": "2024-10-01T00:02:00Z", "duration_min": 7.5,
+         "expected_peak_rps": 60.0, "planned_capacity": None}]}))
+    result = invoke("--trace", flash_sale, "--policy", "peakshop", "--json", "--events", events,
+                    "--season-start", "2024-10-01")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["slo_violation_seconds"] == 0
+    unplaced = invoke("--trace", flash_sale, "--policy", "peakshop", "--events", events)
+    assert unplaced.exit_code == 2
+    assert "give --season-start" in unplaced.output
+
+
 def test_table_without_json(flash_sale):
     result = invoke("--trace", flash_sale, "--policy", "oracle")
     assert result.exit_code == 0

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from scaler.simulate.baselines import HpaCpuPolicy, oracle_plan, static_peak_plan
+from scaler.policy.baselines import HpaCpuPolicy
 from scaler.simulate.cluster import (
     ClusterSettings,
     demand_ahead,
@@ -16,6 +16,7 @@ from scaler.simulate.cluster import (
 )
 from scaler.simulate.engine import RequestedReplicas, run_closed_loop
 from scaler.simulate.metrics import measure
+from scaler.simulate.references import oracle_plan, static_peak_plan
 from scaler.simulate.trace import trace_from_rates
 
 CLUSTER = ClusterSettings()
@@ -99,7 +100,7 @@ def test_oracle_costs_no_more_than_any_policy_that_never_misses():
 def test_hpa_holds_its_replicas_through_the_300_s_window():
     # 480 rps for 10 minutes (20 pods at 0.6 CPU), then 40 rps.
     trace = trace_from_rates([480.0] * 10 + [40.0] * 20)
-    requested = run_closed_loop(trace, CLUSTER, HpaCpuPolicy(CLUSTER)).web
+    requested = run_closed_loop(trace, CLUSTER, HpaCpuPolicy(CLUSTER.capacity, CLUSTER.bounds)).web
     # The first reading with low traffic is at 630 s (recommending 11); the last 20 was
     # recommended at 615 s and rules the window until 915 s.
     assert set(requested[:915].tolist()) == {20}

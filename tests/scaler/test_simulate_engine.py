@@ -1,7 +1,7 @@
 """The fast closed-loop engine against a plain second-by-second model of the same rules.
 
 The reference below walks every second and keeps every per-second series, exactly as
-shared/simulation.md reads; the engine steps in ticks and must agree with it to the pod.
+docs/simulation.md reads; the engine steps in ticks and must agree with it to the pod.
 """
 
 from __future__ import annotations
@@ -13,9 +13,10 @@ from scaler.events import Event, EventSchedule
 from scaler.forecast import Forecaster, RateHistory
 from scaler.model import Observation
 from scaler.policy import PeakshopPolicy
-from scaler.simulate.baselines import HpaCpuPolicy, KedaQueuePolicy
+from scaler.policy.baselines import HpaCpuPolicy, KedaQueuePolicy
 from scaler.simulate.cluster import ClusterSettings, web_demand
 from scaler.simulate.engine import RequestedReplicas, run_closed_loop, settled_start, tick_for
+from scaler.simulate.faults import LATE, OUTAGE, QUEUE_MISSING, TRAFFIC_MISSING, plan_faults
 from scaler.simulate.metrics import measure
 from scaler.simulate.run import peakshop_replicas, policy_settings_for
 from scaler.simulate.trace import Trace, trace_from_rates
@@ -23,50 +24,74 @@ from scaler.simulate.trace import Trace, trace_from_rates
 
 def reference_run(trace: Trace, cluster: ClusterSettings, policy, on_observation=None
                   ) -> RequestedReplicas:
-    """Second by second: observe (delayed), decide every period, start pods, serve orders."""
+    """Second by second: observe (delayed, with the same seeded faults), decide every period,
+    start pods, resize them, serve orders."""
     rps = trace.per_second(trace.rps).tolist()
     orders = trace.per_second(trace.orders_per_s).tolist()
     demand = web_demand(np.array(rps), cluster).tolist()
     web0, workers0 = settled_start(trace, cluster)
-    startup, mu = cluster.startup_s, cluster.worker_orders_per_s
+    startup, mu, resize = cluster.startup_s, cluster.worker_orders_per_s, cluster.resize_s
+    faults = plan_faults(trace.duration_s, cluster)
+    lowest, highest = cluster.min_replicas, cluster.max_replicas
+    sized = lambda value: min(max(value, 1.0), cluster.max_pod_size)  # noqa: E731
 
     def at(series, second, before):
         return series[second] if second >= 0 else before
 
     web_req, web_ready, wk_req, wk_ready, backlog = [], [], [], [], []
+    web_size, wk_size, web_cap, wk_cap = [], [], [], []
     state = policy.initial_state(web0, workers0)
-    web_now, wk_now = web0, workers0
+    web_now, wk_now, web_size_now, wk_size_now = web0, workers0, 1.0, 1.0
     for t in range(trace.duration_s):
         if t % policy.period_s == 0:
-            scrape = t - cluster.scrape_s          # the scrape covers the seconds before it
+            code = faults.code_at(t)
+            seen_at = t - cluster.scrape_s if code == LATE else t
+            scrape = seen_at - cluster.scrape_s    # the scrape covers the seconds before it
             window = range(scrape - cluster.rate_window_s, scrape)
             rate = sum(rps[max(s, 0)] for s in window) / len(window)
             orders_rate = sum(orders[max(s, 0)] for s in window) / len(window)
             short = sum(rps[max(s, 0)] for s in window
-                        if at(web_ready, s, web0) < demand[max(s, 0)])
+                        if at(web_cap, s, web0) < demand[max(s, 0)])
             last = scrape - 1
             ready_web, ready_wk = at(web_ready, last, web0), at(wk_ready, last, workers0)
             waiting = at(backlog, last, 0.0)
+            traffic_ok, queue_ok = code not in (TRAFFIC_MISSING, OUTAGE), code != QUEUE_MISSING
+            age_s = float(cluster.scrape_s) * (2 if code == LATE else 1)
+            if not traffic_ok:
+                age_s = max(age_s, faults.traffic_age_at(t))
             observation = Observation(
-                at_s=float(t), request_rate=rate, latency_p95_s=None,
-                latency_within_slo=short <= cluster.p95_share * rate * len(window),
-                cpu_utilization=min(1.0, rate / (ready_web * cluster.pod_max_rps)),
-                queue_backlog=round(waiting), queue_oldest_age_s=waiting / (ready_wk * mu),
-                orders_rate=orders_rate, web_ready=ready_web,
-                web_requested=at(web_req, last, web0), workers_ready=ready_wk,
-                workers_requested=at(wk_req, last, workers0), age_s=float(cluster.scrape_s))
+                at_s=float(t), request_rate=rate if traffic_ok else None, latency_p95_s=None,
+                latency_within_slo=(short <= cluster.p95_share * rate * len(window)
+                                    if traffic_ok else None),
+                cpu_utilization=(min(1.0, rate / (at(web_cap, last, web0) * cluster.pod_max_rps))
+                                 if traffic_ok else None),
+                queue_backlog=round(waiting) if queue_ok else None,
+                queue_oldest_age_s=waiting / (at(wk_cap, last, workers0) * mu) if queue_ok
+                else None, orders_rate=orders_rate if queue_ok else None,
+                web_ready=ready_web, web_requested=at(web_req, last, web0),
+                workers_ready=ready_wk, workers_requested=at(wk_req, last, workers0),
+                age_s=age_s)
             if on_observation is not None:
                 on_observation(observation)
             decision, state = policy.decide(observation, state)
-            bound = lambda n: min(max(n, cluster.min_replicas), cluster.max_replicas)  # noqa: E731
+            bound = lambda n: min(max(n, lowest), highest)  # noqa: E731
             web_now, wk_now = bound(decision.web.replicas), bound(decision.workers.replicas)
+            web_size_now, wk_size_now = sized(decision.web.size), sized(decision.workers.size)
         web_req.append(web_now)
         wk_req.append(wk_now)
-        # a pod asked for at u serves from u + startup; scaling down drops unready pods first
+        web_size.append(web_size_now)
+        wk_size.append(wk_size_now)
+        # a pod asked for at u serves from u + startup; scaling down drops unready pods first;
+        # in-pod size likewise after resize_s
         web_ready.append(min(at(web_req, u, web0) for u in range(t - startup, t + 1)))
         wk_ready.append(min(at(wk_req, u, workers0) for u in range(t - startup, t + 1)))
-        backlog.append(max(0.0, at(backlog, t - 1, 0.0) + orders[t] - wk_ready[t] * mu))
-    return RequestedReplicas(np.array(web_req), np.array(wk_req), web0, workers0)
+        web_cap.append(web_ready[t] * min(at(web_size, u, 1.0) for u in range(t - resize, t + 1)))
+        wk_cap.append(wk_ready[t] * min(at(wk_size, u, 1.0) for u in range(t - resize, t + 1)))
+        backlog.append(max(0.0, at(backlog, t - 1, 0.0) + orders[t] - wk_cap[t] * mu))
+    resized = any(size != 1.0 for size in web_size + wk_size)
+    return RequestedReplicas(np.array(web_req), np.array(wk_req), web0, workers0,
+                             np.array(web_size) if resized else None,
+                             np.array(wk_size) if resized else None)
 
 
 def bursty_trace(step_s: int, steps: int, seed: int) -> Trace:
@@ -89,9 +114,13 @@ def peakshop_for(cluster: ClusterSettings, events: EventSchedule | None = None):
     return policy, history.record
 
 
+# Pushes are sent per tick (the reference walks seconds), so they are off here; a resize that
+# lasts whole ticks keeps the engine's own view exact. Faults are on, and frequent.
 CLUSTERS = {
-    "defaults": ClusterSettings(),
-    "odd-startup": ClusterSettings(startup_s=50, scrape_s=10, rate_window_s=20),
+    "defaults": ClusterSettings(push=False, resize_s=15, signal_faults=0.2,
+                                outages_per_day=40),
+    "odd-startup": ClusterSettings(startup_s=50, scrape_s=10, rate_window_s=20, push=False,
+                                   resize_s=10, signal_faults=0.2, outages_per_day=40),
 }
 
 
@@ -105,9 +134,11 @@ def test_engine_matches_the_second_by_second_model(cluster_name, step_s, steps, 
 
     def build():
         if policy_name == "hpa-cpu":
-            return HpaCpuPolicy(cluster), None
+            return HpaCpuPolicy(cluster.capacity, cluster.bounds,
+                                max_pod_size=cluster.max_pod_size), None
         if policy_name == "keda-queue":
-            return KedaQueuePolicy(cluster), None
+            return KedaQueuePolicy(cluster.capacity, cluster.bounds,
+                                   max_pod_size=cluster.max_pod_size), None
         return peakshop_for(cluster, events)
 
     fast_policy, fast_record = build()
@@ -133,10 +164,13 @@ def test_a_per_second_trace_equals_the_same_per_minute_trace():
     minute = bursty_trace(60, 90, seed=7)
     second = trace_from_rates(minute.per_second(minute.rps), minute.per_second(minute.orders_per_s),
                               step_s=1)
-    cluster = ClusterSettings()
+    # Pushes go per tick (15 s here, 1 s there) and a 5 s resize is rounded to the tick in
+    # the engine's own view: both differ by design between the two step sizes.
+    cluster = ClusterSettings(push=False, resize_s=15)
     events = EventSchedule([Event(2400.0, "launch", 1.5, 900.0)])
     for name in ("hpa-cpu", "keda-queue"):
-        policy = HpaCpuPolicy(cluster) if name == "hpa-cpu" else KedaQueuePolicy(cluster)
+        kind = HpaCpuPolicy if name == "hpa-cpu" else KedaQueuePolicy
+        policy = kind(cluster.capacity, cluster.bounds, max_pod_size=cluster.max_pod_size)
         by_minute = measure(minute, cluster, run_closed_loop(minute, cluster, policy))
         by_second = measure(second, cluster, run_closed_loop(second, cluster, policy))
         assert by_minute.combined == by_second.combined

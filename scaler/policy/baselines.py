@@ -1,10 +1,13 @@
-"""The policies `peakshop` is compared with, implemented as their documentation describes.
+"""The autoscalers `peakshop` is compared with, implemented as their documentation describes.
+
+They live beside the `peakshop` policy (not in the simulator) because the live scaler runs
+them too (`peakshop scaler run --policy hpa-cpu`), exactly as the simulator judges them.
 
 `hpa-cpu` and `keda-queue` run the Kubernetes HPA v2 algorithm (replica_calculator.go and the
 default `behavior`): a usage ratio against a target, a 0.1 tolerance band, scale-up limited to
 max(2 x current, current + 4) per period, a 300 s scale-down stabilisation window in which the
 highest recommendation wins, then min/max. `current` is the Deployment's requested count, which
-the HPA reads fresh from the scale subresource. `static-peak` and `oracle` need no feedback.
+the HPA reads fresh from the scale subresource.
 """
 
 from __future__ import annotations
@@ -13,11 +16,9 @@ import math
 from dataclasses import dataclass
 from typing import NamedTuple
 
-import numpy as np
-
+from scaler.capacity import Bounds, Capacity, in_pod_size
 from scaler.guardrails import (
     Recommendations,
-    clamp,
     limit_scale_up,
     remember,
     stabilise,
@@ -25,27 +26,21 @@ from scaler.guardrails import (
 )
 from scaler.model import Decision, Observation, Reason, ScalingDecision
 from scaler.policy.decisions import decision
-from scaler.simulate.cluster import (
-    ClusterSettings,
-    clamp_to_bounds,
-    demand_ahead,
-    web_demand,
-    worker_demand,
-)
-from scaler.simulate.engine import RequestedReplicas
-from scaler.simulate.trace import Trace
 
 
 @dataclass(frozen=True)
 class HpaBehaviour:
     """The HPA's defaults, the same for both baselines."""
 
-    min_replicas: int = 2
-    max_replicas: int = 200
+    bounds: Bounds = Bounds()
     tolerance: float = 0.1
     scale_up_factor: float = 2.0       # Percent policy: 100 % per period
     scale_up_pods: int = 4             # Pods policy: 4 per period (the larger one wins)
     scale_down_window_s: float = 300.0
+    # The platform's in-pod resize, driven by the HPA's own metric (given to the baselines
+    # because peakshop has it too): while new pods start, running pods grow to carry what the
+    # metric asks for, up to this factor. 1.0: no resize.
+    max_pod_size: float = 1.0
 
 
 class HpaTarget(NamedTuple):
@@ -53,6 +48,7 @@ class HpaTarget(NamedTuple):
 
     replicas: int
     recommendations: Recommendations = ()
+    size: float = 1.0
 
 
 class HpaState(NamedTuple):
@@ -60,15 +56,21 @@ class HpaState(NamedTuple):
     workers: HpaTarget
 
 
-def hpa_step(target: HpaTarget, desired: int | None, usage_ratio: float, at_s: float,
-             behaviour: HpaBehaviour, reason: Reason) -> tuple[Decision, HpaTarget]:
+def hpa_step(target: HpaTarget, wanted: float | None, usage_ratio: float, at_s: float,
+             behaviour: HpaBehaviour, reason: Reason, ready: int) -> tuple[Decision, HpaTarget]:
     """One HPA reconciliation for one Deployment; no side effects.
 
-    `desired` None means the metric could not be read: the HPA then leaves the scale alone.
+    `wanted` is the metric's recommendation in (fractional) template pods, None when the
+    metric could not be read: the HPA then leaves the scale alone.
     """
     current = target.replicas
-    if desired is None:
-        return decision(current, Reason.STALE_SIGNALS), target
+    if wanted is None:
+        # The scale is left alone, within the bounds (a Deployment at 0 still gets its min).
+        held = behaviour.bounds.clamp(current)
+        reason = Reason.STALE_SIGNALS if held == current else Reason.MIN_REPLICAS
+        return decision(held, reason, target.size), target._replace(replicas=held)
+    desired = math.ceil(wanted - 1e-9)
+    size = in_pod_size(wanted, ready, behaviour.max_pod_size)
     proposed = tolerance_band(current, desired, usage_ratio, behaviour.tolerance)
     if proposed == current and desired != current:
         reason = Reason.WITHIN_TOLERANCE
@@ -80,12 +82,12 @@ def hpa_step(target: HpaTarget, desired: int | None, usage_ratio: float, at_s: f
     limited = limit_scale_up(current, stable, behaviour.scale_up_factor, behaviour.scale_up_pods)
     if limited < stable:
         reason = Reason.STEP_LIMIT
-    bounded = clamp(limited, behaviour.min_replicas, behaviour.max_replicas)
+    bounded = behaviour.bounds.clamp(limited)
     if bounded > limited:
         reason = Reason.MIN_REPLICAS
     elif bounded < limited:
         reason = Reason.MAX_REPLICAS
-    return decision(bounded, reason), HpaTarget(bounded, recommendations)
+    return decision(bounded, reason, size), HpaTarget(bounded, recommendations, size)
 
 
 class HpaCpuPolicy:
@@ -93,37 +95,40 @@ class HpaCpuPolicy:
 
     period_s = 15
 
-    def __init__(self, cluster: ClusterSettings, target_utilization: float = 0.6,
-                 behaviour: HpaBehaviour | None = None) -> None:
-        self.cluster = cluster
+    def __init__(self, capacity: Capacity, bounds: Bounds, target_utilization: float = 0.6,
+                 behaviour: HpaBehaviour | None = None, max_pod_size: float = 1.0) -> None:
+        self.capacity = capacity
         self.target = target_utilization
-        self.behaviour = behaviour or HpaBehaviour(cluster.min_replicas, cluster.max_replicas)
+        self.behaviour = behaviour or HpaBehaviour(bounds, max_pod_size=max_pod_size)
 
     def initial_state(self, web_replicas: int, worker_replicas: int) -> HpaState:
         """Start from the Deployments' current sizes with empty windows."""
         return HpaState(HpaTarget(web_replicas), HpaTarget(worker_replicas))
 
-    def worker_cpu(self, observation: Observation) -> float | None:
+    def worker_cpu(self, observation: Observation, state_size: float = 1.0) -> float | None:
         """Workers are fully busy while orders wait, else busy for their share of arrivals."""
         if observation.queue_backlog is None or observation.orders_rate is None:
             return None
         if observation.queue_backlog > 0:
             return 1.0
-        capacity = observation.workers_ready * self.cluster.worker_orders_per_s
+        capacity = (observation.workers_ready * self.capacity.worker_orders_per_s
+                    * state_size)
         return min(1.0, observation.orders_rate / capacity)
 
     def decide(self, observation: Observation, state: HpaState) -> tuple[ScalingDecision, HpaState]:
         """desired = ceil(ready * utilization / target) per Deployment; no side effects."""
         decisions, targets = [], []
         readings = ((observation.cpu_utilization, observation.web_ready, state.web),
-                    (self.worker_cpu(observation), observation.workers_ready, state.workers))
+                    (self.worker_cpu(observation, state.workers.size), observation.workers_ready,
+                     state.workers))
         for utilization, ready, target in readings:
-            desired, ratio = None, 1.0
+            wanted, ratio = None, 1.0
             if utilization is not None:
+                # Utilisation is of the pods as sized now: a resized pod counts its size.
                 ratio = utilization / self.target
-                desired = math.ceil(ready * ratio - 1e-9)
-            decision, new_target = hpa_step(target, desired, ratio, observation.at_s,
-                                            self.behaviour, Reason.CPU_UTILIZATION)
+                wanted = ready * target.size * ratio
+            decision, new_target = hpa_step(target, wanted, ratio, observation.at_s,
+                                            self.behaviour, Reason.CPU_UTILIZATION, ready)
             decisions.append(decision)
             targets.append(new_target)
         return ScalingDecision(*decisions), HpaState(*targets)
@@ -138,11 +143,12 @@ class KedaQueuePolicy:
 
     period_s = 30
 
-    def __init__(self, cluster: ClusterSettings, rate_share: float = 0.6,
-                 pending_entries: int = 5, behaviour: HpaBehaviour | None = None) -> None:
-        self.rate_per_pod = cluster.pod_max_rps * rate_share
+    def __init__(self, capacity: Capacity, bounds: Bounds, rate_share: float = 0.6,
+                 pending_entries: int = 5, behaviour: HpaBehaviour | None = None,
+                 max_pod_size: float = 1.0) -> None:
+        self.rate_per_pod = capacity.pod_max_rps * rate_share
         self.pending_per_replica = pending_entries
-        self.behaviour = behaviour or HpaBehaviour(cluster.min_replicas, cluster.max_replicas)
+        self.behaviour = behaviour or HpaBehaviour(bounds, max_pod_size=max_pod_size)
 
     def initial_state(self, web_replicas: int, worker_replicas: int) -> HpaState:
         """Start from the Deployments' current sizes with empty windows."""
@@ -150,11 +156,11 @@ class KedaQueuePolicy:
 
     @staticmethod
     def _average_value(total: float | None, per_replica: float,
-                       current: int) -> tuple[int | None, float]:
+                       current: int) -> tuple[float | None, float]:
         """The HPA's external AverageValue metric: desired = ceil(total / target)."""
         if total is None:
             return None, 1.0
-        return math.ceil(total / per_replica - 1e-9), total / (per_replica * current)
+        return total / per_replica, total / (per_replica * current)
 
     def decide(self, observation: Observation, state: HpaState) -> tuple[ScalingDecision, HpaState]:
         """One KEDA poll for both Deployments; no side effects."""
@@ -165,31 +171,8 @@ class KedaQueuePolicy:
             None if backlog is None else float(backlog), self.pending_per_replica,
             state.workers.replicas)
         web, web_target = hpa_step(state.web, web_desired, web_ratio, observation.at_s,
-                                   self.behaviour, Reason.REQUEST_RATE)
+                                   self.behaviour, Reason.REQUEST_RATE, observation.web_ready)
         workers, workers_target = hpa_step(state.workers, workers_desired, workers_ratio,
                                            observation.at_s, self.behaviour,
-                                           Reason.QUEUE_BACKLOG)
+                                           Reason.QUEUE_BACKLOG, observation.workers_ready)
         return ScalingDecision(web, workers), HpaState(web_target, workers_target)
-
-
-def static_peak_plan(trace: Trace, cluster: ClusterSettings) -> RequestedReplicas:
-    """`static-peak`: the season's peak demand, requested (and ready) all the time."""
-    web = int(clamp_to_bounds(web_demand(trace.rps, cluster).max(), cluster))
-    workers = int(clamp_to_bounds(worker_demand(trace.orders_per_s, cluster).max(), cluster))
-    seconds = trace.duration_s
-    return RequestedReplicas(np.full(seconds, web, dtype=np.int64),
-                             np.full(seconds, workers, dtype=np.int64), web, workers)
-
-
-def oracle_plan(trace: Trace, cluster: ClusterSettings) -> RequestedReplicas:
-    """`oracle`: every second, the highest demand of the next startup_s seconds.
-
-    That is the least a cluster whose pods take startup_s to become ready can ask for and
-    still never miss: the floor any policy can reach.
-    """
-    plans = []
-    for demand in (trace.per_second(web_demand(trace.rps, cluster)),
-                   trace.per_second(worker_demand(trace.orders_per_s, cluster))):
-        plans.append(clamp_to_bounds(demand_ahead(demand, cluster.startup_s), cluster))
-    web, workers = plans
-    return RequestedReplicas(web, workers, int(web[0]), int(workers[0]))
