@@ -52,6 +52,13 @@ def test_package_imports_only_what_lies_below_it(package, forbidden):
     assert crossings(package, forbidden) == []
 
 
+def test_the_live_scaler_does_not_import_the_simulator():
+    live = {module: names for module, names in imported_modules("scaler").items()
+            if not module.startswith("scaler/simulate/")}
+    assert [f"{module} imports {name}" for module, names in live.items() for name in names
+            if name.startswith("scaler.simulate")] == []
+
+
 def test_core_knows_no_domain():
     domains = tuple(f"shop.{path.name}" for path in (ROOT / "shop").iterdir()
                     if path.is_dir() and (path / "__init__.py").exists() and path.name != "core")
