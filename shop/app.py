@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from shop.core import errors, metrics
+from shop.core import edge, errors, metrics, openapi
 from shop.core import logging as shop_logging
 from shop.core import redis as shop_redis
 from shop.core.db import Database
@@ -34,7 +34,9 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     metrics.init_app(app)
     init_order_metrics(app)
     errors.init_app(app)
+    edge.init_app(app)
     _register_blueprints(app)
+    openapi.init_app(app)
     return app
 
 

@@ -6,8 +6,10 @@ from flask import Blueprint
 
 from shop.core import resources
 from shop.core.http import bearer_token, json_body
+from shop.core.openapi import BEARER, Response, api
 from shop.merchants import service
 from shop.merchants.models import Collaborator
+from shop.merchants.schemas import Collaborators, Issued, NewCollaborator, SignIn, SignUp
 
 blueprint = Blueprint("merchants_api", __name__, url_prefix="/api/v1")
 
@@ -24,6 +26,7 @@ def _collaborator_json(collaborator: Collaborator) -> dict:
 
 
 @blueprint.post("/merchants")
+@api.validate(json=SignUp, resp=Response(HTTP_201=Issued), tags=["merchants"])
 def sign_up():
     """Create a merchant and return its owner's API token."""
     data = json_body()
@@ -33,6 +36,7 @@ def sign_up():
 
 
 @blueprint.post("/tokens")
+@api.validate(json=SignIn, resp=Response(HTTP_201=Issued), tags=["merchants"])
 def sign_in():
     """Exchange a collaborator's e-mail and password for a new API token."""
     data = json_body()
@@ -41,6 +45,8 @@ def sign_in():
 
 
 @blueprint.post("/shops/<slug>/collaborators")
+@api.validate(json=NewCollaborator, resp=Response(HTTP_201=Issued), tags=["merchants"],
+              security=BEARER)
 def add_collaborator(slug: str):
     """Invite a collaborator to the shop (owners only)."""
     token = bearer_token()
@@ -51,6 +57,7 @@ def add_collaborator(slug: str):
 
 
 @blueprint.get("/shops/<slug>/collaborators")
+@api.validate(resp=Response(HTTP_200=Collaborators), tags=["merchants"], security=BEARER)
 def list_collaborators(slug: str):
     """List the people who manage the shop."""
     token = bearer_token()

@@ -36,7 +36,7 @@ def test_cart_expires_with_its_ttl(client, api, shop, redis_client):
 
 
 @pytest.mark.parametrize("quantity, status, fragment", [
-    (-1, 422, "from 0"), (1001, 422, "to 1000"), ("2", 422, "whole number"),
+    (-1, 422, "at least 0"), (1001, 422, "at most 1000"), ("2", 422, "whole number"),
     (1.5, 422, "whole number"), (None, 422, "whole number"), (True, 422, "whole number"),
     (11, 409, "only 10"),
 ])

@@ -1,0 +1,54 @@
+"""Request and response models of the catalog API (they also write its OpenAPI entry)."""
+
+from __future__ import annotations
+
+from pydantic import ConfigDict, Field
+
+from shop.catalog.service import MAX_PAGE, MAX_STOCK
+from shop.core.schemas import SKU, Money, MoneyInput, QueryInt, RequestModel, ResponseModel
+
+
+class NewProduct(RequestModel):
+    sku: str = Field(min_length=1, max_length=64, pattern=SKU, examples=["MUG-RED"])
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    category: str | None = Field(None, max_length=100)
+    price: MoneyInput
+    stock: int = Field(ge=0, le=MAX_STOCK)
+
+
+class ProductChanges(RequestModel):
+    """Any of these; `stock` sets the units on hand, `stock_delta` adds to them."""
+
+    name: str | None = Field(None, min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    category: str | None = Field(None, max_length=100)
+    price: MoneyInput = None
+    stock: int | None = Field(None, ge=0, le=MAX_STOCK)
+    stock_delta: int | None = Field(None, ge=-MAX_STOCK, le=MAX_STOCK)
+
+
+class ProductQuery(RequestModel):
+    model_config = ConfigDict(extra="ignore")  # unknown query parameters are harmless
+
+    q: str | None = Field(None, max_length=200, description="Text in name, SKU or description.")
+    category: str | None = Field(None, max_length=100)
+    limit: QueryInt | None = Field(None, ge=1, le=MAX_PAGE)
+    cursor: str | None = Field(None, max_length=64,
+                               description="The next_cursor of the previous page.")
+
+
+class ProductOut(ResponseModel):
+    sku: str
+    name: str
+    description: str | None
+    category: str | None
+    price: Money
+    available: int = Field(description="Stock minus live reservations.")
+    stock: int | None = Field(None, description="Merchant views only.")
+    reserved: int | None = Field(None, description="Merchant views only.")
+
+
+class ProductPage(ResponseModel):
+    items: list[ProductOut]
+    next_cursor: str | None
