@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from shop.core import edge, errors, metrics, openapi
+from shop.core import edge, errors, metrics, openapi, security
 from shop.core import logging as shop_logging
 from shop.core import redis as shop_redis
 from shop.core.db import Database
@@ -37,6 +37,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     edge.init_app(app)
     _register_blueprints(app)
     openapi.init_app(app)
+    security.init_app(app)
     return app
 
 

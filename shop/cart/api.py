@@ -9,6 +9,7 @@ from shop.cart.schemas import CartOut, NewCart, SetQuantity
 from shop.core import resources
 from shop.core.http import json_body
 from shop.core.openapi import Response, api
+from shop.core.security import limited_per_client
 from shop.core.validation import money_json
 from shop.merchants import service as merchants
 
@@ -29,6 +30,7 @@ def cart_json(cart: service.Cart, lines: list[service.PricedLine]) -> dict:
 
 
 @blueprint.post("/shops/<slug>/carts")
+@limited_per_client
 @api.validate(resp=Response(HTTP_201=NewCart), tags=["cart"])
 def create_cart(slug: str):
     """Open an empty cart in the shop."""

@@ -21,6 +21,7 @@ import re
 from typing import Any
 
 from flask import Flask, Request, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import IntegerConverter
 
 from shop.core.errors import Problem
@@ -120,24 +121,22 @@ def _check_text(path: str, text: str, what: str = "text") -> None:
         raise _invalid(path, f"holds {what} with a NUL character (\\u0000): remove it")
 
 
-class _StrictJson:
-    """The `json_module` of ShopRequest: strict loading, Flask's usual dumping."""
+class StrictJSONProvider(DefaultJSONProvider):
+    """Flask's JSON, except that request bodies are read with `loads_strict`."""
 
-    loads = staticmethod(loads_strict)
-    dumps = staticmethod(json.dumps)
+    def loads(self, s: str | bytes, **kwargs: Any) -> Any:
+        return loads_strict(s)
 
 
 class ShopRequest(Request):
-    """Flask's request with a strict JSON parser whose refusals become problems."""
-
-    json_module = _StrictJson
+    """Flask's request, whose JSON refusals become problems naming the fix."""
 
     def on_json_loading_failed(self, e: ValueError | None) -> Any:
         if isinstance(e, RefusedBody):
             raise e.problem
         if e is None:
             raise Problem(f"send the body as application/json: got "
-                          f"{self.mimetype or 'no Content-Type'}",
+                          f"{self.mimetype or 'no Content-Type'!r}",
                           code="unsupported_media_type", status=415)
         raise Problem("the body is not valid JSON: check quotes, commas and brackets",
                       code="malformed_json", status=400)
@@ -179,6 +178,7 @@ def guard_body() -> None:
 
 def init_app(app: Flask) -> None:
     """Install the guard; call before the blueprints are registered (for `<int:...>`)."""
+    app.json = StrictJSONProvider(app)
     app.request_class = ShopRequest
     app.url_map.converters["int"] = Int64Converter
 

@@ -136,5 +136,7 @@ def _expose_metrics(app: Flask):
         for make_collector in scrape_time_collectors:
             extra.register(make_collector(app))
         body = generate_latest(registry) + generate_latest(extra)
-        return Response(body, mimetype=CONTENT_TYPE_LATEST)
+        # content_type, not mimetype: Flask would append a second '; charset=utf-8', which
+        # Prometheus 3 refuses.
+        return Response(body, content_type=CONTENT_TYPE_LATEST)
     return metrics

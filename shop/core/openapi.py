@@ -21,11 +21,12 @@ import sys
 from importlib import metadata
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 from pydantic import ValidationError
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
 
 from shop.core.errors import PROBLEM_JSON, InvalidInput
+from shop.core.errors import Problem as ProblemError
 from shop.core.schemas import INT64_MAX, PATTERN_HINTS, Problem
 
 log = logging.getLogger(__name__)
@@ -233,8 +234,21 @@ def document_json(app: Flask) -> str:
     return json.dumps(build_document(app), indent=2, ensure_ascii=False) + "\n"
 
 
+def require_declared_media_type() -> None:
+    """A route that declares a JSON body gets JSON or a 415, before its model is checked."""
+    if request.method not in ("POST", "PUT", "PATCH") or request.endpoint is None:
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    declared = api.get_function_metadata(view) if view else None
+    if declared is not None and declared.json is not None and not request.is_json:
+        raise ProblemError(f"send the body as application/json: got "
+                      f"{request.mimetype or 'no Content-Type'!r}",
+                      code="unsupported_media_type", status=415)
+
+
 def init_app(app: Flask) -> None:
     """Serve the document; call after every blueprint is registered."""
+    app.before_request(require_declared_media_type)
 
     @api.validate(resp=Response(HTTP_200=None), tags=["operations"])
     def api_description():
