@@ -18,6 +18,7 @@ import ipaddress
 from collections.abc import Callable
 
 from flask import Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -65,6 +66,16 @@ def _is_loopback(address: str) -> bool:
         return False
 
 
+class TlsAwareSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, marked Secure whenever the request came over TLS.
+
+    Flask writes the session cookie after every after_request hook, so `_harden` never sees
+    it: the interface itself has to know."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return request.is_secure or super().get_cookie_secure(app)
+
+
 def _limit_marked_views(app: Flask, limiter: Limiter, rate: str, development: bool) -> None:
     def exempt() -> bool:
         return development and _is_loopback(client_address())
@@ -91,6 +102,7 @@ def init_app(app: Flask) -> None:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
                                 x_port=hops)
     app.after_request(_harden)
+    app.session_interface = TlsAwareSessionInterface()
     limiter = Limiter(
         key_func=client_address, app=app, headers_enabled=True, strategy="moving-window",
         key_prefix="peakshop:limits",
