@@ -5,7 +5,15 @@ from __future__ import annotations
 from pydantic import ConfigDict, Field
 
 from shop.catalog.service import MAX_PAGE, MAX_STOCK
-from shop.core.schemas import SKU, Money, MoneyInput, QueryInt, RequestModel, ResponseModel
+from shop.core.schemas import (
+    SKU,
+    Money,
+    MoneyInput,
+    QueryInt,
+    RequestModel,
+    ResponseModel,
+    optional,
+)
 
 
 class NewProduct(RequestModel):
@@ -20,22 +28,21 @@ class NewProduct(RequestModel):
 class ProductChanges(RequestModel):
     """Any of these; `stock` sets the units on hand, `stock_delta` adds to them."""
 
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: str = optional(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
     category: str | None = Field(None, max_length=100)
-    price: MoneyInput = None
-    stock: int | None = Field(None, ge=0, le=MAX_STOCK)
-    stock_delta: int | None = Field(None, ge=-MAX_STOCK, le=MAX_STOCK)
+    price: MoneyInput = optional()
+    stock: int = optional(ge=0, le=MAX_STOCK)
+    stock_delta: int = optional(ge=-MAX_STOCK, le=MAX_STOCK)
 
 
 class ProductQuery(RequestModel):
     model_config = ConfigDict(extra="ignore")  # unknown query parameters are harmless
 
-    q: str | None = Field(None, max_length=200, description="Text in name, SKU or description.")
-    category: str | None = Field(None, max_length=100)
-    limit: QueryInt | None = Field(None, ge=1, le=MAX_PAGE)
-    cursor: str | None = Field(None, max_length=64,
-                               description="The next_cursor of the previous page.")
+    q: str = optional(max_length=200, description="Text in name, SKU or description.")
+    category: str = optional(max_length=100)
+    limit: QueryInt = optional(ge=1, le=MAX_PAGE)
+    cursor: str = optional(max_length=64, description="The next_cursor of the previous page.")
 
 
 class ProductOut(ResponseModel):

@@ -5,7 +5,15 @@ from __future__ import annotations
 from pydantic import ConfigDict, Field
 
 from shop.checkout.service import MAX_IDEMPOTENCY_KEY
-from shop.core.schemas import COUNTRY, EMAIL, Money, MoneyInput, RequestModel, ResponseModel
+from shop.core.schemas import (
+    COUNTRY,
+    EMAIL,
+    Money,
+    MoneyInput,
+    RequestModel,
+    ResponseModel,
+    optional,
+)
 
 Line = Field(min_length=1, max_length=200)
 
@@ -28,15 +36,15 @@ class CheckoutBody(RequestModel):
     email: str = Field(pattern=EMAIL, max_length=254)
     shipping_address: Address
     payment: Payment
-    expected_total: MoneyInput = None
-    shipping_option: str | None = Field(None, max_length=64)
+    expected_total: MoneyInput = optional()
+    shipping_option: str = optional(max_length=64)
 
 
 class CheckoutHeaders(RequestModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
-    idempotency_key: str | None = Field(
-        None, alias="Idempotency-Key", min_length=1, max_length=MAX_IDEMPOTENCY_KEY,
+    idempotency_key: str = optional(
+        alias="Idempotency-Key", min_length=1, max_length=MAX_IDEMPOTENCY_KEY,
         description="Send the same key again to get the same order back.")
 
 

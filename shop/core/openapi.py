@@ -15,6 +15,7 @@ Regenerate the committed copy with `python -m shop.core.openapi docs/openapi.jso
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import sys
@@ -209,8 +210,13 @@ def _complete(operation: dict[str, Any], declared: bool) -> None:
 def build_document(app: Flask) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every JSON route of `app`."""
     with app.app_context():
-        # spectree caches `.spec` once per SpecTree; each app gets a fresh one instead.
-        spec = api._generate_spec()
+        # spectree builds `.spec` once per SpecTree and consumes its models' $defs doing so;
+        # each app gets a fresh build from an untouched copy instead.
+        models = copy.deepcopy(api.models)
+        try:
+            spec = api._generate_spec()
+        finally:
+            api.models = models
         api.models.setdefault("Problem", Problem.model_json_schema(
             ref_template="#/components/schemas/{model}"))
         spec["components"]["schemas"].setdefault("Problem", api.models["Problem"])

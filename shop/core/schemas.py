@@ -38,6 +38,15 @@ PATTERN_HINTS = {
 }
 
 
+def _no_default(schema: dict[str, Any]) -> None:
+    schema.pop("default", None)
+
+
+def optional(**constraints: Any) -> Any:
+    """A field that may be left out but, when sent, may not be null."""
+    return Field(None, json_schema_extra=_no_default, **constraints)
+
+
 class RequestModel(BaseModel):
     """A request body or query: strict types, no unknown fields."""
 

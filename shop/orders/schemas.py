@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict
 
 from shop.catalog.service import MAX_PAGE
-from shop.core.schemas import Money, QueryInt, RequestModel, ResponseModel
+from shop.core.schemas import Money, QueryInt, RequestModel, ResponseModel, optional
 from shop.orders.models import ORDER_STATUSES
 
 OrderStatus = Literal[ORDER_STATUSES]
@@ -16,8 +16,8 @@ OrderStatus = Literal[ORDER_STATUSES]
 class OrderQuery(RequestModel):
     model_config = ConfigDict(extra="ignore")
 
-    status: OrderStatus | None = None
-    limit: QueryInt | None = Field(None, ge=1, le=MAX_PAGE)
+    status: OrderStatus = optional()
+    limit: QueryInt = optional(ge=1, le=MAX_PAGE)
 
 
 class OrderLineOut(ResponseModel):
