@@ -35,3 +35,6 @@ def child_exit(server, worker):
 # gunicorn >= 25.1 opens a control socket at one machine-wide default path; every storefront
 # on the host would share it, and the scaler steers gunicorn with TTIN/TTOU signals anyway.
 control_socket_disable = True
+# gunicorn's largest request line (its default is 4094): the app refuses URLs past 4096
+# characters itself, as a 414 problem+json rather than gunicorn's HTML page.
+limit_request_line = 8190
