@@ -26,8 +26,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_schema_conformance,response_headers_conformance,negative_data_rejection")
-MAX_EXAMPLES = 6
-TIME_BUDGET_S = 120
+MAX_EXAMPLES = 3
+TIME_BUDGET_S = 150
 
 
 @pytest.fixture
