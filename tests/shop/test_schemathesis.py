@@ -5,7 +5,8 @@ coverage, fuzzing and stateful phases) and checks every answer: never a 5xx, and
 status, Content-Type, headers and body that the document allows. A seeded shop, its
 products, carts and a placed order give the stateful paths real data to reach.
 
-Bounded: a fixed seed, 6 examples per operation and phase, and a time budget of 2 minutes.
+Bounded: a fixed seed, 5 examples per operation and phase, short stateful scenarios, and a
+time budget of 150 s per database.
 `positive_data_acceptance` is left out on purpose: a schema-valid request may still be refused
 for business reasons the schema cannot express (an unknown SKU, another shop's token).
 """
@@ -26,7 +27,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]
 
 CHECKS = ("not_a_server_error,status_code_conformance,content_type_conformance,"
           "response_schema_conformance,response_headers_conformance,negative_data_rejection")
-MAX_EXAMPLES = 3
+MAX_EXAMPLES = 5
 TIME_BUDGET_S = 150
 
 
@@ -74,6 +75,10 @@ headers = {{ Authorization = "Bearer {seeded['token']}" }}
 "path.cart_id" = "{seeded['cart']}"
 "path.sku" = "TEA"
 "path.carrier_id" = 1
+
+[phases.stateful]
+max-steps = 5
+generation = { max-examples = 20 }
 
 # Refusals the API documents as problems (414: a query past 4096 characters).
 [checks.negative_data_rejection]
