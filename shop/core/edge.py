@@ -7,7 +7,8 @@ Rather than teaching every field of every route about lone surrogates, NUL bytes
   string, key and number in them is checked: no lone UTF-16 surrogates (they cannot be
   stored or rendered, so an order holding one would break its page forever), no NUL
   characters (PostgreSQL refuses them), integers within 64 bits, finite numbers;
-- URLs may not carry NUL or other control characters, nor run past MAX_URL_LENGTH;
+- URLs of the JSON API may not carry NUL or other control characters, nor run past
+  MAX_URL_LENGTH (the HTML pages answer those with a page of their own);
 - `<int:...>` path parameters match only ASCII digits within a signed 64-bit column.
 
 Every refusal is a 4xx problem that names the field and the fix.
@@ -20,7 +21,7 @@ import math
 import re
 from typing import Any
 
-from flask import Flask, Request, request
+from flask import Flask, Request, current_app, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.routing import IntegerConverter
 
@@ -152,6 +153,10 @@ class Int64Converter(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+def is_json_surface(path: str) -> bool:
+    return path.startswith("/api/") or path in ("/healthz", "/readyz", "/metrics")
+
+
 def guard_url() -> None:
     """Refuse URLs no route could mean: overlong, or with control characters."""
     raw_length = len(request.environ.get("PATH_INFO", "")) + len(
@@ -160,17 +165,30 @@ def guard_url() -> None:
         raise Problem(f"the URL is longer than {MAX_URL_LENGTH} characters: send less in the "
                       "query", code="uri_too_long", status=414)
     if _CONTROL.search(request.path):
-        raise Problem("the path holds a control character (like %00): remove it",
+        raise Problem("the path holds a NUL or other control character (like %00): remove it",
                       code="invalid_url", status=400)
     for name, value in request.args.items(multi=True):
         if _CONTROL.search(name) or _CONTROL.search(value):
-            raise Problem(f"the query parameter {name!r} holds a control character (like "
-                          "%00): remove it", code="invalid_url", status=400, extra={
+            raise Problem(f"the query parameter {name!r} holds a NUL or other control "
+                          "character (like %00): remove it", code="invalid_url", status=400, extra={
                               "field": name})
+
+
+RAW_BODY_MARK = "_peakshop_takes_raw_body"
+
+
+def takes_raw_body(view):
+    """Mark a view that verifies its body's bytes itself (a signed webhook): the guard leaves
+    its body unread, so that a bad signature is answered as such, whatever the bytes."""
+    setattr(view, RAW_BODY_MARK, True)
+    return view
 
 
 def guard_body() -> None:
     """Parse any JSON body now, so every route sees only bodies that passed the checks."""
+    view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
+    if getattr(view, RAW_BODY_MARK, False):
+        return
     if request.is_json and (request.content_length or request.headers.get(
             "Transfer-Encoding", "").lower() == "chunked"):
         request.get_json()
@@ -184,5 +202,6 @@ def init_app(app: Flask) -> None:
 
     @app.before_request
     def refuse_hostile_input() -> None:
-        guard_url()
+        if is_json_surface(request.path):  # the HTML pages answer such URLs with a page
+            guard_url()
         guard_body()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Blueprint, request
 
 from shop.core import resources
+from shop.core.edge import takes_raw_body
 from shop.core.errors import Problem
 from shop.core.openapi import Response, api
 from shop.payments.schemas import WebhookReceived
@@ -13,6 +14,7 @@ blueprint = Blueprint("payment_webhooks", __name__, url_prefix="/api/v1/payments
 
 
 @blueprint.post("/stripe/webhook")
+@takes_raw_body
 @api.validate(resp=Response(HTTP_200=WebhookReceived, HTTP_400=None), tags=["payments"])
 def stripe_webhook():
     """Apply a signed Stripe event (payment_intent.succeeded / payment_failed) once."""
