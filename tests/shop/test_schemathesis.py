@@ -106,7 +106,8 @@ def test_schemathesis_finds_no_server_error_and_no_schema_break(live_server, tmp
          "--checks", CHECKS, "--max-examples", str(MAX_EXAMPLES), "--seed", "20261224",
          "--max-time", str(TIME_BUDGET_S), "--generation-database", "none",
          "--workers", "2", "--report", "json", "--report-dir", str(tmp_path / "report")],
-        capture_output=True, text=True, timeout=TIME_BUDGET_S + 120)
+        capture_output=True, text=True, timeout=TIME_BUDGET_S + 120,
+        cwd=tmp_path)  # schemathesis keeps a cache folder in its working directory
     report = json.loads(next((tmp_path / "report").glob("*.json")).read_text())
     operations, cases = report["operations"], report["test_cases"]
     print(f"schemathesis: {operations['tested']} operations, {cases['generated']} test cases, "
