@@ -32,6 +32,7 @@ MAX_URL_LENGTH = 4096
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_UNUSABLE_TEXT = re.compile("[\x00\ud800-\udfff]")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 
 
@@ -77,8 +78,20 @@ def loads_strict(data: bytes | str) -> Any:
     except ValueError:  # e.g. an integer of more than 4300 digits
         raise _malformed("the body is not valid JSON or holds a number too long to read: "
                          "check quotes, commas and brackets") from None
-    check_values(value)
+    if _may_hold_unusable_values(data):
+        check_values(value)
     return value
+
+
+# Lone surrogates and NULs can only arrive as \u escapes (strict UTF-8 and JSON forbid them
+# raw), a number past 64 bits needs 19 digits or an exponent, and nesting past MAX_DEPTH
+# needs that many brackets: a body with none of these is clean without a walk.
+_SUSPECT = re.compile(r"\\u|[0-9]{19}|[0-9][eE]")
+
+
+def _may_hold_unusable_values(text: str) -> bool:
+    return (text.count("{") + text.count("[") > MAX_DEPTH
+            or _SUSPECT.search(text) is not None)
 
 
 def _too_deep() -> RefusedBody:
@@ -87,39 +100,62 @@ def _too_deep() -> RefusedBody:
 
 
 def check_values(document: Any) -> None:
-    """Walk a parsed document without recursion and refuse the first unusable value."""
-    stack: list[tuple[Any, int, str]] = [(document, 0, "body")]
+    """Walk a parsed document without recursion and refuse the first unusable value.
+
+    Paths are kept as (parent, key) links and spelled out only for the value refused: the
+    walk of a 64 KiB body stays a small fraction of parsing it.
+    """
+    stack: list[tuple[Any, int, tuple | None]] = [(document, 0, None)]
+    pop, push = stack.pop, stack.append
     while stack:
-        value, depth, path = stack.pop()
-        if isinstance(value, dict):
+        value, depth, path = pop()
+        kind = type(value)
+        if kind is str:
+            if _UNUSABLE_TEXT.search(value):
+                _refuse_text(path, value)
+        elif kind is dict:
             if depth >= MAX_DEPTH:
                 raise _too_deep()
             for key, item in value.items():
-                _check_text(path, key, what="a key")
-                stack.append((item, depth + 1, key if path == "body" else f"{path}.{key}"))
-        elif isinstance(value, list):
+                if _UNUSABLE_TEXT.search(key):
+                    _refuse_text((path, key), key, what="a key")
+                push((item, depth + 1, (path, key)))
+        elif kind is list:
             if depth >= MAX_DEPTH:
                 raise _too_deep()
-            stack.extend((item, depth + 1, f"{path}[{index}]")
-                         for index, item in enumerate(value))
-        elif isinstance(value, str):
-            _check_text(path, value)
-        elif isinstance(value, bool) or value is None:
-            continue
-        elif isinstance(value, int):
+            for index, item in enumerate(value):
+                push((item, depth + 1, (path, index)))
+        elif kind is int:
             if not INT64_MIN <= value <= INT64_MAX:
-                raise _invalid(path, "is out of range: whole numbers must lie between "
+                raise _invalid(_spell(path), "is out of range: whole numbers must lie between "
                                "-2^63 and 2^63-1")
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise _invalid(path, "is too large to be a number: send a finite number")
+        elif kind is float and not math.isfinite(value):
+            raise _invalid(_spell(path), "is too large to be a number: send a finite number")
 
 
-def _check_text(path: str, text: str, what: str = "text") -> None:
+def _spell(path: tuple | None) -> str:
+    """(((None, 'a'), 0), 'b') -> 'a[0].b'; the body itself is 'body'."""
+    parts: list[str | int] = []
+    while path is not None:
+        path, key = path
+        parts.append(key)
+    spelled = ""
+    for part in reversed(parts):
+        if isinstance(part, str) and _UNUSABLE_TEXT.search(part):
+            part = part.encode("unicode_escape").decode("ascii")  # never echo the bad text
+        if isinstance(part, int):
+            spelled += f"[{part}]"
+        else:
+            spelled += f".{part}" if spelled else part
+    return spelled or "body"
+
+
+def _refuse_text(path: tuple | None, text: str, what: str = "text") -> None:
+    field = _spell(path)
     if _SURROGATE.search(text):
-        raise _invalid(path, f"holds {what} with a lone UTF-16 surrogate (like \\ud800), "
+        raise _invalid(field, f"holds {what} with a lone UTF-16 surrogate (like \\ud800), "
                        "which is not a character: send valid Unicode")
-    if "\x00" in text:
-        raise _invalid(path, f"holds {what} with a NUL character (\\u0000): remove it")
+    raise _invalid(field, f"holds {what} with a NUL character (\\u0000): remove it")
 
 
 class StrictJSONProvider(DefaultJSONProvider):
