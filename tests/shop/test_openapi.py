@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,31 @@ def test_committed_copy_is_current(offline_app):
     committed = COMMITTED.read_text(encoding="utf-8") if COMMITTED.exists() else ""
     assert json.loads(committed or "{}") == json.loads(current), (
         f"docs/openapi.json is stale: run `{REGENERATE}` and commit it")
+
+
+@pytest.mark.parametrize("testing, status", [(True, 500), (False, 200)])
+def test_a_response_that_breaks_its_declaration(testing, status):
+    """Under test the declaration wins (a 500 the suite sees); in production the caller keeps
+    the data and the log names the bug."""
+    from shop.cart.schemas import NewCart
+    from shop.core.openapi import Response
+
+    app = _offline_app()
+    app.config["TESTING"] = testing
+
+    @api.validate(resp=Response(HTTP_200=NewCart))
+    def drifted():
+        return {"cart": 1}
+
+    app.add_url_rule("/api/v1/drifted", "drifted", drifted)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("shop.core.openapi")  # shop's loggers do not propagate
+    logger.addHandler(handler)
+    try:
+        response = app.test_client().get("/api/v1/drifted")
+    finally:
+        logger.removeHandler(handler)
+    assert response.status_code == status
+    assert any("drifted breaks its declaration" in r.getMessage() for r in records)
