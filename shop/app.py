@@ -7,7 +7,7 @@ from typing import Any
 
 from flask import Flask
 
-from shop.core import errors, metrics
+from shop.core import edge, errors, metrics, openapi, security
 from shop.core import logging as shop_logging
 from shop.core import redis as shop_redis
 from shop.core.db import Database
@@ -38,11 +38,14 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     metrics.init_app(app)
     init_order_metrics(app)
     errors.init_app(app)
+    edge.init_app(app)
     _register_blueprints(app)
     init_status_counting(app)
     init_status_metrics(app)
     _register_merchant_area(app)
     init_waiting_room(app)
+    openapi.init_app(app)
+    security.init_app(app)
     return app
 
 

@@ -64,3 +64,16 @@ def child_exit(server, worker):
 # gunicorn >= 25.1 opens a control socket at one machine-wide default path; every storefront
 # on the host would share it, and the scaler steers gunicorn with TTIN/TTOU signals anyway.
 control_socket_disable = True
+# gunicorn's largest request line (its default is 4094): the app refuses URLs past 4096
+# characters itself, as a 414 problem+json rather than gunicorn's HTML page.
+limit_request_line = 8190
+
+
+def when_ready(server):
+    # The master serves /metrics on PEAKSHOP_METRICS_BIND (when set), apart from the workers.
+    from shop.core.metrics import serve_metrics_port
+    from shop.wsgi import app
+
+    serve_metrics_port(app)
+# Access lines without tokens (the order page's URL carries one) or Authorization values.
+logger_class = "shop.core.logging.RedactingAccessLogger"

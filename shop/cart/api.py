@@ -6,8 +6,11 @@ from flask import Blueprint
 from sqlalchemy.orm import Session
 
 from shop.cart import service
+from shop.cart.schemas import CartOut, NewCart, SetQuantity
 from shop.core import resources
 from shop.core.http import json_body
+from shop.core.openapi import Response, api
+from shop.core.security import limited_per_client
 from shop.core.validation import money_json
 from shop.merchants import service as merchants
 
@@ -30,6 +33,8 @@ def cart_json(cart: service.Cart, lines: list[service.PricedLine],
 
 
 @blueprint.post("/shops/<slug>/carts")
+@limited_per_client
+@api.validate(resp=Response(HTTP_201=NewCart), tags=["cart"])
 def create_cart(slug: str):
     """Open an empty cart in the shop."""
     current = resources.current()
@@ -40,6 +45,7 @@ def create_cart(slug: str):
 
 
 @blueprint.get("/carts/<cart_id>")
+@api.validate(resp=Response(HTTP_200=CartOut), tags=["cart"])
 def show_cart(cart_id: str):
     """The cart's lines at today's prices, and its total."""
     current = resources.current()
@@ -50,6 +56,7 @@ def show_cart(cart_id: str):
 
 
 @blueprint.put("/carts/<cart_id>/items/<sku>")
+@api.validate(json=SetQuantity, resp=Response(HTTP_200=CartOut), tags=["cart"])
 def set_item(cart_id: str, sku: str):
     """Set how many of a product the cart holds (0 removes it)."""
     data = json_body()

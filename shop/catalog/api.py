@@ -8,9 +8,11 @@ from shop.catalog import reads, service
 from shop.catalog import variants as variant_service
 from shop.catalog.models import Product
 from shop.catalog.reads import ProductView
+from shop.catalog.schemas import NewProduct, ProductChanges, ProductOut, ProductPage, ProductQuery
 from shop.catalog.variants import VariantView
 from shop.core import resources
 from shop.core.http import bearer_token, json_body
+from shop.core.openapi import BEARER, Response, api
 from shop.core.validation import money_json
 from shop.merchants import service as merchants
 
@@ -40,6 +42,7 @@ def product_json(product: Product | ProductView, *, for_merchant: bool = False,
 
 
 @blueprint.get("/products")
+@api.validate(query=ProductQuery, resp=Response(HTTP_200=ProductPage), tags=["catalog"])
 def list_products(slug: str):
     """Browse the shop's catalog: search, filter by category, page with a cursor."""
     limit = service.parse_limit(request.args.get("limit"))
@@ -59,6 +62,7 @@ def variant_lists(connection, products) -> dict[int, list[VariantView]]:
 
 
 @blueprint.get("/products/<sku>")
+@api.validate(resp=Response(HTTP_200=ProductOut), tags=["catalog"])
 def show_product(slug: str, sku: str):
     """One product with its live availability."""
     with resources.current().database.read_connection() as connection:
@@ -68,6 +72,8 @@ def show_product(slug: str, sku: str):
 
 
 @blueprint.post("/products")
+@api.validate(json=NewProduct, resp=Response(HTTP_201=ProductOut), tags=["catalog"],
+              security=BEARER)
 def create_product(slug: str):
     """Put a new product on sale."""
     token = bearer_token()
@@ -80,6 +86,8 @@ def create_product(slug: str):
 
 
 @blueprint.patch("/products/<sku>")
+@api.validate(json=ProductChanges, resp=Response(HTTP_200=ProductOut), tags=["catalog"],
+              security=BEARER)
 def update_product(slug: str, sku: str):
     """Change a product's details, price or stock."""
     token = bearer_token()

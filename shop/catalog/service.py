@@ -188,7 +188,8 @@ def decode_cursor(cursor: str) -> int:
 def parse_limit(raw: str | None) -> int:
     if raw is None or raw == "":
         return DEFAULT_PAGE
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_PAGE:
+    # isascii: str.isdigit() also takes "²", which int() cannot read.
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw) <= MAX_PAGE:
         raise InvalidInput(f"'limit' must be a whole number from 1 to {MAX_PAGE}: got {raw!r}")
     return int(raw)
 

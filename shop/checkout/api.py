@@ -6,8 +6,10 @@ from flask import Blueprint, request
 
 from shop.checkout import service
 from shop.checkout.rules import Limits
+from shop.checkout.schemas import CheckoutBody, CheckoutHeaders, Placed
 from shop.core import resources
 from shop.core.http import json_body
+from shop.core.openapi import Response, api
 from shop.core.validation import money_json
 from shop.orders.service import access_token
 
@@ -15,6 +17,8 @@ blueprint = Blueprint("checkout_api", __name__, url_prefix="/api/v1")
 
 
 @blueprint.post("/carts/<cart_id>/checkout")
+@api.validate(json=CheckoutBody, headers=CheckoutHeaders, resp=Response(HTTP_201=Placed),
+              tags=["checkout"])
 def checkout(cart_id: str):
     """Reserve the cart's stock, take payment and place the order."""
     current = resources.current()

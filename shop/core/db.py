@@ -24,7 +24,8 @@ def make_engine(database_url: str, *, read_only: bool = False) -> Engine:
         path = database_url.split("///", 1)[-1]
         if path and path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        engine = create_engine(database_url, connect_args={"timeout": 30})
+        engine = create_engine(database_url, connect_args={"timeout": 30},
+                               hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         if not read_only:
             # pysqlite's own BEGIN handling defers the write lock to the first write, which
@@ -40,8 +41,9 @@ def make_engine(database_url: str, *, read_only: bool = False) -> Engine:
     connect_args = {"prepare_threshold": None} if behind_pgbouncer else {}
     # No pre-ping: it would cost a round trip per request. A connection broken by a database
     # restart fails one request with 503 and the pool replaces it.
+    # hide_parameters: a logged database error must not carry e-mails, hashes or tokens.
     return create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800,
-                         connect_args=connect_args)
+                         connect_args=connect_args, hide_parameters=True)
 
 
 def without_pgbouncer_flag(database_url: str) -> tuple[str, bool]:

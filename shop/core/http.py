@@ -13,7 +13,7 @@ def json_body() -> dict[str, Any]:
     """The request body as a JSON object, or a 415/400 problem naming what is wrong."""
     if not request.is_json:
         raise Problem(f"send the body as application/json: got "
-                      f"{request.mimetype or 'no Content-Type'}",
+                      f"{request.mimetype or 'no Content-Type'!r}",
                       code="unsupported_media_type", status=415)
     body = request.get_json(silent=True)
     if body is None:

@@ -27,6 +27,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
     multiprocess,
+    start_http_server,
     values,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -136,5 +137,40 @@ def _expose_metrics(app: Flask):
         for make_collector in scrape_time_collectors:
             extra.register(make_collector(app))
         body = generate_latest(registry) + generate_latest(extra)
-        return Response(body, mimetype=CONTENT_TYPE_LATEST)
+        # content_type, not mimetype: Flask would append a second '; charset=utf-8', which
+        # Prometheus 3 refuses.
+        return Response(body, content_type=CONTENT_TYPE_LATEST)
     return metrics
+
+
+def serve_metrics_port(app: Flask) -> tuple | None:
+    """Serve /metrics on PEAKSHOP_METRICS_BIND from this process (gunicorn's master).
+
+    A port of its own keeps the figures off the public port's Ingress and answers even when
+    every worker is busy with a peak. The master reads the workers' sample files (the
+    multiprocess collector) and runs the same scrape-time collectors as `/metrics`.
+    """
+    bind = app.extensions["peakshop"].settings.metrics_bind
+    if not bind:
+        return None
+    registry = CollectorRegistry()
+    if multiprocess_dir():
+        multiprocess.MultiProcessCollector(registry)
+    else:
+        registry = REGISTRY
+    combined = CollectorRegistry(auto_describe=False)
+    combined.register(_RegistryCollector(registry))
+    for make_collector in scrape_time_collectors:
+        combined.register(make_collector(app))
+    host, _, port = bind.rpartition(":")
+    return start_http_server(int(port), addr=host, registry=combined)
+
+
+class _RegistryCollector:
+    """Another registry's metrics, as one collector (prometheus_client has no merge)."""
+
+    def __init__(self, registry: CollectorRegistry) -> None:
+        self.registry = registry
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.registry.collect()

@@ -64,14 +64,22 @@ def shutdown_embedded(timeout_s: float = 10.0) -> None:
             pass
 
 
-def limits_storage(client, key_prefix: str):
-    """Storage for the `limits` library (behind Flask-Limiter) on the app's own Redis: the
-    same connection pool for a single server, the same nodes for a Redis Cluster."""
-    from limits.storage import RedisClusterStorage, RedisStorage
+
+def limits_storage_uri(client) -> tuple[str, dict]:
+    """Where the `limits` library (behind Flask-Limiter) keeps its counters: the app's own
+    Redis, through the same connection pool for a single server, on the same nodes for a
+    Redis Cluster."""
     from redis.cluster import RedisCluster
 
     if isinstance(client, RedisCluster):
         nodes = ",".join(f"{node.host}:{node.port}" for node in client.get_primaries())
-        return RedisClusterStorage(f"redis+cluster://{nodes}", key_prefix=key_prefix)
-    return RedisStorage("redis://", connection_pool=client.connection_pool,
-                        key_prefix=key_prefix)
+        return f"redis+cluster://{nodes}", {}
+    return "redis://", {"connection_pool": client.connection_pool}
+
+
+def limits_storage(client, key_prefix: str):
+    """A `limits` storage object on the app's own Redis (see `limits_storage_uri`)."""
+    from limits.storage import storage_from_string
+
+    uri, options = limits_storage_uri(client)
+    return storage_from_string(uri, key_prefix=key_prefix, **options)

@@ -15,6 +15,9 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 GATEWAYS = ("dummy", "stripe")
+ENVIRONMENTS = ("development", "production")
+DEFAULT_SECRET_KEY = "dev-only-insecure-secret"
+MIN_SECRET_BYTES = 32
 
 
 class ConfigError(Exception):
@@ -69,6 +72,14 @@ class Settings:
     waiting_room_pass_ttl_s: int = 600       # how long a visitor let in stays in
     latency_slo_s: float = 0.5               # the p95 the room and the shedder defend
     load_shedding: bool = True
+    # development (default) or production: production refuses a weak or default secret.
+    env: str = "development"
+    # Proxies in front that set X-Forwarded-For/-Proto (0: trust none, the client is direct).
+    proxy_hops: int = 0
+    # Where gunicorn's master serves /metrics apart from the public port (None: not at all).
+    metrics_bind: str | None = None
+    # Anonymous cart creations per client (Flask-Limiter's notation).
+    cart_rate_limit: str = "60/minute"
 
     @property
     def mail_folder(self) -> Path:
@@ -131,6 +142,23 @@ def _boolean(value: str) -> bool:
     raise ValueError(f"must be true or false: got {value!r}")
 
 
+def non_negative_int(value: str) -> int:
+    if not value.strip().isdigit() or not value.strip().isascii():
+        raise ValueError(f"is not a whole number of 0 or more: got {value!r}")
+    return int(value)
+
+
+def _rate_limit(value: str) -> str:
+    from limits import parse
+
+    try:
+        parse(value)
+    except ValueError:
+        raise ValueError(f"is not a rate like '60/minute' or '10 per second': got {value!r}"
+                         ) from None
+    return value
+
+
 def _text(value: str) -> str:
     if not value.strip():
         raise ValueError("is empty")
@@ -178,6 +206,10 @@ ENVIRONMENT = {
     "PEAKSHOP_WAITING_ROOM_PASS_TTL_S": ("waiting_room_pass_ttl_s", positive_int),
     "PEAKSHOP_LATENCY_SLO_S": ("latency_slo_s", positive_number),
     "PEAKSHOP_LOAD_SHEDDING": ("load_shedding", _boolean),
+    "PEAKSHOP_ENV": ("env", _choice(ENVIRONMENTS)),
+    "PEAKSHOP_PROXY_HOPS": ("proxy_hops", non_negative_int),
+    "PEAKSHOP_METRICS_BIND": ("metrics_bind", _bind),
+    "PEAKSHOP_CART_RATE_LIMIT": ("cart_rate_limit", _rate_limit),
 }
 
 
@@ -228,7 +260,7 @@ def _defaults(instance_path: str) -> dict[str, Any]:
                                                                     "peakshop.sqlite3")),
         "redis_url": None,
         # Only good for one machine: sessions of the HTML pages are signed with it.
-        "secret_key": "dev-only-insecure-secret",
+        "secret_key": DEFAULT_SECRET_KEY,
     }
 
 
@@ -266,9 +298,23 @@ def load_settings(environ: Mapping[str, str] | None = None,
 
 
 def _check_consistency(settings: Settings) -> None:
+    _check_secret_key(settings)
     if settings.payment_gateway == "stripe":
         for field in ("stripe_api_key", "stripe_webhook_secret"):
             if not getattr(settings, field):
                 raise ConfigError(f"{FIELD_TO_VARIABLE[field]} is required when "
                                   "PEAKSHOP_PAYMENT_GATEWAY=stripe: set it to the key from "
                                   "your Stripe dashboard")
+
+
+def _check_secret_key(settings: Settings) -> None:
+    """Production signs sessions and order access tokens with a real secret, never the default."""
+    if settings.env != "production":
+        return
+    weak = (settings.secret_key == DEFAULT_SECRET_KEY
+            or len(settings.secret_key.encode()) < MIN_SECRET_BYTES)
+    if weak:
+        raise ConfigError(f"PEAKSHOP_SECRET_KEY is the default or shorter than {MIN_SECRET_BYTES} "
+                          "bytes, which PEAKSHOP_ENV=production refuses: set it to a random "
+                          "secret, e.g. the output of "
+                          "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")

@@ -6,9 +6,11 @@ from flask import Blueprint
 
 from shop.core import resources
 from shop.core.http import bearer_token, json_body
+from shop.core.openapi import BEARER, Response, api
 from shop.core.timeutil import utcnow
 from shop.fulfilment import service
 from shop.fulfilment.models import Carrier
+from shop.fulfilment.schemas import CarrierChanges, CarrierOut, Carriers, NewCarrier
 from shop.merchants import service as merchants
 
 blueprint = Blueprint("fulfilment_api", __name__, url_prefix="/api/v1")
@@ -25,6 +27,8 @@ def carrier_json(carrier: Carrier, booked_today: int) -> dict:
 
 
 @blueprint.post("/shops/<slug>/carriers")
+@api.validate(json=NewCarrier, resp=Response(HTTP_201=CarrierOut), tags=["fulfilment"],
+              security=BEARER)
 def create_carrier(slug: str):
     """Add a carrier with its daily capacity, transit time and preference."""
     token = bearer_token()
@@ -36,6 +40,7 @@ def create_carrier(slug: str):
 
 
 @blueprint.get("/shops/<slug>/carriers")
+@api.validate(resp=Response(HTTP_200=Carriers), tags=["fulfilment"], security=BEARER)
 def list_carriers(slug: str):
     """The shop's carriers, preferred first, with today's bookings."""
     token = bearer_token()
@@ -46,6 +51,8 @@ def list_carriers(slug: str):
 
 
 @blueprint.patch("/shops/<slug>/carriers/<int:carrier_id>")
+@api.validate(json=CarrierChanges, resp=Response(HTTP_200=CarrierOut), tags=["fulfilment"],
+              security=BEARER)
 def update_carrier(slug: str, carrier_id: int):
     """Change a carrier: capacity, transit days, priority, name, or mark it down."""
     token = bearer_token()

@@ -7,15 +7,18 @@ from flask import Blueprint, g, request
 from shop.core import resources, validation
 from shop.core.errors import InvalidInput
 from shop.core.http import bearer_token, json_body
+from shop.core.openapi import BEARER, Response, api
 from shop.merchants import audit, team
 from shop.merchants import service as merchants
 from shop.merchants.access import acting, checked_sign_in
 from shop.merchants.presenters import collaborator_json, issued_json
+from shop.merchants.schemas import Collaborators, Issued, SignIn, SignUp
 
 blueprint = Blueprint("merchants_api", __name__, url_prefix="/api/v1")
 
 
 @blueprint.post("/merchants")
+@api.validate(json=SignUp, resp=Response(HTTP_201=Issued), tags=["merchants"])
 def sign_up():
     """Create a company and its owner's account, and return the owner's API token; with a
     Bearer token instead of e-mail and password, the signed-in person founds another one."""
@@ -31,6 +34,7 @@ def sign_up():
 
 
 @blueprint.post("/tokens")
+@api.validate(json=SignIn, resp=Response(HTTP_201=Issued), tags=["merchants"])
 def sign_in():
     """Exchange an e-mail and password for a new API token (throttled on failures)."""
     data = json_body()
@@ -60,6 +64,7 @@ def accept_invitation(invitation: str):
 
 
 @blueprint.get("/shops/<slug>/collaborators")
+@api.validate(resp=Response(HTTP_200=Collaborators), tags=["merchants"], security=BEARER)
 def list_collaborators(slug: str):
     """The people who run the shop and the invitations still open."""
     with resources.current().database.reading() as session:

@@ -7,17 +7,21 @@ from sqlalchemy import text
 
 from shop.core import resources
 from shop.core.errors import problem_response
+from shop.core.openapi import Response, api
+from shop.ops.schemas import Alive, Ready
 
 blueprint = Blueprint("ops", __name__)
 
 
 @blueprint.get("/healthz")
+@api.validate(resp=Response(HTTP_200=Alive), tags=["operations"])
 def healthz():
     """The process is alive and serving."""
     return {"status": "ok"}
 
 
 @blueprint.get("/readyz")
+@api.validate(resp=Response(HTTP_200=Ready, HTTP_503=None), tags=["operations"])
 def readyz():
     """The database and Redis both answer; otherwise take this pod out of rotation."""
     current = resources.current()

@@ -7,11 +7,13 @@ from flask import Blueprint, request
 from shop.catalog.service import parse_limit
 from shop.core import resources
 from shop.core.http import bearer_token
+from shop.core.openapi import BEARER, Response, api
 from shop.core.validation import money_json
 from shop.fulfilment.booking import DEFAULT_CARRIER_NAME, arrives_before_christmas
 from shop.merchants import service as merchants
 from shop.orders import service
 from shop.orders.models import Order
+from shop.orders.schemas import OrderOut, OrderQuery, Orders
 
 blueprint = Blueprint("orders_api", __name__, url_prefix="/api/v1")
 
@@ -61,6 +63,7 @@ def shipping_json(order: Order) -> dict:
 
 
 @blueprint.get("/orders/<order_id>")
+@api.validate(resp=Response(HTTP_200=OrderOut), tags=["orders"], security=BEARER)
 def show_order(order_id: str):
     """The shopper's order, opened with the access token checkout returned."""
     token = bearer_token()
@@ -71,6 +74,8 @@ def show_order(order_id: str):
 
 
 @blueprint.get("/shops/<slug>/orders")
+@api.validate(query=OrderQuery, resp=Response(HTTP_200=Orders), tags=["orders"],
+              security=BEARER)
 def list_orders(slug: str):
     """The shop's orders, newest first, optionally of one status; page with `next_cursor`."""
     token = bearer_token()

@@ -93,6 +93,28 @@ def test_storefront_probes_use_the_health_endpoints(rendered):
     assert {"name": "http", "containerPort": 8000, "protocol": "TCP"} in web["ports"]
 
 
+def test_metrics_have_a_port_the_ingress_does_not_route(rendered):
+    """gunicorn's master serves /metrics on PEAKSHOP_METRICS_BIND; Prometheus and the scaler
+    read that port, the Ingress only ever routes `http`."""
+    objects = rendered("prod")
+    deployment = find(objects, "Deployment", "peakshop-web")
+    web = container(objects, "Deployment", "peakshop-web", "web")
+    assert {"name": "metrics", "containerPort": 9101, "protocol": "TCP"} in web["ports"]
+    annotations = deployment["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == "9101"
+    assert env_value(objects, web, "PEAKSHOP_METRICS_BIND") == "0.0.0.0:9101"
+    assert env_value(objects, web, "PEAKSHOP_ENV") == "production"
+    service = find(objects, "Service", "peakshop-web")
+    service_ports = {p["name"]: p for p in service["spec"]["ports"]}
+    assert service_ports["metrics"]["targetPort"] == "metrics"
+    ingress = find(objects, "Ingress", "peakshop")
+    routed = {path["backend"]["service"]["port"].get("name")
+              for rule in ingress["spec"]["rules"] for path in rule["http"]["paths"]}
+    assert routed == {"http"}
+    monitor = find(objects, "PodMonitor", "peakshop-web")
+    assert [e["port"] for e in monitor["spec"]["podMetricsEndpoints"]] == ["metrics"]
+
+
 def test_storefront_runs_migrations_first(rendered):
     migrate = container(rendered("prod"), "Deployment", "peakshop-web", "migrate", init=True)
     assert migrate["args"] == ["db", "upgrade"]

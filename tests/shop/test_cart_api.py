@@ -39,7 +39,7 @@ def test_cart_expires_with_its_ttl(client, api, shop, redis_client):
 
 
 @pytest.mark.parametrize("quantity, status, fragment", [
-    (-1, 422, "from 0"), (101, 422, "at most 100"), ("2", 422, "whole number"),
+    (-1, 422, "at least 0"), (101, 422, "at most 100"), ("2", 422, "whole number"),
     (1.5, 422, "whole number"), (None, 422, "whole number"), (True, 422, "whole number"),
     (11, 409, "only 10"),
 ])

@@ -19,9 +19,14 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 # Keeps its main thread inside Event.set() as much as possible: where a handler that sets an
 # Event itself deadlocks when a second signal lands.
 BUSY_PROCESS = textwrap.dedent('''
+    import signal
     import threading
     from common.stop_signals import stop_signals
 
+    # What the block restores on leaving: the rest of the burst, still in flight after the
+    # stop, must not kill the process while it reports.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
     seen = []
     with stop_signals(on_stop=seen.append) as stop:
         print("ready", flush=True)

@@ -1,0 +1,75 @@
+"""Request and response models of the catalog API (they also write its OpenAPI entry)."""
+
+from __future__ import annotations
+
+from pydantic import ConfigDict, Field
+
+from shop.catalog.service import MAX_PAGE, MAX_STOCK
+from shop.core.schemas import (
+    SKU,
+    Money,
+    MoneyInput,
+    QueryInt,
+    RequestModel,
+    ResponseModel,
+    optional,
+)
+
+
+class NewVariant(RequestModel):
+    """One size or colour: its own SKU and stock, the product's price unless it has one."""
+
+    # The catalog itself refuses what a variant may not hold (nested variants, ...) with
+    # its own problem codes.
+    model_config = ConfigDict(strict=True, extra="allow")
+
+    sku: str = Field(min_length=1, max_length=64, pattern=SKU, examples=["SOCKS-38"])
+    options: dict[str, str] = Field(examples=[{"size": "38"}])
+    price: MoneyInput = optional()
+    stock: int = Field(ge=0, le=MAX_STOCK)
+
+
+class NewProduct(RequestModel):
+    sku: str = Field(min_length=1, max_length=64, pattern=SKU, examples=["MUG-RED"])
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    category: str | None = Field(None, max_length=100)
+    price: MoneyInput
+    stock: int = optional(ge=0, le=MAX_STOCK, description="Required unless `variants` are given")
+    variants: list[NewVariant] = optional(description="At most 100; see docs/storefront.md")
+
+
+class ProductChanges(RequestModel):
+    """Any of these; `stock` sets the units on hand, `stock_delta` adds to them."""
+
+    name: str = optional(min_length=1, max_length=200)
+    description: str | None = Field(None, max_length=5000)
+    category: str | None = Field(None, max_length=100)
+    price: MoneyInput = optional()
+    stock: int = optional(ge=0, le=MAX_STOCK)
+    stock_delta: int = optional(ge=-MAX_STOCK, le=MAX_STOCK)
+
+
+class ProductQuery(RequestModel):
+    model_config = ConfigDict(extra="ignore")  # unknown query parameters are harmless
+
+    q: str = optional(max_length=200, description="Text in name, SKU or description.")
+    category: str = optional(max_length=100)
+    limit: QueryInt = optional(ge=1, le=MAX_PAGE)
+    cursor: str = optional(max_length=64, description="The next_cursor of the previous page.")
+
+
+class ProductOut(ResponseModel):
+    sku: str
+    name: str
+    description: str | None
+    category: str | None
+    price: Money
+    available: int = Field(description="Stock minus live reservations.")
+    stock: int | None = Field(None, description="Merchant views only.")
+    reserved: int | None = Field(None, description="Merchant views only.")
+
+
+class ProductPage(ResponseModel):
+    items: list[ProductOut]
+    next_cursor: str | None

@@ -1,0 +1,311 @@
+"""The OpenAPI 3.1 description of the JSON API, from the declarations that validate requests.
+
+Views declare their request and response models with `@api.validate(...)` (spectree over
+pydantic v2): the same models check every request and write the document served at
+`GET /api/v1/openapi.json`, so the two cannot drift. spectree was chosen over
+flask-openapi3 and apispec because it decorates plain Flask views and blueprints as they are
+(no app or blueprint subclass to adopt across every domain) and validates with pydantic v2.
+
+A route nobody declared yet still appears, built from Flask's url_map with its path
+parameters and marked `x-undeclared`, so routes added later are described (loosely) from the
+first day; `undeclared_routes()` lists them so that they get their schemas.py.
+
+Regenerate the committed copy with `python -m shop.core.openapi docs/openapi.json`.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import sys
+from importlib import metadata
+from typing import Any
+
+from flask import Flask, current_app, request
+from pydantic import ValidationError
+from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
+from spectree.plugins.flask_plugin import FlaskPlugin
+
+from shop.core.errors import PROBLEM_JSON, InvalidInput
+from shop.core.errors import Problem as ProblemError
+from shop.core.schemas import INT64_MAX, PATTERN_HINTS, Problem
+
+log = logging.getLogger(__name__)
+
+DOCUMENT_PATH = "/api/v1/openapi.json"
+BEARER = {"bearer": []}
+OPERATIONS = ("get", "put", "post", "delete", "patch")
+__all__ = ["BEARER", "Response", "api", "build_document", "undeclared_routes"]
+
+
+def _refuse_invalid_request(request, response, error, instance, model_adapter) -> None:
+    """spectree's `before` hook: a request that fails its model becomes a 422 problem."""
+    if error is not None:
+        raise invalid_input(error)
+
+
+def _log_invalid_response(request, response, error, instance, model_adapter) -> None:
+    if error is not None:
+        # The view answered something its declaration does not allow: a bug, answered 500.
+        log.error("response of %s breaks its declaration: %s", request.endpoint,
+                  error.errors(include_url=False, include_input=False))
+
+
+class _FlaskPlugin(FlaskPlugin):
+    """spectree's Flask plugin, except that outside tests a response that breaks its
+    declaration is logged and sent as it is: the caller keeps the data, the log names the
+    bug. Under test the declaration wins and the mismatch is a 500 the suite sees."""
+
+    def validate_response(self, resp, resp_model, skip_validation, force_resp_serialize):
+        response, error = super().validate_response(resp, resp_model, skip_validation,
+                                                    force_resp_serialize)
+        if error is not None and not current_app.testing:
+            _log_invalid_response(request, response, error, None, None)
+            response, _ = super().validate_response(resp, None, True, False)
+            return response, None
+        return response, error
+
+
+def _package_version() -> str:
+    try:
+        return metadata.version("peakshop")
+    except metadata.PackageNotFoundError:
+        return "0.0.0"
+
+
+api = SpecTree(
+    "flask",
+    backend=_FlaskPlugin,
+    title="peakshop API",
+    description=("Commerce-as-a-Service: storefront, carts, checkout and the merchant "
+                 "back-office. Money is {\"amount\": <minor units>, \"currency\": \"EUR\"}; "
+                 "every error is application/problem+json."),
+    version=_package_version(),
+    path="apidoc",  # spectree's own pages stay off; the document is served at DOCUMENT_PATH
+    annotations=False,
+    before=_refuse_invalid_request,
+    after=_log_invalid_response,
+    validation_error_model=Problem,
+    # Components named after their models (no module hash): the names are part of the API.
+    naming_strategy=lambda model: model.__name__,
+    nested_naming_strategy=lambda _parent, child: child,
+    security_schemes=[SecurityScheme(name="bearer",
+                                    data=SecuritySchemeData(type="http", scheme="bearer"))],
+)
+
+
+# --- validation errors, in words that name the field and the fix --------------------------
+
+def _field(location: tuple) -> str:
+    path = ""
+    for part in location:
+        if isinstance(part, int):
+            path += f"[{part}]"
+        else:
+            path += f".{part}" if path else str(part)
+    return path
+
+
+def _got(error: dict) -> str:
+    value = error.get("input")
+    if isinstance(value, (dict, list)):
+        return {dict: "an object", list: "a list"}[type(value)]
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def describe(error: dict) -> str:
+    """One pydantic error as a sentence: "'quantity' must be at most 1000: got 1001"."""
+    field = _field(error["loc"])
+    kind, ctx = error["type"], error.get("ctx") or {}
+    name = f"'{field}'" if field else "the body"
+    if kind == "missing":
+        return f"{name} is required"
+    if kind == "extra_forbidden":
+        return f"{name} is not a field of this request: remove it (see {DOCUMENT_PATH})"
+    if kind in ("int_type", "int_parsing", "int_from_float"):
+        return f"{name} must be a whole number: got {_got(error)}"
+    if kind in ("string_type", "string_sub_type"):
+        return f"{name} must be a string: got {_got(error)}"
+    if kind in ("bool_type", "bool_parsing"):
+        return f"{name} must be true or false: got {_got(error)}"
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        return f"{name} must be an object: got {_got(error)}"
+    if kind == "list_type":
+        return f"{name} must be a list: got {_got(error)}"
+    if kind == "greater_than_equal":
+        return f"{name} must be at least {ctx['ge']}: got {_got(error)}"
+    if kind == "less_than_equal":
+        return f"{name} must be at most {ctx['le']}: got {_got(error)}"
+    if kind == "string_too_short":
+        if ctx.get("min_length") == 1:
+            return f"{name} must not be empty"
+        return f"{name} must be at least {ctx['min_length']} characters"
+    if kind == "string_too_long":
+        return f"{name} is longer than {ctx['max_length']} characters"
+    if kind in ("literal_error", "enum"):
+        return f"{name} must be one of {ctx.get('expected')}: got {_got(error)}"
+    if kind == "string_pattern_mismatch":
+        hint = PATTERN_HINTS.get(ctx.get("pattern", ""), f"must match {ctx.get('pattern')}")
+        return f"{name} {hint}: got {_got(error)}"
+    if kind == "money":
+        return error["msg"]  # the money check's own sentence names the shape to send
+    return f"{name}: {error['msg']}"
+
+
+def invalid_input(error: ValidationError) -> InvalidInput:
+    errors = error.errors(include_url=False)
+    details = [{"field": _field(e["loc"]), "detail": describe(e)} for e in errors]
+    return InvalidInput(details[0]["detail"], extra={"field": details[0]["field"],
+                                                     "errors": details})
+
+
+# --- the document ---------------------------------------------------------------------------
+
+def is_json_route(path: str) -> bool:
+    return path.startswith("/api/") or path in ("/healthz", "/readyz")
+
+
+def _operations(app: Flask):
+    """(openapi path, method, view function) of every JSON route in the url_map."""
+    for rule in app.url_map.iter_rules():
+        path, _ = api.backend.parse_path(rule, None)
+        if not is_json_route(path):
+            continue
+        view = app.view_functions[rule.endpoint]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            yield path, method.lower(), view
+
+
+def undeclared_routes(app: Flask) -> list[str]:
+    """"METHOD /path" of every JSON route without a request/response declaration."""
+    missing = []
+    for path, method, view in _operations(app):
+        declared = api.get_function_metadata(view)
+        if declared is None or declared.resp is None:
+            missing.append(f"{method.upper()} {path}")
+    return missing
+
+
+PROBLEM_RESPONSE = {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/"
+                                                          "Problem"}}}}
+UNDECLARED_RESPONSE = {
+    "description": "Not declared yet: any JSON (see x-undeclared)",
+    "content": {"application/json": {"schema": {}}},
+}
+
+
+def _complete(operation: dict[str, Any], declared: bool) -> None:
+    for parameter in operation.get("parameters", []):
+        schema = parameter.get("schema") or {}
+        if parameter["in"] == "path" and schema.get("type") == "integer":
+            # `<int:...>` takes ASCII digits up to a BIGINT's maximum (shop.core.edge).
+            parameter["schema"] = {"type": "integer", "format": "int64", "minimum": 0,
+                                   "maximum": INT64_MAX}
+        elif parameter["in"] == "path":
+            parameter["schema"] = {"type": "string", "minLength": 1}
+        if not parameter.get("description"):
+            parameter.pop("description", None)
+    responses = operation.setdefault("responses", {})
+    for status, response in responses.items():
+        if status.startswith(("4", "5")):
+            response["content"] = PROBLEM_RESPONSE["content"]
+    responses.setdefault("4XX", {"description": "The caller's mistake, as a problem",
+                                 **PROBLEM_RESPONSE})
+    responses.setdefault("503", {"description": "A dependency is down; retry after "
+                                                "Retry-After seconds", **PROBLEM_RESPONSE})
+    if not declared:
+        operation["x-undeclared"] = True
+        responses.setdefault("default", UNDECLARED_RESPONSE)
+    if not operation.get("tags"):
+        operation.pop("tags", None)
+    if not operation.get("description"):
+        operation.pop("description", None)
+
+
+def build_document(app: Flask) -> dict[str, Any]:
+    """The OpenAPI 3.1 document of every JSON route of `app`."""
+    with app.app_context():
+        # spectree builds `.spec` once per SpecTree and consumes its models' $defs doing so;
+        # each app gets a fresh build from an untouched copy instead.
+        models = copy.deepcopy(api.models)
+        try:
+            spec = api._generate_spec()
+        finally:
+            api.models = models
+        api.models.setdefault("Problem", Problem.model_json_schema(
+            ref_template="#/components/schemas/{model}"))
+        spec["components"]["schemas"].setdefault("Problem", api.models["Problem"])
+    declared = {(path, method) for path, method, view in _operations(app)
+                if api.get_function_metadata(view) is not None}
+    paths = {}
+    for path, operations in spec["paths"].items():
+        if not is_json_route(path):
+            continue
+        for method, operation in operations.items():
+            _complete(operation, (path, method) in declared)
+        paths[path] = operations
+    spec["paths"] = paths
+    spec.pop("tags", None) if not spec.get("tags") else None
+    if not spec.get("security"):
+        spec.pop("security", None)
+    return spec
+
+
+def document_json(app: Flask) -> str:
+    return json.dumps(build_document(app), indent=2, ensure_ascii=False) + "\n"
+
+
+def require_declared_media_type() -> None:
+    """A route that declares a JSON body gets JSON or a 415, before its model is checked."""
+    if request.method not in ("POST", "PUT", "PATCH") or request.endpoint is None:
+        return
+    view = current_app.view_functions.get(request.endpoint)
+    declared = api.get_function_metadata(view) if view else None
+    if declared is not None and declared.json is not None and not request.is_json:
+        raise ProblemError(f"send the body as application/json: got "
+                      f"{request.mimetype or 'no Content-Type'!r}",
+                      code="unsupported_media_type", status=415)
+
+
+def init_app(app: Flask) -> None:
+    """Serve the document; call after every blueprint is registered."""
+    app.before_request(require_declared_media_type)
+
+    @api.validate(resp=Response(HTTP_200=None), tags=["operations"])
+    def api_description():
+        """This OpenAPI 3.1 document."""
+        document = current_app.extensions.get("peakshop_openapi")
+        if document is None:
+            document = current_app.extensions["peakshop_openapi"] = build_document(
+                current_app)
+        return current_app.response_class(json.dumps(document), mimetype="application/json")
+
+    app.add_url_rule(DOCUMENT_PATH, "api_description", api_description, methods=["GET"])
+
+
+def _offline_app() -> Flask:
+    """An app that is only described, never served: nothing connects."""
+    from shop.app import create_app
+
+    return create_app({"database_url": "sqlite://", "redis_url": "redis://127.0.0.1:9/0",
+                       "log_json": False})
+
+
+def main(argv: list[str]) -> int:
+    """`python -m shop.core.openapi [FILE]`: write the document (stdout without FILE)."""
+    text = document_json(_offline_app())
+    if len(argv) > 1:
+        with open(argv[1], "w", encoding="utf-8") as out:
+            out.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+if __name__ == "__main__":
+    # Run as a script this file is `__main__`, a second copy whose `api` no view used.
+    from shop.core.openapi import main as imported_main
+
+    sys.exit(imported_main(sys.argv))

@@ -1,0 +1,115 @@
+"""Response hardening, the trusted proxy, and per-client limits on anonymous writes.
+
+- Every response says `nosniff`, may not be framed, and leaks no full URL as a referrer.
+- Behind PEAKSHOP_PROXY_HOPS trusted proxies, X-Forwarded-For/-Proto are believed
+  (werkzeug's ProxyFix); a request that reached the edge over TLS then gets HSTS and every
+  cookie it sets is `Secure`. Without trusted proxies the headers are ignored: anyone
+  can send them.
+- Views marked `@limited_per_client` (anonymous creations, like opening a cart) allow each
+  client PEAKSHOP_CART_RATE_LIMIT calls, counted in Redis so that every gunicorn worker and
+  pod shares the count (Flask-Limiter); beyond it, a 429 problem with Retry-After.
+  In development, loopback clients are exempt, so `peakshop up` and local load tests
+  (thousands of shoppers from 127.0.0.1) run unhindered.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+
+from flask import Flask, Response, request
+from flask.sessions import SecureCookieSessionInterface
+from flask_limiter import Limiter
+from flask_limiter.errors import RateLimitExceeded
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from shop.core.errors import problem_response
+from shop.core.redis import limits_storage_uri
+
+SECURITY_HEADERS = {
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Content-Security-Policy": "frame-ancestors 'none'",
+    "Referrer-Policy": "strict-origin-when-cross-origin",
+}
+HSTS = "max-age=31536000; includeSubDomains"
+LIMITED_MARK = "_peakshop_limited_per_client"
+
+
+def limited_per_client(view: Callable) -> Callable:
+    """Mark an anonymous, state-creating view: each client may call it only so often."""
+    setattr(view, LIMITED_MARK, True)
+    return view
+
+
+def client_address() -> str:
+    # After ProxyFix this is the address the trusted proxy saw, not the proxy's own.
+    return request.remote_addr or "unknown"
+
+
+def _harden(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    if request.is_secure:
+        response.headers.setdefault("Strict-Transport-Security", HSTS)
+        cookies = response.headers.getlist("Set-Cookie")
+        if cookies:
+            response.headers.setlist("Set-Cookie", [
+                cookie if "; secure" in cookie.lower() else cookie + "; Secure"
+                for cookie in cookies])
+    return response
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+class TlsAwareSessionInterface(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, marked Secure whenever the request came over TLS.
+
+    Flask writes the session cookie after every after_request hook, so `_harden` never sees
+    it: the interface itself has to know."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return request.is_secure or super().get_cookie_secure(app)
+
+
+def _limit_marked_views(app: Flask, limiter: Limiter, rate: str, development: bool) -> None:
+    def exempt() -> bool:
+        return development and _is_loopback(client_address())
+
+    for endpoint, view in list(app.view_functions.items()):
+        if getattr(view, LIMITED_MARK, False):
+            app.view_functions[endpoint] = limiter.limit(rate, key_func=client_address,
+                                                         exempt_when=exempt)(view)
+
+
+def _rate_limited(error: RateLimitExceeded):
+    response = problem_response(429, "rate_limited", "Too many requests",
+                                f"this client may do this at most {error.limit.limit} "
+                                "times: retry after the seconds in Retry-After")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Call after the blueprints are registered (the limits wrap their views)."""
+    resources = app.extensions["peakshop"]
+    settings = resources.settings
+    if settings.proxy_hops:
+        hops = settings.proxy_hops
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops,
+                                x_port=hops)
+    app.after_request(_harden)
+    app.session_interface = TlsAwareSessionInterface()
+    # The app's own Redis connections: the embedded server too, no second URL to set.
+    storage_uri, storage_options = limits_storage_uri(resources.redis)
+    limiter = Limiter(
+        key_func=client_address, app=app, headers_enabled=True, strategy="moving-window",
+        key_prefix="peakshop:limits", storage_uri=storage_uri, storage_options=storage_options)
+    app.extensions["peakshop_limiter"] = limiter
+    _limit_marked_views(app, limiter, settings.cart_rate_limit,
+                        development=settings.env == "development")
+    app.register_error_handler(RateLimitExceeded, _rate_limited)

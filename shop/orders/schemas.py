@@ -1,0 +1,47 @@
+"""Request and response models of the orders API (they also write its OpenAPI entry)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import ConfigDict
+
+from shop.catalog.service import MAX_PAGE
+from shop.core.schemas import Money, QueryInt, RequestModel, ResponseModel, optional
+from shop.orders.models import ORDER_STATUSES
+
+OrderStatus = Literal[ORDER_STATUSES]
+
+
+class OrderQuery(RequestModel):
+    model_config = ConfigDict(extra="ignore")
+
+    status: OrderStatus = optional()
+    limit: QueryInt = optional(ge=1, le=MAX_PAGE)
+
+
+class OrderLineOut(ResponseModel):
+    sku: str
+    name: str
+    quantity: int
+    unit_price: Money
+
+
+class OrderOut(ResponseModel):
+    order_id: str
+    status: str
+    email: str
+    shipping_address: dict[str, Any]
+    items: list[OrderLineOut]
+    total: Money
+    failure_reason: str | None
+    created_at: str | None
+    paid_at: str | None
+    confirmed_at: str | None
+    carrier: str | None
+    promised_delivery_date: str | None
+    arrives_before_christmas: bool | None
+
+
+class Orders(ResponseModel):
+    items: list[OrderOut]
