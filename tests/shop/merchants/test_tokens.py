@@ -169,7 +169,7 @@ def test_members_created_with_a_password_can_sign_in(client, team):
     assert _sign_in(client, member.email).status_code == 201
 
 
-def test_sign_ins_beyond_the_hosts_hash_budget_get_503_without_hashing(make_app, redis_client):
+def test_sign_ins_beyond_the_hosts_hash_budget_get_429_without_hashing(make_app, redis_client):
     application = make_app(signin_host_rate="2 per minute")
     client = application.test_client()
     assert client.post("/api/v1/merchants", json={"name": "Budget", "email": "b@example.com",
@@ -177,11 +177,11 @@ def test_sign_ins_beyond_the_hosts_hash_budget_get_503_without_hashing(make_app,
     assert _sign_in(client, "b@example.com", "wrong-one", "10.3.0.1").status_code == 401
     assert _sign_in(client, "b@example.com", PASSWORD, "10.3.0.2").status_code == 201
     busy = _sign_in(client, "b@example.com", PASSWORD, "10.3.0.3")
-    assert busy.status_code == 503 and busy.get_json()["code"] == "signin_busy"
+    assert busy.status_code == 429 and busy.get_json()["code"] == "signin_busy"
     assert busy.headers["Retry-After"] == "1"
 
 
-def test_a_sign_in_finding_every_hashing_slot_taken_gets_503(app, client, team):
+def test_a_sign_in_finding_every_hashing_slot_taken_gets_429(app, client, team):
     """Another worker holding the host's only slot: the kernel's flock says so."""
     import fcntl
     import os
@@ -192,7 +192,7 @@ def test_a_sign_in_finding_every_hashing_slot_taken_gets_503(app, client, team):
     try:
         fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
         busy = _sign_in(client, team["staff"].email)
-        assert busy.status_code == 503 and busy.headers["Retry-After"] == "1"
+        assert busy.status_code == 429 and busy.headers["Retry-After"] == "1"
     finally:
         os.close(descriptor)
     assert _sign_in(client, team["staff"].email).status_code == 201
