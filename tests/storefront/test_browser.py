@@ -5,34 +5,20 @@ server on loopback, on the suite's real Redis and database. Screenshots of the p
 order pages land in the test's tmp folder.
 """
 
-import os
 import re
-import threading
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync"]
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium, served
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason=f"Chromium is not installed at {CHROMIUM} "
-                                       "(apt-get install chromium)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def live_server(app):
     """The app behind a real HTTP server on a free loopback port."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    yield from served(app)
 
 
 def test_a_shopper_buys_a_product_in_the_browser(live_server, api, shop, tmp_path):

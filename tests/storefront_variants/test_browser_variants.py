@@ -8,28 +8,20 @@ go to the test's tmp folder, and to PEAKSHOP_SCREENSHOT_DIR when set (docs/image
 import os
 import re
 import shutil
-import threading
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from werkzeug.serving import make_server
 
-from tests.storefront.test_browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium, served
 
-pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
-                                reason=f"Chromium is not installed at {CHROMIUM}")
+pytestmark = needs_chromium
 
 
 @pytest.fixture
 def live_server(app):
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
+    """The app behind a real HTTP server on a free loopback port."""
+    yield from served(app)
 
 
 def stock_the_shop(api, shop):
