@@ -5,7 +5,7 @@
 #   loadtest  Locust and rehearsal reports                          docker build --target loadtest .
 #   backup    `backup`, `restore`, `drill` (boto3, PostgreSQL 15)  docker build --target backup .
 #   all       every command, as on a developer's machine            docker build --target all .
-# Every dependency comes from the hash-pinned lock of its role (requirements/<role>.txt).
+# Every dependency comes from the hash-pinned lock of its role (requirements/requirements-<role>.txt).
 
 # Both stages share the exact interpreter, so the virtualenv built in the first runs in the second.
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
@@ -29,23 +29,23 @@ COPY peakshop ./peakshop
 RUN pip wheel --no-deps --wheel-dir /wheels .
 
 FROM builder AS venv-web
-RUN pip install --require-hashes --no-deps -r requirements/web.txt \
+RUN pip install --require-hashes --no-deps -r requirements/requirements-web.txt \
     && pip install --no-deps /wheels/*.whl && python -m compileall -q /opt/venv/lib
 
 FROM builder AS venv-scaler
-RUN pip install --require-hashes --no-deps -r requirements/scaler.txt \
+RUN pip install --require-hashes --no-deps -r requirements/requirements-scaler.txt \
     && pip install --no-deps /wheels/*.whl && python -m compileall -q /opt/venv/lib
 
 FROM builder AS venv-loadtest
-RUN pip install --require-hashes --no-deps -r requirements/loadtest.txt \
+RUN pip install --require-hashes --no-deps -r requirements/requirements-loadtest.txt \
     && pip install --no-deps /wheels/*.whl && python -m compileall -q /opt/venv/lib
 
 FROM builder AS venv-backup
-RUN pip install --require-hashes --no-deps -r requirements/backup.txt \
+RUN pip install --require-hashes --no-deps -r requirements/requirements-backup.txt \
     && pip install --no-deps /wheels/*.whl && python -m compileall -q /opt/venv/lib
 
 FROM builder AS venv-all
-RUN pip install --require-hashes --no-deps -r requirements/all.txt \
+RUN pip install --require-hashes --no-deps -r requirements/requirements-all.txt \
     && pip install --no-deps /wheels/*.whl && python -m compileall -q /opt/venv/lib
 
 FROM ${PYTHON_IMAGE} AS runtime

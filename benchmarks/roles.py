@@ -2,8 +2,8 @@
 
     python -m benchmarks.roles [--roles web,scaler,loadtest,backup,all] [--before REV]
 
-For each role, a fresh virtualenv gets exactly `requirements/<role>.txt` and the project (not
-editable), then: the virtualenv's size on disk, and the median wall time (and CPU time) of
+For each role, a fresh virtualenv gets exactly `requirements/requirements-<role>.txt` and
+the project (not editable), then: the virtualenv's size on disk, and the median wall time (and CPU time) of
 the role's start-up imports, measured in fresh interpreters. `--before REV` measures the same
 for the project at git revision REV installed with every dependency it declared (the single
 install every pod carried before the roles were split), pinned to the same versions.
@@ -91,7 +91,7 @@ def startup_seconds(venv: Path, what: str, workdir: Path) -> tuple[float, float]
 def measure(name: str, lock: Path | None, project: Path, startup: list[str]) -> dict:
     with tempfile.TemporaryDirectory(prefix="peakshop-role-") as folder:
         venv = Path(folder) / "venv"
-        install(venv, lock, project, ROOT / "requirements" / "test.txt")
+        install(venv, lock, project, ROOT / "requirements" / "requirements-test.txt")
         result = {"role": name, "installed_mb": round(size_mb(venv), 1), "startup": {}}
         for what in startup:
             wall, cpu = startup_seconds(venv, what, Path(folder))
@@ -119,7 +119,8 @@ def main() -> None:
                 subprocess.run(["git", "-C", str(ROOT), "worktree", "remove", "--force",
                                 checkout], check=False)
     for role in options.roles.split(","):
-        results.append(measure(role, ROOT / "requirements" / f"{role}.txt", ROOT, STARTUP[role]))
+        lock = ROOT / "requirements" / f"requirements-{role}.txt"
+        results.append(measure(role, lock, ROOT, STARTUP[role]))
         print(json.dumps(results[-1]), flush=True)
     print(f"{'install':<34} {'MB':>7}  start-up (median wall ms / CPU ms)")
     for result in results:

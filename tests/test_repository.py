@@ -40,9 +40,9 @@ def declared(extra: str | None) -> list[Requirement]:
 
 
 def pins(role: str) -> dict[str, list[tuple[str, str | None]]]:
-    """name -> [(version, marker)] pinned in requirements/<role>.txt."""
+    """name -> [(version, marker)] pinned in requirements/requirements-<role>.txt."""
     pinned: dict[str, list[tuple[str, str | None]]] = {}
-    for line in (ROOT / "requirements" / f"{role}.txt").read_text().splitlines():
+    for line in (ROOT / "requirements" / f"requirements-{role}.txt").read_text().splitlines():
         match = PIN.match(line)
         if match:
             pinned.setdefault(canonicalize_name(match[1]), []).append((match[2], match[4]))
@@ -54,16 +54,16 @@ def test_each_lock_pins_what_its_role_declares_within_the_ranges(role, extra):
     pinned = pins(role)
     for requirement in declared(extra):
         name = canonicalize_name(requirement.name)
-        assert name in pinned, f"{name} is declared but not in requirements/{role}.txt: " \
-                               "run scripts/lock"
+        assert name in pinned, (f"{name} is declared but not in "
+                                f"requirements/requirements-{role}.txt: run scripts/lock")
         for version, _ in pinned[name]:
             assert requirement.specifier.contains(version, prereleases=True), \
-                f"{name}=={version} in requirements/{role}.txt is outside {requirement}"
+                f"{name}=={version} in requirements-{role}.txt is outside {requirement}"
 
 
 @pytest.mark.parametrize("role", ROLES)
 def test_every_pin_carries_its_hashes(role):
-    lines = (ROOT / "requirements" / f"{role}.txt").read_text().splitlines()
+    lines = (ROOT / "requirements" / f"requirements-{role}.txt").read_text().splitlines()
     for number, line in enumerate(lines):
         if PIN.match(line):
             assert number + 1 < len(lines) and "--hash=sha256:" in lines[number + 1], line
