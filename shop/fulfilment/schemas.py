@@ -8,36 +8,33 @@ from shop.core.schemas import MoneyInput, RequestModel, ResponseModel, optional
 from shop.fulfilment.service import MAX_DAILY_CAPACITY, MAX_PRIORITY, MAX_TRANSIT_DAYS
 
 
-class NewCarrier(RequestModel):
+class CarrierRates(RequestModel):
+    """What a carrier charges and when it leaves: the same fields when created or changed."""
+
+    origin_country: str | None = Field(None, min_length=2, max_length=2,
+                                       description="ISO 3166-1 alpha-2 the parcels leave from")
+    domestic_rate: MoneyInput = optional()
+    eu_rate: MoneyInput = optional()
+    world_rate: MoneyInput = optional()
+    free_shipping_over: MoneyInput | None = optional()
+    cutoff_hour: int | None = Field(None, ge=0, le=24,
+                                    description="Orders after this hour leave the next day")
+
+
+class NewCarrier(CarrierRates):
     name: str = Field(min_length=1, max_length=100)
     daily_capacity: int = Field(ge=1, le=MAX_DAILY_CAPACITY)
     transit_days: int | None = Field(None, ge=0, le=MAX_TRANSIT_DAYS)
     priority: int | None = Field(None, ge=0, le=MAX_PRIORITY, description="0 is preferred.")
     is_down: bool | None = None
-    origin_country: str | None = Field(None, min_length=2, max_length=2,
-                                       description="ISO 3166-1 alpha-2 the parcels leave from")
-    domestic_rate: MoneyInput = optional()
-    eu_rate: MoneyInput = optional()
-    world_rate: MoneyInput = optional()
-    free_shipping_over: MoneyInput | None = optional()
-    cutoff_hour: int | None = Field(None, ge=0, le=24,
-                                    description="Orders after this hour leave the next day")
 
 
-class CarrierChanges(RequestModel):
+class CarrierChanges(CarrierRates):
     name: str | None = Field(None, min_length=1, max_length=100)
     daily_capacity: int | None = Field(None, ge=1, le=MAX_DAILY_CAPACITY)
     transit_days: int | None = Field(None, ge=0, le=MAX_TRANSIT_DAYS)
     priority: int | None = Field(None, ge=0, le=MAX_PRIORITY)
     is_down: bool | None = None
-    origin_country: str | None = Field(None, min_length=2, max_length=2,
-                                       description="ISO 3166-1 alpha-2 the parcels leave from")
-    domestic_rate: MoneyInput = optional()
-    eu_rate: MoneyInput = optional()
-    world_rate: MoneyInput = optional()
-    free_shipping_over: MoneyInput | None = optional()
-    cutoff_hour: int | None = Field(None, ge=0, le=24,
-                                    description="Orders after this hour leave the next day")
 
 
 class CarrierOut(ResponseModel):
