@@ -156,3 +156,15 @@ def api(client) -> ShopApi:
 def shop(api):
     """A merchant with a signed-up owner: `.slug`, `.token`."""
     return api.sign_up("Nordpol Geschenke")
+
+
+@pytest.fixture
+def gunicorn_server(database_url, redis_client, redis_server, tmp_path):
+    """The storefront under gunicorn (2 workers x 8 threads) on this test's database and
+    Redis, for races over real HTTP."""
+    from tests.support.live import LiveServer
+
+    server = LiveServer.start(database_url=database_url, redis_url=redis_server.url,
+                              instance_path=str(tmp_path / "live"), workers=2, threads=8)
+    yield server
+    server.stop()

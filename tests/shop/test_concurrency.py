@@ -3,28 +3,20 @@
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
 
 from shop.payments.dummy import charges
 from tests.support.api import ADDRESS
-from tests.support.live import LiveServer
 
 SHOPPERS = 50
 UNITS = 10
 
 
-@pytest.fixture
-def live_server(database_url, redis_client, redis_server, tmp_path):
-    server = LiveServer.start(database_url=database_url, redis_url=redis_server.url,
-                              instance_path=str(tmp_path / "live"), workers=2, threads=8)
-    yield server
-    server.stop()
 
 
-def test_fifty_checkouts_racing_for_ten_units(live_server):
+def test_fifty_checkouts_racing_for_ten_units(gunicorn_server):
     """50 shoppers, each with 1 unit in their cart, check out at the same instant."""
-    base = live_server.url + "/api/v1"
+    base = gunicorn_server.url + "/api/v1"
     merchant = requests.post(f"{base}/merchants", json={
         "name": "Last Minute", "email": "last@example.com", "password": "long enough"}).json()
     slug, auth = merchant["merchant"]["slug"], {"Authorization": f"Bearer {merchant['token']}"}
@@ -61,10 +53,10 @@ def test_fifty_checkouts_racing_for_ten_units(live_server):
     assert sum(line["quantity"] for order in orders["items"] for line in order["items"]) == UNITS
 
 
-def test_fifty_checkouts_of_one_cart_with_fifty_keys_pay_once(live_server, redis_client):
+def test_fifty_checkouts_of_one_cart_with_fifty_keys_pay_once(gunicorn_server, redis_client):
     """One shopper's cart, submitted 50 times at once under 50 different Idempotency-Keys
     (a script, or a browser gone wild): one paid order, one charge at the gateway."""
-    base = live_server.url + "/api/v1"
+    base = gunicorn_server.url + "/api/v1"
     merchant = requests.post(f"{base}/merchants", json={
         "name": "Double Tap", "email": "double@example.com", "password": "long enough"}).json()
     slug, auth = merchant["merchant"]["slug"], {"Authorization": f"Bearer {merchant['token']}"}

@@ -4,26 +4,18 @@ import threading
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import pytest
 import requests
 
 from tests.support.api import ADDRESS
-from tests.support.live import LiveServer
 
 UNITS = {"BOOT-38": 3, "BOOT-42": 5}
 SHOPPERS_PER_SIZE = 20
 
 
-@pytest.fixture
-def live_server(database_url, redis_client, redis_server, tmp_path):
-    server = LiveServer.start(database_url=database_url, redis_url=redis_server.url,
-                              instance_path=str(tmp_path / "live"), workers=2, threads=8)
-    yield server
-    server.stop()
 
 
-def test_shoppers_racing_for_two_sizes_never_get_more_than_each_size_has(live_server):
-    base = live_server.url + "/api/v1"
+def test_shoppers_racing_for_two_sizes_never_get_more_than_each_size_has(gunicorn_server):
+    base = gunicorn_server.url + "/api/v1"
     merchant = requests.post(f"{base}/merchants", json={
         "name": "Boot Room", "email": "boots@example.com", "password": "long enough"}).json()
     slug, auth = merchant["merchant"]["slug"], {"Authorization": f"Bearer {merchant['token']}"}
