@@ -38,12 +38,28 @@ def make_engine(database_url: str, *, read_only: bool = False) -> Engine:
     url, behind_pgbouncer = without_pgbouncer_flag(database_url)
     # Behind PgBouncer in transaction mode each transaction may land on another server
     # connection, where a statement psycopg prepared earlier does not exist: never prepare.
-    connect_args = {"prepare_threshold": None} if behind_pgbouncer else {}
+    # PgBouncer drops startup options, so there the server carries the idle timeout itself
+    # (the production cluster's parameters do).
+    connect_args: dict = ({"prepare_threshold": None} if behind_pgbouncer
+                          else _session_options(url))
     # No pre-ping: it would cost a round trip per request. A connection broken by a database
     # restart fails one request with 503 and the pool replaces it.
     # hide_parameters: a logged database error must not carry e-mails, hashes or tokens.
     return create_engine(url, pool_size=5, max_overflow=10, pool_recycle=1800,
                          connect_args=connect_args, hide_parameters=True)
+
+
+# A process frozen inside a transaction (a stopped container, a paused VM, a debugger) keeps
+# its row locks: every checkout of the products it touched would wait behind it for ever.
+# PostgreSQL ends such a session after this long idle in a transaction, which rolls it back.
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
+
+
+def _session_options(url: str) -> dict:
+    """Server settings sent at connect time, unless the URL brings its own `options`."""
+    if "options" in make_url(url).query:
+        return {}
+    return {"options": f"-c idle_in_transaction_session_timeout={IDLE_IN_TRANSACTION_TIMEOUT_MS}"}
 
 
 def without_pgbouncer_flag(database_url: str) -> tuple[str, bool]:
