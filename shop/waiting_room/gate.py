@@ -20,6 +20,7 @@ from flask import Flask, Response, g, request
 
 from common.listen_queue import bind_port
 from shop.core import resources
+from shop.core.metrics import http_metrics
 from shop.storefront import cart_session
 from shop.waiting_room import views
 from shop.waiting_room.decision import (
@@ -172,9 +173,11 @@ class FastLine:
         self.gate = gate
 
     def __call__(self, environ, start_response):
-        slug = api_browse_slug(environ)
-        if slug is None or CRAWLER_AGENT.search(environ.get("HTTP_USER_AGENT", "")):
+        started = time.perf_counter()
+        browsed = api_browse(environ)
+        if browsed is None or CRAWLER_AGENT.search(environ.get("HTTP_USER_AGENT", "")):
             return self.wsgi_app(environ, start_response)
+        slug, rule = browsed
         level = self.gate.load_level(environ)
         decided = self.gate.room(slug, _api_ticket(environ), level)
         admission = decided[1]
@@ -182,17 +185,28 @@ class FastLine:
             place = self.gate.tickets.place(slug, admission.number)
             status, headers, body = views.waiting_problem(admission, place)
             start_response(status, headers)
+            # Counted as Flask's hook counts every other answer: during a surge most answers
+            # are these, and a dashboard without them would show a quiet shop.
+            metrics = http_metrics()
+            metrics.latency.labels(environ["REQUEST_METHOD"], rule).observe(
+                time.perf_counter() - started)
+            metrics.requests.labels(environ["REQUEST_METHOD"], rule, status.split()[0]).inc()
             return [body]
         environ[FAST_DECISION] = decided
         return self.wsgi_app(environ, start_response)
 
 
 API_BROWSE = re.compile(r"/api/v1/shops/([^/]+)/(products(?:/[^/]+)?|carts)")
+# The URL rules of the routes FastLine answers for, as the metrics label them (a test checks
+# them against the app's url_map).
+API_BROWSE_RULES = {"products": "/api/v1/shops/<slug>/products",
+                    "product": "/api/v1/shops/<slug>/products/<sku>",
+                    "carts": "/api/v1/shops/<slug>/carts"}
 
 
-def api_browse_slug(environ: dict) -> str | None:
-    """The shop of a JSON API request that meets the room (the same requests as
-    BROWSE_ENDPOINTS), else None."""
+def api_browse(environ: dict) -> tuple[str, str] | None:
+    """The shop and the URL rule of a JSON API request that meets the room (the same
+    requests as BROWSE_ENDPOINTS), else None."""
     match = API_BROWSE.fullmatch(environ.get("PATH_INFO", ""))
     if match is None:
         return None
@@ -200,8 +214,9 @@ def api_browse_slug(environ: dict) -> str | None:
     if not ((method in ("GET", "HEAD") and resource != "carts")
             or (method == "POST" and resource == "carts")):
         return None
+    rule = API_BROWSE_RULES["product" if "/" in resource else resource]
     # WSGI hands the path as latin-1; Flask decodes it as UTF-8, and so must the slug here.
-    return match[1].encode("latin-1").decode("utf-8", "replace")
+    return match[1].encode("latin-1").decode("utf-8", "replace"), rule
 
 
 def _api_ticket(environ: dict) -> str | None:

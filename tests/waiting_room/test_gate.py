@@ -128,3 +128,32 @@ def test_crawlers_do_not_queue(client, stocked_shop, switch_room, agent):
     switch_room(stocked_shop, "on", 0.01)
     # A crawler is not given a place (it would refresh forever); under load it is shed first.
     assert products(client, stocked_shop, **{"User-Agent": agent}).status_code == 200
+
+
+def counted(client, route: str, status: str) -> float:
+    """peakshop_http_requests_total for GET `route` and `status`, as /metrics shows it."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    for family in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True)):
+        if family.name == "peakshop_http_requests":
+            return sum(sample.value for sample in family.samples
+                       if sample.name.endswith("_total")
+                       and sample.labels == {"method": "GET", "route": route, "status": status})
+    return 0.0
+
+
+def test_waiting_answers_are_counted_in_the_request_metrics(client, stocked_shop, switch_room):
+    """The JSON API's waiting answers skip Flask (gate.FastLine) but not the metrics."""
+    route = "/api/v1/shops/<slug>/products/<sku>"
+    before = counted(client, route, "503")
+    switch_room(stocked_shop, "on", 0.01)
+    for _ in range(3):
+        assert client.get(f"/api/v1/shops/{stocked_shop.slug}/products/MUG").status_code == 503
+    assert counted(client, route, "503") == before + 3
+
+
+def test_the_fast_line_labels_match_the_routes_of_the_app(app):
+    from shop.waiting_room.gate import API_BROWSE_RULES
+
+    rules = {rule.rule for rule in app.url_map.iter_rules()}
+    assert set(API_BROWSE_RULES.values()) <= rules
