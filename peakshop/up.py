@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import subprocess
 import sys
 import time
@@ -28,6 +29,8 @@ from shop.merchants.models import Merchant
 
 log = logging.getLogger("peakshop.up")
 STOP_GRACE_S = 30
+# An event announced on the back-office reaches the local scaler within this many seconds.
+EVENTS_POLL_S = 5
 
 
 def _peakshop(*arguments: str) -> list[str]:
@@ -56,7 +59,10 @@ def _first_shop(database: Database) -> tuple[str, str] | None:
 
 def _child_environment(settings, instance: Path, pidfile: str) -> dict[str, str]:
     env = {**os.environ, "PEAKSHOP_BIND": settings.bind, "PEAKSHOP_PIDFILE": pidfile,
-           "PEAKSHOP_INSTANCE_PATH": str(instance)}
+           "PEAKSHOP_INSTANCE_PATH": str(instance),
+           # The scaler reads the events merchants announce through the ops API; without a
+           # token of the user's, this run makes one that only its own children know.
+           "PEAKSHOP_OPS_TOKEN": settings.ops_token or secrets.token_urlsafe(32)}
     # One terminal, one format: plain lines unless the user asked for JSON.
     env.setdefault("PEAKSHOP_LOG_JSON", "false")
     return env
@@ -109,6 +115,7 @@ def _run(settings, instance: Path, *, scaler: bool, demo: bool) -> int:
                 children.append(subprocess.Popen(_peakshop(
                     "scaler", "run", "--target", "local", "--gunicorn-pidfile", pidfile,
                     "--metrics-url", url + "/metrics", "--min-replicas", "1",
+                    "--events-from", url, "--events-poll-s", str(EVENTS_POLL_S),
                     "--scaler-metrics-port", "0"), env=env))
             else:
                 children.append(subprocess.Popen(_peakshop("worker"), env=env))

@@ -129,3 +129,47 @@ def test_up_refuses_a_port_that_is_taken(peakshop_up, tmp_path):
     assert second.returncode != 0
     assert "already in use" in second.stderr and "PEAKSHOP_BIND" in second.stderr
     assert "peakshop is up" not in second.stdout
+
+
+def test_an_event_announced_on_up_reaches_the_scaler_before_its_crowd(peakshop_up):
+    """The merchant announces a launch two minutes ahead through the API; `up`'s scaler reads
+    it from the shop, records its plan on the event and adds web workers before it starts."""
+    import datetime as dt
+    import threading
+
+    process, url, lines, folder = peakshop_up
+    output = "".join(lines)
+    slug = next(line.split("/shops/")[1].split("/")[0] for line in lines if "shop:" in line)
+    token = next(line.split("merchant token:")[1].strip() for line in lines
+                 if "merchant token:" in line)
+    # The scaler keeps logging to the same pipe: read it, or it would block on a full pipe.
+    threading.Thread(target=process.stdout.read, daemon=True).start()
+    auth = {"Authorization": f"Bearer {token}"}
+    starts_at = dt.datetime.now(dt.timezone(dt.timedelta(hours=1))) + dt.timedelta(minutes=2)
+    created = requests.post(f"{url}/api/v1/shops/{slug}/events", headers=auth, json={
+        "name": "Midnight doorbuster", "starts_at": starts_at.isoformat(timespec="seconds"),
+        "duration_min": 30, "expected_peak_rps": 400})
+    assert created.status_code == 201, created.text
+
+    def planned_by_scaler():
+        items = requests.get(f"{url}/api/v1/shops/{slug}/events", headers=auth).json()["items"]
+        plan = items[0]["planned_capacity"]
+        return plan if plan and plan.get("source") == "scaler" else None
+
+    plan = wait_for(planned_by_scaler, 90, "the scaler's plan on the event", output)
+    assert plan["web_replicas"] > 1, plan
+    assert dt.datetime.fromisoformat(plan["ready_by"]) <= starts_at
+    master = psutil.Process(int((folder / "instance" / "gunicorn.pid").read_text()))
+    wait_for(lambda: len(master.children()) >= plan["web_replicas"], 60,
+             "web workers added for the event", output)
+    assert dt.datetime.now(dt.UTC) < starts_at, "ready only after the crowd came"
+
+
+def wait_for(condition, deadline_s: float, what: str, output: str):
+    deadline = time.monotonic() + deadline_s
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(0.5)
+    pytest.fail(f"{what}: not seen within {deadline_s:.0f} s\n{output[-2000:]}")
