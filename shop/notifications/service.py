@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import insert, update
 from sqlalchemy.orm import Session
 
+from shop.core import outbox
 from shop.core.db import Database
 from shop.core.timeutil import utcnow
 from shop.notifications.mailer import Mailer, OutgoingMessage
@@ -23,24 +24,23 @@ from shop.notifications.models import OutgoingMail
 log = logging.getLogger(__name__)
 
 ORDER_CONFIRMATION = "order_confirmation"
-PENDING, SENT, FAILED = "pending", "sent", "failed"
+SENT = "sent"
+PENDING, FAILED = outbox.PENDING, outbox.FAILED
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(outbox.RetryPolicy):
     """How often and how patiently a mail is retried while the provider fails."""
 
     base_s: float = 30.0
     max_s: float = 3600.0
     # 25 attempts at the cap is about a day of provider outage before a mail is given up.
     max_attempts: int = 25
-    # A claimed mail belongs to its sender for this long; then anyone may try again.
     lease_s: float = 120.0
 
 
 def backoff_s(attempts: int, policy: RetryPolicy) -> float:
-    """Delay before the next try after `attempts` failed ones: doubling, capped."""
-    return min(policy.max_s, policy.base_s * 2 ** max(0, attempts - 1))
+    return policy.backoff_s(attempts)
 
 
 @dataclass(frozen=True)
@@ -102,30 +102,13 @@ def queue_confirmations(session: Session, facts: list[ConfirmationFacts],
     session.execute(insert(OutgoingMail.__table__), rows)
 
 
-def _due(now: datetime):
-    return select(OutgoingMail.id).where(OutgoingMail.status == PENDING,
-                                         OutgoingMail.next_attempt_at <= now)
-
-
 def claim_due(session: Session, now: datetime, limit: int,
               policy: RetryPolicy) -> list[OutgoingMessage]:
     """Take up to `limit` due mails for `policy.lease_s`; rows another sender took are skipped."""
-    due = list(session.scalars(_due(now).order_by(OutgoingMail.next_attempt_at,
-                                                  OutgoingMail.id).limit(limit)))
-    if not due:
-        return []
-    # The status and time are checked again by the UPDATE itself: of two concurrent
-    # claimers, only one matches each row.
-    claimed = session.execute(
-        update(OutgoingMail)
-        .where(OutgoingMail.id.in_(due), OutgoingMail.status == PENDING,
-               OutgoingMail.next_attempt_at <= now)
-        .values(attempts=OutgoingMail.attempts + 1,
-                next_attempt_at=now + timedelta(seconds=policy.lease_s))
-        .returning(OutgoingMail.id, OutgoingMail.order_id, OutgoingMail.kind,
-                   OutgoingMail.recipient, OutgoingMail.subject, OutgoingMail.body,
-                   OutgoingMail.attempts)
-        .execution_options(synchronize_session=False)).all()
+    claimed = outbox.claim_due(session, OutgoingMail, now, limit, policy.lease_s,
+                               OutgoingMail.id, OutgoingMail.order_id, OutgoingMail.kind,
+                               OutgoingMail.recipient, OutgoingMail.subject, OutgoingMail.body,
+                               OutgoingMail.attempts)
     return [OutgoingMessage(row.id, row.order_id, row.kind, row.recipient, row.subject,
                             row.body, row.attempts) for row in claimed]
 
@@ -140,11 +123,8 @@ def record_sent(session: Session, mail_ids: list[int], now: datetime) -> None:
 def record_failure(session: Session, message: OutgoingMessage, error: str, now: datetime,
                    policy: RetryPolicy) -> None:
     """Schedule the next try with backoff, or give up after `policy.max_attempts`."""
-    gave_up = message.attempts >= policy.max_attempts
-    values = {"last_error": error[:2000],
-              "next_attempt_at": now + timedelta(seconds=backoff_s(message.attempts, policy))}
+    values, gave_up = outbox.failure_values(message.attempts, error, now, policy)
     if gave_up:
-        values["status"] = FAILED
         log.error("gave up on mail %d to %s after %d attempts: %s", message.mail_id,
                   message.recipient, message.attempts, error)
     session.execute(update(OutgoingMail).where(OutgoingMail.id == message.mail_id)
@@ -162,10 +142,8 @@ def deliver_due(database: Database, mailer: Mailer, policy: RetryPolicy,
     """Send the mails that are due; failures wait for their next try. Never holds a lock
     while talking to the mail provider."""
     now = utcnow()
-    # Look before locking: on SQLite a write transaction blocks every other writer.
-    with database.reading() as session:
-        if session.scalar(_due(now).limit(1)) is None:
-            return DeliveryReport(0, 0)
+    if not outbox.any_due(database, OutgoingMail, now):
+        return DeliveryReport(0, 0)
     with database.transaction() as session:
         messages = claim_due(session, now, limit, policy)
     if not messages:

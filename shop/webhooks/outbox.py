@@ -13,12 +13,13 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
+from shop.core import outbox as shared_outbox
 from shop.core.db import Database
 from shop.core.timeutil import utcnow
 from shop.merchants.models import Merchant
@@ -29,12 +30,13 @@ from shop.webhooks.transport import post_pinned
 
 log = logging.getLogger(__name__)
 
-PENDING, DELIVERED, FAILED = "pending", "delivered", "failed"
+DELIVERED = "delivered"
+PENDING, FAILED = shared_outbox.PENDING, shared_outbox.FAILED
 EVENTS = ("incident.opened", "incident.updated", "incident.resolved")
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(shared_outbox.RetryPolicy):
     base_s: float = 10.0
     max_s: float = 3600.0
     # Doubling from 10 s and capped at an hour, 16 attempts span about seven and a half hours.
@@ -44,8 +46,7 @@ class RetryPolicy:
 
 
 def backoff_s(attempts: int, policy: RetryPolicy) -> float:
-    """Wait before the next try after `attempts` failed ones: doubling, capped."""
-    return min(policy.max_s, policy.base_s * 2 ** max(0, attempts - 1))
+    return policy.backoff_s(attempts)
 
 
 def announce(session: Session, incident: Any, event: str, incident_document: dict[str, Any],
@@ -83,23 +84,9 @@ class Claimed:
     secret: str
 
 
-def _due(now: datetime):
-    return select(WebhookDelivery.id).where(WebhookDelivery.status == PENDING,
-                                            WebhookDelivery.next_attempt_at <= now)
-
-
 def claim_due(session: Session, now: datetime, limit: int, policy: RetryPolicy) -> list[Claimed]:
-    due = list(session.scalars(_due(now).order_by(WebhookDelivery.next_attempt_at,
-                                                  WebhookDelivery.id).limit(limit)))
-    if not due:
-        return []
-    claimed_ids = list(session.scalars(
-        update(WebhookDelivery)
-        .where(WebhookDelivery.id.in_(due), WebhookDelivery.status == PENDING,
-               WebhookDelivery.next_attempt_at <= now)
-        .values(attempts=WebhookDelivery.attempts + 1,
-                next_attempt_at=now + timedelta(seconds=policy.lease_s))
-        .returning(WebhookDelivery.id).execution_options(synchronize_session=False)))
+    claimed_ids = [row.id for row in shared_outbox.claim_due(
+        session, WebhookDelivery, now, limit, policy.lease_s, WebhookDelivery.id)]
     if not claimed_ids:
         return []
     rows = session.execute(
@@ -156,11 +143,10 @@ def _record(session: Session, delivery: Claimed, outcome: Outcome, now: datetime
         values: dict[str, Any] = {"status": DELIVERED, "delivered_at": now,
                                   "last_status_code": outcome.status_code, "last_error": None}
     else:
-        values = {"last_status_code": outcome.status_code, "last_error": outcome.error[:2000],
-                  "next_attempt_at": now + timedelta(seconds=backoff_s(delivery.attempts,
-                                                                       policy))}
-        if delivery.attempts >= policy.max_attempts:
-            values["status"] = FAILED
+        values, gave_up = shared_outbox.failure_values(delivery.attempts, outcome.error, now,
+                                                       policy)
+        values["last_status_code"] = outcome.status_code
+        if gave_up:
             log.error("gave up on webhook %s to %s after %d attempts: %s", delivery.event_id,
                       delivery.url, delivery.attempts, outcome.error)
     session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery.delivery_id)
@@ -177,10 +163,8 @@ def deliver_due(database: Database, send: Sender, policy: RetryPolicy,
                 limit: int = 20) -> DeliveryReport:
     """Send the deliveries that are due; never holds a lock while talking to an endpoint."""
     now = utcnow()
-    # Look before locking: on SQLite a write transaction blocks every other writer.
-    with database.reading() as session:
-        if session.scalar(_due(now).limit(1)) is None:
-            return DeliveryReport(0, 0)
+    if not shared_outbox.any_due(database, WebhookDelivery, now):
+        return DeliveryReport(0, 0)
     with database.transaction() as session:
         claimed = claim_due(session, now, limit, policy)
     outcomes = []
