@@ -12,7 +12,6 @@ import os
 import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +19,7 @@ from pathlib import Path
 import psutil
 import psycopg
 
-from tests.support.servers import PG_BIN, _as_postgres, free_port
+from tests.support.servers import PG_BIN, _as_postgres, free_port, initdb, pg_ctl_start
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 TEST_KEY = "test-only-backup-key-0123456789abcdef0123456789"
@@ -55,13 +54,7 @@ class DisposablePostgres:
 
     @classmethod
     def start(cls) -> DisposablePostgres:
-        directory = tempfile.mkdtemp(prefix="peakshop-pg-disposable-")
-        if os.geteuid() == 0:
-            shutil.chown(directory, "postgres", "postgres")
-        data_dir = os.path.join(directory, "data")
-        subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", data_dir, "-U", "postgres",
-                                     "--auth=trust", "--no-sync", "-E", "UTF8"]),
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        directory, data_dir = initdb("peakshop-pg-disposable-")
         server = cls(free_port(), directory, data_dir)
         server.start_data_dir(data_dir)
         return server
@@ -69,11 +62,7 @@ class DisposablePostgres:
     def start_data_dir(self, data_dir: str) -> None:
         """Start (again) on this port from `data_dir`."""
         self.data_dir = data_dir
-        subprocess.run(_as_postgres(
-            [str(PG_BIN / "pg_ctl"), "-D", data_dir, "-l",
-             os.path.join(self.directory, f"log-{os.path.basename(data_dir)}"), "-o",
-             f"-p {self.port} -k {self.directory} -c listen_addresses=127.0.0.1",
-             "-w", "-t", "300", "start"]), check=True, stdout=subprocess.DEVNULL)
+        pg_ctl_start(data_dir, self.port, self.directory, f"log-{os.path.basename(data_dir)}")
 
     def wait_promoted(self, deadline_s: float = 300) -> None:
         give_up = time.monotonic() + deadline_s

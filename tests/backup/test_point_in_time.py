@@ -24,6 +24,13 @@ def _rows(url: str) -> list[str]:
         return [row[0] for row in connection.execute("SELECT note FROM diary ORDER BY id")]
 
 
+def wait_rounds(heartbeat, rounds: int) -> None:
+    """Wait until the archiver began `rounds` more rounds (it beats at each round's start)."""
+    for _ in range(rounds):
+        seen = heartbeat.stat().st_mtime_ns
+        wait_for(lambda seen=seen: heartbeat.stat().st_mtime_ns != seen, "an archiver round")
+
+
 @pytest.mark.slow
 @pytest.mark.postgres
 def test_restore_to_a_moment_between_two_commits(file_store, postgres_server, tmp_path):
@@ -51,7 +58,13 @@ def test_restore_to_a_moment_between_two_commits(file_store, postgres_server, tm
             moment = utcnow()
             time.sleep(1.5)
             connection.execute("INSERT INTO diary (note) VALUES ('after')")
-        time.sleep(4)  # a few upload rounds carry the 'after' commit to the store
+            after = connection.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
+            # pg_receivewal has written the 'after' commit to its spool ...
+            wait_for(lambda: connection.execute(
+                "SELECT coalesce(bool_and(write_lsn >= %s), false) FROM pg_stat_replication",
+                (after,)).fetchone()[0], "the 'after' commit received")
+        # ... and the store has it after the archiver's next whole round.
+        wait_rounds(tmp_path / "heartbeat", 2)
 
         then = postgres_server.create_database("pitr_then")
         restored = peakshop("restore", "--from", store_url, "--into", then, "--to-time",

@@ -94,6 +94,26 @@ def _as_postgres(command: list[str]) -> list[str]:
     return command
 
 
+def initdb(prefix: str) -> tuple[str, str]:
+    """A new cluster in a new temporary folder the postgres user owns: (folder, data dir)."""
+    directory = tempfile.mkdtemp(prefix=prefix)
+    if os.geteuid() == 0:
+        shutil.chown(directory, "postgres", "postgres")
+    data = os.path.join(directory, "data")
+    subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", data, "-U", "postgres",
+                                 "--auth=trust", "--no-sync", "-E", "UTF8"]),
+                   check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    return directory, data
+
+
+def pg_ctl_start(data: str, port: int, directory: str, log_name: str, options: str = "") -> None:
+    """Start the cluster in `data` on loopback `port`, its socket and log in `directory`."""
+    subprocess.run(_as_postgres(
+        [str(PG_BIN / "pg_ctl"), "-D", data, "-l", os.path.join(directory, log_name), "-o",
+         f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 {options}".strip(),
+         "-w", "-t", "300", "start"]), check=True, stdout=subprocess.DEVNULL)
+
+
 @dataclass
 class PostgresServer:
     port: int
@@ -105,21 +125,11 @@ class PostgresServer:
     @classmethod
     def start(cls) -> PostgresServer:
         """initdb a throw-away cluster and start it on a free loopback port."""
-        directory = tempfile.mkdtemp(prefix="peakshop-pg-")
-        if os.geteuid() == 0:
-            shutil.chown(directory, "postgres", "postgres")
-        data = os.path.join(directory, "data")
-        subprocess.run(_as_postgres([str(PG_BIN / "initdb"), "-D", data, "-U", "postgres",
-                                     "--auth=trust", "--no-sync", "-E", "UTF8"]),
-                       check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        directory, data = initdb("peakshop-pg-")
         port = free_port()
         # fsync off: the suite tests behaviour, not durability of a throw-away cluster.
-        options = (f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 -c fsync=off "
-                   "-c synchronous_commit=off -c full_page_writes=off -c max_connections=300")
-        subprocess.run(_as_postgres([str(PG_BIN / "pg_ctl"), "-D", data, "-l",
-                                     os.path.join(directory, "log"), "-o", options, "-w",
-                                     "start"]),
-                       check=True, stdout=subprocess.DEVNULL)
+        pg_ctl_start(data, port, directory, "log", "-c fsync=off -c synchronous_commit=off "
+                     "-c full_page_writes=off -c max_connections=300")
         return cls(port, directory)
 
     def stop(self) -> None:
