@@ -18,7 +18,7 @@ from shop.merchants import service as merchants
 from shop.merchants.access import acting
 
 blueprint = Blueprint("catalog_pages", __name__, url_prefix="/merchant/shops/<slug>")
-page_kit.install(blueprint)
+page_kit.install(blueprint, uploads=frozenset({"catalog_pages.dry_run_import"}))
 
 MAX_QUERY = 200
 MAX_CATEGORY = 100
@@ -162,7 +162,6 @@ def _import_page(slug: str, form, status: int = 200, **context) -> Response:
 def dry_run_import(slug: str):
     """Check an uploaded CSV without changing anything and show what an import would do."""
     current = resources.current()
-    request.max_content_length = current.settings.max_import_bytes
     form = forms.ImportForm()
     if not form.validate_on_submit():
         error, status = page_kit.form_refusal(form)

@@ -13,13 +13,13 @@ import logging
 import redis
 import sqlalchemy.exc
 from babel.numbers import get_currency_precision
-from flask import Blueprint, Response, make_response, render_template
+from flask import Blueprint, Response, g, make_response, render_template, request
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from shop.core import resources
 from shop.core.errors import RETRY_AFTER_S, InvalidInput, Problem
 from shop.merchants import pages, roles
-from shop.merchants.access import acting
 from shop.storefront.blueprint import refuse_nul_characters
 from shop.storefront.formatting import format_money
 
@@ -32,8 +32,16 @@ FORM_EXPIRED = ("this form has expired or was sent from another site: reload the
                 "send it again")
 
 
-def install(blueprint: Blueprint) -> None:
-    """Give a back-office blueprint the shared guards, headers, error pages and helpers."""
+def install(blueprint: Blueprint, *, uploads: frozenset[str] = frozenset()) -> None:
+    """Give a back-office blueprint the shared guards, headers, error pages and helpers;
+    the views named in `uploads` take files up to the import limit."""
+
+    @blueprint.before_request
+    def allow_uploads() -> None:
+        # Before anything reads the form: the body limit applies when it is parsed.
+        if request.endpoint in uploads:
+            request.max_content_length = resources.current().settings.max_import_bytes
+
     blueprint.before_request(refuse_nul_characters)
     blueprint.after_request(pages.add_security_headers)
     blueprint.register_error_handler(Problem, pages.page_for_problem)
@@ -44,10 +52,10 @@ def install(blueprint: Blueprint) -> None:
 
 
 def _helpers() -> dict:
-    who = acting()
+    who = g.get("acting")  # absent on the door's own refusal pages
     return {"money": format_money, "amount_text": amount_text, "who": who,
-            "may": lambda action: roles.may(who.role, action),
-            "sign_out": pages.SignOutForm()}
+            "may": lambda action: who is not None and roles.may(who.role, action),
+            "sign_out": pages.SignOutForm(formdata=None)}
 
 
 def _too_large(error: RequestEntityTooLarge) -> Response:
@@ -75,8 +83,9 @@ def form_refusal(form: FlaskForm) -> tuple[str, int]:
         for name, messages in form.errors.items()), 422
 
 
-def render(template: str, status: int = 200, **context) -> Response:
-    return make_response(render_template(template, **context), status)
+def render(template: str, http_status: int = 200, /, **context) -> Response:
+    """A back-office template as a response with its HTTP status."""
+    return make_response(render_template(template, **context), http_status)
 
 
 def amount_text(amount: int, currency: str) -> str:
