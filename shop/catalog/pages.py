@@ -73,7 +73,7 @@ def create_product(slug: str):
                     sku = product.sku
                 return redirect(url_for(".edit_product", slug=slug, sku=sku, created=1), 303)
             except Problem as problem:
-                error, status = problem.detail, problem.status
+                error, status = page_kit.attach_problem(form, problem), problem.status
         else:
             error, status = page_kit.form_refusal(form)
     elif not form.stock.data:
@@ -101,7 +101,7 @@ def edit_product(slug: str, sku: str):
                         form, shop.currency, has_variants=has_variants))
                 return redirect(url_for(".edit_product", slug=slug, sku=sku, saved=1), 303)
             except Problem as problem:
-                error, status = problem.detail, problem.status
+                error, status = page_kit.attach_problem(form, problem), problem.status
         else:
             error, status = page_kit.form_refusal(form)
     with database.reading() as session:

@@ -9,6 +9,7 @@ before any of these views runs; `acting()` says who they are.
 from __future__ import annotations
 
 import logging
+import re
 
 import redis
 import sqlalchemy.exc
@@ -81,6 +82,19 @@ def form_refusal(form: FlaskForm) -> tuple[str, int]:
     return "check the highlighted fields: " + "; ".join(
         f"{getattr(form, name).label.text}: {' '.join(messages)}"
         for name, messages in form.errors.items()), 422
+
+
+_NAMED_FIELD = re.compile(r"^'([a-z_]+)['.\[]")
+
+
+def attach_problem(form: FlaskForm, problem: Problem) -> str:
+    """A service's refusal shown on the field it names ("'price' must be ..."), as well as
+    above the form; returns the message for the latter."""
+    named = _NAMED_FIELD.match(problem.detail)
+    field = getattr(form, named.group(1), None) if named else None
+    if field is not None and hasattr(field, "errors"):
+        field.errors = [*field.errors, problem.detail]
+    return problem.detail
 
 
 def render(template: str, http_status: int = 200, /, **context) -> Response:

@@ -56,6 +56,7 @@ def test_a_refused_product_keeps_what_was_typed_and_says_why(client, owner, api,
     page = text(bad_price)
     assert "'price' must be an amount like 12.50 (at most 2 decimals)" in page
     assert 'value="Tree star"' in page and "Gold, 12 cm" in page
+    assert 'id="price-error"' in page and 'aria-describedby="price-hint price-error"' in page
     assert public_product(client, owner.slug, "STAR").status_code == 404
 
     empty_name = owner.post("/products/new", {**NEW, "name": " "})
