@@ -18,7 +18,7 @@ from flask import Blueprint, Response, g, make_response, render_template, reques
 from flask_wtf import FlaskForm
 from werkzeug.exceptions import RequestEntityTooLarge
 
-from shop.core import resources
+from shop.core import edge, resources
 from shop.core.errors import RETRY_AFTER_S, InvalidInput, Problem
 from shop.merchants import pages, roles
 from shop.storefront.blueprint import refuse_nul_characters
@@ -43,6 +43,8 @@ def install(blueprint: Blueprint, *, uploads: frozenset[str] = frozenset()) -> N
         if request.endpoint in uploads:
             request.max_content_length = resources.current().settings.max_import_bytes
 
+    # The JSON API's URL guard (overlong, control characters), answered here as a page.
+    blueprint.before_request(edge.guard_url)
     blueprint.before_request(refuse_nul_characters)
     blueprint.after_request(pages.add_security_headers)
     blueprint.register_error_handler(Problem, pages.page_for_problem)

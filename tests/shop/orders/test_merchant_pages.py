@@ -114,6 +114,8 @@ def test_another_shops_order_is_a_404_and_its_list_a_403(client, api, viewer):
     ("/orders?status=%00", {400}),
     ("/orders/" + "f" * 33, {404}),
     ("/orders/%00", {400}),
+    ("/orders?limit=" + "9" * 5000, {414}),
+    ("/orders?cursor=" + "9" * 5000, {414}),
 ])
 def test_bad_order_addresses_get_a_page_saying_so(viewer, path, statuses):
     response = viewer.get(path)
