@@ -314,3 +314,14 @@ def test_the_export_link_downloads_the_import_format(owner, api, shop):
     assert response.headers["Content-Disposition"] == (
         f'attachment; filename="{shop.slug}-products.csv"')
     assert text(response) == HEADER + "TREE,'=cmd(),,Decor,1999,EUR,4\r\n"
+
+
+def test_an_import_updates_an_archived_product_and_leaves_it_archived(client, owner, api,
+                                                                      shop):
+    api.add_product(shop, "TREE", price=1000, stock=5)
+    assert owner.post("/products/TREE/archive").status_code == 303
+    page = text(upload(owner, (HEADER + "TREE,Renamed tree,,,1200,EUR,6\r\n").encode()))
+    assert "create <strong>0</strong> and update <strong>1</strong>" in page
+    assert owner.post("/products/import/apply", {"staged": staged_key(page)}).status_code == 200
+    assert public_product(client, shop.slug, "TREE").status_code == 404
+    assert "Renamed tree" in text(owner.get("/products?show=archived"))
