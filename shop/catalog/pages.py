@@ -22,6 +22,9 @@ page_kit.install(blueprint, uploads=frozenset({"catalog_pages.dry_run_import"}))
 
 MAX_QUERY = 200
 MAX_CATEGORY = 100
+# A file that is wrong throughout would make a page of 50,000 rows: the first ones say what
+# to fix, and the count says how much is left.
+SHOWN_ERRORS = 200
 
 
 def _list_filters() -> tuple[str, str, bool]:
@@ -155,7 +158,8 @@ def _import_page(slug: str, form, status: int = 200, **context) -> Response:
     with resources.current().database.reading() as session:
         shop = merchants.shop_by_slug(session, slug)
     return page_kit.render("merchant/products_import.html", status, shop=shop, form=form,
-                           header=",".join(transfer.HEADER), **context)
+                           header=",".join(transfer.HEADER), shown_errors=SHOWN_ERRORS,
+                           **context)
 
 
 @blueprint.post("/products/import")

@@ -325,3 +325,10 @@ def test_an_import_updates_an_archived_product_and_leaves_it_archived(client, ow
     assert owner.post("/products/import/apply", {"staged": staged_key(page)}).status_code == 200
     assert public_product(client, shop.slug, "TREE").status_code == 404
     assert "Renamed tree" in text(owner.get("/products?show=archived"))
+
+
+def test_a_file_wrong_throughout_shows_the_first_errors_and_counts_the_rest(owner):
+    rows = "".join(f"R{n},Row {n},,,lots,EUR,1\r\n" for n in range(250))
+    page = text(upload(owner, (HEADER + rows).encode()))
+    assert page.count('<td data-label="Row" class="num">') == 200
+    assert "… and 50 more rows with errors" in page and 'name="staged"' not in page
