@@ -90,3 +90,7 @@ def _register_merchant_area(app: Flask) -> None:
                       merchant_pages):
         app.register_blueprint(blueprint)
     init_merchant_access(app)
+    from shop.catalog.pages import blueprint as catalog_pages
+    from shop.orders.merchant_pages import blueprint as order_pages
+    app.register_blueprint(catalog_pages)
+    app.register_blueprint(order_pages)

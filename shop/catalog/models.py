@@ -59,6 +59,9 @@ class Product(Base):
     options: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     # A product with variants is sold only as one of them: its own row holds no stock.
     has_variants: Mapped[bool] = mapped_column(default=False, server_default=false())
+    # Archived products are off sale but kept: past orders, reports and exports still name
+    # them, and the merchant can put them back on sale. A product's variants share its state.
+    archived_at: Mapped[datetime | None] = mapped_column(nullable=True)
 
     @property
     def available(self) -> int:

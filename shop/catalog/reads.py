@@ -39,7 +39,8 @@ _PRODUCT_PAGE = (
            (Product.stock - Product.reserved).label("available"), Merchant.name,
            Product.id, Product.parent_id, Product.options, Product.has_variants)
     .join(Merchant, Merchant.id == Product.merchant_id)
-    .where(Merchant.slug == bindparam("slug"), Product.sku == bindparam("sku"))
+    .where(Merchant.slug == bindparam("slug"), Product.sku == bindparam("sku"),
+           Product.archived_at.is_(None))  # an archived product is off sale
 )
 _SHOP_EXISTS = select(Merchant.id).where(Merchant.slug == bindparam("slug"))
 

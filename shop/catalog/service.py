@@ -15,6 +15,7 @@ from shop.catalog import variants
 from shop.catalog.models import Product
 from shop.core import validation
 from shop.core.errors import Conflict, InvalidInput, NotFound, Problem
+from shop.core.timeutil import utcnow
 from shop.merchants.models import Merchant
 
 MAX_PAGE = 100
@@ -163,8 +164,10 @@ def unknown_sku(sku: str) -> NotFound:
 
 
 def products_by_sku(session: Session, merchant_id: int, skus: list[str]) -> dict[str, Product]:
+    """The products on sale among `skus` (archived ones are left out, as if unknown)."""
     rows = session.scalars(select(Product).where(Product.merchant_id == merchant_id,
-                                                 Product.sku.in_(skus)))
+                                                 Product.sku.in_(skus),
+                                                 Product.archived_at.is_(None)))
     return {product.sku: product for product in rows}
 
 
@@ -196,11 +199,14 @@ def parse_limit(raw: str | None) -> int:
 
 def list_products(session: Session, merchant_id: int, *, query: str | None = None,
                   category: str | None = None, limit: int = DEFAULT_PAGE,
-                  cursor: str | None = None) -> Page:
-    """One page of the shop's products in a stable order, filtered by text and category."""
+                  cursor: str | None = None, archived: bool = False) -> Page:
+    """One page of the shop's products in a stable order, filtered by text and category;
+    the products on sale, or with `archived` only the archived ones."""
     # Variants are listed under their product, not as products of their own.
     statement = select(Product).where(Product.merchant_id == merchant_id,
-                                      Product.parent_id.is_(None))
+                                      Product.parent_id.is_(None),
+                                      Product.archived_at.is_not(None) if archived
+                                      else Product.archived_at.is_(None))
     if query:
         pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         statement = statement.where(or_(Product.name.ilike(pattern, escape="\\"),
@@ -216,8 +222,44 @@ def list_products(session: Session, merchant_id: int, *, query: str | None = Non
     return Page(items, encode_cursor(items[-1].id) if has_more else None)
 
 
-def categories(session: Session, merchant_id: int) -> list[str]:
-    return list(session.scalars(select(Product.category).distinct()
-                                .where(Product.merchant_id == merchant_id,
-                                       Product.category.is_not(None))
-                                .order_by(Product.category)))
+def categories(session: Session, merchant_id: int, *,
+               include_archived: bool = False) -> list[str]:
+    """The categories of the shop's products on sale (and of archived ones if asked)."""
+    statement = select(Product.category).distinct().where(Product.merchant_id == merchant_id,
+                                                          Product.category.is_not(None))
+    if not include_archived:
+        statement = statement.where(Product.archived_at.is_(None))
+    return list(session.scalars(statement.order_by(Product.category)))
+
+
+def archive_product(session: Session, merchant_id: int, sku: str) -> Product:
+    """Take a product (with its variants) off sale, keeping it for past orders; idempotent.
+
+    Orders already placed keep their lines and reservations: archiving stops new sales only.
+    """
+    product = get_product(session, merchant_id, sku)
+    if product.archived_at is None:
+        session.execute(update(Product)
+                        .where(Product.merchant_id == merchant_id,
+                               or_(Product.id == product.id, Product.parent_id == product.id),
+                               Product.archived_at.is_(None))
+                        .values(archived_at=utcnow()))
+        session.refresh(product)
+    return product
+
+
+def restore_product(session: Session, merchant_id: int, sku: str) -> Product:
+    """Put an archived product (with its variants) back on sale; idempotent."""
+    product = get_product(session, merchant_id, sku)
+    if product.parent_id is not None:
+        parent = session.get(Product, product.parent_id)
+        if parent is not None and parent.archived_at is not None:
+            raise Conflict(f"{sku!r} is a variant of the archived product {parent.sku!r}: "
+                           f"restore {parent.sku!r} first", code="parent_archived")
+    if product.archived_at is not None:
+        session.execute(update(Product)
+                        .where(Product.merchant_id == merchant_id,
+                               or_(Product.id == product.id, Product.parent_id == product.id))
+                        .values(archived_at=None))
+        session.refresh(product)
+    return product

@@ -91,6 +91,20 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{SHOP}/webhooks/<endpoint_id>/deliveries"): "webhooks.read",
     ("POST", f"{SHOP}/erasures"): "privacy.erase",
     ("GET", f"{PAGES}/"): "events.read",
+    # The back-office's catalog and orders pages: forms are read, their POSTs write.
+    ("GET", f"{PAGES}/products"): "catalog.read",
+    ("GET", f"{PAGES}/products/new"): "catalog.read",
+    ("POST", f"{PAGES}/products/new"): "catalog.write",
+    ("GET", f"{PAGES}/products/<sku>/edit"): "catalog.read",
+    ("POST", f"{PAGES}/products/<sku>/edit"): "catalog.write",
+    ("POST", f"{PAGES}/products/<sku>/archive"): "catalog.write",
+    ("POST", f"{PAGES}/products/<sku>/restore"): "catalog.write",
+    ("GET", f"{PAGES}/products/import"): "catalog.read",
+    ("POST", f"{PAGES}/products/import"): "catalog.import",
+    ("POST", f"{PAGES}/products/import/apply"): "catalog.import",
+    ("GET", f"{PAGES}/products/export"): "catalog.read",
+    ("GET", f"{PAGES}/orders"): "orders.read",
+    ("GET", f"{PAGES}/orders/<order_id>"): "orders.read",
 }
 
 # A route someone adds without a line above: only owners and managers get through, and the

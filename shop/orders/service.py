@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from shop.catalog.models import Product
 from shop.core.errors import InvalidInput, NotFound, Unauthorized
@@ -170,8 +170,9 @@ def list_orders(session: Session, merchant_id: int, status: str | None = None,
         statement = statement.where(or_(Order.created_at < created_at,
                                         and_(Order.created_at == created_at,
                                              Order.id > order_id)))
+    # Lines in one more query for the whole page, not one per order.
     rows = list(session.scalars(statement.order_by(Order.created_at.desc(), Order.id)
-                                .limit(limit + 1)))
+                                .options(selectinload(Order.lines)).limit(limit + 1)))
     items = rows[:limit]
     next_cursor = encode_order_cursor(items[-1]) if len(rows) > limit else None
     return items, next_cursor
