@@ -46,11 +46,7 @@ def create_product(session: Session, merchant_id: int, data: dict[str, Any]) -> 
         raise InvalidInput("a product with variants holds no stock itself: give each variant "
                            "its 'stock' and leave the product's out")
     product = Product(
-        merchant_id=merchant_id, sku=sku,
-        name=validation.text(data, "name"),
-        description=validation.text(data, "description", max_length=5000, required=False,
-                                    default=""),
-        category=validation.text(data, "category", max_length=100, required=False) or None,
+        merchant_id=merchant_id, sku=sku, **_described(data),
         price_amount=amount, currency=currency,
         stock=0 if specs else validation.integer(data, "stock", minimum=0, maximum=MAX_STOCK),
         reserved=0, has_variants=bool(specs),
@@ -74,9 +70,36 @@ def create_product(session: Session, merchant_id: int, data: dict[str, Any]) -> 
     return product
 
 
+def _described(data: dict[str, Any]) -> dict[str, Any]:
+    """Name, description and category of a new product, validated."""
+    return {"name": validation.text(data, "name"),
+            "description": validation.text(data, "description", max_length=5000,
+                                           required=False, default=""),
+            "category": validation.text(data, "category", max_length=100,
+                                        required=False) or None}
+
+
+def new_product_columns(data: dict[str, Any], shop_currency: str) -> dict[str, Any]:
+    """The validated columns of a new product without variants, with no database access: for
+    callers that create many at once and check SKUs themselves (the CSV import)."""
+    if data.get("variants"):
+        raise InvalidInput("variants are created one product at a time: POST the product")
+    amount, currency = price_in(shop_currency, data)
+    return {"sku": _sku(data), **_described(data), "price_amount": amount,
+            "currency": currency, "reserved": 0, "has_variants": False,
+            "stock": validation.integer(data, "stock", minimum=0, maximum=MAX_STOCK)}
+
+
+def shop_currency_of(session: Session, merchant_id: int) -> str:
+    return session.scalar(select(Merchant.currency).where(Merchant.id == merchant_id))
+
+
 def _price(session: Session, merchant_id: int, data: dict[str, Any]) -> tuple[int, str]:
+    return price_in(shop_currency_of(session, merchant_id), data)
+
+
+def price_in(shop_currency: str, data: dict[str, Any]) -> tuple[int, str]:
     """The product's price, in the one currency the shop sells in (422 otherwise)."""
-    shop_currency = session.scalar(select(Merchant.currency).where(Merchant.id == merchant_id))
     amount, currency = validation.money(data, "price", default_currency=shop_currency)
     if currency != shop_currency:
         # One order is paid in one currency: a product in another could never share a cart.
@@ -100,19 +123,9 @@ def update_product(session: Session, merchant_id: int, sku: str,
         raise InvalidInput("send either 'stock' (units on hand) or 'stock_delta', not both")
     product = get_product(session, merchant_id, sku)
     if product.has_variants and ("stock" in data or "stock_delta" in data):
-        raise InvalidInput(f"{sku!r} has variants and holds no stock itself: change the stock "
-                           "of each variant by its own SKU", code="variant_required")
-    changes: dict[str, Any] = {}
-    if "name" in data:
-        changes["name"] = validation.text(data, "name")
-    if "description" in data:
-        changes["description"] = validation.text(data, "description", max_length=5000,
-                                                 required=False, default="") or ""
-    if "category" in data:
-        changes["category"] = validation.text(data, "category", max_length=100,
-                                              required=False) or None
-    if "price" in data:
-        changes["price_amount"], changes["currency"] = _price(session, merchant_id, data)
+        raise stock_on_a_parent(sku)
+    changes = product_changes(data, shop_currency_of(session, merchant_id)
+                              if "price" in data else "")
     if changes:
         session.execute(update(Product).where(Product.id == product.id).values(**changes))
     if "stock" in data:
@@ -126,6 +139,34 @@ def update_product(session: Session, merchant_id: int, sku: str,
     return product
 
 
+def product_changes(data: dict[str, Any], shop_currency: str) -> dict[str, Any]:
+    """The validated columns that `data` changes among name, description, category and
+    price (stock aside); no database access."""
+    changes: dict[str, Any] = {}
+    if "name" in data:
+        changes["name"] = validation.text(data, "name")
+    if "description" in data:
+        changes["description"] = validation.text(data, "description", max_length=5000,
+                                                 required=False, default="") or ""
+    if "category" in data:
+        changes["category"] = validation.text(data, "category", max_length=100,
+                                              required=False) or None
+    if "price" in data:
+        changes["price_amount"], changes["currency"] = price_in(shop_currency, data)
+    return changes
+
+
+def stock_on_a_parent(sku: str) -> InvalidInput:
+    return InvalidInput(f"{sku!r} has variants and holds no stock itself: change the stock "
+                        "of each variant by its own SKU", code="variant_required")
+
+
+def stock_below_reserved(reserved: int) -> Problem:
+    return Problem(f"stock cannot go below the {reserved} units reserved by open orders: set "
+                   "at least that, or wait until they are confirmed",
+                   code="stock_below_reserved", status=409)
+
+
 def _set_stock(session: Session, product: Product, stock: int) -> None:
     # One conditional UPDATE: reservations made meanwhile are never pushed above stock.
     result = session.execute(update(Product)
@@ -133,9 +174,7 @@ def _set_stock(session: Session, product: Product, stock: int) -> None:
                              .values(stock=stock))
     if result.rowcount != 1:
         session.refresh(product)
-        raise Problem(f"stock cannot go below the {product.reserved} units reserved by open "
-                      "orders: set at least that, or wait until they are confirmed",
-                      code="stock_below_reserved", status=409)
+        raise stock_below_reserved(product.reserved)
 
 
 def _adjust_stock(session: Session, product: Product, delta: int) -> None:

@@ -1,10 +1,9 @@
 """The catalog as a CSV file: import (create or update by SKU) and export.
 
-Every product rule lives in `catalog.service`; each row goes through `create_product` or
-`update_product` inside its own savepoint, so a bad row is reported and skipped while the
-good ones apply. Exported text cells that a spreadsheet would run as a formula are prefixed
-with an apostrophe (OWASP's advice); import removes that prefix again, so a file
-round-trips.
+Every product rule lives in `catalog.service`; each row is checked by the same rules as the
+JSON API's, and a bad row is reported and skipped while the good ones apply. Exported text
+cells that a spreadsheet would run as a formula are prefixed with an apostrophe (OWASP's
+advice); import removes that prefix again, so a file round-trips.
 """
 
 from __future__ import annotations
@@ -13,13 +12,16 @@ import csv
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import select
+import sqlalchemy.exc
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from shop.catalog import service
 from shop.catalog.models import Product
-from shop.core.errors import InvalidInput, Problem
+from shop.core.errors import Conflict, InvalidInput, Problem
+from shop.core.timeutil import utcnow
 from shop.merchants import plans
 
 HEADER = ("sku", "name", "description", "category", "price_amount", "currency", "stock")
@@ -118,16 +120,25 @@ def _product_data(cells: dict[str, str]) -> dict:
 
 def import_products(session: Session, merchant_id: int, slug: str, raw: bytes, *,
                     dry_run: bool) -> ImportReport:
-    """Create or update products from CSV; a dry run reports the same and changes nothing."""
+    """Create or update products from CSV; a dry run reports the same and changes nothing.
+
+    Every row is checked first by the catalog's own rules (`service.new_product_columns`,
+    `service.product_changes`), with no database round trip; then the good rows are written
+    at once: new products in one multi-row INSERT, updates one conditional UPDATE each (a
+    stock below what open orders reserved fails that row alone)."""
     parsed = list(_rows(_decode(raw)))
-    existing = set(session.scalars(select(Product.sku).where(
-        Product.merchant_id == merchant_id)))
-    new_skus = {cells["sku"].strip() for _, cells in parsed if isinstance(cells, dict)} - existing
+    existing = {row.sku: row for row in session.execute(
+        select(Product.id, Product.sku, Product.reserved, Product.has_variants)
+        .where(Product.merchant_id == merchant_id))}
+    new_skus = {cells["sku"].strip() for _, cells in parsed if isinstance(cells, dict)} - set(
+        existing)
     if new_skus:
         plans.check(session, merchant_id, slug, plans.Limit.PRODUCTS, adding=len(new_skus))
+    currency = service.shop_currency_of(session, merchant_id)
     report = ImportReport()
     seen: dict[str, int] = {}
-    everything = session.begin_nested()
+    creates: list[dict] = []
+    updates: list[tuple[int, Any, dict, int]] = []
     for row, cells in parsed:
         if isinstance(cells, str):
             report.fail(row, cells)
@@ -138,21 +149,70 @@ def import_products(session: Session, merchant_id: int, slug: str, raw: bytes, *
             if sku in seen:
                 raise InvalidInput(f"SKU {sku!r} was already in row {seen[sku]}")
             seen[sku] = row
-            with session.begin_nested():
-                if sku in existing:
-                    service.update_product(session, merchant_id, sku,
-                                           {k: v for k, v in data.items() if k != "sku"})
-                    report.updated += 1
-                else:
-                    service.create_product(session, merchant_id, data)
-                    report.created += 1
+            current = existing.get(sku)
+            if current is None:
+                creates.append({"merchant_id": merchant_id,
+                                **service.new_product_columns(data, currency)})
+                continue
+            if current.has_variants:
+                raise service.stock_on_a_parent(sku)
+            changes = service.product_changes(
+                {key: value for key, value in data.items() if key not in ("sku", "stock")},
+                currency)
+            updates.append((row, current, changes, data["stock"]))
         except Problem as problem:
             report.fail(row, problem.detail)
-    if dry_run:
-        everything.rollback()
-    else:
-        everything.commit()
+    applicable, refused = [], []
+    for row, current, changes, stock in updates:
+        wanted = {**changes, "stock": stock}
+        if current.reserved <= stock:
+            applicable.append((row, current.id, wanted))
+        else:
+            refused.append((row, current.reserved))
+    if not dry_run:
+        refused += _apply_updates(session, applicable)
+    for row, reserved in refused:
+        report.fail(row, service.stock_below_reserved(reserved).detail)
+    report.updated = len(updates) - len(refused)
+    if creates and not dry_run:
+        try:
+            with session.begin_nested():
+                session.execute(insert(Product), creates)
+        except sqlalchemy.exc.IntegrityError:
+            raise Conflict("another request created one of these SKUs meanwhile: send the "
+                           "file again (those rows then update)", code="sku_taken") from None
+    report.created = len(creates)
+    report.errors.sort(key=lambda error: error["row"])
     return report
+
+
+def _apply_updates(session: Session, updates: list[tuple[int, int, dict]]
+                   ) -> list[tuple[int, int]]:
+    """Write the updates as one executemany per set of columns, each row on the condition
+    that stock stays at or above what open orders reserve; the (row, reserved) of those an
+    order reserved past since the file was checked."""
+    table = Product.__table__
+    groups: dict[tuple[str, ...], list[tuple[int, int, dict]]] = {}
+    for update_ in updates:
+        groups.setdefault(tuple(sorted(update_[2])), []).append(update_)
+    refused = []
+    for columns, group in groups.items():
+        statement = (update(table)
+                     .where(table.c.id == bindparam("b_id"),
+                            table.c.reserved <= bindparam("b_stock"))
+                     .values({**{column: bindparam(f"b_{column}") for column in columns},
+                              "updated_at": utcnow()}))
+        written = session.execute(statement, [
+            {"b_id": product_id, **{f"b_{column}": value for column, value in wanted.items()}}
+            for _, product_id, wanted in group]).rowcount
+        if written != len(group):
+            # Rare: a checkout reserved more in the meantime. Find which rows stayed as they were.
+            by_id = {product_id: (row, wanted) for row, product_id, wanted in group}
+            for current in session.execute(select(table).where(table.c.id.in_(by_id))):
+                row, wanted = by_id[current.id]
+                if any(getattr(current, column) != value for column, value in wanted.items()):
+                    refused.append((row, current.reserved))
+    return refused
 
 
 def _escape(cell: str) -> str:

@@ -143,3 +143,27 @@ def test_import_beyond_the_plan_is_402(app, client, shop):
     response = _import(client, shop, f"{HEADER}\n{rows}", dry_run="true")
     assert response.status_code == 402
     assert response.get_json()["limit"] == "products"
+
+
+def test_an_update_overtaken_by_a_reservation_fails_that_row_alone(app, client, api, shop):
+    """The file was checked while 3 units were free; a checkout reserved them before the
+    write. The conditional UPDATE refuses that row, and the report says which one."""
+    from sqlalchemy import select
+
+    from shop.catalog.models import Product
+    from shop.catalog.transfer import _apply_updates
+
+    api.add_product(shop, "HELD", stock=5)
+    api.add_product(shop, "FREE", stock=5)
+    cart = api.new_cart(shop)
+    api.set_item(cart, "HELD", 3)
+    assert api.checkout(cart).status_code == 201
+    database = app.extensions["peakshop"].database
+    with database.transaction() as session:
+        ids = dict(session.execute(select(Product.sku, Product.id)).all())
+        refused = _apply_updates(session, [(2, ids["HELD"], {"stock": 1, "name": "Held"}),
+                                           (3, ids["FREE"], {"stock": 1, "name": "Free"})])
+    assert refused == [(2, 3)]
+    products = _products(client, shop)
+    assert products["HELD"]["available"] == 2 and products["HELD"]["name"] != "Held"
+    assert products["FREE"]["available"] == 1 and products["FREE"]["name"] == "Free"
