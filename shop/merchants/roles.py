@@ -91,6 +91,22 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{SHOP}/webhooks/<endpoint_id>/deliveries"): "webhooks.read",
     ("POST", f"{SHOP}/erasures"): "privacy.erase",
     ("GET", f"{PAGES}/"): "events.read",
+    ("GET", f"{PAGES}/team"): "team.read",
+    ("POST", f"{PAGES}/team/invitations"): "team.write",
+    ("POST", f"{PAGES}/team/<int:collaborator_id>/role"): "team.write",
+    ("POST", f"{PAGES}/team/<int:collaborator_id>/remove"): "team.write",
+    ("POST", f"{PAGES}/team/ownership"): "team.write",
+    ("GET", f"{PAGES}/tokens"): "tokens.read",
+    ("POST", f"{PAGES}/tokens/<int:token_id>/revoke"): "tokens.revoke",
+    ("GET", f"{PAGES}/plan"): "plan.read",
+    ("POST", f"{PAGES}/plan"): "plan.write",
+    ("GET", f"{PAGES}/audit"): "audit.read",
+    ("GET", f"{PAGES}/events"): "events.read",
+    ("GET", f"{PAGES}/events/new"): "events.read",  # the form; sending it is the write
+    ("POST", f"{PAGES}/events/new"): "events.write",
+    ("GET", f"{PAGES}/events/<int:event_id>/edit"): "events.read",
+    ("POST", f"{PAGES}/events/<int:event_id>/edit"): "events.write",
+    ("POST", f"{PAGES}/events/<int:event_id>/delete"): "events.write",
 }
 
 # A route someone adds without a line above: only owners and managers get through, and the

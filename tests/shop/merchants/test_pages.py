@@ -31,7 +31,7 @@ def test_a_viewer_signs_in_and_sees_coming_events_with_their_capacity(client, te
     assert dashboard.status_code == 200 and dashboard.mimetype == "text/html"
     text = dashboard.get_data(as_text=True)
     assert "Mail blast" in text and "2099-12-20 17:00" in text
-    assert "<td>4</td>" in text  # 100 requests/s at 32 per replica
+    assert '<td data-label="Web replicas planned">4</td>' in text  # 100 rps at 32 a replica
     assert "viewer" in text and "<script" not in text
     assert "Content-Security-Policy" in dashboard.headers
 
