@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Blueprint, session
 from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired
 
 from shop.core import resources
@@ -24,10 +25,13 @@ blueprint = Blueprint("events", __name__, url_prefix="/shops/<slug>/events")
 ZONE_IN_SESSION = "event_zone"  # the zone last used, offered first next time
 
 
-def zone_choices() -> dict[str, list[tuple[str, str]]]:
-    offsets = [(name, name) for name in local_time.offset_names()]
-    zones = [(name, name.replace("_", " ")) for name in local_time.zone_names()]
-    return {"": [(local_time.UTC_NAME, "UTC")], "Time zones": zones, "UTC offsets": offsets}
+def zone_choices() -> list[SelectChoice]:
+    """UTC first, then the IANA zones, then the fixed offsets, each in its own group."""
+    return ([SelectChoice(local_time.UTC_NAME, "UTC")]
+            + [SelectChoice(name, name.replace("_", " "), optgroup="Time zones")
+               for name in local_time.zone_names()]
+            + [SelectChoice(name, name, optgroup="UTC offsets")
+               for name in local_time.offset_names()])
 
 
 class EventForm(FlaskForm):

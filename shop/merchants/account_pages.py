@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, g, request
 from flask_wtf import FlaskForm
 from wtforms import SelectField
+from wtforms.fields.choices import SelectChoice
 
 from shop.catalog.service import parse_limit
 from shop.core import resources
@@ -27,7 +28,7 @@ LIMIT_WORDS = {
 
 
 class PlanForm(FlaskForm):
-    plan = SelectField("Plan", choices=[(plan.value, plan.value.capitalize())
+    plan = SelectField("Plan", choices=[SelectChoice(plan.value, plan.value.capitalize())
                                         for plan in plans.Plan])
 
 

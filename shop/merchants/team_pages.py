@@ -11,6 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, g, session, url_for
 from flask_wtf import FlaskForm
 from wtforms import EmailField, PasswordField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from shop.core import resources
@@ -29,7 +30,7 @@ from shop.merchants.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 blueprint = Blueprint("team", __name__)
 
-ROLE_CHOICES = [(role.value, role.value.capitalize()) for role in roles.ROLES]
+ROLE_CHOICES = [SelectChoice(role.value, role.value.capitalize()) for role in roles.ROLES]
 ROLE_HINTS = {
     roles.Role.OWNER: "everything, including the team, the plan and the audit log",
     roles.Role.MANAGER: "catalog, imports, carriers, events, waiting room",
@@ -53,9 +54,9 @@ class TransferForm(FlaskForm):
 
 
 class NewAccountForm(FlaskForm):
-    password = PasswordField(
-        "Choose a password",
-        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)])
+    # Its strength is checked by the account service, the same rule as at sign-up.
+    password = PasswordField("Choose a password", validators=[DataRequired()],
+                             description=f"At least {MIN_PASSWORD_LENGTH} characters.")
     confirm = PasswordField("Type it again",
                             validators=[DataRequired(),
                                         EqualTo("password", "the two passwords differ")])
@@ -73,7 +74,7 @@ def _team_page(slug: str, status: int = 200, *, invite: InviteForm | None = None
     with resources.current().database.reading() as db:
         shop = merchants.shop_by_slug(db, slug)
         members = team.list_team(db, who.merchant_id)
-        successors = [(m.id, f"{m.email} ({m.role})") for m in members
+        successors = [SelectChoice(str(m.id), f"{m.email} ({m.role})") for m in members
                       if m.status == "active" and m.id != who.collaborator_id]
         transfer = TransferForm()
         transfer.collaborator_id.choices = successors
