@@ -73,12 +73,14 @@ SECTIONS = (
     ("Team", "merchant_pages.team.show_team", "team.read"),
     ("Tokens", "merchant_pages.account.show_tokens", "tokens.read"),
     ("Events", "merchant_pages.events.list_events", "events.read"),
+    ("Carriers", "merchant_pages.carriers.list_carriers", "carriers.read"),
     ("Plan", "merchant_pages.account.show_plan", "plan.read"),
     ("Audit log", "merchant_pages.account.show_audit", "audit.read"),
 )
 # Pages that belong to a section without being its first page.
 SECTION_OF = {"merchant_pages.events.announce": "merchant_pages.events.list_events",
-              "merchant_pages.events.edit": "merchant_pages.events.list_events"}
+              "merchant_pages.events.edit": "merchant_pages.events.list_events",
+              "merchant_pages.carriers.edit": "merchant_pages.carriers.list_carriers"}
 
 
 def back_office_nav() -> list[NavLink]:
@@ -175,10 +177,11 @@ def page_for_problem(problem: Problem) -> Response:
 
 def _register_sections() -> None:
     from shop.events.pages import blueprint as event_pages
+    from shop.fulfilment.pages import blueprint as carrier_pages
     from shop.merchants.account_pages import blueprint as account_pages
     from shop.merchants.team_pages import blueprint as team_pages
 
-    for section in (team_pages, account_pages, event_pages):
+    for section in (team_pages, account_pages, event_pages, carrier_pages):
         blueprint.register_blueprint(section)
 
 

@@ -107,6 +107,9 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{PAGES}/events/<int:event_id>/edit"): "events.read",
     ("POST", f"{PAGES}/events/<int:event_id>/edit"): "events.write",
     ("POST", f"{PAGES}/events/<int:event_id>/delete"): "events.write",
+    ("GET", f"{PAGES}/carriers"): "carriers.read",
+    ("GET", f"{PAGES}/carriers/<int:carrier_id>/edit"): "carriers.read",
+    ("POST", f"{PAGES}/carriers/<int:carrier_id>/edit"): "carriers.write",
 }
 
 # A route someone adds without a line above: only owners and managers get through, and the
