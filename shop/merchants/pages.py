@@ -9,9 +9,13 @@ one: they share its security headers and its error pages.
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
+import redis
+import sqlalchemy.exc
 from flask import Blueprint, Response, g, make_response, redirect, request, session, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
@@ -20,7 +24,7 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from shop.catalog.stock_alerts import LOW_STOCK_UNITS, low_stock
 from shop.core import resources
-from shop.core.errors import Problem
+from shop.core.errors import RETRY_AFTER_S, Conflict, DependencyDown, Problem
 from shop.core.timeutil import utcnow
 from shop.events import service as events
 from shop.events.api import capacity_settings
@@ -28,14 +32,23 @@ from shop.merchants import roles
 from shop.merchants import service as merchants
 from shop.merchants.access import acting, checked_sign_in
 from shop.merchants.models import ApiToken
-from shop.merchants.page_kit import SESSION_TOKEN, ButtonForm, render_page, session_token
+from shop.merchants.page_kit import (
+    SESSION_TOKEN,
+    ButtonForm,
+    FormRefused,
+    render_page,
+    session_token,
+)
 from shop.orders.summary import sales_between
 from shop.storefront.formatting import format_money
 
 __all__ = ["SESSION_TOKEN", "blueprint", "page_for_problem", "session_token"]
 
+log = logging.getLogger(__name__)
 blueprint = Blueprint("merchant_pages", __name__, url_prefix="/merchant")
 
+# Tab, line feed and carriage return are text; every other control character is not.
+UNUSABLE_FORM_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self' data:; "
                            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
 
@@ -172,6 +185,36 @@ def page_for_problem(problem: Problem) -> Response:
     retry_after = getattr(problem, "retry_after_s", None)
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+@blueprint.before_request
+def refuse_unusable_form_text() -> None:
+    """A NUL, another control character or a lone surrogate in a form field can be neither
+    stored (PostgreSQL refuses NUL) nor shown again: refuse the form before any service."""
+    for name, value in request.form.items(multi=True):
+        if UNUSABLE_FORM_TEXT.search(value):
+            raise FormRefused(f"'{name[:40]}' holds a control character: remove it and send "
+                              "the form again")
+
+
+@blueprint.errorhandler(sqlalchemy.exc.IntegrityError)
+def page_for_race(error: Exception) -> Response:
+    log.info("integrity conflict on a back-office page: %s", error)
+    return page_for_problem(Conflict("someone changed the same record at the same time: "
+                                     "reload the page and try again"))
+
+
+@blueprint.errorhandler(sqlalchemy.exc.OperationalError)
+@blueprint.errorhandler(sqlalchemy.exc.DisconnectionError)
+@blueprint.errorhandler(redis.exceptions.ConnectionError)
+@blueprint.errorhandler(redis.exceptions.TimeoutError)
+def page_for_outage(error: Exception) -> Response:
+    log.warning("back-office page without its database or Redis: %s", error)
+    response = page_for_problem(DependencyDown(
+        f"the shop's database or Redis is unreachable; nothing was changed: retry in "
+        f"{RETRY_AFTER_S} seconds"))
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
     return response
 
 

@@ -121,3 +121,13 @@ def test_another_shops_event_is_out_of_reach(app, client, api, team):
     assert refused.status_code == 404 and refused.mimetype == "text/html"
     assert len(_api_events(client, other)) == 1
     assert page.get(_events_url(other.slug)).status_code == 403
+
+
+def test_control_characters_in_a_form_are_a_400_page_not_a_500(app, client, team):
+    owner = team["owner"]
+    page = acting_as(app, owner)
+    for name in ("Launch\x00night", "Bell\x07"):
+        response = _announce(page, owner.slug, name=name)
+        assert response.status_code == 400 and response.mimetype == "text/html"
+        assert "control character" in text(response)
+    assert _api_events(client, owner) == []
