@@ -4,7 +4,7 @@ handed to `shop.events.service` as RFC 3339, exactly what the JSON API takes."""
 
 from __future__ import annotations
 
-from flask import Blueprint, session
+from flask import Blueprint, g, session
 from flask_wtf import FlaskForm
 from wtforms import DateTimeLocalField, IntegerField, SelectField, StringField
 from wtforms.fields.choices import SelectChoice
@@ -94,8 +94,10 @@ def announce(slug: str):
     form = EventForm()
     try:
         if submitted(form):
+            data = form.service_data()
             with resources.current().database.transaction() as db:
-                service.create_event(db, acting().merchant_id, slug, form.service_data())
+                service.create_event(db, acting().merchant_id, slug, data)
+            g.audit_details = {"request": data}
             return see_other("merchant_pages.events.list_events", slug=slug)
     except Problem as problem:
         return _form_page(slug, form, problem.status, error=problem)
@@ -114,9 +116,10 @@ def edit(slug: str, event_id: int):
     form = EventForm(data=stored)
     try:
         if submitted(form):
+            data = form.service_data()
             with resources.current().database.transaction() as db:
-                service.update_event(db, acting().merchant_id, slug, event_id,
-                                     form.service_data())
+                service.update_event(db, acting().merchant_id, slug, event_id, data)
+            g.audit_details = {"request": data}
             return see_other("merchant_pages.events.list_events", slug=slug)
     except Problem as problem:
         return _form_page(slug, form, problem.status, event_id=event_id, error=problem)

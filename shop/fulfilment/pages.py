@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from flask import Blueprint
+from flask import Blueprint, g
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DecimalField, IntegerField, StringField
 from wtforms.validators import InputRequired, Optional, ValidationError
@@ -102,9 +102,10 @@ def edit(slug: str, carrier_id: int):
     status, error = 200, None
     try:
         if submitted(form):
+            data = form.service_data(shop.currency)
             with resources.current().database.transaction() as db:
-                service.update_carrier(db, who.merchant_id, carrier_id,
-                                       form.service_data(shop.currency))
+                service.update_carrier(db, who.merchant_id, carrier_id, data)
+            g.audit_details = {"request": data}
             return see_other("merchant_pages.carriers.list_carriers", slug=slug)
     except Problem as problem:
         status, error = problem.status, problem.detail

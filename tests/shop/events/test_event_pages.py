@@ -81,6 +81,10 @@ def test_an_event_is_edited_and_cancelled(app, client, team):
     [event] = _api_events(client, owner)
     assert event["expected_peak_rps"] == 320 and event["starts_at"] == "2099-12-20T18:00:00Z"
     assert event["planned_capacity"]["web_replicas"] == 10
+    [entry] = [e for e in client.get(f"/api/v1/shops/{owner.slug}/audit", headers=owner.auth)
+               .get_json()["items"] if e["target"] == edit_url]
+    assert entry["action"] == "events.write" and entry["actor"] == owner.email
+    assert entry["details"]["request"]["expected_peak_rps"] == 320
     cancelled = post_form(page, _events_url(owner.slug),
                           f"{_events_url(owner.slug)}/{event['id']}/delete")
     assert cancelled.status_code == 303 and _api_events(client, owner) == []
