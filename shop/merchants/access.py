@@ -23,7 +23,7 @@ from shop.core.errors import Forbidden, Problem, Unauthorized, problem_response
 from shop.core.http import bearer_token
 from shop.core.redis import limits_storage
 from shop.merchants import audit, plans, roles, service, tokens
-from shop.merchants.roles import PUBLIC, SHOP
+from shop.merchants.roles import PAGES, PUBLIC, SHOP
 from shop.merchants.throttle import HashingSlots, SignInThrottle, TooManyRequests
 
 log = logging.getLogger(__name__)
@@ -32,6 +32,7 @@ log = logging.getLogger(__name__)
 QUOTAS = {
     ("POST", f"{SHOP}/products"): plans.Limit.PRODUCTS,
     ("POST", f"{SHOP}/collaborators"): plans.Limit.COLLABORATORS,
+    ("POST", f"{PAGES}/team/invitations"): plans.Limit.COLLABORATORS,
 }
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 

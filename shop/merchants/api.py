@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, g, request
+from flask import Blueprint, g, request, url_for
 
 from shop.core import resources, validation
 from shop.core.errors import InvalidInput
 from shop.core.http import bearer_token, json_body
 from shop.core.openapi import BEARER, Response, api
-from shop.merchants import audit, team
 from shop.merchants import service as merchants
+from shop.merchants import team
 from shop.merchants.access import acting, checked_sign_in
 from shop.merchants.presenters import collaborator_json, issued_json
 from shop.merchants.schemas import Collaborators, Issued, SignIn, SignUp
@@ -52,14 +52,8 @@ def accept_invitation(invitation: str):
     data = json_body()
     current = resources.current()
     with current.database.transaction() as session:
-        issued = team.accept(session, invitation[:200], data,
-                             token_ttl_days=current.settings.token_ttl_days)
-        who = merchants.Acting(issued.merchant.id, issued.merchant.slug, issued.collaborator.id,
-                               issued.collaborator.person_id, issued.collaborator.email,
-                               issued.collaborator.role, issued.token_id)
-        audit.record(session, issued.merchant.id, who, "team.join",
-                     f"collaborator {issued.collaborator.id}",
-                     {"role": issued.collaborator.role})
+        issued = team.join(session, invitation[:200], data,
+                           token_ttl_days=current.settings.token_ttl_days)
         return issued_json(issued), 201
 
 
@@ -88,6 +82,8 @@ def add_collaborator(slug: str):
                 "token": invited.invitation,
                 "accept_url": f"{request.host_url}api/v1/invitations/{invited.invitation}"
                               "/accept",
+                "accept_page_url": url_for("merchant_pages.team.accept_invitation",
+                                           invitation=invited.invitation, _external=True),
                 "expires_at": body["invitation_expires_at"]}
         if invited.issued:
             body.update({key: value for key, value in issued_json(invited.issued).items()

@@ -1,129 +1,63 @@
-"""What every back-office page blueprint shares with the sign-in pages of
-`shop.merchants.pages`: the same headers, refusals shown as HTML pages, and the helpers the
-templates call (money, "may this person do that", the sign-out form).
+"""What every back-office page shares: rendering with a status, form refusals, the session.
 
-The door (`shop.merchants.access`) has already signed the person in and checked their role
-before any of these views runs; `acting()` says who they are.
+Pages translate HTTP and nothing else: who acts comes from the door
+(`shop.merchants.access.acting`), decisions from the domain services. A refused form is shown
+again with its status (4xx), the problem beside it and what was typed still in it.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-
-import redis
-import sqlalchemy.exc
-from babel.numbers import get_currency_precision
-from flask import Blueprint, Response, g, make_response, render_template, request
+from flask import Response, make_response, redirect, render_template, session, url_for
 from flask_wtf import FlaskForm
-from werkzeug.exceptions import RequestEntityTooLarge
 
-from shop.core import edge, resources
-from shop.core.errors import RETRY_AFTER_S, InvalidInput, Problem
-from shop.merchants import pages, roles
-from shop.storefront.blueprint import refuse_nul_characters
-from shop.storefront.formatting import format_money
+from shop.core.errors import Problem
 
-log = logging.getLogger(__name__)
-
-REDIS_DOWN = (redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
-              redis.exceptions.BusyLoadingError)
-DATABASE_DOWN = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.DisconnectionError)
+SESSION_TOKEN = "merchant_token"
 FORM_EXPIRED = ("this form has expired or was sent from another site: reload the page and "
-                "send it again")
+                "submit it again")
 
 
-def install(blueprint: Blueprint, *, uploads: frozenset[str] = frozenset()) -> None:
-    """Give a back-office blueprint the shared guards, headers, error pages and helpers;
-    the views named in `uploads` take files up to the import limit."""
-
-    @blueprint.before_request
-    def allow_uploads() -> None:
-        # Before anything reads the form: the body limit applies when it is parsed.
-        if request.endpoint in uploads:
-            request.max_content_length = resources.current().settings.max_import_bytes
-
-    # The JSON API's URL guard (overlong, control characters), answered here as a page.
-    blueprint.before_request(edge.guard_url)
-    blueprint.before_request(refuse_nul_characters)
-    blueprint.after_request(pages.add_security_headers)
-    blueprint.register_error_handler(Problem, pages.page_for_problem)
-    blueprint.register_error_handler(RequestEntityTooLarge, _too_large)
-    for error in REDIS_DOWN + DATABASE_DOWN:
-        blueprint.register_error_handler(error, _unavailable)
-    blueprint.context_processor(_helpers)
+class ButtonForm(FlaskForm):
+    """Nothing but the CSRF token: a button that changes something (sign out, revoke,
+    remove) is a POST another site must not forge."""
 
 
-def _helpers() -> dict:
-    who = g.get("acting")  # absent on the door's own refusal pages
-    return {"money": format_money, "amount_text": amount_text, "who": who,
-            "may": lambda action: who is not None and roles.may(who.role, action),
-            "sign_out": pages.SignOutForm(formdata=None)}
+class FormRefused(Problem):
+    """A form that did not parse: a field missing, a number that is not one, no CSRF token."""
+
+    status, code, title = 400, "invalid_form", "Check the form"
 
 
-def _too_large(error: RequestEntityTooLarge) -> Response:
-    return pages.page_for_problem(Problem(
-        "the file is larger than this shop accepts in one upload: split it into smaller "
-        "files and import them one after the other", code="too_large", status=413))
+def session_token() -> str | None:
+    return session.get(SESSION_TOKEN)
 
 
-def _unavailable(error: Exception) -> Response:
-    log.warning("back-office page: a dependency is unavailable: %s", error)
-    response = pages.page_for_problem(Problem(
-        f"the database or Redis cannot be reached just now; nothing was changed: try again "
-        f"in {RETRY_AFTER_S} seconds", code="dependency_unavailable", status=503))
-    response.headers["Retry-After"] = str(RETRY_AFTER_S)
-    return response
-
-
-def form_refusal(form: FlaskForm) -> tuple[str, int]:
-    """Why a submitted form was refused, and its status: 400 for a missing or stale CSRF
-    token (nothing the person typed is wrong), else 422 naming each field."""
+def form_problem(form: FlaskForm) -> FormRefused:
+    """Why `form` was refused, naming each field by its label; a missing or stale CSRF token
+    is a 400 of its own so that nothing is changed by a forged post."""
     if "csrf_token" in form.errors:
-        return FORM_EXPIRED, 400
-    return "check the highlighted fields: " + "; ".join(
-        f"{getattr(form, name).label.text}: {' '.join(messages)}"
-        for name, messages in form.errors.items()), 422
+        return FormRefused(FORM_EXPIRED, code="csrf_rejected")
+    parts = []
+    for name, messages in form.errors.items():
+        field = getattr(form, name, None)
+        label = field.label.text if field is not None else name
+        parts.append(f"{label}: {' '.join(messages)}")
+    return FormRefused("check the form: " + "; ".join(parts), status=422)
 
 
-_NAMED_FIELD = re.compile(r"^'([a-z_]+)['.\[]")
+def submitted(form: FlaskForm) -> bool:
+    """True when `form` was posted and is valid; raise its problem when posted and invalid."""
+    if not form.is_submitted():
+        return False
+    if not form.validate():
+        raise form_problem(form)
+    return True
 
 
-def attach_problem(form: FlaskForm, problem: Problem) -> str:
-    """A service's refusal shown on the field it names ("'price' must be ..."), as well as
-    above the form; returns the message for the latter."""
-    named = _NAMED_FIELD.match(problem.detail)
-    field = getattr(form, named.group(1), None) if named else None
-    if field is not None and hasattr(field, "errors"):
-        field.errors = [*field.errors, problem.detail]
-    return problem.detail
+def render_page(template: str, status: int = 200, **context) -> Response:
+    return make_response(render_template(template, **context), status)
 
 
-def render(template: str, http_status: int = 200, /, **context) -> Response:
-    """A back-office template as a response with its HTTP status."""
-    return make_response(render_template(template, **context), http_status)
-
-
-def amount_text(amount: int, currency: str) -> str:
-    """Minor units as a merchant types them in a form: 1250 EUR -> '12.50', 500 JPY -> '500'."""
-    digits = get_currency_precision(currency)
-    if not digits:
-        return str(amount)
-    major, minor = divmod(amount, 10**digits)
-    return f"{major}.{minor:0{digits}d}"
-
-
-def minor_units(typed: str, currency: str, field: str = "price") -> int:
-    """An amount typed in a form ('12.50' or '12,50') in minor units of `currency`."""
-    text = typed.strip()
-    digits = get_currency_precision(currency)
-    major, separator, fraction = text.replace(",", ".").partition(".")
-    if (not major.isascii() or not major.isdigit() or len(major) > 13
-            or (separator and not (fraction.isascii() and fraction.isdigit()))
-            or len(fraction) > digits):
-        example = "12.50" if digits else "1250"
-        decimals = (f"at most {digits} decimals" if digits
-                    else f"no decimals in {currency}")
-        raise InvalidInput(f"'{field}' must be an amount like {example} ({decimals}): "
-                           f"got {text[:40]!r}")
-    return int(major) * 10**digits + int(fraction.ljust(digits, "0") or 0)
+def see_other(endpoint: str, **values) -> Response:
+    """Post/redirect/get: after a change, the browser loads the page that shows it."""
+    return redirect(url_for(endpoint, **values), 303)

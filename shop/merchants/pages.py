@@ -1,41 +1,57 @@
-"""The back-office in HTML: sign in, and a dashboard of upcoming events with their capacity.
+"""The back-office in HTML: sign in and out, the dashboard, and the sections' blueprints.
 
 Server-rendered and usable without JavaScript. Forms are Flask-WTF forms (each carries its
 CSRF token); the session cookie holds the API token the sign-in issued, so the pages go
-through the same door (role matrix, expiry, revocation) as the JSON API.
+through the same door (role matrix, expiry, revocation, quotas, audit) as the JSON API.
+The sections (team, tokens, plan, audit, events, carriers) are blueprints nested in this
+one: they share its security headers and its error pages.
 """
 
 from __future__ import annotations
 
-from flask import (
-    Blueprint,
-    Response,
-    make_response,
-    redirect,
-    render_template,
-    request,
-    session,
-    url_for,
-)
+import logging
+import re
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+
+import redis
+import sqlalchemy.exc
+from flask import Blueprint, Response, g, make_response, redirect, request, session, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
+from shop.catalog.stock_alerts import LOW_STOCK_UNITS, low_stock
 from shop.core import resources
-from shop.core.errors import Problem
+from shop.core.errors import RETRY_AFTER_S, Conflict, DependencyDown, Problem
 from shop.core.timeutil import utcnow
 from shop.events import service as events
 from shop.events.api import capacity_settings
+from shop.merchants import roles
 from shop.merchants import service as merchants
 from shop.merchants.access import acting, checked_sign_in
 from shop.merchants.models import ApiToken
+from shop.merchants.page_kit import (
+    SESSION_TOKEN,
+    ButtonForm,
+    FormRefused,
+    render_page,
+    session_token,
+)
+from shop.orders.summary import sales_between
+from shop.storefront.formatting import format_money
 
+__all__ = ["SESSION_TOKEN", "blueprint", "page_for_problem", "session_token"]
+
+log = logging.getLogger(__name__)
 blueprint = Blueprint("merchant_pages", __name__, url_prefix="/merchant")
 
-SESSION_TOKEN = "merchant_token"
+# Tab, line feed and carriage return are text; every other control character is not.
+UNUSABLE_FORM_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
 CONTENT_SECURITY_POLICY = ("default-src 'none'; style-src 'self'; img-src 'self' data:; "
                            "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+
 
 class SignInForm(FlaskForm):
     email = EmailField("E-mail", validators=[DataRequired(), Length(max=254)])
@@ -43,8 +59,10 @@ class SignInForm(FlaskForm):
     shop = StringField("Shop (only if you work for several)",
                        validators=[Optional(), Length(max=64)])
 
-class SignOutForm(FlaskForm):
-    """Nothing but the CSRF token: signing out is a POST another site must not forge."""
+
+class SignOutForm(ButtonForm):
+    """Signing out is a POST another site must not forge."""
+
 
 @blueprint.after_request
 def add_security_headers(response: Response) -> Response:
@@ -54,8 +72,55 @@ def add_security_headers(response: Response) -> Response:
     response.headers.setdefault("Cache-Control", "no-store")
     return response
 
-def session_token() -> str | None:
-    return session.get(SESSION_TOKEN)
+
+@dataclass(frozen=True)
+class NavLink:
+    label: str
+    url: str
+    current: bool
+
+
+# label, endpoint, the action the section reads (hidden from roles that may not).
+SECTIONS = (
+    ("Dashboard", "merchant_pages.dashboard", "events.read"),
+    ("Products", "catalog_pages.list_products", "catalog.read"),
+    ("CSV import", "catalog_pages.import_form", "catalog.read"),
+    ("Orders", "order_pages.list_orders", "orders.read"),
+    ("Team", "merchant_pages.team.show_team", "team.read"),
+    ("Tokens", "merchant_pages.account.show_tokens", "tokens.read"),
+    ("Events", "merchant_pages.events.list_events", "events.read"),
+    ("Carriers", "merchant_pages.carriers.list_carriers", "carriers.read"),
+    ("Plan", "merchant_pages.account.show_plan", "plan.read"),
+    ("Audit log", "merchant_pages.account.show_audit", "audit.read"),
+)
+# Pages that belong to a section without being its first page.
+SECTION_OF = {"merchant_pages.events.announce": "merchant_pages.events.list_events",
+              "merchant_pages.events.edit": "merchant_pages.events.list_events",
+              "merchant_pages.carriers.edit": "merchant_pages.carriers.list_carriers",
+              "catalog_pages.create_product": "catalog_pages.list_products",
+              "catalog_pages.edit_product": "catalog_pages.list_products",
+              "catalog_pages.dry_run_import": "catalog_pages.import_form",
+              "catalog_pages.apply_import": "catalog_pages.import_form",
+              "order_pages.show_order": "order_pages.list_orders"}
+
+
+def back_office_nav() -> list[NavLink]:
+    """The sections the signed-in role may read, the current one marked."""
+    who = g.get("acting")
+    if who is None:
+        return []
+    here = SECTION_OF.get(request.endpoint, request.endpoint)
+    return [NavLink(label, url_for(endpoint, slug=who.slug), endpoint == here)
+            for label, endpoint, action in SECTIONS if roles.may(who.role, action)]
+
+
+@blueprint.app_context_processor
+def back_office_helpers() -> dict:
+    # Functions, not values: building a form writes a CSRF token into the session, which
+    # only a back-office page (with its nav) should do.
+    return {"sign_out_form": SignOutForm, "money": format_money,
+            "back_office_nav": back_office_nav, "may": roles.may}
+
 
 @blueprint.route("/sign-in", methods=["GET", "POST"])
 def sign_in():
@@ -76,11 +141,11 @@ def sign_in():
     elif request.method == "POST":
         error, status = "check the form: " + "; ".join(
             f"{name}: {', '.join(messages)}" for name, messages in form.errors.items()), 400
-    response = make_response(render_template("merchant/sign_in.html", form=form, error=error),
-                             status)
+    response = render_page("merchant/sign_in.html", status, form=form, error=error)
     if retry_after:
         response.headers["Retry-After"] = str(retry_after)
     return response
+
 
 @blueprint.post("/sign-out")
 def sign_out():
@@ -96,24 +161,79 @@ def sign_out():
     session.clear()
     return redirect(url_for("merchant_pages.sign_in"), 303)
 
+
 @blueprint.get("/shops/<slug>/")
 def dashboard(slug: str):
-    """The shop at a glance: who you are there, and the coming events with their capacity."""
+    """The shop at a glance: today's sales, what runs low, the coming events and their
+    planned capacity, and a way into every section."""
     who = acting()
     now = utcnow()
+    midnight = datetime.combine(now.date(), time())
     with resources.current().database.reading() as db:
         shop = merchants.shop_by_slug(db, slug)
+        today = sales_between(db, who.merchant_id, midnight, midnight + timedelta(days=1))
         coming = [event for event in events.list_events(db, who.merchant_id)
                   if events.ends_at(event) > now]
         planned = events.with_capacity(db, coming, capacity_settings())
-        return render_template("merchant/dashboard.html", shop=shop, who=who,
-                               planned=planned, ends_at=events.ends_at,
-                               sign_out=SignOutForm())
+        running_low = low_stock(db, who.merchant_id)
+        return render_page("merchant/dashboard.html", shop=shop, who=who, today=today,
+                           planned=planned, ends_at=events.ends_at, running_low=running_low,
+                           low_stock_units=LOW_STOCK_UNITS, day=now.date())
 
+
+@blueprint.errorhandler(Problem)
 def page_for_problem(problem: Problem) -> Response:
-    """What the door's refusal looks like on a page: sign in again, or a short HTML error."""
+    """What a refusal looks like on a page: sign in again, or a short HTML error with the
+    problem's status and detail."""
     if problem.status == 401:
         session.pop(SESSION_TOKEN, None)
         return redirect(url_for("merchant_pages.sign_in"), 303)
-    body = render_template("merchant/error.html", problem=problem)
-    return Response(body, status=problem.status, mimetype="text/html")
+    response = make_response(render_page("merchant/error.html", problem.status,
+                                         problem=problem))
+    retry_after = getattr(problem, "retry_after_s", None)
+    if retry_after:
+        response.headers["Retry-After"] = str(retry_after)
+    return response
+
+
+@blueprint.before_request
+def refuse_unusable_form_text() -> None:
+    """A NUL, another control character or a lone surrogate in a form field can be neither
+    stored (PostgreSQL refuses NUL) nor shown again: refuse the form before any service."""
+    for name, value in request.form.items(multi=True):
+        if UNUSABLE_FORM_TEXT.search(value):
+            raise FormRefused(f"'{name[:40]}' holds a control character: remove it and send "
+                              "the form again")
+
+
+@blueprint.errorhandler(sqlalchemy.exc.IntegrityError)
+def page_for_race(error: Exception) -> Response:
+    log.info("integrity conflict on a back-office page: %s", error)
+    return page_for_problem(Conflict("someone changed the same record at the same time: "
+                                     "reload the page and try again"))
+
+
+@blueprint.errorhandler(sqlalchemy.exc.OperationalError)
+@blueprint.errorhandler(sqlalchemy.exc.DisconnectionError)
+@blueprint.errorhandler(redis.exceptions.ConnectionError)
+@blueprint.errorhandler(redis.exceptions.TimeoutError)
+def page_for_outage(error: Exception) -> Response:
+    log.warning("back-office page without its database or Redis: %s", error)
+    response = page_for_problem(DependencyDown(
+        f"the shop's database or Redis is unreachable; nothing was changed: retry in "
+        f"{RETRY_AFTER_S} seconds"))
+    response.headers["Retry-After"] = str(RETRY_AFTER_S)
+    return response
+
+
+def _register_sections() -> None:
+    from shop.events.pages import blueprint as event_pages
+    from shop.fulfilment.pages import blueprint as carrier_pages
+    from shop.merchants.account_pages import blueprint as account_pages
+    from shop.merchants.team_pages import blueprint as team_pages
+
+    for section in (team_pages, account_pages, event_pages, carrier_pages):
+        blueprint.register_blueprint(section)
+
+
+_register_sections()

@@ -105,6 +105,25 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{PAGES}/products/export"): "catalog.read",
     ("GET", f"{PAGES}/orders"): "orders.read",
     ("GET", f"{PAGES}/orders/<order_id>"): "orders.read",
+    ("GET", f"{PAGES}/team"): "team.read",
+    ("POST", f"{PAGES}/team/invitations"): "team.write",
+    ("POST", f"{PAGES}/team/<int:collaborator_id>/role"): "team.write",
+    ("POST", f"{PAGES}/team/<int:collaborator_id>/remove"): "team.write",
+    ("POST", f"{PAGES}/team/ownership"): "team.write",
+    ("GET", f"{PAGES}/tokens"): "tokens.read",
+    ("POST", f"{PAGES}/tokens/<int:token_id>/revoke"): "tokens.revoke",
+    ("GET", f"{PAGES}/plan"): "plan.read",
+    ("POST", f"{PAGES}/plan"): "plan.write",
+    ("GET", f"{PAGES}/audit"): "audit.read",
+    ("GET", f"{PAGES}/events"): "events.read",
+    ("GET", f"{PAGES}/events/new"): "events.read",  # the form; sending it is the write
+    ("POST", f"{PAGES}/events/new"): "events.write",
+    ("GET", f"{PAGES}/events/<int:event_id>/edit"): "events.read",
+    ("POST", f"{PAGES}/events/<int:event_id>/edit"): "events.write",
+    ("POST", f"{PAGES}/events/<int:event_id>/delete"): "events.write",
+    ("GET", f"{PAGES}/carriers"): "carriers.read",
+    ("GET", f"{PAGES}/carriers/<int:carrier_id>/edit"): "carriers.read",
+    ("POST", f"{PAGES}/carriers/<int:carrier_id>/edit"): "carriers.write",
 }
 
 # A route someone adds without a line above: only owners and managers get through, and the

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, selectinload
 from shop.core import validation
 from shop.core.errors import Conflict, InvalidInput, NotFound, Problem, Unauthorized
 from shop.core.timeutil import utcnow
-from shop.merchants import passwords, tokens
+from shop.merchants import audit, passwords, tokens
 from shop.merchants.models import ApiToken, Collaborator, Merchant
 from shop.merchants.roles import Role, parse_role
 from shop.merchants.service import (
@@ -110,9 +110,9 @@ def invite(session: Session, merchant_id: int, data: dict[str, Any], *,
     return Invited(collaborator, invitation=invitation)
 
 
-def accept(session: Session, invitation: str, data: dict[str, Any], *, token_ttl_days: int,
-           now: datetime | None = None) -> Issued:
-    """The invitee joins: someone new sets a password, someone with an account gives theirs."""
+def open_invitation(session: Session, invitation: str, now: datetime | None = None
+                    ) -> Collaborator:
+    """The invited membership `invitation` opens: 404 when unknown or used, 410 expired."""
     now = now or utcnow()
     collaborator = session.scalar(select(Collaborator).where(
         Collaborator.invitation_hash == hash_token(invitation),
@@ -123,6 +123,30 @@ def accept(session: Session, invitation: str, data: dict[str, Any], *, token_ttl
     if collaborator.invitation_expires_at <= now:
         raise Problem("this invitation expired: ask an owner to invite you again",
                       code="invitation_expired", status=410)
+    return collaborator
+
+
+def has_account(session: Session, email: str) -> bool:
+    """Whether `email` already signs in somewhere (then accepting takes that password)."""
+    return person_by_email(session, email) is not None
+
+
+def join(session: Session, invitation: str, data: dict[str, Any], *, token_ttl_days: int
+         ) -> Issued:
+    """Accept an invitation and write the arrival in the shop's audit log."""
+    issued = accept(session, invitation, data, token_ttl_days=token_ttl_days)
+    who = Acting(issued.merchant.id, issued.merchant.slug, issued.collaborator.id,
+                 issued.collaborator.person_id, issued.collaborator.email,
+                 issued.collaborator.role, issued.token_id)
+    audit.record(session, issued.merchant.id, who, "team.join",
+                 f"collaborator {issued.collaborator.id}", {"role": issued.collaborator.role})
+    return issued
+
+
+def accept(session: Session, invitation: str, data: dict[str, Any], *, token_ttl_days: int,
+           now: datetime | None = None) -> Issued:
+    """The invitee joins: someone new sets a password, someone with an account gives theirs."""
+    collaborator = open_invitation(session, invitation, now)
     email = collaborator.invited_email
     person = person_by_email(session, email)
     if person is None:

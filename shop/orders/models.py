@@ -46,6 +46,8 @@ class Order(Base):
         Index("ix_orders_cart_id", "cart_id"),
         Index("ix_orders_merchant_status", "merchant_id", "status"),
         Index("ix_orders_status_expiry", "status", "reservation_expires_at"),
+        # A shop's orders by time: today's sales on the dashboard, newest-first lists.
+        Index("ix_orders_merchant_created_at", "merchant_id", "created_at"),
     )
 
     id: Mapped[str] = mapped_column(String(32), primary_key=True)  # uuid4 hex

@@ -31,7 +31,7 @@ def test_a_viewer_signs_in_and_sees_coming_events_with_their_capacity(client, te
     assert dashboard.status_code == 200 and dashboard.mimetype == "text/html"
     text = dashboard.get_data(as_text=True)
     assert "Mail blast" in text and "2099-12-20 17:00" in text
-    assert "<td>4</td>" in text  # 100 requests/s at 32 per replica
+    assert '<td data-label="Web replicas planned">4</td>' in text  # 100 rps at 32 a replica
     assert "viewer" in text and "<script" not in text
     assert "Content-Security-Policy" in dashboard.headers
 
@@ -73,3 +73,26 @@ def test_signing_out_revokes_the_token(client, team):
                               headers=team["owner"].auth).get_json()["items"]
     assert len(tokens_after) == len(tokens_before) - 1
     assert client.get(f"/merchant/shops/{team['staff'].slug}/").status_code == 303
+
+
+def test_the_dashboard_shows_todays_sales_and_what_runs_low(app, api, team):
+    from tests.shop.merchants.pages import acting_as
+
+    owner = team["owner"]
+    api.add_product(owner, "STAR", price=2599, stock=4, name="Tree star")
+    api.add_product(owner, "BAUBLE", price=500, stock=50, name="Bauble")
+    assert api.buy(owner, "STAR", 2).status_code == 201
+    assert api.buy(owner, "BAUBLE", 1).status_code == 201
+    assert api.buy(owner, "BAUBLE", 1, token="tok_declined").status_code in (201, 402)
+    page = acting_as(app, team["viewer"]).get(f"/merchant/shops/{owner.slug}/")
+    text = page.get_data(as_text=True)
+    orders = re.search(r"<dt>Orders paid</dt><dd>(\d+)</dd>", text).group(1)
+    revenue = re.search(r"<dt>Revenue</dt><dd>([^<]+)</dd>", text).group(1)
+    assert orders == "2"
+    assert revenue == "€56.98"  # 2 x 25.99 + 5.00, shipping free
+    low = text.split('id="low-stock"')[1].split("</section>")[0]
+    assert "Tree star" in low and '<td data-label="Available" class="number">2</td>' in low
+    assert "Bauble" not in low
+    for section in ("Team", "Tokens", "Events", "Plan"):
+        assert f">{section}</a>" in text
+    assert ">Audit log</a>" not in text  # a viewer's dashboard
