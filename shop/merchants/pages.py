@@ -9,6 +9,7 @@ one: they share its security headers and its error pages.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import dataclass
@@ -118,7 +119,9 @@ def back_office_nav() -> list[NavLink]:
 def back_office_helpers() -> dict:
     # Functions, not values: building a form writes a CSRF token into the session, which
     # only a back-office page (with its nav) should do.
-    return {"sign_out_form": SignOutForm, "money": format_money,
+    # formdata=None: the sign-out button never reads the request's body (a refused upload's
+    # page must not parse the body it refused).
+    return {"sign_out_form": functools.partial(SignOutForm, formdata=None), "money": format_money,
             "back_office_nav": back_office_nav, "may": roles.may}
 
 
