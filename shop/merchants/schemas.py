@@ -95,7 +95,8 @@ class CollaboratorOut(ResponseModel):
     id: int
     email: str
     role: str
-    status: str = Field(None, description="active, or invited until the invitation is accepted")
+    status: str | None = Field(None, description="active, or invited until the invitation "
+                                                 "is accepted")
     invitation_expires_at: str | None = None
 
 
