@@ -16,11 +16,12 @@ from shop.core.schemas import (
     Rfc3339Input,
     ServiceCheckedBody,
     checked_by_service,
+    one_of,
     optional,
     service_text,
 )
 
-DecisionInput = checked_by_service({"type": "string", "enum": [d.value for d in BreachDecision]})
+DecisionInput = one_of(BreachDecision)
 NotifiedAt = checked_by_service({**RFC3339_OR_NULL_SCHEMA,
                                  "description": "When the supervisory authority was told"})
 SUBJECTS_MAX = 10**10
@@ -78,7 +79,7 @@ class Breaches(ResponseModel):
 class ExportQuery(RequestModel):
     model_config = ConfigDict(extra="ignore")  # unknown query parameters are harmless
 
-    format: checked_by_service({"type": "string", "enum": ["csv", "json"]}) = optional(
+    format: one_of(["csv", "json"]) = optional(
         description="csv when left out")
 
 

@@ -156,3 +156,12 @@ def service_text(max_length: int = 200, *, required: bool = True, **constraints:
 
 
 RFC3339_OR_NULL_SCHEMA = {"anyOf": [RFC3339_SCHEMA, {"type": "null"}]}
+
+
+def one_of(values: Any, *, nullable: bool = False, **schema: Any) -> Any:
+    """A string the service matches against `values` itself (its refusal names them all):
+    the model checks that it is a string, the document lists the values."""
+    choice = {"type": "string", "enum": [str(value) for value in values], **schema}
+    if nullable:
+        return Annotated[str | None, WithJsonSchema({"anyOf": [choice, {"type": "null"}]})]
+    return Annotated[str, WithJsonSchema(choice)]

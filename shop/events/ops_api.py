@@ -42,7 +42,7 @@ def _query_time(name: str):
 def list_all_events():
     """Every shop's events running at some point in [from, to) (default: the next 7 days)."""
     start = _query_time("from") or utcnow()
-    end = _query_time("to") or start + DEFAULT_HORIZON
+    end = _query_time("to") or service.shifted(start, DEFAULT_HORIZON)
     with resources.current().database.reading() as session:
         events = service.events_between(session, start, end)
         return {"items": [event_json(planned, with_shop=True) for planned in

@@ -72,8 +72,10 @@ class ShopEvents(ResponseModel):
     items: list[ShopEventOut]
 
 
-QueryTime = checked_by_service({**RFC3339_SCHEMA, "description": "RFC 3339 with an offset; "
-                                                                 "in a URL write '+' as %2B"})
+# Left empty (`?to=`) it means the same as left out.
+QueryTime = checked_by_service({"anyOf": [RFC3339_SCHEMA, {"type": "string", "maxLength": 0}],
+                                "description": "RFC 3339 with an offset; in a URL write '+' "
+                                               "as %2B"})
 
 
 class EventWindow(RequestModel):

@@ -15,6 +15,7 @@ from shop.core.schemas import (
     ResponseModel,
     ServiceCheckedBody,
     checked_by_service,
+    one_of,
     optional,
 )
 from shop.merchants.passwords import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
@@ -42,7 +43,7 @@ class SignIn(RequestModel):
 
 
 # The team service names the roles there are when it refuses one.
-RoleInput = checked_by_service({"type": "string", "enum": list(ROLES)})
+RoleInput = one_of(ROLES)
 # A password the account service checks (its rule, and a 401 for a wrong one, are the API).
 PasswordInput = checked_by_service({"type": "string", "minLength": MIN_PASSWORD_LENGTH,
                                     "maxLength": MAX_PASSWORD_LENGTH})
@@ -74,7 +75,7 @@ class Acceptance(RequestModel):
 
 class PlanChoice(RequestModel):
     # The plans service names the plans there are when it refuses one.
-    plan: checked_by_service({"type": "string", "enum": [p.value for p in Plan]}) = Field()
+    plan: one_of(Plan) = Field()
 
 
 class AuditQuery(RequestModel):

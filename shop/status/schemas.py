@@ -13,6 +13,7 @@ from shop.core.schemas import (
     RequestModel,
     ResponseModel,
     checked_by_service,
+    one_of,
     optional,
     service_text,
 )
@@ -23,7 +24,7 @@ IMPACTS = [ComponentStatus.DEGRADED.value, ComponentStatus.OUTAGE.value]
 EtaInput = checked_by_service({**RFC3339_OR_NULL_SCHEMA,
                                "description": "When it should be fixed (RFC 3339 with an "
                                               "offset, to come); null clears it"})
-ImpactInput = checked_by_service({"type": "string", "enum": IMPACTS})
+ImpactInput = one_of(IMPACTS)
 
 
 class NewIncident(RequestModel):
@@ -43,13 +44,10 @@ class NewIncident(RequestModel):
 
 class NewUpdate(RequestModel):
     message: str = service_text(MAX_MESSAGE)
-    status: checked_by_service({"anyOf": [{"type": "string",
-                                           "enum": [s.value for s in IncidentStatus]},
-                                          {"type": "null"}]}) = optional(
+    status: one_of(IncidentStatus, nullable=True) = optional(
         description="resolved closes the incident")
     eta: EtaInput = optional()
-    impact: checked_by_service({"anyOf": [{"type": "string", "enum": IMPACTS},
-                                          {"type": "null"}]}) = optional()
+    impact: one_of(IMPACTS, nullable=True) = optional()
     verbatim: bool = optional()
 
 

@@ -7,12 +7,18 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from shop.core.schemas import ResponseModel, ServiceCheckedBody, checked_by_service, optional
+from shop.core.schemas import (
+    ResponseModel,
+    ServiceCheckedBody,
+    checked_by_service,
+    one_of,
+    optional,
+)
 from shop.waiting_room.service import MAX_ADMIT_PER_S, MIN_ADMIT_PER_S, MODES
 
 
 class RoomChange(ServiceCheckedBody):
-    mode: checked_by_service({"type": "string", "enum": list(MODES)}) = Field(
+    mode: one_of(MODES) = Field(
         description="off: everyone in; auto: a line forms when the shop is overloaded; "
                     "on: a line at `admit_per_s`")
     admit_per_s: checked_by_service({"anyOf": [{"type": "number", "minimum": MIN_ADMIT_PER_S,
