@@ -151,7 +151,10 @@ headers = {{ Authorization = "Bearer {OPS_TOKEN}" }}
 [[operations]]
 include-path-regex = "^/api/v1/shops/[^/]+/(collaborators|ownership|tokens)"
 headers = {{ Authorization = "Bearer {seeded['team_token']}" }}
-parameters = {{ "path.slug" = "{seeded['team_slug']}", "path.collaborator_id" = {seeded['member_id']}, "path.token_id" = {seeded['member_token_id']} }}
+[operations.parameters]
+"path.slug" = "{seeded['team_slug']}"
+"path.collaborator_id" = {seeded['member_id']}
+"path.token_id" = {seeded['member_token_id']}
 
 [[operations]]
 include-path = "/api/v1/shops/{{slug}}/waiting-room"
