@@ -17,7 +17,7 @@ from shop.breaches.schemas import (
 from shop.core import resources
 from shop.core.errors import InvalidInput
 from shop.core.http import json_body
-from shop.core.openapi import BEARER, Response, api, declare_media, problems
+from shop.core.openapi import OPS_BEARER, Response, api, declare_media, problems
 from shop.core.ops_auth import require_ops_token
 from shop.core.timeutil import utcnow
 
@@ -27,7 +27,7 @@ blueprint = Blueprint("breaches_api", __name__, url_prefix="/api/v1/ops/breaches
 @blueprint.post("")
 @require_ops_token
 @api.validate(json=NewBreach, resp=Response(HTTP_201=BreachOut, **problems(401, 403, 422)),
-              tags=["operations"], security=BEARER)
+              tags=["operations"], security=OPS_BEARER)
 def record_breach():
     """Record a breach; its 72-hour clock starts at `detected_at`."""
     data = json_body()
@@ -39,7 +39,7 @@ def record_breach():
 @require_ops_token
 @api.validate(json=BreachChanges,
               resp=Response(HTTP_200=BreachOut, **problems(401, 403, 404, 422)),
-              tags=["operations"], security=BEARER)
+              tags=["operations"], security=OPS_BEARER)
 def change_breach(breach_id: str):
     """Record what was learnt or decided: decision, notification, measures."""
     data = json_body()
@@ -51,7 +51,7 @@ def change_breach(breach_id: str):
 @blueprint.get("")
 @require_ops_token
 @api.validate(resp=Response(HTTP_200=Breaches, **problems(401, 403)), tags=["operations"],
-              security=BEARER)
+              security=OPS_BEARER)
 def list_breaches():
     """The whole register, newest first, with the overdue ones flagged."""
     with resources.current().database.reading() as session:
@@ -62,7 +62,7 @@ def list_breaches():
 @blueprint.get("/<breach_id>")
 @require_ops_token
 @api.validate(resp=Response(HTTP_200=BreachOut, **problems(401, 403, 404)),
-              tags=["operations"], security=BEARER)
+              tags=["operations"], security=OPS_BEARER)
 def show_breach(breach_id: str):
     """One breach of the register."""
     with resources.current().database.reading() as session:
@@ -75,7 +75,7 @@ def show_breach(breach_id: str):
 @api.validate(query=ExportQuery,
               resp=Response(HTTP_200=(None, "The register as CSV or JSON"),
                             **problems(401, 403, 422)),
-              tags=["operations"], security=BEARER)
+              tags=["operations"], security=OPS_BEARER)
 def export_register():
     """The register for the supervisory authority, as CSV (default) or JSON."""
     export_format = request.args.get("format", "csv")

@@ -35,8 +35,9 @@ log = logging.getLogger(__name__)
 
 DOCUMENT_PATH = "/api/v1/openapi.json"
 BEARER = {"bearer": []}
+OPS_BEARER = {"ops": []}  # the platform operators' token, PEAKSHOP_OPS_TOKEN
 OPERATIONS = ("get", "put", "post", "delete", "patch")
-__all__ = ["BEARER", "Response", "api", "build_document", "declare_media", "problems",
+__all__ = ["BEARER", "OPS_BEARER", "Response", "api", "build_document", "declare_media", "problems",
            "undeclared_routes"]
 
 
@@ -92,7 +93,10 @@ api = SpecTree(
     naming_strategy=lambda model: model.__name__,
     nested_naming_strategy=lambda _parent, child: child,
     security_schemes=[SecurityScheme(name="bearer",
-                                    data=SecuritySchemeData(type="http", scheme="bearer"))],
+                                    data=SecuritySchemeData(type="http", scheme="bearer")),
+                      SecurityScheme(name="ops", data=SecuritySchemeData(
+                          type="http", scheme="bearer",
+                          description="The operators' token, PEAKSHOP_OPS_TOKEN"))],
 )
 
 

@@ -10,7 +10,7 @@ from flask import Blueprint, request
 from shop.core import resources
 from shop.core.errors import InvalidInput
 from shop.core.http import json_body
-from shop.core.openapi import BEARER, Response, api, problems
+from shop.core.openapi import OPS_BEARER, Response, api, problems
 from shop.core.ops_auth import require_ops_token
 from shop.core.timeutil import parse_rfc3339, utcnow
 from shop.events import service
@@ -38,7 +38,7 @@ def _query_time(name: str):
 @blueprint.get("")
 @require_ops_token
 @api.validate(query=EventWindow, resp=Response(HTTP_200=ShopEvents, **problems(401, 403, 422)),
-              tags=["operations"], security=BEARER)
+              tags=["operations"], security=OPS_BEARER)
 def list_all_events():
     """Every shop's events running at some point in [from, to) (default: the next 7 days)."""
     start = _query_time("from") or utcnow()
@@ -53,7 +53,7 @@ def list_all_events():
 @require_ops_token
 @api.validate(json=RecordedPlan,
               resp=Response(HTTP_200=ShopEventOut, **problems(401, 403, 404, 422)),
-              tags=["operations"], security=BEARER)
+              tags=["operations"], security=OPS_BEARER)
 def record_plan(event_id: int):
     """The scaler records the replicas it will have ready, and by when."""
     data = json_body()

@@ -8,7 +8,7 @@ from sqlalchemy.orm import selectinload
 
 from shop.core import resources
 from shop.core.http import json_body
-from shop.core.openapi import BEARER, Response, api, problems
+from shop.core.openapi import OPS_BEARER, Response, api, problems
 from shop.core.ops_auth import require_ops_token
 from shop.merchants.service import shop_by_slug
 from shop.status import service
@@ -59,7 +59,7 @@ def show_shop_status(slug: str):
 @blueprint.post("/ops/incidents")
 @require_ops_token
 @api.validate(json=NewIncident, resp=Response(HTTP_201=IncidentOut, **problems(401, 403, 422)),
-              tags=["operations"], security=BEARER)
+              tags=["operations"], security=OPS_BEARER)
 def open_incident():
     """Open an incident; customers see it on the status page, merchants get webhooks."""
     new = service.read_new_incident(json_body())
@@ -73,7 +73,7 @@ def open_incident():
 @blueprint.get("/ops/incidents")
 @require_ops_token
 @api.validate(resp=Response(HTTP_200=Incidents, **problems(401, 403)), tags=["operations"],
-              security=BEARER)
+              security=OPS_BEARER)
 def list_incidents():
     """The newest incidents of the platform and of every shop."""
     with resources.current().database.reading() as session:
@@ -85,7 +85,7 @@ def list_incidents():
 @blueprint.get("/ops/incidents/<incident_id>")
 @require_ops_token
 @api.validate(resp=Response(HTTP_200=IncidentOut, **problems(401, 403, 404)),
-              tags=["operations"], security=BEARER)
+              tags=["operations"], security=OPS_BEARER)
 def show_incident(incident_id: str):
     """One incident with all its updates."""
     with resources.current().database.reading() as session:
@@ -96,7 +96,7 @@ def show_incident(incident_id: str):
 @require_ops_token
 @api.validate(json=NewUpdate,
               resp=Response(HTTP_201=PostedUpdate, **problems(401, 403, 404, 409, 422)),
-              tags=["operations"], security=BEARER)
+              tags=["operations"], security=OPS_BEARER)
 def post_update(incident_id: str):
     """Post an update: a message, maybe a new status or ETA; "resolved" closes it."""
     update = service.read_update(json_body())

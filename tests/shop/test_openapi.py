@@ -131,6 +131,20 @@ def test_bodies_that_are_not_json_are_described_with_their_media_type(offline_ap
     assert {p["name"] for p in register["parameters"]} == {"format"}
 
 
+def test_routes_say_which_token_they_take(offline_app):
+    """Merchant routes a merchant's token, the operations API the operators' own."""
+    document = build_document(offline_app)
+    schemes = document["components"]["securitySchemes"]
+    assert schemes["ops"]["scheme"] == schemes["bearer"]["scheme"] == "bearer"
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if path.startswith("/api/v1/ops/"):
+                assert operation["security"] == [{"ops": []}], (method, path)
+            elif path.startswith("/api/v1/shops/{slug}/") and path.endswith(
+                    ("/collaborators", "/webhooks", "/events", "/plan", "/audit", "/tokens")):
+                assert operation["security"] == [{"bearer": []}], (method, path)
+
+
 def test_committed_copy_is_current(offline_app):
     current = document_json(offline_app)
     committed = COMMITTED.read_text(encoding="utf-8") if COMMITTED.exists() else ""
