@@ -295,3 +295,34 @@ def test_a_dry_run_flag_that_is_not_a_boolean_is_422(client, shop, query):
     assert_refused(response, 414, 422)
     listed = client.get(f"/api/v1/shops/{shop.slug}/products")
     assert listed.get_json()["items"] == [], listed.get_json()
+
+
+@pytest.mark.slow
+def test_oversized_and_chunked_csv_uploads_over_real_http(gunicorn_server):
+    """Through gunicorn, where a body arrives in pieces: a 10 MB file, declared or streamed
+    without a length, is a 413 problem, the worker lives on, and nothing is imported."""
+    import requests
+
+    url = gunicorn_server.url
+    owner = requests.post(f"{url}/api/v1/merchants", timeout=10, json={
+        "name": "Big Files", "email": "big@example.com", "password": "long enough"}).json()
+    slug, auth = owner["merchant"]["slug"], {"Authorization": f"Bearer {owner['token']}"}
+    row = b"MUG,Mug,,,1,EUR,1\n"
+    body = (HEADER + "\n").encode() + row * (10 * 1024 * 1024 // len(row))
+    target = f"{url}/api/v1/shops/{slug}/products/import"
+
+    def chunks():
+        for start in range(0, len(body), 256 * 1024):
+            yield body[start:start + 256 * 1024]
+
+    for data in (body, chunks()):
+        response = requests.post(target, data=data, timeout=60,
+                                 headers={**auth, "Content-Type": "text/csv"})
+        assert response.status_code == 413, response.text[:300]
+        assert response.headers["Content-Type"] == PROBLEM
+    small = (HEADER + "\nMUG,Mug,,,1,EUR,1\n").encode()
+    response = requests.post(target, data=small, timeout=10,
+                             headers={**auth, "Content-Type": "text/csv; charset=utf-8"})
+    assert response.status_code == 200 and response.json()["created"] == 1, response.text
+    listed = requests.get(f"{url}/api/v1/shops/{slug}/products", timeout=10).json()
+    assert [product["sku"] for product in listed["items"]] == ["MUG"]
