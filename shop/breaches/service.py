@@ -81,7 +81,7 @@ def _apply(breach: Breach, data: dict[str, Any], now: datetime, *, creating: boo
                                                       maximum=10**10, required=False)
     if "decision" in data:
         decision = data["decision"]
-        if decision not in set(BreachDecision):
+        if not isinstance(decision, str) or decision not in set(BreachDecision):
             raise InvalidInput(f"'decision' must be one of {', '.join(BreachDecision)}: "
                                f"got {decision!r}")
         breach.decision = decision

@@ -12,6 +12,7 @@ from shop.core.schemas import (
     QueryInt,
     RequestModel,
     ResponseModel,
+    checked_by_service,
     optional,
 )
 
@@ -73,3 +74,33 @@ class ProductOut(ResponseModel):
 class ProductPage(ResponseModel):
     items: list[ProductOut]
     next_cursor: str | None
+
+
+class ImportQuery(RequestModel):
+    model_config = ConfigDict(extra="ignore")  # unknown query parameters are harmless
+
+    # The import reads it itself (true/false or 1/0, any case), as it always has.
+    dry_run: checked_by_service({
+        "type": "string", "pattern": r"^\s*([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|1|0)\s*$",
+        "description": "true reports what the file would do and changes nothing"}) = optional()
+
+
+class RowProblem(ResponseModel):
+    row: int = Field(description="The spreadsheet's row number; the header is row 1")
+    detail: str
+
+
+class ImportReport(ResponseModel):
+    created: int
+    updated: int
+    errors: list[RowProblem] = Field(description="Rows skipped, and why; the others applied")
+    dry_run: bool
+
+
+CSV_HEADER_EXAMPLE = "sku,name,description,category,price_amount,currency,stock\r\n"
+CATALOG_CSV = {"schema": {"type": "string"}, "example": CSV_HEADER_EXAMPLE
+               + "MUG-RED,Red mug,Holds tea,kitchen,1250,EUR,40\r\n"}
+# What the import reads: UTF-8 (a BOM is fine), CRLF or LF, quoted cells. It also takes the
+# same file as application/csv, left out here: the document names the one type to send.
+IMPORT_MEDIA = {"text/csv": CATALOG_CSV}
+EXPORT_MEDIA = {"text/csv": CATALOG_CSV}

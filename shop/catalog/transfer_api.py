@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, g, request
+from flask import Blueprint, g, request
+from flask import Response as HttpResponse
 
 from shop.catalog import transfer
+from shop.catalog.schemas import EXPORT_MEDIA, IMPORT_MEDIA, ImportQuery, ImportReport
 from shop.core import resources
 from shop.core.errors import InvalidInput, Problem
+from shop.core.openapi import BEARER, Response, api, declare_media, problems
 from shop.merchants.access import acting
 
 blueprint = Blueprint("catalog_transfer_api", __name__, url_prefix="/api/v1/shops/<slug>")
@@ -20,6 +23,10 @@ def _dry_run() -> bool:
 
 
 @blueprint.post("/products/import")
+@declare_media(request=IMPORT_MEDIA)
+@api.validate(query=ImportQuery,
+              resp=Response(HTTP_200=ImportReport, **problems(401, 402, 403, 413, 415, 422, 429)),
+              tags=["catalog"], security=BEARER)
 def import_products(slug: str):
     """Create or update products from a CSV body; ?dry_run=true only reports."""
     dry_run = _dry_run()
@@ -44,10 +51,14 @@ def import_products(slug: str):
 
 
 @blueprint.get("/products/export")
+@declare_media(responses={200: EXPORT_MEDIA})
+@api.validate(resp=Response(HTTP_200=(None, "The products as CSV, in the import's format"),
+                            **problems(401, 403, 429)),
+              tags=["catalog"], security=BEARER)
 def export_products(slug: str):
     """The shop's products as CSV, in the import's format."""
     merchant_id = acting().merchant_id
     with resources.current().database.reading() as session:
         body = "".join(transfer.export_products(session, merchant_id))
-    return Response(body, mimetype="text/csv",
+    return HttpResponse(body, mimetype="text/csv",
                     headers={"Content-Disposition": f'attachment; filename="{slug}-products.csv"'})

@@ -92,8 +92,9 @@ def init_app(app: Flask) -> None:
         code = (error.name or "error").lower().replace(" ", "_")
         detail = error.description or error.name
         if error.code == 413:
-            detail = (f"the body is larger than {app.config['MAX_CONTENT_LENGTH']} bytes: "
-                      "send less")
+            # A route may allow more than the app does (a CSV import): name its own limit.
+            limit = request.max_content_length or app.config["MAX_CONTENT_LENGTH"]
+            detail = f"the body is larger than {limit} bytes: send less"
         response = problem_response(error.code or 500, code, error.name, detail)
         for name, value in error.get_headers():
             if name.lower() != "content-type":  # e.g. Allow on a 405

@@ -35,8 +35,10 @@ log = logging.getLogger(__name__)
 
 DOCUMENT_PATH = "/api/v1/openapi.json"
 BEARER = {"bearer": []}
+OPS_BEARER = {"ops": []}  # the platform operators' token, PEAKSHOP_OPS_TOKEN
 OPERATIONS = ("get", "put", "post", "delete", "patch")
-__all__ = ["BEARER", "Response", "api", "build_document", "undeclared_routes"]
+__all__ = ["BEARER", "OPS_BEARER", "Response", "api", "build_document", "declare_media", "problems",
+           "undeclared_routes"]
 
 
 def _refuse_invalid_request(request, response, error, instance, model_adapter) -> None:
@@ -91,8 +93,65 @@ api = SpecTree(
     naming_strategy=lambda model: model.__name__,
     nested_naming_strategy=lambda _parent, child: child,
     security_schemes=[SecurityScheme(name="bearer",
-                                    data=SecuritySchemeData(type="http", scheme="bearer"))],
+                                    data=SecuritySchemeData(type="http", scheme="bearer")),
+                      SecurityScheme(name="ops", data=SecuritySchemeData(
+                          type="http", scheme="bearer",
+                          description="The operators' token, PEAKSHOP_OPS_TOKEN"))],
 )
+
+
+# What each refusal means, for the declarations' `problems(...)`.
+PROBLEM_DESCRIPTIONS = {
+    400: "Malformed: not JSON, not UTF-8, or a value no field can hold",
+    401: "No token, or a malformed, revoked, expired or wrong one",
+    402: "Beyond the shop's plan: `code` plan_limit names the limit and how to upgrade",
+    403: "The token reaches another shop, or its role may not do this",
+    404: "No such thing (or not in this shop)",
+    409: "Clashes with the current state; `code` says how",
+    410: "Gone: it expired",
+    413: "The body is too large",
+    415: "The body is not of the declared media type",
+    422: "A value is missing, of the wrong type, out of range or unknown; `field` names it",
+    429: "Too many requests: wait Retry-After seconds",
+}
+
+
+def problems(*statuses: int) -> dict[str, tuple[None, str]]:
+    """`Response(...)` entries for the problems a route answers with, described once."""
+    return {f"HTTP_{status}": (None, PROBLEM_DESCRIPTIONS[status]) for status in statuses}
+
+
+MEDIA_MARK = "_peakshop_media"
+
+
+def declare_media(*, request: dict[str, Any] | None = None,
+                  responses: dict[int, dict[str, Any]] | None = None):
+    """Describe bodies that are not JSON (a CSV upload or download), which spectree cannot
+    write: `request` and each of `responses` map a media type to its OpenAPI media object.
+    The document builder puts them in the route's operation."""
+
+    def mark(view):
+        setattr(view, MEDIA_MARK, {"request": request, "responses": responses or {}})
+        return view
+
+    return mark
+
+
+def _declared_media(view) -> dict[str, Any] | None:
+    while view is not None:
+        media = getattr(view, MEDIA_MARK, None)
+        if media is not None:
+            return media
+        view = getattr(view, "__wrapped__", None)
+    return None
+
+
+def _apply_media(operation: dict[str, Any], media: dict[str, Any]) -> None:
+    if media["request"]:
+        operation["requestBody"] = {"required": True, "content": media["request"]}
+    for status, content in media["responses"].items():
+        response = operation["responses"].setdefault(str(status), {"description": "OK"})
+        response["content"] = content
 
 
 # --- validation errors, in words that name the field and the fix --------------------------
@@ -246,11 +305,14 @@ def build_document(app: Flask) -> dict[str, Any]:
         spec["components"]["schemas"].setdefault("Problem", api.models["Problem"])
     declared = {(path, method) for path, method, view in _operations(app)
                 if api.get_function_metadata(view) is not None}
+    media = {(path, method): _declared_media(view) for path, method, view in _operations(app)}
     paths = {}
     for path, operations in spec["paths"].items():
         if not is_json_route(path):
             continue
         for method, operation in operations.items():
+            if media.get((path, method)):
+                _apply_media(operation, media[(path, method)])
             _complete(operation, (path, method) in declared, method)
         paths[path] = operations
     spec["paths"] = paths

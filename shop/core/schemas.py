@@ -112,3 +112,56 @@ class Items(ResponseModel):
     """A list answer: `{"items": [...]}`."""
 
     items: list[dict[str, Any]]
+
+
+class ServiceCheckedBody(RequestModel):
+    """A body whose service refuses unknown fields itself, in words that list the fields it
+    takes: the model lets them through to it, and the document still says none are allowed."""
+
+    model_config = ConfigDict(strict=True, extra="allow",
+                              json_schema_extra={"additionalProperties": False})
+
+
+def checked_by_service(schema: dict[str, Any]) -> Any:
+    """A value the service checks itself because its answer is part of the API (a problem
+    code, a status other than 422, a message naming the choices): the model lets any value
+    through and only writes `schema` into the document."""
+    return Annotated[Any, WithJsonSchema(schema)]
+
+
+RFC3339_SCHEMA = {"type": "string", "format": "date-time",
+                  "description": "RFC 3339 with a UTC offset, like 2026-12-24T18:00:00+01:00"}
+# A time the service reads itself: it names a missing offset or an impossible date precisely.
+Rfc3339Input = checked_by_service(RFC3339_SCHEMA)
+
+
+class Page(ResponseModel):
+    """A page of a list: follow `next_cursor` until it is null."""
+
+    next_cursor: str | None
+
+
+def service_text(max_length: int = 200, *, required: bool = True, **constraints: Any) -> Any:
+    """A text field the service reads with `validation.text`, which trims it before checking
+    it is not empty and not past `max_length`: the model checks the type, the document says
+    the bounds (null counts as left out when the field is optional)."""
+
+    def bounds(schema: dict[str, Any]) -> None:
+        schema.pop("default", None)
+        for option in schema.get("anyOf", [schema]):
+            if option.get("type") == "string":
+                option.update(maxLength=max_length, **({"minLength": 1} if required else {}))
+
+    return Field(... if required else None, json_schema_extra=bounds, **constraints)
+
+
+RFC3339_OR_NULL_SCHEMA = {"anyOf": [RFC3339_SCHEMA, {"type": "null"}]}
+
+
+def one_of(values: Any, *, nullable: bool = False, **schema: Any) -> Any:
+    """A string the service matches against `values` itself (its refusal names them all):
+    the model checks that it is a string, the document lists the values."""
+    choice = {"type": "string", "enum": [str(value) for value in values], **schema}
+    if nullable:
+        return Annotated[str | None, WithJsonSchema({"anyOf": [choice, {"type": "null"}]})]
+    return Annotated[str, WithJsonSchema(choice)]

@@ -6,8 +6,10 @@ from flask import Blueprint
 
 from shop.core import resources
 from shop.core.http import json_body
+from shop.core.openapi import BEARER, Response, api, problems
 from shop.core.timeutil import rfc3339
 from shop.events import service
+from shop.events.schemas import EventChanges, EventOut, Events, NewEvent
 from shop.events.service import PlannedEvent
 from shop.merchants.access import acting
 
@@ -36,6 +38,8 @@ def _one(session, event) -> dict:
 
 
 @blueprint.post("")
+@api.validate(json=NewEvent, resp=Response(HTTP_201=EventOut, **problems(401, 402, 403, 422, 429)),
+              tags=["events"], security=BEARER)
 def create_event(slug: str):
     """Announce a peak: name, start (RFC 3339 with offset), length and expected rate."""
     data = json_body()
@@ -45,6 +49,8 @@ def create_event(slug: str):
 
 
 @blueprint.get("")
+@api.validate(resp=Response(HTTP_200=Events, **problems(401, 403, 429)), tags=["events"],
+              security=BEARER)
 def list_events(slug: str):
     """The shop's events, soonest first, each with the capacity planned for it."""
     with resources.current().database.reading() as session:
@@ -54,6 +60,8 @@ def list_events(slug: str):
 
 
 @blueprint.get("/<int:event_id>")
+@api.validate(resp=Response(HTTP_200=EventOut, **problems(401, 403, 404, 429)),
+              tags=["events"], security=BEARER)
 def show_event(slug: str, event_id: int):
     """One event with its planned capacity."""
     with resources.current().database.reading() as session:
@@ -61,6 +69,9 @@ def show_event(slug: str, event_id: int):
 
 
 @blueprint.patch("/<int:event_id>")
+@api.validate(json=EventChanges,
+              resp=Response(HTTP_200=EventOut, **problems(401, 402, 403, 404, 422, 429)),
+              tags=["events"], security=BEARER)
 def update_event(slug: str, event_id: int):
     """Change an event's name, start, length or expected rate."""
     data = json_body()
@@ -70,6 +81,8 @@ def update_event(slug: str, event_id: int):
 
 
 @blueprint.delete("/<int:event_id>")
+@api.validate(resp=Response(HTTP_204=None, **problems(401, 403, 404, 429)), tags=["events"],
+              security=BEARER)
 def delete_event(slug: str, event_id: int):
     """Cancel an event."""
     with resources.current().database.transaction() as session:

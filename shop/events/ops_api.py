@@ -10,10 +10,12 @@ from flask import Blueprint, request
 from shop.core import resources
 from shop.core.errors import InvalidInput
 from shop.core.http import json_body
+from shop.core.openapi import OPS_BEARER, Response, api, problems
 from shop.core.ops_auth import require_ops_token
 from shop.core.timeutil import parse_rfc3339, utcnow
 from shop.events import service
 from shop.events.api import capacity_settings, event_json
+from shop.events.schemas import EventWindow, RecordedPlan, ShopEventOut, ShopEvents
 from shop.merchants import audit
 
 blueprint = Blueprint("events_ops_api", __name__, url_prefix="/api/v1/ops/events")
@@ -35,10 +37,12 @@ def _query_time(name: str):
 
 @blueprint.get("")
 @require_ops_token
+@api.validate(query=EventWindow, resp=Response(HTTP_200=ShopEvents, **problems(401, 403, 422)),
+              tags=["operations"], security=OPS_BEARER)
 def list_all_events():
     """Every shop's events running at some point in [from, to) (default: the next 7 days)."""
     start = _query_time("from") or utcnow()
-    end = _query_time("to") or start + DEFAULT_HORIZON
+    end = _query_time("to") or service.shifted(start, DEFAULT_HORIZON)
     with resources.current().database.reading() as session:
         events = service.events_between(session, start, end)
         return {"items": [event_json(planned, with_shop=True) for planned in
@@ -47,6 +51,9 @@ def list_all_events():
 
 @blueprint.put("/<int:event_id>/plan")
 @require_ops_token
+@api.validate(json=RecordedPlan,
+              resp=Response(HTTP_200=ShopEventOut, **problems(401, 403, 404, 422)),
+              tags=["operations"], security=OPS_BEARER)
 def record_plan(event_id: int):
     """The scaler records the replicas it will have ready, and by when."""
     data = json_body()

@@ -71,7 +71,20 @@ def _values(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
     return values
 
 
+def shifted(moment: datetime, delta: timedelta) -> datetime:
+    """`moment + delta`, held at the first or last representable time instead of overflowing
+    (a query may ask about the year 1 or 9999)."""
+    try:
+        return moment + delta
+    except OverflowError:
+        return datetime.max if delta > timedelta(0) else datetime.min
+
+
 def _refuse_past(starts_at: datetime, duration_min: int, now: datetime) -> None:
+    if starts_at > datetime.max - timedelta(days=1, minutes=duration_min):
+        # Its end, and the day of planning after it, must be a time we can store and compute.
+        raise InvalidInput("the event would end after the year 9999: check 'starts_at' "
+                           "and 'duration_min'", extra={"field": "starts_at"})
     if starts_at + timedelta(minutes=duration_min) <= now:
         raise InvalidInput("the event would be over already: announce events that are still "
                            "to come (check 'starts_at' and its UTC offset)",
@@ -125,7 +138,7 @@ def delete_event(session: Session, merchant_id: int, event_id: int) -> None:
 
 def _overlapping(session: Session, start: datetime, end: datetime) -> list[ShopEvent]:
     """Every shop's events running at some point in [start, end)."""
-    earliest_start = start - timedelta(minutes=MAX_DURATION_MIN)
+    earliest_start = shifted(start, -timedelta(minutes=MAX_DURATION_MIN))
     candidates = session.scalars(select(ShopEvent).where(ShopEvent.starts_at < end,
                                                          ShopEvent.starts_at >= earliest_start))
     return [event for event in candidates if ends_at(event) > start]

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import ConfigDict, Field
 
-from shop.core.schemas import MoneyInput, RequestModel, ResponseModel, optional
+from shop.core.schemas import (
+    Money,
+    MoneyInput,
+    RequestModel,
+    ResponseModel,
+    checked_by_service,
+    optional,
+)
 from shop.fulfilment.service import MAX_DAILY_CAPACITY, MAX_PRIORITY, MAX_TRANSIT_DAYS
 
 
@@ -49,3 +56,32 @@ class CarrierOut(ResponseModel):
 
 class Carriers(ResponseModel):
     items: list[CarrierOut]
+
+
+def _country_required(schema: dict) -> None:
+    # Required in the document; the model lets a missing one through so that the country
+    # check answers it with its own code (invalid_country), as it does every other country.
+    schema["required"] = ["country"]
+
+
+class ShippingQuery(RequestModel):
+    model_config = ConfigDict(extra="ignore", json_schema_extra=_country_required)
+
+    country: checked_by_service({"type": "string", "pattern": r"^\s*[A-Za-z]{2}\s*$",
+                                 "description": "ISO 3166-1 alpha-2, like FR"}) = optional()
+
+
+class ShippingOptionOut(ResponseModel):
+    id: str = Field(description="Send it as checkout's `shipping_option`")
+    carrier: str
+    price: Money
+    tax_included: Money
+    promised_date: str
+    arrives_before_christmas: bool
+    last_order_date_for_christmas: str | None
+
+
+class ShippingOptions(ResponseModel):
+    country: str
+    vat_rate_percent: str
+    items: list[ShippingOptionOut]

@@ -6,9 +6,11 @@ from flask import Blueprint, request
 
 from shop.cart import service as carts
 from shop.core import resources
+from shop.core.openapi import Response, api, problems
 from shop.core.timeutil import utcnow
 from shop.core.validation import money_json
 from shop.fulfilment import countries, shipping
+from shop.fulfilment.schemas import ShippingOptions, ShippingQuery
 from shop.taxes import vat
 
 blueprint = Blueprint("shipping_api", __name__, url_prefix="/api/v1")
@@ -27,6 +29,8 @@ def option_json(option: shipping.ShippingOption, country: str) -> dict:
 
 
 @blueprint.get("/carts/<cart_id>/shipping-options")
+@api.validate(query=ShippingQuery, resp=Response(HTTP_200=ShippingOptions, **problems(404, 422)),
+              tags=["fulfilment"])
 def list_shipping_options(cart_id: str):
     """The ways the cart can ship to `country`, with price and promised delivery date."""
     country = countries.parse_country(request.args.get("country"), "country")

@@ -7,15 +7,19 @@ from flask import Blueprint, request
 from shop.catalog.service import parse_limit
 from shop.core import resources
 from shop.core.http import json_body
+from shop.core.openapi import BEARER, Response, api, problems
 from shop.merchants import audit, plans, tokens
 from shop.merchants.access import acting
 from shop.merchants.billing import billing_provider
 from shop.merchants.presenters import audit_json, token_json
+from shop.merchants.schemas import AuditPage, AuditQuery, PlanChoice, PlanOut, Tokens
 
 blueprint = Blueprint("merchant_account_api", __name__, url_prefix="/api/v1/shops/<slug>")
 
 
 @blueprint.get("/tokens")
+@api.validate(resp=Response(HTTP_200=Tokens, **problems(401, 403, 429)), tags=["merchants"],
+              security=BEARER)
 def list_tokens(slug: str):
     """Live tokens: all of the shop's for an owner, one's own for everybody else."""
     with resources.current().database.reading() as session:
@@ -23,6 +27,8 @@ def list_tokens(slug: str):
 
 
 @blueprint.delete("/tokens/<int:token_id>")
+@api.validate(resp=Response(HTTP_204=None, **problems(401, 403, 404, 429)), tags=["merchants"],
+              security=BEARER)
 def revoke_token(slug: str, token_id: int):
     """Revoke a token at once (owners may revoke anyone's)."""
     with resources.current().database.transaction() as session:
@@ -38,6 +44,8 @@ def _plan_json(session, merchant_id: int) -> dict:
 
 
 @blueprint.get("/plan")
+@api.validate(resp=Response(HTTP_200=PlanOut, **problems(401, 403, 429)), tags=["merchants"],
+              security=BEARER)
 def show_plan(slug: str):
     """The shop's plan, its limits and what the shop uses of them."""
     with resources.current().database.reading() as session:
@@ -45,6 +53,8 @@ def show_plan(slug: str):
 
 
 @blueprint.put("/plan")
+@api.validate(json=PlanChoice, resp=Response(HTTP_200=PlanOut, **problems(401, 403, 422, 429)),
+              tags=["merchants"], security=BEARER)
 def change_plan(slug: str):
     """Move the shop to another plan (owners); billing goes through the billing provider."""
     data = json_body()
@@ -55,6 +65,8 @@ def change_plan(slug: str):
 
 
 @blueprint.get("/audit")
+@api.validate(query=AuditQuery, resp=Response(HTTP_200=AuditPage, **problems(401, 403, 422, 429)),
+              tags=["merchants"], security=BEARER)
 def list_audit(slug: str):
     """Who changed what, newest first; follow `next_cursor` for older entries."""
     limit = parse_limit(request.args.get("limit"))

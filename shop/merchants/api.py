@@ -7,12 +7,23 @@ from flask import Blueprint, g, request, url_for
 from shop.core import resources, validation
 from shop.core.errors import InvalidInput
 from shop.core.http import bearer_token, json_body
-from shop.core.openapi import BEARER, Response, api
+from shop.core.openapi import BEARER, Response, api, problems
 from shop.merchants import service as merchants
 from shop.merchants import team
 from shop.merchants.access import acting, checked_sign_in
 from shop.merchants.presenters import collaborator_json, issued_json
-from shop.merchants.schemas import Collaborators, Issued, SignIn, SignUp
+from shop.merchants.schemas import (
+    Acceptance,
+    CollaboratorOut,
+    Collaborators,
+    Invited,
+    Issued,
+    NewCollaborator,
+    OwnershipTransfer,
+    RoleChange,
+    SignIn,
+    SignUp,
+)
 
 blueprint = Blueprint("merchants_api", __name__, url_prefix="/api/v1")
 
@@ -47,6 +58,8 @@ def sign_in():
 
 
 @blueprint.post("/invitations/<invitation>/accept")
+@api.validate(json=Acceptance, resp=Response(HTTP_201=Issued, **problems(401, 404, 409, 410, 422)),
+              tags=["merchants"])
 def accept_invitation(invitation: str):
     """Join a shop with an invitation: set a password (or give yours) and get a token."""
     data = json_body()
@@ -67,6 +80,9 @@ def list_collaborators(slug: str):
 
 
 @blueprint.post("/shops/<slug>/collaborators")
+@api.validate(json=NewCollaborator,
+              resp=Response(HTTP_201=Invited, **problems(401, 402, 403, 409, 422, 429)),
+              tags=["merchants"], security=BEARER)
 def add_collaborator(slug: str):
     """Invite someone with a role; the answer holds the single-use invitation token."""
     data = json_body()
@@ -92,6 +108,9 @@ def add_collaborator(slug: str):
 
 
 @blueprint.patch("/shops/<slug>/collaborators/<int:collaborator_id>")
+@api.validate(json=RoleChange,
+              resp=Response(HTTP_200=CollaboratorOut, **problems(401, 403, 404, 409, 422, 429)),
+              tags=["merchants"], security=BEARER)
 def change_role(slug: str, collaborator_id: int):
     """Give a collaborator another role (the shop keeps at least one owner)."""
     data = json_body()
@@ -101,6 +120,8 @@ def change_role(slug: str, collaborator_id: int):
 
 
 @blueprint.delete("/shops/<slug>/collaborators/<int:collaborator_id>")
+@api.validate(resp=Response(HTTP_204=None, **problems(401, 403, 404, 409, 429)),
+              tags=["merchants"], security=BEARER)
 def remove_collaborator(slug: str, collaborator_id: int):
     """Take someone off the team, or cancel their invitation; their tokens stop working."""
     with resources.current().database.transaction() as session:
@@ -109,6 +130,9 @@ def remove_collaborator(slug: str, collaborator_id: int):
 
 
 @blueprint.post("/shops/<slug>/ownership")
+@api.validate(json=OwnershipTransfer,
+              resp=Response(HTTP_200=CollaboratorOut, **problems(401, 403, 404, 409, 422, 429)),
+              tags=["merchants"], security=BEARER)
 def transfer_ownership(slug: str):
     """Make another collaborator owner; the acting owner becomes a manager."""
     data = json_body()

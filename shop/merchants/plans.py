@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import MAXYEAR, datetime
 from enum import StrEnum
 
 from sqlalchemy import func, select
@@ -59,8 +59,10 @@ def plan_of(session: Session, merchant_id: int) -> Plan:
 
 def _month_bounds(moment: datetime) -> tuple[datetime, datetime]:
     start = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    end = start.replace(year=start.year + 1, month=1) if start.month == 12 else \
-        start.replace(month=start.month + 1)
+    if start.month < 12:
+        end = start.replace(month=start.month + 1)
+    else:  # December of the year 9999 has no next month to end at
+        end = start.replace(year=start.year + 1, month=1) if start.year < MAXYEAR else datetime.max
     return start, end
 
 

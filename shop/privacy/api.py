@@ -7,9 +7,11 @@ from flask import Blueprint
 from shop.core import resources
 from shop.core.errors import Forbidden
 from shop.core.http import bearer_token, json_body
+from shop.core.openapi import BEARER, Response, api, problems
 from shop.core.validation import email as email_field
 from shop.merchants import service as merchants
 from shop.privacy import service
+from shop.privacy.schemas import ErasureOut, ErasureRequest
 
 blueprint = Blueprint("privacy_api", __name__, url_prefix="/api/v1")
 
@@ -18,6 +20,9 @@ ERASING_ROLES = ("owner", "manager")
 
 
 @blueprint.post("/shops/<slug>/erasures")
+@api.validate(json=ErasureRequest,
+              resp=Response(HTTP_200=ErasureOut, **problems(401, 403, 422, 429)),
+              tags=["merchants"], security=BEARER)
 def erase_shopper(slug: str):
     """Erase a shopper's e-mail and addresses from the shop's closed orders."""
     token = bearer_token()

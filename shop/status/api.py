@@ -8,10 +8,19 @@ from sqlalchemy.orm import selectinload
 
 from shop.core import resources
 from shop.core.http import json_body
+from shop.core.openapi import OPS_BEARER, Response, api, problems
 from shop.core.ops_auth import require_ops_token
 from shop.merchants.service import shop_by_slug
 from shop.status import service
 from shop.status.models import Incident
+from shop.status.schemas import (
+    IncidentOut,
+    Incidents,
+    NewIncident,
+    NewUpdate,
+    PostedUpdate,
+    StatusOut,
+)
 from shop.status.snapshot import current_cache
 
 blueprint = Blueprint("status_api", __name__, url_prefix="/api/v1")
@@ -34,12 +43,14 @@ def shop_status(slug: str) -> dict:
 
 
 @blueprint.get("/status")
+@api.validate(resp=Response(HTTP_200=StatusOut), tags=["status"])
 def show_platform_status():
     """The platform's status: components and open incidents."""
     return platform_status()
 
 
 @blueprint.get("/shops/<slug>/status")
+@api.validate(resp=Response(HTTP_200=StatusOut, **problems(404)), tags=["status"])
 def show_shop_status(slug: str):
     """One shop's status: the platform's incidents and the shop's own."""
     return shop_status(slug)
@@ -47,6 +58,8 @@ def show_shop_status(slug: str):
 
 @blueprint.post("/ops/incidents")
 @require_ops_token
+@api.validate(json=NewIncident, resp=Response(HTTP_201=IncidentOut, **problems(401, 403, 422)),
+              tags=["operations"], security=OPS_BEARER)
 def open_incident():
     """Open an incident; customers see it on the status page, merchants get webhooks."""
     new = service.read_new_incident(json_body())
@@ -59,6 +72,8 @@ def open_incident():
 
 @blueprint.get("/ops/incidents")
 @require_ops_token
+@api.validate(resp=Response(HTTP_200=Incidents, **problems(401, 403)), tags=["operations"],
+              security=OPS_BEARER)
 def list_incidents():
     """The newest incidents of the platform and of every shop."""
     with resources.current().database.reading() as session:
@@ -69,6 +84,8 @@ def list_incidents():
 
 @blueprint.get("/ops/incidents/<incident_id>")
 @require_ops_token
+@api.validate(resp=Response(HTTP_200=IncidentOut, **problems(401, 403, 404)),
+              tags=["operations"], security=OPS_BEARER)
 def show_incident(incident_id: str):
     """One incident with all its updates."""
     with resources.current().database.reading() as session:
@@ -77,6 +94,9 @@ def show_incident(incident_id: str):
 
 @blueprint.post("/ops/incidents/<incident_id>/updates")
 @require_ops_token
+@api.validate(json=NewUpdate,
+              resp=Response(HTTP_201=PostedUpdate, **problems(401, 403, 404, 409, 422)),
+              tags=["operations"], security=OPS_BEARER)
 def post_update(incident_id: str):
     """Post an update: a message, maybe a new status or ETA; "resolved" closes it."""
     update = service.read_update(json_body())

@@ -115,7 +115,7 @@ def read_update(data: dict[str, Any], now: datetime | None = None) -> NewUpdate:
     """A `NewUpdate` from the ops API's JSON, or a 422 naming the field."""
     now = now or utcnow()
     status = data.get("status")
-    if status is not None and status not in set(IncidentStatus):
+    if status is not None and (not isinstance(status, str) or status not in set(IncidentStatus)):
         raise InvalidInput(f"'status' must be one of {', '.join(IncidentStatus)}: "
                            f"got {status!r}")
     impact = data.get("impact")

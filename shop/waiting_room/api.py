@@ -10,8 +10,10 @@ from flask import Blueprint, current_app
 from shop.core import resources
 from shop.core.errors import Forbidden, InvalidInput
 from shop.core.http import bearer_token, json_body
+from shop.core.openapi import BEARER, Response, api, problems
 from shop.merchants import service as merchants
 from shop.merchants.models import Collaborator
+from shop.waiting_room.schemas import RoomChange, RoomOut
 from shop.waiting_room.service import MAX_ADMIT_PER_S, MIN_ADMIT_PER_S, MODES, Line, RoomStatus
 
 blueprint = Blueprint("waiting_room_api", __name__, url_prefix="/api/v1")
@@ -57,6 +59,8 @@ def _line() -> Line:
 
 
 @blueprint.get("/shops/<slug>/waiting-room")
+@api.validate(resp=Response(HTTP_200=RoomOut, **problems(401, 403, 429)), tags=["surges"],
+              security=BEARER)
 def show_room(slug: str):
     """The shop's waiting room: mode, admission rate, line length."""
     token = bearer_token()
@@ -66,6 +70,8 @@ def show_room(slug: str):
 
 
 @blueprint.put("/shops/<slug>/waiting-room")
+@api.validate(json=RoomChange, resp=Response(HTTP_200=RoomOut, **problems(401, 403, 422, 429)),
+              tags=["surges"], security=BEARER)
 def change_room(slug: str):
     """Switch the shop's waiting room off, to auto or on (owner or manager)."""
     token = bearer_token()

@@ -6,10 +6,12 @@ from flask import Blueprint
 
 from shop.core import resources
 from shop.core.http import bearer_token, json_body
+from shop.core.openapi import BEARER, Response, api, problems
 from shop.merchants import service as merchants
 from shop.status.times import rfc3339
 from shop.webhooks import service
 from shop.webhooks.models import WebhookDelivery, WebhookEndpoint
+from shop.webhooks.schemas import Deliveries, NewWebhook, RegisteredWebhook, Webhooks
 
 blueprint = Blueprint("webhooks_api", __name__, url_prefix="/api/v1/shops/<slug>/webhooks")
 
@@ -30,6 +32,9 @@ def _delivery_json(delivery: WebhookDelivery) -> dict:
 
 
 @blueprint.post("")
+@api.validate(json=NewWebhook,
+              resp=Response(HTTP_201=RegisteredWebhook, **problems(401, 403, 422, 429)),
+              tags=["status"], security=BEARER)
 def register_webhook(slug: str):
     """Register an endpoint for incident events; the signing secret is shown only here."""
     token = bearer_token()
@@ -44,6 +49,8 @@ def register_webhook(slug: str):
 
 
 @blueprint.get("")
+@api.validate(resp=Response(HTTP_200=Webhooks, **problems(401, 403, 429)), tags=["status"],
+              security=BEARER)
 def list_webhooks(slug: str):
     """The shop's endpoints (without their secrets)."""
     token = bearer_token()
@@ -53,6 +60,8 @@ def list_webhooks(slug: str):
 
 
 @blueprint.delete("/<endpoint_id>")
+@api.validate(resp=Response(HTTP_204=None, **problems(401, 403, 404, 429)), tags=["status"],
+              security=BEARER)
 def delete_webhook(slug: str, endpoint_id: str):
     """Stop sending to an endpoint; its delivery log goes with it."""
     token = bearer_token()
@@ -64,6 +73,8 @@ def delete_webhook(slug: str, endpoint_id: str):
 
 
 @blueprint.get("/<endpoint_id>/deliveries")
+@api.validate(resp=Response(HTTP_200=Deliveries, **problems(401, 403, 404, 429)),
+              tags=["status"], security=BEARER)
 def list_deliveries(slug: str, endpoint_id: str):
     """The newest deliveries to an endpoint: status, attempts, last answer."""
     token = bearer_token()
