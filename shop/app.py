@@ -46,6 +46,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     init_waiting_room(app)
     openapi.init_app(app)
     security.init_app(app)
+    _keep_personal_answers_private(app)
     return app
 
 
@@ -90,3 +91,11 @@ def _register_merchant_area(app: Flask) -> None:
                       merchant_pages):
         app.register_blueprint(blueprint)
     init_merchant_access(app)
+
+
+def _keep_personal_answers_private(app: Flask) -> None:
+    from shop.core import http_cache
+    from shop.waiting_room.views import ROOM_HEADER
+
+    # Last: it must see the final headers, cookies and visitors' passes included.
+    http_cache.init_app(app, personal_headers=(ROOM_HEADER,))
