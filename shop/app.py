@@ -43,6 +43,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     init_status_counting(app)
     init_status_metrics(app)
     _register_merchant_area(app)
+    _answer_revalidations_early(app)
     init_waiting_room(app)
     openapi.init_app(app)
     security.init_app(app)
@@ -91,6 +92,13 @@ def _register_merchant_area(app: Flask) -> None:
                       merchant_pages):
         app.register_blueprint(blueprint)
     init_merchant_access(app)
+
+
+def _answer_revalidations_early(app: Flask) -> None:
+    from shop.storefront import revalidation
+
+    # Before the waiting room wraps the app: its FastLine then runs first.
+    revalidation.init_app(app)
 
 
 def _keep_personal_answers_private(app: Flask) -> None:

@@ -10,6 +10,14 @@
 - `personal=` names what makes a request one visitor's own (an HTML page's session cookie):
   such a request is rendered in full, `private, no-store`, and the public answer says
   `Vary: Cookie` so that a cache never hands one to the other.
+- `FastRevalidation` (WSGI) answers those revalidations before Flask even routes them: a
+  cache's `If-None-Match` costs the freshness query and a few headers, not the app's hooks
+  (request id, metrics, SLO counting in Redis, security headers, session). What the hooks
+  would add to a 304 is either on the cached 200 already or means nothing for a 304; the
+  request is still counted in the request metrics. Each process remembers the validators it
+  read for PEAKSHOP_CATALOG_REVALIDATION_MEMO_MS (1 s), so that many caches revalidating
+  one page cost one query a second: a change may then be answered 304 for up to that long.
+  Full renders always read fresh validators.
 - `PrivateWhenPersonal` (WSGI, outermost) has the last word on every response: one that sets
   a cookie or carries a visitor's pass is never public, whatever a view said, and one that
   said nothing about caching is `no-store` (carts, checkout, orders, merchants, operations).
@@ -18,15 +26,20 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from flask import Response, make_response, request
+from flask import Flask, Response, make_response, request
 from werkzeug.datastructures import Headers, ResponseCacheControl
-from werkzeug.http import parse_cache_control_header
+from werkzeug.exceptions import HTTPException
+from werkzeug.http import parse_cache_control_header, parse_cookie
+from werkzeug.routing import RequestRedirect
 
 from shop.core import resources
+from shop.core.metrics import KNOWN_METHODS, http_metrics
 
 
 class Validators(Protocol):
@@ -38,6 +51,9 @@ class Validators(Protocol):
 
 PRIVATE = "private, no-store"
 DEFAULT = "no-store"
+# Where FastRevalidation leaves the validators it read for the view, which then needs no
+# second query: (endpoint, validators).
+FRESHNESS_KEY = "peakshop.http_cache.freshness"
 
 
 def public_read(find_freshness: Callable[..., Validators | None], *,
@@ -54,7 +70,9 @@ def public_read(find_freshness: Callable[..., Validators | None], *,
                 response.headers["Cache-Control"] = PRIVATE
                 response.vary.add("Cookie")
                 return response
-            validators = find_freshness(**view_args)
+            validators = _stashed(view_args)
+            if validators is None:
+                validators = find_freshness(**view_args)
             if validators is not None:
                 answer = _validated(Response(), validators, vary_cookie=personal is not None)
                 if answer.make_conditional(request).status_code == 304:
@@ -70,6 +88,13 @@ def public_read(find_freshness: Callable[..., Validators | None], *,
     return decorate
 
 
+def _stashed(view_args: dict) -> Validators | None:
+    stash = request.environ.pop(FRESHNESS_KEY, None)
+    if stash is not None and stash[0] == request.endpoint:
+        return stash[1]
+    return None
+
+
 def _validated(response: Response, validators: Validators, *, vary_cookie: bool) -> Response:
     settings = resources.current().settings
     response.set_etag(validators.etag, weak=True)
@@ -81,6 +106,118 @@ def _validated(response: Response, validators: Validators, *, vary_cookie: bool)
     if vary_cookie:
         response.vary.add("Cookie")
     return response
+
+
+class FreshnessMemo:
+    """Validators read in the last `ttl_s` seconds, by route and arguments, in this process.
+
+    Bounded: past `max_entries` it starts afresh (a platform's hot pages refill it in a
+    second)."""
+
+    def __init__(self, ttl_s: float, max_entries: int = 10_000,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.ttl_s = ttl_s
+        self.max_entries = max_entries
+        self.clock = clock
+        self._entries: dict[tuple, tuple[float, Validators]] = {}
+
+    def get(self, key: tuple) -> Validators | None:
+        found = self._entries.get(key)
+        if found is None or found[0] <= self.clock():
+            return None
+        return found[1]
+
+    def put(self, key: tuple, validators: Validators) -> None:
+        if self.ttl_s <= 0:
+            return
+        if len(self._entries) >= self.max_entries:
+            self._entries.clear()
+        self._entries[key] = (self.clock() + self.ttl_s, validators)
+
+
+@dataclass(frozen=True)
+class SharedRead:
+    """A route whose revalidations FastRevalidation answers: the `public_read` view's own
+    freshness function, and whether a session cookie makes a request personal (pages)."""
+
+    find_freshness: Callable[..., Validators | None]
+    personal_with_session: bool = False
+
+
+class FastRevalidation:
+    """WSGI: answer a conditional GET or HEAD of a shared read with 304 before Flask.
+
+    Routing is Flask's own URL map (so a path means here what it means to Flask), the
+    comparison werkzeug's `make_conditional`. Anything else, and every revalidation that
+    finds the page changed, goes on to Flask with the validators already read.
+    `may_answer(environ, view_args)` lets another concern (the waiting room) keep a request
+    for itself.
+    """
+
+    def __init__(self, app: Flask, wsgi_app, reads: Mapping[str, SharedRead],
+                 may_answer: Callable[[dict, dict], bool] = lambda environ, args: True,
+                 memo: FreshnessMemo | None = None) -> None:
+        self.app = app
+        self.wsgi_app = wsgi_app
+        self.reads = dict(reads)
+        self.may_answer = may_answer
+        self.memo = memo or FreshnessMemo(0)
+
+    def __call__(self, environ, start_response):
+        if (environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
+                or not (environ.get("HTTP_IF_NONE_MATCH")
+                        or environ.get("HTTP_IF_MODIFIED_SINCE"))):
+            return self.wsgi_app(environ, start_response)
+        answer = self._not_modified(environ)
+        if answer is None:
+            return self.wsgi_app(environ, start_response)
+        return answer(environ, start_response)
+
+    def _not_modified(self, environ: dict) -> Response | None:
+        started = time.perf_counter()
+        try:
+            rule, view_args = self.app.url_map.bind_to_environ(environ).match(
+                return_rule=True)
+        except (HTTPException, RequestRedirect):
+            return None
+        read = self.reads.get(rule.endpoint)
+        if read is None or (read.personal_with_session and self._has_session(environ)):
+            return None
+        key = (rule.endpoint, *sorted(view_args.items()))
+        with self.app.app_context():
+            validators = self.memo.get(key)
+            if validators is None:
+                validators = read.find_freshness(**view_args)
+                if validators is None:
+                    return None
+                self.memo.put(key, validators)
+                # Only a fresh read may label the page the view renders if this is no 304.
+                environ[FRESHNESS_KEY] = (rule.endpoint, validators)
+            answer = _validated(Response(), validators, vary_cookie=read.personal_with_session)
+            if answer.make_conditional(environ).status_code != 304:
+                return None
+            if not self.may_answer(environ, view_args):
+                return None
+        environ.pop(FRESHNESS_KEY, None)
+        metrics = http_metrics()
+        method = environ["REQUEST_METHOD"] if environ["REQUEST_METHOD"] in KNOWN_METHODS \
+            else "other"
+        metrics.latency.labels(method, rule.rule).observe(time.perf_counter() - started)
+        metrics.requests.labels(method, rule.rule, "304").inc()
+        return answer
+
+    def _has_session(self, environ: dict) -> bool:
+        cookie_name = self.app.session_interface.get_cookie_name(self.app)
+        return cookie_name in parse_cookie(environ.get("HTTP_COOKIE", ""))
+
+
+def answer_revalidations_early(app: Flask, reads: Mapping[str, SharedRead],
+                               may_answer: Callable[[dict, dict], bool] | None = None) -> None:
+    """Put FastRevalidation in front of `app`'s Flask handling for `reads` (by endpoint)."""
+    memo_s = app.extensions["peakshop"].settings.catalog_revalidation_memo_ms / 1000
+    app.wsgi_app = FastRevalidation(app, app.wsgi_app, reads,
+                                    may_answer or (lambda environ, args: True),
+                                    FreshnessMemo(memo_s))
 
 
 def keep_personal_private(headers: Headers, personal_headers: Iterable[str]) -> None:

@@ -84,6 +84,9 @@ class Settings:
     # unasked, then serve them stale while it revalidates (docs/http-caching.md).
     catalog_max_age_s: int = 5
     catalog_stale_s: int = 10
+    # A revalidation may be judged on catalog facts read this long ago by the same process
+    # (0: always read them), so that a crowd of caches revalidating is not a crowd of queries.
+    catalog_revalidation_memo_ms: int = 1000
 
     @property
     def mail_folder(self) -> Path:
@@ -258,6 +261,7 @@ ENVIRONMENT.update({
 ENVIRONMENT.update({
     "PEAKSHOP_CATALOG_MAX_AGE_S": ("catalog_max_age_s", non_negative_int),
     "PEAKSHOP_CATALOG_STALE_S": ("catalog_stale_s", non_negative_int),
+    "PEAKSHOP_CATALOG_REVALIDATION_MEMO_MS": ("catalog_revalidation_memo_ms", non_negative_int),
 })
 FIELD_TO_VARIABLE = {field: variable for variable, (field, _) in ENVIRONMENT.items()}
 

@@ -14,6 +14,12 @@ from tests.storefront.pages import SAME_ORIGIN, form_posting_to
 
 
 @pytest.fixture
+def settings_overrides(settings_overrides):
+    """Revalidations read fresh facts every time here (the memo has its own tests)."""
+    return {**settings_overrides, "catalog_revalidation_memo_ms": 0}
+
+
+@pytest.fixture
 def mug(api, shop):
     api.add_product(shop, "MUG", name="Reindeer mug", price=1250, stock=5)
     return shop
@@ -166,3 +172,37 @@ def test_pages_and_json_over_gunicorn(gunicorn_server, client, api, mug):
         assert head.status_code == 200 and head.headers["ETag"] == first.headers["ETag"]
     cart = requests.post(f"{base}/api/v1/shops/{mug.slug}/carts", timeout=10)
     assert cart.status_code == 201 and "no-store" in cart.headers["Cache-Control"]
+
+
+def test_a_revalidation_is_answered_before_flasks_hooks(make_app, mug):
+    app = make_app(catalog_revalidation_memo_ms=0)
+    hooks = []
+    app.before_request(lambda: hooks.append(1) and None)
+    client = app.test_client()
+    url = f"/shops/{mug.slug}/products/MUG"
+    first = client.get(url)
+    assert hooks == [1] and "X-Request-Id" in first.headers
+    again = client.get(url, headers={"If-None-Match": first.headers["ETag"]})
+    assert again.status_code == 304 and hooks == [1]
+    # A stale tag goes on to Flask, which renders with the validators already read.
+    changed = client.get(url, headers={"If-None-Match": 'W/"old"'})
+    assert changed.status_code == 200 and hooks == [1, 1]
+    assert changed.headers["ETag"] == first.headers["ETag"]
+
+
+def test_the_waiting_room_keeps_its_line_even_for_revalidations(app, make_app, client, mug):
+    url = f"/shops/{mug.slug}/products/MUG"
+    api_url = f"/api/v1/shops/{mug.slug}/products/MUG"
+    # Tags from another process: this one has not yet seen (and remembered) the room off.
+    elsewhere = make_app().test_client()
+    tags = {path: elsewhere.get(path).headers["ETag"] for path in (url, api_url)}
+    client.put(f"/api/v1/shops/{mug.slug}/waiting-room", headers=mug.auth,
+               json={"mode": "on", "admit_per_s": 0.01})
+    for path, etag in tags.items():
+        waiting = app.test_client().get(path, headers={"If-None-Match": etag})
+        assert waiting.status_code == 503, path
+        assert waiting.headers["Cache-Control"] == "no-store"
+    # A crawler never queues; its revalidation is a 304 like any cache's.
+    crawler = app.test_client().get(url, headers={"If-None-Match": tags[url],
+                                                  "User-Agent": "Googlebot/2.1"})
+    assert crawler.status_code == 304

@@ -8,12 +8,20 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import event, text
 
+from shop.catalog.freshness import CatalogFacts, Freshness, freshness
+from shop.core.http_cache import FreshnessMemo, keep_personal_private
 from shop.core.timeutil import utcnow
 from tests.waiting_room.conftest import ROOM_HEADER
 
 
 def product_url(shop, sku="MUG"):
     return f"/api/v1/shops/{shop.slug}/products/{sku}"
+
+
+@pytest.fixture
+def settings_overrides(settings_overrides):
+    """Revalidations read fresh facts every time here (the memo has its own tests)."""
+    return {**settings_overrides, "catalog_revalidation_memo_ms": 0}
 
 
 @pytest.fixture
@@ -205,3 +213,69 @@ def test_carts_orders_and_merchant_routes_are_never_public(client, api, mug, rou
     assert response.status_code < 300, response.data
     assert "public" not in response.headers["Cache-Control"]
     assert "no-store" in response.headers["Cache-Control"]
+
+
+def test_within_the_memo_a_revalidation_reads_nothing(make_app, mug):
+    """A crowd of caches revalidating one page costs one query per memo window and process;
+    a full render still reads fresh facts and labels the new content with a new tag."""
+    app = make_app(catalog_revalidation_memo_ms=600_000)
+    client = app.test_client()
+    etag = client.get(product_url(mug)).headers["ETag"]
+    assert client.get(product_url(mug), headers={"If-None-Match": etag}).status_code == 304
+    assert client.patch(product_url(mug), json={"stock": 1}, headers=mug.auth).status_code == 200
+    with counted_statements(app) as statements:
+        remembered = client.get(product_url(mug), headers={"If-None-Match": etag})
+    assert remembered.status_code == 304 and statements == []
+    rendered = client.get(product_url(mug))
+    assert rendered.get_json()["available"] == 1 and rendered.headers["ETag"] != etag
+
+
+def test_the_memo_forgets_after_its_time_and_past_its_size():
+    now = [100.0]
+    memo = FreshnessMemo(1.0, max_entries=2, clock=lambda: now[0])
+    tag = Freshness("a", None)
+    memo.put(("p", 1), tag)
+    assert memo.get(("p", 1)) is tag and memo.get(("p", 2)) is None
+    now[0] += 1.0
+    assert memo.get(("p", 1)) is None
+    memo.put(("p", 1), tag)
+    memo.put(("p", 2), tag)
+    memo.put(("p", 3), tag)  # full: starts afresh
+    assert memo.get(("p", 1)) is None and memo.get(("p", 3)) is tag
+    FreshnessMemo(0).put(("p", 1), tag)  # a memo of 0 s keeps nothing
+
+
+def test_the_last_word_keeps_personal_answers_private():
+    from werkzeug.datastructures import Headers
+
+    cases = [
+        ({"Cache-Control": "public, max-age=5", "Set-Cookie": "session=x"}, "private, no-store"),
+        ({"Cache-Control": "public, max-age=5", ROOM_HEADER: "pass"}, "private, no-store"),
+        ({"Cache-Control": "public, max-age=5"}, "public, max-age=5"),
+        ({"Cache-Control": "no-cache", "Set-Cookie": "a=b"}, "no-cache"),
+        ({}, "no-store"),
+    ]
+    for given, expected in cases:
+        headers = Headers(given)
+        keep_personal_private(headers, (ROOM_HEADER,))
+        assert headers["Cache-Control"] == expected, given
+
+
+def test_freshness_is_a_digest_of_the_facts_and_dated_only_after_a_second():
+    from datetime import datetime
+
+    changed = datetime(2026, 12, 4, 12, 0, 0, 500_000)
+    facts = CatalogFacts("Shop", changed, 3, 10, 3000)
+    same = freshness(facts, "page/1", changed + timedelta(seconds=0.4))
+    assert same.last_modified is None  # the same second: only the tag can tell
+    later = freshness(facts, "page/1", changed + timedelta(seconds=2))
+    assert later.etag == same.etag and later.last_modified.tzinfo is not None
+    for other in (CatalogFacts("Shop", changed, 3, 9, 3000),
+                  CatalogFacts("Shop", changed, 3, 10, 2999),
+                  CatalogFacts("Shop", changed, 4, 10, 3000),
+                  CatalogFacts("Shop", changed + timedelta(microseconds=1), 3, 10, 3000),
+                  CatalogFacts("Renamed", changed, 3, 10, 3000)):
+        assert freshness(other, "page/1", changed).etag != same.etag, other
+    assert freshness(facts, "page/2", changed).etag != same.etag
+    empty = freshness(CatalogFacts("Shop", None, 0, 0, 0), "page/1", changed)
+    assert empty.last_modified is None and empty.etag
