@@ -33,9 +33,15 @@ from datetime import datetime
 from typing import Protocol
 
 from flask import Flask, Response, make_response, request
-from werkzeug.datastructures import Headers, ResponseCacheControl
+from werkzeug.datastructures import ResponseCacheControl
 from werkzeug.exceptions import HTTPException
-from werkzeug.http import parse_cache_control_header, parse_cookie
+from werkzeug.http import (
+    http_date,
+    is_resource_modified,
+    parse_cache_control_header,
+    parse_cookie,
+    quote_etag,
+)
 from werkzeug.routing import RequestRedirect
 
 from shop.core import resources
@@ -95,14 +101,17 @@ def _stashed(view_args: dict) -> Validators | None:
     return None
 
 
+def cache_control(settings) -> str:
+    """What a shared read says to caches: how long to serve it unasked, then stale."""
+    return (f"public, max-age={settings.catalog_max_age_s}, "
+            f"stale-while-revalidate={settings.catalog_stale_s}")
+
+
 def _validated(response: Response, validators: Validators, *, vary_cookie: bool) -> Response:
-    settings = resources.current().settings
     response.set_etag(validators.etag, weak=True)
     if validators.last_modified is not None:
         response.last_modified = validators.last_modified
-    response.headers["Cache-Control"] = (
-        f"public, max-age={settings.catalog_max_age_s}, "
-        f"stale-while-revalidate={settings.catalog_stale_s}")
+    response.headers["Cache-Control"] = cache_control(resources.current().settings)
     if vary_cookie:
         response.vary.add("Cookie")
     return response
@@ -148,10 +157,10 @@ class FastRevalidation:
     """WSGI: answer a conditional GET or HEAD of a shared read with 304 before Flask.
 
     Routing is Flask's own URL map (so a path means here what it means to Flask), the
-    comparison werkzeug's `make_conditional`. Anything else, and every revalidation that
-    finds the page changed, goes on to Flask with the validators already read.
-    `may_answer(environ, view_args)` lets another concern (the waiting room) keep a request
-    for itself.
+    comparison werkzeug's `is_resource_modified` (what `make_conditional` uses). Anything
+    else, and every revalidation that finds the page changed, goes on to Flask with the
+    validators already read. `may_answer(environ, view_args)` lets another concern (the
+    waiting room) keep a request for itself.
     """
 
     def __init__(self, app: Flask, wsgi_app, reads: Mapping[str, SharedRead],
@@ -162,18 +171,28 @@ class FastRevalidation:
         self.reads = dict(reads)
         self.may_answer = may_answer
         self.memo = memo or FreshnessMemo(0)
+        self.cache_control = cache_control(app.extensions["peakshop"].settings)
+        # The static start of each read's URL rule: other paths are not looked up at all.
+        self.prefixes = tuple({rule.rule.split("<", 1)[0] for rule in app.url_map.iter_rules()
+                               if rule.endpoint in self.reads})
+        self.session_cookie = app.session_interface.get_cookie_name(app)
 
     def __call__(self, environ, start_response):
         if (environ.get("REQUEST_METHOD") not in ("GET", "HEAD")
                 or not (environ.get("HTTP_IF_NONE_MATCH")
-                        or environ.get("HTTP_IF_MODIFIED_SINCE"))):
+                        or environ.get("HTTP_IF_MODIFIED_SINCE"))
+                # If-Match and ranges are rare on these reads: Flask answers them in full.
+                or "HTTP_IF_MATCH" in environ or "HTTP_RANGE" in environ
+                or not environ.get("PATH_INFO", "").startswith(self.prefixes)):
             return self.wsgi_app(environ, start_response)
-        answer = self._not_modified(environ)
-        if answer is None:
+        headers = self._not_modified(environ)
+        if headers is None:
             return self.wsgi_app(environ, start_response)
-        return answer(environ, start_response)
+        start_response("304 NOT MODIFIED", headers)
+        return []
 
-    def _not_modified(self, environ: dict) -> Response | None:
+    def _not_modified(self, environ: dict) -> list[tuple[str, str]] | None:
+        """The 304's headers, or None when Flask must answer."""
         started = time.perf_counter()
         try:
             rule, view_args = self.app.url_map.bind_to_environ(environ).match(
@@ -184,31 +203,38 @@ class FastRevalidation:
         if read is None or (read.personal_with_session and self._has_session(environ)):
             return None
         key = (rule.endpoint, *sorted(view_args.items()))
-        with self.app.app_context():
-            validators = self.memo.get(key)
-            if validators is None:
+        validators = self.memo.get(key)
+        if validators is None:
+            with self.app.app_context():
                 validators = read.find_freshness(**view_args)
-                if validators is None:
-                    return None
-                self.memo.put(key, validators)
-                # Only a fresh read may label the page the view renders if this is no 304.
-                environ[FRESHNESS_KEY] = (rule.endpoint, validators)
-            answer = _validated(Response(), validators, vary_cookie=read.personal_with_session)
-            if answer.make_conditional(environ).status_code != 304:
+            if validators is None:
                 return None
-            if not self.may_answer(environ, view_args):
-                return None
+            self.memo.put(key, validators)
+            # Only a fresh read may label the page the view renders if this is no 304.
+            environ[FRESHNESS_KEY] = (rule.endpoint, validators)
+        etag = quote_etag(validators.etag, weak=True)
+        if is_resource_modified(environ, etag, last_modified=validators.last_modified):
+            return None
+        if not self.may_answer(environ, view_args):
+            return None
         environ.pop(FRESHNESS_KEY, None)
-        metrics = http_metrics()
-        method = environ["REQUEST_METHOD"] if environ["REQUEST_METHOD"] in KNOWN_METHODS \
-            else "other"
-        metrics.latency.labels(method, rule.rule).observe(time.perf_counter() - started)
-        metrics.requests.labels(method, rule.rule, "304").inc()
-        return answer
+        headers = [("ETag", etag), ("Cache-Control", self.cache_control)]
+        if validators.last_modified is not None:
+            headers.append(("Last-Modified", http_date(validators.last_modified)))
+        if read.personal_with_session:
+            headers.append(("Vary", "Cookie"))
+        self._count(environ["REQUEST_METHOD"], rule.rule, time.perf_counter() - started)
+        return headers
 
     def _has_session(self, environ: dict) -> bool:
-        cookie_name = self.app.session_interface.get_cookie_name(self.app)
-        return cookie_name in parse_cookie(environ.get("HTTP_COOKIE", ""))
+        return self.session_cookie in parse_cookie(environ.get("HTTP_COOKIE", ""))
+
+    @staticmethod
+    def _count(method: str, route: str, seconds: float) -> None:
+        metrics = http_metrics()
+        method = method if method in KNOWN_METHODS else "other"
+        metrics.latency.labels(method, route).observe(seconds)
+        metrics.requests.labels(method, route, "304").inc()
 
 
 def answer_revalidations_early(app: Flask, reads: Mapping[str, SharedRead],
@@ -220,16 +246,25 @@ def answer_revalidations_early(app: Flask, reads: Mapping[str, SharedRead],
                                     FreshnessMemo(memo_s))
 
 
-def keep_personal_private(headers: Headers, personal_headers: Iterable[str]) -> None:
-    """The last word on caching, in place: personal answers are never public, and an answer
-    that says nothing is not stored at all."""
-    stated = headers.get("Cache-Control")
+def keep_personal_private(headers: list[tuple[str, str]],
+                          personal_headers: Iterable[str]) -> list[tuple[str, str]]:
+    """The last word on caching: personal answers are never public, and an answer that says
+    nothing is not stored at all. Returns the headers to send."""
+    personal_names = {"set-cookie", *(name.lower() for name in personal_headers)}
+    stated = None
+    personal = False
+    for name, value in headers:
+        lowered = name.lower()
+        if lowered == "cache-control":
+            stated = value
+        elif lowered in personal_names:
+            personal = True
     if stated is None:
-        headers["Cache-Control"] = DEFAULT
-        return
-    personal = "Set-Cookie" in headers or any(name in headers for name in personal_headers)
+        return [*headers, ("Cache-Control", DEFAULT)]
     if personal and parse_cache_control_header(stated, cls=ResponseCacheControl).public:
-        headers["Cache-Control"] = PRIVATE
+        return [(name, PRIVATE if name.lower() == "cache-control" else value)
+                for name, value in headers]
+    return headers
 
 
 class PrivateWhenPersonal:
@@ -242,9 +277,9 @@ class PrivateWhenPersonal:
 
     def __call__(self, environ, start_response):
         def start(status, headers, exc_info=None):
-            final = Headers(headers)
-            keep_personal_private(final, self.personal_headers)
-            return start_response(status, final.to_wsgi_list(), exc_info)
+            return start_response(status, keep_personal_private(headers,
+                                                                self.personal_headers),
+                                  exc_info)
 
         return self.wsgi_app(environ, start)
 
