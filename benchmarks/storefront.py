@@ -114,11 +114,19 @@ def process_tree_cpu_s(pid: int) -> float:
     return total
 
 
-def measured(pid: int, url: str, *, seconds: int, **options) -> tuple[Throughput, float]:
-    """wrk's peak for `url`, and the server's CPU milliseconds per answered request."""
-    before = process_tree_cpu_s(pid)
+def measured(pids: dict[str, int], url: str, *, seconds: int,
+             **options) -> tuple[Throughput, dict[str, float]]:
+    """wrk's peak for `url`, and the CPU milliseconds per answered request of each server
+    in `pids` (the web server first; then its database and Redis, when they run apart)."""
+    before = {name: process_tree_cpu_s(pid) for name, pid in pids.items()}
     result = wrk(url, seconds=seconds, **options)
-    return result, 1000 * (process_tree_cpu_s(pid) - before) / max(1, result.requests)
+    return result, {name: 1000 * (process_tree_cpu_s(pid) - before[name])
+                    / max(1, result.requests) for name, pid in pids.items()}
+
+
+def postgres_pid(server: PostgresServer) -> int:
+    with open(os.path.join(server.directory, "data", "postmaster.pid")) as pidfile:
+        return int(pidfile.readline())
 
 
 def revalidation(url: str) -> dict[str, str]:
@@ -171,30 +179,33 @@ def main() -> None:
     steady = None
     try:
         slug, merchant_id = seed(shop.url, args.products)
-        shop_pid = shop.process.pid
+        servers = {"web": shop.process.pid, "redis": redis_server.process.pid}
+        if postgres:
+            servers["postgresql"] = postgres_pid(postgres)
         rows = []
-        baseline, hello_cpu = measured(hello.pid, hello_url + "/", seconds=args.seconds)
+        baseline, hello_cpu = measured({"web": hello.pid}, hello_url + "/",
+                                       seconds=args.seconds)
         rows.append(("hello-world (GET /)", baseline, hello_cpu))
         reads = [("product page, JSON", f"{shop.url}/api/v1/shops/{slug}/products/BENCH"),
                  ("product page, HTML", f"{shop.url}/shops/{slug}/products/BENCH"),
                  ("catalog, JSON", f"{shop.url}/api/v1/shops/{slug}/products"),
                  ("catalog page, HTML", f"{shop.url}/shops/{slug}/")]
         for name, url in reads:
-            rows.append((name, *measured(shop_pid, url, seconds=args.seconds)))
-            rows.append((f"{name}, 304", *measured(shop_pid, url, seconds=args.seconds,
+            rows.append((name, *measured(servers, url, seconds=args.seconds)))
+            rows.append((f"{name}, 304", *measured(servers, url, seconds=args.seconds,
                                                    headers=revalidation(url))))
         if not args.reads_only:
             put_script = workdir / "put.lua"
             put_script.write_text(PUT_SCRIPT % ", ".join(
                 f'"{c}"' for c in filled_carts(client, merchant_id, 200)))
-            rows.append(("add to cart", *measured(shop_pid, shop.url + "/",
+            rows.append(("add to cart", *measured(servers, shop.url + "/",
                                                   seconds=args.seconds,
                                                   script=str(put_script))))
             cart_file = workdir / "carts.txt"
             cart_file.write_text("\n".join(filled_carts(client, merchant_id, 40_000)) + "\n")
             checkout_script = workdir / "checkout.lua"
             checkout_script.write_text(CHECKOUT_SCRIPT % (cart_file, CHECKOUT_BODY))
-            checkout_peak, checkout_cpu = measured(shop_pid, shop.url + "/",
+            checkout_peak, checkout_cpu = measured(servers, shop.url + "/",
                                                    seconds=args.seconds,
                                                    script=str(checkout_script))
             rows.append(("checkout (dummy gateway)", checkout_peak, checkout_cpu))
@@ -217,12 +228,16 @@ def main() -> None:
     print(f"\nstorefront vs hello-world — {args.database}, gunicorn {args.workers} sync workers, "
           f"wrk 16 connections, {args.seconds} s each, {os.cpu_count()} cores shared, "
           f"{args.products} products\n")
+    columns = ["web", "postgresql", "redis"] if postgres else ["web", "redis"]
+    print("CPU ms/req: user + system CPU of each server per answered request\n")
     print(f"{'endpoint':30} {'req/s':>9} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'CPU ms/req':>10} {'non-2xx':>8}")
+          + "".join(f"{name + ' CPU':>15}" for name in columns) + f" {'non-2xx':>8}")
     for name, result, cpu_ms in rows:
         print(f"{name:30} {result.requests_per_s:9.0f} "
               f"{result.requests_per_s / baseline.requests_per_s:7.2f} "
-              f"{result.p50_ms:8.1f} {result.p99_ms:8.1f} {cpu_ms:10.2f} {result.non_2xx:8d}")
+              f"{result.p50_ms:8.1f} {result.p99_ms:8.1f} "
+              + "".join(f"{cpu_ms[column]:15.2f}" if column in cpu_ms else f"{'':15}"
+                        for column in columns) + f" {result.non_2xx:8d}")
     if steady is not None:
         print(f"\ncheckout at 70% of its peak, open loop ({steady.offered_per_s:.0f}/s offered, "
               f"{steady.completed} sent, {steady.errors} errors): "
