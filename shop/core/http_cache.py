@@ -14,10 +14,11 @@
   cache's `If-None-Match` costs the freshness query and a few headers, not the app's hooks
   (request id, metrics, SLO counting in Redis, security headers, session). What the hooks
   would add to a 304 is either on the cached 200 already or means nothing for a 304; the
-  request is still counted in the request metrics. Each process remembers the validators it
-  read for PEAKSHOP_CATALOG_REVALIDATION_MEMO_MS (1 s), so that many caches revalidating
-  one page cost one query a second: a change may then be answered 304 for up to that long.
-  Full renders always read fresh validators.
+  request is still counted in the request metrics.
+- Each process remembers the validators it read for PEAKSHOP_CATALOG_REVALIDATION_MEMO_MS
+  (1 s), for revalidations and full renders alike, so that a crowd on one page costs one
+  freshness query a second: a change may then be answered 304, or a new page carry the
+  previous tag, for up to that long (weak tags: equivalent, not byte-identical, content).
 - `PrivateWhenPersonal` (WSGI, outermost) has the last word on every response: one that sets
   a cookie or carries a visitor's pass is never public, whatever a view said, and one that
   said nothing about caching is `no-store` (carts, checkout, orders, merchants, operations).
@@ -32,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from flask import Flask, Response, make_response, request
+from flask import Flask, Response, current_app, make_response, request
 from werkzeug.datastructures import ResponseCacheControl
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import (
@@ -60,6 +61,7 @@ DEFAULT = "no-store"
 # Where FastRevalidation leaves the validators it read for the view, which then needs no
 # second query: (endpoint, validators).
 FRESHNESS_KEY = "peakshop.http_cache.freshness"
+MEMO_EXTENSION = "peakshop_freshness_memo"
 
 
 def public_read(find_freshness: Callable[..., Validators | None], *,
@@ -76,9 +78,11 @@ def public_read(find_freshness: Callable[..., Validators | None], *,
                 response.headers["Cache-Control"] = PRIVATE
                 response.vary.add("Cookie")
                 return response
-            validators = _stashed(view_args)
+            validators = _stashed(view_args) or _remembered(view_args)
             if validators is None:
                 validators = find_freshness(**view_args)
+                if validators is not None:
+                    _remember(view_args, validators)
             if validators is not None:
                 answer = _validated(Response(), validators, vary_cookie=personal is not None)
                 if answer.make_conditional(request).status_code == 304:
@@ -92,6 +96,25 @@ def public_read(find_freshness: Callable[..., Validators | None], *,
         return read
 
     return decorate
+
+
+def memo_key(endpoint: str, view_args: Mapping) -> tuple:
+    return (endpoint, *sorted(view_args.items()))
+
+
+def _memo() -> FreshnessMemo | None:
+    return current_app.extensions.get(MEMO_EXTENSION)
+
+
+def _remembered(view_args: dict) -> Validators | None:
+    memo = _memo()
+    return None if memo is None else memo.get(memo_key(request.endpoint, view_args))
+
+
+def _remember(view_args: dict, validators: Validators) -> None:
+    memo = _memo()
+    if memo is not None:
+        memo.put(memo_key(request.endpoint, view_args), validators)
 
 
 def _stashed(view_args: dict) -> Validators | None:
@@ -202,7 +225,7 @@ class FastRevalidation:
         read = self.reads.get(rule.endpoint)
         if read is None or (read.personal_with_session and self._has_session(environ)):
             return None
-        key = (rule.endpoint, *sorted(view_args.items()))
+        key = memo_key(rule.endpoint, view_args)
         validators = self.memo.get(key)
         if validators is None:
             with self.app.app_context():
@@ -210,8 +233,7 @@ class FastRevalidation:
             if validators is None:
                 return None
             self.memo.put(key, validators)
-            # Only a fresh read may label the page the view renders if this is no 304.
-            environ[FRESHNESS_KEY] = (rule.endpoint, validators)
+            environ[FRESHNESS_KEY] = (rule.endpoint, validators)  # the view needs no query
         etag = quote_etag(validators.etag, weak=True)
         if is_resource_modified(environ, etag, last_modified=validators.last_modified):
             return None
@@ -241,9 +263,9 @@ def answer_revalidations_early(app: Flask, reads: Mapping[str, SharedRead],
                                may_answer: Callable[[dict, dict], bool] | None = None) -> None:
     """Put FastRevalidation in front of `app`'s Flask handling for `reads` (by endpoint)."""
     memo_s = app.extensions["peakshop"].settings.catalog_revalidation_memo_ms / 1000
+    memo = app.extensions[MEMO_EXTENSION] = FreshnessMemo(memo_s)
     app.wsgi_app = FastRevalidation(app, app.wsgi_app, reads,
-                                    may_answer or (lambda environ, args: True),
-                                    FreshnessMemo(memo_s))
+                                    may_answer or (lambda environ, args: True), memo)
 
 
 def keep_personal_private(headers: list[tuple[str, str]],
