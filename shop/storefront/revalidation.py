@@ -12,7 +12,7 @@ from flask import Flask
 from werkzeug.http import parse_cookie
 
 from shop.catalog import api as catalog_api
-from shop.core.http_cache import SharedRead, answer_revalidations_early
+from shop.core.early_revalidation import SharedRead, answer_revalidations_early
 from shop.storefront import catalog_pages
 from shop.waiting_room import views as room_views
 from shop.waiting_room.gate import CRAWLER_AGENT, FAST_DECISION
