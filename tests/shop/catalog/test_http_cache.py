@@ -284,3 +284,24 @@ def test_freshness_is_a_digest_of_the_facts_and_dated_only_after_a_second():
     assert freshness(facts, "page/2", changed).etag != same.etag
     empty = freshness(CatalogFacts("Shop", None, 0, 0, 0), "page/1", changed)
     assert empty.last_modified is None and empty.etag
+
+
+@pytest.mark.parametrize("variable", ["PEAKSHOP_CATALOG_MAX_AGE_S", "PEAKSHOP_CATALOG_STALE_S",
+                                      "PEAKSHOP_CATALOG_REVALIDATION_MEMO_MS"])
+def test_cache_settings_are_read_and_a_bad_one_is_named(variable):
+    from shop.core.settings import ConfigError, load_settings
+
+    field = {"PEAKSHOP_CATALOG_MAX_AGE_S": "catalog_max_age_s",
+             "PEAKSHOP_CATALOG_STALE_S": "catalog_stale_s",
+             "PEAKSHOP_CATALOG_REVALIDATION_MEMO_MS": "catalog_revalidation_memo_ms"}[variable]
+    assert getattr(load_settings(environ={variable: "0"}), field) == 0
+    with pytest.raises(ConfigError, match=variable):
+        load_settings(environ={variable: "-1"})
+    with pytest.raises(ConfigError, match=variable):
+        load_settings(environ={variable: "five"})
+
+
+def test_max_age_and_stale_window_come_from_the_settings(make_app, mug):
+    client = make_app(catalog_max_age_s=0, catalog_stale_s=30).test_client()
+    response = client.get(product_url(mug))
+    assert response.headers["Cache-Control"] == "public, max-age=0, stale-while-revalidate=30"
