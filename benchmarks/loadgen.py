@@ -23,27 +23,34 @@ class Throughput:
     p50_ms: float
     p99_ms: float
     non_2xx: int
+    requests: int = 0  # answered in the run
 
 
 def _milliseconds(value: str) -> float:
-    number, unit = re.match(r"([\d.]+)(us|ms|s)", value).groups()
-    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+    found = re.match(r"([\d.]+)(us|ms|s|m)$", value)
+    if found is None:  # wrk prints nan when nothing was answered
+        return float("nan")
+    number, unit = found.groups()
+    return float(number) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0}[unit]
 
 
 def wrk(url: str, *, seconds: int = 8, connections: int = 16, script: str | None = None,
-        threads: int = 1) -> Throughput:
+        threads: int = 1, headers: dict[str, str] | None = None) -> Throughput:
     """Peak throughput of `url` with wrk, and its latency percentiles at that peak."""
     if not shutil.which("wrk"):
         raise SystemExit("benchmarks need wrk: apt-get install -y wrk")
     command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "--latency", url]
     if script:
         command[1:1] = ["-s", script]
+    for name, value in (headers or {}).items():
+        command[1:1] = ["-H", f"{name}: {value}"]
     output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))
     p50 = _milliseconds(re.search(r"50%\s+(\S+)", output).group(1))
     p99 = _milliseconds(re.search(r"99%\s+(\S+)", output).group(1))
     bad = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
-    return Throughput(rate, p50, p99, int(bad.group(1)) if bad else 0)
+    answered = int(re.search(r"(\d+) requests in", output).group(1))
+    return Throughput(rate, p50, p99, int(bad.group(1)) if bad else 0, answered)
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,17 @@
 """Storefront throughput beside a Flask hello-world, under the same gunicorn settings.
 
     python -m benchmarks.storefront [--database sqlite|postgresql] [--seconds 8] [--workers 2]
+                                    [--products 200] [--reads-only]
 
 Both apps run as `gunicorn -c python:shop.gunicorn_conf` with the same worker count and
 class; wrk (closed loop, 16 keep-alive connections) finds each endpoint's peak on this
-machine, and the figures are printed as ratios to hello-world's, measured in the same run.
-Checkout is then offered an open-loop 70% of its peak to read its latency under a steady,
-realistic load. Redis and PostgreSQL are real servers started for the run.
+machine, and the figures are printed as ratios to hello-world's, measured in the same run,
+with the server's CPU time per request (psutil: user + system of gunicorn's processes).
+The catalog and product reads are measured twice: a full render, and the 304 answer to a
+revalidation (`If-None-Match` with the page's ETag), which is what a CDN or Ingress cache in
+front sends once a page's max-age is over. Checkout is then offered an open-loop 70% of its
+peak to read its latency under a steady, realistic load (skipped with --reads-only). Redis
+and PostgreSQL are real servers started for the run.
 """
 
 from __future__ import annotations
@@ -20,10 +25,11 @@ import tempfile
 import time
 from pathlib import Path
 
+import psutil
 import redis
 import requests
 
-from benchmarks.loadgen import paced, wrk
+from benchmarks.loadgen import Throughput, paced, wrk
 from shop.cart import service as carts
 from shop.core.migrate import upgrade
 from tests.support.live import LiveServer
@@ -75,16 +81,64 @@ def start_hello(workers: int) -> tuple[subprocess.Popen, str]:
     return process, url
 
 
-def seed(url: str) -> tuple[str, int]:
+def seed(url: str, products: int = 0) -> tuple[str, int]:
     merchant = requests.post(url + "/api/v1/merchants", json={
         "name": "Bench", "email": "bench@example.com", "password": "long enough"}).json()
     slug = merchant["merchant"]["slug"]
-    requests.post(f"{url}/api/v1/shops/{slug}/products",
-                  headers={"Authorization": f"Bearer {merchant['token']}"},
+    auth = {"Authorization": f"Bearer {merchant['token']}"}
+    requests.post(f"{url}/api/v1/shops/{slug}/products", headers=auth,
                   json={"sku": "BENCH", "name": "Benchmark bauble", "category": "decor",
                         "description": "Glass, hand-painted.", "price": 1299,
                         "stock": 100_000_000}).raise_for_status()
+    if products > 1:
+        # The rest of a shop's catalog, so the catalog page and its freshness query see one.
+        rows = ["sku,name,description,category,price_amount,currency,stock"] + [
+            f"BENCH-{n},Bauble {n},Glass,decor,{500 + n},EUR,{n % 50}"
+            for n in range(1, products)]
+        requests.post(f"{url}/api/v1/shops/{slug}/products/import?dry_run=false",
+                      headers={**auth, "Content-Type": "text/csv"},
+                      data="\n".join(rows).encode()).raise_for_status()
     return slug, merchant["merchant"]["id"]
+
+
+def process_tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a server and its workers so far."""
+    root = psutil.Process(pid)
+    total = 0.0
+    for process in [root, *root.children(recursive=True)]:
+        try:
+            times = process.cpu_times()
+            total += times.user + times.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def measured(pids: dict[str, int], url: str, *, seconds: int,
+             **options) -> tuple[Throughput, dict[str, float]]:
+    """wrk's peak for `url`, and the CPU milliseconds per answered request of each server
+    in `pids` (the web server first; then its database and Redis, when they run apart)."""
+    before = {name: process_tree_cpu_s(pid) for name, pid in pids.items()}
+    result = wrk(url, seconds=seconds, **options)
+    return result, {name: 1000 * (process_tree_cpu_s(pid) - before[name])
+                    / max(1, result.requests) for name, pid in pids.items()}
+
+
+def postgres_pid(server: PostgresServer) -> int:
+    with open(os.path.join(server.directory, "data", "postmaster.pid")) as pidfile:
+        return int(pidfile.readline())
+
+
+def revalidation(url: str) -> dict[str, str] | None:
+    """The conditional request a cache sends for `url`, checked to be answered 304; None
+    when the server gives no ETag (a revision before HTTP caching, measured for comparison)."""
+    etag = requests.get(url, timeout=10).headers.get("ETag")
+    if etag is None:
+        return None
+    answer = requests.get(url, headers={"If-None-Match": etag}, timeout=10)
+    if answer.status_code != 304:
+        raise SystemExit(f"{url} answered {answer.status_code} to its own ETag, not 304")
+    return {"If-None-Match": etag}
 
 
 def filled_carts(client: redis.Redis, merchant_id: int, count: int) -> list[str]:
@@ -106,6 +160,10 @@ def main() -> None:
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--seconds", type=int, default=8)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--products", type=int, default=200,
+                        help="products in the shop (the catalog page lists 20 of them)")
+    parser.add_argument("--reads-only", action="store_true",
+                        help="only hello-world, catalog and product reads (no cart, checkout)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="peakshop-bench-"))
@@ -121,34 +179,49 @@ def main() -> None:
     shop = LiveServer.start(database_url=database_url, redis_url=redis_server.url,
                             instance_path=str(workdir / "instance"), workers=args.workers)
     client = redis.Redis.from_url(redis_server.url)
+    steady = None
     try:
-        slug, merchant_id = seed(shop.url)
+        slug, merchant_id = seed(shop.url, args.products)
+        servers = {"web": shop.process.pid, "redis": redis_server.process.pid}
+        if postgres:
+            servers["postgresql"] = postgres_pid(postgres)
         rows = []
-        baseline = wrk(hello_url + "/", seconds=args.seconds)
-        rows.append(("hello-world (GET /)", baseline))
-        rows.append(("product page, JSON", wrk(f"{shop.url}/api/v1/shops/{slug}/products/BENCH",
-                                               seconds=args.seconds)))
-        html_url = f"{shop.url}/shops/{slug}/products/BENCH"
-        if requests.get(html_url).status_code == 200:
-            rows.append(("product page, HTML", wrk(html_url, seconds=args.seconds)))
-        put_script = workdir / "put.lua"
-        put_script.write_text(PUT_SCRIPT % ", ".join(
-            f'"{c}"' for c in filled_carts(client, merchant_id, 200)))
-        rows.append(("add to cart", wrk(shop.url + "/", seconds=args.seconds,
-                                        script=str(put_script))))
-        cart_file = workdir / "carts.txt"
-        cart_file.write_text("\n".join(filled_carts(client, merchant_id, 40_000)) + "\n")
-        checkout_script = workdir / "checkout.lua"
-        checkout_script.write_text(CHECKOUT_SCRIPT % (cart_file, CHECKOUT_BODY))
-        checkout_peak = wrk(shop.url + "/", seconds=args.seconds, script=str(checkout_script))
-        rows.append(("checkout (dummy gateway)", checkout_peak))
+        baseline, hello_cpu = measured({"web": hello.pid}, hello_url + "/",
+                                       seconds=args.seconds)
+        rows.append(("hello-world (GET /)", baseline, hello_cpu))
+        reads = [("product page, JSON", f"{shop.url}/api/v1/shops/{slug}/products/BENCH"),
+                 ("product page, HTML", f"{shop.url}/shops/{slug}/products/BENCH"),
+                 ("catalog, JSON", f"{shop.url}/api/v1/shops/{slug}/products"),
+                 ("catalog page, HTML", f"{shop.url}/shops/{slug}/")]
+        for name, url in reads:
+            rows.append((name, *measured(servers, url, seconds=args.seconds)))
+            conditional = revalidation(url)
+            if conditional is not None:
+                rows.append((f"{name}, 304", *measured(servers, url, seconds=args.seconds,
+                                                       headers=conditional)))
+        if not args.reads_only:
+            put_script = workdir / "put.lua"
+            put_script.write_text(PUT_SCRIPT % ", ".join(
+                f'"{c}"' for c in filled_carts(client, merchant_id, 200)))
+            rows.append(("add to cart", *measured(servers, shop.url + "/",
+                                                  seconds=args.seconds,
+                                                  script=str(put_script))))
+            cart_file = workdir / "carts.txt"
+            cart_file.write_text("\n".join(filled_carts(client, merchant_id, 40_000)) + "\n")
+            checkout_script = workdir / "checkout.lua"
+            checkout_script.write_text(CHECKOUT_SCRIPT % (cart_file, CHECKOUT_BODY))
+            checkout_peak, checkout_cpu = measured(servers, shop.url + "/",
+                                                   seconds=args.seconds,
+                                                   script=str(checkout_script))
+            rows.append(("checkout (dummy gateway)", checkout_peak, checkout_cpu))
 
-        steady_carts = filled_carts(client, merchant_id,
-                                    int(checkout_peak.requests_per_s * 0.7 * args.seconds) + 10)
-        steady = paced(lambda i: ("POST", f"{shop.url}/api/v1/carts/{steady_carts[i]}/checkout",
-                                  {"data": CHECKOUT_BODY,
-                                   "headers": {"Content-Type": "application/json"}}),
-                       rate=checkout_peak.requests_per_s * 0.7, seconds=args.seconds)
+            steady_carts = filled_carts(
+                client, merchant_id, int(checkout_peak.requests_per_s * 0.7 * args.seconds) + 10)
+            steady = paced(lambda i: ("POST",
+                                      f"{shop.url}/api/v1/carts/{steady_carts[i]}/checkout",
+                                      {"data": CHECKOUT_BODY,
+                                       "headers": {"Content-Type": "application/json"}}),
+                           rate=checkout_peak.requests_per_s * 0.7, seconds=args.seconds)
     finally:
         shop.stop()
         hello.terminate()
@@ -158,15 +231,22 @@ def main() -> None:
             postgres.stop()
 
     print(f"\nstorefront vs hello-world — {args.database}, gunicorn {args.workers} sync workers, "
-          f"wrk 16 connections, {args.seconds} s each, {os.cpu_count()} cores shared\n")
-    print(f"{'endpoint':28} {'req/s':>9} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} {'non-2xx':>8}")
-    for name, result in rows:
-        print(f"{name:28} {result.requests_per_s:9.0f} "
+          f"wrk 16 connections, {args.seconds} s each, {os.cpu_count()} cores shared, "
+          f"{args.products} products\n")
+    columns = ["web", "postgresql", "redis"] if postgres else ["web", "redis"]
+    print("CPU ms/req: user + system CPU of each server per answered request\n")
+    print(f"{'endpoint':30} {'req/s':>9} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} "
+          + "".join(f"{name + ' CPU':>15}" for name in columns) + f" {'non-2xx':>8}")
+    for name, result, cpu_ms in rows:
+        print(f"{name:30} {result.requests_per_s:9.0f} "
               f"{result.requests_per_s / baseline.requests_per_s:7.2f} "
-              f"{result.p50_ms:8.1f} {result.p99_ms:8.1f} {result.non_2xx:8d}")
-    print(f"\ncheckout at 70% of its peak, open loop ({steady.offered_per_s:.0f}/s offered, "
-          f"{steady.completed} sent, {steady.errors} errors): "
-          f"p50 {steady.p50_ms:.1f} ms, p99 {steady.p99_ms:.1f} ms")
+              f"{result.p50_ms:8.1f} {result.p99_ms:8.1f} "
+              + "".join(f"{cpu_ms[column]:15.2f}" if column in cpu_ms else f"{'':15}"
+                        for column in columns) + f" {result.non_2xx:8d}")
+    if steady is not None:
+        print(f"\ncheckout at 70% of its peak, open loop ({steady.offered_per_s:.0f}/s offered, "
+              f"{steady.completed} sent, {steady.errors} errors): "
+              f"p50 {steady.p50_ms:.1f} ms, p99 {steady.p99_ms:.1f} ms")
 
 
 if __name__ == "__main__":

@@ -43,9 +43,11 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     init_status_counting(app)
     init_status_metrics(app)
     _register_merchant_area(app)
+    _answer_revalidations_early(app)
     init_waiting_room(app)
     openapi.init_app(app)
     security.init_app(app)
+    _keep_personal_answers_private(app)
     return app
 
 
@@ -79,18 +81,31 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_merchant_area(app: Flask) -> None:
+    from shop.catalog.pages import blueprint as catalog_pages
     from shop.catalog.transfer_api import blueprint as catalog_transfer_api
     from shop.events.api import blueprint as events_api
     from shop.events.ops_api import blueprint as events_ops_api
     from shop.merchants.access import init_app as init_merchant_access
     from shop.merchants.account_api import blueprint as merchant_account_api
     from shop.merchants.pages import blueprint as merchant_pages
+    from shop.orders.merchant_pages import blueprint as order_pages
 
     for blueprint in (merchant_account_api, events_api, events_ops_api, catalog_transfer_api,
-                      merchant_pages):
+                      merchant_pages, catalog_pages, order_pages):
         app.register_blueprint(blueprint)
     init_merchant_access(app)
-    from shop.catalog.pages import blueprint as catalog_pages
-    from shop.orders.merchant_pages import blueprint as order_pages
-    app.register_blueprint(catalog_pages)
-    app.register_blueprint(order_pages)
+
+
+def _answer_revalidations_early(app: Flask) -> None:
+    from shop.storefront import revalidation
+
+    # Before the waiting room wraps the app: its FastLine then runs first.
+    revalidation.init_app(app)
+
+
+def _keep_personal_answers_private(app: Flask) -> None:
+    from shop.core import http_cache
+    from shop.waiting_room.views import ROOM_HEADER
+
+    # Last: it must see the final headers, cookies and visitors' passes included.
+    http_cache.init_app(app, personal_headers=(ROOM_HEADER,))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint, request
 
-from shop.catalog import reads, service
+from shop.catalog import freshness, reads, service
 from shop.catalog import variants as variant_service
 from shop.catalog.models import Product
 from shop.catalog.reads import ProductView
@@ -12,11 +12,16 @@ from shop.catalog.schemas import NewProduct, ProductChanges, ProductOut, Product
 from shop.catalog.variants import VariantView
 from shop.core import resources
 from shop.core.http import bearer_token, json_body
+from shop.core.http_cache import public_read
 from shop.core.openapi import BEARER, Response, api
+from shop.core.timeutil import utcnow
 from shop.core.validation import money_json
 from shop.merchants import service as merchants
 
 blueprint = Blueprint("catalog_api", __name__, url_prefix="/api/v1/shops/<slug>")
+
+# Part of every entity tag: change it when product_json changes what it shows.
+JSON_REPRESENTATION = "catalog.json/1"
 
 
 def product_json(product: Product | ProductView, *, for_merchant: bool = False,
@@ -41,7 +46,24 @@ def product_json(product: Product | ProductView, *, for_merchant: bool = False,
     return body
 
 
+def listing_freshness(slug: str) -> freshness.Freshness | None:
+    """Validators of a shop's listing pages, before anything is loaded."""
+    with resources.current().database.read_connection() as connection:
+        facts = freshness.shop_facts(connection, slug)
+    return None if facts is None else freshness.freshness(
+        facts, JSON_REPRESENTATION + ":list", utcnow())
+
+
+def product_freshness(slug: str, sku: str) -> freshness.Freshness | None:
+    """Validators of one product's JSON, before it is loaded."""
+    with resources.current().database.read_connection() as connection:
+        facts = freshness.product_facts(connection, slug, sku)
+    return None if facts is None else freshness.freshness(
+        facts, JSON_REPRESENTATION + ":product", utcnow())
+
+
 @blueprint.get("/products")
+@public_read(listing_freshness)
 @api.validate(query=ProductQuery, resp=Response(HTTP_200=ProductPage), tags=["catalog"])
 def list_products(slug: str):
     """Browse the shop's catalog: search, filter by category, page with a cursor."""
@@ -62,6 +84,7 @@ def variant_lists(connection, products) -> dict[int, list[VariantView]]:
 
 
 @blueprint.get("/products/<sku>")
+@public_read(product_freshness)
 @api.validate(resp=Response(HTTP_200=ProductOut), tags=["catalog"])
 def show_product(slug: str, sku: str):
     """One product with its live availability."""

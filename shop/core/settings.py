@@ -80,6 +80,13 @@ class Settings:
     metrics_bind: str | None = None
     # Anonymous cart creations per client (Flask-Limiter's notation).
     cart_rate_limit: str = "60/minute"
+    # Catalog and product reads: how long a shared cache (Ingress, CDN) may serve them
+    # unasked, then serve them stale while it revalidates (docs/http-caching.md).
+    catalog_max_age_s: int = 5
+    catalog_stale_s: int = 10
+    # A revalidation may be judged on catalog facts read this long ago by the same process
+    # (0: always read them), so that a crowd of caches revalidating is not a crowd of queries.
+    catalog_revalidation_memo_ms: int = 1000
 
     @property
     def mail_folder(self) -> Path:
@@ -250,6 +257,11 @@ ENVIRONMENT.update({
     "PEAKSHOP_POD_MAX_RPS": ("pod_max_rps", positive_int),
     "PEAKSHOP_POD_TARGET_UTILISATION": ("pod_target_utilisation", _fraction),
     "PEAKSHOP_MAX_IMPORT_BYTES": ("max_import_bytes", positive_int),
+})
+ENVIRONMENT.update({
+    "PEAKSHOP_CATALOG_MAX_AGE_S": ("catalog_max_age_s", non_negative_int),
+    "PEAKSHOP_CATALOG_STALE_S": ("catalog_stale_s", non_negative_int),
+    "PEAKSHOP_CATALOG_REVALIDATION_MEMO_MS": ("catalog_revalidation_memo_ms", non_negative_int),
 })
 FIELD_TO_VARIABLE = {field: variable for variable, (field, _) in ENVIRONMENT.items()}
 

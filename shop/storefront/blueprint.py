@@ -61,7 +61,8 @@ def add_security_headers(response: Response) -> Response:
 def page_helpers() -> dict:
     """Formatting helpers every storefront template can call."""
     return {"money": formatting.format_money, "availability": formatting.availability_text,
-            "csrf_token": csrf.token, "csrf_field": csrf.FORM_FIELD,
+            "csrf_token": lambda: csrf.page_token(g.get("shared_page", False)),
+            "csrf_field": csrf.FORM_FIELD,
             "max_quantity": resources.current().settings.max_line_quantity}
 
 

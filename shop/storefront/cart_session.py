@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import redis
-from flask import session
+from flask import current_app, request, session
 
 from shop.cart import service as carts
 from shop.core.errors import NotFound
@@ -12,6 +12,12 @@ CARTS_KEY = "carts"
 LAST_SHOP_KEY = "shop"
 # A cookie has room for a few dozen cart ids; nobody shops in more shops at once.
 MAX_SHOPS = 20
+
+
+def known_browser() -> bool:
+    """Whether this browser sent a session cookie: its pages may show its own cart, messages
+    and form token, so they are private. A first-time visitor's pages are the same for all."""
+    return current_app.session_interface.get_cookie_name(current_app) in request.cookies
 
 
 def cart_id(slug: str) -> str | None:
@@ -27,6 +33,7 @@ def remember(slug: str, new_cart_id: str) -> None:
     carts[slug] = new_cart_id
     session[CARTS_KEY] = carts
     session.permanent = True
+    visit(slug)  # a first visit's pages record nothing: the cart is where it is noted
 
 
 def forget(slug: str) -> None:

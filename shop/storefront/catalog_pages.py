@@ -1,19 +1,73 @@
-"""Browsing: the shop's catalog and a product's page."""
+"""Browsing: the shop's catalog and a product's page.
+
+A first-time visitor's catalog and product pages are the same for everyone, so shared
+caches may keep them (shop.core.http_cache); a browser with a session gets its own, private.
+"""
 
 from __future__ import annotations
 
+import hashlib
+from pathlib import Path
+
 from flask import g, request
 
-from shop.catalog import reads, variants
+from shop.catalog import freshness, reads, variants
 from shop.catalog import service as catalog
 from shop.core import resources
 from shop.core.errors import InvalidInput, NotFound
+from shop.core.http_cache import public_read
+from shop.core.timeutil import utcnow
 from shop.storefront import cart_session
 from shop.storefront.blueprint import ShopLink, blueprint, find_shop, load_shop, page
 from shop.storefront.messages import with_labels
 
+TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "storefront"
+
+
+def _templates_digest() -> str:
+    # Same templates, same digest on every pod of a release; a new release renders anew.
+    digest = hashlib.blake2b(digest_size=8)
+    for path in sorted(TEMPLATES.glob("*.html")):
+        digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+HTML_REPRESENTATION = "storefront.html/" + _templates_digest()
+
+
+def _representation(page_name: str) -> str:
+    # The quantity field's maximum comes from a setting the page shows.
+    return (f"{HTML_REPRESENTATION}:{page_name}:"
+            f"{resources.current().settings.max_line_quantity}")
+
+
+def catalog_freshness(slug: str) -> freshness.Freshness | None:
+    """Validators of the shop's catalog pages, before anything is loaded."""
+    with resources.current().database.read_connection() as connection:
+        facts = freshness.shop_facts(connection, slug)
+    return None if facts is None else freshness.freshness(
+        facts, _representation("catalog"), utcnow())
+
+
+def product_freshness(slug: str, sku: str) -> freshness.Freshness | None:
+    """Validators of a product's page, before the product is loaded."""
+    with resources.current().database.read_connection() as connection:
+        facts = freshness.product_facts(connection, slug, sku)
+    return None if facts is None else freshness.freshness(
+        facts, _representation("product"), utcnow())
+
+
+def remember_visit(slug: str) -> None:
+    """Note the shop in this browser's session, or, for a first-time visitor, mark the page
+    as shared: it then sets no cookie and its form carries no token."""
+    if cart_session.known_browser():
+        cart_session.visit(slug)
+    else:
+        g.shared_page = True
+
 
 @blueprint.get("/shops/<slug>/")
+@public_read(catalog_freshness, personal=cart_session.known_browser)
 def show_catalog(slug: str):
     """The shop's products: search, filter by category, next page by cursor."""
     query = request.args.get("q", "").strip()
@@ -34,7 +88,7 @@ def show_catalog(slug: str):
                         variant_available={}, variant_from={})
         listed = variants.variants_by_parent(
             session, [product.id for product in result.items if product.has_variants])
-    cart_session.visit(slug)
+    remember_visit(slug)
     return page("catalog.html", shop=merchant, categories=categories, query=query,
                 category=category, products=result.items, next_cursor=result.next_cursor,
                 limit=request.args.get("limit") or None, cursor=cursor, error=None,
@@ -46,6 +100,7 @@ def show_catalog(slug: str):
 
 
 @blueprint.get("/shops/<slug>/products/<sku>")
+@public_read(product_freshness, personal=cart_session.known_browser)
 def show_product(slug: str, sku: str):
     """One product: price, what is left, and the add-to-cart form."""
     try:
@@ -57,7 +112,7 @@ def show_product(slug: str, sku: str):
         raise
     shop = ShopLink(slug, product.shop_name)
     g.storefront_shop = shop
-    cart_session.visit(slug)
+    remember_visit(slug)
     return page("product.html", shop=shop, product=product, quantity="1", error=None,
                 **choices)
 

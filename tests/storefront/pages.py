@@ -7,6 +7,8 @@ from html.parser import HTMLParser
 
 from tests.support.api import ADDRESS
 
+# What every browser says of a form it submits from this site's own page (Fetch Metadata).
+SAME_ORIGIN = {"Sec-Fetch-Site": "same-origin"}
 CHECKOUT_FIELDS = {"email": "shopper@example.com", **ADDRESS, "payment_token": "tok_ok"}
 
 
@@ -69,7 +71,8 @@ class Shopper:
 
     def add_to_cart(self, slug: str, sku: str, quantity: int | str = 1):
         form = form_posting_to(self.page(f"/shops/{slug}/products/{sku}"), "/cart/items")
-        return self.client.post(form.action, data={**form.fields, "quantity": str(quantity)})
+        return self.client.post(form.action, data={**form.fields, "quantity": str(quantity)},
+                                headers=SAME_ORIGIN)
 
     def line_form(self, slug: str, sku: str) -> Form:
         return form_posting_to(self.page(f"/shops/{slug}/cart"), f"/cart/items/{sku}")

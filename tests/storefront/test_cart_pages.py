@@ -1,6 +1,6 @@
 """The cart: adding from the product page, changing and removing lines, CSRF."""
 
-from tests.storefront.pages import form_posting_to
+from tests.storefront.pages import SAME_ORIGIN, form_posting_to
 
 
 def cart_total(shopper, slug: str) -> str:
@@ -84,7 +84,8 @@ def test_insufficient_stock_counts_what_the_cart_holds(shopper, api, shop):
 def test_adding_an_unknown_product_is_a_404_page(shopper, client, api, shop):
     api.add_product(shop, "MUG")
     form = form_posting_to(shopper.page(f"/shops/{shop.slug}/products/MUG"), "/cart/items")
-    response = client.post(form.action, data={**form.fields, "sku": "NOPE"})
+    response = client.post(form.action, data={**form.fields, "sku": "NOPE"},
+                           headers=SAME_ORIGIN)
     assert response.status_code == 404
     assert "text/html" in response.content_type
 

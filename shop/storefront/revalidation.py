@@ -1,0 +1,48 @@
+"""Which reads a cache revalidates before Flask, and what the waiting room says about them.
+
+A revalidation is answered 304 early only when the waiting room has nothing to say: no
+line to join and no new pass to hand out (the room decides exactly as for any browsing
+request, once, and Flask's gate reuses the decision if the request goes on). The load
+shedder is not asked: a 304 costs less than the 503 that would shed it.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+from werkzeug.http import parse_cookie
+
+from shop.catalog import api as catalog_api
+from shop.core.early_revalidation import SharedRead, answer_revalidations_early
+from shop.storefront import catalog_pages
+from shop.waiting_room import views as room_views
+from shop.waiting_room.gate import CRAWLER_AGENT, FAST_DECISION
+
+SHARED_READS = {
+    "catalog_api.list_products": SharedRead(catalog_api.listing_freshness),
+    "catalog_api.show_product": SharedRead(catalog_api.product_freshness),
+    "storefront.show_catalog": SharedRead(catalog_pages.catalog_freshness,
+                                          personal_with_session=True),
+    "storefront.show_product": SharedRead(catalog_pages.product_freshness,
+                                          personal_with_session=True),
+}
+
+
+def room_has_nothing_to_say(app: Flask):
+    def may_answer(environ: dict, view_args: dict) -> bool:
+        gate = app.extensions.get("peakshop_waiting_room")
+        if gate is None or CRAWLER_AGENT.search(environ.get("HTTP_USER_AGENT", "")):
+            return True  # crawlers never queue
+        decided = environ.get(FAST_DECISION)  # the JSON API's, taken by FastLine already
+        if decided is None:
+            ticket = parse_cookie(environ.get("HTTP_COOKIE", "")).get(room_views.ROOM_COOKIE)
+            decided = gate.room(view_args["slug"], ticket, gate.load_level(environ))
+            environ[FAST_DECISION] = decided
+        _, admission = decided
+        return admission is None
+
+    return may_answer
+
+
+def init_app(app: Flask) -> None:
+    """Call before the waiting room wraps the app, so that its FastLine runs first."""
+    answer_revalidations_early(app, SHARED_READS, room_has_nothing_to_say(app))
