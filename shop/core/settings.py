@@ -80,6 +80,8 @@ class Settings:
     metrics_bind: str | None = None
     # Anonymous cart creations per client (Flask-Limiter's notation).
     cart_rate_limit: str = "60/minute"
+    # The storefront's public address for absolute links in e-mails (None: http://<bind>).
+    public_url: str | None = None
 
     @property
     def mail_folder(self) -> Path:
@@ -318,3 +320,17 @@ def _check_secret_key(settings: Settings) -> None:
                           "bytes, which PEAKSHOP_ENV=production refuses: set it to a random "
                           "secret, e.g. the output of "
                           "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
+
+
+def _public_url(value: str) -> str:
+    parts = urlparse(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"is not an http:// or https:// address (for example "
+                         f"https://shop.example.com): got {value!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"must be a plain address without ?query or #fragment: got {value!r}")
+    return value.rstrip("/")
+
+
+ENVIRONMENT.update({"PEAKSHOP_PUBLIC_URL": ("public_url", _public_url)})
+FIELD_TO_VARIABLE["public_url"] = "PEAKSHOP_PUBLIC_URL"
