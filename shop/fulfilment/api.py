@@ -11,6 +11,7 @@ from shop.core.timeutil import utcnow
 from shop.fulfilment import service
 from shop.fulfilment.models import Carrier
 from shop.fulfilment.schemas import CarrierChanges, CarrierOut, Carriers, NewCarrier
+from shop.fulfilment.working_days import holidays_of
 from shop.merchants import service as merchants
 
 blueprint = Blueprint("fulfilment_api", __name__, url_prefix="/api/v1")
@@ -23,7 +24,8 @@ def carrier_json(carrier: Carrier, booked_today: int) -> dict:
             "origin_country": carrier.origin_country, "domestic_rate": carrier.domestic_rate,
             "eu_rate": carrier.eu_rate, "world_rate": carrier.world_rate,
             "free_shipping_over": carrier.free_shipping_over,
-            "cutoff_hour": carrier.cutoff_hour}
+            "cutoff_hour": carrier.cutoff_hour,
+            "holidays": list(holidays_of(carrier)), "own_holidays": carrier.holidays is not None}
 
 
 @blueprint.post("/shops/<slug>/carriers")

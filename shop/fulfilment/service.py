@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from shop.core import validation
 from shop.core.errors import Conflict, InvalidInput, NotFound
 from shop.core.timeutil import utcnow
-from shop.fulfilment import countries, rebooking
+from shop.fulfilment import countries, rebooking, working_days
 from shop.fulfilment.booking import bookings_from
 from shop.fulfilment.models import Carrier
 
@@ -22,7 +22,7 @@ MAX_PRIORITY = 1000
 MAX_RATE = 10**9
 RATE_FIELDS = ("domestic_rate", "eu_rate", "world_rate")
 FIELDS = ("name", "daily_capacity", "transit_days", "priority", "is_down", "origin_country",
-          *RATE_FIELDS, "free_shipping_over", "cutoff_hour")
+          *RATE_FIELDS, "free_shipping_over", "cutoff_hour", "holidays")
 
 
 @dataclass(frozen=True)
@@ -67,9 +67,20 @@ def parse_carrier(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
                                           required=False),
     }
     present = {field: value for field, value in values.items() if value is not None}
+    if "holidays" in data:  # null goes back to the public holidays of the origin country
+        present["holidays"] = _holidays(data["holidays"])
     if partial and not present:
         raise InvalidInput(f"send at least one of {', '.join(FIELDS)}")
     return present
+
+
+def _holidays(value: object) -> list[str] | None:
+    if value is None:
+        return None
+    try:
+        return list(working_days.parse_holidays(value))
+    except ValueError as problem:
+        raise InvalidInput(str(problem), extra={"field": "holidays"}) from None
 
 
 def _name_taken(session: Session, merchant_id: int, name: str, other_than: int | None) -> bool:
