@@ -43,6 +43,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     init_status_counting(app)
     init_status_metrics(app)
     _register_merchant_area(app)
+    _register_images(app)
     init_waiting_room(app)
     openapi.init_app(app)
     security.init_app(app)
@@ -90,3 +91,9 @@ def _register_merchant_area(app: Flask) -> None:
                       merchant_pages):
         app.register_blueprint(blueprint)
     init_merchant_access(app)
+
+
+def _register_images(app: Flask) -> None:
+    from shop.images.api import init_app as init_images
+
+    init_images(app)

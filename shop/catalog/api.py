@@ -14,6 +14,9 @@ from shop.core import resources
 from shop.core.http import bearer_token, json_body
 from shop.core.openapi import BEARER, Response, api
 from shop.core.validation import money_json
+from shop.images.api import media_store
+from shop.images.presenters import image_json, site_root
+from shop.images.service import ImageView, images_by_product
 from shop.merchants import service as merchants
 
 blueprint = Blueprint("catalog_api", __name__, url_prefix="/api/v1/shops/<slug>")
@@ -21,7 +24,7 @@ blueprint = Blueprint("catalog_api", __name__, url_prefix="/api/v1/shops/<slug>"
 
 def product_json(product: Product | ProductView, *, for_merchant: bool = False,
                  variants: list[VariantView] | None = None,
-                 parent_sku: str | None = None) -> dict:
+                 parent_sku: str | None = None, images: list[ImageView] | None = None) -> dict:
     """A product as the API shows it; a product with variants lists them, and a variant
     names its product and options. A product with variants is available as its variants;
     one without has no `variants` key, so its JSON is what it always was."""
@@ -38,7 +41,13 @@ def product_json(product: Product | ProductView, *, for_merchant: bool = False,
         body.update(parent_sku=parent_sku, options=product.options)
     if for_merchant:
         body.update(stock=product.stock, reserved=product.reserved)
+    root = site_root()
+    body["images"] = [image_json(image, root) for image in images or []]
     return body
+
+
+def image_lists(connection, products) -> dict[int, list[ImageView]]:
+    return images_by_product(connection, [product.id for product in products], media_store())
 
 
 @blueprint.get("/products")
@@ -52,7 +61,9 @@ def list_products(slug: str):
                                      category=request.args.get("category"), limit=limit,
                                      cursor=request.args.get("cursor"))
         listed = variant_lists(session, page.items)
-        return {"items": [product_json(p, variants=listed.get(p.id)) for p in page.items],
+        pictured = image_lists(session, page.items)
+        return {"items": [product_json(p, variants=listed.get(p.id), images=pictured.get(p.id))
+                          for p in page.items],
                 "next_cursor": page.next_cursor}
 
 
@@ -68,7 +79,8 @@ def show_product(slug: str, sku: str):
     with resources.current().database.read_connection() as connection:
         product = reads.product_view(connection, slug, sku)
         return product_json(product, variants=variant_lists(connection, [product]).get(product.id),
-                            parent_sku=variant_service.parent_sku(connection, product.parent_id))
+                            parent_sku=variant_service.parent_sku(connection, product.parent_id),
+                            images=image_lists(connection, [product]).get(product.id))
 
 
 @blueprint.post("/products")
@@ -97,4 +109,5 @@ def update_product(slug: str, sku: str):
         product = service.update_product(session, merchant.id, sku, data)
         return product_json(product, for_merchant=True,
                             variants=variant_lists(session, [product]).get(product.id),
-                            parent_sku=variant_service.parent_sku(session, product.parent_id))
+                            parent_sku=variant_service.parent_sku(session, product.parent_id),
+                            images=image_lists(session, [product]).get(product.id))

@@ -91,6 +91,8 @@ ROUTES: dict[tuple[str, str], str] = {
     ("GET", f"{SHOP}/webhooks/<endpoint_id>/deliveries"): "webhooks.read",
     ("POST", f"{SHOP}/erasures"): "privacy.erase",
     ("GET", f"{PAGES}/"): "events.read",
+    ("POST", f"{SHOP}/products/<sku>/images"): "catalog.write",
+    ("DELETE", f"{SHOP}/products/<sku>/images/<int:image_id>"): "catalog.write",
 }
 
 # A route someone adds without a line above: only owners and managers get through, and the
