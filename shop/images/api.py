@@ -6,9 +6,12 @@ keeps viewers out before these views run.
 
 from __future__ import annotations
 
+import io
+
 from flask import Blueprint, Flask, Response, current_app, g, request, send_from_directory
 from werkzeug.exceptions import NotFound as NotFoundHTTP
 from werkzeug.exceptions import RequestEntityTooLarge
+from werkzeug.formparser import parse_form_data
 
 from shop.core import resources
 from shop.core.errors import NotFound, Problem
@@ -57,13 +60,18 @@ def read_upload() -> tuple[bytes, str | None]:
         raise _too_large()  # refused before a byte is read
     try:
         if request.mimetype == "multipart/form-data":
-            upload = request.files.get("image")
+            # Parts are kept in memory (the body is bounded above): werkzeug's default spools
+            # them to temporary files that a refused upload would leave open.
+            _, form, files = parse_form_data(
+                request.environ, stream_factory=lambda *_args, **_kwargs: io.BytesIO(),
+                max_content_length=request.max_content_length,
+                max_form_memory_size=request.max_form_memory_size)
+            upload = files.get("image")
             if upload is None:
                 raise Problem("send the image in the form field 'image' (and its alt text in "
                               "'alt')", code="missing_image", status=422,
                               extra={"field": "image"})
-            data = upload.read(limits().max_bytes + 1)
-            return data, request.form.get("alt", request.args.get("alt"))
+            return upload.stream.getvalue(), form.get("alt", request.args.get("alt"))
         if request.mimetype in RAW_TYPES:
             return request.get_data(cache=False), request.args.get("alt")
     except RequestEntityTooLarge:
