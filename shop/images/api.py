@@ -33,6 +33,7 @@ UPLOAD_ENDPOINT = "images_api.upload_image"
 
 
 def media_store() -> MediaStore:
+    """The app's media store (set up by init_app from PEAKSHOP_MEDIA_URL)."""
     return current_app.extensions["peakshop_media"]
 
 
