@@ -70,10 +70,11 @@ def _refused(detail: str, code: str, status: int = 422) -> ImageRefused:
 
 
 def rendition_widths(width: int) -> tuple[int, ...]:
-    """The widths to store for an image `width` pixels wide: never wider than it (no
-    upscaling), and the image's own width when it is narrower than the smallest."""
-    fitting = tuple(w for w in WIDTHS if w <= width)
-    return fitting or (width,)
+    """The widths to store for an image `width` pixels wide: each of WIDTHS below it, then
+    its own width up to the largest of WIDTHS. Never upscaled, and a 900 px upload keeps its
+    900 px for sharp screens rather than dropping to 640."""
+    largest = min(width, max(WIDTHS))
+    return (*(w for w in WIDTHS if w < largest), largest)
 
 
 def prepare(data: bytes, limits: Limits) -> Prepared:

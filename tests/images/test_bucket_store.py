@@ -48,7 +48,7 @@ def test_images_go_to_the_bucket_and_load_from_it(make_app, api, shop, bucket, s
     assert response.status_code == 201, response.get_json()
     image = response.get_json()
     stored = objects(client, name)
-    assert len(stored) == 2 and all(key.startswith(f"{BUCKET_PREFIX}/products/")
+    assert len(stored) == 3 and all(key.startswith(f"{BUCKET_PREFIX}/products/")
                                     for key in stored)
     for source in image["sources"]:
         assert source["url"].startswith(f"{s3_server}/{name}/{BUCKET_PREFIX}/products/")

@@ -45,8 +45,8 @@ def test_pages_show_every_width_with_alt_and_size(client, api, shop):
     assert first["class"] == "main-image" and first["fetchpriority"] == "high"
     assert "loading" not in first  # the main picture is the page: not deferred
     assert more["alt"] == "Mug from above" and more["loading"] == "lazy"
-    only_width = second.get_json()["sources"][0]["url"].split("localhost", 1)[1]
-    assert more["srcset"] == f"{only_width} 320w"
+    paths = [source["url"].split("localhost", 1)[1] for source in second.get_json()["sources"]]
+    assert more["srcset"] == f"{paths[0]} 320w, {paths[1]} 500w"  # its own 500 px, no more
     for image in (first, more):
         with client.get(image["src"]) as served:
             assert served.status_code == 200 and served.mimetype == "image/webp"

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from shop.images.processing import rendition_widths
 from tests.images.support import GPS_INFO, MAKE, ORIENTATION, bomb, picture, upload
 
 
@@ -43,7 +44,8 @@ def test_a_photo_is_stored_upright_small_and_without_metadata(client, api, shop,
     image = response.get_json()
     assert image["alt"] == "Reindeer mug, side view"
     assert (image["width"], image["height"], image["position"]) == (900, 1600, 0)
-    assert [(s["width"], s["height"]) for s in image["sources"]] == [(320, 569), (640, 1138)]
+    assert [(s["width"], s["height"]) for s in image["sources"]] == [(320, 569), (640, 1138),
+                                                                     (900, 1600)]
     assert image["url"] == image["sources"][-1]["url"]
 
     for source in image["sources"]:
@@ -84,7 +86,7 @@ def test_the_raw_image_body_with_alt_in_the_query(client, shop, product):
                            headers=shop.auth, data=picture(700, 700, "WEBP"),
                            content_type="image/webp")
     assert response.status_code == 201, response.get_json()
-    assert [s["width"] for s in response.get_json()["sources"]] == [320, 640]
+    assert [s["width"] for s in response.get_json()["sources"]] == [320, 640, 700]
     # Transparent PNGs keep their transparency.
     clear = io.BytesIO()
     Image.new("RGBA", (400, 300), (0, 0, 0, 0)).save(clear, "PNG")
@@ -196,7 +198,7 @@ def test_a_form_without_the_image_field(client, shop, product):
 def test_delete_removes_the_row_and_the_files(client, api, shop, product, app):
     first = upload(client, shop, "MUG", picture(700, 500)).get_json()
     second = upload(client, shop, "MUG", picture(300, 200)).get_json()
-    assert len(media_files(app)) == 3
+    assert len(media_files(app)) == 4  # 320, 640 and 700 px, and the small one's 300 px
     url = f"/api/v1/shops/{shop.slug}/products/MUG/images/{first['id']}"
     assert client.delete(url, headers=shop.auth).status_code == 204
     assert [image["id"] for image in client.get(
@@ -231,3 +233,10 @@ def test_a_product_holds_at_most_twenty_images(client, shop, product, app):
     refused = upload(client, shop, "MUG", tiny, content_type="image/png")
     assert refused.status_code == 409 and refused.get_json()["code"] == "too_many_images"
     assert len(media_files(app)) == files
+
+
+@pytest.mark.parametrize("width, widths", [
+    (3000, (320, 640, 1280)), (1280, (320, 640, 1280)), (900, (320, 640, 900)),
+    (640, (320, 640)), (321, (320, 321)), (320, (320,)), (200, (200,)), (1, (1,))])
+def test_rendition_widths(width, widths):
+    assert rendition_widths(width) == widths
