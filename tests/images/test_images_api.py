@@ -240,3 +240,11 @@ def test_a_product_holds_at_most_twenty_images(client, shop, product, app):
     (640, (320, 640)), (321, (320, 321)), (320, (320,)), (200, (200,)), (1, (1,))])
 def test_rendition_widths(width, widths):
     assert rendition_widths(width) == widths
+
+
+@pytest.mark.parametrize("content_type", ["image/jpeg", "application/octet-stream"])
+def test_an_empty_raw_body_is_refused(client, shop, product, app, content_type):
+    response = client.post(f"/api/v1/shops/{shop.slug}/products/MUG/images?alt=A",
+                           headers=shop.auth, data=b"", content_type=content_type)
+    assert response.status_code == 400 and response.get_json()["code"] == "empty_image"
+    assert media_files(app) == []
