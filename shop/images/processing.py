@@ -30,6 +30,8 @@ OUTPUT_FORMAT = "WEBP"
 OUTPUT_CONTENT_TYPE = "image/webp"
 OUTPUT_EXTENSION = "webp"
 WEBP_QUALITY = 82
+EXIF_ORIENTATION = 0x0112
+TURNED = frozenset({5, 6, 7, 8})  # orientations that swap width and height
 # What a file that decodes badly raises from inside Pillow's plugins.
 _DAMAGE = (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error,
            IndexError, TypeError)
@@ -87,9 +89,8 @@ def prepare(data: bytes, limits: Limits) -> Prepared:
                        "allowed: send a smaller file (at most 2560 px wide is plenty)",
                        "image_too_large", 413)
     source_format = _check(data, limits)
-    image = _decode(data)
-    width, height = image.size
-    renditions = tuple(_render(image, w) for w in rendition_widths(width))
+    image, (width, height) = _decode(data)
+    renditions = tuple(_render(image, w) for w in rendition_widths(image.width))
     return Prepared(source_format, width, height, renditions)
 
 
@@ -137,10 +138,14 @@ def _damaged() -> ImageRefused:
                     "again from the original", "damaged_image")
 
 
-def _decode(data: bytes) -> Image.Image:
-    """Reopen (verify() spent the first image object) and decode: upright, sRGB, no metadata."""
+def _decode(data: bytes) -> tuple[Image.Image, tuple[int, int]]:
+    """Reopen (verify() spent the first image object) and decode: upright, sRGB, no metadata.
+    Also the upload's own upright size (a JPEG may decode smaller, see draft below)."""
     try:
         with _open(data) as opened:
+            width, height = opened.size
+            if opened.getexif().get(EXIF_ORIENTATION, 1) in TURNED:
+                width, height = height, width
             # JPEG can decode at 1/2, 1/4 or 1/8 scale: no need to unpack 48 MP for 1280 px.
             opened.draft("RGB", (max(WIDTHS), max(WIDTHS)))
             opened.load()
@@ -152,7 +157,7 @@ def _decode(data: bytes) -> Image.Image:
                        "image_too_many_pixels") from None
     except _DAMAGE:
         raise _damaged() from None
-    return _to_srgb(upright)
+    return _to_srgb(upright), (width, height)
 
 
 def _to_srgb(image: Image.Image) -> Image.Image:

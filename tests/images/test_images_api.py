@@ -248,3 +248,14 @@ def test_an_empty_raw_body_is_refused(client, shop, product, app, content_type):
                            headers=shop.auth, data=b"", content_type=content_type)
     assert response.status_code == 400 and response.get_json()["code"] == "empty_image"
     assert media_files(app) == []
+
+
+def test_a_large_photo_keeps_its_own_size_and_shape(client, shop, product):
+    """A 12 MP JPEG decodes at a fraction of its size (JPEG draft mode); the API still says
+    how large the upload was, and every width keeps its shape."""
+    response = upload(client, shop, "MUG", picture(4000, 3000, orientation=8))
+    assert response.status_code == 201, response.get_json()
+    image = response.get_json()
+    assert (image["width"], image["height"]) == (3000, 4000)
+    assert [(s["width"], s["height"]) for s in image["sources"]] == [(320, 427), (640, 853),
+                                                                     (1280, 1707)]
