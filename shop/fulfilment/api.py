@@ -13,6 +13,7 @@ from shop.fulfilment.models import Carrier
 from shop.fulfilment.schemas import CarrierChanges, CarrierOut, Carriers, NewCarrier
 from shop.fulfilment.working_days import holidays_of
 from shop.merchants import service as merchants
+from shop.orders.links import OrderLinks
 
 blueprint = Blueprint("fulfilment_api", __name__, url_prefix="/api/v1")
 
@@ -59,7 +60,9 @@ def update_carrier(slug: str, carrier_id: int):
     """Change a carrier: capacity, transit days, priority, name, or mark it down."""
     token = bearer_token()
     data = json_body()
-    with resources.current().database.transaction() as session:
+    current = resources.current()
+    with current.database.transaction() as session:
         merchant, _ = merchants.authorize(session, token, slug)
-        carrier = service.update_carrier(session, merchant.id, carrier_id, data)
+        carrier = service.update_carrier(session, merchant.id, carrier_id, data,
+                                         OrderLinks.from_settings(current.settings))
         return carrier_json(carrier, service.booked_today(session, carrier, utcnow().date()))

@@ -18,6 +18,7 @@ from shop.fulfilment.booking import Slot, arrives_before_christmas, book_slots, 
 from shop.fulfilment.models import Carrier, CarrierDay
 from shop.notifications.models import OutgoingMail
 from shop.notifications.service import PENDING
+from shop.orders.links import OrderLinks
 from shop.orders.models import Order
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ class Rebooked:
     old_date: date
     slot: Slot
     today: date | None = None
+    order_url: str | None = None  # the shopper's order page, with its access token
 
     @property
     def christmas_lost(self) -> bool:
@@ -56,13 +58,15 @@ def render_rebooked(change: Rebooked) -> tuple[str, str]:
         f"{change.old_date.isoformat()}.", "",
         f"We have booked {change.slot.carrier_name} instead; expected delivery on "
         f"{new_date.isoformat()}. {christmas}".rstrip(), "",
-        f"Order number: {change.order_id}", ""])
+        f"Order number: {change.order_id}",
+        *([f"Your order, at any time: {change.order_url}"] if change.order_url else []), ""])
     return subject, body
 
 
-def rebook_orders_of(session: Session, carrier: Carrier, now: datetime) -> list[Rebooked]:
+def rebook_orders_of(session: Session, carrier: Carrier, now: datetime,
+                     links: OrderLinks | None = None) -> list[Rebooked]:
     """Move every confirmed order still waiting for dispatch by `carrier` (now down) and queue
-    one mail per order; in the caller's transaction."""
+    one mail per order (linking to the order page with `links`); in the caller's transaction."""
     today = now.date()
     calendar = calendar_of(carrier)
     waiting = session.execute(
@@ -75,7 +79,8 @@ def rebook_orders_of(session: Session, carrier: Carrier, now: datetime) -> list[
     if not waiting:
         return []
     slots = book_slots(session, carrier.merchant_id, len(waiting), today, hour=now.hour)
-    changes = [Rebooked(row.id, row.email, carrier.name, row.promised_delivery_date, slot, today)
+    changes = [Rebooked(row.id, row.email, carrier.name, row.promised_delivery_date, slot, today,
+                        links.order_page(row.id) if links else None)
                for row, slot in zip(waiting, slots, strict=True)]
     for change in changes:
         session.execute(update(Order).where(Order.id == change.order_id)

@@ -15,6 +15,7 @@ from shop.core.timeutil import utcnow
 from shop.fulfilment import countries, rebooking, working_days
 from shop.fulfilment.booking import bookings_from
 from shop.fulfilment.models import Carrier
+from shop.orders.links import OrderLinks
 
 MAX_DAILY_CAPACITY = 1_000_000
 MAX_TRANSIT_DAYS = 90
@@ -117,8 +118,9 @@ def get_carrier(session: Session, merchant_id: int, carrier_id: int) -> Carrier:
 
 
 def update_carrier(session: Session, merchant_id: int, carrier_id: int,
-                   data: dict[str, Any]) -> Carrier:
-    """Change a carrier's details, capacity, preference, or whether it is down."""
+                   data: dict[str, Any], links: OrderLinks | None = None) -> Carrier:
+    """Change a carrier's details, capacity, preference, or whether it is down (then its
+    waiting orders are rebooked and their shoppers mailed, with `links` to their orders)."""
     carrier = get_carrier(session, merchant_id, carrier_id)
     values = parse_carrier(data, partial=True)
     if "name" in values and _name_taken(session, merchant_id, values["name"], carrier.id):
@@ -128,7 +130,7 @@ def update_carrier(session: Session, merchant_id: int, carrier_id: int,
         setattr(carrier, field, value)
     session.flush()
     if going_down:
-        rebooking.rebook_orders_of(session, carrier, utcnow())
+        rebooking.rebook_orders_of(session, carrier, utcnow(), links)
     return carrier
 
 

@@ -61,6 +61,11 @@ def test_orders_move_to_the_next_carrier_and_shoppers_are_told(api, shop, app):
     assert "Express cannot deliver" in mails[0].body
     assert "Slow freight" in mails[0].body
     assert "no longer arrive before Christmas Eve" in mails[0].body
+    # It links to the order page, whose token opens the order.
+    link = mails[0].body.split("Your order, at any time: ", 1)[1].split()[0]
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    assert path == f"orders/{placed[0]['order_id']}?token={placed[0]['access_token']}"
+    assert api.client.get("/" + path).status_code == 200
     assert booked == {express["id"]: 0, slow["id"]: 2}
 
     # Marking it down again, or up and down with nothing booked, mails nobody twice.
