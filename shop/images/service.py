@@ -80,9 +80,12 @@ def parse_alt(value: object) -> str:
     return text
 
 
-def _product_id(session: Session, merchant_id: int, sku: str) -> int:
-    product_id = session.scalar(select(Product.id).where(Product.merchant_id == merchant_id,
-                                                         Product.sku == sku))
+def _product_id(session: Session, merchant_id: int, sku: str, *, lock: bool = False) -> int:
+    statement = select(Product.id).where(Product.merchant_id == merchant_id, Product.sku == sku)
+    # Locked while an image is added, so two uploads racing for the last of the
+    # MAX_IMAGES_PER_PRODUCT places count one after the other (SQLite's single writer
+    # already serialises them).
+    product_id = session.scalar(statement.with_for_update() if lock else statement)
     if product_id is None:
         raise NotFound(f"the shop has no product with SKU {sku[:64]!r}", code="unknown_sku")
     return product_id
@@ -122,7 +125,7 @@ def add_image(database: Database, store: MediaStore, merchant_id: int, sku: str,
                              "seconds") from None
     try:
         with database.transaction() as session:
-            product_id = _product_id(session, merchant_id, sku)
+            product_id = _product_id(session, merchant_id, sku, lock=True)
             image = ProductImage(merchant_id=merchant_id, product_id=product_id,
                                  position=_check_room(session, product_id), alt=alt_text,
                                  width=prepared.width, height=prepared.height,

@@ -259,3 +259,21 @@ def test_a_large_photo_keeps_its_own_size_and_shape(client, shop, product):
     assert (image["width"], image["height"]) == (3000, 4000)
     assert [(s["width"], s["height"]) for s in image["sources"]] == [(320, 427), (640, 853),
                                                                      (1280, 1707)]
+
+
+def test_racing_uploads_never_pass_the_limit(app, api, shop, product):
+    """Eight uploads race for the last three places: exactly three get them."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    tiny = picture(40, 30, "PNG")
+    web = app.test_client()
+    for _ in range(17):
+        assert upload(web, shop, "MUG", tiny, content_type="image/png").status_code == 201
+
+    def attempt(_):
+        return upload(app.test_client(), shop, "MUG", tiny, content_type="image/png").status_code
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = sorted(pool.map(attempt, range(8)))
+    assert statuses == [201] * 3 + [409] * 5
+    assert len(web.get(f"/api/v1/shops/{shop.slug}/products/MUG").get_json()["images"]) == 20
