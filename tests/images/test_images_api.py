@@ -113,6 +113,7 @@ HOSTILE = {
     "text named .jpg": (b"hello, I am not a picture at all\n" * 10, "photo.jpg", 415,
                         "unsupported_image_type"),
     "truncated png": (_truncated_png(), "photo.png", 422, "damaged_image"),
+    "truncated jpeg": (picture(800, 600)[:5_000], "photo.jpg", 422, "damaged_image"),
     "decompression bomb": (bomb(), "bomb.png", 422, "image_too_many_pixels"),
     "empty file": (b"", "empty.jpg", 400, "empty_image"),
     "gif": (None, "anim.gif", 415, "unsupported_image_type"),
