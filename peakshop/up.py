@@ -25,6 +25,7 @@ from shop.cli import ensure_redis, settings_or_exit
 from shop.core.db import Database
 from shop.core.migrate import upgrade
 from shop.demo import DEMO_PASSWORD, seed_demo_shop
+from shop.images.storage import store_for
 from shop.merchants.models import Merchant
 
 log = logging.getLogger("peakshop.up")
@@ -95,7 +96,7 @@ def _run(settings, instance: Path, *, scaler: bool, demo: bool) -> int:
     """Start, watch and stop the children; the exit status: 0 after Ctrl-C, 1 if one died."""
     upgrade(settings.database_url)
     database = Database(settings.database_url)
-    seeded = seed_demo_shop(database) if demo else None
+    seeded = seed_demo_shop(database, store_for(settings)) if demo else None
     first_shop = _first_shop(database)
     database.dispose()
 

@@ -44,6 +44,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     init_status_metrics(app)
     _register_merchant_area(app)
     _answer_revalidations_early(app)
+    _register_images(app)
     init_waiting_room(app)
     openapi.init_app(app)
     security.init_app(app)
@@ -109,3 +110,7 @@ def _keep_personal_answers_private(app: Flask) -> None:
 
     # Last: it must see the final headers, cookies and visitors' passes included.
     http_cache.init_app(app, personal_headers=(ROOM_HEADER,))
+def _register_images(app: Flask) -> None:
+    from shop.images.api import init_app as init_images
+
+    init_images(app)

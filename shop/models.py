@@ -4,6 +4,7 @@ from shop.breaches import models as breach_models  # noqa: F401
 from shop.catalog import models as catalog_models  # noqa: F401
 from shop.events import models as event_models  # noqa: F401
 from shop.fulfilment import models as fulfilment_models  # noqa: F401
+from shop.images import models as image_models  # noqa: F401
 from shop.merchants import models as merchant_models  # noqa: F401
 from shop.notifications import models as notification_models  # noqa: F401
 from shop.orders import models as order_models  # noqa: F401

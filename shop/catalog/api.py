@@ -16,6 +16,9 @@ from shop.core.http_cache import public_read
 from shop.core.openapi import BEARER, Response, api
 from shop.core.timeutil import utcnow
 from shop.core.validation import money_json
+from shop.images.api import media_store
+from shop.images.presenters import image_json, site_root
+from shop.images.service import ImageView, images_by_product
 from shop.merchants import service as merchants
 
 blueprint = Blueprint("catalog_api", __name__, url_prefix="/api/v1/shops/<slug>")
@@ -26,7 +29,7 @@ JSON_REPRESENTATION = "catalog.json/1"
 
 def product_json(product: Product | ProductView, *, for_merchant: bool = False,
                  variants: list[VariantView] | None = None,
-                 parent_sku: str | None = None) -> dict:
+                 parent_sku: str | None = None, images: list[ImageView] | None = None) -> dict:
     """A product as the API shows it; a product with variants lists them, and a variant
     names its product and options. A product with variants is available as its variants;
     one without has no `variants` key, so its JSON is what it always was."""
@@ -43,6 +46,8 @@ def product_json(product: Product | ProductView, *, for_merchant: bool = False,
         body.update(parent_sku=parent_sku, options=product.options)
     if for_merchant:
         body.update(stock=product.stock, reserved=product.reserved)
+    root = site_root()
+    body["images"] = [image_json(image, root) for image in images or []]
     return body
 
 
@@ -60,6 +65,8 @@ def product_freshness(slug: str, sku: str) -> freshness.Freshness | None:
         facts = freshness.product_facts(connection, slug, sku)
     return None if facts is None else freshness.freshness(
         facts, JSON_REPRESENTATION + ":product", utcnow())
+def image_lists(connection, products) -> dict[int, list[ImageView]]:
+    return images_by_product(connection, [product.id for product in products], media_store())
 
 
 @blueprint.get("/products")
@@ -74,7 +81,9 @@ def list_products(slug: str):
                                      category=request.args.get("category"), limit=limit,
                                      cursor=request.args.get("cursor"))
         listed = variant_lists(session, page.items)
-        return {"items": [product_json(p, variants=listed.get(p.id)) for p in page.items],
+        pictured = image_lists(session, page.items)
+        return {"items": [product_json(p, variants=listed.get(p.id), images=pictured.get(p.id))
+                          for p in page.items],
                 "next_cursor": page.next_cursor}
 
 
@@ -91,7 +100,8 @@ def show_product(slug: str, sku: str):
     with resources.current().database.read_connection() as connection:
         product = reads.product_view(connection, slug, sku)
         return product_json(product, variants=variant_lists(connection, [product]).get(product.id),
-                            parent_sku=variant_service.parent_sku(connection, product.parent_id))
+                            parent_sku=variant_service.parent_sku(connection, product.parent_id),
+                            images=image_lists(connection, [product]).get(product.id))
 
 
 @blueprint.post("/products")
@@ -120,4 +130,5 @@ def update_product(slug: str, sku: str):
         product = service.update_product(session, merchant.id, sku, data)
         return product_json(product, for_merchant=True,
                             variants=variant_lists(session, [product]).get(product.id),
-                            parent_sku=variant_service.parent_sku(session, product.parent_id))
+                            parent_sku=variant_service.parent_sku(session, product.parent_id),
+                            images=image_lists(session, [product]).get(product.id))

@@ -15,6 +15,7 @@ from shop.core.schemas import (
     checked_by_service,
     optional,
 )
+from shop.images.schemas import ImageOut
 
 
 class NewVariant(RequestModel):
@@ -69,6 +70,8 @@ class ProductOut(ResponseModel):
     available: int = Field(description="Stock minus live reservations.")
     stock: int | None = Field(None, description="Merchant views only.")
     reserved: int | None = Field(None, description="Merchant views only.")
+    images: list[ImageOut] = Field(default_factory=list,
+                                   description="Main image first; POST .../images adds one.")
 
 
 class ProductPage(ResponseModel):

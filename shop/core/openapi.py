@@ -290,6 +290,18 @@ def _complete(operation: dict[str, Any], declared: bool, method: str = "get") ->
         operation.pop("description", None)
 
 
+REQUEST_BODY_MARK = "_peakshop_openapi_request_body"
+
+
+def request_body(body: dict[str, Any]):
+    """Describe a body spectree cannot validate (an upload: multipart or raw bytes) with an
+    OpenAPI `requestBody`; the view checks it itself. Put it above `@api.validate`."""
+    def mark(view):
+        setattr(view, REQUEST_BODY_MARK, body)
+        return view
+    return mark
+
+
 def build_document(app: Flask) -> dict[str, Any]:
     """The OpenAPI 3.1 document of every JSON route of `app`."""
     with app.app_context():
@@ -306,6 +318,8 @@ def build_document(app: Flask) -> dict[str, Any]:
     declared = {(path, method) for path, method, view in _operations(app)
                 if api.get_function_metadata(view) is not None}
     media = {(path, method): _declared_media(view) for path, method, view in _operations(app)}
+    bodies = {(path, method): getattr(view, REQUEST_BODY_MARK)
+              for path, method, view in _operations(app) if hasattr(view, REQUEST_BODY_MARK)}
     paths = {}
     for path, operations in spec["paths"].items():
         if not is_json_route(path):
@@ -314,6 +328,8 @@ def build_document(app: Flask) -> dict[str, Any]:
             if media.get((path, method)):
                 _apply_media(operation, media[(path, method)])
             _complete(operation, (path, method) in declared, method)
+            if (path, method) in bodies:
+                operation["requestBody"] = bodies[(path, method)]
         paths[path] = operations
     spec["paths"] = paths
     spec.pop("tags", None) if not spec.get("tags") else None

@@ -87,6 +87,14 @@ class Settings:
     # A revalidation may be judged on catalog facts read this long ago by the same process
     # (0: always read them), so that a crowd of caches revalidating is not a crowd of queries.
     catalog_revalidation_memo_ms: int = 1000
+    # The storefront's public address for absolute links in e-mails (None: http://<bind>).
+    public_url: str | None = None
+    # Product images (docs/images.md): where they are stored and how large they may be.
+    media_url: str | None = None  # None: <instance>/media; file:///path or s3://bucket/prefix
+    media_s3_endpoint: str | None = None
+    media_public_url: str | None = None
+    max_image_bytes: int = 10 * 1024 * 1024
+    max_image_pixels: int = 50_000_000
 
     @property
     def mail_folder(self) -> Path:
@@ -330,3 +338,44 @@ def _check_secret_key(settings: Settings) -> None:
                           "bytes, which PEAKSHOP_ENV=production refuses: set it to a random "
                           "secret, e.g. the output of "
                           "`python -c 'import secrets; print(secrets.token_urlsafe(48))'`")
+
+
+def _public_url(value: str) -> str:
+    parts = urlparse(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"is not an http:// or https:// address (for example "
+                         f"https://shop.example.com): got {value!r}")
+    if parts.query or parts.fragment:
+        raise ValueError(f"must be a plain address without ?query or #fragment: got {value!r}")
+    return value.rstrip("/")
+
+
+ENVIRONMENT.update({"PEAKSHOP_PUBLIC_URL": ("public_url", _public_url)})
+FIELD_TO_VARIABLE["public_url"] = "PEAKSHOP_PUBLIC_URL"
+
+
+def _media_url(value: str) -> str:
+    parts = urlparse(value)
+    if parts.scheme == "file" and parts.path.startswith("/") and not parts.netloc:
+        return value
+    if parts.scheme == "s3" and parts.netloc:
+        return value
+    raise ValueError(f"is not s3://bucket/prefix or file:///absolute/folder: got {value!r}")
+
+
+def _http_url(value: str) -> str:
+    parts = urlparse(value)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"is not an http:// or https:// address: got {value!r}")
+    return value.rstrip("/")
+
+
+ENVIRONMENT.update({
+    "PEAKSHOP_MEDIA_URL": ("media_url", _media_url),
+    "PEAKSHOP_MEDIA_S3_ENDPOINT": ("media_s3_endpoint", _http_url),
+    "PEAKSHOP_MEDIA_PUBLIC_URL": ("media_public_url", _http_url),
+    "PEAKSHOP_MAX_IMAGE_BYTES": ("max_image_bytes", positive_int),
+    "PEAKSHOP_MAX_IMAGE_PIXELS": ("max_image_pixels", positive_int),
+})
+FIELD_TO_VARIABLE.update({field: variable for variable, (field, _) in ENVIRONMENT.items()
+                          if field.startswith(("media_", "max_image_"))})

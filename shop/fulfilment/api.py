@@ -11,7 +11,9 @@ from shop.core.timeutil import utcnow
 from shop.fulfilment import service
 from shop.fulfilment.models import Carrier
 from shop.fulfilment.schemas import CarrierChanges, CarrierOut, Carriers, NewCarrier
+from shop.fulfilment.working_days import holidays_of
 from shop.merchants import service as merchants
+from shop.orders.links import OrderLinks
 
 blueprint = Blueprint("fulfilment_api", __name__, url_prefix="/api/v1")
 
@@ -23,7 +25,8 @@ def carrier_json(carrier: Carrier, booked_today: int) -> dict:
             "origin_country": carrier.origin_country, "domestic_rate": carrier.domestic_rate,
             "eu_rate": carrier.eu_rate, "world_rate": carrier.world_rate,
             "free_shipping_over": carrier.free_shipping_over,
-            "cutoff_hour": carrier.cutoff_hour}
+            "cutoff_hour": carrier.cutoff_hour,
+            "holidays": list(holidays_of(carrier)), "own_holidays": carrier.holidays is not None}
 
 
 @blueprint.post("/shops/<slug>/carriers")
@@ -57,7 +60,9 @@ def update_carrier(slug: str, carrier_id: int):
     """Change a carrier: capacity, transit days, priority, name, or mark it down."""
     token = bearer_token()
     data = json_body()
-    with resources.current().database.transaction() as session:
+    current = resources.current()
+    with current.database.transaction() as session:
         merchant, _ = merchants.authorize(session, token, slug)
-        carrier = service.update_carrier(session, merchant.id, carrier_id, data)
+        carrier = service.update_carrier(session, merchant.id, carrier_id, data,
+                                         OrderLinks.from_settings(current.settings))
         return carrier_json(carrier, service.booked_today(session, carrier, utcnow().date()))

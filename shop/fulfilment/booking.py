@@ -1,5 +1,8 @@
 """Booking dispatch slots: the preferred carrier with room today, else the next, else a later day.
 
+Days are the carrier's working days (`working_days`): nothing is dispatched or delivered on a
+weekend or one of its holidays, so transit days count working days too.
+
 The plan is a pure function of the carriers and their bookings. Applying it is one conditional
 UPDATE per (carrier, day), `booked + n <= capacity`, which the database evaluates atomically:
 two workers racing for the last slot cannot both get it. The loser re-reads and re-plans.
@@ -16,6 +19,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from shop.fulfilment.models import Carrier, CarrierDay
+from shop.fulfilment.working_days import DEFAULT_CALENDAR, WorkingCalendar
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +42,7 @@ class CarrierOption:
     daily_capacity: int | None  # None: unlimited
     transit_days: int
     cutoff_hour: int = 24  # parcels handed over at or after this hour (UTC) go the next day
+    calendar: WorkingCalendar = DEFAULT_CALENDAR  # days it neither sends nor delivers
 
 
 DEFAULT_CARRIER = CarrierOption(None, DEFAULT_CARRIER_NAME, None, DEFAULT_TRANSIT_DAYS)
@@ -60,17 +65,20 @@ class Slot:
     carrier_name: str
     dispatch_day: date
     transit_days: int
+    calendar: WorkingCalendar = DEFAULT_CALENDAR
 
     @property
     def promised_delivery_date(self) -> date:
-        return self.dispatch_day + timedelta(days=self.transit_days)
+        return self.calendar.add_working_days(self.dispatch_day, self.transit_days)
 
 
-def arrives_before_christmas(promised: date | None) -> bool | None:
-    """Whether a parcel promised for `promised` is there by 24 December of that year."""
+def arrives_before_christmas(promised: date | None,
+                             ordered_on: date | None = None) -> bool | None:
+    """Whether a parcel promised for `promised` is there by Christmas Eve of the year it was
+    ordered (`ordered_on`; ordered 29 December, promised 3 January: no), else of its year."""
     if promised is None:
         return None
-    return promised <= date(promised.year, *CHRISTMAS_EVE)
+    return promised <= date((ordered_on or promised).year, *CHRISTMAS_EVE)
 
 
 def plan_bookings(carriers: list[CarrierOption], booked: dict[tuple[int, date], int],
@@ -79,7 +87,8 @@ def plan_bookings(carriers: list[CarrierOption], booked: dict[tuple[int, date], 
     """Spread `count` parcels over carriers (in preference order) and days; no side effects.
 
     Each day, the carriers are filled in the order given before the next day is opened.
-    A carrier whose daily cut-off is past at `hour` (UTC, 0-23) takes nothing `today`.
+    A carrier whose daily cut-off is past at `hour` (UTC, 0-23) takes nothing `today`, and
+    none takes anything on a day it does not work (weekends, its holidays).
     Without carriers, or beyond the horizon, parcels go to the built-in default service.
     The checkout's shipping quote and the worker's booking both plan with this function,
     so the date a shopper is promised is the date the booking would give.
@@ -87,13 +96,15 @@ def plan_bookings(carriers: list[CarrierOption], booked: dict[tuple[int, date], 
     if count <= 0:
         return []
     if not carriers:
-        return [Booking(DEFAULT_CARRIER, today, count)]
+        return [Booking(DEFAULT_CARRIER, DEFAULT_CARRIER.calendar.next_working_day(today), count)]
     plan: list[Booking] = []
     remaining = count
     for offset in range(horizon_days):
         day = today + timedelta(days=offset)
         for carrier in carriers:
             if offset == 0 and hour >= carrier.cutoff_hour:
+                continue
+            if not carrier.calendar.is_working_day(day):
                 continue
             if carrier.daily_capacity is None:
                 return [*plan, Booking(carrier, day, remaining)]
@@ -104,7 +115,8 @@ def plan_bookings(carriers: list[CarrierOption], booked: dict[tuple[int, date], 
                 remaining -= take
                 if remaining == 0:
                     return plan
-    return [*plan, Booking(DEFAULT_CARRIER, today + timedelta(days=horizon_days), remaining)]
+    beyond = DEFAULT_CARRIER.calendar.next_working_day(today + timedelta(days=horizon_days))
+    return [*plan, Booking(DEFAULT_CARRIER, beyond, remaining)]
 
 
 def usable_carriers(session: Session, merchant_id: int) -> list[CarrierOption]:
@@ -118,7 +130,13 @@ def usable_carriers(session: Session, merchant_id: int) -> list[CarrierOption]:
 
 def carrier_option(row: Carrier) -> CarrierOption:
     return CarrierOption(row.id, row.name, row.daily_capacity, row.transit_days,
-                         row.cutoff_hour)
+                         row.cutoff_hour, calendar_of(row))
+
+
+def calendar_of(row: Carrier) -> WorkingCalendar:
+    """The carrier's own holidays when it has a list, else its origin country's."""
+    own = tuple(row.holidays) if row.holidays is not None else None
+    return WorkingCalendar(row.origin_country, own)
 
 
 def promise(carrier: CarrierOption, booked: dict[tuple[int, date], int], today: date,
@@ -126,7 +144,7 @@ def promise(carrier: CarrierOption, booked: dict[tuple[int, date], int], today: 
     """Where one more parcel for `carrier` would go, and its delivery date; no side effects."""
     booking = plan_bookings([carrier], booked, 1, today, hour=hour)[0]
     return Slot(booking.carrier.id, booking.carrier.name, booking.day,
-                booking.carrier.transit_days)
+                booking.carrier.transit_days, booking.carrier.calendar)
 
 
 def bookings_from(session: Session, carrier_ids: list[int], today: date
@@ -158,13 +176,15 @@ def book_slots(session: Session, merchant_id: int, count: int, today: date, *,
             if not _take(session, booking):
                 break  # someone else took the room meanwhile: read again and re-plan
             slot = Slot(booking.carrier.id, booking.carrier.name, booking.day,
-                        booking.carrier.transit_days)
+                        booking.carrier.transit_days, booking.carrier.calendar)
             slots.extend([slot] * booking.slots)
     remaining = count - len(slots)
     if remaining:
         log.warning("carriers of merchant %d stayed contended; %d parcels go to %s",
                     merchant_id, remaining, DEFAULT_CARRIER_NAME)
-        slots.extend([Slot(None, DEFAULT_CARRIER_NAME, today, DEFAULT_TRANSIT_DAYS)] * remaining)
+        fallback = DEFAULT_CARRIER.calendar.next_working_day(today)
+        slots.extend([Slot(None, DEFAULT_CARRIER_NAME, fallback, DEFAULT_TRANSIT_DAYS)]
+                     * remaining)
     return slots
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.core.db import Base
@@ -33,6 +33,9 @@ class Carrier(Base):
     free_shipping_over: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     # Orders placed at or after this hour (UTC) are dispatched from the next day on.
     cutoff_hour: Mapped[int] = mapped_column(default=24, server_default="24")
+    # Days it neither dispatches nor delivers besides weekends: "MM-DD" every year or
+    # "YYYY-MM-DD" once. None: the public holidays of `origin_country` (working_days.py).
+    holidays: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
 
 
 class CarrierDay(Base):

@@ -26,6 +26,11 @@ class CarrierRates(RequestModel):
     free_shipping_over: MoneyInput | None = optional()
     cutoff_hour: int | None = Field(None, ge=0, le=24,
                                     description="Orders after this hour leave the next day")
+    holidays: list[str] | None = Field(
+        None, max_length=100, examples=[["12-24", "12-25", "12-26", "12-31", "2026-04-06"]],
+        description=("Days without dispatch or delivery besides weekends: \"MM-DD\" every "
+                     "year, \"YYYY-MM-DD\" once. Replaces the public holidays of "
+                     "origin_country; null goes back to them."))
 
 
 class NewCarrier(CarrierRates):
@@ -52,6 +57,8 @@ class CarrierOut(ResponseModel):
     priority: int
     is_down: bool
     booked_today: int
+    holidays: list[str] = Field(description="The days it does not work besides weekends.")
+    own_holidays: bool = Field(description="false: the public holidays of origin_country.")
 
 
 class Carriers(ResponseModel):

@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session
 from shop.core import validation
 from shop.core.errors import Conflict, InvalidInput, NotFound
 from shop.core.timeutil import utcnow
-from shop.fulfilment import countries, rebooking
+from shop.fulfilment import countries, rebooking, working_days
 from shop.fulfilment.booking import bookings_from
 from shop.fulfilment.models import Carrier
+from shop.orders.links import OrderLinks
 
 MAX_DAILY_CAPACITY = 1_000_000
 MAX_TRANSIT_DAYS = 90
@@ -22,7 +23,7 @@ MAX_PRIORITY = 1000
 MAX_RATE = 10**9
 RATE_FIELDS = ("domestic_rate", "eu_rate", "world_rate")
 FIELDS = ("name", "daily_capacity", "transit_days", "priority", "is_down", "origin_country",
-          *RATE_FIELDS, "free_shipping_over", "cutoff_hour")
+          *RATE_FIELDS, "free_shipping_over", "cutoff_hour", "holidays")
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,20 @@ def parse_carrier(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
                                           required=False),
     }
     present = {field: value for field, value in values.items() if value is not None}
+    if "holidays" in data:  # null goes back to the public holidays of the origin country
+        present["holidays"] = _holidays(data["holidays"])
     if partial and not present:
         raise InvalidInput(f"send at least one of {', '.join(FIELDS)}")
     return present
+
+
+def _holidays(value: object) -> list[str] | None:
+    if value is None:
+        return None
+    try:
+        return list(working_days.parse_holidays(value))
+    except ValueError as problem:
+        raise InvalidInput(str(problem), extra={"field": "holidays"}) from None
 
 
 def _name_taken(session: Session, merchant_id: int, name: str, other_than: int | None) -> bool:
@@ -106,8 +118,9 @@ def get_carrier(session: Session, merchant_id: int, carrier_id: int) -> Carrier:
 
 
 def update_carrier(session: Session, merchant_id: int, carrier_id: int,
-                   data: dict[str, Any]) -> Carrier:
-    """Change a carrier's details, capacity, preference, or whether it is down."""
+                   data: dict[str, Any], links: OrderLinks | None = None) -> Carrier:
+    """Change a carrier's details, capacity, preference, or whether it is down (then its
+    waiting orders are rebooked and their shoppers mailed, with `links` to their orders)."""
     carrier = get_carrier(session, merchant_id, carrier_id)
     values = parse_carrier(data, partial=True)
     if "name" in values and _name_taken(session, merchant_id, values["name"], carrier.id):
@@ -117,7 +130,7 @@ def update_carrier(session: Session, merchant_id: int, carrier_id: int,
         setattr(carrier, field, value)
     session.flush()
     if going_down:
-        rebooking.rebook_orders_of(session, carrier, utcnow())
+        rebooking.rebook_orders_of(session, carrier, utcnow(), links)
     return carrier
 
 

@@ -3,13 +3,14 @@
 Prices come from the carrier's flat rate for the destination's zone (domestic, EU, world),
 free from an order value the merchant sets. The promised date is planned by
 `booking.promise`, the very planner the worker books with at confirmation, from the
-carrier's current bookings, daily capacity and cut-off hour.
+carrier's current bookings, daily capacity, cut-off hour and working days (weekends and
+holidays count neither for dispatch nor for transit).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from enum import StrEnum
 
 from sqlalchemy import select
@@ -25,6 +26,7 @@ from shop.fulfilment.booking import (
     promise,
 )
 from shop.fulfilment.models import Carrier
+from shop.fulfilment.working_days import DEFAULT_CALENDAR, WorkingCalendar
 from shop.taxes.vat import EU_STANDARD_RATES
 
 STANDARD_OPTION_ID = "standard"
@@ -48,10 +50,11 @@ class ShippingOption:
     # In December before Christmas: the last day an order placed before the cut-off still
     # arrives by 24 December with this carrier, capacity permitting; else None.
     last_order_date_for_christmas: date | None
+    quoted_on: date | None = None  # the day the shopper asks: whose Christmas it is
 
     @property
     def arrives_before_christmas(self) -> bool:
-        return bool(arrives_before_christmas(self.promised_date))
+        return bool(arrives_before_christmas(self.promised_date, self.quoted_on))
 
 
 def zone_of(origin: str, destination: str) -> Zone:
@@ -71,13 +74,14 @@ def price_for(carrier: Carrier, zone: Zone, order_value: int) -> int:
             Zone.WORLD: carrier.world_rate}[zone]
 
 
-def last_order_date_for_christmas(transit_days: int, today: date) -> date | None:
-    """In December, up to that day: the last dispatch day that still arrives by 24 December."""
-    christmas_eve = date(today.year, *CHRISTMAS_EVE)
-    last_day = christmas_eve - timedelta(days=transit_days)
-    if today.month != 12 or today > last_day:
+def last_order_date_for_christmas(transit_days: int, today: date,
+                                  calendar: WorkingCalendar = DEFAULT_CALENDAR) -> date | None:
+    """In December, up to that day: the last day the carrier dispatches a parcel that still
+    arrives by 24 December, counting only its working days; no side effects."""
+    if today.month != 12:
         return None
-    return last_day
+    last_day = calendar.last_dispatch_day(date(today.year, *CHRISTMAS_EVE), transit_days)
+    return None if today > last_day else last_day
 
 
 def option_id_for(carrier_id: int | None) -> str:
@@ -110,16 +114,17 @@ def shipping_options(session: Session, merchant_id: int, country: str, order_val
         return [ShippingOption(STANDARD_OPTION_ID, DEFAULT_CARRIER.name, None, 0, currency,
                                slot.promised_delivery_date,
                                last_order_date_for_christmas(DEFAULT_CARRIER.transit_days,
-                                                             today))]
+                                                             today), today)]
     booked = bookings_from(session, [row.id for row in rows], today)
     options = []
     for row in rows:
-        slot = promise(carrier_option(row), booked, today, now.hour)
+        carrier = carrier_option(row)
+        slot = promise(carrier, booked, today, now.hour)
         options.append(ShippingOption(
             option_id_for(row.id), row.name, row.id,
             price_for(row, zone_of(row.origin_country, country), order_value), currency,
             slot.promised_delivery_date,
-            last_order_date_for_christmas(row.transit_days, today)))
+            last_order_date_for_christmas(row.transit_days, today, carrier.calendar), today))
     return options
 
 

@@ -57,6 +57,8 @@ class ConfirmationFacts:
     arrives_before_christmas: bool
     shipping_amount: int = 0  # included in total_amount
     tax_amount: int = 0  # VAT included in total_amount
+    # The shopper's order page with its access token (absolute); None leaves the line out.
+    order_url: str | None = None
 
 
 def _money(amount: int, currency: str) -> str:
@@ -80,7 +82,8 @@ def render_confirmation(facts: ConfirmationFacts) -> tuple[str, str]:
           if facts.tax_amount else []), "",
         f"Shipping with {facts.carrier_name}; expected delivery on "
         f"{facts.promised_delivery_date.isoformat()}. {christmas}", "",
-        f"Order number: {facts.order_id}", ""])
+        f"Order number: {facts.order_id}",
+        *([f"Your order, at any time: {facts.order_url}"] if facts.order_url else []), ""])
     return subject, body
 
 

@@ -46,7 +46,8 @@ def order_json(order: Order) -> dict:
         "carrier": carrier_name(order),
         "promised_delivery_date": (order.promised_delivery_date.isoformat()
                                    if order.promised_delivery_date else None),
-        "arrives_before_christmas": arrives_before_christmas(order.promised_delivery_date),
+        "arrives_before_christmas": arrives_before_christmas(order.promised_delivery_date,
+                                                             _ordered_on(order)),
         "shipping": shipping_json(order),
         "tax": money_json(order.tax_amount or 0, order.currency),
     }
@@ -59,7 +60,11 @@ def shipping_json(order: Order) -> dict:
             "price": money_json(order.shipping_amount or 0, order.currency),
             "carrier": carrier_name(order) or order.shipping_carrier,
             "promised_date": promised.isoformat() if promised else None,
-            "arrives_before_christmas": arrives_before_christmas(promised)}
+            "arrives_before_christmas": arrives_before_christmas(promised, _ordered_on(order))}
+
+
+def _ordered_on(order: Order):
+    return order.created_at.date() if order.created_at else None
 
 
 @blueprint.get("/orders/<order_id>")

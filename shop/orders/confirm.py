@@ -22,6 +22,7 @@ from shop.catalog.models import Product
 from shop.fulfilment.booking import Slot, arrives_before_christmas, book_slots
 from shop.fulfilment.shipping import carrier_id_of
 from shop.notifications.service import ConfirmationFacts, queue_confirmations
+from shop.orders.links import OrderLinks
 from shop.orders.models import Order, OrderLine
 
 
@@ -38,8 +39,11 @@ ORDER_LINES = OrderLine.__table__
 PRODUCTS = Product.__table__
 
 
-def confirm_paid_orders(session: Session, order_ids: list[str], now: datetime) -> ConfirmResult:
-    """Confirm every order of `order_ids` that is still paid, in the caller's transaction."""
+def confirm_paid_orders(session: Session, order_ids: list[str], now: datetime,
+                        links: OrderLinks | None = None) -> ConfirmResult:
+    """Confirm every order of `order_ids` that is still paid, in the caller's transaction.
+
+    With `links`, each confirmation mail links to the shopper's order page."""
     wanted = list(dict.fromkeys(order_id for order_id in order_ids if order_id))
     if not wanted:
         return ConfirmResult([], [])
@@ -61,7 +65,7 @@ def confirm_paid_orders(session: Session, order_ids: list[str], now: datetime) -
                                now)
         confirmed = _transition(session, slots, now)
         lines = _commit_held_lines(session, confirmed)
-        queue_confirmations(session, _facts(paid, lines, confirmed, slots), now)
+        queue_confirmations(session, _facts(paid, lines, confirmed, slots, links, now), now)
         # Stock rows are the ones checkouts wait for: they are locked last, held shortest.
         _take_sold_units_from_stock(session, lines)
     return ConfirmResult(confirmed, [order_id for order_id in wanted
@@ -148,7 +152,8 @@ def _take_sold_units_from_stock(session: Session, lines: list[CommittedLine]) ->
 
 
 def _facts(orders: dict, lines: list[CommittedLine], confirmed: list[str],
-           slots: dict[str, Slot]) -> list[ConfirmationFacts]:
+           slots: dict[str, Slot], links: OrderLinks | None,
+           now: datetime) -> list[ConfirmationFacts]:
     items: dict[str, list[tuple[str, int, int]]] = collections.defaultdict(list)
     for line in lines:
         items[line.order_id].append((line.name, line.quantity, line.unit_price_amount))
@@ -158,7 +163,8 @@ def _facts(orders: dict, lines: list[CommittedLine], confirmed: list[str],
         carrier_name=slots[order_id].carrier_name,
         promised_delivery_date=slots[order_id].promised_delivery_date,
         arrives_before_christmas=bool(arrives_before_christmas(
-            slots[order_id].promised_delivery_date)),
+            slots[order_id].promised_delivery_date, now.date())),
         shipping_amount=orders[order_id].shipping_amount or 0,
-        tax_amount=orders[order_id].tax_amount or 0)
+        tax_amount=orders[order_id].tax_amount or 0,
+        order_url=links.order_page(order_id) if links else None)
         for order_id in confirmed]

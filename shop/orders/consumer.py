@@ -20,6 +20,7 @@ from shop.core.timeutil import utcnow
 from shop.orders import queue
 from shop.orders.confirm import ConfirmResult, confirm_paid_orders
 from shop.orders.heartbeat import Heartbeat
+from shop.orders.links import OrderLinks
 from shop.orders.metrics import WorkerStats
 from shop.orders.service import ORDER_PAID_TOPIC
 from shop.orders.worker_settings import WorkerSettings
@@ -35,13 +36,15 @@ TRANSIENT_DATABASE_ERRORS = (sqlalchemy.exc.OperationalError, sqlalchemy.exc.Int
 
 class Consumer:
     def __init__(self, database: Database, client: redis.Redis, settings: WorkerSettings,
-                 stop: threading.Event, heartbeat: Heartbeat, stats: WorkerStats):
+                 stop: threading.Event, heartbeat: Heartbeat, stats: WorkerStats,
+                 links: OrderLinks | None = None):
         self.database = database
         self.client = client
         self.settings = settings
         self.stop = stop
         self.heartbeat = heartbeat
         self.stats = stats
+        self.links = links  # confirmation mails link to the order page
         self.reclaimer = queue.Reclaimer(settings.consumer, settings.claim_min_idle_ms)
         self._next_reclaim = 0.0
 
@@ -120,7 +123,7 @@ class Consumer:
         while True:
             try:
                 with self.database.transaction() as session:
-                    return confirm_paid_orders(session, order_ids, utcnow())
+                    return confirm_paid_orders(session, order_ids, utcnow(), self.links)
             except TRANSIENT_DATABASE_ERRORS as problem:
                 log.warning("database unavailable, retrying the batch in %.1f s: %s",
                             delay, problem)

@@ -22,6 +22,7 @@ from shop.notifications.service import RetryPolicy, deliver_due
 from shop.orders import housekeeping
 from shop.orders.consumer import Consumer
 from shop.orders.heartbeat import Heartbeat
+from shop.orders.links import OrderLinks
 from shop.orders.metrics import WorkerCollector, WorkerStats
 from shop.orders.worker_settings import WorkerSettings
 from shop.privacy.service import anonymise_expired
@@ -110,7 +111,8 @@ def _serve(settings: Settings, worker: WorkerSettings, requested: threading.Even
     chores_thread.start()
     log.info("order worker %s started", worker.consumer)
     try:
-        Consumer(database, client, worker, requested, heartbeat, stats).run()
+        Consumer(database, client, worker, requested, heartbeat, stats,
+                 OrderLinks.from_settings(settings)).run()
         chores_thread.join()
     finally:
         heartbeat.clear()

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from shop.core import resources
 from shop.core.errors import Problem
+from shop.images.views import media_origin
 from shop.merchants import service as merchants
 from shop.merchants.models import Merchant
 from shop.storefront import csrf, error_pages, formatting
@@ -48,10 +49,19 @@ blueprint.before_request(csrf.check_post)
 error_pages.register(blueprint)
 
 
+def content_security_policy() -> str:
+    """The pages' policy; product images from a bucket or CDN are allowed from its origin."""
+    origin = media_origin()
+    if origin is None:
+        return CONTENT_SECURITY_POLICY
+    return CONTENT_SECURITY_POLICY.replace("img-src 'self' data:",
+                                           f"img-src 'self' data: {origin}")
+
+
 @blueprint.after_request
 def add_security_headers(response: Response) -> Response:
     """Lock the pages down; the order page's URL carries a token, so no Referer leaves."""
-    response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    response.headers.setdefault("Content-Security-Policy", content_security_policy())
     response.headers.setdefault("X-Content-Type-Options", "nosniff")
     response.headers.setdefault("Referrer-Policy", "same-origin")
     return response

@@ -13,6 +13,7 @@ from shop.core.errors import Conflict, InvalidInput, Problem
 from shop.core.resources import Resources
 from shop.core.timeutil import utcnow
 from shop.fulfilment import countries
+from shop.images.views import product_images
 from shop.merchants.models import Merchant
 from shop.storefront import cart_session, delivery, formatting, forms
 from shop.storefront.blueprint import blueprint, find_shop, load_shop, page
@@ -86,7 +87,8 @@ def add_to_cart(slug: str):
                      else product)
             choices = variant_choices(session, shown, chosen_sku=sku)
             return page("product.html", problem.status, shop=merchant, product=shown,
-                        quantity=request.form.get("quantity", ""), error=message, **choices)
+                        quantity=request.form.get("quantity", ""), error=message,
+                        images=product_images(session, shown.id), **choices)
     flash(f"Added {added} × {product.name} to your cart.")
     return redirect(url_for(".show_cart", slug=slug), 303)
 

@@ -17,6 +17,7 @@ from shop.core import resources
 from shop.core.errors import InvalidInput, NotFound
 from shop.core.http_cache import public_read
 from shop.core.timeutil import utcnow
+from shop.images.views import main_images, product_images
 from shop.storefront import cart_session
 from shop.storefront.blueprint import ShopLink, blueprint, find_shop, load_shop, page
 from shop.storefront.messages import with_labels
@@ -85,9 +86,10 @@ def show_catalog(slug: str):
             return page("catalog.html", problem.status, shop=merchant, categories=categories,
                         query=query, category=category, products=[], next_cursor=None,
                         limit=None, cursor=cursor, error=with_labels(problem.detail),
-                        variant_available={}, variant_from={})
+                        variant_available={}, variant_from={}, images={})
         listed = variants.variants_by_parent(
             session, [product.id for product in result.items if product.has_variants])
+        images = main_images(session, [product.id for product in result.items])
     remember_visit(slug)
     return page("catalog.html", shop=merchant, categories=categories, query=query,
                 category=category, products=result.items, next_cursor=result.next_cursor,
@@ -96,7 +98,8 @@ def show_catalog(slug: str):
                 variant_available={parent: sum(max(v.available, 0) for v in found)
                                    for parent, found in listed.items()},
                 variant_from={parent: min(v.price_amount for v in found)
-                              for parent, found in listed.items()})
+                              for parent, found in listed.items()},
+                images=images)
 
 
 @blueprint.get("/shops/<slug>/products/<sku>")
@@ -107,6 +110,7 @@ def show_product(slug: str, sku: str):
         with resources.current().database.read_connection() as connection:
             product = reads.product_view(connection, slug, sku)
             choices = variant_choices(connection, product)
+            images = product_images(connection, product.id)
     except NotFound:
         load_shop(slug)  # a known shop gives its 404 page a way back (an unknown one 404s here)
         raise
@@ -114,7 +118,7 @@ def show_product(slug: str, sku: str):
     g.storefront_shop = shop
     remember_visit(slug)
     return page("product.html", shop=shop, product=product, quantity="1", error=None,
-                **choices)
+                images=images, **choices)
 
 
 def variant_choices(connection, product, chosen_sku: str | None = None) -> dict:

@@ -14,12 +14,13 @@ from shop.fulfilment.booking import (
     arrives_before_christmas,
     plan_bookings,
 )
+from shop.fulfilment.working_days import WorkingCalendar
 from tests.pipeline.support import buy_many, wait_until
 
 # The queue and the carts behave the same on one Redis and on a Redis Cluster.
 pytestmark = pytest.mark.redis_topologies
 
-TODAY = date(2026, 12, 20)
+TODAY = date(2026, 12, 14)  # a Monday: the days below are working days
 TOMORROW = TODAY + timedelta(days=1)
 FAST = CarrierOption(1, "Fast", 10, 1)
 SLOW = CarrierOption(2, "Slow", 5, 3)
@@ -69,7 +70,9 @@ def test_merchant_manages_carriers(api, shop):
     assert fast == {"id": fast["id"], "name": "Fast", "daily_capacity": 10, "transit_days": 1,
                     "priority": 0, "is_down": False, "booked_today": 0,
                     "origin_country": "DE", "domestic_rate": 0, "eu_rate": 0, "world_rate": 0,
-                    "free_shipping_over": None, "cutoff_hour": 24}
+                    "free_shipping_over": None, "cutoff_hour": 24,
+                    "holidays": ["01-01", "05-01", "10-03", "12-24", "12-25", "12-26"],
+                    "own_holidays": False}
     add_carrier(api, shop, "Cheap", 100, 4, 5)
     listed = api.client.get(carriers_url(shop), headers=shop.auth).get_json()["items"]
     assert [carrier["name"] for carrier in listed] == ["Fast", "Cheap"]
@@ -130,7 +133,8 @@ def test_concurrent_workers_never_book_a_carrier_above_capacity(
 
     booked = state.carrier_days()
     first_day = date.fromisoformat(min(day for _, day in booked))
-    day = [(first_day + timedelta(days=n)).isoformat() for n in range(3)]
+    german = WorkingCalendar("DE")  # where the carriers leave from (their default)
+    day = [german.add_working_days(first_day, n).isoformat() for n in range(3)]
     assert booked == {(express["id"], day[0]): 7, (backup["id"], day[0]): 5,
                       (express["id"], day[1]): 7, (backup["id"], day[1]): 5,
                       (express["id"], day[2]): 6}
@@ -141,10 +145,11 @@ def test_concurrent_workers_never_book_a_carrier_above_capacity(
     shown = {item["order_id"]: item for item in api.client.get(
         f"/api/v1/shops/{shop.slug}/orders?limit=100", headers=shop.auth).get_json()["items"]}
     for order in state.orders():
-        dispatched = order.promised_delivery_date - timedelta(days=transit[order.carrier_id])
+        dispatched = german.subtract_working_days(order.promised_delivery_date,
+                                                  transit[order.carrier_id])
         assert dispatched.isoformat() in day
         item = shown[order.id]
         assert item["carrier"] == ("Express" if order.carrier_id == express["id"] else "Backup")
         assert item["promised_delivery_date"] == order.promised_delivery_date.isoformat()
         assert item["arrives_before_christmas"] is arrives_before_christmas(
-            order.promised_delivery_date)
+            order.promised_delivery_date, order.created_at.date())

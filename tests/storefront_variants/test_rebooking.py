@@ -7,6 +7,7 @@ from sqlalchemy import select
 
 from shop.core.timeutil import utcnow
 from shop.fulfilment.models import CarrierDay
+from shop.fulfilment.working_days import WorkingCalendar
 from shop.notifications.models import OutgoingMail
 from shop.orders.confirm import confirm_paid_orders
 
@@ -25,7 +26,10 @@ def test_orders_move_to_the_next_carrier_and_shoppers_are_told(api, shop, app):
     christmas_eve = date(utcnow().year, 12, 24)
     if utcnow().date() >= christmas_eve:
         pytest.skip("between Christmas Eve and New Year no delivery can be promised for it")
-    slow_days = max((christmas_eve - utcnow().date()).days + 1, 1)
+    # The fewest working days in transit that miss it: arriving after the Christmas closures.
+    german = WorkingCalendar("DE")
+    slow_days = next(days for days in range(1, 60)
+                     if german.add_working_days(utcnow().date(), days) > christmas_eve)
     slow = add_carrier(api, shop, name="Slow freight", transit_days=slow_days, priority=1)
     api.add_product(shop, "MUG", stock=10)
     placed = [api.buy(shop, "MUG", 1, key=f"k{n}").get_json() for n in range(2)]
@@ -57,6 +61,11 @@ def test_orders_move_to_the_next_carrier_and_shoppers_are_told(api, shop, app):
     assert "Express cannot deliver" in mails[0].body
     assert "Slow freight" in mails[0].body
     assert "no longer arrive before Christmas Eve" in mails[0].body
+    # It links to the order page, whose token opens the order.
+    link = mails[0].body.split("Your order, at any time: ", 1)[1].split()[0]
+    path = link.split("://", 1)[1].split("/", 1)[1]
+    assert path == f"orders/{placed[0]['order_id']}?token={placed[0]['access_token']}"
+    assert api.client.get("/" + path).status_code == 200
     assert booked == {express["id"]: 0, slow["id"]: 2}
 
     # Marking it down again, or up and down with nothing booked, mails nobody twice.

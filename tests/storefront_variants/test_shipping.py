@@ -11,6 +11,7 @@ from shop.core.timeutil import utcnow
 from shop.fulfilment.booking import CarrierOption, promise
 from shop.fulfilment.models import CarrierDay
 from shop.fulfilment.shipping import Zone, last_order_date_for_christmas, zone_of
+from shop.fulfilment.working_days import DEFAULT_CALENDAR, WorkingCalendar
 from shop.notifications.models import OutgoingMail
 from shop.orders.confirm import confirm_paid_orders
 from shop.orders.models import Order
@@ -27,11 +28,12 @@ def test_zones(origin, destination, zone):
     assert zone_of(origin, destination) is zone
 
 
+# 24 December 2026 is a Thursday and a carrier holiday: parcels must arrive by Wednesday 23.
 @pytest.mark.parametrize("transit, today, last_day", [
-    (2, date(2026, 12, 14), date(2026, 12, 22)),
-    (2, date(2026, 12, 22), date(2026, 12, 22)),
-    (2, date(2026, 12, 23), None),                  # too late for this carrier
-    (5, date(2026, 12, 1), date(2026, 12, 19)),
+    (2, date(2026, 12, 14), date(2026, 12, 21)),
+    (2, date(2026, 12, 21), date(2026, 12, 21)),
+    (2, date(2026, 12, 22), None),                  # too late for this carrier
+    (5, date(2026, 12, 1), date(2026, 12, 16)),     # the weekend of 19-20 does not count
     (2, date(2026, 11, 30), None),                  # only shown in December
 ])
 def test_last_day_to_order_for_christmas(transit, today, last_day):
@@ -75,7 +77,8 @@ def test_without_carriers_standard_shipping_is_the_one_free_option(api, cart):
     assert option["id"] == "standard" and option["carrier"] == "Standard shipping"
     assert option["price"] == {"amount": 0, "currency": "EUR"}
     promised = date.fromisoformat(option["promised_date"])
-    assert promised == utcnow().date() + timedelta(days=2)
+    assert promised == DEFAULT_CALENDAR.add_working_days(utcnow().date(), 2)
+    assert DEFAULT_CALENDAR.is_working_day(promised)
     assert option["arrives_before_christmas"] is (promised <= date(promised.year, 12, 24))
 
 
@@ -93,7 +96,8 @@ def test_rates_by_zone_and_the_free_shipping_threshold(api, shop, cart):
     items = options(api, cart).get_json()["items"]
     assert [item["id"] for item in items] == [f"carrier-{post['id']}",
                                               f"carrier-{express['id']}"]
-    assert items[1]["promised_date"] == (utcnow().date() + timedelta(days=1)).isoformat()
+    german = WorkingCalendar("DE")
+    assert items[1]["promised_date"] == german.add_working_days(utcnow().date(), 1).isoformat()
     assert api.set_item(cart, "MUG", 3).status_code == 200  # 59.97: over the threshold
     assert options(api, cart, "FR").get_json()["items"][0]["price"]["amount"] == 0
     api.client.patch(f"/api/v1/shops/{shop.slug}/carriers/{express['id']}", headers=shop.auth,
@@ -107,7 +111,10 @@ def test_a_booked_out_day_moves_the_promise(api, shop, cart, app):
     with app.extensions["peakshop"].database.transaction() as session:
         session.add(CarrierDay(carrier_id=post["id"], day=today, booked=3))
     [item] = options(api, cart).get_json()["items"]
-    assert item["promised_date"] == (today + timedelta(days=3)).isoformat()
+    german = WorkingCalendar("DE")
+    # Today is full (or not a working day anyway): the parcel leaves on the next working day.
+    dispatch = german.next_working_day(today + timedelta(days=1))
+    assert item["promised_date"] == german.add_working_days(dispatch, 2).isoformat()
 
 
 @pytest.mark.parametrize("query", ["?country=XX", "?country=", "", "?country=FRA",

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import itertools
 
 import pytest
+from PIL import Image
 
 from shop.merchants.roles import (
     ACTIONS,
@@ -18,6 +20,15 @@ from shop.merchants.roles import (
 )
 
 _spares = itertools.count(1)
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (8, 8), "green").save(out, "PNG")
+    return out.getvalue()
+
+
+PNG = _png()
 CSV = ("sku,name,description,category,price_amount,currency,stock\r\n"
        "CSV-1,Candle,,light,500,EUR,3\r\n")
 EVENT = {"name": "Launch", "starts_at": "2099-12-01T10:00:00+01:00", "duration_min": 60,
@@ -67,6 +78,9 @@ REQUESTS = {
     ("POST", f"{SHOP}/erasures"): ("/erasures", {"email": "gone-{role}@example.com"}, 200),
     ("GET", f"{SHOP}/waiting-room"): ("/waiting-room", None, 200),
     ("PUT", f"{SHOP}/waiting-room"): ("/waiting-room", {"mode": "on", "admit_per_s": 5}, 200),
+    ("POST", f"{SHOP}/products/<sku>/images"): ("/products/TREE/images?alt=Tree", PNG, 201),
+    ("DELETE", f"{SHOP}/products/<sku>/images/<int:image_id>"): (
+        "/products/TREE/images/{image}", None, 204),
 }
 # The JSON routes; the back-office page has its own tests (test_pages.py).
 PROTECTED = sorted(key for key, action in ROUTES.items()
@@ -131,7 +145,11 @@ def _world(client, owner, member) -> dict:
                           json={"url": "https://93.184.216.34/world",
                                 "events": ["incident.opened"]})
     assert webhook.status_code == 201, webhook.get_json()
+    image = client.post(f"/api/v1/shops/{owner.slug}/products/TREE/images?alt=Tree",
+                        headers=owner.auth, data=PNG, content_type="image/png")
+    assert image.status_code == 201, image.get_json()
     return {"event": event.get_json()["id"], "spare": _invitee(client, owner),
+            "image": image.get_json()["id"],
             "webhook": webhook.get_json()["id"],
             "own_token": next(item["token_id"] for item in tokens
                               if item["collaborator_id"] == member.collaborator_id)}
@@ -171,6 +189,9 @@ def test_role_by_route_gets_the_status_of_the_matrix(client, api, team, route):
         url = f"/api/v1/shops/{member.slug}{path}"
         if isinstance(body, str):
             response = client.open(url, method=route[0], data=body, content_type="text/csv",
+                                   headers=member.auth)
+        elif isinstance(body, bytes):
+            response = client.open(url, method=route[0], data=body, content_type="image/png",
                                    headers=member.auth)
         else:
             response = client.open(url, method=route[0], json=body, headers=member.auth)

@@ -1,0 +1,96 @@
+"""Product images in headless Chromium: the browser picks the srcset candidate that fits.
+
+The app runs behind werkzeug's HTTP server on loopback (the suite's real Redis and database);
+the browser is Debian's Chromium driven by Playwright. The pictures are the demo shop's, drawn
+with Pillow. Screenshots (desktop, and a 390 px phone) land in the test's tmp folder, and in
+docs/images/ when PEAKSHOP_SAVE_SCREENSHOTS=1.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from shop.images.demo_pictures import golden_star, red_bauble
+from tests.images.support import upload
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium, served
+
+pytestmark = [pytest.mark.slow, needs_chromium]
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
+@pytest.fixture
+def live_server(app):
+    yield from served(app)
+
+
+def keep(screenshot: Path) -> None:
+    if os.environ.get("PEAKSHOP_SAVE_SCREENSHOTS") == "1":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copy(screenshot, DOCS_IMAGES / screenshot.name)
+
+
+# (screenshot name or None, viewport, device pixel ratio, the width the browser should load):
+# the main image is about 29rem wide on a desktop, the screen's width less 5rem on a phone.
+SCREENS = [
+    ("desktop", {"width": 1280, "height": 900}, 1, 640),
+    ("390", {"width": 390, "height": 844}, 1, 320),
+    (None, {"width": 390, "height": 844}, 3, 1280),
+]
+
+
+def test_the_product_page_loads_the_fitting_width(live_server, api, shop, client, tmp_path,
+                                                 database_url):
+    from playwright.sync_api import expect, sync_playwright
+
+    api.add_product(shop, "STAR-GOLD", name="Golden tree star", price=2599, stock=40,
+                    category="decor")
+    api.add_product(shop, "BAUBLE-RED", name="Red glass bauble (set of 6)", price=1850,
+                    stock=120, category="decor")
+    api.add_product(shop, "CANDLE", name="Beeswax candles (4)", price=1200, stock=80,
+                    category="light")
+    star = upload(client, shop, "STAR-GOLD", golden_star(),
+                  alt="A golden star glowing on a dark blue night sky").get_json()
+    upload(client, shop, "STAR-GOLD", red_bauble(), alt="The star beside a red bauble")
+    upload(client, shop, "BAUBLE-RED", red_bauble(), alt="A shiny red glass bauble")
+    url_of = {source["width"]: source["url"].split("localhost", 1)[1]
+              for source in star["sources"]}
+    save = database_url.startswith("sqlite")  # one set of screenshots, not one per database
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for name, viewport, ratio, width in SCREENS:
+                # A fresh context each time: a wider candidate in the cache may be reused.
+                context = browser.new_context(viewport=viewport, device_scale_factor=ratio)
+                page = context.new_page()
+                page.goto(f"{live_server}/shops/{shop.slug}/products/STAR-GOLD")
+                main = page.locator("img.main-image")
+                expect(main).to_have_attribute("alt", star["alt"])
+                expect(main).to_have_js_property("complete", True)
+                # currentSrc is the candidate chosen (naturalWidth is density-corrected, in
+                # CSS pixels, so it says less).
+                loaded = main.evaluate("img => img.currentSrc")
+                assert loaded == live_server + url_of[width], (name, ratio, loaded)
+                if name:
+                    shot = tmp_path / f"storefront-product-image-{name}.png"
+                    page.screenshot(path=shot, full_page=True)
+                    if save:
+                        keep(shot)
+                if name == "desktop":
+                    page.goto(f"{live_server}/shops/{shop.slug}/")
+                    cards = page.locator(".card-image img")
+                    expect(cards).to_have_count(2)
+                    for index in range(2):
+                        cards.nth(index).scroll_into_view_if_needed()
+                        expect(cards.nth(index)).to_have_js_property("complete", True)
+                        assert cards.nth(index).evaluate("img => img.naturalWidth") > 0
+                    shot = tmp_path / "storefront-product-image-catalog-desktop.png"
+                    page.screenshot(path=shot, full_page=True)
+                    if save:
+                        keep(shot)
+                context.close()
+        finally:
+            browser.close()
