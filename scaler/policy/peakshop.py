@@ -10,7 +10,6 @@ missing signals hold the last decision. See `scaler.policy` for how a control lo
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import NamedTuple
 
 from scaler.capacity import in_pod_size, replicas_for
@@ -249,7 +248,7 @@ class PeakshopPolicy:
             if recent_push is not None and recent_push * settings.push_margin > rate:
                 # A pushed rate is live: what it asks for now, with a margin for growth.
                 load = recent_push * settings.push_margin
-                seen = replace(observation, request_rate=load)
+                seen = observation._replace(request_rate=load)
             need = reactive_web(seen, state.web_replicas, state.last_rate, settings,
                                 expect_surges=not under_way and seen is observation)
             if web_plan > need.steady:
