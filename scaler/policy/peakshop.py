@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from scaler.capacity import in_pod_size, replicas_for
+from scaler.capacity import in_pod_size_for
 from scaler.events import Event, EventSchedule
 from scaler.forecast import Forecaster, Outlook
 from scaler.guardrails import (
@@ -40,11 +40,13 @@ _REACTIVE = frozenset({Reason.REQUEST_RATE, Reason.LATENCY, Reason.QUEUE_BACKLOG
                        Reason.QUEUE_AGE})
 
 
-class Windows(NamedTuple):
-    """Recent recommendations of one Deployment: for the load seen, and with bursts."""
+# Recent recommendations of one Deployment: (for the load seen, with bursts). A plain pair:
+# two are made every decision, and a NamedTuple is built several times slower.
+Windows = tuple[Recommendations, Recommendations]
+NO_WINDOWS: Windows = ((), ())
 
-    steady: Recommendations = ()
-    burst: Recommendations = ()
+
+_tuple_new = tuple.__new__
 
 
 class PolicyState(NamedTuple):
@@ -52,8 +54,8 @@ class PolicyState(NamedTuple):
 
     web_replicas: int
     worker_replicas: int
-    web_window: Windows = Windows()        # recent recommendations, for stabilisation
-    worker_window: Windows = Windows()
+    web_window: Windows = NO_WINDOWS       # recent recommendations, for stabilisation
+    worker_window: Windows = NO_WINDOWS
     last_rate: float | None = None         # request rate of the previous reading (surges)
     calm_rate: float | None = None         # request rate last seen with no event under way
     calm_orders: float = 0.0
@@ -97,7 +99,7 @@ def guard(current: int, need: Need, at_s: float, windows: Windows,
     # Each rail binds in one direction only: skip the ones that cannot change anything.
     if wanted < current:
         if current <= settings.min_replicas:
-            return current, Reason.MIN_REPLICAS, Windows(window, burst)
+            return current, Reason.MIN_REPLICAS, (window, burst)
         limited = limit_scale_down(current, stabilise(current, wanted, window, burst),
                                    settings.scale_down_share)
         if limited > wanted:
@@ -114,7 +116,7 @@ def guard(current: int, need: Need, at_s: float, windows: Windows,
         reason = Reason.MIN_REPLICAS
     elif bounded < limited:
         reason = Reason.MAX_REPLICAS
-    return bounded, reason, Windows(window, burst)
+    return bounded, reason, (window, burst)
 
 
 def hold(current: int, planned: int, planned_reason: Reason,
@@ -198,8 +200,7 @@ class PeakshopPolicy:
             orders_share = orders / rate
 
         # Announced events: the crowd is sized on the day's evening peak, read from the past.
-        crowd = self._crowds.at(season_s)
-        crowd_rps = self._crowds.rps_at(season_s)
+        crowd, crowd_rps = self._crowds.levels_at(season_s)
         under_way = bool(crowd or crowd_rps)
         calm_rate, calm_orders = state.calm_rate, state.calm_orders
         pushed = observation.pushed
@@ -262,8 +263,8 @@ class PeakshopPolicy:
                 # their SLO capacity now (a size costs on every pod: only what is missing).
                 # Readings of the ready count lag; pods asked for start within startup_s.
                 ready = web if at_s >= web_ready_at_s else observation.web_ready
-                web_size = in_pod_size(replicas_for(load, settings.pod_slo_rps), ready,
-                                       settings.max_pod_size)
+                web_size = in_pod_size_for(load, settings.pod_slo_rps, ready,
+                                           settings.max_pod_size)
                 if observation.pushed and web_reason is not Reason.SCHEDULED_EVENT:
                     web_reason = Reason.PUSHED_BACKLOG
 
@@ -278,16 +279,17 @@ class PeakshopPolicy:
             workers, worker_reason, worker_window = guard(
                 state.worker_replicas, need, at_s, state.worker_window, settings)
             if settings.max_pod_size > 1.0:
-                workers_size = in_pod_size(replicas_for(
+                workers_size = in_pod_size_for(
                     orders + (observation.queue_backlog or 0) / settings.queue_drain_s,
-                    settings.worker_orders_per_s), observation.workers_ready,
+                    settings.worker_orders_per_s, observation.workers_ready,
                     settings.max_pod_size)
 
         # After a gap in the signals the first reading has nothing recent to be compared with.
-        new_state = PolicyState(web, workers, web_window, worker_window,
-                                state.last_rate if pushed else rate, calm_rate, calm_orders,
-                                orders_share, outlook, pushed_rate, pushed_at_s,
-                                (web_size, workers_size), web_ready_at_s)
+        # (Built as the tuple it is, every field in order: the generated __new__ is slower.)
+        new_state = _tuple_new(PolicyState, (
+            web, workers, web_window, worker_window, state.last_rate if pushed else rate,
+            calm_rate, calm_orders, orders_share, outlook, pushed_rate, pushed_at_s,
+            (web_size, workers_size), web_ready_at_s))
         if web_size == workers_size == 1.0:
             return scaling_decision(web, web_reason, workers, worker_reason), new_state
         return ScalingDecision(decision(web, web_reason, web_size),

@@ -41,6 +41,11 @@ class Need(NamedTuple):
     usage_ratio: float | None   # load / target capacity of the current replicas
 
 
+# Need(...) goes through a generated Python __new__; two Needs are made every decision, so
+# the hot paths build them as the tuples they are (the same value, a third of the cost).
+_tuple_new = tuple.__new__
+
+
 def reactive_web(observation: Observation, current: int, last_rate: float | None,
                  settings: PolicySettings, expect_surges: bool = True) -> Need:
     """Web pods for the observed rate, and for a surge or a p95 over the SLO."""
@@ -48,7 +53,7 @@ def reactive_web(observation: Observation, current: int, last_rate: float | None
     rate = observation.request_rate or 0.0
     steady = math.ceil(rate / per_pod - _CEIL_SLACK)   # replicas_for, inlined: hot path
     now, reason = steady, Reason.REQUEST_RATE
-    if expect_surges:
+    if expect_surges and last_rate and rate > last_rate * settings.surge_growth:
         surging = replicas_for(surge_rate(rate, last_rate, settings), per_pod)
         if surging > now:
             now = surging
@@ -62,7 +67,7 @@ def reactive_web(observation: Observation, current: int, last_rate: float | None
             observation.web_ready * settings.pod_slo_rps * settings.latency_boost, per_pod)
         if saturated > now:
             now, reason = saturated, Reason.LATENCY
-    return Need(steady, now, reason, rate / (max(current, 1) * per_pod))
+    return _tuple_new(Need, (steady, now, reason, rate / (max(current, 1) * per_pod)))
 
 
 def reactive_workers(observation: Observation, settings: PolicySettings) -> Need:
@@ -72,8 +77,8 @@ def reactive_workers(observation: Observation, settings: PolicySettings) -> Need
     arriving = (observation.orders_rate or 0.0) / (per_worker * settings.worker_target)
     backlog = observation.queue_backlog or 0
     if not backlog:
-        steady = replicas_for(arriving, 1.0)
-        return Need(steady, steady, Reason.REQUEST_RATE, None)
+        steady = math.ceil(arriving - _CEIL_SLACK)   # replicas_for(arriving, 1.0): hot path
+        return _tuple_new(Need, (steady, steady, Reason.REQUEST_RATE, None))
     age = observation.queue_oldest_age_s or 0.0
     left_s = max(settings.queue_slo_s - age, 1.0)
     draining = backlog / (per_worker * min(settings.queue_drain_s, left_s))
@@ -107,6 +112,7 @@ def scheduled_workers(crowd_peaks: float, evening_peak: float, calm_orders: floa
 
 def forecast_plans(rate: float, orders_share: float, settings: PolicySettings) -> tuple[int, int]:
     """Web pods for the forecast rate, and workers for the orders it places."""
-    return (replicas_for(rate, settings.pod_slo_rps * settings.forecast_target),
-            replicas_for(rate * orders_share,
-                         settings.worker_orders_per_s * settings.forecast_target))
+    # replicas_for, inlined: asked every decision
+    return (math.ceil(rate / (settings.pod_slo_rps * settings.forecast_target) - _CEIL_SLACK),
+            math.ceil(rate * orders_share
+                      / (settings.worker_orders_per_s * settings.forecast_target) - _CEIL_SLACK))

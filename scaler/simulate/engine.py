@@ -237,18 +237,24 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
                 on_observation(observation)
             last_observation = observation
             decision, state = decide(observation, state)
-            asked = bound(decision.web.replicas)
-            if asked != web_now:
-                web_now, web_changed = asked, i
-            asked = sized(decision.web.size)
-            if asked != web_size_now:
-                web_size_now, web_resized, resized = asked, i, True
-            asked = bound(decision.workers.replicas)
-            if asked != workers_now:
-                workers_now, workers_changed = asked, i
-            asked = sized(decision.workers.size)
-            if asked != workers_size_now:
-                workers_size_now, workers_resized, resized = asked, i, True
+            web_decision, workers_decision = decision.web, decision.workers
+            # What runs is within the bounds and sizes already: only a change is checked.
+            if web_decision.replicas != web_now:
+                asked = bound(web_decision.replicas)
+                if asked != web_now:
+                    web_now, web_changed = asked, i
+            if web_decision.size != web_size_now:
+                asked = sized(web_decision.size)
+                if asked != web_size_now:
+                    web_size_now, web_resized, resized = asked, i, True
+            if workers_decision.replicas != workers_now:
+                asked = bound(workers_decision.replicas)
+                if asked != workers_now:
+                    workers_now, workers_changed = asked, i
+            if workers_decision.size != workers_size_now:
+                asked = sized(workers_decision.size)
+                if asked != workers_size_now:
+                    workers_size_now, workers_resized, resized = asked, i, True
         web_requested.append(web_now)
         workers_requested.append(workers_now)
         web_size.append(web_size_now)
