@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import bisect
 import math
+import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -77,9 +78,9 @@ class BlockSeries:
     """A per-second series kept as one value per block of `block_s` seconds, plus the few
     changes that land inside a block (each holds from its second to the end of its block).
 
-    It reads like a 1-D array (len, slices, numpy conversion) but is expanded only a part at
-    a time: a season is 8.4 million seconds, and its per-second arrays would be the largest
-    and slowest thing a replay makes.
+    It reads like a 1-D array (len, indexing, slices, numpy conversion) but is expanded only
+    a part at a time: a season is 8.4 million seconds, and its per-second arrays would be
+    the largest and slowest thing a replay makes.
     """
 
     def __init__(self, blocks, block_s: int, patches: list[tuple[int, Any]], dtype) -> None:
@@ -97,7 +98,11 @@ class BlockSeries:
 
     def __getitem__(self, index):
         if not isinstance(index, slice):
-            raise TypeError("a BlockSeries is read by slices: series[start:stop]")
+            second = operator.index(index)
+            if not -len(self) <= second < len(self):
+                raise IndexError(f"second {second} is outside the series ({len(self)} s)")
+            second %= len(self)
+            return self[second : second + 1][0]
         start, stop, stride = index.indices(len(self))
         if stride != 1:
             return self[start:stop][::stride] if stride > 0 else np.asarray(self)[index]
