@@ -9,6 +9,7 @@ aligned by minute of the season and day of the week.
 from __future__ import annotations
 
 import csv
+import itertools
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,15 +60,17 @@ class RateHistory:
             return
         if minute >= len(self._request_counts):
             self._grow(minute)
+        # (Each total read and written once: a replay files half a million readings.)
         if request_rate is not None:
-            self._request_sums[minute] += request_rate
-            self._request_counts[minute] += 1
-            self.request_means[minute] = (self._request_sums[minute]
-                                          / self._request_counts[minute])
+            total = self._request_sums[minute] + request_rate
+            count = self._request_counts[minute] + 1
+            self._request_sums[minute], self._request_counts[minute] = total, count
+            self.request_means[minute] = total / count
         if order_rate is not None:
-            self._order_sums[minute] += order_rate
-            self._order_counts[minute] += 1
-            self.order_means[minute] = self._order_sums[minute] / self._order_counts[minute]
+            total = self._order_sums[minute] + order_rate
+            count = self._order_counts[minute] + 1
+            self._order_sums[minute], self._order_counts[minute] = total, count
+            self.order_means[minute] = total / count
 
     def add_totals(self, minute: int, request_sum: float, request_count: int,
                    order_sum: float, order_count: int) -> None:
@@ -167,10 +170,9 @@ def weekday_shift_days(season_weekday: int, previous_weekday: int) -> int:
 
 def highest_level(rates: list[float | None], width: int) -> float | None:
     """The highest mean over `width` consecutive minutes (missing minutes left out)."""
-    sums, counts = [0.0], [0]
-    for rate in rates:                 # running sums, so each window costs two look-ups
-        sums.append(sums[-1] + (rate or 0.0))
-        counts.append(counts[-1] + (rate is not None))
+    # Running sums, so each window costs two look-ups.
+    sums = list(itertools.accumulate([rate or 0.0 for rate in rates], initial=0.0))
+    counts = list(itertools.accumulate([rate is not None for rate in rates], initial=0))
     best = None
     for start in range(max(len(rates) - width + 1, 1)):
         stop = min(start + width, len(rates))

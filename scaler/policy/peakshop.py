@@ -114,11 +114,10 @@ def guard(current: int, need: Need, at_s: float, windows: Windows,
             reason = Reason.STEP_LIMIT
     else:
         limited = wanted
+    if settings.min_replicas <= limited <= settings.max_replicas:
+        return limited, reason, (window, burst)   # within bounds (nearly always): no clamp
     bounded = settings.bounds.clamp(limited)
-    if bounded > limited:
-        reason = Reason.MIN_REPLICAS
-    elif bounded < limited:
-        reason = Reason.MAX_REPLICAS
+    reason = Reason.MIN_REPLICAS if bounded > limited else Reason.MAX_REPLICAS
     return bounded, reason, (window, burst)
 
 
@@ -203,7 +202,8 @@ class PeakshopPolicy:
             orders_share = orders / rate
 
         # Announced events: the crowd is sized on the day's evening peak, read from the past.
-        crowd, crowd_rps = self._crowds.levels_at(season_s)
+        crowd, crowd_rps = (self._crowds.levels_at(season_s) if self.events.events
+                            else (0.0, 0.0))
         under_way = bool(crowd or crowd_rps)
         calm_rate, calm_orders = state.calm_rate, state.calm_orders
         pushed = observation.pushed
@@ -265,9 +265,11 @@ class PeakshopPolicy:
                 # Until the pods asked for are ready, the running ones carry what goes beyond
                 # their SLO capacity now (a size costs on every pod: only what is missing).
                 # Readings of the ready count lag; pods asked for start within startup_s.
+                # (Nearly always the ready pods carry the load: then no call is made.)
                 ready = web if at_s >= web_ready_at_s else observation.web_ready
-                web_size = in_pod_size_for(load, settings.pod_slo_rps, ready,
-                                           settings.max_pod_size)
+                per_pod = settings.pod_slo_rps
+                web_size = (1.0 if load <= ready * per_pod else
+                            in_pod_size_for(load, per_pod, ready, settings.max_pod_size))
                 if observation.pushed and web_reason is not Reason.SCHEDULED_EVENT:
                     web_reason = Reason.PUSHED_BACKLOG
 
@@ -282,10 +284,11 @@ class PeakshopPolicy:
             workers, worker_reason, worker_window = guard(
                 state.worker_replicas, need, at_s, state.worker_window, settings)
             if settings.max_pod_size > 1.0:
-                workers_size = in_pod_size_for(
-                    orders + (observation.queue_backlog or 0) / settings.queue_drain_s,
-                    settings.worker_orders_per_s, observation.workers_ready,
-                    settings.max_pod_size)
+                orders_load = orders + (observation.queue_backlog or 0) / settings.queue_drain_s
+                per_worker, ready = settings.worker_orders_per_s, observation.workers_ready
+                workers_size = (1.0 if orders_load <= ready * per_worker else
+                                in_pod_size_for(orders_load, per_worker, ready,
+                                                settings.max_pod_size))
 
         # After a gap in the signals the first reading has nothing recent to be compared with.
         # (Built as the tuple it is, every field in order: the generated __new__ is slower.)
