@@ -207,6 +207,7 @@ class Outlook:
     until_minute: int             # ... and the first minute it no longer serves
     rate: float | None            # highest request rate expected at the forecast horizon
     evening_peak: float | None    # this day's evening peak, as far as the past tells
+    rise: float | None = None     # the largest one-minute rise seen around these minutes
 
 
 class Forecaster:
@@ -281,6 +282,43 @@ class Forecaster:
                 expectations.append(level * scale)
         return min(expectations) if expectations else None
 
+    def highest_rise(self, now_min: int, target_min: int,
+                     target_end_min: int | None = None) -> float | None:
+        """The largest one-minute rise (a minute's rate over the minute before's) any
+        reference had around [target_min, target_end_min]; None when none is known.
+
+        Unannounced crowds recur at the times shops send their e-mails and posts: a rise
+        seen there yesterday or last week is the volatility to keep standby capacity for.
+        The largest, not the lowest, of the references: a surprise seen once may come again.
+        Rises around the events announced for this season are explained, not surprises.
+        """
+        halfwidth = self.settings.reference_halfwidth_min
+        target_end_min = target_min if target_end_min is None else target_end_min
+        highest = None
+        for source, offset in self._references():
+            first, last = target_min + offset - halfwidth, target_end_min + offset + halfwidth
+            if source is self.history and last >= now_min:
+                continue  # that would read the future
+            rates = source.request_rates(first - 1, last + 1)
+            if source is self.history and self.events.events:
+                self._leave_out_events(rates, first - 1)
+            for before, after in itertools.pairwise(rates):
+                if before and after is not None:
+                    rise = after / before
+                    if highest is None or rise > highest:
+                        highest = rise
+        return highest
+
+    def _leave_out_events(self, rates: list[float | None], start: int) -> None:
+        """Blank the minutes of `rates` (from minute `start`) that announced events disturbed."""
+        guard_before = self.settings.event_guard_before_min * 60
+        guard_after = self.settings.event_guard_after_min * 60
+        stop = start + len(rates)
+        for event in self.events.overlapping(start * 60 - guard_after, stop * 60 + guard_before):
+            lo, hi = event.start_s - guard_before, event.end_s + guard_after
+            for minute in range(max(start, int(lo // 60)), min(stop, int(-(-hi // 60)))):
+                rates[minute - start] = None
+
     def _evening_peak_of(self, day: int) -> float | None:
         """The highest minute of one day's evening, leaving out known events."""
         start = day * DAY_MIN + self.settings.evening_start_min
@@ -320,4 +358,6 @@ class Forecaster:
         expected = self.expected_rate(now_min, target_min, target_min + self.settings.refresh_min,
                                       trends)
         return Outlook(now_min, until_min, expected,
-                       self.evening_peak(now_min, trends.get((id(self.history), -DAY_MIN))))
+                       self.evening_peak(now_min, trends.get((id(self.history), -DAY_MIN))),
+                       self.highest_rise(now_min, target_min,
+                                         target_min + self.settings.refresh_min))

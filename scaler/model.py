@@ -60,6 +60,7 @@ class Reason(enum.Enum):
     MAX_REPLICAS = "max_replicas"
     STALE_SIGNALS = "stale_signals"          # signals missing: hold the last safe decision
     PUSHED_BACKLOG = "pushed_backlog"        # pushed: requests queue up in the listen backlog
+    STANDBY = "standby"                      # a sudden rise seen at this time on earlier days
 
 
 @dataclass(frozen=True)

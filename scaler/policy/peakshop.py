@@ -34,6 +34,7 @@ from scaler.policy.sizing import (
     reactive_workers,
     scheduled_web,
     scheduled_workers,
+    standby_web,
 )
 
 _REACTIVE = frozenset({Reason.REQUEST_RATE, Reason.LATENCY, Reason.QUEUE_BACKLOG,
@@ -214,6 +215,14 @@ class PeakshopPolicy:
         worker_plan, worker_plan_reason = 0, _FORECAST
         if expected is not None:
             web_plan, worker_plan = forecast_plans(expected, orders_share, settings)
+        # Standby for a rise seen at this time before, on the scraped rate (a push's rate is
+        # the rise itself, caught: growing it again would count it twice).
+        rise = outlook.rise if outlook is not None else None
+        if (rise is not None and rise > 1.0 and rate and not pushed
+                and settings.standby_rise_cap > 1.0):
+            standby = standby_web(rate, rise, settings)
+            if standby > web_plan:
+                web_plan, web_plan_reason = standby, Reason.STANDBY
         if under_way:
             peak = (outlook.evening_peak if outlook is not None else None) or calm_rate or 0.0
             base = max(calm_rate or 0.0, expected or 0.0)

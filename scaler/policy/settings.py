@@ -50,6 +50,10 @@ class PolicySettings:
     event_hold_s: float = 120.0          # announced capacity is kept this long after the start
     event_margin: float = 1.0            # pushes and resizes absorb an estimate that falls short
     event_target: float = 0.9
+    # Standby: the largest one-minute rise seen around the coming minutes on earlier days
+    # (unannounced crowds recur at the times shops send e-mails), up to this factor, is kept
+    # ready on top of the rate now, sized to the SLO. 1.0: no standby.
+    standby_rise_cap: float = 2.0
 
     def __post_init__(self) -> None:
         for field in fields(self):

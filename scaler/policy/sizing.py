@@ -11,7 +11,7 @@ from scaler.model import Observation, Reason
 from scaler.policy.settings import PolicySettings
 
 __all__ = ["Need", "reactive_web", "reactive_workers", "replicas_for", "scheduled_web",
-           "scheduled_workers", "forecast_plans", "crowd_timeline", "surge_rate"]
+           "scheduled_workers", "forecast_plans", "crowd_timeline", "surge_rate", "standby_web"]
 
 
 def surge_rate(rate: float, last_rate: float | None, settings: PolicySettings) -> float:
@@ -120,3 +120,10 @@ def forecast_plans(rate: float, orders_share: float, settings: PolicySettings) -
     return (math.ceil(rate / (settings.pod_slo_rps * settings.forecast_target) - _CEIL_SLACK),
             math.ceil(rate * orders_share
                       / (settings.worker_orders_per_s * settings.forecast_target) - _CEIL_SLACK))
+
+
+def standby_web(rate: float, rise: float, settings: PolicySettings) -> int:
+    """Web pods for the rate now grown by a rise seen at this time on earlier days (capped),
+    within the SLO: a surprise that recurs finds its pods ready instead of waiting for a push
+    and a resize."""
+    return replicas_for(rate * min(rise, settings.standby_rise_cap), settings.pod_slo_rps)
