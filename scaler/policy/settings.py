@@ -38,7 +38,8 @@ class PolicySettings:
     latency_boost: float = 2.0           # p95 over SLO: the ready pods are this much too few
     queue_drain_s: float = 30.0          # a backlog should be gone within this long
     stale_after_s: float = 60.0          # older readings are not trusted: hold the last decision
-    push_memory_s: float = 60.0          # a pushed rate counts until scrapes have caught up
+    push_memory_s: float = 45.0          # a pushed rate counts until scrapes have caught up
+                                         # (scrape delay 15 s + rate window 30 s)
     push_margin: float = 1.1             # ... with this margin: the crowd may still be growing
     push_horizon_s: float = 40.0         # a growing pushed rate is extrapolated this far
     scrape_lag_s: float = 30.0           # a scraped rate describes about this long ago
