@@ -197,6 +197,7 @@ class ForecastSettings:
     evening_days: int = 3               # the median over this many previous evenings
     event_guard_before_min: int = 5     # minutes around known events left out of evening peaks
     event_guard_after_min: int = 30
+    rise_days: int = 7                  # sudden rises are looked for on each of these last days
 
 
 @dataclass(frozen=True)
@@ -288,14 +289,18 @@ class Forecaster:
         reference had around [target_min, target_end_min]; None when none is known.
 
         Unannounced crowds recur at the times shops send their e-mails and posts: a rise
-        seen there yesterday or last week is the volatility to keep standby capacity for.
-        The largest, not the lowest, of the references: a surprise seen once may come again.
+        seen there on any of the last `rise_days` days (or last season) is the volatility to
+        keep standby capacity for. The largest, not the lowest: a surprise seen once may come
+        again.
         Rises around the events announced for this season are explained, not surprises.
         """
         halfwidth = self.settings.reference_halfwidth_min
         target_end_min = target_min if target_end_min is None else target_end_min
         highest = None
-        for source, offset in self._references():
+        days = [(self.history, -day * DAY_MIN) for day in range(1, self.settings.rise_days + 1)]
+        if self.previous is not None:
+            days.append((self.previous, self.previous_shift_min))
+        for source, offset in days:
             first, last = target_min + offset - halfwidth, target_end_min + offset + halfwidth
             if source is self.history and last >= now_min:
                 continue  # that would read the future

@@ -193,6 +193,15 @@ def test_highest_rise_takes_the_largest_reference_and_never_the_future():
     assert Forecaster(RateHistory()).highest_rise(100, 102, 104) is None
 
 
+@pytest.mark.parametrize(("blast_days_ago", "rise"), [(3, 1.5), (7, 1.5), (8, 1.0)])
+def test_highest_rise_looks_at_each_day_of_the_last_week(blast_days_ago, rise):
+    now = 10 * DAY_MIN + 530
+    blast_day = now // DAY_MIN - blast_days_ago
+    history = filled(lambda minute: e_mail_blasts(minute) if minute // DAY_MIN == blast_day
+                     else 60.0, now)
+    assert Forecaster(history).highest_rise(now, now + 8, now + 12) == pytest.approx(rise)
+
+
 def test_a_rise_an_announced_event_explains_is_no_surprise():
     history = filled(e_mail_blasts, DAY_MIN + 530)
     yesterday_blast = EventSchedule([Event(540 * 60.0, "newsletter", 0.5, 1200.0)])
