@@ -9,6 +9,7 @@ aligned by minute of the season and day of the week.
 from __future__ import annotations
 
 import csv
+import functools
 import itertools
 import math
 from dataclasses import dataclass
@@ -101,6 +102,8 @@ class RateHistory:
 
     def request_rates(self, start: int, stop: int) -> list[float | None]:
         """Per-minute request rates over [start, stop), None where nothing was observed."""
+        if 0 <= start <= stop <= len(self.request_means):
+            return self.request_means[start:stop]      # all within what is kept (common)
         inside = self.request_means[max(start, 0) : max(stop, 0)]
         before = min(max(-start, 0), stop - start)
         after = (stop - start) - before - len(inside)
@@ -224,6 +227,7 @@ class Forecaster:
         self.settings = settings or ForecastSettings()
         self._evening_memo: dict[int, float | None] = {}
         self._trend_memo: dict[tuple[int, int], tuple[int, float | None]] = {}
+        self._rise_memo: dict[int, tuple[list, list[float]]] = {}
 
     def _references(self) -> list[tuple[RateHistory, int]]:
         """(source, offset): reference minute = minute of today + offset."""
@@ -291,8 +295,8 @@ class Forecaster:
         Unannounced crowds recur at the times shops send their e-mails and posts: a rise
         seen there on any of the last `rise_days` days (or last season) is the volatility to
         keep standby capacity for. The largest, not the lowest: a surprise seen once may come
-        again.
-        Rises around the events announced for this season are explained, not surprises.
+        again. Rises around the events announced for this season are explained, not
+        surprises.
         """
         halfwidth = self.settings.reference_halfwidth_min
         target_end_min = target_min if target_end_min is None else target_end_min
@@ -304,25 +308,39 @@ class Forecaster:
             first, last = target_min + offset - halfwidth, target_end_min + offset + halfwidth
             if source is self.history and last >= now_min:
                 continue  # that would read the future
-            rates = source.request_rates(first - 1, last + 1)
-            if source is self.history and self.events.events:
-                self._leave_out_events(rates, first - 1)
-            for before, after in itertools.pairwise(rates):
-                if before and after is not None:
-                    rise = after / before
-                    if highest is None or rise > highest:
-                        highest = rise
+            rises = self._rises(source, now_min - 2 if source is self.history else last + 1)
+            window = rises[max(first, 0) : max(last + 1, 0)]
+            top = max(window, default=0.0)
+            if top > 0.0 and (highest is None or top > highest):
+                highest = top
         return highest
 
-    def _leave_out_events(self, rates: list[float | None], start: int) -> None:
-        """Blank the minutes of `rates` (from minute `start`) that announced events disturbed."""
-        guard_before = self.settings.event_guard_before_min * 60
-        guard_after = self.settings.event_guard_after_min * 60
-        stop = start + len(rates)
-        for event in self.events.overlapping(start * 60 - guard_after, stop * 60 + guard_before):
-            lo, hi = event.start_s - guard_before, event.end_s + guard_after
-            for minute in range(max(start, int(lo // 60)), min(stop, int(-(-hi // 60)))):
-                rates[minute - start] = None
+    def _rises(self, source: RateHistory, final_min: int) -> list[float]:
+        """Each minute's rise over the minute before (0.0: unknown, or around an announced
+        event), worked out once per minute as minutes before `final_min` are final (readings
+        arrive up to a scrape late); seven days look at each minute."""
+        means = source.request_means
+        memo = self._rise_memo.get(id(source))
+        if memo is None or memo[0] is not means:   # a new history, or one reloaded
+            memo = (means, [])
+            self._rise_memo[id(source)] = memo
+        rises = memo[1]
+        disturbed = self._disturbed_minutes if source is self.history else frozenset()
+        for minute in range(len(rises), min(final_min, len(means))):
+            before, after = (means[minute - 1] if minute else None), means[minute]
+            explained = minute in disturbed or minute - 1 in disturbed
+            rises.append(after / before if before and after and not explained else 0.0)
+        return rises
+
+    @functools.cached_property
+    def _disturbed_minutes(self) -> frozenset[int]:
+        """Minutes an announced event explains: from event_guard_before_min before its start
+        to event_guard_after_min after its end."""
+        before_s = self.settings.event_guard_before_min * 60
+        after_s = self.settings.event_guard_after_min * 60
+        return frozenset(minute for event in self.events.events
+                         for minute in range(int((event.start_s - before_s) // 60),
+                                             int(-(-(event.end_s + after_s) // 60))))
 
     def _evening_peak_of(self, day: int) -> float | None:
         """The highest minute of one day's evening, leaving out known events."""
