@@ -300,20 +300,18 @@ class Forecaster:
         """
         halfwidth = self.settings.reference_halfwidth_min
         target_end_min = target_min if target_end_min is None else target_end_min
-        highest = None
-        days = [(self.history, -day * DAY_MIN) for day in range(1, self.settings.rise_days + 1)]
+        first, last = target_min - halfwidth, target_end_min + halfwidth
+        rises = self._rises(self.history, now_min - 2)
+        tops = [max(rises[max(first - back, 0) : max(last + 1 - back, 0)], default=0.0)
+                for back in range(DAY_MIN, (self.settings.rise_days + 1) * DAY_MIN, DAY_MIN)
+                if last - back < now_min]        # never the future
         if self.previous is not None:
-            days.append((self.previous, self.previous_shift_min))
-        for source, offset in days:
-            first, last = target_min + offset - halfwidth, target_end_min + offset + halfwidth
-            if source is self.history and last >= now_min:
-                continue  # that would read the future
-            rises = self._rises(source, now_min - 2 if source is self.history else last + 1)
-            window = rises[max(first, 0) : max(last + 1, 0)]
-            top = max(window, default=0.0)
-            if top > 0.0 and (highest is None or top > highest):
-                highest = top
-        return highest
+            shift = self.previous_shift_min
+            rises = self._rises(self.previous, last + shift + 1)
+            tops.append(max(rises[max(first + shift, 0) : max(last + shift + 1, 0)],
+                            default=0.0))
+        highest = max(tops, default=0.0)
+        return highest if highest > 0.0 else None
 
     def _rises(self, source: RateHistory, final_min: int) -> list[float]:
         """Each minute's rise over the minute before (0.0: unknown, or around an announced

@@ -10,9 +10,10 @@ missing signals hold the last decision. See `scaler.policy` for how a control lo
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
-from scaler.capacity import in_pod_size_for
+from scaler.capacity import _CEIL_SLACK, in_pod_size_for
 from scaler.events import Event, EventSchedule
 from scaler.forecast import Forecaster, Outlook
 from scaler.guardrails import (
@@ -50,7 +51,7 @@ NO_WINDOWS: Windows = ((), ())
 _tuple_new = tuple.__new__
 # Enum members read through their class cost a quarter of a microsecond each (CPython 3.11:
 # EnumType's __getattr__ takes the slow path); the reasons every decision names are bound once.
-_FORECAST = Reason.FORECAST
+_FORECAST, _REQUEST_RATE = Reason.FORECAST, Reason.REQUEST_RATE
 
 
 class PolicyState(NamedTuple):
@@ -217,8 +218,9 @@ class PeakshopPolicy:
             web_plan, worker_plan = forecast_plans(expected, orders_share, settings)
         # Standby for a rise seen at this time before, on the scraped rate (a push's rate is
         # the rise itself, caught: growing it again would count it twice).
+        # (A rise within the reactive target's margin asks for no more than the rate does.)
         rise = outlook.rise if outlook is not None else None
-        if (rise is not None and rise > 1.0 and rate and not pushed
+        if (rise is not None and rise * settings.web_target > 0.999 and rate and not pushed
                 and settings.standby_rise_cap > 1.0):
             standby = standby_web(rate, rise, settings)
             if standby > web_plan:
@@ -287,7 +289,12 @@ class PeakshopPolicy:
                                           worker_plan_reason, settings)
             worker_window = state.worker_window
         else:
-            need = reactive_workers(observation, settings)
+            if observation.queue_backlog:
+                need = reactive_workers(observation, settings)
+            else:   # nothing waiting (nearly always): reactive_workers' first case, inlined
+                steady = math.ceil(orders / (settings.worker_orders_per_s
+                                             * settings.worker_target) - _CEIL_SLACK)
+                need = _tuple_new(Need, (steady, steady, _REQUEST_RATE, None))
             if worker_plan > need.steady:
                 need = with_plan(need, worker_plan, worker_plan_reason)
             workers, worker_reason, worker_window = guard(

@@ -182,7 +182,7 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
     web_size_now = workers_size_now = 1.0
     web_changed = workers_changed = 0       # the last block whose requested count changed
     web_resized = workers_resized = 0       # ... and whose in-pod size changed
-    decide, make_observation = policy.decide, Observation
+    decide, make_observation = policy.decide, tuple.__new__
     age_of = faults.traffic_age_at
     # The fault of each block's reading, and of a push sent in it, looked up once.
     starts = np.arange(blocks + 1) * tick
@@ -229,7 +229,8 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
             if not traffic_ok:
                 age_s = max(age_s, age_of(at_s))
             queue_ok = code != 2
-            observation = make_observation(
+            # Every field in order, built as the tuple it is (its generated __new__ is slower).
+            observation = make_observation(Observation, (
                 float(at_s), rate if traffic_ok else None, None,
                 (sum(web_short[seen - window + 1 : seen + 1]) <= slo_share * rate)
                 if traffic_ok else None,
@@ -237,7 +238,7 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
                 round(waiting) if queue_ok else None,
                 waiting / (workers_capacity[seen] * per_worker) if queue_ok else None,
                 orders_rate if queue_ok else None, ready_web,
-                web_requested[seen], ready_workers, workers_requested[seen], age_s)
+                web_requested[seen], ready_workers, workers_requested[seen], age_s, False))
             if on_observation is not None:
                 on_observation(observation)
             last_observation = observation
