@@ -3,7 +3,8 @@
 (1) reactive: rate per pod at `web_target` of a pod's SLO capacity, a surge extrapolated past
 the start-up delay, a clear step when p95 leaves the SLO; orders per worker plus the backlog
 to drain; (2) announced events: ready `event_lead_s` + `startup_s` before they start, sized
-on the day's evening peak read from the past; (3) the forecast for now + startup_s + a margin.
+on the day's evening peak read from the past; (3) the forecast for now + startup_s + a margin,
+and standby for the largest sudden rise seen around the coming minutes in the last week.
 Then the guard rails: tolerance band, stabilisation windows, step limits, min/max. Stale or
 missing signals hold the last decision. See `scaler.policy` for how a control loop uses it.
 """
