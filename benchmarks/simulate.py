@@ -5,6 +5,7 @@ A season is 139,680 minutes (8.4 million simulated seconds); the budget is 5 s p
 policy. The machine this runs on may be shared: CPU seconds say more than wall seconds then.
 
     python -m benchmarks.simulate [--traces DIR] [--trace NAME ...] [--policy NAME ...]
+                                  [--no-push] [--max-pod-size N]   # the live platform: 1
 """
 
 from __future__ import annotations
@@ -32,8 +33,12 @@ def main() -> None:
                         help="only these traces (repeatable)")
     parser.add_argument("--policy", action="append", choices=POLICY_NAMES,
                         help="only these policies (repeatable)")
+    parser.add_argument("--no-push", action="store_true",
+                        help="no pushed listen backlog (as live today)")
+    parser.add_argument("--max-pod-size", type=float, default=ClusterSettings().max_pod_size,
+                        help="in-pod capacity a pod can grow to (1: no in-place resize)")
     options = parser.parse_args()
-    cluster = ClusterSettings()
+    cluster = ClusterSettings(push=not options.no_push, max_pod_size=options.max_pod_size)
     policies = options.policy or list(POLICY_NAMES)
     print("| trace | events | policy | SLO-violation s | x hpa-cpu | replica-s | x oracle "
           "| wall s | CPU s |")

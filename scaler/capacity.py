@@ -27,6 +27,14 @@ def in_pod_size(wanted_pods: float, ready: int, max_pod_size: float) -> float:
     return round(min(max_pod_size, wanted_pods / ready) + 0.005, 2)
 
 
+def in_pod_size_for(load: float, per_replica: float, ready: int, max_pod_size: float) -> float:
+    """`in_pod_size` for carrying `load` at `per_replica` each; 1.0 at once when the ready
+    replicas already carry it (the common case, and a policy asks every decision)."""
+    if load <= ready * per_replica:
+        return 1.0
+    return in_pod_size(replicas_for(load, per_replica), ready, max_pod_size)
+
+
 @dataclass(frozen=True)
 class Capacity:
     """What one replica can do; the policy sizes replicas from it. Measure your own."""

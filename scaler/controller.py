@@ -98,6 +98,9 @@ class Controller:
             maxlen=settings.recent_limit)
         self.last_decision: ScalingDecision | None = None
         self.policy_state: Any = _NOT_STARTED
+        # A rate takes two scrapes a period apart: until the second is due, a signal without
+        # a reading is not missing yet (set at the first observation).
+        self.first_reading_due: float | None = None
 
     def reconcile_once(self) -> ReconcileResult:
         """Read, decide, act, record: one round of the loop."""
@@ -119,6 +122,8 @@ class Controller:
                 # Without replica counts nothing can be compared or changed: wait a round.
                 return self._failed("observe", str(error))
             self.metrics.observed(observation)
+            if self.first_reading_due is None:
+                self.first_reading_due = self.clock() + self.settings.period_s
             decision, held = self.decide(observation)
             acted = self._act(observation, decision)
             self.recent.append(observation)
@@ -133,9 +138,16 @@ class Controller:
                                                           observation.workers_requested)
         decision, self.policy_state = self.policy.decide(observation, self.policy_state)
         missing = tuple(sorted(missing_signals(observation)))
+        warming_up = (self.first_reading_due is not None
+                      and self.clock() < self.first_reading_due)
         for deployment in missing:
             self.metrics.held.labels(deployment).inc()
             wanted: Decision = getattr(decision, deployment)
+            if warming_up:
+                log.info("%s signal not read yet (its first reading is due %.0f s after "
+                         "start-up): the policy decided %d replicas (%s)", deployment,
+                         self.settings.period_s, wanted.replicas, wanted.reason.value)
+                continue
             log.warning("%s signal missing (for %.0f s): the policy decided %d replicas (%s)",
                         deployment, observation.age_s, wanted.replicas, wanted.reason.value)
         return decision, missing

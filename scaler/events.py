@@ -77,6 +77,13 @@ class CrowdTimeline:
         step = bisect.bisect_right(self._edges, at_s) - 1
         return self._rps_levels[step] if step >= 0 else 0.0
 
+    def levels_at(self, at_s: float) -> tuple[float, float]:
+        """(`at`, `rps_at`) with one search: a policy asks for both every decision."""
+        if not self._edges:
+            return 0.0, 0.0
+        step = bisect.bisect_right(self._edges, at_s) - 1
+        return (self._levels[step], self._rps_levels[step]) if step >= 0 else (0.0, 0.0)
+
 
 class EventSchedule:
     """Events sorted by start, with fast look-ups around a moment."""

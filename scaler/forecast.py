@@ -9,7 +9,10 @@ aligned by minute of the season and day of the week.
 from __future__ import annotations
 
 import csv
+import functools
+import itertools
 import math
+import operator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,15 +62,17 @@ class RateHistory:
             return
         if minute >= len(self._request_counts):
             self._grow(minute)
+        # (Each total read and written once: a replay files half a million readings.)
         if request_rate is not None:
-            self._request_sums[minute] += request_rate
-            self._request_counts[minute] += 1
-            self.request_means[minute] = (self._request_sums[minute]
-                                          / self._request_counts[minute])
+            total = self._request_sums[minute] + request_rate
+            count = self._request_counts[minute] + 1
+            self._request_sums[minute], self._request_counts[minute] = total, count
+            self.request_means[minute] = total / count
         if order_rate is not None:
-            self._order_sums[minute] += order_rate
-            self._order_counts[minute] += 1
-            self.order_means[minute] = self._order_sums[minute] / self._order_counts[minute]
+            total = self._order_sums[minute] + order_rate
+            count = self._order_counts[minute] + 1
+            self._order_sums[minute], self._order_counts[minute] = total, count
+            self.order_means[minute] = total / count
 
     def add_totals(self, minute: int, request_sum: float, request_count: int,
                    order_sum: float, order_count: int) -> None:
@@ -98,6 +103,8 @@ class RateHistory:
 
     def request_rates(self, start: int, stop: int) -> list[float | None]:
         """Per-minute request rates over [start, stop), None where nothing was observed."""
+        if 0 <= start <= stop <= len(self.request_means):
+            return self.request_means[start:stop]      # all within what is kept (common)
         inside = self.request_means[max(start, 0) : max(stop, 0)]
         before = min(max(-start, 0), stop - start)
         after = (stop - start) - before - len(inside)
@@ -167,10 +174,14 @@ def weekday_shift_days(season_weekday: int, previous_weekday: int) -> int:
 
 def highest_level(rates: list[float | None], width: int) -> float | None:
     """The highest mean over `width` consecutive minutes (missing minutes left out)."""
-    sums, counts = [0.0], [0]
-    for rate in rates:                 # running sums, so each window costs two look-ups
-        sums.append(sums[-1] + (rate or 0.0))
-        counts.append(counts[-1] + (rate is not None))
+    if len(rates) >= width and None not in rates:
+        # Every minute known (nearly always): the highest sum of `width` minutes, over width
+        # (a division by the same number keeps the order, so this is the highest mean).
+        sums = list(itertools.accumulate(rates, initial=0.0))
+        return max(map(operator.sub, sums[width:], sums)) / width
+    # Running sums, so each window costs two look-ups.
+    sums = list(itertools.accumulate([rate or 0.0 for rate in rates], initial=0.0))
+    counts = list(itertools.accumulate([rate is not None for rate in rates], initial=0))
     best = None
     for start in range(max(len(rates) - width + 1, 1)):
         stop = min(start + width, len(rates))
@@ -195,6 +206,7 @@ class ForecastSettings:
     evening_days: int = 3               # the median over this many previous evenings
     event_guard_before_min: int = 5     # minutes around known events left out of evening peaks
     event_guard_after_min: int = 30
+    rise_days: int = 7                  # sudden rises are looked for on each of these last days
 
 
 @dataclass(frozen=True)
@@ -205,6 +217,7 @@ class Outlook:
     until_minute: int             # ... and the first minute it no longer serves
     rate: float | None            # highest request rate expected at the forecast horizon
     evening_peak: float | None    # this day's evening peak, as far as the past tells
+    rise: float | None = None     # the largest one-minute rise seen around these minutes
 
 
 class Forecaster:
@@ -220,6 +233,7 @@ class Forecaster:
         self.settings = settings or ForecastSettings()
         self._evening_memo: dict[int, float | None] = {}
         self._trend_memo: dict[tuple[int, int], tuple[int, float | None]] = {}
+        self._rise_memo: dict[int, tuple[list, list[float]]] = {}
 
     def _references(self) -> list[tuple[RateHistory, int]]:
         """(source, offset): reference minute = minute of today + offset."""
@@ -279,6 +293,59 @@ class Forecaster:
                 expectations.append(level * scale)
         return min(expectations) if expectations else None
 
+    def highest_rise(self, now_min: int, target_min: int,
+                     target_end_min: int | None = None) -> float | None:
+        """The largest one-minute rise (a minute's rate over the minute before's) any
+        reference had around [target_min, target_end_min]; None when none is known.
+
+        Unannounced crowds recur at the times shops send their e-mails and posts: a rise
+        seen there on any of the last `rise_days` days (or last season) is the volatility to
+        keep standby capacity for. The largest, not the lowest: a surprise seen once may come
+        again. Rises around the events announced for this season are explained, not
+        surprises.
+        """
+        halfwidth = self.settings.reference_halfwidth_min
+        target_end_min = target_min if target_end_min is None else target_end_min
+        first, last = target_min - halfwidth, target_end_min + halfwidth
+        rises = self._rises(self.history, now_min - 2)
+        tops = [max(rises[max(first - back, 0) : max(last + 1 - back, 0)], default=0.0)
+                for back in range(DAY_MIN, (self.settings.rise_days + 1) * DAY_MIN, DAY_MIN)
+                if last - back < now_min]        # never the future
+        if self.previous is not None:
+            shift = self.previous_shift_min
+            rises = self._rises(self.previous, last + shift + 1)
+            tops.append(max(rises[max(first + shift, 0) : max(last + shift + 1, 0)],
+                            default=0.0))
+        highest = max(tops, default=0.0)
+        return highest if highest > 0.0 else None
+
+    def _rises(self, source: RateHistory, final_min: int) -> list[float]:
+        """Each minute's rise over the minute before (0.0: unknown, or around an announced
+        event), worked out once per minute as minutes before `final_min` are final (readings
+        arrive up to a scrape late); seven days look at each minute."""
+        means = source.request_means
+        memo = self._rise_memo.get(id(source))
+        if memo is None or memo[0] is not means:   # a new history, or one reloaded
+            memo = (means, [])
+            self._rise_memo[id(source)] = memo
+        rises = memo[1]
+        disturbed = self._disturbed_minutes if source is self.history else frozenset()
+        for minute in range(len(rises), min(final_min, len(means))):
+            before, after = (means[minute - 1] if minute else None), means[minute]
+            explained = minute in disturbed or minute - 1 in disturbed
+            rises.append(after / before if before and after and not explained else 0.0)
+        return rises
+
+    @functools.cached_property
+    def _disturbed_minutes(self) -> frozenset[int]:
+        """Minutes an announced event explains: from event_guard_before_min before its start
+        to event_guard_after_min after its end."""
+        before_s = self.settings.event_guard_before_min * 60
+        after_s = self.settings.event_guard_after_min * 60
+        return frozenset(minute for event in self.events.events
+                         for minute in range(int((event.start_s - before_s) // 60),
+                                             int(-(-(event.end_s + after_s) // 60))))
+
     def _evening_peak_of(self, day: int) -> float | None:
         """The highest minute of one day's evening, leaving out known events."""
         start = day * DAY_MIN + self.settings.evening_start_min
@@ -318,4 +385,6 @@ class Forecaster:
         expected = self.expected_rate(now_min, target_min, target_min + self.settings.refresh_min,
                                       trends)
         return Outlook(now_min, until_min, expected,
-                       self.evening_peak(now_min, trends.get((id(self.history), -DAY_MIN))))
+                       self.evening_peak(now_min, trends.get((id(self.history), -DAY_MIN))),
+                       self.highest_rise(now_min, target_min,
+                                         target_min + self.settings.refresh_min))

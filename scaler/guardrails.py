@@ -37,6 +37,8 @@ def remember(recommendations: Recommendations, at_s: float, desired: int,
     Entries older than `window_s` leave, and so does any entry followed by a recommendation at
     least as high, so the first entry is always the window's highest (a monotonic queue).
     """
+    if not recommendations or recommendations[0][1] <= desired:
+        return ((at_s, desired),)   # the highest is no higher: all of them leave (common)
     cutoff = at_s - window_s
     start = 0
     for entry in recommendations:  # oldest first: stop at the first one still in the window

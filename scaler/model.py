@@ -7,18 +7,20 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import NamedTuple
 
 # The largest rate (requests or orders per second) a trace or history file may hold: far
 # beyond any shop, and far below where replica arithmetic overflows.
 MAX_RATE = 1e7
 
 
-@dataclass(frozen=True)
-class Observation:
+class Observation(NamedTuple):
     """One reading of the live signals, as of `at_s` (seconds on the caller's clock).
 
     Any signal may be None when it could not be read; `age_s` says how old the newest
-    reading is, so a policy can tell quiet traffic from a broken scrape.
+    reading is, so a policy can tell quiet traffic from a broken scrape. A NamedTuple (an
+    immutable value; `_replace` makes a changed copy) because a season's replay builds
+    half a million of them and a tuple is built three times faster than a frozen dataclass.
     """
 
     at_s: float
@@ -58,6 +60,7 @@ class Reason(enum.Enum):
     MAX_REPLICAS = "max_replicas"
     STALE_SIGNALS = "stale_signals"          # signals missing: hold the last safe decision
     PUSHED_BACKLOG = "pushed_backlog"        # pushed: requests queue up in the listen backlog
+    STANDBY = "standby"                      # a sudden rise seen at this time on earlier days
 
 
 @dataclass(frozen=True)

@@ -19,3 +19,9 @@ def scaling_decision(web_replicas: int, web_reason: Reason, worker_replicas: int
     """The ScalingDecision for both Deployments, shared between equal decisions."""
     return ScalingDecision(decision(web_replicas, web_reason),
                            decision(worker_replicas, worker_reason))
+
+
+@lru_cache(maxsize=16384)
+def both(web: Decision, workers: Decision) -> ScalingDecision:
+    """The ScalingDecision of two shared Decisions (from `decision`), itself shared."""
+    return ScalingDecision(web, workers)

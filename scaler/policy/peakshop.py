@@ -3,17 +3,18 @@
 (1) reactive: rate per pod at `web_target` of a pod's SLO capacity, a surge extrapolated past
 the start-up delay, a clear step when p95 leaves the SLO; orders per worker plus the backlog
 to drain; (2) announced events: ready `event_lead_s` + `startup_s` before they start, sized
-on the day's evening peak read from the past; (3) the forecast for now + startup_s + a margin.
+on the day's evening peak read from the past; (3) the forecast for now + startup_s + a margin,
+and standby for the largest sudden rise seen around the coming minutes in the last week.
 Then the guard rails: tolerance band, stabilisation windows, step limits, min/max. Stale or
 missing signals hold the last decision. See `scaler.policy` for how a control loop uses it.
 """
 
 from __future__ import annotations
 
-from dataclasses import replace
+import math
 from typing import NamedTuple
 
-from scaler.capacity import in_pod_size, replicas_for
+from scaler.capacity import _CEIL_SLACK, in_pod_size_for
 from scaler.events import Event, EventSchedule
 from scaler.forecast import Forecaster, Outlook
 from scaler.guardrails import (
@@ -35,17 +36,23 @@ from scaler.policy.sizing import (
     reactive_workers,
     scheduled_web,
     scheduled_workers,
+    standby_web,
 )
 
 _REACTIVE = frozenset({Reason.REQUEST_RATE, Reason.LATENCY, Reason.QUEUE_BACKLOG,
                        Reason.QUEUE_AGE})
 
 
-class Windows(NamedTuple):
-    """Recent recommendations of one Deployment: for the load seen, and with bursts."""
+# Recent recommendations of one Deployment: (for the load seen, with bursts). A plain pair:
+# two are made every decision, and a NamedTuple is built several times slower.
+Windows = tuple[Recommendations, Recommendations]
+NO_WINDOWS: Windows = ((), ())
 
-    steady: Recommendations = ()
-    burst: Recommendations = ()
+
+_tuple_new = tuple.__new__
+# Enum members read through their class cost a quarter of a microsecond each (CPython 3.11:
+# EnumType's __getattr__ takes the slow path); the reasons every decision names are bound once.
+_FORECAST, _REQUEST_RATE = Reason.FORECAST, Reason.REQUEST_RATE
 
 
 class PolicyState(NamedTuple):
@@ -53,8 +60,8 @@ class PolicyState(NamedTuple):
 
     web_replicas: int
     worker_replicas: int
-    web_window: Windows = Windows()        # recent recommendations, for stabilisation
-    worker_window: Windows = Windows()
+    web_window: Windows = NO_WINDOWS       # recent recommendations, for stabilisation
+    worker_window: Windows = NO_WINDOWS
     last_rate: float | None = None         # request rate of the previous reading (surges)
     calm_rate: float | None = None         # request rate last seen with no event under way
     calm_orders: float = 0.0
@@ -98,7 +105,7 @@ def guard(current: int, need: Need, at_s: float, windows: Windows,
     # Each rail binds in one direction only: skip the ones that cannot change anything.
     if wanted < current:
         if current <= settings.min_replicas:
-            return current, Reason.MIN_REPLICAS, Windows(window, burst)
+            return current, Reason.MIN_REPLICAS, (window, burst)
         limited = limit_scale_down(current, stabilise(current, wanted, window, burst),
                                    settings.scale_down_share)
         if limited > wanted:
@@ -110,12 +117,11 @@ def guard(current: int, need: Need, at_s: float, windows: Windows,
             reason = Reason.STEP_LIMIT
     else:
         limited = wanted
+    if settings.min_replicas <= limited <= settings.max_replicas:
+        return limited, reason, (window, burst)   # within bounds (nearly always): no clamp
     bounded = settings.bounds.clamp(limited)
-    if bounded > limited:
-        reason = Reason.MIN_REPLICAS
-    elif bounded < limited:
-        reason = Reason.MAX_REPLICAS
-    return bounded, reason, Windows(window, burst)
+    reason = Reason.MIN_REPLICAS if bounded > limited else Reason.MAX_REPLICAS
+    return bounded, reason, (window, burst)
 
 
 def hold(current: int, planned: int, planned_reason: Reason,
@@ -199,18 +205,27 @@ class PeakshopPolicy:
             orders_share = orders / rate
 
         # Announced events: the crowd is sized on the day's evening peak, read from the past.
-        crowd = self._crowds.at(season_s)
-        crowd_rps = self._crowds.rps_at(season_s)
+        crowd, crowd_rps = (self._crowds.levels_at(season_s) if self.events.events
+                            else (0.0, 0.0))
         under_way = bool(crowd or crowd_rps)
         calm_rate, calm_orders = state.calm_rate, state.calm_orders
         pushed = observation.pushed
         if rate is not None and not pushed and (not under_way or calm_rate is None):
             # No event under way (or none seen before one): today's level without a crowd.
             calm_rate, calm_orders = rate, orders or 0.0
-        web_plan, web_plan_reason = 0, Reason.FORECAST
-        worker_plan, worker_plan_reason = 0, Reason.FORECAST
+        web_plan, web_plan_reason = 0, _FORECAST
+        worker_plan, worker_plan_reason = 0, _FORECAST
         if expected is not None:
             web_plan, worker_plan = forecast_plans(expected, orders_share, settings)
+        # Standby for a rise seen at this time before, on the scraped rate (a push's rate is
+        # the rise itself, caught: growing it again would count it twice).
+        # (A rise within the reactive target's margin asks for no more than the rate does.)
+        rise = outlook.rise if outlook is not None else None
+        if (rise is not None and rise * settings.web_target > 0.999 and rate and not pushed
+                and settings.standby_rise_cap > 1.0):
+            standby = standby_web(rate, rise, settings)
+            if standby > web_plan:
+                web_plan, web_plan_reason = standby, Reason.STANDBY
         if under_way:
             peak = (outlook.evening_peak if outlook is not None else None) or calm_rate or 0.0
             base = max(calm_rate or 0.0, expected or 0.0)
@@ -249,7 +264,7 @@ class PeakshopPolicy:
             if recent_push is not None and recent_push * settings.push_margin > rate:
                 # A pushed rate is live: what it asks for now, with a margin for growth.
                 load = recent_push * settings.push_margin
-                seen = replace(observation, request_rate=load)
+                seen = observation._replace(request_rate=load)
             need = reactive_web(seen, state.web_replicas, state.last_rate, settings,
                                 expect_surges=not under_way and seen is observation)
             if web_plan > need.steady:
@@ -262,9 +277,11 @@ class PeakshopPolicy:
                 # Until the pods asked for are ready, the running ones carry what goes beyond
                 # their SLO capacity now (a size costs on every pod: only what is missing).
                 # Readings of the ready count lag; pods asked for start within startup_s.
+                # (Nearly always the ready pods carry the load: then no call is made.)
                 ready = web if at_s >= web_ready_at_s else observation.web_ready
-                web_size = in_pod_size(replicas_for(load, settings.pod_slo_rps), ready,
-                                       settings.max_pod_size)
+                per_pod = settings.pod_slo_rps
+                web_size = (1.0 if load <= ready * per_pod else
+                            in_pod_size_for(load, per_pod, ready, settings.max_pod_size))
                 if observation.pushed and web_reason is not Reason.SCHEDULED_EVENT:
                     web_reason = Reason.PUSHED_BACKLOG
 
@@ -273,22 +290,29 @@ class PeakshopPolicy:
                                           worker_plan_reason, settings)
             worker_window = state.worker_window
         else:
-            need = reactive_workers(observation, settings)
+            if observation.queue_backlog:
+                need = reactive_workers(observation, settings)
+            else:   # nothing waiting (nearly always): reactive_workers' first case, inlined
+                steady = math.ceil(orders / (settings.worker_orders_per_s
+                                             * settings.worker_target) - _CEIL_SLACK)
+                need = _tuple_new(Need, (steady, steady, _REQUEST_RATE, None))
             if worker_plan > need.steady:
                 need = with_plan(need, worker_plan, worker_plan_reason)
             workers, worker_reason, worker_window = guard(
                 state.worker_replicas, need, at_s, state.worker_window, settings)
             if settings.max_pod_size > 1.0:
-                workers_size = in_pod_size(replicas_for(
-                    orders + (observation.queue_backlog or 0) / settings.queue_drain_s,
-                    settings.worker_orders_per_s), observation.workers_ready,
-                    settings.max_pod_size)
+                orders_load = orders + (observation.queue_backlog or 0) / settings.queue_drain_s
+                per_worker, ready = settings.worker_orders_per_s, observation.workers_ready
+                workers_size = (1.0 if orders_load <= ready * per_worker else
+                                in_pod_size_for(orders_load, per_worker, ready,
+                                                settings.max_pod_size))
 
         # After a gap in the signals the first reading has nothing recent to be compared with.
-        new_state = PolicyState(web, workers, web_window, worker_window,
-                                state.last_rate if pushed else rate, calm_rate, calm_orders,
-                                orders_share, outlook, pushed_rate, pushed_at_s,
-                                (web_size, workers_size), web_ready_at_s)
+        # (Built as the tuple it is, every field in order: the generated __new__ is slower.)
+        new_state = _tuple_new(PolicyState, (
+            web, workers, web_window, worker_window, state.last_rate if pushed else rate,
+            calm_rate, calm_orders, orders_share, outlook, pushed_rate, pushed_at_s,
+            (web_size, workers_size), web_ready_at_s))
         if web_size == workers_size == 1.0:
             return scaling_decision(web, web_reason, workers, worker_reason), new_state
         return ScalingDecision(decision(web, web_reason, web_size),

@@ -38,7 +38,8 @@ class PolicySettings:
     latency_boost: float = 2.0           # p95 over SLO: the ready pods are this much too few
     queue_drain_s: float = 30.0          # a backlog should be gone within this long
     stale_after_s: float = 60.0          # older readings are not trusted: hold the last decision
-    push_memory_s: float = 60.0          # a pushed rate counts until scrapes have caught up
+    push_memory_s: float = 45.0          # a pushed rate counts until scrapes have caught up
+                                         # (scrape delay 15 s + rate window 30 s)
     push_margin: float = 1.1             # ... with this margin: the crowd may still be growing
     push_horizon_s: float = 40.0         # a growing pushed rate is extrapolated this far
     scrape_lag_s: float = 30.0           # a scraped rate describes about this long ago
@@ -50,6 +51,10 @@ class PolicySettings:
     event_hold_s: float = 120.0          # announced capacity is kept this long after the start
     event_margin: float = 1.0            # pushes and resizes absorb an estimate that falls short
     event_target: float = 0.9
+    # Standby: the largest one-minute rise seen around the coming minutes on earlier days
+    # (unannounced crowds recur at the times shops send e-mails), up to this factor, is kept
+    # ready on top of the rate now, sized to the SLO. 1.0: no standby.
+    standby_rise_cap: float = 2.0
 
     def __post_init__(self) -> None:
         for field in fields(self):

@@ -11,7 +11,7 @@ from scaler.model import Observation, Reason
 from scaler.policy.settings import PolicySettings
 
 __all__ = ["Need", "reactive_web", "reactive_workers", "replicas_for", "scheduled_web",
-           "scheduled_workers", "forecast_plans", "crowd_timeline", "surge_rate"]
+           "scheduled_workers", "forecast_plans", "crowd_timeline", "surge_rate", "standby_web"]
 
 
 def surge_rate(rate: float, last_rate: float | None, settings: PolicySettings) -> float:
@@ -41,14 +41,23 @@ class Need(NamedTuple):
     usage_ratio: float | None   # load / target capacity of the current replicas
 
 
+# Enum members read through their class cost a quarter of a microsecond each (CPython 3.11:
+# EnumType's __getattr__ takes the slow path); the reasons every decision names are bound once.
+_REQUEST_RATE = Reason.REQUEST_RATE
+
+# Need(...) goes through a generated Python __new__; two Needs are made every decision, so
+# the hot paths build them as the tuples they are (the same value, a third of the cost).
+_tuple_new = tuple.__new__
+
+
 def reactive_web(observation: Observation, current: int, last_rate: float | None,
                  settings: PolicySettings, expect_surges: bool = True) -> Need:
     """Web pods for the observed rate, and for a surge or a p95 over the SLO."""
     per_pod = settings.pod_slo_rps * settings.web_target
     rate = observation.request_rate or 0.0
     steady = math.ceil(rate / per_pod - _CEIL_SLACK)   # replicas_for, inlined: hot path
-    now, reason = steady, Reason.REQUEST_RATE
-    if expect_surges:
+    now, reason = steady, _REQUEST_RATE
+    if expect_surges and last_rate and rate > last_rate * settings.surge_growth:
         surging = replicas_for(surge_rate(rate, last_rate, settings), per_pod)
         if surging > now:
             now = surging
@@ -62,7 +71,7 @@ def reactive_web(observation: Observation, current: int, last_rate: float | None
             observation.web_ready * settings.pod_slo_rps * settings.latency_boost, per_pod)
         if saturated > now:
             now, reason = saturated, Reason.LATENCY
-    return Need(steady, now, reason, rate / (max(current, 1) * per_pod))
+    return _tuple_new(Need, (steady, now, reason, rate / (max(current, 1) * per_pod)))
 
 
 def reactive_workers(observation: Observation, settings: PolicySettings) -> Need:
@@ -72,8 +81,8 @@ def reactive_workers(observation: Observation, settings: PolicySettings) -> Need
     arriving = (observation.orders_rate or 0.0) / (per_worker * settings.worker_target)
     backlog = observation.queue_backlog or 0
     if not backlog:
-        steady = replicas_for(arriving, 1.0)
-        return Need(steady, steady, Reason.REQUEST_RATE, None)
+        steady = math.ceil(arriving - _CEIL_SLACK)   # replicas_for(arriving, 1.0): hot path
+        return _tuple_new(Need, (steady, steady, _REQUEST_RATE, None))
     age = observation.queue_oldest_age_s or 0.0
     left_s = max(settings.queue_slo_s - age, 1.0)
     draining = backlog / (per_worker * min(settings.queue_drain_s, left_s))
@@ -107,6 +116,14 @@ def scheduled_workers(crowd_peaks: float, evening_peak: float, calm_orders: floa
 
 def forecast_plans(rate: float, orders_share: float, settings: PolicySettings) -> tuple[int, int]:
     """Web pods for the forecast rate, and workers for the orders it places."""
-    return (replicas_for(rate, settings.pod_slo_rps * settings.forecast_target),
-            replicas_for(rate * orders_share,
-                         settings.worker_orders_per_s * settings.forecast_target))
+    # replicas_for, inlined: asked every decision
+    return (math.ceil(rate / (settings.pod_slo_rps * settings.forecast_target) - _CEIL_SLACK),
+            math.ceil(rate * orders_share
+                      / (settings.worker_orders_per_s * settings.forecast_target) - _CEIL_SLACK))
+
+
+def standby_web(rate: float, rise: float, settings: PolicySettings) -> int:
+    """Web pods for the rate now grown by a rise seen at this time on earlier days (capped),
+    within the SLO: a surprise that recurs finds its pods ready instead of waiting for a push
+    and a resize."""
+    return replicas_for(rate * min(rise, settings.standby_rise_cap), settings.pod_slo_rps)

@@ -123,28 +123,41 @@ def _window_extreme(values: np.ndarray, width: int, ufunc: np.ufunc) -> np.ndarr
     return ufunc(extreme[:count], extreme[width - span : width - span + count])
 
 
-def effective_size(size: np.ndarray | None, seconds: int, resize_s: int) -> np.ndarray:
+def effective_size(size: np.ndarray | None, seconds: int, resize_s: int,
+                   before: np.ndarray | None = None) -> np.ndarray:
     """In-pod capacity in effect per second: a raise lands resize_s after it was asked for,
-    a cut at once (the same min-over-window rule as pods starting)."""
+    a cut at once (the same min-over-window rule as pods starting). `before` holds the sizes
+    asked for in the seconds just before (none: 1.0, the template)."""
     if size is None:
         return np.ones(seconds)
-    history = np.concatenate([np.ones(resize_s, dtype=np.float32),
-                              np.asarray(size, dtype=np.float32)])
+    # Sizes are compared in single precision, as they always were (the figures stay put).
+    history = _preceded(np.asarray(size, dtype=np.float32), before, resize_s, 1.0)
     return _window_extreme(history, resize_s + 1, np.minimum).astype(float)
 
 
-def ready_replicas(requested: np.ndarray, initial: int, startup_s: int) -> np.ndarray:
+def _preceded(values: np.ndarray, before: np.ndarray | None, width: int,
+              initial) -> np.ndarray:
+    """`values` after the `width` values before them (`before`'s last ones, padded in front
+    with `initial` where it has fewer)."""
+    before = values[:0] if before is None else np.asarray(before, dtype=values.dtype)[-width:]
+    if not width:
+        return values
+    pad = np.full(width - len(before), initial, dtype=values.dtype)
+    return np.concatenate([pad, before, values])
+
+
+def ready_replicas(requested: np.ndarray, initial: int, startup_s: int,
+                   before: np.ndarray | None = None) -> np.ndarray:
     """Ready pods per second: min of the requested counts over [t - startup_s, t].
 
     Scaling down removes not-yet-ready pods first (as a ReplicaSet does), so the pods asked
     for at or before t - startup_s survive to t exactly when the requested count never fell
-    below them in between. Before the trace the cluster had `initial` pods, all ready.
+    below them in between. Before the trace the cluster had `initial` pods, all ready;
+    `before` holds the counts requested in the seconds just before `requested` (when a long
+    run is measured a part at a time).
     """
-    # Replica counts fit 16 bits (max_replicas is far below): a quarter of the memory traffic.
-    kind = np.int16 if max(int(np.max(requested, initial=0)), initial) < 2**15 else np.int64
-    requested = np.asarray(requested, dtype=kind)
-    history = np.concatenate([np.full(startup_s, initial, dtype=kind), requested])
-    return _window_extreme(history, startup_s + 1, np.minimum).astype(np.int64)
+    history = _preceded(np.asarray(requested, dtype=np.int64), before, startup_s, initial)
+    return _window_extreme(history, startup_s + 1, np.minimum)
 
 
 def demand_ahead(demand: np.ndarray, horizon_s: int) -> np.ndarray:
@@ -155,16 +168,17 @@ def demand_ahead(demand: np.ndarray, horizon_s: int) -> np.ndarray:
 
 
 def order_backlog(orders_per_s: np.ndarray, workers_ready: np.ndarray,
-                  settings: ClusterSettings) -> np.ndarray:
-    """Orders waiting after each second: b_t = max(0, b_{t-1} + arrivals_t - capacity_t).
+                  settings: ClusterSettings, carried: float = 0.0) -> np.ndarray:
+    """Orders waiting after each second: b_t = max(0, b_{t-1} + arrivals_t - capacity_t),
+    starting from `carried` orders.
 
-    Solved in closed form (Lindley): b_t = S_t - min(0, min_{j<=t} S_j) with S the running
-    sum of arrivals minus capacity, so no per-second Python loop is needed.
+    Solved in closed form (Lindley): b_t = S_t - min(-carried, min_{j<=t} S_j) with S the
+    running sum of arrivals minus capacity, so no per-second Python loop is needed.
     """
     net = np.asarray(orders_per_s, float) - workers_ready * settings.worker_orders_per_s
     running = np.cumsum(net)
     lowest = np.minimum.accumulate(running)
-    return running - np.minimum(lowest, 0.0)
+    return running - np.minimum(lowest, -carried)
 
 
 def queue_age(backlog: np.ndarray, workers_ready: np.ndarray,

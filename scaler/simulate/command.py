@@ -130,7 +130,8 @@ def _simulate(trace_path, policy, events_path, history_path, season_start_text,
             shift_days = weekday_shift_days(this_start.weekday(), that_start.weekday())
 
     def run(name: str):
-        return simulate_policy(name, trace, cluster, events, previous, shift_days)
+        return simulate_policy(name, trace, cluster, events, previous, shift_days,
+                               timeline=bool(report_dir))
 
     chosen = run(policy)
     context = {"trace": str(trace_path), "events": events_path, "history": history_path,

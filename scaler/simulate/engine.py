@@ -14,9 +14,11 @@ view of them, which only feeds later observations, rounds both up to the next ti
 
 from __future__ import annotations
 
+import bisect
 import math
+import operator
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import numpy as np
@@ -45,15 +47,16 @@ class ClosedLoopPolicy(Protocol):
 class RequestedReplicas:
     """What a policy asked for, one value per second, and what ran before the trace.
 
-    `web_size`/`workers_size` are the in-pod capacity asked for per second (None: 1.0).
+    `web_size`/`workers_size` are the in-pod capacity asked for per second (None: 1.0). Each
+    series is an array or a `BlockSeries` (read alike, by slices).
     """
 
-    web: np.ndarray
-    workers: np.ndarray
+    web: np.ndarray | BlockSeries
+    workers: np.ndarray | BlockSeries
     initial_web: int
     initial_workers: int
-    web_size: np.ndarray | None = None
-    workers_size: np.ndarray | None = None
+    web_size: np.ndarray | BlockSeries | None = None
+    workers_size: np.ndarray | BlockSeries | None = None
 
 
 def tick_for(trace: Trace, cluster: ClusterSettings, period_s: int) -> int:
@@ -71,14 +74,53 @@ def settled_start(trace: Trace, cluster: ClusterSettings) -> tuple[int, int]:
     return cluster.bounds.clamp(web), cluster.bounds.clamp(workers)
 
 
-def _per_second(blocks: list, pre: int, tick: int, dtype, patches: list[tuple[int, Any]]
-                ) -> np.ndarray:
-    """One value per second from one per block, with the changes made inside a block."""
-    values = np.repeat(np.array(blocks[pre:], dtype=dtype), tick)
-    for second, value in patches:
-        end = (second // tick + 1) * tick
-        values[second:end] = value
-    return values
+class BlockSeries:
+    """A per-second series kept as one value per block of `block_s` seconds, plus the few
+    changes that land inside a block (each holds from its second to the end of its block).
+
+    It reads like a 1-D array (len, indexing, slices, numpy conversion) but is expanded only
+    a part at a time: a season is 8.4 million seconds, and its per-second arrays would be
+    the largest and slowest thing a replay makes.
+    """
+
+    def __init__(self, blocks, block_s: int, patches: list[tuple[int, Any]], dtype) -> None:
+        self.blocks = np.asarray(blocks, dtype=dtype)
+        self.block_s = block_s
+        self.patches = patches                       # (second, value), in time order
+        self._patch_seconds = [second for second, _ in patches]
+
+    def __len__(self) -> int:
+        return len(self.blocks) * self.block_s
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.blocks.dtype
+
+    def __getitem__(self, index):
+        if not isinstance(index, slice):
+            second = operator.index(index)
+            if not -len(self) <= second < len(self):
+                raise IndexError(f"second {second} is outside the series ({len(self)} s)")
+            second %= len(self)
+            return self[second : second + 1][0]
+        start, stop, stride = index.indices(len(self))
+        if stride != 1:
+            return self[start:stop][::stride] if stride > 0 else np.asarray(self)[index]
+        stop = max(start, stop)
+        block_s = self.block_s
+        first = start // block_s
+        values = np.repeat(self.blocks[first : -(-stop // block_s)], block_s)
+        values = values[start - first * block_s : stop - first * block_s]
+        lo = bisect.bisect_left(self._patch_seconds, start - block_s)
+        hi = bisect.bisect_left(self._patch_seconds, stop)
+        for second, value in self.patches[lo:hi]:
+            end = (second // block_s + 1) * block_s
+            values[max(second, start) - start : max(min(end, stop) - start, 0)] = value
+        return values
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        values = self[:]
+        return values if dtype is None else values.astype(dtype)
 
 
 def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPolicy,
@@ -140,7 +182,7 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
     web_size_now = workers_size_now = 1.0
     web_changed = workers_changed = 0       # the last block whose requested count changed
     web_resized = workers_resized = 0       # ... and whose in-pod size changed
-    decide, make_observation = policy.decide, Observation
+    decide, make_observation = policy.decide, tuple.__new__
     age_of = faults.traffic_age_at
     # The fault of each block's reading, and of a push sent in it, looked up once.
     starts = np.arange(blocks + 1) * tick
@@ -160,10 +202,10 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
         i = block + pre
         at_s = block * tick
         if i == push_due and last_observation is not None:
-            pushed = replace(last_observation, at_s=float(at_s), request_rate=rps_list[i],
-                             latency_within_slo=False, cpu_utilization=1.0,
-                             web_ready=web_ready[i - 1], web_requested=web_now, age_s=0.0,
-                             pushed=True)
+            pushed = last_observation._replace(
+                at_s=float(at_s), request_rate=rps_list[i], latency_within_slo=False,
+                cpu_utilization=1.0, web_ready=web_ready[i - 1], web_requested=web_now,
+                age_s=0.0, pushed=True)
             decision, state = decide(pushed, state)
             asked = bound(decision.web.replicas)
             if asked != web_now:
@@ -187,7 +229,8 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
             if not traffic_ok:
                 age_s = max(age_s, age_of(at_s))
             queue_ok = code != 2
-            observation = make_observation(
+            # Every field in order, built as the tuple it is (its generated __new__ is slower).
+            observation = make_observation(Observation, (
                 float(at_s), rate if traffic_ok else None, None,
                 (sum(web_short[seen - window + 1 : seen + 1]) <= slo_share * rate)
                 if traffic_ok else None,
@@ -195,23 +238,29 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
                 round(waiting) if queue_ok else None,
                 waiting / (workers_capacity[seen] * per_worker) if queue_ok else None,
                 orders_rate if queue_ok else None, ready_web,
-                web_requested[seen], ready_workers, workers_requested[seen], age_s)
+                web_requested[seen], ready_workers, workers_requested[seen], age_s, False))
             if on_observation is not None:
                 on_observation(observation)
             last_observation = observation
             decision, state = decide(observation, state)
-            asked = bound(decision.web.replicas)
-            if asked != web_now:
-                web_now, web_changed = asked, i
-            asked = sized(decision.web.size)
-            if asked != web_size_now:
-                web_size_now, web_resized, resized = asked, i, True
-            asked = bound(decision.workers.replicas)
-            if asked != workers_now:
-                workers_now, workers_changed = asked, i
-            asked = sized(decision.workers.size)
-            if asked != workers_size_now:
-                workers_size_now, workers_resized, resized = asked, i, True
+            web_decision, workers_decision = decision.web, decision.workers
+            # What runs is within the bounds and sizes already: only a change is checked.
+            if web_decision.replicas != web_now:
+                asked = bound(web_decision.replicas)
+                if asked != web_now:
+                    web_now, web_changed = asked, i
+            if web_decision.size != web_size_now:
+                asked = sized(web_decision.size)
+                if asked != web_size_now:
+                    web_size_now, web_resized, resized = asked, i, True
+            if workers_decision.replicas != workers_now:
+                asked = bound(workers_decision.replicas)
+                if asked != workers_now:
+                    workers_now, workers_changed = asked, i
+            if workers_decision.size != workers_size_now:
+                asked = sized(workers_decision.size)
+                if asked != workers_size_now:
+                    workers_size_now, workers_resized, resized = asked, i, True
         web_requested.append(web_now)
         workers_requested.append(workers_now)
         web_size.append(web_size_now)
@@ -249,10 +298,10 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
         else:
             # The listen backlog grows: the policy hears it push_s into this block, with the
             # arrival rate it implies (served plus queued per second).
-            pushed = replace(last_observation, at_s=float(at_s + push_s), request_rate=arriving,
-                             latency_within_slo=False, cpu_utilization=1.0,
-                             web_ready=web_ready[i], web_requested=web_now, age_s=0.0,
-                             pushed=True)
+            pushed = last_observation._replace(
+                at_s=float(at_s + push_s), request_rate=arriving, latency_within_slo=False,
+                cpu_utilization=1.0, web_ready=web_ready[i], web_requested=web_now, age_s=0.0,
+                pushed=True)
             decision, state = decide(pushed, state)
             second = at_s + push_s
             asked = bound(decision.web.replicas)
@@ -273,12 +322,12 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
                 patches_workers_size.append((second, asked))
 
     return RequestedReplicas(
-        web=_per_second(web_requested, pre, tick, np.int64, patches_web),
-        workers=_per_second(workers_requested, pre, tick, np.int64, patches_workers),
+        web=BlockSeries(web_requested[pre:], tick, patches_web, np.int64),
+        workers=BlockSeries(workers_requested[pre:], tick, patches_workers, np.int64),
         initial_web=web0,
         initial_workers=workers0,
-        web_size=(_per_second(web_size, pre, tick, float, patches_web_size)
+        web_size=(BlockSeries(web_size[pre:], tick, patches_web_size, float)
                   if resized else None),
-        workers_size=(_per_second(workers_size, pre, tick, float, patches_workers_size)
+        workers_size=(BlockSeries(workers_size[pre:], tick, patches_workers_size, float)
                       if resized else None),
     )

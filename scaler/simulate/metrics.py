@@ -62,20 +62,12 @@ class Measurement:
     web: Figures
     workers: Figures
     combined: Figures
-    timeline: Timeline
+    timeline: Timeline | None     # per-second series, when asked for
 
 
-def _accuracy(demand: np.ndarray, ready: np.ndarray) -> tuple[float, float, float, float]:
-    """theta_u, theta_o, tau_u, tau_o; a second with no demand counts against one pod."""
-    seconds = len(demand)
-    gap = ready - demand
-    # Zero demand would divide by zero; one pod is the smallest meaningful unit of demand.
-    per_demand = 100.0 / (seconds * np.maximum(demand, 1))
-    theta_u = float(np.sum(np.maximum(-gap, 0) * per_demand))
-    theta_o = float(np.sum(np.maximum(gap, 0) * per_demand))
-    tau_u = 100.0 * np.count_nonzero(gap < 0) / seconds
-    tau_o = 100.0 * np.count_nonzero(gap > 0) / seconds
-    return theta_u, theta_o, tau_u, tau_o
+# Seconds measured at a time: a day keeps every temporary array small (~0.7 MB), so a season
+# is measured in cache instead of in hundreds of megabytes of short-lived arrays.
+CHUNK_S = 86400
 
 
 def scaling_actions(requested: np.ndarray, initial: int) -> int:
@@ -83,51 +75,112 @@ def scaling_actions(requested: np.ndarray, initial: int) -> int:
     return int(np.count_nonzero(np.diff(requested, prepend=initial)))
 
 
-def measure(trace: Trace, cluster: ClusterSettings, requested: RequestedReplicas) -> Measurement:
-    """Ready pods, backlog and every figure, from what the policy requested each second."""
+class _Tally:
+    """One Deployment's figures, added up a part of the trace at a time."""
+
+    def __init__(self, seconds: int) -> None:
+        self.seconds = seconds
+        self.violations = 0
+        self.cost = 0.0
+        self.theta_u = self.theta_o = 0.0
+        self.under = self.over = 0
+        self.actions = 0
+
+    def add(self, need: np.ndarray, ready: np.ndarray, violated: np.ndarray,
+            wanted: np.ndarray, before: int, cost: np.ndarray) -> None:
+        gap = ready - need
+        # Zero demand would divide by zero; one pod is the smallest meaningful unit of demand.
+        per_demand = 100.0 / (self.seconds * np.maximum(need, 1))
+        self.theta_u += float(np.sum(np.maximum(-gap, 0) * per_demand))
+        self.theta_o += float(np.sum(np.maximum(gap, 0) * per_demand))
+        self.under += int(np.count_nonzero(gap < 0))
+        self.over += int(np.count_nonzero(gap > 0))
+        self.violations += int(np.count_nonzero(violated))
+        self.cost += float(cost.sum())
+        self.actions += scaling_actions(wanted, before)
+
+    def figures(self, oldest: float | None) -> Figures:
+        return Figures(self.violations, int(round(self.cost)), self.theta_u, self.theta_o,
+                       100.0 * self.under / self.seconds, 100.0 * self.over / self.seconds,
+                       self.actions, oldest)
+
+
+def _ready_capacity(requested: np.ndarray, size: np.ndarray | None, initial: int,
+                    start: int, stop: int, cluster: ClusterSettings
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(requested, ready capacity, cost) per second over [start, stop): ready pods at the
+    in-pod size in effect (a resized pod serves and costs its size)."""
+    wanted = requested[start:stop]
+    ready = ready_replicas(wanted, initial, cluster.startup_s,
+                           requested[max(start - cluster.startup_s, 0):start])
+    if size is None:
+        return wanted, ready, wanted
+    sizes = size[start:stop]
+    in_effect = effective_size(sizes, stop - start, cluster.resize_s,
+                               size[max(start - cluster.resize_s, 0):start])
+    return wanted, ready * in_effect, wanted * sizes
+
+
+def measure(trace: Trace, cluster: ClusterSettings, requested: RequestedReplicas,
+            chunk_s: int = CHUNK_S, timeline: bool = False) -> Measurement:
+    """Ready pods, backlog and every figure, from what the policy requested each second.
+
+    Measured a part (`chunk_s`, whole trace steps) at a time, carrying the order backlog and
+    the requests of the start-up delay across. The per-second timeline (for plots) is kept
+    only when asked for: a season's is 130 MB even in compact types.
+    """
     seconds = trace.duration_s
     if len(requested.web) != seconds or len(requested.workers) != seconds:
         raise ValueError("one requested count per second of the trace is needed")
-    orders = trace.per_second(trace.orders_per_s)
-    web_need = trace.per_second(web_demand(trace.rps, cluster))
-    workers_need = trace.per_second(worker_demand(trace.orders_per_s, cluster))
-    web_ready = ready_replicas(requested.web, requested.initial_web, cluster.startup_s)
-    workers_ready = ready_replicas(requested.workers, requested.initial_workers,
-                                   cluster.startup_s)
-    # In-pod capacity (in-place resize): ready pods count at the size in effect, and every
-    # requested pod costs its size.
-    web_cost, workers_cost = requested.web, requested.workers
-    if requested.web_size is not None:
-        web_ready = web_ready * effective_size(requested.web_size, seconds, cluster.resize_s)
-        web_cost = requested.web * requested.web_size
-    if requested.workers_size is not None:
-        workers_ready = workers_ready * effective_size(requested.workers_size, seconds,
-                                                       cluster.resize_s)
-        workers_cost = requested.workers * requested.workers_size
-    age = queue_age(order_backlog(orders, workers_ready, cluster), workers_ready, cluster)
-    web_violated = web_ready < web_need
-    workers_violated = age > cluster.queue_slo_s
-    max_age = float(age.max())
-
-    def figures(need, ready, violated, wanted, cost, initial, oldest) -> Figures:
-        return Figures(int(np.count_nonzero(violated)), int(round(float(cost.sum()))),
-                       *_accuracy(need, ready), scaling_actions(wanted, initial), oldest)
-
-    web = figures(web_need, web_ready, web_violated, requested.web, web_cost,
-                  requested.initial_web, None)
-    workers = figures(workers_need, workers_ready, workers_violated, requested.workers,
-                      workers_cost, requested.initial_workers, max_age)
+    step = trace.step_s
+    chunk_s = max(step, chunk_s // step * step)
+    web_need_steps = web_demand(trace.rps, cluster)
+    workers_need_steps = worker_demand(trace.orders_per_s, cluster)
+    orders_steps = np.asarray(trace.orders_per_s, dtype=float)
+    # Compact per-second series, for plots: demand, capacity, misses, the oldest order's age.
+    kept = [np.empty(seconds if timeline else 0, kind)
+            for kind in (np.int32, np.float32, np.int32, np.float32, bool, bool, np.float32)]
+    web, workers = _Tally(seconds), _Tally(seconds)
+    violated_either = 0
+    backlog, max_age = 0.0, 0.0
+    web_before, workers_before = requested.initial_web, requested.initial_workers
+    for start in range(0, seconds, chunk_s):
+        stop = min(start + chunk_s, seconds)
+        steps = slice(start // step, stop // step)
+        web_need = np.repeat(web_need_steps[steps], step)
+        workers_need = np.repeat(workers_need_steps[steps], step)
+        orders = np.repeat(orders_steps[steps], step)
+        web_wanted, web_ready, web_cost = _ready_capacity(
+            requested.web, requested.web_size, requested.initial_web, start, stop, cluster)
+        workers_wanted, workers_ready, workers_cost = _ready_capacity(
+            requested.workers, requested.workers_size, requested.initial_workers, start, stop,
+            cluster)
+        waiting = order_backlog(orders, workers_ready, cluster, backlog)
+        backlog = float(waiting[-1])
+        age = queue_age(waiting, workers_ready, cluster)
+        max_age = max(max_age, float(age.max()))
+        web_violated = web_ready < web_need
+        workers_violated = age > cluster.queue_slo_s
+        web.add(web_need, web_ready, web_violated, web_wanted, web_before, web_cost)
+        workers.add(workers_need, workers_ready, workers_violated, workers_wanted,
+                    workers_before, workers_cost)
+        web_before, workers_before = int(web_wanted[-1]), int(workers_wanted[-1])
+        violated_either += int(np.count_nonzero(web_violated | workers_violated))
+        if timeline:
+            for series, values in zip(kept, (web_need, web_ready, workers_need, workers_ready,
+                                             web_violated, workers_violated, age), strict=True):
+                series[start:stop] = values
+    web_figures, workers_figures = web.figures(None), workers.figures(max_age)
     # Together: wall-clock seconds with any SLO missed; accuracy over both Deployments' seconds.
     combined = Figures(
-        slo_violation_seconds=int(np.count_nonzero(web_violated | workers_violated)),
-        replica_seconds=web.replica_seconds + workers.replica_seconds,
-        theta_u=(web.theta_u + workers.theta_u) / 2,
-        theta_o=(web.theta_o + workers.theta_o) / 2,
-        tau_u=(web.tau_u + workers.tau_u) / 2,
-        tau_o=(web.tau_o + workers.tau_o) / 2,
-        scaling_actions=web.scaling_actions + workers.scaling_actions,
+        slo_violation_seconds=violated_either,
+        replica_seconds=web_figures.replica_seconds + workers_figures.replica_seconds,
+        theta_u=(web_figures.theta_u + workers_figures.theta_u) / 2,
+        theta_o=(web_figures.theta_o + workers_figures.theta_o) / 2,
+        tau_u=(web_figures.tau_u + workers_figures.tau_u) / 2,
+        tau_o=(web_figures.tau_o + workers_figures.tau_o) / 2,
+        scaling_actions=web_figures.scaling_actions + workers_figures.scaling_actions,
         max_queue_age_s=max_age,
     )
-    timeline = Timeline(web_need, web_ready, workers_need, workers_ready, web_violated,
-                        workers_violated, age)
-    return Measurement(web=web, workers=workers, combined=combined, timeline=timeline)
+    return Measurement(web=web_figures, workers=workers_figures, combined=combined,
+                       timeline=Timeline(*kept) if timeline else None)

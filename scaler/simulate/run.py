@@ -70,9 +70,10 @@ def requested_replicas(name: str, trace: Trace, cluster: ClusterSettings,
 
 def simulate(name: str, trace: Trace, cluster: ClusterSettings,
              events: EventSchedule | None = None, previous: RateHistory | None = None,
-             previous_shift_days: int = 0) -> Run:
-    """Replay the trace under the named policy and measure it."""
+             previous_shift_days: int = 0, timeline: bool = False) -> Run:
+    """Replay the trace under the named policy and measure it (keeping the per-second
+    timeline, for plots, if asked)."""
     started = time.perf_counter()
     requested = requested_replicas(name, trace, cluster, events, previous, previous_shift_days)
-    measurement = measure(trace, cluster, requested)
+    measurement = measure(trace, cluster, requested, timeline=timeline)
     return Run(name, measurement, time.perf_counter() - started)

@@ -206,6 +206,36 @@ def test_metrics_endpoint_gone_holds_the_last_decision(storefront, cluster):
     assert result.observation.age_s == 45
 
 
+def test_no_missing_signal_warning_before_the_first_reading_is_due(storefront, cluster,
+                                                                   caplog):
+    """A rate takes two scrapes a period apart: the first round has none, which is expected,
+    not a missing signal. Once the second scrape is due, a signal still without a reading
+    is missing and says so."""
+    clock = ManualClock()
+    controller = build_controller(storefront, cluster, clock)
+    caplog.set_level("INFO", logger="peakshop.scaler")
+
+    def warnings() -> list[str]:
+        return [record.getMessage() for record in caplog.records
+                if record.levelname == "WARNING" and "missing" in record.getMessage()]
+
+    first = controller.reconcile_once()           # one scrape: no rate yet
+    assert first.held == ("web",)
+    assert warnings() == []
+    assert any("web signal not read yet" in record.getMessage() for record in caplog.records)
+
+    storefront["requests"].inc(300)
+    clock.now += 15                               # the second scrape: the first rate
+    assert controller.reconcile_once().held == ()
+    assert warnings() == []
+
+    storefront["server"].shutdown()               # now a missing signal is a fault: warn
+    storefront["server"].server_close()
+    clock.now += 15
+    assert controller.reconcile_once().held == ("web", "workers")
+    assert any(message.startswith("web signal missing") for message in warnings())
+
+
 def test_announced_event_plan_survives_the_metrics_endpoint_going_away(storefront, cluster):
     """Regression: with the traffic signal gone, the policy plans 16 web pods for an announced
     event, and 16 is what the Deployment gets (the controller once replaced it with its own

@@ -159,3 +159,55 @@ def test_outlook_covers_the_horizon_and_the_refresh_interval():
     # yesterday's minute 70 is within reach: its 5-minute level is (4 * 20 + 200) / 5
     assert outlook.rate == pytest.approx(56.0)
     assert WEEK_MIN == 7 * DAY_MIN
+
+
+def e_mail_blasts(minute: int) -> float:
+    """60 rps, and a crowd of 1.5x every day from 9:00 to 9:20."""
+    return 90.0 if 540 <= minute % DAY_MIN < 560 else 60.0
+
+
+@pytest.mark.parametrize(("target_min", "rise"), [
+    (DAY_MIN + 537, 1.5),     # 9:00 is within reach (+-2 minutes): yesterday rose by 1.5x there
+    (DAY_MIN + 541, 1.5),
+    (DAY_MIN + 545, 1.0),     # in the crowd it merely stays
+    (DAY_MIN + 600, 1.0),     # yesterday was calm around 10:00
+])
+def test_highest_rise_is_the_largest_one_minute_rise_seen_around_the_coming_minutes(
+        target_min, rise):
+    history = filled(e_mail_blasts, DAY_MIN + 530)
+    assert Forecaster(history).highest_rise(DAY_MIN + 530, target_min, target_min + 1) == \
+        pytest.approx(rise)
+
+
+def test_highest_rise_takes_the_largest_reference_and_never_the_future():
+    # Only last week had the blast; yesterday (and today, beyond now) stayed calm.
+    def rate(minute: int) -> float:
+        return e_mail_blasts(minute) if minute < DAY_MIN else 60.0
+
+    now = 7 * DAY_MIN + 530
+    history = filled(rate, now)
+    assert Forecaster(history).highest_rise(now, now + 8, now + 12) == pytest.approx(1.5)
+    for minute in range(now, now + 60):      # what happens after now is not looked at
+        history.add(minute, 600.0, None)
+    assert Forecaster(history).highest_rise(now, now + 8, now + 12) == pytest.approx(1.5)
+    assert Forecaster(RateHistory()).highest_rise(100, 102, 104) is None
+
+
+@pytest.mark.parametrize(("blast_days_ago", "rise"), [(3, 1.5), (7, 1.5), (8, 1.0)])
+def test_highest_rise_looks_at_each_day_of_the_last_week(blast_days_ago, rise):
+    now = 10 * DAY_MIN + 530
+    blast_day = now // DAY_MIN - blast_days_ago
+    history = filled(lambda minute: e_mail_blasts(minute) if minute // DAY_MIN == blast_day
+                     else 60.0, now)
+    assert Forecaster(history).highest_rise(now, now + 8, now + 12) == pytest.approx(rise)
+
+
+def test_a_rise_an_announced_event_explains_is_no_surprise():
+    history = filled(e_mail_blasts, DAY_MIN + 530)
+    yesterday_blast = EventSchedule([Event(540 * 60.0, "newsletter", 0.5, 1200.0)])
+    announced = Forecaster(history, events=yesterday_blast)
+    assert announced.highest_rise(DAY_MIN + 530, DAY_MIN + 540) is None   # nothing unexplained
+    # the outlook reaches back before the event's guard: calm minutes, no rise
+    assert announced.outlook(season_s=(DAY_MIN + 535) * 60.0, ahead_s=105.0).rise == \
+        pytest.approx(1.0)
+    assert Forecaster(history).outlook((DAY_MIN + 535) * 60.0, 105.0).rise == pytest.approx(1.5)

@@ -245,3 +245,26 @@ def test_settings_follow_the_platforms_levers(levers, window_s, margin, max_size
                                            **({"max_pod_size": 2.0} if levers else {}))
     assert (settings.scale_down_window_s, settings.event_margin, settings.max_pod_size) == (
         window_s, margin, max_size)
+
+
+@pytest.mark.parametrize(("cap", "replicas", "reason"), [
+    (2.0, 3, Reason.STANDBY),        # 50 rps x 1.5 = 75 rps within the SLO (32 a pod): 3
+    (1.4, 3, Reason.STANDBY),        # capped: 50 x 1.4 = 70 rps, still 3
+    (1.0, 2, Reason.REQUEST_RATE),   # no standby: 50 rps at 0.9 of 32 a pod is 2 pods
+])
+def test_standby_for_a_rise_seen_at_this_time_yesterday(cap, replicas, reason):
+    history = RateHistory()
+    for minute in range(DAY_MIN + 536):   # yesterday 50 rps, and 75 for the minute of 9:00
+        history.add(minute, 75.0 if minute % DAY_MIN == 540 else 50.0, 0.0)
+    policy = PeakshopPolicy(dataclasses.replace(SETTINGS, web_target=0.9, forecast_target=1.0,
+                                                standby_rise_cap=cap),
+                            forecaster=Forecaster(history))
+    now_s = (DAY_MIN + 536) * 60.0
+    decision, state = policy.decide(observe(at_s=now_s, rate=50.0), PolicyState(2, 2))
+    assert (decision.web.replicas, decision.web.reason) == (replicas, reason)
+    # the forecast's 5-minute level dilutes a one-minute crowd (55 rps: 2 pods); the rise does not
+    assert state.outlook.rate == pytest.approx(55.0)
+    assert state.outlook.rise == pytest.approx(1.5)
+    # a push carries the rise itself: it is not grown again
+    pushed = observe(at_s=now_s + 5, rate=50.0)._replace(pushed=True)
+    assert policy.decide(pushed, PolicyState(2, 2))[0].web.reason is not Reason.STANDBY

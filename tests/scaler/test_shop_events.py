@@ -8,7 +8,6 @@ policy are exercised end to end.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import json
 import threading
@@ -174,8 +173,8 @@ def test_the_live_policy_sizes_for_overlapping_events_and_records_its_plans(shop
                        queue_oldest_age_s=0.0, orders_rate=2.0, web_ready=4, web_requested=4,
                        workers_ready=2, workers_requested=2)
     _, state = policy.decide(calm, state)
-    gone = dataclasses.replace(calm, at_s=overlap, request_rate=None, latency_within_slo=None,
-                               age_s=30.0)
+    gone = calm._replace(at_s=overlap, request_rate=None, latency_within_slo=None,
+                       age_s=30.0)
     for _ in range(3):   # up in steps of the scale-up limit: 4 -> 16 -> 26
         decision, state = policy.decide(gone, state)
     # 100 rps calm + (300 + 200) x 1.25 announced = 725 rps at 28.8 rps a pod: 26 pods

@@ -6,6 +6,8 @@ docs/simulation.md reads; the engine steps in ticks and must agree with it to th
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -15,7 +17,13 @@ from scaler.model import Observation
 from scaler.policy import PeakshopPolicy
 from scaler.policy.baselines import HpaCpuPolicy, KedaQueuePolicy
 from scaler.simulate.cluster import ClusterSettings, web_demand
-from scaler.simulate.engine import RequestedReplicas, run_closed_loop, settled_start, tick_for
+from scaler.simulate.engine import (
+    BlockSeries,
+    RequestedReplicas,
+    run_closed_loop,
+    settled_start,
+    tick_for,
+)
 from scaler.simulate.faults import LATE, OUTAGE, QUEUE_MISSING, TRAFFIC_MISSING, plan_faults
 from scaler.simulate.metrics import measure
 from scaler.simulate.run import peakshop_replicas, policy_settings_for
@@ -178,3 +186,99 @@ def test_a_per_second_trace_equals_the_same_per_minute_trace():
     by_second = measure(second, cluster, peakshop_replicas(second, cluster, events, None, 0))
     assert by_minute.combined == by_second.combined
     assert by_minute.web.scaling_actions > 0
+
+
+def reference_figures(trace: Trace, cluster: ClusterSettings, requested: RequestedReplicas
+                      ) -> dict:
+    """The figures second by second with plain loops, as docs/simulation.md defines them:
+    ready = the lowest count asked for over the start-up delay, capacity = ready x the lowest
+    in-pod size asked for over the resize delay (sizes in single precision, as the simulator
+    keeps them), the order backlog carried from one second to the next."""
+    seconds = trace.duration_s
+    rps = trace.per_second(trace.rps).tolist()
+    orders = trace.per_second(trace.orders_per_s).tolist()
+    figures = {}
+    combined_violated = [False] * seconds
+    oldest = 0.0
+    for name, initial, need_of in (
+            ("web", requested.initial_web,
+             lambda t: math.ceil(rps[t] / cluster.pod_slo_rps - 1e-9)),
+            ("workers", requested.initial_workers,
+             lambda t: math.ceil(orders[t] / cluster.worker_orders_per_s - 1e-9))):
+        wanted = np.asarray(getattr(requested, name)).tolist()
+        sizes = getattr(requested, f"{name}_size")
+        sizes = [1.0] * seconds if sizes is None else np.asarray(sizes).tolist()
+        backlog, violations, cost, under, over, theta_u, theta_o = 0.0, 0, 0.0, 0, 0, 0.0, 0.0
+        for t in range(seconds):
+            ready = min(wanted[u] if u >= 0 else initial for u in range(t - cluster.startup_s,
+                                                                        t + 1))
+            size = min(float(np.float32(sizes[u])) if u >= 0 else 1.0
+                       for u in range(t - cluster.resize_s, t + 1))
+            capacity, need = ready * size, need_of(t)
+            if name == "web":
+                violated = capacity < need
+            else:
+                backlog = max(0.0, backlog + orders[t] - capacity * cluster.worker_orders_per_s)
+                age = backlog / (max(capacity, 1) * cluster.worker_orders_per_s)
+                oldest = max(oldest, age)
+                violated = age > cluster.queue_slo_s
+            violations += violated
+            combined_violated[t] = combined_violated[t] or violated
+            cost += wanted[t] * sizes[t]
+            gap = capacity - need
+            under, over = under + (gap < 0), over + (gap > 0)
+            theta_u += max(-gap, 0) * 100.0 / (seconds * max(need, 1))
+            theta_o += max(gap, 0) * 100.0 / (seconds * max(need, 1))
+        actions = sum(1 for t in range(seconds)
+                      if wanted[t] != (wanted[t - 1] if t else initial))
+        figures[name] = (violations, round(cost), theta_u, theta_o, 100.0 * under / seconds,
+                         100.0 * over / seconds, actions)
+    figures["combined_violations"] = sum(combined_violated)
+    figures["max_queue_age_s"] = oldest
+    return figures
+
+
+@pytest.mark.parametrize(("step_s", "steps"), [(60, 90), (1, 2400)])
+@pytest.mark.parametrize("policy_name", ["hpa-cpu", "peakshop"])
+def test_figures_match_a_second_by_second_reference_whatever_the_part_size(step_s, steps,
+                                                                          policy_name):
+    """measure() works a part of the trace at a time (a day by default) on series kept per
+    tick: with pushes and in-pod resize on (the defaults, faults frequent), every part size
+    gives the reference's figures."""
+    cluster = ClusterSettings(signal_faults=0.2, outages_per_day=40)
+    trace = bursty_trace(step_s, steps, seed=steps + 1)
+    if policy_name == "hpa-cpu":
+        requested = run_closed_loop(trace, cluster, HpaCpuPolicy(
+            cluster.capacity, cluster.bounds, max_pod_size=cluster.max_pod_size))
+    else:
+        policy, record = peakshop_for(cluster)
+        requested = run_closed_loop(trace, cluster, policy, on_observation=record)
+    assert requested.web_size is not None                       # pods were resized
+    if policy_name == "peakshop" and step_s == 60:              # ... and pushes landed in ticks
+        assert requested.web.patches and requested.web_size.patches
+    expected = reference_figures(trace, cluster, requested)
+    for chunk_s in (60, 660, 86400):
+        measured = measure(trace, cluster, requested, chunk_s=chunk_s)
+        for name in ("web", "workers"):
+            figures = getattr(measured, name)
+            assert (figures.slo_violation_seconds, figures.replica_seconds,
+                    figures.scaling_actions) == (expected[name][0], expected[name][1],
+                                                 expected[name][6])
+            assert (figures.theta_u, figures.theta_o, figures.tau_u, figures.tau_o) == \
+                pytest.approx(expected[name][2:6], rel=1e-9, abs=1e-12)
+        assert measured.combined.slo_violation_seconds == expected["combined_violations"]
+        assert measured.combined.max_queue_age_s == pytest.approx(expected["max_queue_age_s"])
+    assert expected["web"][0] > 0 and expected["max_queue_age_s"] > 0   # something to count
+
+
+def test_block_series_reads_like_the_array_it_stands_for():
+    series = BlockSeries([3, 5, 4], 15, [(17, 9), (20, 7), (40, 6)], np.int64)
+    plain = np.array([3] * 15 + [5, 5, 9, 9, 9, 7, 7, 7, 7, 7, 7, 7, 7, 7, 7] + [4] * 10
+                     + [6] * 5)
+    assert len(series) == 45
+    assert np.array_equal(np.asarray(series), plain)
+    for start, stop in ((0, 45), (16, 21), (18, 41), (44, 45), (30, 30), (-5, None)):
+        assert np.array_equal(series[start:stop], plain[start:stop])
+    assert series[17] == 9 and series[-1] == 6
+    with pytest.raises(IndexError):
+        series[45]
