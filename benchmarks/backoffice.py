@@ -16,14 +16,10 @@ import argparse
 import io
 import re
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
-from shop import create_app
-from shop.core.migrate import upgrade
+from benchmarks.inprocess import bench_shop
 from tests.support.api import ADDRESS
-from tests.support.servers import PostgresServer, RedisServer
 
 HEADER = "sku,name,description,category,price_amount,currency,stock\n"
 PASSWORD = "long enough password"
@@ -53,21 +49,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="peakshop-backoffice-"))
-    redis_server = RedisServer.start()
-    postgres = PostgresServer.start() if args.database == "postgresql" else None
-    database_url = (postgres.create_database("backoffice") if postgres
-                    else f"sqlite:///{workdir / 'backoffice.sqlite3'}")
-    upgrade(database_url)
-    app = create_app({"database_url": database_url, "redis_url": redis_server.url,
-                      "secret_key": "bench", "instance_path": str(workdir / "instance"),
-                      "log_json": False})
-    client = app.test_client()
-    try:
-        owner = client.post("/api/v1/merchants", json={
-            "name": "Big shop", "email": "big@example.com", "password": PASSWORD}).get_json()
-        slug, auth = owner["merchant"]["slug"], {"Authorization": f"Bearer {owner['token']}"}
-        client.put(f"/api/v1/shops/{slug}/plan", headers=auth, json={"plan": "premium"})
+    with bench_shop(args.database, "big", PASSWORD) as shop:
+        client, slug, auth = shop.client, shop.slug, shop.auth
         catalog = catalog_csv(args.products)
         client.post(f"/api/v1/shops/{slug}/products/import?dry_run=false", data=catalog,
                     content_type="text/csv", headers=auth)
@@ -111,11 +94,6 @@ def main() -> None:
         by_json = time.perf_counter() - started
         assert json_route.status_code == 200
         print(f"10,000-row dry run: upload page {by_page:.2f} s, JSON route {by_json:.2f} s")
-    finally:
-        app.extensions["peakshop"].database.dispose()
-        redis_server.stop()
-        if postgres:
-            postgres.stop()
 
 
 if __name__ == "__main__":

@@ -15,21 +15,17 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from sqlalchemy import insert, text
 
-from shop import create_app
+from benchmarks.inprocess import bench_shop
 from shop.catalog.models import Product
-from shop.core.migrate import upgrade
 from shop.core.timeutil import utcnow
 from shop.orders.models import Order
 from shop.orders.summary import sales_between
-from tests.support.servers import PostgresServer, RedisServer
 
 STATUSES = ("paid", "confirmed", "confirmed", "pending_payment", "payment_failed")
 
@@ -65,27 +61,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--without-index", action="store_true")
     args = parser.parse_args()
-    workdir = Path(tempfile.mkdtemp(prefix="peakshop-dashboard-"))
-    redis_server = RedisServer.start()
-    postgres = PostgresServer.start() if args.database == "postgresql" else None
-    database_url = (postgres.create_database("dashboard") if postgres
-                    else f"sqlite:///{workdir / 'dashboard.sqlite3'}")
-    upgrade(database_url)
-    app = create_app({"database_url": database_url, "redis_url": redis_server.url,
-                      "secret_key": "bench", "instance_path": str(workdir / "instance"),
-                      "log_json": False})
-    client = app.test_client()
-    try:
-        owner = client.post("/api/v1/merchants", json={
-            "name": "Busy", "email": "busy@example.com", "password": "long enough"}).get_json()
-        slug, token = owner["merchant"]["slug"], owner["token"]
-        auth = {"Authorization": f"Bearer {token}"}
-        client.put(f"/api/v1/shops/{slug}/plan", headers=auth, json={"plan": "premium"})
+    with bench_shop(args.database, "busy") as shop:
+        app, client, slug, token, auth = shop.app, shop.client, shop.slug, shop.token, shop.auth
         for day in range(5):
             client.post(f"/api/v1/shops/{slug}/events", headers=auth, json={
                 "name": f"Drop {day}", "starts_at": f"2099-12-{day + 1:02d}T18:00:00Z",
                 "duration_min": 60, "expected_peak_rps": 100 * (day + 1)})
-        seed(app, owner["merchant"]["id"], args.orders)
+        seed(app, shop.merchant_id, args.orders)
         database = app.extensions["peakshop"].database
         with database.transaction() as session:
             if args.without_index:
@@ -107,7 +89,7 @@ def main() -> None:
         for _ in range(args.requests):
             with database.reading() as session:
                 started = time.perf_counter()
-                sales_between(session, owner["merchant"]["id"], midnight,
+                sales_between(session, shop.merchant_id, midnight,
                               midnight + timedelta(days=1))
                 query_timings.append((time.perf_counter() - started) * 1000)
         print(f"{args.database}, {args.orders} orders, index on (merchant_id, created_at): "
@@ -117,12 +99,6 @@ def main() -> None:
             p95 = measured[max(0, int(len(measured) * 0.95) - 1)]
             print(f"{name}: median {statistics.median(measured):.1f} ms, p95 {p95:.1f} ms "
                   f"over {args.requests} runs")
-    finally:
-        app.extensions["peakshop"].database.dispose()
-        app.extensions["peakshop"].redis.close()
-        if postgres:
-            postgres.stop()
-        redis_server.stop()
 
 
 if __name__ == "__main__":

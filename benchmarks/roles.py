@@ -3,10 +3,11 @@
     python -m benchmarks.roles [--roles web,scaler,loadtest,backup,all] [--before REV]
 
 For each role, a fresh virtualenv gets exactly `requirements/requirements-<role>.txt` and
-the project (not editable), then: the virtualenv's size on disk, and the median wall time (and CPU time) of
-the role's start-up imports, measured in fresh interpreters. `--before REV` measures the same
-for the project at git revision REV installed with every dependency it declared (the single
-install every pod carried before the roles were split), pinned to the same versions.
+the project (not editable), then: the virtualenv's size on disk, and the median wall time
+(and CPU time) of the role's start-up imports, measured in fresh interpreters. `--before REV`
+measures the same for the project at git revision REV installed with every dependency it
+declared (the single install every pod carried before the roles were split), pinned to the
+same versions.
 """
 
 from __future__ import annotations
