@@ -142,8 +142,8 @@ class Page(ResponseModel):
 
 
 def service_text(max_length: int = 200, *, required: bool = True, **constraints: Any) -> Any:
-    """A text field the service reads with `validation.text`, which trims it before checking
-    it is not empty and not past `max_length`: the model checks the type, the document says
+    """A text field the service reads with `validation.text`, which checks its length as sent
+    and trims it before checking it is not empty: the model checks the type, the document says
     the bounds (null counts as left out when the field is optional)."""
 
     def bounds(schema: dict[str, Any]) -> None:

@@ -25,11 +25,12 @@ def text(data: dict[str, Any], field: str, *, max_length: int = 200, required: b
         return default
     if not isinstance(value, str):
         raise InvalidInput(f"'{field}' must be a string: got {type(value).__name__}")
+    # The length as sent, as the OpenAPI's maxLength promises it; blanks around are dropped.
+    if len(value) > max_length:
+        raise InvalidInput(f"'{field}' is longer than {max_length} characters")
     value = value.strip()
     if required and not value:
         raise InvalidInput(f"'{field}' must not be empty")
-    if len(value) > max_length:
-        raise InvalidInput(f"'{field}' is longer than {max_length} characters")
     return value
 
 

