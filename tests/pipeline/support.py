@@ -120,7 +120,9 @@ def pending_of(client: redis.Redis, consumer: str) -> int:
     try:
         return len(client.xpending_range(order_stream.STREAM, order_stream.GROUP, min="-", max="+",
                                          count=1000, consumername=consumer))
-    except redis.exceptions.ResponseError:
+    except redis.exceptions.ResponseError as problem:
+        if "NOGROUP" not in str(problem):
+            raise  # a cluster's redirection or another error must not read as "none pending"
         return 0  # no group yet
 
 

@@ -66,7 +66,7 @@ def test_orders_of_a_killed_worker_are_reclaimed_and_confirmed_once(
         doomed.signal(signal.SIGKILL)
         assert doomed.wait() == -signal.SIGKILL
     assert state.count("confirmed") == 10
-    assert pending_of(redis_client, "doomed") == in_hand
+    assert pending_of(redis_client, "doomed") == in_hand, doomed.log[-3000:]
 
     metrics_port = free_port()
     workers(env, "heir", "--metrics-port", str(metrics_port))
