@@ -16,22 +16,11 @@ import json
 import pytest
 
 from tests.support.api import Shop
+from tests.support.problems import PROBLEM, assert_refused
 
-PROBLEM = "application/problem+json"
 OPS_TOKEN = "ops-hostile-token"
 OPS = {"Authorization": f"Bearer {OPS_TOKEN}"}
 HEADER = "sku,name,description,category,price_amount,currency,stock"
-
-
-def assert_refused(response, *statuses: int) -> dict:
-    text = response.get_data(as_text=True)
-    assert 400 <= response.status_code < 500, (response.status_code, text[:500])
-    if statuses:
-        assert response.status_code in statuses, (response.status_code, text[:500])
-    assert response.mimetype == PROBLEM, text[:500]
-    body = response.get_json()
-    assert body["status"] == response.status_code and body["detail"]
-    return body
 
 
 @pytest.fixture

@@ -11,18 +11,11 @@ import requests
 from flask import template_rendered
 
 from tests.storefront.pages import SAME_ORIGIN, form_posting_to
+from tests.support import catalog_cache
 
-
-@pytest.fixture
-def settings_overrides(settings_overrides):
-    """Revalidations read fresh facts every time here (the memo has its own tests)."""
-    return {**settings_overrides, "catalog_revalidation_memo_ms": 0}
-
-
-@pytest.fixture
-def mug(api, shop):
-    api.add_product(shop, "MUG", name="Reindeer mug", price=1250, stock=5)
-    return shop
+# The fixtures these tests share with the other HTTP-cache tests.
+settings_overrides = catalog_cache.settings_overrides
+mug = catalog_cache.mug
 
 
 def page_urls(shop):

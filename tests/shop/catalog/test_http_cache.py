@@ -11,23 +11,16 @@ from sqlalchemy import event, text
 from shop.catalog.freshness import CatalogFacts, Freshness, freshness
 from shop.core.http_cache import FreshnessMemo, keep_personal_private
 from shop.core.timeutil import utcnow
+from tests.support import catalog_cache
 from tests.waiting_room.conftest import ROOM_HEADER
+
+# The fixtures these tests share with the other HTTP-cache tests.
+settings_overrides = catalog_cache.settings_overrides
+mug = catalog_cache.mug
 
 
 def product_url(shop, sku="MUG"):
     return f"/api/v1/shops/{shop.slug}/products/{sku}"
-
-
-@pytest.fixture
-def settings_overrides(settings_overrides):
-    """Revalidations read fresh facts every time here (the memo has its own tests)."""
-    return {**settings_overrides, "catalog_revalidation_memo_ms": 0}
-
-
-@pytest.fixture
-def mug(api, shop):
-    api.add_product(shop, "MUG", name="Reindeer mug", price=1250, stock=5)
-    return shop
 
 
 @contextmanager
