@@ -8,29 +8,18 @@ docs/images/ when PEAKSHOP_SAVE_SCREENSHOTS=1.
 
 from __future__ import annotations
 
-import os
-import shutil
-from pathlib import Path
-
 import pytest
 
 from shop.images.demo_pictures import golden_star, red_bauble
 from tests.images.support import upload
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium, served
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, keep, needs_chromium, served
 
 pytestmark = [pytest.mark.slow, needs_chromium]
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 
 @pytest.fixture
 def live_server(app):
     yield from served(app)
-
-
-def keep(screenshot: Path) -> None:
-    if os.environ.get("PEAKSHOP_SAVE_SCREENSHOTS") == "1":
-        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-        shutil.copy(screenshot, DOCS_IMAGES / screenshot.name)
 
 
 # (screenshot name or None, viewport, device pixel ratio, the width the browser should load):

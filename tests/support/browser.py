@@ -4,8 +4,10 @@ a real loopback port in a thread (Playwright drives Chromium with `executable_pa
 from __future__ import annotations
 
 import os
+import shutil
 import threading
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
@@ -15,6 +17,16 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                  "--no-first-run", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync"]
+
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
+
+
+def keep(screenshot: Path) -> None:
+    """Copy a screenshot into the docs, only when PEAKSHOP_SAVE_SCREENSHOTS=1 asks for it."""
+    if os.environ.get("PEAKSHOP_SAVE_SCREENSHOTS") == "1":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copy(screenshot, DOCS_IMAGES / screenshot.name)
+
 
 needs_chromium = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                     reason=f"Chromium is not installed at {CHROMIUM} "

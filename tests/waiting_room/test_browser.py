@@ -6,30 +6,20 @@ the browser is Debian's Chromium driven by Playwright. Screenshots at desktop wi
 PEAKSHOP_SAVE_SCREENSHOTS=1.
 """
 
-import os
 import re
-import shutil
-from pathlib import Path
 
 import pytest
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium, served
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, keep, needs_chromium, served
 
 pytestmark = [pytest.mark.slow,
               needs_chromium]
-DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 
 @pytest.fixture
 def live_server(app):
     """The app behind a real HTTP server on a free loopback port."""
     yield from served(app)
-
-
-def keep(screenshot: Path) -> None:
-    if os.environ.get("PEAKSHOP_SAVE_SCREENSHOTS") == "1":
-        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
-        shutil.copy(screenshot, DOCS_IMAGES / screenshot.name)
 
 
 def test_a_shopper_waits_in_line_without_javascript(live_server, api, stocked_shop,
