@@ -55,6 +55,9 @@ def test_orders_of_a_killed_worker_are_reclaimed_and_confirmed_once(
     first_burst = buy_many(api, shop, 10)
     doomed = workers(env, "doomed")
     wait_until(lambda: state.count("confirmed") == 10, "the first burst confirmed")
+    # A batch is acknowledged just after its commit: frozen in between, the worker would still
+    # hold the first burst's last batch, and "a batch in hand" below would read that one.
+    wait_until(lambda: pending_of(redis_client, "doomed") == 0, "the first burst acknowledged")
 
     # The burst goes on while the worker is frozen; thawed, it takes a batch it never finishes.
     doomed.signal(signal.SIGSTOP)
