@@ -149,6 +149,26 @@ def test_the_worker_chore_keeps_a_day_of_grace(app, media):
     assert all_files(root) == {*in_use, *hours_old}
 
 
+def test_the_worker_runs_the_sweep_among_its_chores(app, media, redis_client):
+    """The chore the order worker's housekeeping thread runs, found by its name."""
+    from shop.orders.metrics import WorkerStats
+    from shop.orders.worker import chores
+    from shop.orders.worker_settings import load_worker_settings
+
+    root, in_use = media
+    old = crash_leftovers(FolderStore(root))
+    age(root, old, minutes=25 * 60)
+    resources = app.extensions["peakshop"]
+    settings = resources.settings
+    found = {chore.name: chore for chore in chores(
+        settings, load_worker_settings(settings.instance_path, {}), resources.database,
+        redis_client, WorkerStats())}
+    sweep = found["image file sweep"]
+    assert sweep.interval_s == 3600
+    sweep.run()
+    assert all_files(root) == in_use
+
+
 def test_a_grace_too_short_to_be_safe_is_refused(app):
     resources = app.extensions["peakshop"]
     with pytest.raises(ValueError, match="upload in progress"):
