@@ -13,7 +13,7 @@ from flask import Blueprint, Response, g, redirect, request, url_for
 from shop.catalog import forms, import_staging, service, transfer, variants
 from shop.core import resources
 from shop.core.errors import InvalidInput, NotFound, Problem
-from shop.images.pages import ImageForm
+from shop.images.pages import ImageForm, NewImageForm
 from shop.images.views import product_images
 from shop.merchants import plans, section_kit
 from shop.merchants import service as merchants
@@ -128,7 +128,7 @@ def edit_product(slug: str, sku: str):
             archive_form=forms.ArchiveForm(), error=error, saved=saved,
             created=request.args.get("created") == "1",
             images=product_images(session.connection(), product.id), image_form=ImageForm(),
-            image_saved=request.args.get("image_saved"))
+            new_image_form=NewImageForm(), image_saved=request.args.get("image_saved"))
 
 
 @blueprint.post("/products/<sku>/archive")

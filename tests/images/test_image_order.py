@@ -3,6 +3,7 @@ back-office; positions stay 0, 1, 2, ... per product, even when changes race."""
 
 from __future__ import annotations
 
+import os
 import random
 from concurrent.futures import ThreadPoolExecutor
 
@@ -203,3 +204,48 @@ def test_a_viewer_sees_the_images_without_forms(client, shop, images, team):  # 
     refused = viewer.post(f"/products/MUG/images/{images[2]}", {"alt": "C", "place": "1"})
     assert refused.status_code == 403
     assert [image_id for image_id, _, _ in listed(client, shop)] == images
+
+
+def test_the_back_office_adds_and_removes_images(make_app, api, shop, team):  # noqa: F811
+    import io
+
+    web = make_app(max_image_bytes=200_000).test_client()
+    api.add_product(shop, "MUG", name="Reindeer mug", stock=3)
+    owner = BackOffice.sign_in(web, shop.slug, shop.email)
+    assert "Up to 0.2 MB." in text(owner.get("/products/MUG/edit"))
+
+    def add(data: bytes, alt: str = "Mug, front", name: str = "mug.png"):
+        return owner.post("/products/MUG/images",
+                          {"image": (io.BytesIO(data), name), "alt": alt})
+
+    first = add(picture(600, 400, "PNG"))
+    assert first.status_code == 303, text(first)
+    assert "image_added=" in first.headers["Location"]
+    second = add(picture(300, 200), alt="Mug, back", name="back.jpg")
+    assert second.status_code == 303
+    images = listed(web, shop)
+    assert [(position, alt) for _, position, alt in images] == [(0, "Mug, front"),
+                                                                (1, "Mug, back")]
+    assert "Image added" in text(web.get(first.headers["Location"]))
+
+    not_a_picture = add(b"hello, I am text\n" * 10, name="fake.png")
+    assert not_a_picture.status_code == 415 and "JPEG, PNG or WebP" in text(not_a_picture)
+    no_alt = add(picture(60, 40), alt="")
+    assert no_alt.status_code == 422 and "alt text" in text(no_alt)
+    no_file = owner.post("/products/MUG/images", {"alt": "Nothing"})
+    assert no_file.status_code == 422 and "choose a picture" in text(no_file)
+    too_big = add(os.urandom(300_000), name="huge.png")
+    assert too_big.status_code == 413 and "0.2 MB" in text(too_big)
+    assert len(listed(web, shop)) == 2
+
+    removed = owner.post(f"/products/MUG/images/{images[0][0]}/remove")
+    assert removed.status_code == 303 and "image_removed=1" in removed.headers["Location"]
+    assert [(image_id, position) for image_id, position, _ in listed(web, shop)] == [
+        (images[1][0], 0)]
+    assert owner.post(f"/products/MUG/images/{images[1][0]}/remove",
+                      with_csrf=False).status_code == 400
+    viewer = BackOffice.sign_in(web, shop.slug, team["viewer"].email)
+    assert viewer.post(f"/products/MUG/images/{images[1][0]}/remove").status_code == 403
+    assert viewer.post("/products/MUG/images", {
+        "image": (io.BytesIO(picture(60, 40)), "a.jpg"), "alt": "x"}).status_code == 403
+    assert len(listed(web, shop)) == 1
