@@ -13,6 +13,8 @@ from flask import Blueprint, Response, g, redirect, request, url_for
 from shop.catalog import forms, import_staging, service, transfer, variants
 from shop.core import resources
 from shop.core.errors import InvalidInput, NotFound, Problem
+from shop.images.pages import ImageForm, NewImageForm
+from shop.images.views import product_images
 from shop.merchants import plans, section_kit
 from shop.merchants import service as merchants
 from shop.merchants.access import acting
@@ -124,7 +126,9 @@ def edit_product(slug: str, sku: str):
             variants=variants.variants_by_parent(session, [product.id]).get(product.id, []),
             parent_sku=variants.parent_sku(session, product.parent_id),
             archive_form=forms.ArchiveForm(), error=error, saved=saved,
-            created=request.args.get("created") == "1")
+            created=request.args.get("created") == "1",
+            images=product_images(session.connection(), product.id), image_form=ImageForm(),
+            new_image_form=NewImageForm(), image_saved=request.args.get("image_saved"))
 
 
 @blueprint.post("/products/<sku>/archive")

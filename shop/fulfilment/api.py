@@ -9,9 +9,10 @@ from shop.core.http import bearer_token, json_body
 from shop.core.openapi import BEARER, Response, api
 from shop.core.timeutil import utcnow
 from shop.fulfilment import service
+from shop.fulfilment.booking import calendar_of
 from shop.fulfilment.models import Carrier
 from shop.fulfilment.schemas import CarrierChanges, CarrierOut, Carriers, NewCarrier
-from shop.fulfilment.working_days import holidays_of
+from shop.fulfilment.working_days import upcoming_holidays
 from shop.merchants import service as merchants
 from shop.orders.links import OrderLinks
 
@@ -26,7 +27,12 @@ def carrier_json(carrier: Carrier, booked_today: int) -> dict:
             "eu_rate": carrier.eu_rate, "world_rate": carrier.world_rate,
             "free_shipping_over": carrier.free_shipping_over,
             "cutoff_hour": carrier.cutoff_hour,
-            "holidays": list(holidays_of(carrier)), "own_holidays": carrier.holidays is not None}
+            "holidays": list(carrier.holidays or []),
+            "own_holidays": carrier.holidays is not None,
+            "origin_subdivision": carrier.origin_subdivision,
+            "public_holidays": carrier.public_holidays is not False,
+            "upcoming_holidays": [{"date": day.isoformat(), "name": name} for day, name in
+                                  upcoming_holidays(calendar_of(carrier), utcnow().date())]}
 
 
 @blueprint.post("/shops/<slug>/carriers")

@@ -134,9 +134,10 @@ def carrier_option(row: Carrier) -> CarrierOption:
 
 
 def calendar_of(row: Carrier) -> WorkingCalendar:
-    """The carrier's own holidays when it has a list, else its origin country's."""
-    own = tuple(row.holidays) if row.holidays is not None else None
-    return WorkingCalendar(row.origin_country, own)
+    """The public holidays of where the carrier leaves from, and its own days."""
+    subdivision = row.origin_subdivision.partition("-")[2] if row.origin_subdivision else None
+    return WorkingCalendar(row.origin_country, subdivision or None, tuple(row.holidays or ()),
+                           row.public_holidays is not False)
 
 
 def promise(carrier: CarrierOption, booked: dict[tuple[int, date], int], today: date,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from sqlalchemy import JSON, BigInteger, CheckConstraint, ForeignKey, String, UniqueConstraint
+from sqlalchemy import true as sa_true
 from sqlalchemy.orm import Mapped, mapped_column
 
 from shop.core.db import Base
@@ -34,8 +35,12 @@ class Carrier(Base):
     # Orders placed at or after this hour (UTC) are dispatched from the next day on.
     cutoff_hour: Mapped[int] = mapped_column(default=24, server_default="24")
     # Days it neither dispatches nor delivers besides weekends: "MM-DD" every year or
-    # "YYYY-MM-DD" once. None: the public holidays of `origin_country` (working_days.py).
+    # "YYYY-MM-DD" once, on top of the public holidays of its origin (working_days.py)
+    # unless `public_holidays` is false; None: no days of its own.
     holidays: Mapped[list[str] | None] = mapped_column(JSON, nullable=True)
+    # The region it leaves from, for regional public holidays: ISO 3166-2 like "DE-BY".
+    origin_subdivision: Mapped[str | None] = mapped_column(String(64), nullable=True)
+    public_holidays: Mapped[bool] = mapped_column(default=True, server_default=sa_true())
 
 
 class CarrierDay(Base):

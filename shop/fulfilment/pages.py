@@ -1,5 +1,6 @@
 """Carriers as back-office pages: the list with today's bookings, and an edit form for the
-rates, the cut-off hour, capacity and whether a carrier is down. Changes go through
+rates, the cut-off hour, capacity, where it ships from (country and region, whose public
+holidays close it) and whether a carrier is down. Changes go through
 `shop.fulfilment.service.update_carrier`, the same as PATCH .../carriers/{id}."""
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from shop.core import resources
 from shop.core.errors import InvalidInput, Problem
 from shop.core.timeutil import utcnow
 from shop.fulfilment import service
+from shop.fulfilment.booking import calendar_of
+from shop.fulfilment.working_days import upcoming_holidays
 from shop.merchants import roles
 from shop.merchants import service as merchants
 from shop.merchants.access import acting
@@ -48,12 +51,20 @@ class CarrierForm(FlaskForm):
                                description="Orders from this hour on leave the next day; "
                                            "24 means any time today")
     is_down = BooleanField("Down today (its orders are rebooked on other carriers)")
+    origin_subdivision = StringField("Ships from (region)", validators=[Optional()],
+                                     description="ISO 3166-2, like DE-BY, for the region's own "
+                                                 "holidays; empty: the country's only")
+    # Unticked by default, so a form sent without it keeps the public holidays.
+    works_on_public_holidays = BooleanField("Works on public holidays and over Christmas "
+                                            "(only its own days off close it)")
 
     def service_data(self, currency: str) -> dict:
         """The JSON API's PATCH body for this form, money in minor units."""
         data = {name: getattr(self, name).data for name in (
             "name", "daily_capacity", "transit_days", "priority", "cutoff_hour", "is_down")}
         data["origin_country"] = self.origin_country.data.strip().upper()
+        data["origin_subdivision"] = (self.origin_subdivision.data or "").strip() or None
+        data["public_holidays"] = not self.works_on_public_holidays.data
         for name in MONEY_FIELDS:
             amount = getattr(self, name).data
             if amount is not None:
@@ -95,9 +106,11 @@ def edit(slug: str, carrier_id: int):
         carrier = service.get_carrier(db, who.merchant_id, carrier_id)
         stored = {name: getattr(carrier, name) for name in (
             "name", "daily_capacity", "transit_days", "priority", "origin_country",
-            "cutoff_hour", "is_down")}
+            "cutoff_hour", "is_down", "origin_subdivision")}
+        stored["works_on_public_holidays"] = carrier.public_holidays is False
         stored.update({name: major_units(getattr(carrier, name), shop.currency)
                        for name in MONEY_FIELDS})
+        closed = upcoming_holidays(calendar_of(carrier), utcnow().date())
     form = CarrierForm(data=stored)
     status, error = 200, None
     try:
@@ -110,4 +123,4 @@ def edit(slug: str, carrier_id: int):
     except Problem as problem:
         status, error = problem.status, problem.detail
     return render_page("merchant/carrier_form.html", status, shop=shop, who=who, form=form,
-                       carrier_id=carrier_id, error=error)
+                       carrier_id=carrier_id, error=error, upcoming_holidays=closed)

@@ -28,9 +28,16 @@ class CarrierRates(RequestModel):
                                     description="Orders after this hour leave the next day")
     holidays: list[str] | None = Field(
         None, max_length=100, examples=[["12-24", "12-25", "12-26", "12-31", "2026-04-06"]],
-        description=("Days without dispatch or delivery besides weekends: \"MM-DD\" every "
-                     "year, \"YYYY-MM-DD\" once. Replaces the public holidays of "
-                     "origin_country; null goes back to them."))
+        description=("The carrier's own days without dispatch or delivery, besides weekends "
+                     "and public holidays: \"MM-DD\" every year, \"YYYY-MM-DD\" once; null "
+                     "for none."))
+    origin_subdivision: str | None = Field(
+        None, max_length=64, examples=["DE-BY"],
+        description=("The region the parcels leave from (ISO 3166-2), for its regional public "
+                     "holidays; null: the country's national ones only."))
+    public_holidays: bool = optional(
+        description=("false: the carrier works on public holidays and over Christmas; only "
+                     "its own `holidays` close it. Default true."))
 
 
 class NewCarrier(CarrierRates):
@@ -49,6 +56,11 @@ class CarrierChanges(CarrierRates):
     is_down: bool | None = None
 
 
+class HolidayOut(ResponseModel):
+    date: str = Field(examples=["2027-03-26"])
+    name: str = Field(examples=["Good Friday"])
+
+
 class CarrierOut(ResponseModel):
     id: int
     name: str
@@ -57,8 +69,13 @@ class CarrierOut(ResponseModel):
     priority: int
     is_down: bool
     booked_today: int
-    holidays: list[str] = Field(description="The days it does not work besides weekends.")
-    own_holidays: bool = Field(description="false: the public holidays of origin_country.")
+    holidays: list[str] = Field(description="Its own days off, added to the public holidays.")
+    own_holidays: bool = Field(description="Whether it has days off of its own.")
+    origin_subdivision: str | None = Field(description="ISO 3166-2 region, like DE-BY.")
+    public_holidays: bool = Field(description="Whether the public holidays of its origin "
+                                              "(country and region) and Christmas close it.")
+    upcoming_holidays: list[HolidayOut] = Field(
+        description="Every day it is closed besides weekends, for the coming year.")
 
 
 class Carriers(ResponseModel):

@@ -23,7 +23,8 @@ MAX_PRIORITY = 1000
 MAX_RATE = 10**9
 RATE_FIELDS = ("domestic_rate", "eu_rate", "world_rate")
 FIELDS = ("name", "daily_capacity", "transit_days", "priority", "is_down", "origin_country",
-          *RATE_FIELDS, "free_shipping_over", "cutoff_hour", "holidays")
+          *RATE_FIELDS, "free_shipping_over", "cutoff_hour", "holidays", "origin_subdivision",
+          "public_holidays")
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,12 @@ class CarrierView:
     booked_today: int
 
 
-def _is_down(data: dict[str, Any]) -> bool | None:
-    value = data.get("is_down")
+def _is_down(data: dict[str, Any], field: str = "is_down") -> bool | None:
+    value = data.get(field)
     if value is None:
         return None
     if not isinstance(value, bool):
-        raise InvalidInput(f"'is_down' must be true or false: got {value!r}")
+        raise InvalidInput(f"'{field}' must be true or false: got {str(value)[:40]!r}")
     return value
 
 
@@ -66,10 +67,13 @@ def parse_carrier(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         **{field: _rate(data, field) for field in (*RATE_FIELDS, "free_shipping_over")},
         "cutoff_hour": validation.integer(data, "cutoff_hour", minimum=0, maximum=24,
                                           required=False),
+        "public_holidays": _is_down(data, "public_holidays"),
     }
     present = {field: value for field, value in values.items() if value is not None}
-    if "holidays" in data:  # null goes back to the public holidays of the origin country
+    if "holidays" in data:  # null: no days of its own
         present["holidays"] = _holidays(data["holidays"])
+    if "origin_subdivision" in data:  # checked against the country by _check_subdivision
+        present["origin_subdivision"] = data["origin_subdivision"]
     if partial and not present:
         raise InvalidInput(f"send at least one of {', '.join(FIELDS)}")
     return present
@@ -82,6 +86,25 @@ def _holidays(value: object) -> list[str] | None:
         return list(working_days.parse_holidays(value))
     except ValueError as problem:
         raise InvalidInput(str(problem), extra={"field": "holidays"}) from None
+
+
+def _check_subdivision(values: dict[str, Any], current_country: str,
+                       current_subdivision: str | None) -> None:
+    """Put the region in its "DE-BY" form, checked against the carrier's country (the one
+    sent, else the one it has): a region of another country would silently mean nothing."""
+    country = values.get("origin_country", current_country)
+    subdivision = values.get("origin_subdivision", current_subdivision)
+    if subdivision is None:
+        return
+    try:
+        code = working_days.parse_subdivision(subdivision, country)
+    except ValueError as problem:
+        detail = str(problem)
+        if "origin_subdivision" not in values:  # the country changed under the region
+            detail = (f"'origin_subdivision' {subdivision!r} is not a region of {country}: send "
+                      "the new country's region with it, or \"origin_subdivision\": null")
+        raise InvalidInput(detail, extra={"field": "origin_subdivision"}) from None
+    values["origin_subdivision"] = f"{country}-{code}"
 
 
 def _name_taken(session: Session, merchant_id: int, name: str, other_than: int | None) -> bool:
@@ -100,6 +123,7 @@ def _conflict(name: str) -> Conflict:
 def create_carrier(session: Session, merchant_id: int, data: dict[str, Any]) -> Carrier:
     """Add a carrier to the merchant's shipping options."""
     values = parse_carrier(data, partial=False)
+    _check_subdivision(values, Carrier.origin_country.default.arg, None)
     if _name_taken(session, merchant_id, values["name"], None):
         raise _conflict(values["name"])
     carrier = Carrier(merchant_id=merchant_id, **{"transit_days": 2, "priority": 0,
@@ -123,6 +147,7 @@ def update_carrier(session: Session, merchant_id: int, carrier_id: int,
     waiting orders are rebooked and their shoppers mailed, with `links` to their orders)."""
     carrier = get_carrier(session, merchant_id, carrier_id)
     values = parse_carrier(data, partial=True)
+    _check_subdivision(values, carrier.origin_country, carrier.origin_subdivision)
     if "name" in values and _name_taken(session, merchant_id, values["name"], carrier.id):
         raise _conflict(values["name"])
     going_down = values.get("is_down") is True and not carrier.is_down

@@ -1,15 +1,14 @@
 """Working days of a carrier: no dispatch and no delivery on weekends or its holidays.
 
-A carrier's holidays are its own list when the merchant gave one (`holidays` on the carrier:
-`"MM-DD"` every year, `"YYYY-MM-DD"` once), else the public holidays of the country its
-parcels leave from (`origin_country`), from `PUBLIC_HOLIDAYS` below. Pure: no I/O.
-
-`PUBLIC_HOLIDAYS` holds the national holidays that fall on the same date every year. No
-library for public holidays is in the lock, so this documented table stands in for one;
-moveable feasts (Easter Monday, Ascension, Whit Monday, the UK's bank-holiday Mondays,
-Thanksgiving) and regional holidays are not in it: a merchant adds them to the carrier's own
-list. Carriers everywhere stop over Christmas and New Year, so every country, listed or not,
-closes on 24, 25 and 26 December and 1 January.
+A carrier's holidays are the public holidays of the place its parcels leave from — its
+`origin_country`, and its region when it names one (`origin_subdivision`, ISO 3166-2 like
+"DE-BY": Epiphany and Corpus Christi in Bavaria, not in Berlin) — from the `holidays`
+package, which knows the moveable feasts (Good Friday, Easter Monday, Ascension, Whit Monday,
+the UK's bank-holiday Mondays, Thanksgiving) year by year. Carriers everywhere stop over
+Christmas and New Year, so 24, 25 and 26 December and 1 January are closed in every country,
+listed by the package or not. The merchant's own list for the carrier (`holidays`: "MM-DD"
+every year, "YYYY-MM-DD" once) adds to these; with `public_holidays` off, it is the only
+list. Pure: no I/O (the package computes its dates).
 """
 
 from __future__ import annotations
@@ -17,30 +16,15 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import lru_cache
+from functools import cache, lru_cache
 
-# Closed for every carrier, whatever the country: what "Christmas" means to a parcel.
+import holidays as public_holidays_package
+
+# Closed for every carrier that keeps public holidays: what "Christmas" means to a parcel.
 CHRISTMAS_AND_NEW_YEAR = ("01-01", "12-24", "12-25", "12-26")
-
-# ISO 3166-1 alpha-2 -> fixed-date national public holidays, besides the days above.
-PUBLIC_HOLIDAYS: dict[str, tuple[str, ...]] = {
-    "AT": ("01-06", "05-01", "08-15", "10-26", "11-01", "12-08"),
-    "BE": ("05-01", "07-21", "08-15", "11-01", "11-11"),
-    "CH": ("08-01",),
-    "DE": ("05-01", "10-03"),
-    "DK": ("06-05",),
-    "ES": ("01-06", "05-01", "08-15", "10-12", "11-01", "12-06", "12-08"),
-    "FI": ("01-06", "05-01", "12-06"),
-    "FR": ("05-01", "05-08", "07-14", "08-15", "11-01", "11-11"),
-    "GB": (),
-    "IE": ("03-17",),
-    "IT": ("01-06", "04-25", "05-01", "06-02", "08-15", "11-01", "12-08"),
-    "NL": ("04-27",),
-    "PL": ("01-06", "05-01", "05-03", "08-15", "11-01", "11-11"),
-    "PT": ("04-25", "05-01", "06-10", "08-15", "10-05", "11-01", "12-01", "12-08"),
-    "SE": ("01-06", "05-01", "06-06"),
-    "US": ("06-19", "07-04", "11-11"),
-}
+_CHRISTMAS_NAMES = {"01-01": "New Year's Day", "12-24": "Christmas Eve",
+                    "12-25": "Christmas Day", "12-26": "Second Day of Christmas"}
+OWN_HOLIDAY_NAME = "Carrier holiday"
 
 MAX_HOLIDAYS = 100
 # A promise is never planned further out than this; past it, something is misconfigured.
@@ -76,11 +60,16 @@ def parse_holidays(value: object, field: str = "holidays") -> tuple[str, ...]:
 class WorkingCalendar:
     """When a carrier works: Monday to Friday, except its holidays."""
 
-    country: str | None = None  # public holidays of this country, unless `own` is given
-    own: tuple[str, ...] | None = None  # the carrier's own list, replacing the public one
+    country: str | None = None  # ISO 3166-1 alpha-2 its parcels leave from
+    subdivision: str | None = None  # the package's code of the region, like "BY"
+    own: tuple[str, ...] = ()  # the carrier's own days, "MM-DD" or "YYYY-MM-DD"
+    public: bool = True  # False: only `own` counts, no public holidays, no Christmas
 
     def holidays(self, year: int) -> frozenset[date]:
-        return _closed_days(self.country, self.own, year)
+        return _closed_set(self.country, self.subdivision, self.own, self.public, year)
+
+    def named_holidays(self, year: int) -> dict[date, str]:
+        return _closed_days(self.country, self.subdivision, self.own, self.public, year)
 
     def is_working_day(self, day: date) -> bool:
         return day.weekday() < SATURDAY and day not in self.holidays(day.year)
@@ -121,11 +110,25 @@ class WorkingCalendar:
 
 
 @lru_cache(maxsize=1024)
-def _closed_days(country: str | None, own: tuple[str, ...] | None, year: int
-                 ) -> frozenset[date]:
-    entries = own if own is not None else (*CHRISTMAS_AND_NEW_YEAR,
-                                           *PUBLIC_HOLIDAYS.get(country or "", ()))
-    days = set()
+def _closed_set(country: str | None, subdivision: str | None, own: tuple[str, ...],
+                public: bool, year: int) -> frozenset[date]:
+    return frozenset(_closed_days(country, subdivision, own, public, year))
+
+
+@lru_cache(maxsize=1024)
+def _closed_days(country: str | None, subdivision: str | None, own: tuple[str, ...],
+                 public: bool, year: int) -> dict[date, str]:
+    days: dict[date, str] = {}
+    if public:
+        days.update(_public_holidays(country, subdivision, year))
+        days.update(_dates_of(CHRISTMAS_AND_NEW_YEAR, year, _CHRISTMAS_NAMES))
+    for day in _dates_of(own, year, {}):
+        days.setdefault(day, OWN_HOLIDAY_NAME)
+    return dict(sorted(days.items()))
+
+
+def _dates_of(entries: tuple[str, ...], year: int, names: dict[str, str]) -> dict[date, str]:
+    days = {}
     for entry in entries:
         match = _ENTRY.match(entry)
         if match is None:
@@ -134,18 +137,67 @@ def _closed_days(country: str | None, own: tuple[str, ...] | None, year: int
         if fixed_year is not None and int(fixed_year) != year:
             continue
         try:
-            days.add(date(year, int(month), int(day)))
+            days[date(year, int(month), int(day))] = names.get(entry, OWN_HOLIDAY_NAME)
         except ValueError:  # 02-29 in a year without it
             continue
-    return frozenset(days)
+    return days
+
+
+def _public_holidays(country: str | None, subdivision: str | None, year: int
+                     ) -> dict[date, str]:
+    """The public holidays of the country (and region) in `year`; none for a country the
+    package does not know."""
+    if country not in supported_countries():
+        return {}
+    found = public_holidays_package.country_holidays(country, subdiv=subdivision, years=year)
+    return {day: name for day, name in found.items() if day.year == year}
+
+
+@cache
+def supported_countries() -> frozenset[str]:
+    return frozenset(public_holidays_package.list_supported_countries())
+
+
+@cache
+def subdivisions_of(country: str) -> tuple[str, ...]:
+    """The regions the package knows holidays of, by their ISO 3166-2 code after the
+    country's ("BY" of "DE-BY"); some are named instead ("Augsburg")."""
+    if country not in supported_countries():
+        return ()
+    return tuple(public_holidays_package.country_holidays(country).subdivisions)
+
+
+def parse_subdivision(value: object, country: str, field: str = "origin_subdivision") -> str:
+    """A region of `country` from caller input, "DE-BY" (or "BY"), as the package's code;
+    ValueError names what to send instead."""
+    known = subdivisions_of(country)
+    if not isinstance(value, str):
+        raise ValueError(f"'{field}' must be an ISO 3166-2 code like \"{country}-"
+                         f"{known[0] if known else 'XX'}\": got {type(value).__name__}")
+    code = value.strip()
+    prefix = f"{country}-"
+    if code.upper().startswith(prefix):
+        code = code[len(prefix):]
+    for candidate in known:
+        if candidate.casefold() == code.casefold():
+            return candidate
+    if not known:
+        raise ValueError(f"'{field}': no regional holidays are known for {country}: leave it "
+                         "out (the country's own public holidays apply)")
+    shown = ", ".join(f"{country}-{code}" for code in known[:40])
+    raise ValueError(f"'{field}' {value[:40]!r} is not a region of {country} with holidays of "
+                     f"its own: use one of {shown}{', ...' if len(known) > 40 else ''}")
 
 
 DEFAULT_CALENDAR = WorkingCalendar()
 
 
-def holidays_of(carrier) -> tuple[str, ...]:
-    """The holiday entries a carrier row works by: its own list, else its country's."""
-    if carrier.holidays is not None:
-        return tuple(carrier.holidays)
-    return tuple(sorted({*CHRISTMAS_AND_NEW_YEAR,
-                         *PUBLIC_HOLIDAYS.get(carrier.origin_country or "", ())}))
+def upcoming_holidays(calendar: WorkingCalendar, today: date, days: int = 366
+                      ) -> list[tuple[date, str]]:
+    """The carrier's holidays from `today` on, for `days` days: what a merchant checks."""
+    until = today + timedelta(days=days)
+    found = []
+    for year in range(today.year, until.year + 1):
+        found.extend((day, name) for day, name in calendar.named_holidays(year).items()
+                     if today <= day < until)
+    return found

@@ -1,4 +1,4 @@
-"""Product images over HTTP: the merchant's upload and delete, and the files themselves.
+"""Product images over HTTP: the merchant's upload, change and delete, and the files.
 
 The role matrix (shop.merchants.roles) lets owners, managers and staff change images and
 keeps viewers out before these views run.
@@ -15,11 +15,12 @@ from werkzeug.formparser import parse_form_data
 
 from shop.core import resources
 from shop.core.errors import NotFound, Problem
+from shop.core.http import json_body
 from shop.core.openapi import BEARER, api, request_body
 from shop.core.openapi import Response as Declared
 from shop.images import processing, service
 from shop.images.presenters import image_json, site_root
-from shop.images.schemas import UPLOAD_BODY, ImageOut, ImageUploadQuery
+from shop.images.schemas import UPLOAD_BODY, ImageChanges, ImageOut, ImageUploadQuery
 from shop.images.storage import IMMUTABLE, LOCAL_PREFIX, FolderStore, MediaStore, store_for
 from shop.merchants.access import acting
 
@@ -105,6 +106,17 @@ def delete_image(slug: str, sku: str, image_id: int):
     return Response(status=204)
 
 
+@blueprint.patch("/products/<sku>/images/<int:image_id>")
+@api.validate(json=ImageChanges, resp=Declared(HTTP_200=ImageOut), tags=["catalog"],
+              security=BEARER)
+def update_image(slug: str, sku: str, image_id: int):
+    """Change an image's alt text or move it among the product's images (0: the main one)."""
+    view = service.update_image(resources.current().database, media_store(),
+                                acting().merchant_id, sku, image_id, json_body())
+    g.audit_details = {"image_id": image_id, "sku": sku}
+    return image_json(view, site_root())
+
+
 @media.get(f"{LOCAL_PREFIX}/<path:key>")
 def serve_media(key: str):
     """An image file from the local media folder; its name changes with its content."""
@@ -121,7 +133,11 @@ def serve_media(key: str):
 
 
 def init_app(app: Flask) -> None:
-    """The media store (PEAKSHOP_MEDIA_URL), the images API and the local media files."""
+    """The media store (PEAKSHOP_MEDIA_URL), the images API, the back-office's image forms
+    and the local media files."""
+    from shop.images.pages import blueprint as pages  # it uses this module's media_store
+
     app.extensions["peakshop_media"] = store_for(app.extensions["peakshop"].settings)
     app.register_blueprint(blueprint)
+    app.register_blueprint(pages)
     app.register_blueprint(media)

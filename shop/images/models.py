@@ -18,7 +18,9 @@ class ProductImage(Base):
     `renditions`: `[{"width", "height", "key", "bytes"}]`, narrowest first."""
 
     __tablename__ = "product_images"
-    __table_args__ = (Index("ix_product_images_product_position", "product_id", "position"),)
+    # Positions are 0, 1, 2, ... per product: dense (service.renumber) and unique (here).
+    __table_args__ = (Index("uq_product_images_product_position", "product_id", "position",
+                            unique=True),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("merchants.id"), index=True)

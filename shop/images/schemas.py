@@ -16,6 +16,15 @@ class ImageUploadQuery(RequestModel):
                         description="The alt text, when the body is the image itself.")
 
 
+class ImageChanges(RequestModel):
+    alt: str = optional(min_length=1, max_length=MAX_ALT_LENGTH,
+                        description="What the image shows, for people who cannot see it.")
+    position: int = optional(ge=0, le=2**31 - 1,
+                             description="Where it goes among the product's images: 0 is the "
+                                         "main image; the others shift by one; past the last "
+                                         "is the end.")
+
+
 class ImageSource(ResponseModel):
     width: int
     height: int

@@ -149,19 +149,82 @@ def _forget(store: MediaStore, keys: Iterable[str]) -> None:
             log.warning("could not remove media file %s", key, exc_info=True)
 
 
+def _image_of(session: Session, merchant_id: int, product_id: int, sku: str,
+              image_id: int) -> ProductImage:
+    image = session.get(ProductImage, image_id)
+    if image is None or image.product_id != product_id or image.merchant_id != merchant_id:
+        raise NotFound(f"product {sku[:64]!r} has no image {image_id}: its images are "
+                       "listed in the product's JSON", code="unknown_image")
+    return image
+
+
 def delete_image(database: Database, store: MediaStore, merchant_id: int, sku: str,
                  image_id: int) -> None:
-    """Remove one image of the product and then its files."""
+    """Remove one image of the product, close the gap it leaves, then remove its files."""
     with database.transaction() as session:
-        product_id = _product_id(session, merchant_id, sku)
-        image = session.get(ProductImage, image_id)
-        if image is None or image.product_id != product_id or image.merchant_id != merchant_id:
-            raise NotFound(f"product {sku[:64]!r} has no image {image_id}: its images are "
-                           "listed in the product's JSON", code="unknown_image")
+        product_id = _product_id(session, merchant_id, sku, lock=True)
+        image = _image_of(session, merchant_id, product_id, sku, image_id)
         keys = [rendition["key"] for rendition in image.renditions]
         session.delete(image)
+        session.flush()
+        _renumber(session, product_id, _ordered_ids(session, product_id))
         _touch(session, product_id)
     _forget(store, keys)
+
+
+def parse_position(value: object) -> int:
+    """A position from caller input: a whole number from 0 (the main image)."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise InvalidInput(f"'position' must be a whole number from 0 (the main image): got "
+                           f"{str(value)[:40]!r}", extra={"field": "position"})
+    return value
+
+
+def update_image(database: Database, store: MediaStore, merchant_id: int, sku: str,
+                 image_id: int, changes: dict) -> ImageView:
+    """Change an image's alt text and/or move it to `position` among the product's images.
+
+    Moving shifts the images in between by one, so positions stay 0, 1, 2, ...; a position
+    past the last moves it to the end. The product row is locked for the change, so
+    concurrent moves of one product's images apply one after the other.
+    """
+    if not {"alt", "position"} & set(changes):
+        raise InvalidInput("send 'alt' (the new text), 'position' (0 is the main image) or "
+                           "both")
+    alt = parse_alt(changes["alt"]) if "alt" in changes else None
+    position = parse_position(changes["position"]) if "position" in changes else None
+    with database.transaction() as session:
+        product_id = _product_id(session, merchant_id, sku, lock=True)
+        image = _image_of(session, merchant_id, product_id, sku, image_id)
+        if alt is not None:
+            image.alt = alt
+        if position is not None:
+            order = [other for other in _ordered_ids(session, product_id) if other != image.id]
+            order.insert(min(position, len(order)), image.id)
+            _renumber(session, product_id, order)
+            session.refresh(image)
+        _touch(session, product_id)
+        session.flush()
+        return view_of(image, store)
+
+
+def _ordered_ids(session: Session, product_id: int) -> list[int]:
+    return list(session.scalars(select(ProductImage.id)
+                                .where(ProductImage.product_id == product_id)
+                                .order_by(ProductImage.position, ProductImage.id)))
+
+
+def _renumber(session: Session, product_id: int, ordered_ids: list[int]) -> None:
+    """Give the images positions 0, 1, 2, ... in `ordered_ids` order.
+
+    Positions are unique per product and both databases check that row by row, so every
+    position first goes negative (never taken) and then to its final value.
+    """
+    table = ProductImage.__table__
+    session.execute(update(table).where(table.c.product_id == product_id)
+                    .values(position=-1 - table.c.position))
+    for position, image_id in enumerate(ordered_ids):
+        session.execute(update(table).where(table.c.id == image_id).values(position=position))
 
 
 def _touch(session: Session, product_id: int) -> None:

@@ -1,6 +1,6 @@
 """Where image files live: a folder on local disk (the default) or an S3-compatible bucket.
 
-A small seam with three operations, so the service neither knows nor cares which one runs.
+A small seam with four operations, so the service neither knows nor cares which one runs.
 Keys are content-hashed (`.../640-<sha256 prefix>.webp`): a file under a key never changes,
 which is what lets browsers and CDNs keep it for a year (`IMMUTABLE`).
 
@@ -19,6 +19,9 @@ from __future__ import annotations
 import importlib.util
 import logging
 import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import urlparse
@@ -31,6 +34,12 @@ IMMUTABLE = "public, max-age=31536000, immutable"
 LOCAL_PREFIX = "/media"
 
 
+@dataclass(frozen=True)
+class StoredFile:
+    key: str
+    modified_at: datetime  # aware, UTC
+
+
 class MediaStore(Protocol):
     def put(self, key: str, data: bytes, content_type: str) -> None:
         """Store `data` under `key` (overwriting is harmless: keys are content-hashed)."""
@@ -40,6 +49,9 @@ class MediaStore(Protocol):
 
     def url(self, key: str) -> str:
         """Where a browser loads `key` from: a path on this site or an absolute URL."""
+
+    def files(self, under: str) -> Iterator[StoredFile]:
+        """Every file whose key starts with `under`, with when it was last written."""
 
 
 class FolderStore:
@@ -62,10 +74,32 @@ class FolderStore:
         os.replace(partial, target)  # atomic: a reader never sees half a file
 
     def delete(self, key: str) -> None:
-        self.path_of(key).unlink(missing_ok=True)
+        path = self.path_of(key)
+        path.unlink(missing_ok=True)
+        # Each upload has a folder of its own: once its last file is gone, so is the folder
+        # (no other upload writes there, so this cannot race with a put).
+        if path.parent != self.root.resolve():
+            try:
+                path.parent.rmdir()
+            except OSError:  # still holds the upload's other files
+                pass
 
     def url(self, key: str) -> str:
         return f"{LOCAL_PREFIX}/{key}"
+
+    def files(self, under: str) -> Iterator[StoredFile]:
+        top = self.root / under
+        if not top.is_dir():
+            return
+        for path in top.rglob("*"):
+            try:
+                stat = path.lstat()
+            except FileNotFoundError:  # removed while we walked: nothing left to judge
+                continue
+            if path.is_file() and not path.is_symlink():
+                # Partial files of a write that died (".<name>.<pid>.tmp") are listed too.
+                yield StoredFile(path.relative_to(self.root).as_posix(),
+                                 datetime.fromtimestamp(stat.st_mtime, UTC))
 
 
 class BucketStore:
@@ -86,6 +120,13 @@ class BucketStore:
 
     def url(self, key: str) -> str:
         return f"{self.public_url}/{self.prefix}{key}"
+
+    def files(self, under: str) -> Iterator[StoredFile]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(
+            Bucket=self.bucket, Prefix=self.prefix + under)
+        for page in pages:
+            for item in page.get("Contents", []):
+                yield StoredFile(item["Key"][len(self.prefix):], item["LastModified"])
 
 
 def store_for(settings: Settings) -> MediaStore:

@@ -126,6 +126,10 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", f"{PAGES}/carriers/<int:carrier_id>/edit"): "carriers.write",
     ("POST", f"{SHOP}/products/<sku>/images"): "catalog.write",
     ("DELETE", f"{SHOP}/products/<sku>/images/<int:image_id>"): "catalog.write",
+    ("PATCH", f"{SHOP}/products/<sku>/images/<int:image_id>"): "catalog.write",
+    ("POST", f"{PAGES}/products/<sku>/images/<int:image_id>"): "catalog.write",
+    ("POST", f"{PAGES}/products/<sku>/images"): "catalog.write",
+    ("POST", f"{PAGES}/products/<sku>/images/<int:image_id>/remove"): "catalog.write",
 }
 
 # A route someone adds without a line above: only owners and managers get through, and the

@@ -17,6 +17,7 @@ from common.stop_signals import stop_signals
 from shop.core import redis as shop_redis
 from shop.core.db import Database
 from shop.core.settings import Settings
+from shop.images import sweep as image_sweep
 from shop.notifications.mailer import mailer_for
 from shop.notifications.service import RetryPolicy, deliver_due
 from shop.orders import housekeeping
@@ -81,6 +82,8 @@ def chores(settings: Settings, worker: WorkerSettings, database: Database, clien
         housekeeping.Chore("personal data retention", worker.privacy_interval_s,
                            lambda: anonymise_expired(database,
                                                      worker.personal_data_retention_days)),
+        housekeeping.Chore("image file sweep", image_sweep.CHORE_INTERVAL_S,
+                           image_sweep.sweep_chore(settings, database)),
     ]
 
 

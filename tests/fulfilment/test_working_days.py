@@ -21,7 +21,8 @@ from shop.orders.models import Order
 
 GERMANY = WorkingCalendar("DE")
 FRANCE = WorkingCalendar("FR")
-NO_HOLIDAYS = WorkingCalendar("DE", ())  # a carrier that works every weekday of the year
+# A carrier that works every weekday of the year: no public holidays, no days of its own.
+NO_HOLIDAYS = WorkingCalendar("DE", public=False)
 FRIDAY_22 = date(2023, 12, 22)
 
 
@@ -67,8 +68,13 @@ def test_promises_skip_weekends_and_holidays(today, hour, transit, calendar, dis
     (1, GERMANY, date(2026, 12, 1), date(2026, 12, 22)),
     (1, NO_HOLIDAYS, date(2026, 12, 1), date(2026, 12, 23)),  # it delivers on the 24th
     (5, GERMANY, date(2026, 12, 1), date(2026, 12, 16)),
-    (1, WorkingCalendar("DE", ("12-22",)), date(2026, 12, 1), date(2026, 12, 23)),
-    (2, WorkingCalendar("DE", ("12-22", "12-24")), date(2026, 12, 1), date(2026, 12, 18)),
+    # Only its own days: it delivers on the 24th unless it says otherwise.
+    (1, WorkingCalendar("DE", own=("12-22",), public=False), date(2026, 12, 1),
+     date(2026, 12, 23)),
+    (2, WorkingCalendar("DE", own=("12-22", "12-24"), public=False), date(2026, 12, 1),
+     date(2026, 12, 18)),
+    # Its own day added to the public ones: closed on the 22nd and from the 24th.
+    (1, WorkingCalendar("DE", own=("12-22",)), date(2026, 12, 1), date(2026, 12, 21)),
 ])
 def test_the_last_day_to_order_for_christmas_moves_with_each_carrier(transit, calendar,
                                                                      today, last_day):
@@ -99,7 +105,7 @@ def test_a_malformed_holiday_list_names_the_entry(value, fix):
 
 def test_leap_days_and_one_off_days():
     assert parse_holidays(["02-29", "2026-12-31", "02-29"]) == ("02-29", "2026-12-31")
-    calendar = WorkingCalendar("DE", ("02-29", "2026-12-31"))
+    calendar = WorkingCalendar("DE", own=("02-29", "2026-12-31"), public=False)
     assert date(2024, 2, 29) in calendar.holidays(2024)
     assert calendar.holidays(2025) == frozenset()  # no 29 February, no one-off day
     assert calendar.holidays(2026) == {date(2026, 12, 31)}
@@ -113,14 +119,18 @@ def test_merchant_sets_resets_and_is_refused_holidays(api, shop):
     response = api.client.post(carriers_url(shop), headers=shop.auth, json={
         "name": "Post", "daily_capacity": 5, "origin_country": "FR"})
     post = response.get_json()
-    assert post["own_holidays"] is False and "07-14" in post["holidays"]
-    assert {"01-01", "12-24", "12-25", "12-26"} <= set(post["holidays"])
+    assert post["own_holidays"] is False and post["holidays"] == []
+    assert post["public_holidays"] is True and post["origin_subdivision"] is None
+    upcoming = {day["date"][5:]: day["name"] for day in post["upcoming_holidays"]}
+    assert "07-14" in upcoming and {"01-01", "12-24", "12-25", "12-26"} <= set(upcoming)
 
     changed = api.client.patch(f"{carriers_url(shop)}/{post['id']}", headers=shop.auth,
                                json={"holidays": ["12-31", "12-24", "2026-12-28"]})
     assert changed.status_code == 200, changed.get_json()
     assert changed.get_json()["holidays"] == ["12-24", "12-31", "2026-12-28"]
     assert changed.get_json()["own_holidays"] is True
+    upcoming = {day["date"][5:]: day["name"] for day in changed.get_json()["upcoming_holidays"]}
+    assert upcoming["12-31"] == "Carrier holiday" and "07-14" in upcoming  # added, not instead
 
     for bad in (["13-01"], "12-24", [None], ["2026-02-30"], ["01-01"] * 101):
         refused = api.client.patch(f"{carriers_url(shop)}/{post['id']}", headers=shop.auth,

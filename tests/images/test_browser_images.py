@@ -83,3 +83,51 @@ def test_the_product_page_loads_the_fitting_width(live_server, api, shop, client
                 context.close()
         finally:
             browser.close()
+
+
+def test_the_merchant_reorders_and_describes_images_in_the_back_office(
+        live_server, api, shop, client, tmp_path, database_url):
+    """JavaScript off, as in the rest of the back-office: plain forms do it all."""
+    from playwright.sync_api import expect, sync_playwright
+
+    api.add_product(shop, "STAR-GOLD", name="Golden tree star", price=2599, stock=40)
+    star = upload(client, shop, "STAR-GOLD", golden_star(), alt="A golden star").get_json()
+    bauble = upload(client, shop, "STAR-GOLD", red_bauble(), alt="Star and bauble").get_json()
+    email = client.get(f"/api/v1/shops/{shop.slug}/collaborators",
+                       headers=shop.auth).get_json()["items"][0]["email"]
+    save = database_url.startswith("sqlite")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            for name, viewport in (("desktop", {"width": 1280, "height": 900}),
+                                   ("390", {"width": 390, "height": 844})):
+                context = browser.new_context(viewport=viewport, java_script_enabled=False)
+                page = context.new_page()
+                page.goto(f"{live_server}/merchant/sign-in")
+                page.get_by_label("E-mail").fill(email)
+                page.get_by_label("Password").fill("correct horse battery")
+                page.get_by_role("button", name="Sign in").click()
+                page.goto(f"{live_server}/merchant/shops/{shop.slug}/products/STAR-GOLD/edit")
+                second = page.locator(f"#image-{bauble['id']}")
+                if name == "desktop":
+                    second.get_by_label("Description (alt text)").fill(
+                        "The golden star beside a red glass bauble")
+                    second.get_by_label("Place").select_option("1")
+                    second.get_by_role("button", name="Save image").click()
+                    expect(page.get_by_role("status")).to_have_text("Image saved.")
+                images = page.locator(".bo-image img")
+                expect(images).to_have_count(2)
+                expect(images.first).to_have_attribute(
+                    "alt", "The golden star beside a red glass bauble")
+                assert page.locator("body").evaluate("b => b.scrollWidth") <= viewport["width"]
+                page.locator("#images").scroll_into_view_if_needed()
+                shot = tmp_path / f"backoffice-product-images-{name}.png"
+                page.screenshot(path=shot, full_page=True)
+                if save:
+                    keep(shot)
+                context.close()
+        finally:
+            browser.close()
+    product = client.get(f"/api/v1/shops/{shop.slug}/products/STAR-GOLD").get_json()
+    assert [(image["id"], image["position"]) for image in product["images"]] == [
+        (bauble["id"], 0), (star["id"], 1)]

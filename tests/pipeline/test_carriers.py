@@ -71,8 +71,11 @@ def test_merchant_manages_carriers(api, shop):
                     "priority": 0, "is_down": False, "booked_today": 0,
                     "origin_country": "DE", "domestic_rate": 0, "eu_rate": 0, "world_rate": 0,
                     "free_shipping_over": None, "cutoff_hour": 24,
-                    "holidays": ["01-01", "05-01", "10-03", "12-24", "12-25", "12-26"],
-                    "own_holidays": False}
+                    "holidays": [], "own_holidays": False, "origin_subdivision": None,
+                    "public_holidays": True, "upcoming_holidays": fast["upcoming_holidays"]}
+    # Germany's public holidays (Easter's too) and the Christmas days, for a year ahead.
+    names = {holiday["name"] for holiday in fast["upcoming_holidays"]}
+    assert {"Good Friday", "Easter Monday", "German Unity Day", "Christmas Eve"} <= names
     add_carrier(api, shop, "Cheap", 100, 4, 5)
     listed = api.client.get(carriers_url(shop), headers=shop.auth).get_json()["items"]
     assert [carrier["name"] for carrier in listed] == ["Fast", "Cheap"]

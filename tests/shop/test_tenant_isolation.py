@@ -42,6 +42,7 @@ MERCHANT_ENDPOINTS = [
     ("PUT", "/api/v1/shops/{slug}/waiting-room", {"mode": "on", "admit_per_s": 0.01}),
     ("POST", "/api/v1/shops/{slug}/products/TREE/images", None),
     ("DELETE", "/api/v1/shops/{slug}/products/TREE/images/{image}", None),
+    ("PATCH", "/api/v1/shops/{slug}/products/TREE/images/{image}", {"position": 0}),
 ]
 IDS = {"collaborator": 1, "token": 1, "event": 1, "endpoint": 1, "image": 1}
 

@@ -88,3 +88,33 @@ def test_another_shops_carrier_is_not_found(app, client, api, team):
     page = acting_as(app, team["owner"])
     assert page.get(_edit_url(team["owner"].slug, theirs["id"])).status_code == 404
     assert page.get(f"/merchant/shops/{other.slug}/carriers").status_code == 403
+
+
+def test_the_region_and_public_holidays_are_set_in_the_form(app, client, team, carrier):
+    owner = team["owner"]
+    page = acting_as(app, owner)
+    url = _edit_url(owner.slug, carrier["id"])
+    shown = text(page.get(url))
+    assert "Ships from (region)" in shown and "Closed on" in shown
+    assert "Christmas Eve" in shown  # the coming year's closed days, Christmas among them
+    bavarian = post_form(page, url, url, {**FORM, "origin_country": "DE",
+                                          "origin_subdivision": "DE-BY"})
+    assert bavarian.status_code == 303
+    changed = _carrier(client, owner)
+    assert (changed["origin_subdivision"], changed["public_holidays"]) == ("DE-BY", True)
+    shown = text(page.get(url))
+    assert 'value="DE-BY"' in shown and "Corpus Christi" in shown
+
+    refused = post_form(page, url, url, {**FORM, "origin_country": "DE",
+                                         "origin_subdivision": "DE-ZZ"})
+    assert refused.status_code == 422 and "DE-BY" in text(refused)
+    assert _carrier(client, owner)["origin_subdivision"] == "DE-BY"
+
+    through = post_form(page, url, url, {**FORM, "origin_country": "DE",
+                                         "origin_subdivision": "",
+                                         "works_on_public_holidays": "y"})
+    assert through.status_code == 303
+    changed = _carrier(client, owner)
+    assert (changed["origin_subdivision"], changed["public_holidays"]) == (None, False)
+    assert changed["upcoming_holidays"] == []
+    assert "Closed on" not in text(page.get(url))

@@ -81,6 +81,8 @@ REQUESTS = {
     ("POST", f"{SHOP}/products/<sku>/images"): ("/products/TREE/images?alt=Tree", PNG, 201),
     ("DELETE", f"{SHOP}/products/<sku>/images/<int:image_id>"): (
         "/products/TREE/images/{image}", None, 204),
+    ("PATCH", f"{SHOP}/products/<sku>/images/<int:image_id>"): (
+        "/products/TREE/images/{image}", {"position": 0, "alt": "Tree, {role}"}, 200),
 }
 # The JSON routes; the back-office page has its own tests (test_pages.py).
 PROTECTED = sorted(key for key, action in ROUTES.items()
