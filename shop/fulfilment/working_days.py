@@ -153,6 +153,14 @@ def _public_holidays(country: str | None, subdivision: str | None, year: int
     return {day: name for day, name in found.items() if day.year == year}
 
 
+def warm_up() -> None:
+    """Set the package up now (about a quarter of a second, once per process: its country
+    registry) rather than in the first shopper's shipping quote; gunicorn's workers are forked
+    from a master that ran this, so none of them pays it again."""
+    for country in sorted(supported_countries())[:1]:
+        _public_holidays(country, None, date.today().year)
+
+
 @cache
 def supported_countries() -> frozenset[str]:
     return frozenset(public_holidays_package.list_supported_countries())
