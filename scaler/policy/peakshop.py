@@ -305,8 +305,8 @@ class PeakshopPolicy:
                 per_pod = settings.pod_slo_rps
                 web_size = (1.0 if load <= ready * per_pod else
                             in_pod_size_for(load, per_pod, ready, settings.max_pod_size))
-                if observation.pushed and web_reason is not Reason.SCHEDULED_EVENT:
-                    web_reason = Reason.PUSHED_BACKLOG
+            if pushed and web_reason is not Reason.SCHEDULED_EVENT:
+                web_reason = Reason.PUSHED_BACKLOG
 
         if orders is None or observation.queue_backlog is None:
             workers, worker_reason = hold(state.worker_replicas, worker_plan,
