@@ -285,7 +285,10 @@ class PeakshopPolicy:
                                 expect_surges=not under_way and seen is observation)
             if web_plan > need.steady:
                 need = with_plan(need, web_plan, web_plan_reason)
-            if (recent_push is None and settings.release_after_push
+            # (A push lapsed one period ago at most: rare, so checked in that order.)
+            if (recent_push is None and pushed_rate is not None
+                    and at_s - pushed_at_s <= settings.push_memory_s + settings.period_s
+                    and settings.release_after_push
                     and push_refuted(state, need, at_s, rate, settings)):
                 # The push's pods serve and the measured rate falls: what was asked for its
                 # extrapolation goes at once, not a share per period after a whole window.
