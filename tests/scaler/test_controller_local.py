@@ -185,7 +185,7 @@ def test_a_push_adds_a_gunicorn_worker_between_rounds_for_requests_queued_behind
                 # served by the worker the push added, the first one still stopped
                 assert [answer.result().status_code for answer in answers] == [200] * 4
             assert gunicorn.ready() == 2
-            assert metrics.pushes._value.get() == 1
+            assert metrics.registry.get_sample_value("peakshop_scaler_pushes_total") == 1
         finally:
             os.kill(worker, signal.SIGCONT)
     finally:
