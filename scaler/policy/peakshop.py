@@ -126,13 +126,14 @@ def guard(current: int, need: Need, at_s: float, windows: Windows,
 
 def push_refuted(state: PolicyState, need: Need, at_s: float, rate: float,
                  settings: PolicySettings) -> bool:
-    """True at the first scraped decision after a push lapsed (push_memory_s), when the pods
-    it asked for serve, the rate measured since is falling and asks for fewer pods: the crowd
-    the push extrapolated did not come. Asked once per push (a period's grace), so a rise that
-    only pauses between two pushes keeps its pods."""
+    """True at a scraped decision within two periods after a push lapsed (push_memory_s; one
+    reading may be missing), when the pods it asked for serve, the rate measured since is
+    falling and asks for fewer pods: the crowd the push extrapolated did not come. Only just
+    after the push, so a rise that merely pauses between two pushes keeps its pods."""
     since_push = at_s - state.pushed_at_s
+    lapsed_s = settings.push_memory_s
     return (state.pushed_rate is not None
-            and settings.push_memory_s < since_push <= settings.push_memory_s + settings.period_s
+            and lapsed_s < since_push <= lapsed_s + 2 * settings.period_s
             and at_s >= state.web_ready_at_s and need.now < state.web_replicas
             and state.last_rate is not None and rate < state.last_rate)
 
@@ -285,9 +286,9 @@ class PeakshopPolicy:
                                 expect_surges=not under_way and seen is observation)
             if web_plan > need.steady:
                 need = with_plan(need, web_plan, web_plan_reason)
-            # (A push lapsed one period ago at most: rare, so checked in that order.)
+            # (A push lapsed two periods ago at most: rare, so checked in that order.)
             if (recent_push is None and pushed_rate is not None
-                    and at_s - pushed_at_s <= settings.push_memory_s + settings.period_s
+                    and at_s - pushed_at_s <= settings.push_memory_s + 2 * settings.period_s
                     and settings.release_after_push
                     and push_refuted(state, need, at_s, rate, settings)):
                 # The push's pods serve and the measured rate falls: what was asked for its

@@ -290,7 +290,8 @@ def test_a_pushed_jump_is_extrapolated_at_most_push_growth_cap_further(last_rate
     (53, -8, 72.0, True, 5, Reason.REQUEST_RATE),   # lapsed, its pods serve, rate falls: 66/16
     (53, -8, 60.0, True, 6, Reason.STABILISATION),  # the rate still rises: the window holds
     (53, 10, 72.0, True, 6, Reason.STABILISATION),  # its pods do not serve yet
-    (80, -8, 72.0, True, 6, Reason.STABILISATION),  # only the first decision after it lapsed
+    (68, -8, 72.0, True, 5, Reason.REQUEST_RATE),   # a reading missed: the next one will do
+    (80, -8, 72.0, True, 6, Reason.STABILISATION),  # only just after it lapsed (45 + 2 x 15 s)
     (53, -8, 72.0, False, 6, Reason.STABILISATION),
 ])
 def test_the_pods_of_a_push_whose_crowd_did_not_come_go_at_once(since_push_s, ready_in_s,
