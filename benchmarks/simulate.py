@@ -6,6 +6,7 @@ policy. The machine this runs on may be shared: CPU seconds say more than wall s
 
     python -m benchmarks.simulate [--traces DIR] [--trace NAME ...] [--policy NAME ...]
                                   [--no-push] [--max-pod-size N]   # the live platform: 1
+                                  [--push-at SHARE]
                                   [--no-forecast]   # peakshop without what the past says
 """
 
@@ -41,11 +42,15 @@ def main() -> None:
                         help="no pushed listen backlog (as live today)")
     parser.add_argument("--max-pod-size", type=float, default=ClusterSettings().max_pod_size,
                         help="in-pod capacity a pod can grow to (1: no in-place resize)")
+    parser.add_argument("--push-at", type=float, default=ClusterSettings().push_at,
+                        help="arrivals over SLO capacity that send a push (the local "
+                             "listen backlog grows at saturation: 1.25)")
     parser.add_argument("--no-forecast", action="store_true",
                         help="peakshop without a forecaster: no forecast, no standby, events "
                              "sized on the calm rate only (what the forecast is worth)")
     options = parser.parse_args()
-    cluster = ClusterSettings(push=not options.no_push, max_pod_size=options.max_pod_size)
+    cluster = ClusterSettings(push=not options.no_push, max_pod_size=options.max_pod_size,
+                              push_at=options.push_at)
     policies = options.policy or list(POLICY_NAMES)
     print("| trace | events | policy | SLO-violation s | x hpa-cpu | replica-s | x oracle "
           "| wall s | CPU s |")
