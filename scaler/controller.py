@@ -235,7 +235,7 @@ class Controller:
                 return
             if self.push is None:
                 stop.wait(left)
-                continue
+                return
             if stop.wait(min(self.settings.push_poll_s, left)):
                 return
             try:
