@@ -6,6 +6,8 @@ policy. The machine this runs on may be shared: CPU seconds say more than wall s
 
     python -m benchmarks.simulate [--traces DIR] [--trace NAME ...] [--policy NAME ...]
                                   [--no-push] [--max-pod-size N]   # the live platform: 1
+                                  [--push-at SHARE]
+                                  [--no-forecast]   # peakshop without what the past says
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ import time
 from pathlib import Path
 
 from scaler.events import load_events
+from scaler.policy import PeakshopPolicy
 from scaler.simulate.cluster import ClusterSettings
-from scaler.simulate.run import POLICY_NAMES, simulate
+from scaler.simulate.engine import run_closed_loop
+from scaler.simulate.metrics import measure
+from scaler.simulate.run import POLICY_NAMES, policy_settings_for, simulate
 from scaler.simulate.trace import load_trace
 
 BUDGET_S = 5.0
@@ -37,8 +42,15 @@ def main() -> None:
                         help="no pushed listen backlog (as live today)")
     parser.add_argument("--max-pod-size", type=float, default=ClusterSettings().max_pod_size,
                         help="in-pod capacity a pod can grow to (1: no in-place resize)")
+    parser.add_argument("--push-at", type=float, default=ClusterSettings().push_at,
+                        help="arrivals over SLO capacity that send a push (the local "
+                             "listen backlog grows at saturation: 1.25)")
+    parser.add_argument("--no-forecast", action="store_true",
+                        help="peakshop without a forecaster: no forecast, no standby, events "
+                             "sized on the calm rate only (what the forecast is worth)")
     options = parser.parse_args()
-    cluster = ClusterSettings(push=not options.no_push, max_pod_size=options.max_pod_size)
+    cluster = ClusterSettings(push=not options.no_push, max_pod_size=options.max_pod_size,
+                              push_at=options.push_at)
     policies = options.policy or list(POLICY_NAMES)
     print("| trace | events | policy | SLO-violation s | x hpa-cpu | replica-s | x oracle "
           "| wall s | CPU s |")
@@ -51,7 +63,12 @@ def main() -> None:
             rows = {}
             for policy in dict.fromkeys(["hpa-cpu", "oracle", *policies]):
                 cpu, wall = time.process_time(), time.perf_counter()
-                figures = simulate(policy, trace, cluster, events).measurement.combined
+                if policy == "peakshop" and options.no_forecast:
+                    unforecast = PeakshopPolicy(policy_settings_for(cluster), events=events)
+                    figures = measure(trace, cluster,
+                                      run_closed_loop(trace, cluster, unforecast)).combined
+                else:
+                    figures = simulate(policy, trace, cluster, events).measurement.combined
                 rows[policy] = (figures, time.perf_counter() - wall, time.process_time() - cpu)
             hpa, oracle = rows["hpa-cpu"][0], rows["oracle"][0]
             for policy in policies:

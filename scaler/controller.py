@@ -45,6 +45,10 @@ class SignalSource(Protocol):
     def observe(self) -> Observation: ...
 
 
+class PushSource(Protocol):
+    def heard(self, last: Observation) -> Observation | None: ...
+
+
 @dataclass(frozen=True)
 class ControllerSettings:
     """What the loop itself needs; built at the edge from flags."""
@@ -52,6 +56,7 @@ class ControllerSettings:
     period_s: float = 15.0
     dry_run: bool = False
     recent_limit: int = 240  # observations kept for inspection: an hour at 15 s
+    push_poll_s: float = 1.0  # between rounds, how often the push source is asked
 
 
 @dataclass(frozen=True)
@@ -86,8 +91,11 @@ class Controller:
 
     def __init__(self, signals: SignalSource, policy: Policy, actuator: Actuator,
                  settings: ControllerSettings, metrics: ScalerMetrics | None = None,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 push: PushSource | None = None) -> None:
         self.signals = signals
+        # Asked between rounds, for a policy that listens (as the simulator asks it).
+        self.push = push if getattr(policy, "listens_for_push", False) else None
         self.policy = policy
         self.actuator = actuator
         self.settings = settings
@@ -152,6 +160,28 @@ class Controller:
                         deployment, observation.age_s, wanted.replicas, wanted.reason.value)
         return decision, missing
 
+    def push_once(self) -> ReconcileResult | None:
+        """Between rounds: when the push source hears arrivals outrun the ready replicas,
+        decide and act at once on what it heard; None when nothing was heard (or this scaler
+        has not decided yet, or is not the leader)."""
+        if self.push is None or self.policy_state is _NOT_STARTED or not self.recent:
+            return None
+        try:
+            pushed = self.push.heard(self.recent[-1])
+        except (SignalError, ActuatorError) as error:
+            log.warning("push not heard: %s", error)
+            return None
+        if pushed is None:
+            return None
+        self.metrics.pushes.inc()
+        decision, self.policy_state = self.policy.decide(pushed, self.policy_state)
+        log.info("pushed: arrivals at %.0f/s outrun %d ready web replicas", pushed.request_rate,
+                 pushed.web_ready)
+        acted = self._act(pushed, decision)
+        self.recent.append(pushed)
+        self.last_decision = decision
+        return ReconcileResult(leader=True, observation=pushed, decision=decision, acted=acted)
+
     def _act(self, observation: Observation, decision: ScalingDecision) -> tuple[str, ...]:
         acted = []
         for deployment in DEPLOYMENTS:
@@ -193,6 +223,24 @@ class Controller:
                 self.metrics.reconcile_errors.labels("unexpected").inc()
                 log.exception("reconcile round failed unexpectedly")
             self.metrics.round_finished()
-            # Sleep what is left of the period, waking at once when asked to stop.
-            stop.wait(max(0.0, self.settings.period_s - (self.clock() - started)))
+            self._listen_until(started + self.settings.period_s, stop)
         log.info("scaler stopped")
+
+    def _listen_until(self, deadline: float, stop: threading.Event) -> None:
+        """Wait for the next round, waking at once when asked to stop; meanwhile ask the
+        push source every push_poll_s."""
+        while not stop.is_set():
+            left = deadline - self.clock()
+            if left <= 0:
+                return
+            if self.push is None:
+                stop.wait(left)
+                return
+            if stop.wait(min(self.settings.push_poll_s, left)):
+                return
+            try:
+                self.push_once()
+            except Exception:
+                # As a round's: counted and logged whole, never the end of the loop.
+                self.metrics.reconcile_errors.labels("push").inc()
+                log.exception("push round failed unexpectedly")

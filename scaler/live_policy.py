@@ -70,6 +70,8 @@ class LearningPolicy:
     traffic (yesterday's and last week's curves come from these recordings), and with the
     events the shop announces (polled in the background; the file's events stay too)."""
 
+    listens_for_push = True   # as PeakshopPolicy: the controller asks it between rounds
+
     def __init__(self, settings, events, history, poller=None) -> None:
         self.settings = settings
         self.file_events = events
@@ -110,7 +112,8 @@ class LearningPolicy:
     def decide(self, observation, state):
         if self.poller is not None:
             self._refresh_events()
-        self.history.record(observation)
+        if not observation.pushed:   # a push is one second's estimate, not a reading to learn
+            self.history.record(observation)
         decision, state = self.policy.decide(observation, state)
         if self.poller is not None:
             origin = self.settings.season_origin_s

@@ -49,6 +49,9 @@ class ScalerMetrics:
             "peakshop_scaler_held_decisions",
             "Decisions taken while a Deployment's deciding signal was missing",
             ["deployment"], registry=r)
+        self.pushes = Counter(
+            "peakshop_scaler_pushes",
+            "Decisions taken between rounds on a listen backlog that grew", registry=r)
         self.reconcile_errors = Counter(
             "peakshop_scaler_reconcile_errors", "Reconcile rounds that could not finish",
             ["stage"], registry=r)

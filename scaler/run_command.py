@@ -101,6 +101,18 @@ def build_signals(settings: ScalerSettings, actuator: Actuator,
                        latency_slo_s=settings.latency_slo_s, recorder=metrics)
 
 
+def build_push(settings: ScalerSettings, actuator: Actuator):
+    """The local storefront's listen backlog, heard every second between rounds; None
+    without one (Kubernetes, or --no-push)."""
+    if not settings.push:
+        return None
+    from scaler.signals.procfs import ListenBacklog
+    from scaler.signals.push import BacklogPush
+
+    return BacklogPush(ListenBacklog(urlparse(settings.metrics_url).port or 80),
+                       actuator.replicas, settings.capacity.pod_max_rps)
+
+
 def build_policy(settings: ScalerSettings) -> Policy:
     """The policy named by --policy, built exactly as the simulator builds it."""
     if settings.policy == "hpa-cpu":
@@ -169,6 +181,8 @@ def run_until_stopped(controller: Controller) -> None:
               "(default 45 on kubernetes, 5 locally).")
 @click.option("--window", type=float, help="Seconds of traffic a rate averages (default 30).")
 @click.option("--latency-slo", type=float, help="p95 latency SLO in seconds (default 0.5).")
+@click.option("--no-push", is_flag=True, help="Locally, do not listen to the storefront's "
+              "listen backlog between rounds (decide on the scrapes only).")
 @click.option("--scaler-metrics-port", type=int,
               help="Port of the scaler's own /metrics (default 9102, 0 for none).")
 def run(**flags) -> None:
@@ -201,7 +215,7 @@ def run(**flags) -> None:
                     f"({error.strerror}): pick another or 0 for none") from None
             log.info("scaler metrics on :%d/metrics", port)
         controller = Controller(signals, policy, actuator, settings.controller_settings(),
-                                metrics)
+                                metrics, push=build_push(settings, actuator))
         poller = getattr(policy, "poller", None)
         if poller is not None:
             stop_polling = threading.Event()

@@ -124,6 +124,20 @@ def guard(current: int, need: Need, at_s: float, windows: Windows,
     return bounded, reason, (window, burst)
 
 
+def push_refuted(state: PolicyState, need: Need, at_s: float, rate: float,
+                 settings: PolicySettings) -> bool:
+    """True at a scraped decision within two periods after a push lapsed (push_memory_s; one
+    reading may be missing), when the pods it asked for serve, the rate measured since is
+    falling and asks for fewer pods: the crowd the push extrapolated did not come. Only just
+    after the push, so a rise that merely pauses between two pushes keeps its pods."""
+    since_push = at_s - state.pushed_at_s
+    lapsed_s = settings.push_memory_s
+    return (state.pushed_rate is not None
+            and lapsed_s < since_push <= lapsed_s + 2 * settings.period_s
+            and at_s >= state.web_ready_at_s and need.now < state.web_replicas
+            and state.last_rate is not None and rate < state.last_rate)
+
+
 def hold(current: int, planned: int, planned_reason: Reason,
          settings: PolicySettings) -> tuple[int, Reason]:
     """The deciding signal is missing or stale: keep the last decision, only ever raised by
@@ -248,7 +262,10 @@ class PeakshopPolicy:
             else:
                 before, ago = state.last_rate or rate, settings.scrape_lag_s
             growth = max(rate - before, 0.0) / ago
-            pushed_rate, pushed_at_s = rate + growth * settings.push_horizon_s, at_s
+            # A crowd that jumped within seconds is not extrapolated linearly: what grows
+            # beyond push_growth_cap is caught by the next push and an in-pod resize.
+            pushed_rate, pushed_at_s = min(rate + growth * settings.push_horizon_s,
+                                           rate * settings.push_growth_cap), at_s
         if pushed_rate is not None and at_s - pushed_at_s <= settings.push_memory_s:
             recent_push = pushed_rate
 
@@ -269,8 +286,18 @@ class PeakshopPolicy:
                                 expect_surges=not under_way and seen is observation)
             if web_plan > need.steady:
                 need = with_plan(need, web_plan, web_plan_reason)
-            web, web_reason, web_window = guard(state.web_replicas, need, at_s,
-                                                state.web_window, settings)
+            # (A push lapsed two periods ago at most: rare, so checked in that order.)
+            if (recent_push is None and pushed_rate is not None
+                    and at_s - pushed_at_s <= settings.push_memory_s + 2 * settings.period_s
+                    and settings.release_after_push
+                    and push_refuted(state, need, at_s, rate, settings)):
+                # The push's pods serve and the measured rate falls: what was asked for its
+                # extrapolation goes at once, not a share per period after a whole window.
+                web, web_reason = settings.bounds.clamp(need.now), _REQUEST_RATE
+                web_window = (((at_s, need.steady),), ())
+            else:
+                web, web_reason, web_window = guard(state.web_replicas, need, at_s,
+                                                    state.web_window, settings)
             if web > state.web_replicas:
                 web_ready_at_s = at_s + settings.startup_s
             if settings.max_pod_size > 1.0:
@@ -282,8 +309,8 @@ class PeakshopPolicy:
                 per_pod = settings.pod_slo_rps
                 web_size = (1.0 if load <= ready * per_pod else
                             in_pod_size_for(load, per_pod, ready, settings.max_pod_size))
-                if observation.pushed and web_reason is not Reason.SCHEDULED_EVENT:
-                    web_reason = Reason.PUSHED_BACKLOG
+            if pushed and web_reason is not Reason.SCHEDULED_EVENT:
+                web_reason = Reason.PUSHED_BACKLOG
 
         if orders is None or observation.queue_backlog is None:
             workers, worker_reason = hold(state.worker_replicas, worker_plan,

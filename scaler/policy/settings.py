@@ -42,6 +42,8 @@ class PolicySettings:
                                          # (scrape delay 15 s + rate window 30 s)
     push_margin: float = 1.1             # ... with this margin: the crowd may still be growing
     push_horizon_s: float = 40.0         # a growing pushed rate is extrapolated this far
+    push_growth_cap: float = 1.4         # ... to at most this many times the rate pushed
+    release_after_push: bool = True      # a push's pods serve and the rate falls: down at once
     scrape_lag_s: float = 30.0           # a scraped rate describes about this long ago
 
     # Planning: forecasts and announced events.

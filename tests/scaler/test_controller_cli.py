@@ -86,6 +86,22 @@ def test_settings_defaults_per_target():
     assert cluster.controller_settings().period_s == 10
 
 
+def test_the_listen_backlog_is_heard_locally_unless_told_not_to():
+    from scaler.actuators.local import GunicornWorkers, LocalActuator, WorkerPool
+    from scaler.run_command import build_push
+    from scaler.signals.push import BacklogPush
+
+    local = build_settings({"target": "local"}, {})
+    quiet = build_settings({"target": "local", "no_push": True}, {})
+    cluster = build_settings({"target": "kubernetes", "namespace": "shop"}, {})
+    assert (local.push, quiet.push, cluster.push) == (True, False, False)
+    actuator = LocalActuator(GunicornWorkers("instance/gunicorn.pid"), WorkerPool(["true"]))
+    push = build_push(local, actuator)
+    assert isinstance(push, BacklogPush)
+    assert push.backlog.port == 8000 and push.pod_max_rps == local.capacity.pod_max_rps
+    assert build_push(quiet, actuator) is None
+
+
 def test_replica_capacity_defaults_per_target_and_flags_replace_them():
     local = build_settings({"target": "local"}, {})
     cluster = build_settings({"target": "kubernetes", "namespace": "shop"}, {})
@@ -173,7 +189,7 @@ def test_bad_season_start_names_the_format():
 def test_the_live_peakshop_policy_learns_what_it_observes(tmp_path):
     """Each live reading is filed under its minute of the season before the policy decides."""
     from scaler.live_policy import peakshop_policy
-    from scaler.model import Observation
+    from scaler.model import Observation, Reason
     from scaler.settings import build_settings
 
     history_file = tmp_path / "history.csv"
@@ -190,6 +206,11 @@ def test_the_live_peakshop_policy_learns_what_it_observes(tmp_path):
     assert decision.web.replicas >= 2
     assert policy.history.request_rate(0) == 10.0
     assert policy.history.request_rate(90) == 42.0
+    # a push is one second's estimate of arrivals: decided on, not learnt from
+    pushed = observation._replace(at_s=at + 60, request_rate=400.0, age_s=0.0, pushed=True)
+    decision, state = policy.decide(pushed, state)
+    assert decision.web.reason is Reason.PUSHED_BACKLOG
+    assert policy.history.request_rate(91) is None
 
 
 @pytest.mark.parametrize("policy", ["peakshop", "hpa-cpu", "keda-queue"])

@@ -135,3 +135,58 @@ def test_waiting_orders_start_workers_and_an_empty_queue_stops_them(local_contro
     client.xreadgroup(ORDER_WORKERS_GROUP, "worker-1", {ORDERS_STREAM: ">"})
     client.xack(ORDERS_STREAM, ORDER_WORKERS_GROUP, *ids)
     wait_until(lambda: pool.target == 1 and pool.ready() == 1, what="back to 1 order worker")
+
+
+def test_a_push_adds_a_gunicorn_worker_between_rounds_for_requests_queued_behind_a_busy_one(
+        gunicorn_server, redis_stream_client, tmp_path):
+    """The pushed signal live: the one worker is stopped (busy), requests queue in the listen
+    socket, and the push (not a scrape: no round runs) asks gunicorn for a second worker by
+    TTIN, which serves what queued while the first one is still stopped."""
+    import os
+    import signal
+    from concurrent.futures import ThreadPoolExecutor
+    from urllib.parse import urlparse
+
+    from scaler.capacity import Capacity
+    from scaler.policy import PeakshopPolicy, PolicySettings
+    from scaler.signals.procfs import ListenBacklog, children_of
+    from scaler.signals.push import BacklogPush
+
+    gunicorn = GunicornWorkers(gunicorn_server.pidfile)
+    actuator = LocalActuator(gunicorn, WorkerPool(order_worker_command(tmp_path)))
+    port = urlparse(gunicorn_server.url).port
+    signals = LiveSignals(
+        ExpositionTraffic(ExpositionScraper(f"{gunicorn_server.url}/metrics"), window_s=2),
+        RedisStreamQueue(redis_stream_client), actuator.replicas)
+    # The live policy's settings for this platform (no in-pod resize: a worker is the unit).
+    settings = PolicySettings.for_capacity(Capacity(150.0, 200.0, 5.0), Bounds(1, 3),
+                                           levers=False)
+    metrics = ScalerMetrics()
+    controller = Controller(signals, PeakshopPolicy(settings), actuator,
+                            ControllerSettings(period_s=3600), metrics,
+                            push=BacklogPush(ListenBacklog(port), actuator.replicas, 150.0))
+    try:
+        first = controller.reconcile_once()
+        assert first.decision.web.replicas == 1          # no rate read yet: holds the one
+        assert controller.push_once() is None            # an empty backlog: nothing heard
+        (worker,) = children_of(gunicorn.master_pid())
+        os.kill(worker, signal.SIGSTOP)
+        try:
+            with ThreadPoolExecutor(4) as pool:
+                answers = [pool.submit(requests.get, f"{gunicorn_server.url}/ping", timeout=60)
+                           for _ in range(4)]
+                wait_until(lambda: (ListenBacklog(port).waiting() or 0) >= 3,
+                           what="requests queued behind the stopped worker")
+                pushed = controller.push_once()
+                assert pushed is not None and pushed.observation.pushed
+                assert pushed.decision.web.replicas == 2
+                assert pushed.decision.web.reason is Reason.PUSHED_BACKLOG
+                assert pushed.acted == ("web",)
+                # served by the worker the push added, the first one still stopped
+                assert [answer.result().status_code for answer in answers] == [200] * 4
+            assert gunicorn.ready() == 2
+            assert metrics.registry.get_sample_value("peakshop_scaler_pushes_total") == 1
+        finally:
+            os.kill(worker, signal.SIGCONT)
+    finally:
+        actuator.close()

@@ -268,3 +268,40 @@ def test_standby_for_a_rise_seen_at_this_time_yesterday(cap, replicas, reason):
     # a push carries the rise itself: it is not grown again
     pushed = observe(at_s=now_s + 5, rate=50.0)._replace(pushed=True)
     assert policy.decide(pushed, PolicyState(2, 2))[0].web.reason is not Reason.STANDBY
+
+
+@pytest.mark.parametrize(("last_rate", "cap", "pushed_rate", "replicas"), [
+    # 10 -> 72 rps in one scrape: linear growth would plan for 154.7 rps (11 pods at 16)
+    (10.0, 100.0, 72.0 + 62.0 / 30.0 * 40.0, 11),
+    (10.0, 1.4, 72.0 * 1.4, 7),          # a jump is planned at most 1.4x on: 110.9 rps, 7
+    (60.0, 1.4, 72.0 + 12.0 / 30.0 * 40.0, 7),   # a slow rise is extrapolated as before: 88
+])
+def test_a_pushed_jump_is_extrapolated_at_most_push_growth_cap_further(last_rate, cap,
+                                                                       pushed_rate, replicas):
+    pushed = observe(rate=72.0, within_slo=False)._replace(pushed=True, age_s=0.0)
+    state = PolicyState(2, 2, last_rate=last_rate)
+    decision, after = decide(pushed, state, push_growth_cap=cap, scale_up_factor=10.0)
+    assert after.pushed_rate == pytest.approx(pushed_rate)
+    assert decision.web.replicas == replicas   # pushed rate x push_margin 1.1, 16 rps a pod
+
+
+@pytest.mark.parametrize(("since_push_s", "ready_in_s", "last_rate", "release", "replicas",
+                          "reason"), [
+    (53, -8, 72.0, True, 5, Reason.REQUEST_RATE),   # lapsed, its pods serve, rate falls: 66/16
+    (53, -8, 60.0, True, 6, Reason.STABILISATION),  # the rate still rises: the window holds
+    (53, 10, 72.0, True, 6, Reason.STABILISATION),  # its pods do not serve yet
+    (68, -8, 72.0, True, 5, Reason.REQUEST_RATE),   # a reading missed: the next one will do
+    (80, -8, 72.0, True, 6, Reason.STABILISATION),  # only just after it lapsed (45 + 2 x 15 s)
+    (53, -8, 72.0, False, 6, Reason.STABILISATION),
+])
+def test_the_pods_of_a_push_whose_crowd_did_not_come_go_at_once(since_push_s, ready_in_s,
+                                                               last_rate, release, replicas,
+                                                               reason):
+    now_s = 1000.0
+    asked = ((now_s - 53.0, 6),)     # what the push asked for, remembered by both windows
+    state = PolicyState(6, 2, web_window=(asked, asked), last_rate=last_rate, pushed_rate=82.0,
+                        pushed_at_s=now_s - since_push_s, web_ready_at_s=now_s + ready_in_s)
+    decision, _ = decide(observe(at_s=now_s, rate=66.0, web_ready=6), state,
+                         scale_down_window_s=60.0, scale_down_share=0.25, burst_hold_s=60.0,
+                         release_after_push=release)
+    assert (decision.web.replicas, decision.web.reason) == (replicas, reason)

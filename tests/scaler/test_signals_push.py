@@ -1,0 +1,113 @@
+"""The pushed signal, heard from a real listen socket's accept queue (the kernel's own table).
+
+The clock is stepped by hand so that the arrival rate a push reports is exact arithmetic;
+the backlog itself is real: connections nobody accepted yet.
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+
+import pytest
+
+from scaler.model import Observation
+from scaler.signals.procfs import ListenBacklog
+from scaler.signals.push import BacklogPush
+from scaler.signals.readings import ReplicaCounts
+
+SCRAPED = Observation(at_s=100.0, request_rate=40.0, latency_p95_s=0.1, latency_within_slo=True,
+                      cpu_utilization=0.5, queue_backlog=3, queue_oldest_age_s=1.0,
+                      orders_rate=2.0, web_ready=1, web_requested=1, workers_ready=1,
+                      workers_requested=1, age_s=15.0)
+
+
+class SteppedClock:
+    """A clock that moves only when the test says so."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def backlog_of(port: int, expected: int, deadline_s: float = 10.0) -> int | None:
+    """The listen backlog once it reads `expected` (the kernel queues connects at once, but
+    never wait forever); the last reading otherwise."""
+    give_up = time.monotonic() + deadline_s
+    value = ListenBacklog(port).waiting()
+    while value != expected and time.monotonic() < give_up:
+        time.sleep(0.02)
+        value = ListenBacklog(port).waiting()
+    return value
+
+
+@pytest.fixture
+def listener():
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    yield server
+    server.close()
+
+
+def test_a_growing_backlog_is_heard_as_arrivals_beyond_what_the_ready_replicas_serve(listener):
+    port = listener.getsockname()[1]
+    clock = SteppedClock()
+    push = BacklogPush(ListenBacklog(port), lambda: ReplicaCounts(2, 3, 1, 1), pod_max_rps=150.0,
+                       clock=clock, wall_clock=lambda: 5000.0)
+    assert push.heard(SCRAPED) is None            # the first sample only sets the baseline
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(4)]
+    try:
+        assert backlog_of(port, 4) == 4
+        clock.now += 2.0
+        pushed = push.heard(SCRAPED)
+        assert pushed is not None and pushed.pushed
+        # 2 ready replicas saturated at 150/s, and 4 more queued in 2 s
+        assert pushed.request_rate == pytest.approx(2 * 150.0 + 4 / 2.0)
+        assert (pushed.at_s, pushed.age_s, pushed.latency_within_slo) == (5000.0, 0.0, False)
+        assert (pushed.web_ready, pushed.web_requested) == (2, 3)
+        assert pushed.queue_backlog == SCRAPED.queue_backlog   # the rest is the last scrape's
+
+        clock.now += 1.0
+        assert push.heard(SCRAPED) is None        # a backlog that stays is not a new push
+        accepted = [listener.accept()[0] for _ in range(3)]
+        assert backlog_of(port, 1) == 1
+        clock.now += 1.0
+        assert push.heard(SCRAPED) is None        # nor one that shrinks
+        for connection in accepted:
+            connection.close()
+    finally:
+        for client in clients:
+            client.close()
+
+
+def test_nothing_is_heard_where_nobody_listens(listener):
+    client = socket.create_connection(listener.getsockname())
+    try:
+        port = client.getsockname()[1]            # a connected client's port: not listening
+        clock = SteppedClock()
+        push = BacklogPush(ListenBacklog(port), lambda: ReplicaCounts(1, 1, 1, 1), 150.0,
+                           clock=clock)
+        assert push.heard(SCRAPED) is None
+        clock.now += 1.0
+        assert push.heard(SCRAPED) is None
+    finally:
+        client.close()
+
+
+def test_two_samples_close_together_count_growth_over_a_whole_second(listener):
+    port = listener.getsockname()[1]
+    clock = SteppedClock()
+    push = BacklogPush(ListenBacklog(port), lambda: ReplicaCounts(1, 1, 1, 1), 150.0,
+                       clock=clock)
+    push.heard(SCRAPED)
+    clients = [socket.create_connection(("127.0.0.1", port)) for _ in range(3)]
+    try:
+        assert backlog_of(port, 3) == 3
+        clock.now += 0.01                      # a round asked just before: not 300 more a second
+        assert push.heard(SCRAPED).request_rate == pytest.approx(150.0 + 3.0)
+    finally:
+        for client in clients:
+            client.close()
