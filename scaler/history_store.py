@@ -18,8 +18,8 @@ from pathlib import Path
 
 import redis
 
-from scaler.forecast import RateHistory, load_rate_history
 from scaler.model import Observation
+from scaler.rate_history import RateHistory, load_rate_history
 from scaler.signals.errors import SignalError
 
 log = logging.getLogger("peakshop.scaler.history")

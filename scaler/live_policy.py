@@ -16,8 +16,8 @@ log = logging.getLogger("peakshop.scaler")
 def peakshop_policy(settings: ScalerSettings) -> Policy:
     """peakshop's own policy, with the announced events and the rate history when given."""
     from scaler.events import EventSchedule, EventsFileError, load_events
-    from scaler.forecast import HistoryFileError, RateHistory, load_rate_history
     from scaler.policy import PolicySettings
+    from scaler.rate_history import HistoryFileError, RateHistory, load_rate_history
 
     try:
         events = (load_events(settings.events_file, origin_s=settings.season_origin_s)

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from scaler.events import EventsFileError, load_events
-from scaler.forecast import HistoryFileError, load_rate_history, weekday_shift_days
+from scaler.rate_history import HistoryFileError, load_rate_history, weekday_shift_days
 from scaler.simulate.cluster import ClusterSettings
 from scaler.simulate.report import (
     demand_series,

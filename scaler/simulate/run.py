@@ -6,9 +6,10 @@ import time
 from dataclasses import dataclass
 
 from scaler.events import EventSchedule
-from scaler.forecast import Forecaster, RateHistory
+from scaler.forecast import Forecaster
 from scaler.policy import PeakshopPolicy, PolicySettings
 from scaler.policy.baselines import HpaCpuPolicy, KedaQueuePolicy
+from scaler.rate_history import RateHistory
 from scaler.simulate.cluster import ClusterSettings
 from scaler.simulate.engine import RequestedReplicas, run_closed_loop
 from scaler.simulate.metrics import Measurement, measure

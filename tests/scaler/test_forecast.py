@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 
 from scaler.events import Event, EventSchedule
-from scaler.forecast import (
+from scaler.forecast import Forecaster
+from scaler.model import Observation
+from scaler.rate_history import (
     DAY_MIN,
     WEEK_MIN,
-    Forecaster,
     HistoryFileError,
     RateHistory,
     load_rate_history,
     weekday_shift_days,
 )
-from scaler.model import Observation
 
 
 def observation(at_s: float, rate: float | None, orders: float | None = None,

@@ -7,9 +7,10 @@ import dataclasses
 import pytest
 
 from scaler.events import Event, EventSchedule
-from scaler.forecast import DAY_MIN, Forecaster, RateHistory
+from scaler.forecast import Forecaster
 from scaler.model import Observation, Reason
 from scaler.policy import PeakshopPolicy, PolicySettings, PolicyState
+from scaler.rate_history import DAY_MIN, RateHistory
 
 # Easy arithmetic: a pod serves 32 rps within SLO and is planned at half of that (16 rps).
 SETTINGS = PolicySettings(

@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from scaler.events import Event, EventSchedule
-from scaler.forecast import Forecaster, RateHistory
+from scaler.forecast import Forecaster
 from scaler.model import Observation
 from scaler.policy import PeakshopPolicy
 from scaler.policy.baselines import HpaCpuPolicy, KedaQueuePolicy
+from scaler.rate_history import RateHistory
 from scaler.simulate.cluster import ClusterSettings, web_demand
 from scaler.simulate.engine import (
     BlockSeries,
