@@ -25,6 +25,7 @@ from sqlalchemy import event
 
 from benchmarks.inprocess import BenchShop, bench_shop
 from shop.cart import service as carts
+from shop.status import slo_batch
 
 ADDRESS = {"name": "Ada", "line1": "1 Frost Lane", "city": "Rovaniemi",
            "postal_code": "96930", "country": "FI"}
@@ -116,6 +117,7 @@ def main() -> None:
                             lambda i: shop.client.post(
                                 f"/api/v1/carts/{checkout_carts[i]}/checkout",
                                 json=CHECKOUT_BODY), profile))
+        slo_batch.flush_all()  # while Redis still runs
     print(f"in-process, {args.database}, {args.requests} requests each")
     print(f"{'request':14}{'CPU ms':>8}{'SQL':>6}{'BEGINs':>8}{'Redis':>7}")
     for row in rows:

@@ -38,12 +38,12 @@ from datetime import timedelta
 
 import redis
 import sqlalchemy.exc
-from sqlalchemy import insert, or_, select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from shop.cart import service as carts
-from shop.catalog.models import Product
 from shop.checkout import pricing, rules
+from shop.checkout import statements as sql
 from shop.checkout.request import (  # noqa: F401  (re-exported for the views)
     ADDRESS_FIELDS,
     CheckoutRequest,
@@ -56,16 +56,11 @@ from shop.core.errors import Conflict, DependencyDown, InvalidInput, NotFound, P
 from shop.core.timeutil import utcnow
 from shop.orders import queue
 from shop.orders import service as orders
-from shop.orders.models import Order, OrderLine, OrderStatus
+from shop.orders.models import Order, OrderStatus
 from shop.orders.service import ORDER_PAID_TOPIC
 from shop.payments.interface import Gateway, GatewayUnavailable, PaymentRequest, PaymentStatus
 
 log = logging.getLogger(__name__)
-
-# Core tables for the statements of the hot path (see `_reserve`).
-ORDERS = Order.__table__
-ORDER_LINES = OrderLine.__table__
-PRODUCTS = Product.__table__
 
 # Recording a payment that went through is retried briefly before the request gives up:
 # the money is taken, and the shopper should see a paid order, not an error.
@@ -117,13 +112,11 @@ class Replay:
     order: Order
 
 
-def _earlier_orders(session: Session, cart_id: str, key: str | None) -> list[Order]:
+def _earlier_orders(session: Session, cart_id: str, key: str | None) -> list[Row]:
     """The cart's orders that decide before anything is reserved, in one query: the one made
     with this Idempotency-Key, and the live one claiming the cart."""
-    made_before = Order.cart_claim == cart_id
-    if key:
-        made_before = or_(made_before, Order.idempotency_key == key)
-    return list(session.scalars(select(Order).where(Order.cart_id == cart_id, made_before)))
+    return list(session.connection().execute(sql.EARLIER_ORDERS,
+                                             {"cart_id": cart_id, "key": key}))
 
 
 def _order_for_key(database: Database, merchant_id: int, key: str) -> Order | None:
@@ -173,11 +166,11 @@ def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
     """One transaction: the earlier orders of the cart, the rules, the stock, the order."""
     with database.transaction() as session:
         earlier = _earlier_orders(session, cart_id, idempotency_key)
-        for order in earlier:
-            if idempotency_key and order.idempotency_key == idempotency_key:
+        for row in earlier:
+            if idempotency_key and row.idempotency_key == idempotency_key:
                 # Looked up before the cart: a paid checkout deletes its cart, and its retry
                 # must still get the order back.
-                return Replay(order)
+                return Replay(session.get(Order, row.id))
         _refuse_if_live(earlier)
         if cart is None:
             raise carts.unknown_cart(cart_id)
@@ -223,9 +216,11 @@ def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
         # Core inserts: the order is written once and never changed in this session, so the
         # ORM's unit of work would only add cost. The cart claim's unique index refuses a
         # second live order for the cart here.
-        session.execute(insert(ORDERS).values(columns))
-        session.execute(insert(ORDER_LINES), line_rows)
-        return Order(**columns, lines=[OrderLine(**row) for row in line_rows])
+        connection = session.connection()
+        connection.execute(sql.INSERT_ORDER, columns)
+        connection.execute(sql.INSERT_ORDER_LINES, line_rows)
+        # The answer's order, not attached to any session (its lines are in the database).
+        return Order(**columns)
 
 
 def _hold_stock(session: Session, lines: list[carts.PricedLine]):
@@ -237,22 +232,16 @@ def _hold_stock(session: Session, lines: list[carts.PricedLine]):
     short, the lines held before it are given back in the same transaction (no savepoint:
     the common case, everything held, then costs no extra statements).
     """
+    connection = session.connection()
     short, held = [], []
     for line in sorted(lines, key=lambda line: line.product.id):
-        taken = session.execute(update(PRODUCTS)
-                                .where(PRODUCTS.c.id == line.product.id,
-                                       PRODUCTS.c.stock - PRODUCTS.c.reserved >= line.quantity)
-                                .values(reserved=PRODUCTS.c.reserved + line.quantity))
-        if taken.rowcount == 1:
-            held.append(line)
+        units = {"b_product": line.product.id, "b_quantity": line.quantity}
+        if connection.execute(sql.HOLD, units).rowcount == 1:
+            held.append(units)
         else:
-            available = session.scalar(select(PRODUCTS.c.stock - PRODUCTS.c.reserved)
-                                       .where(PRODUCTS.c.id == line.product.id))
-            short.append((line, available))
-    if short:
-        for line in held:
-            session.execute(update(PRODUCTS).where(PRODUCTS.c.id == line.product.id)
-                            .values(reserved=PRODUCTS.c.reserved - line.quantity))
+            short.append((line, connection.scalar(sql.FREE_UNITS, units)))
+    if short and held:
+        connection.execute(sql.UNHOLD, held)
     return short
 
 
@@ -298,14 +287,14 @@ def _settle(database: Database, order: Order, result,
                 order.payment_reference = result.reference
                 return order, outbox_id
         elif result.status is PaymentStatus.FAILED:
-            session.execute(update(ORDERS).where(ORDERS.c.id == order.id)
+            session.execute(update(sql.ORDERS).where(sql.ORDERS.c.id == order.id)
                             .values(payment_reference=result.reference))
             orders.mark_payment_failed(session, order.id, result.failure_reason or "declined")
         else:
             # Waiting for the shopper (3-D Secure): hold the stock only briefly, so that a
             # script that never authenticates cannot lock a product for a whole reservation.
             action_deadline = utcnow() + timedelta(seconds=limits.action_hold_ttl_s)
-            session.execute(update(ORDERS).where(ORDERS.c.id == order.id)
+            session.execute(update(sql.ORDERS).where(sql.ORDERS.c.id == order.id)
                             .values(payment_reference=result.reference,
                                     reservation_expires_at=min(order.reservation_expires_at,
                                                                action_deadline)))

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from shop.catalog.models import Product
@@ -28,6 +28,7 @@ from shop.orders.models import (
     RELEASED_STATUSES,
     Order,
     OrderLine,
+    OrderStatus,
     OutboxMessage,
 )
 
@@ -78,13 +79,22 @@ def mark_paid(session: Session, order_id: str, reference: str | None, *,
     order out of the stream, which the worker's lost-order sweep queues again.
     """
     now = now or utcnow()
-    if not transition(session, order_id, from_status="pending_payment", to_status="paid",
-                      paid_at=now, updated_at=now, payment_reference=reference):
+    connection = session.connection()
+    if connection.execute(_MARK_PAID, {"b_order": order_id, "b_now": now,
+                                       "b_reference": reference}).rowcount != 1:
         return None
-    return session.scalar(insert(OutboxMessage.__table__)
-                          .values(topic=ORDER_PAID_TOPIC, order_id=order_id, payload={},
-                                  created_at=now, relayed_at=now if sent_by_caller else None)
-                          .returning(OutboxMessage.__table__.c.id))
+    return connection.scalar(_QUEUE_PAID, {"topic": ORDER_PAID_TOPIC, "order_id": order_id,
+                                           "payload": {}, "created_at": now,
+                                           "relayed_at": now if sent_by_caller else None})
+
+
+# Built once: marking an order paid is on every checkout's path (see shop.checkout.statements).
+_MARK_PAID = (update(Order.__table__)
+              .where(Order.__table__.c.id == bindparam("b_order"),
+                     Order.__table__.c.status == OrderStatus.PENDING_PAYMENT)
+              .values(status=OrderStatus.PAID, paid_at=bindparam("b_now"),
+                      updated_at=bindparam("b_now"), payment_reference=bindparam("b_reference")))
+_QUEUE_PAID = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
 
 
 def mark_payment_failed(session: Session, order_id: str, reason: str) -> bool:
