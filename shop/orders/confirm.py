@@ -59,12 +59,15 @@ def confirm_paid_orders(session: Session, order_ids: list[str], now: datetime,
     candidates = [order_id for order_id in wanted if order_id in paid]
     confirmed: list[str] = []
     if candidates:
+        # The orders' own rows first: no other batch wants them. The carrier days booked
+        # next are every batch's, so they are locked as late, and held as briefly, as the
+        # slots they decide allow. (Every locked candidate is confirmed, or nothing stands.)
+        lines = _commit_held_lines(session, candidates)
         slots = _book_carriers(session, candidates,
                                {order_id: (row.merchant_id, carrier_id_of(row.shipping_option))
                                 for order_id, row in paid.items()},
                                now)
         confirmed = _transition(session, slots, now)
-        lines = _commit_held_lines(session, confirmed)
         queue_confirmations(session, _facts(paid, lines, confirmed, slots, links, now), now)
         # Stock rows are the ones checkouts wait for: they are locked last, held shortest.
         _take_sold_units_from_stock(session, lines)
