@@ -187,19 +187,6 @@ def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
         priced = pricing.price_order(session, cart.merchant_id, lines,
                                      request.shipping_address.get("country", ""),
                                      request.shipping_option, now)
-        short = _hold_stock(session, lines)
-        if short:
-            # Unpaid orders past their reservation still hold stock until swept: sweep the
-            # products concerned and try once more before saying they are sold out.
-            orders.expire_reservations(session, product_ids=[line.product.id for line in lines])
-            short = _hold_stock(session, lines)
-        if short:
-            raise Conflict("not enough stock for " + ", ".join(
-                f"{line.product.sku} (asked {line.quantity}, available {available})"
-                for line, available in short) + ": nothing was reserved; lower the quantities",
-                code="insufficient_stock",
-                extra={"lines": [{"sku": line.product.sku, "requested": line.quantity,
-                                  "available": available} for line, available in short]})
         columns = dict(
             id=uuid.uuid4().hex, merchant_id=cart.merchant_id, cart_id=cart.cart_id,
             cart_claim=cart.cart_id, idempotency_key=idempotency_key,
@@ -215,10 +202,27 @@ def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
                           reservation="held") for line in lines]
         # Core inserts: the order is written once and never changed in this session, so the
         # ORM's unit of work would only add cost. The cart claim's unique index refuses a
-        # second live order for the cart here.
+        # second live order for the cart here, before any stock is locked.
         connection = session.connection()
         connection.execute(sql.INSERT_ORDER, columns)
         connection.execute(sql.INSERT_ORDER_LINES, line_rows)
+        # The stock last: in a launch every checkout wants the same product row, and its lock
+        # lasts from here to the commit. A refusal below rolls the order back with it.
+        short = _hold_stock(session, lines)
+        if short:
+            # Unpaid orders past their reservation still hold stock until swept: sweep the
+            # products concerned and try once more before saying they are sold out. As of
+            # `now`, the moment this order was made: whatever the wait, never this order.
+            orders.expire_reservations(session, now,
+                                       product_ids=[line.product.id for line in lines])
+            short = _hold_stock(session, lines)
+        if short:
+            raise Conflict("not enough stock for " + ", ".join(
+                f"{line.product.sku} (asked {line.quantity}, available {available})"
+                for line, available in short) + ": nothing was reserved; lower the quantities",
+                code="insufficient_stock",
+                extra={"lines": [{"sku": line.product.sku, "requested": line.quantity,
+                                  "available": available} for line, available in short]})
         # The answer's order, not attached to any session (its lines are in the database).
         return Order(**columns)
 
