@@ -1,7 +1,7 @@
 """Storefront throughput beside a Flask hello-world, under the same gunicorn settings.
 
     python -m benchmarks.storefront [--database sqlite|postgresql] [--seconds 8] [--workers 2]
-                                    [--products 200] [--reads-only]
+                                    [--products 200] [--reads-only | --writes-only]
 
 Both apps run as `gunicorn -c python:shop.gunicorn_conf` with the same worker count and
 class; wrk (closed loop, 16 keep-alive connections) finds each endpoint's peak on this
@@ -10,7 +10,8 @@ with the server's CPU time per request (psutil: user + system of gunicorn's proc
 The catalog and product reads are measured twice: a full render, and the 304 answer to a
 revalidation (`If-None-Match` with the page's ETag), which is what a CDN or Ingress cache in
 front sends once a page's max-age is over. Checkout is then offered an open-loop 70% of its
-peak to read its latency under a steady, realistic load (skipped with --reads-only). Redis
+peak to read its latency under a steady, realistic load (skipped with --reads-only;
+--writes-only measures hello-world, add to cart and checkout alone). Redis
 and PostgreSQL are real servers started for the run.
 """
 
@@ -164,6 +165,8 @@ def main() -> None:
                         help="products in the shop (the catalog page lists 20 of them)")
     parser.add_argument("--reads-only", action="store_true",
                         help="only hello-world, catalog and product reads (no cart, checkout)")
+    parser.add_argument("--writes-only", action="store_true",
+                        help="only hello-world, add to cart and checkout (no catalog reads)")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="peakshop-bench-"))
@@ -193,7 +196,7 @@ def main() -> None:
                  ("product page, HTML", f"{shop.url}/shops/{slug}/products/BENCH"),
                  ("catalog, JSON", f"{shop.url}/api/v1/shops/{slug}/products"),
                  ("catalog page, HTML", f"{shop.url}/shops/{slug}/")]
-        for name, url in reads:
+        for name, url in ([] if args.writes_only else reads):
             rows.append((name, *measured(servers, url, seconds=args.seconds)))
             conditional = revalidation(url)
             if conditional is not None:

@@ -68,11 +68,15 @@ def load_cart(client: redis.Redis, cart_id: str) -> Cart:
 
 def _cart_from(cart_id: str, fields: dict[bytes, bytes]) -> Cart:
     if not fields or SHOP_FIELD.encode() not in fields:
-        raise NotFound(f"there is no cart {cart_id!r}: carts expire after a week without "
-                       "changes; create a new one", code="unknown_cart")
+        raise unknown_cart(cart_id)
     quantities = {name.decode()[len(ITEM_PREFIX):]: int(value)
                   for name, value in fields.items() if name.decode().startswith(ITEM_PREFIX)}
     return Cart(cart_id, int(fields[SHOP_FIELD.encode()]), quantities)
+
+
+def unknown_cart(cart_id: str) -> NotFound:
+    return NotFound(f"there is no cart {cart_id!r}: carts expire after a week without "
+                    "changes; create a new one", code="unknown_cart")
 
 
 def _looks_like_id(cart_id: str) -> bool:
@@ -182,4 +186,5 @@ def shop_currency(session: Session, merchant_id: int) -> str:
 
 
 def delete_cart(client: redis.Redis, cart_id: str) -> None:
+    """DEL the cart (on a pipeline, to share its round trip)."""
     client.delete(_key(cart_id))

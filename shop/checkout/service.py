@@ -3,11 +3,17 @@
 The payment call happens between two short transactions, never inside one: a slow gateway
 must not hold row locks while a Christmas crowd is waiting for the same products.
 
-  1. reserve: one transaction checks the cart (rules), creates the order, claims the cart for
-     it and holds its stock — or raises 409/422 and holds nothing;
+  1. reserve: one transaction finds the cart's earlier orders (a replay of this
+     Idempotency-Key, or a live order that already claimed the cart), checks the cart
+     (rules), creates the order, claims the cart for it and holds its stock — or raises
+     409/422 and holds nothing;
   2. pay: the gateway is called with the order id as its idempotency key;
   3. settle: one transaction marks the order paid (plus an outbox row) or failed (stock and
-     cart claim back); then, best effort, the cart is deleted and the order relayed.
+     cart claim back); then, best effort and in one Redis round trip, the cart is deleted
+     and the paid order added to the stream.
+
+These two transactions and three Redis round trips (the cart, the gateway's, the tidy-up)
+are all a checkout costs: every look-up rides in a transaction that was needed anyway.
 
 What a client may rely on:
 - one cart becomes at most one live (pending or paid) order: the order claims its cart in a
@@ -18,7 +24,8 @@ What a client may rely on:
   (deleting the cart, relaying to the workers) never turns it into an error.
 
 A crash between 1 and 3 leaves a pending order whose reservation expires; a retry with the
-same Idempotency-Key resumes at step 2 for that very order.
+same Idempotency-Key resumes at step 2 for that very order. A crash after 3 leaves a paid
+order that the stream may lack: the worker's lost-order sweep queues it again.
 """
 
 from __future__ import annotations
@@ -31,12 +38,12 @@ from datetime import timedelta
 
 import redis
 import sqlalchemy.exc
-from sqlalchemy import select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from shop.cart import service as carts
-from shop.catalog.models import Product
 from shop.checkout import pricing, rules
+from shop.checkout import statements as sql
 from shop.checkout.request import (  # noqa: F401  (re-exported for the views)
     ADDRESS_FIELDS,
     CheckoutRequest,
@@ -49,7 +56,8 @@ from shop.core.errors import Conflict, DependencyDown, InvalidInput, NotFound, P
 from shop.core.timeutil import utcnow
 from shop.orders import queue
 from shop.orders import service as orders
-from shop.orders.models import Order, OrderLine, OrderStatus
+from shop.orders.models import Order, OrderStatus
+from shop.orders.service import ORDER_PAID_TOPIC
 from shop.payments.interface import Gateway, GatewayUnavailable, PaymentRequest, PaymentStatus
 
 log = logging.getLogger(__name__)
@@ -71,21 +79,14 @@ def checkout(database: Database, redis_client: redis.Redis, gateway: Gateway, *,
              request: CheckoutRequest, idempotency_key: str | None,
              limits: Limits) -> CheckoutResult:
     """Turn a cart into an order: reserved, paid (or refused), and queued."""
-    if idempotency_key:
-        # Looked up before the cart: a paid checkout deletes its cart, and its retry must
-        # still get the order back.
-        earlier = _order_for_cart(database, cart_id, idempotency_key)
-        if earlier is not None:
-            return _replay(database, redis_client, gateway, earlier, cart_id, request, limits)
-    # Also before the cart: a cart already paid for is gone, and the answer is "ordered".
-    _refuse_if_claimed(database, cart_id)
+    # Read before the transaction: a slow Redis must not stretch a database transaction. A
+    # cart already paid for is gone; the transaction then tells what became of it.
     try:
         cart = carts.load_cart(redis_client, cart_id)
     except NotFound:
-        _refuse_if_claimed(database, cart_id)  # paid and deleted since the look above
-        raise
+        cart = None
     try:
-        order = _reserve(database, cart, request, idempotency_key, limits)
+        reserved = _reserve(database, cart_id, cart, request, idempotency_key, limits)
     except sqlalchemy.exc.IntegrityError:
         # A concurrent checkout won the race: one with the same key gets its order back,
         # one with another key learns the cart is taken.
@@ -96,15 +97,26 @@ def checkout(database: Database, redis_client: redis.Redis, gateway: Gateway, *,
                                limits)
         _refuse_if_claimed(database, cart_id)
         raise
-    order, client_secret = _pay(database, gateway, order, request, limits)
-    _tidy_up(database, redis_client, order, cart_id)
+    if isinstance(reserved, Replay):
+        return _replay(database, redis_client, gateway, reserved.order, cart_id, request,
+                       limits)
+    order, client_secret, outbox_id = _pay(database, gateway, reserved, request, limits)
+    _tidy_up(database, redis_client, order, cart_id, outbox_id)
     return CheckoutResult(order, replayed=False, client_secret=client_secret)
 
 
-def _order_for_cart(database: Database, cart_id: str, key: str) -> Order | None:
-    with database.reading() as session:
-        return session.scalar(select(Order).where(Order.cart_id == cart_id,
-                                                  Order.idempotency_key == key))
+@dataclass(frozen=True)
+class Replay:
+    """An order an earlier request with the same Idempotency-Key made for this cart."""
+
+    order: Order
+
+
+def _earlier_orders(session: Session, cart_id: str, key: str | None) -> list[Row]:
+    """The cart's orders that decide before anything is reserved, in one query: the one made
+    with this Idempotency-Key, and the live one claiming the cart."""
+    return list(session.connection().execute(sql.EARLIER_ORDERS,
+                                             {"cart_id": cart_id, "key": key}))
 
 
 def _order_for_key(database: Database, merchant_id: int, key: str) -> Order | None:
@@ -114,11 +126,16 @@ def _order_for_key(database: Database, merchant_id: int, key: str) -> Order | No
 
 
 def _refuse_if_claimed(database: Database, cart_id: str) -> None:
-    """409 when the cart already became a live order, under another Idempotency-Key."""
     with database.reading() as session:
-        live = session.scalar(select(Order).where(Order.cart_id == cart_id,
-                                                  Order.cart_claim == cart_id))
-    if live is not None:
+        _refuse_if_live(session.scalars(select(Order).where(Order.cart_id == cart_id,
+                                                            Order.cart_claim == cart_id)))
+
+
+def _refuse_if_live(orders_of_cart) -> None:
+    """409 when the cart already became a live order, under another Idempotency-Key."""
+    for live in orders_of_cart:
+        if live.cart_claim is None:
+            continue
         raise Conflict(f"this cart already became order {live.id} ({live.status}) and is "
                        "paid for at most once: retry with that checkout's Idempotency-Key "
                        "to get the order again, or open a new cart to buy more",
@@ -135,17 +152,28 @@ def _replay(database: Database, redis_client: redis.Redis, gateway: Gateway, ord
         raise Problem("this Idempotency-Key was already used with a different body: send "
                       "the same body to get that order again, or use a new key for a new "
                       "checkout", code="idempotency_key_reused", status=422)
-    client_secret = None
+    client_secret = outbox_id = None
     if order.status == OrderStatus.PENDING_PAYMENT and order.payment_reference is None:
         # The first attempt never heard back from the gateway: finish its payment now.
-        order, client_secret = _pay(database, gateway, order, request, limits)
-    _tidy_up(database, redis_client, order, cart_id)
+        order, client_secret, outbox_id = _pay(database, gateway, order, request, limits)
+    _tidy_up(database, redis_client, order, cart_id, outbox_id)
     return CheckoutResult(order, replayed=True, client_secret=client_secret)
 
 
-def _reserve(database: Database, cart: carts.Cart, request: CheckoutRequest,
-             idempotency_key: str | None, limits: Limits) -> Order:
+def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
+             request: CheckoutRequest, idempotency_key: str | None,
+             limits: Limits) -> Order | Replay:
+    """One transaction: the earlier orders of the cart, the rules, the stock, the order."""
     with database.transaction() as session:
+        earlier = _earlier_orders(session, cart_id, idempotency_key)
+        for row in earlier:
+            if idempotency_key and row.idempotency_key == idempotency_key:
+                # Looked up before the cart: a paid checkout deletes its cart, and its retry
+                # must still get the order back.
+                return Replay(session.get(Order, row.id))
+        _refuse_if_live(earlier)
+        if cart is None:
+            raise carts.unknown_cart(cart_id)
         lines = carts.price_lines(session, cart)
         if not lines:
             raise InvalidInput("the cart is empty: add products before checking out",
@@ -155,14 +183,38 @@ def _reserve(database: Database, cart: carts.Cart, request: CheckoutRequest,
         # `expected_total` is the cart's total the shopper saw; shipping is chosen on its own.
         rules.check_total(sum(line.line_total for line in lines), currency,
                           request.expected_total)
+        now = utcnow()
         priced = pricing.price_order(session, cart.merchant_id, lines,
                                      request.shipping_address.get("country", ""),
-                                     request.shipping_option, utcnow())
+                                     request.shipping_option, now)
+        columns = dict(
+            id=uuid.uuid4().hex, merchant_id=cart.merchant_id, cart_id=cart.cart_id,
+            cart_claim=cart.cart_id, idempotency_key=idempotency_key,
+            request_fingerprint=request.fingerprint, email=request.email,
+            shipping_address=request.shipping_address, status=OrderStatus.PENDING_PAYMENT,
+            total_amount=priced.total_amount, **priced.order_columns(),
+            currency=currency, payment_gateway=request.gateway,
+            reservation_expires_at=now + timedelta(seconds=limits.reservation_ttl_s),
+            created_at=now, updated_at=now)
+        line_rows = [dict(order_id=columns["id"], product_id=line.product.id,
+                          sku=line.product.sku, name=line.product.name,
+                          quantity=line.quantity, unit_price_amount=line.product.price_amount,
+                          reservation="held") for line in lines]
+        # Core inserts: the order is written once and never changed in this session, so the
+        # ORM's unit of work would only add cost. The cart claim's unique index refuses a
+        # second live order for the cart here, before any stock is locked.
+        connection = session.connection()
+        connection.execute(sql.INSERT_ORDER, columns)
+        connection.execute(sql.INSERT_ORDER_LINES, line_rows)
+        # The stock last: in a launch every checkout wants the same product row, and its lock
+        # lasts from here to the commit. A refusal below rolls the order back with it.
         short = _hold_stock(session, lines)
         if short:
             # Unpaid orders past their reservation still hold stock until swept: sweep the
-            # products concerned and try once more before saying they are sold out.
-            orders.expire_reservations(session, product_ids=[line.product.id for line in lines])
+            # products concerned and try once more before saying they are sold out. As of
+            # `now`, the moment this order was made: whatever the wait, never this order.
+            orders.expire_reservations(session, now,
+                                       product_ids=[line.product.id for line in lines])
             short = _hold_stock(session, lines)
         if short:
             raise Conflict("not enough stock for " + ", ".join(
@@ -171,52 +223,36 @@ def _reserve(database: Database, cart: carts.Cart, request: CheckoutRequest,
                 code="insufficient_stock",
                 extra={"lines": [{"sku": line.product.sku, "requested": line.quantity,
                                   "available": available} for line, available in short]})
-        order = Order(
-            id=uuid.uuid4().hex, merchant_id=cart.merchant_id, cart_id=cart.cart_id,
-            cart_claim=cart.cart_id, idempotency_key=idempotency_key,
-            request_fingerprint=request.fingerprint, email=request.email,
-            shipping_address=request.shipping_address, status=OrderStatus.PENDING_PAYMENT,
-            total_amount=priced.total_amount, **priced.order_columns(),
-            currency=currency, payment_gateway=request.gateway,
-            reservation_expires_at=utcnow() + timedelta(seconds=limits.reservation_ttl_s),
-            lines=[OrderLine(product_id=line.product.id, sku=line.product.sku,
-                             name=line.product.name, quantity=line.quantity,
-                             unit_price_amount=line.product.price_amount)
-                   for line in lines],
-        )
-        session.add(order)
-        # The cart claim's unique index refuses a second live order for the cart here.
-        session.flush()
-        return order
+        # The answer's order, not attached to any session (its lines are in the database).
+        return Order(**columns)
 
 
 def _hold_stock(session: Session, lines: list[carts.PricedLine]):
-    """Reserve every line in one savepoint, or none; returns the lines that fell short.
+    """Reserve every line, or none; returns the lines that fell short.
 
     Each line is one conditional UPDATE, which the database applies atomically: two shoppers
     racing for the last unit cannot both see it free. Lines go in product-id order so that
-    concurrent checkouts lock rows in the same order and never deadlock.
+    concurrent checkouts lock rows in the same order and never deadlock. When a line falls
+    short, the lines held before it are given back in the same transaction (no savepoint:
+    the common case, everything held, then costs no extra statements).
     """
-    short = []
-    savepoint = session.begin_nested()
+    connection = session.connection()
+    short, held = [], []
     for line in sorted(lines, key=lambda line: line.product.id):
-        held = session.execute(update(Product)
-                               .where(Product.id == line.product.id,
-                                      Product.stock - Product.reserved >= line.quantity)
-                               .values(reserved=Product.reserved + line.quantity))
-        if held.rowcount != 1:
-            available = session.scalar(select(Product.stock - Product.reserved)
-                                       .where(Product.id == line.product.id))
-            short.append((line, available))
-    if short:
-        savepoint.rollback()
-    else:
-        savepoint.commit()
+        units = {"b_product": line.product.id, "b_quantity": line.quantity}
+        if connection.execute(sql.HOLD, units).rowcount == 1:
+            held.append(units)
+        else:
+            short.append((line, connection.scalar(sql.FREE_UNITS, units)))
+    if short and held:
+        connection.execute(sql.UNHOLD, held)
     return short
 
 
 def _pay(database: Database, gateway: Gateway, order: Order, request: CheckoutRequest,
-         limits: Limits) -> tuple[Order, str | None]:
+         limits: Limits) -> tuple[Order, str | None, int | None]:
+    """Charge the order; the order as settled, the gateway's client secret, and the id of
+    the outbox row this process must add to the stream (paid orders only)."""
     payment = PaymentRequest(order_id=order.id, amount=order.total_amount,
                              currency=order.currency, token=request.token,
                              email=request.email, idempotency_key=f"order-{order.id}")
@@ -228,7 +264,8 @@ def _pay(database: Database, gateway: Gateway, order: Order, request: CheckoutRe
                              "with the same Idempotency-Key") from None
     for attempt in range(1, SETTLE_ATTEMPTS + 1):
         try:
-            return _settle(database, order, result, limits), result.client_secret
+            settled, outbox_id = _settle(database, order, result, limits)
+            return settled, result.client_secret, outbox_id
         except sqlalchemy.exc.OperationalError as problem:
             if attempt == SETTLE_ATTEMPTS:
                 log.error("payment %s of order %s is %s but could not be recorded: %s",
@@ -241,40 +278,65 @@ def _pay(database: Database, gateway: Gateway, order: Order, request: CheckoutRe
     raise AssertionError("unreachable")
 
 
-def _settle(database: Database, order: Order, result, limits: Limits) -> Order:
+def _settle(database: Database, order: Order, result,
+            limits: Limits) -> tuple[Order, int | None]:
     with database.transaction() as session:
         if result.status is PaymentStatus.SUCCEEDED:
-            orders.mark_paid(session, order.id, result.reference)
+            now = utcnow()
+            outbox_id = orders.mark_paid(session, order.id, result.reference, now=now,
+                                         sent_by_caller=True)
+            if outbox_id is not None:
+                # What the UPDATE just wrote: no need to read the order back.
+                order.status, order.paid_at, order.updated_at = OrderStatus.PAID, now, now
+                order.payment_reference = result.reference
+                return order, outbox_id
         elif result.status is PaymentStatus.FAILED:
-            session.execute(update(Order).where(Order.id == order.id)
+            session.execute(update(sql.ORDERS).where(sql.ORDERS.c.id == order.id)
                             .values(payment_reference=result.reference))
             orders.mark_payment_failed(session, order.id, result.failure_reason or "declined")
         else:
             # Waiting for the shopper (3-D Secure): hold the stock only briefly, so that a
             # script that never authenticates cannot lock a product for a whole reservation.
             action_deadline = utcnow() + timedelta(seconds=limits.action_hold_ttl_s)
-            session.execute(update(Order).where(Order.id == order.id)
+            session.execute(update(sql.ORDERS).where(sql.ORDERS.c.id == order.id)
                             .values(payment_reference=result.reference,
                                     reservation_expires_at=min(order.reservation_expires_at,
                                                                action_deadline)))
-        return session.get(Order, order.id, populate_existing=True)
+        return session.get(Order, order.id, populate_existing=True), None
 
 
-def _tidy_up(database: Database, redis_client: redis.Redis, order: Order,
-             cart_id: str) -> None:
-    """After the payment: drop the cart and hand a paid order to the workers, best effort.
+def _tidy_up(database: Database, redis_client: redis.Redis, order: Order, cart_id: str,
+             outbox_id: int | None) -> None:
+    """After the payment, in one Redis round trip: drop the cart, and add a paid order to the
+    stream (`outbox_id`: its outbox row, written as relayed by `_settle`).
 
     Neither may turn a paid order into an error: the cart stays claimed by the order (so a
-    leftover cart can never be paid twice), and the outbox relays the order later anyway.
+    leftover cart can never be paid twice), and an order the stream did not take goes back
+    to the outbox for the next relay.
     """
-    if order.status in (OrderStatus.PAID, OrderStatus.PENDING_PAYMENT):
+    steps = []
+    with redis_client.pipeline(transaction=False) as pipe:
+        if order.status in (OrderStatus.PAID, OrderStatus.PENDING_PAYMENT):
+            carts.delete_cart(pipe, cart_id)
+            steps.append("cart")
+        if outbox_id is not None:
+            queue.append(pipe, ORDER_PAID_TOPIC, order.id, outbox_id)
+            steps.append("queue")
+        if not steps:
+            return
         try:
-            carts.delete_cart(redis_client, cart_id)
+            outcomes = pipe.execute(raise_on_error=False)
         except redis.exceptions.RedisError as problem:
-            log.warning("cart %s of order %s not deleted: %s", cart_id, order.id, problem)
-    if order.status == OrderStatus.PAID:
+            outcomes = [problem] * len(steps)
+    failed = {step: outcome for step, outcome in zip(steps, outcomes, strict=True)
+              if isinstance(outcome, Exception)}
+    if "cart" in failed:
+        log.warning("cart %s of order %s not deleted: %s", cart_id, order.id, failed["cart"])
+    if "queue" in failed:
+        log.warning("order %s left in the outbox for the next relay: %s", order.id,
+                    failed["queue"])
         try:
-            queue.relay_soon(database, redis_client)
+            queue.unstamp(database, [outbox_id])
         except sqlalchemy.exc.SQLAlchemyError as problem:
-            log.warning("order %s left in the outbox for the next relay: %s", order.id,
-                        problem)
+            log.error("order %s is neither in the stream nor waiting in the outbox; the "
+                      "lost-order sweep will queue it: %s", order.id, problem)

@@ -59,12 +59,15 @@ def confirm_paid_orders(session: Session, order_ids: list[str], now: datetime,
     candidates = [order_id for order_id in wanted if order_id in paid]
     confirmed: list[str] = []
     if candidates:
+        # The orders' own rows first: no other batch wants them. The carrier days booked
+        # next are every batch's, so they are locked as late, and held as briefly, as the
+        # slots they decide allow. (Every locked candidate is confirmed, or nothing stands.)
+        lines = _commit_held_lines(session, candidates)
         slots = _book_carriers(session, candidates,
                                {order_id: (row.merchant_id, carrier_id_of(row.shipping_option))
                                 for order_id, row in paid.items()},
                                now)
         confirmed = _transition(session, slots, now)
-        lines = _commit_held_lines(session, confirmed)
         queue_confirmations(session, _facts(paid, lines, confirmed, slots, links, now), now)
         # Stock rows are the ones checkouts wait for: they are locked last, held shortest.
         _take_sold_units_from_stock(session, lines)
@@ -157,13 +160,17 @@ def _facts(orders: dict, lines: list[CommittedLine], confirmed: list[str],
     items: dict[str, list[tuple[str, int, int]]] = collections.defaultdict(list)
     for line in lines:
         items[line.order_id].append((line.name, line.quantity, line.unit_price_amount))
+    # A batch fills a few carrier days: their delivery dates (a walk over the carrier's
+    # calendar each) are worked out once per slot, not once per order.
+    promised = {slot: slot.promised_delivery_date for slot in set(slots.values())}
+    before_christmas = {slot: bool(arrives_before_christmas(day, now.date()))
+                        for slot, day in promised.items()}
     return [ConfirmationFacts(
         order_id=order_id, email=orders[order_id].email, items=items[order_id],
         total_amount=orders[order_id].total_amount, currency=orders[order_id].currency,
         carrier_name=slots[order_id].carrier_name,
-        promised_delivery_date=slots[order_id].promised_delivery_date,
-        arrives_before_christmas=bool(arrives_before_christmas(
-            slots[order_id].promised_delivery_date, now.date())),
+        promised_delivery_date=promised[slots[order_id]],
+        arrives_before_christmas=before_christmas[slots[order_id]],
         shipping_amount=orders[order_id].shipping_amount or 0,
         tax_amount=orders[order_id].tax_amount or 0,
         order_url=links.order_page(order_id) if links else None)

@@ -80,10 +80,22 @@ def _unrelayed(limit: int):
 def _append(client: redis.Redis, messages: list[OutboxMessage]) -> None:
     with client.pipeline(transaction=False) as pipe:
         for message in messages:
-            pipe.xadd(STREAM, {"topic": message.topic, "order_id": message.order_id,
-                               "outbox_id": message.id},
-                      maxlen=STREAM_MAX_LENGTH, approximate=True)
+            append(pipe, message.topic, message.order_id, message.id)
         pipe.execute()
+
+
+def append(client: redis.Redis, topic: str, order_id: str, outbox_id: int) -> None:
+    """XADD one outbox row's message (on a pipeline, to share its round trip)."""
+    client.xadd(STREAM, {"topic": topic, "order_id": order_id, "outbox_id": outbox_id},
+                maxlen=STREAM_MAX_LENGTH, approximate=True)
+
+
+def unstamp(database: Database, outbox_ids: list[int]) -> None:
+    """Hand rows written as relayed (`orders.service.mark_paid(sent_by_caller=True)`) whose
+    XADD failed back to the relay."""
+    with database.transaction() as session:
+        session.execute(update(OutboxMessage).where(OutboxMessage.id.in_(outbox_ids))
+                        .values(relayed_at=None))
 
 
 def _stamp(session, ids: list[int]) -> None:

@@ -17,7 +17,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, selectinload
 
 from shop.catalog.models import Product
@@ -28,6 +28,7 @@ from shop.orders.models import (
     RELEASED_STATUSES,
     Order,
     OrderLine,
+    OrderStatus,
     OutboxMessage,
 )
 
@@ -58,19 +59,42 @@ def transition(session: Session, order_id: str, *, from_status: str, to_status: 
     if to_status in RELEASED_STATUSES:
         # A failed or cancelled order lets go of its cart: the shopper may try again.
         values.setdefault("cart_claim", None)
-    result = session.execute(update(Order)
-                             .where(Order.id == order_id, Order.status == from_status)
-                             .values(status=to_status, updated_at=utcnow(), **values))
+    values.setdefault("updated_at", utcnow())
+    # The table, not the entity: one conditional UPDATE needs none of the ORM's bookkeeping.
+    orders = Order.__table__
+    result = session.execute(update(orders)
+                             .where(orders.c.id == order_id, orders.c.status == from_status)
+                             .values(status=to_status, **values))
     return result.rowcount == 1
 
 
-def mark_paid(session: Session, order_id: str, reference: str | None) -> bool:
-    """Record a successful payment and queue the order for a worker, in one transaction."""
-    if not transition(session, order_id, from_status="pending_payment", to_status="paid",
-                      paid_at=utcnow(), payment_reference=reference):
-        return False
-    session.add(OutboxMessage(topic=ORDER_PAID_TOPIC, order_id=order_id, payload={}))
-    return True
+def mark_paid(session: Session, order_id: str, reference: str | None, *,
+              now: datetime | None = None, sent_by_caller: bool = False) -> int | None:
+    """Record a successful payment and queue the order for a worker, in one transaction.
+
+    Returns the id of the order's outbox row, or None when the order had already moved on.
+    With `sent_by_caller` the row is written as relayed: the caller adds it to the stream
+    itself right after the commit (one round trip instead of a relay's two transactions),
+    and calls `queue.unstamp` when that fails. A process that dies in between leaves a paid
+    order out of the stream, which the worker's lost-order sweep queues again.
+    """
+    now = now or utcnow()
+    connection = session.connection()
+    if connection.execute(_MARK_PAID, {"b_order": order_id, "b_now": now,
+                                       "b_reference": reference}).rowcount != 1:
+        return None
+    return connection.scalar(_QUEUE_PAID, {"topic": ORDER_PAID_TOPIC, "order_id": order_id,
+                                           "payload": {}, "created_at": now,
+                                           "relayed_at": now if sent_by_caller else None})
+
+
+# Built once: marking an order paid is on every checkout's path (see shop.checkout.statements).
+_MARK_PAID = (update(Order.__table__)
+              .where(Order.__table__.c.id == bindparam("b_order"),
+                     Order.__table__.c.status == OrderStatus.PENDING_PAYMENT)
+              .values(status=OrderStatus.PAID, paid_at=bindparam("b_now"),
+                      updated_at=bindparam("b_now"), payment_reference=bindparam("b_reference")))
+_QUEUE_PAID = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
 
 
 def mark_payment_failed(session: Session, order_id: str, reason: str) -> bool:

@@ -1,15 +1,17 @@
 """Good and bad events per component in one-minute buckets in Redis: the burn rate's input.
 
-Recording is one pipelined round trip per request (HINCRBY + EXPIRE). Every process of every
-pod adds to the same buckets, so the evaluation sees the whole platform. When Redis is down
-the request must not wait for it: recording pauses for a few seconds after a failure.
+`record` writes at once, one pipelined round trip (HINCRBY + EXPIRE); the storefront's
+requests are counted through `slo_batch`, which adds them up per process and writes them
+here at most once a second. Every process of every pod adds to the same buckets, so the
+evaluation sees the whole platform. When Redis is down the caller must not wait for it:
+`record` pauses for a few seconds after a failure.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 
 import redis
 
@@ -37,18 +39,26 @@ def record(client: redis.Redis, component: str, good: int, bad: int,
     moment = time.time() if now is None else now
     if moment < _paused_until or (good == 0 and bad == 0):
         return
-    key = bucket_key(component, int(moment // BUCKET_S))
     try:
-        pipeline = client.pipeline(transaction=False)
+        add_counts(client, {(component, int(moment // BUCKET_S)): (good, bad)})
+    except redis.RedisError as problem:
+        _paused_until = moment + PAUSE_AFTER_FAILURE_S
+        log.warning("SLO counting paused for %.0f s: %s", PAUSE_AFTER_FAILURE_S, problem)
+
+
+def add_counts(client: redis.Redis,
+               counts: Mapping[tuple[str, int], Sequence[int]]) -> None:
+    """Add (good, bad) per (component, bucket) in one pipelined round trip; raises
+    redis.RedisError."""
+    pipeline = client.pipeline(transaction=False)
+    for (component, bucket), (good, bad) in counts.items():
+        key = bucket_key(component, bucket)
         if good:
             pipeline.hincrby(key, "good", good)
         if bad:
             pipeline.hincrby(key, "bad", bad)
         pipeline.expire(key, RETENTION_S)
-        pipeline.execute()
-    except redis.RedisError as problem:
-        _paused_until = moment + PAUSE_AFTER_FAILURE_S
-        log.warning("SLO counting paused for %.0f s: %s", PAUSE_AFTER_FAILURE_S, problem)
+    pipeline.execute()
 
 
 def window_counts(client: redis.Redis, component: str, windows_s: Iterable[int],

@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from shop.checkout import service
 from shop.checkout.rules import Limits
 from shop.core.timeutil import utcnow
-from shop.orders.models import Order
+from shop.orders.models import Order, OutboxMessage
 from shop.orders.service import expire_reservations
 from shop.payments.dummy import DummyGateway, charges
 from shop.payments.interface import PaymentResult, PaymentStatus
@@ -212,6 +212,31 @@ def test_a_failure_after_payment_still_answers_the_paid_order(restricted_app, re
     # The order waits in the outbox for the next relay; nothing is lost.
     order = api.order(response.get_json()["order_id"], response.get_json()["access_token"])
     assert order.get_json()["status"] == "paid"
+    with restricted_app.extensions["peakshop"].database.reading() as session:
+        [waiting] = session.scalars(select(OutboxMessage)).all()
+    assert waiting.order_id == response.get_json()["order_id"] and waiting.relayed_at is None
+
+
+def test_a_paid_order_missing_from_the_queue_is_queued_again(client, api, shop, app,
+                                                             redis_client):
+    """Checkout records the payment with its outbox row marked relayed, then adds the order
+    to the stream itself; a process that dies in between leaves exactly this state, which
+    the worker's lost-order sweep repairs."""
+    from common import order_stream
+    from shop.orders import housekeeping
+
+    api.add_product(shop, "GIFT", price=2500, stock=5)
+    paid = post_checkout(client, cart_with(api, shop, "GIFT"), key="dies-after-commit")
+    assert paid.status_code == 201 and paid.get_json()["status"] == "paid"
+    order_id = paid.get_json()["order_id"]
+    [entry] = redis_client.xrange(order_stream.STREAM)
+    redis_client.xdel(order_stream.STREAM, entry[0])  # the XADD that never happened
+    database = app.extensions["peakshop"].database
+    with database.reading() as session:
+        assert session.scalars(select(OutboxMessage.relayed_at)).one() is not None
+    assert housekeeping.requeue_orphans(database, redis_client, older_than_s=0) == 1
+    assert [fields[b"order_id"].decode() for _, fields in
+            redis_client.xrange(order_stream.STREAM)] == [order_id]
 
 
 # --- what the shopper saw is what they pay ---------------------------------------------------

@@ -11,6 +11,7 @@ on loopback that verifies every signature with the sample code from docs/status.
 from shop.status import monitor
 from shop.status.burnrate import Verdict
 from shop.status.components import Component
+from shop.status.slo_batch import flush_all
 from shop.webhooks import outbox
 from tests.status.receiver import Receiver
 from tests.support.servers import free_port
@@ -38,6 +39,9 @@ def test_burning_traffic_opens_and_recovery_resolves_an_incident(app, make_app, 
         for _ in range(20):
             response = broken.get(f"/api/v1/shops/{shop.slug}/products")
             assert response.status_code == 503
+        # The requests' counts, written now rather than by the process's flusher within a
+        # second (tests/status/test_traffic_counting.py proves that it does).
+        flush_all()
         actions = {a.component: a for a in monitor.check_burn_rates(database, redis_client)}
         opened = actions[Component.STOREFRONT]
         assert opened.verdict == Verdict.OPEN and opened.burn_rate >= 14.4
@@ -69,6 +73,7 @@ def test_burning_traffic_opens_and_recovery_resolves_an_incident(app, make_app, 
         # under 3 % of the last 30 minutes (the 6x rule of a 99.5 % objective).
         for _ in range(800):
             assert client.get(f"/api/v1/shops/{shop.slug}/products").status_code == 200
+        flush_all()
         recovered = {a.component: a for a in monitor.check_burn_rates(database, redis_client)}
         assert recovered[Component.STOREFRONT].verdict == Verdict.RESOLVE
 
