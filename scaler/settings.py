@@ -72,7 +72,7 @@ class ScalerSettings:
     window_s: float = 30.0
     latency_slo_s: float = 0.5
     capacity: Capacity = DEFAULT_CAPACITY["kubernetes"]
-    push: bool = False                     # hear the listen backlog between rounds (local)
+    push: bool = False                     # hear the listen backlog between rounds
 
     @property
     def lease_duration_s(self) -> int:
@@ -204,8 +204,8 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Scal
         window_s=float(flags.get("window") or 30.0),
         latency_slo_s=float(flags.get("latency_slo") or 0.5),
         capacity=capacity,
-        # The scaler hears a listen socket of its own machine only: the local storefront's.
-        push=target == "local" and not flags.get("no_push"),
+        # Locally from the storefront's socket, on Kubernetes from what its pods publish.
+        push=not flags.get("no_push"),
     )
 
 

@@ -75,5 +75,11 @@ def when_ready(server):
     from shop.wsgi import app
 
     serve_metrics_port(app)
+    settings = app.extensions["peakshop"].settings
+    if settings.publish_backlog:
+        # For the scaler on Kubernetes, which cannot read this pod's listen socket.
+        from shop.core.pod_agent import start_pod_agent
+
+        start_pod_agent(list(server.cfg.bind), settings.redis_url)
 # Access lines without tokens (the order page's URL carries one) or Authorization values.
 logger_class = "shop.core.logging.RedactingAccessLogger"

@@ -86,20 +86,32 @@ def test_settings_defaults_per_target():
     assert cluster.controller_settings().period_s == 10
 
 
-def test_the_listen_backlog_is_heard_locally_unless_told_not_to():
+def test_the_listen_backlog_is_heard_on_both_targets_unless_told_not_to():
     from scaler.actuators.local import GunicornWorkers, LocalActuator, WorkerPool
     from scaler.run_command import build_push
-    from scaler.signals.push import BacklogPush
+    from scaler.signals.push import BacklogPush, PublishedBacklog
 
     local = build_settings({"target": "local"}, {})
     quiet = build_settings({"target": "local", "no_push": True}, {})
-    cluster = build_settings({"target": "kubernetes", "namespace": "shop"}, {})
-    assert (local.push, quiet.push, cluster.push) == (True, False, False)
+    cluster = build_settings({"target": "kubernetes", "namespace": "shop"},
+                             {"PEAKSHOP_REDIS_URL": "redis://127.0.0.1:1/0"})
+    cluster_quiet = build_settings({"target": "kubernetes", "namespace": "shop",
+                                    "no_push": True},
+                                   {"PEAKSHOP_REDIS_URL": "redis://127.0.0.1:1/0"})
+    no_redis = build_settings({"target": "kubernetes", "namespace": "shop"}, {})
+    assert (local.push, quiet.push, cluster.push, cluster_quiet.push) == (
+        True, False, True, False)
     actuator = LocalActuator(GunicornWorkers("instance/gunicorn.pid"), WorkerPool(["true"]))
     push = build_push(local, actuator)
     assert isinstance(push, BacklogPush)
     assert push.backlog.port == 8000 and push.pod_max_rps == local.capacity.pod_max_rps
     assert build_push(quiet, actuator) is None
+    # On Kubernetes the web pods' published backlogs, read from Redis (built, not connected).
+    pushed = build_push(cluster, actuator)
+    assert isinstance(pushed, BacklogPush) and isinstance(pushed.backlog, PublishedBacklog)
+    assert pushed.pod_max_rps == cluster.capacity.pod_max_rps == 40.0
+    assert build_push(cluster_quiet, actuator) is None
+    assert build_push(no_redis, actuator) is None   # nowhere to read it from: logged, no push
 
 
 def test_replica_capacity_defaults_per_target_and_flags_replace_them():
