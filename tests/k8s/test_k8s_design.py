@@ -289,3 +289,16 @@ def test_loadtest_trace_is_a_valid_trace():
     assert [int(r["second"]) for r in rows] == list(range(len(rows)))
     assert all(float(r["rps"]) >= 0 and float(r["orders_per_s"]) >= 0 for r in rows)
     assert max(float(r["rps"]) for r in rows) > 4 * float(rows[0]["rps"])  # it has a peak
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_web_pods_publish_their_backlog_where_the_scaler_listens(rendered, overlay):
+    """The push on Kubernetes: each web pod publishes its listen backlog to the Redis the
+    scaler reads, and the scaler does not turn the push off."""
+    objects = rendered(overlay)
+    web = container(objects, "Deployment", "peakshop-web", "web")
+    scaler = container(objects, "Deployment", "peakshop-scaler", "scaler")
+    assert env_value(objects, web, "PEAKSHOP_PUBLISH_BACKLOG") == "true"
+    assert env_value(objects, web, "PEAKSHOP_REDIS_URL") == env_value(
+        objects, scaler, "PEAKSHOP_REDIS_URL")
+    assert "--no-push" not in scaler["args"]
