@@ -32,7 +32,8 @@ def peakshop_policy(settings: ScalerSettings) -> Policy:
     except (EventsFileError, HistoryFileError) as error:
         raise ScalerConfigError(str(error)) from None
     try:
-        # No storefront pushes and no actuator resizes pods yet: the settings judged for that.
+        # No actuator resizes pods yet (the push is live on both targets): the settings
+        # judged for that platform, `--max-pod-size 1 --push-at 1.25` (docs/simulation.md).
         policy_settings = PolicySettings.for_capacity(
             settings.capacity, settings.bounds, levers=False,
             season_origin_s=settings.season_origin_s)
