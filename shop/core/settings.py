@@ -98,6 +98,9 @@ class Settings:
     # gunicorn's master publishes its listen backlog to Redis every second, for the scaler
     # on Kubernetes (docs/scaler.md); the web Deployment turns it on.
     publish_backlog: bool = False
+    # gunicorn's master follows its cgroup CPU limit (an in-place resize) with workers.
+    follow_cpu_limit: bool = False
+    cgroup_cpu_max: str = "/sys/fs/cgroup/cpu.max"
 
     @property
     def mail_folder(self) -> Path:
@@ -387,5 +390,9 @@ FIELD_TO_VARIABLE.update({field: variable for variable, (field, _) in ENVIRONMEN
                           if field.startswith(("media_", "max_image_"))})
 
 
-ENVIRONMENT.update({"PEAKSHOP_PUBLISH_BACKLOG": ("publish_backlog", _boolean)})
-FIELD_TO_VARIABLE["publish_backlog"] = "PEAKSHOP_PUBLISH_BACKLOG"
+ENVIRONMENT.update({"PEAKSHOP_PUBLISH_BACKLOG": ("publish_backlog", _boolean),
+                    "PEAKSHOP_FOLLOW_CPU_LIMIT": ("follow_cpu_limit", _boolean),
+                    "PEAKSHOP_CGROUP_CPU_MAX": ("cgroup_cpu_max", _text)})
+FIELD_TO_VARIABLE.update({"publish_backlog": "PEAKSHOP_PUBLISH_BACKLOG",
+                          "follow_cpu_limit": "PEAKSHOP_FOLLOW_CPU_LIMIT",
+                          "cgroup_cpu_max": "PEAKSHOP_CGROUP_CPU_MAX"})

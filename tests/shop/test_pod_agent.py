@@ -21,7 +21,13 @@ import requests
 from common import pushed_backlog
 from common.redis_url import client_from_url
 from scaler.signals.procfs import children_of
-from shop.core.pod_agent import PodAgent, shoppers_port
+from shop.core.pod_agent import (
+    CpuFollower,
+    PodAgent,
+    cpu_limit_cores,
+    shoppers_port,
+    workers_for_cpu,
+)
 from shop.core.settings import ConfigError, load_settings
 from tests.scaler.live_fixtures import wait_until
 from tests.support.live import LiveServer
@@ -130,3 +136,74 @@ def test_nothing_is_published_while_the_port_is_not_listening():
     PodAgent(sent.append, lambda: None).tick()
     PodAgent(sent.append, lambda: 2).tick()
     assert sent == [2]
+
+
+# --- following the CPU limit (an in-place resize) ----------------------------------------
+
+@pytest.mark.parametrize(("cpu_max", "cores"), [
+    ("100000 100000\n", 1.0),
+    ("250000 100000", 2.5),
+    ("50000 100000", 0.5),
+    ("max 100000", None),           # no limit: nothing to follow
+    ("", None), ("lots 100000", None), ("100000 0", None), ("-1 100000", None),
+])
+def test_cpu_max_reads_as_cores(cpu_max, cores):
+    assert cpu_limit_cores(cpu_max) == cores
+
+
+@pytest.mark.parametrize(("cores", "start_cores", "start_workers", "workers"), [
+    (1.0, 1.0, 2, 2),               # the template's size: the template's workers
+    (2.0, 1.0, 2, 4),               # resized to 2x: twice the workers
+    (1.5, 1.0, 2, 3),
+    (1.25, 1.0, 2, 2),              # half a worker's CPU is not a worker yet (2.5 -> 2)
+    (0.1, 1.0, 2, 1),               # never below one
+    (4.0, 0.5, 1, 8),
+])
+def test_workers_follow_the_cpu_in_the_proportion_the_pod_started_with(
+        cores, start_cores, start_workers, workers):
+    assert workers_for_cpu(cores, start_cores, start_workers) == workers
+
+
+def test_a_large_step_is_sent_a_few_signals_per_tick():
+    """gunicorn queues at most five signals: a step of 7 arrives over three ticks."""
+    sent, workers = [], [1]
+
+    def signal_master(signum):
+        sent.append(signum)
+        workers[0] += 1 if signum == signal.SIGTTIN else -1
+
+    follower = CpuFollower(lambda: 8.0, lambda: workers[0], signal_master, 1.0, 1)
+    follower.tick()
+    assert sent == [signal.SIGTTIN] * 3
+    follower.tick()
+    follower.tick()
+    follower.tick()
+    assert workers == [8] and len(sent) == 7
+
+
+@pytest.fixture
+def resizable_storefront(sqlite_template, redis_server, tmp_path):
+    """A storefront pod whose cgroup `cpu.max` is a file the test writes: no cgroup can be
+    controlled here, so PEAKSHOP_CGROUP_CPU_MAX points the master at a stand-in file, with
+    the kernel's own format ("<quota> <period>" in microseconds)."""
+    cpu_max = tmp_path / "cpu.max"
+    cpu_max.write_text("100000 100000\n")          # the template: one core
+    database = tmp_path / "shop.sqlite3"
+    shutil.copy(sqlite_template, database)
+    server = LiveServer.start(database_url=f"sqlite:///{database}", redis_url=redis_server.url,
+                              instance_path=str(tmp_path / "live"), workers=1,
+                              extra_env={"PEAKSHOP_FOLLOW_CPU_LIMIT": "true",
+                                         "PEAKSHOP_CGROUP_CPU_MAX": str(cpu_max)})
+    yield server, cpu_max
+    server.stop()
+
+
+def test_the_master_turns_added_cpu_into_workers_and_back(resizable_storefront):
+    server, cpu_max = resizable_storefront
+    master = int(Path(server.pidfile).read_text())
+    assert len(children_of(master)) == 1
+    cpu_max.write_text("300000 100000\n")          # resized in place to 3 cores
+    wait_until(lambda: len(children_of(master)) == 3, 60, what="gunicorn growing to 3 workers")
+    assert requests.get(server.url + "/healthz", timeout=10).status_code == 200
+    cpu_max.write_text("100000 100000\n")          # and back to the template
+    wait_until(lambda: len(children_of(master)) == 1, 60, what="gunicorn back to 1 worker")
