@@ -58,7 +58,8 @@ def build_actuator(settings: ScalerSettings) -> Actuator:
         elector = LeaseElector(client.CoordinationV1Api(api), settings.namespace,
                                settings.lease_name, identity, settings.lease_duration_s)
         return KubernetesActuator(api, settings.namespace, settings.web_deployment,
-                                  settings.worker_deployment, elector, identity)
+                                  settings.worker_deployment, elector, identity,
+                                  max_pod_size=settings.max_pod_size)
     from scaler.actuators.local import GunicornWorkers, LocalActuator, WorkerPool
 
     return LocalActuator(GunicornWorkers(Path(settings.gunicorn_pidfile)),
@@ -196,6 +197,10 @@ def run_until_stopped(controller: Controller) -> None:
 @click.option("--no-push", is_flag=True, help="Do not listen to the storefront's listen "
               "backlog between rounds (decide on the scrapes only); on Kubernetes the web pods "
               "publish it to Redis (PEAKSHOP_PUBLISH_BACKLOG=true).")
+@click.option("--max-pod-size", type=float, help="On Kubernetes (>= 1.33), let running web "
+              "pods grow in place to this many times their template's CPU while new pods "
+              "start (default 1: no resize); the pods follow with gunicorn workers "
+              "(PEAKSHOP_FOLLOW_CPU_LIMIT=true).")
 @click.option("--scaler-metrics-port", type=int,
               help="Port of the scaler's own /metrics (default 9102, 0 for none).")
 def run(**flags) -> None:
