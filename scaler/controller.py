@@ -106,6 +106,7 @@ class Controller:
             maxlen=settings.recent_limit)
         self.last_decision: ScalingDecision | None = None
         self.policy_state: Any = _NOT_STARTED
+        self.web_pod_size = 1.0   # the in-pod size last given to the running web pods
         # A rate takes two scrapes a period apart: until the second is due, a signal without
         # a reading is not missing yet (set at the first observation).
         self.first_reading_due: float | None = None
@@ -183,6 +184,7 @@ class Controller:
         return ReconcileResult(leader=True, observation=pushed, decision=decision, acted=acted)
 
     def _act(self, observation: Observation, decision: ScalingDecision) -> tuple[str, ...]:
+        self._resize_web(decision.web.size)   # first: in place is seconds, new pods a minute
         acted = []
         for deployment in DEPLOYMENTS:
             wanted: Decision = getattr(decision, deployment)
@@ -203,6 +205,28 @@ class Controller:
                      wanted.reason.value)
             acted.append(deployment)
         return tuple(acted)
+
+    def _resize_web(self, size: float) -> None:
+        """Give the running web pods the in-pod size the policy decided, where the actuator
+        can (Kubernetes: in-place resize). While it is above 1 it is asked every round, so
+        pods started since get it too (pods already at that size are left alone)."""
+        resize = getattr(self.actuator, "resize", None)
+        if resize is None or (size == self.web_pod_size and size <= 1.0):
+            return
+        if self.settings.dry_run:
+            if size != self.web_pod_size:
+                log.info("dry run: would resize the web pods to %.2fx", size)
+                self.web_pod_size = size
+            return
+        try:
+            resized = resize("web", size)
+        except ActuatorError as error:
+            self._failed("resize", str(error))
+            return
+        if resized:
+            log.info("resized %d web pod(s) in place to %.2fx their template", len(resized),
+                     size)
+        self.web_pod_size = size
 
     def _failed(self, stage: str, message: str, leader: bool = True) -> ReconcileResult:
         self.metrics.reconcile_errors.labels(stage).inc()

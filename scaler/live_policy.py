@@ -32,10 +32,13 @@ def peakshop_policy(settings: ScalerSettings) -> Policy:
     except (EventsFileError, HistoryFileError) as error:
         raise ScalerConfigError(str(error)) from None
     try:
-        # No storefront pushes and no actuator resizes pods yet: the settings judged for that.
+        # The settings judged for this platform, chosen as the simulator chooses them: the
+        # full levers with a push and in-place resize, else those judged without
+        # (docs/simulation.md, "What runs live").
         policy_settings = PolicySettings.for_capacity(
-            settings.capacity, settings.bounds, levers=False,
-            season_origin_s=settings.season_origin_s)
+            settings.capacity, settings.bounds,
+            levers=settings.push and settings.max_pod_size > 1.0,
+            max_pod_size=settings.max_pod_size, season_origin_s=settings.season_origin_s)
     except ValueError as error:
         raise ScalerConfigError(str(error)) from None
     poller = None

@@ -58,7 +58,8 @@ def build_actuator(settings: ScalerSettings) -> Actuator:
         elector = LeaseElector(client.CoordinationV1Api(api), settings.namespace,
                                settings.lease_name, identity, settings.lease_duration_s)
         return KubernetesActuator(api, settings.namespace, settings.web_deployment,
-                                  settings.worker_deployment, elector, identity)
+                                  settings.worker_deployment, elector, identity,
+                                  max_pod_size=settings.max_pod_size)
     from scaler.actuators.local import GunicornWorkers, LocalActuator, WorkerPool
 
     return LocalActuator(GunicornWorkers(Path(settings.gunicorn_pidfile)),
@@ -102,15 +103,27 @@ def build_signals(settings: ScalerSettings, actuator: Actuator,
 
 
 def build_push(settings: ScalerSettings, actuator: Actuator):
-    """The local storefront's listen backlog, heard every second between rounds; None
-    without one (Kubernetes, or --no-push)."""
+    """The storefront's listen backlog, heard every second between rounds: locally from its
+    socket, on Kubernetes from what the web pods publish to Redis. None with --no-push, or
+    on Kubernetes without Redis to read it from."""
     if not settings.push:
         return None
-    from scaler.signals.procfs import ListenBacklog
     from scaler.signals.push import BacklogPush
 
-    return BacklogPush(ListenBacklog(urlparse(settings.metrics_url).port or 80),
-                       actuator.replicas, settings.capacity.pod_max_rps)
+    if settings.target == "kubernetes":
+        if not settings.redis_url:
+            log.warning("no push: the web pods publish their listen backlogs to Redis, and "
+                        "no PEAKSHOP_REDIS_URL / --redis-url is set")
+            return None
+        from scaler.signals.push import PublishedBacklog
+
+        backlog = PublishedBacklog(client_from_url(settings.redis_url, socket_timeout=2,
+                                                   socket_connect_timeout=2))
+    else:
+        from scaler.signals.procfs import ListenBacklog
+
+        backlog = ListenBacklog(urlparse(settings.metrics_url).port or 80)
+    return BacklogPush(backlog, actuator.replicas, settings.capacity.pod_max_rps)
 
 
 def build_policy(settings: ScalerSettings) -> Policy:
@@ -181,8 +194,13 @@ def run_until_stopped(controller: Controller) -> None:
               "(default 45 on kubernetes, 5 locally).")
 @click.option("--window", type=float, help="Seconds of traffic a rate averages (default 30).")
 @click.option("--latency-slo", type=float, help="p95 latency SLO in seconds (default 0.5).")
-@click.option("--no-push", is_flag=True, help="Locally, do not listen to the storefront's "
-              "listen backlog between rounds (decide on the scrapes only).")
+@click.option("--no-push", is_flag=True, help="Do not listen to the storefront's listen "
+              "backlog between rounds (decide on the scrapes only); on Kubernetes the web pods "
+              "publish it to Redis (PEAKSHOP_PUBLISH_BACKLOG=true).")
+@click.option("--max-pod-size", type=float, help="On Kubernetes (>= 1.33), let running web "
+              "pods grow in place to this many times their template's CPU while new pods "
+              "start (default 1: no resize); the pods follow with gunicorn workers "
+              "(PEAKSHOP_FOLLOW_CPU_LIMIT=true).")
 @click.option("--scaler-metrics-port", type=int,
               help="Port of the scaler's own /metrics (default 9102, 0 for none).")
 def run(**flags) -> None:

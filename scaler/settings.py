@@ -72,7 +72,8 @@ class ScalerSettings:
     window_s: float = 30.0
     latency_slo_s: float = 0.5
     capacity: Capacity = DEFAULT_CAPACITY["kubernetes"]
-    push: bool = False                     # hear the listen backlog between rounds (local)
+    push: bool = False                     # hear the listen backlog between rounds
+    max_pod_size: float = 1.0              # in-place resize of web pods, x template (1: none)
 
     @property
     def lease_duration_s(self) -> int:
@@ -175,6 +176,14 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Scal
     if not math.isfinite(events_poll_s) or not 1 <= events_poll_s <= 3600:
         raise ScalerConfigError(f"--events-poll-s must be from 1 to 3600 seconds: got "
                                 f"{events_poll_s:g}")
+    max_pod_size = flags.get("max_pod_size")
+    max_pod_size = 1.0 if max_pod_size is None else float(max_pod_size)
+    if not math.isfinite(max_pod_size) or not 1.0 <= max_pod_size <= 8.0:
+        raise ScalerConfigError(f"--max-pod-size must be from 1 (no in-place resize) to 8: "
+                                f"got {max_pod_size:g}")
+    if max_pod_size > 1.0 and target != "kubernetes":
+        raise ScalerConfigError("--max-pod-size is for --target kubernetes (locally a pod is "
+                                "one gunicorn worker): leave it out")
     return ScalerSettings(
         target=target,
         dry_run=bool(flags.get("dry_run")),
@@ -204,8 +213,9 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Scal
         window_s=float(flags.get("window") or 30.0),
         latency_slo_s=float(flags.get("latency_slo") or 0.5),
         capacity=capacity,
-        # The scaler hears a listen socket of its own machine only: the local storefront's.
-        push=target == "local" and not flags.get("no_push"),
+        # Locally from the storefront's socket, on Kubernetes from what its pods publish.
+        push=not flags.get("no_push"),
+        max_pod_size=max_pod_size,
     )
 
 

@@ -75,5 +75,11 @@ def when_ready(server):
     from shop.wsgi import app
 
     serve_metrics_port(app)
+    settings = app.extensions["peakshop"].settings
+    if settings.publish_backlog or settings.follow_cpu_limit:
+        # For the scaler on Kubernetes: this pod's listen backlog, and its in-place resizes.
+        from shop.core.pod_agent import start_pod_agent
+
+        start_pod_agent(server, settings)
 # Access lines without tokens (the order page's URL carries one) or Authorization values.
 logger_class = "shop.core.logging.RedactingAccessLogger"

@@ -9,10 +9,12 @@ what queues up per second.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from typing import Protocol
 
+from common import pushed_backlog
 from scaler.model import Observation
 from scaler.signals.readings import ReplicaCounts
 
@@ -21,6 +23,38 @@ class BacklogSource(Protocol):
     name: str
 
     def waiting(self) -> int | None: ...
+
+
+log = logging.getLogger("peakshop.scaler.push")
+
+
+class PublishedBacklog:
+    """The storefront pods' listen backlogs as they publish them to Redis (Kubernetes), summed
+    over the pods that published within the last few seconds; one round trip per reading."""
+
+    name = "backlog"
+
+    def __init__(self, client) -> None:
+        self.client = client
+        self._failing = False
+
+    def waiting(self) -> int | None:
+        """Connections waiting over every publishing pod; None when no pod published lately
+        or Redis cannot be read (no push then, never a backlog of 0 made up)."""
+        import redis
+
+        try:
+            board = pushed_backlog.read(self.client)
+            if board.stale:
+                pushed_backlog.forget(self.client, board.stale)
+        except redis.RedisError as error:
+            if not self._failing:
+                log.warning("pods' listen backlogs unreadable in Redis (no push until they "
+                            "are): %s", error)
+            self._failing = True
+            return None
+        self._failing = False
+        return board.waiting
 
 
 class BacklogPush:

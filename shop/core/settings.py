@@ -95,6 +95,12 @@ class Settings:
     media_public_url: str | None = None
     max_image_bytes: int = 10 * 1024 * 1024
     max_image_pixels: int = 50_000_000
+    # gunicorn's master publishes its listen backlog to Redis every second, for the scaler
+    # on Kubernetes (docs/scaler.md); the web Deployment turns it on.
+    publish_backlog: bool = False
+    # gunicorn's master follows its cgroup CPU limit (an in-place resize) with workers.
+    follow_cpu_limit: bool = False
+    cgroup_cpu_max: str = "/sys/fs/cgroup/cpu.max"
 
     @property
     def mail_folder(self) -> Path:
@@ -325,6 +331,9 @@ def _check_consistency(settings: Settings) -> None:
                 raise ConfigError(f"{FIELD_TO_VARIABLE[field]} is required when "
                                   "PEAKSHOP_PAYMENT_GATEWAY=stripe: set it to the key from "
                                   "your Stripe dashboard")
+    if settings.publish_backlog and not settings.redis_url:
+        raise ConfigError("PEAKSHOP_PUBLISH_BACKLOG=true needs PEAKSHOP_REDIS_URL: set it to "
+                          "the Redis the scaler reads (or turn publishing off)")
 
 
 def _check_secret_key(settings: Settings) -> None:
@@ -379,3 +388,11 @@ ENVIRONMENT.update({
 })
 FIELD_TO_VARIABLE.update({field: variable for variable, (field, _) in ENVIRONMENT.items()
                           if field.startswith(("media_", "max_image_"))})
+
+
+ENVIRONMENT.update({"PEAKSHOP_PUBLISH_BACKLOG": ("publish_backlog", _boolean),
+                    "PEAKSHOP_FOLLOW_CPU_LIMIT": ("follow_cpu_limit", _boolean),
+                    "PEAKSHOP_CGROUP_CPU_MAX": ("cgroup_cpu_max", _text)})
+FIELD_TO_VARIABLE.update({"publish_backlog": "PEAKSHOP_PUBLISH_BACKLOG",
+                          "follow_cpu_limit": "PEAKSHOP_FOLLOW_CPU_LIMIT",
+                          "cgroup_cpu_max": "PEAKSHOP_CGROUP_CPU_MAX"})

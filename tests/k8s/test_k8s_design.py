@@ -289,3 +289,60 @@ def test_loadtest_trace_is_a_valid_trace():
     assert [int(r["second"]) for r in rows] == list(range(len(rows)))
     assert all(float(r["rps"]) >= 0 and float(r["orders_per_s"]) >= 0 for r in rows)
     assert max(float(r["rps"]) for r in rows) > 4 * float(rows[0]["rps"])  # it has a peak
+
+
+@pytest.mark.parametrize("overlay", ["dev", "prod"])
+def test_web_pods_publish_their_backlog_where_the_scaler_listens(rendered, overlay):
+    """The push on Kubernetes: each web pod publishes its listen backlog to the Redis the
+    scaler reads, and the scaler does not turn the push off."""
+    objects = rendered(overlay)
+    web = container(objects, "Deployment", "peakshop-web", "web")
+    scaler = container(objects, "Deployment", "peakshop-scaler", "scaler")
+    assert env_value(objects, web, "PEAKSHOP_PUBLISH_BACKLOG") == "true"
+    assert env_value(objects, web, "PEAKSHOP_REDIS_URL") == env_value(
+        objects, scaler, "PEAKSHOP_REDIS_URL")
+    assert "--no-push" not in scaler["args"]
+
+
+def test_web_pods_can_grow_their_cpu_in_place_and_follow_it(rendered):
+    """CPU is resizable without a restart, and gunicorn turns it into workers."""
+    objects = rendered("prod")
+    web = container(objects, "Deployment", "peakshop-web", "web")
+    assert {"resourceName": "cpu", "restartPolicy": "NotRequired"} in web["resizePolicy"]
+    assert env_value(objects, web, "PEAKSHOP_FOLLOW_CPU_LIMIT") == "true"
+    assert "--max-pod-size" not in container(objects, "Deployment", "peakshop-scaler",
+                                             "scaler")["args"]   # opt-in: the component
+
+
+@pytest.fixture(scope="module")
+def with_in_place_resize(tmp_path_factory):
+    """The prod overlay with the in-place-resize component, rendered as a user would add it
+    (kustomize wants relative paths)."""
+    import os
+
+    from k8s_manifests import render
+
+    folder = tmp_path_factory.mktemp("prod-resize")
+    (folder / "kustomization.yaml").write_text(
+        "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+        f"resources:\n  - {os.path.relpath(K8S / 'overlays' / 'prod', folder)}\n"
+        f"components:\n  - {os.path.relpath(K8S / 'components' / 'in-place-resize', folder)}\n")
+    return render(folder)
+
+
+def test_the_in_place_resize_component_grants_the_resize_and_turns_it_on(with_in_place_resize):
+    from k8s_rbac import allowed, api_request
+    from k8s_schema import schema_errors
+
+    objects = with_in_place_resize
+    assert schema_errors(objects) == []
+    args = container(objects, "Deployment", "peakshop-scaler", "scaler")["args"]
+    assert args[args.index("--max-pod-size") + 1] == "2"
+    rules = find(objects, "Role", "peakshop-scaler")["rules"]
+    pods = "/api/v1/namespaces/peakshop/pods"
+    assert allowed(rules, api_request("GET", f"{pods}?labelSelector=app"))
+    assert allowed(rules, api_request("PATCH", f"{pods}/peakshop-web-abc/resize"))
+    # ...and nothing else of a pod: not its spec, not its logs, not exec
+    assert not allowed(rules, api_request("PATCH", f"{pods}/peakshop-web-abc"))
+    assert not allowed(rules, api_request("GET", f"{pods}/peakshop-web-abc/log"))
+    assert not allowed(rules, api_request("POST", f"{pods}/peakshop-web-abc/exec"))

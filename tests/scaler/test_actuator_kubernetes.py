@@ -6,7 +6,10 @@ tests cope: it has no Deployment controller (the tests write `status.readyReplic
 the controller would), it serves the `scale` subresource as the whole Deployment rather than
 an autoscaling/v1 Scale (the client reads the same `spec.replicas` from it), and it neither
 assigns nor checks `resourceVersion` (so the Lease's optimistic-concurrency precondition is
-sent but not enforced here).
+sent but not enforced here). It serves a pod's `resize` subresource as a merge patch of the
+whole pod, with no kubelet behind it (what the pod asks for changes, no cgroup does), and it
+ignores `labelSelector` on lists (the tests check the selector was sent; the actuator also
+filters by label itself).
 """
 
 from __future__ import annotations
@@ -168,3 +171,114 @@ def test_actuator_leads_only_with_the_lease(cluster):
     standby.close()
     assert cluster.get_object(LEASES, NAMESPACE, "peakshop-scaler")["spec"].get(
         "holderIdentity") is None
+
+
+# --- in-place resize (pods/resize, Kubernetes >= 1.33) ------------------------------------
+
+PODS = "v1/pods"
+
+
+def web_pod(name: str, cpu_request: str = "250m", cpu_limit: str = "1",
+            labels: dict | None = None, deleting: bool = False) -> dict:
+    """A running web pod as the API server holds it (the fields the resize reads)."""
+    metadata = {"name": name, "namespace": NAMESPACE, "uid": f"uid-{name}",
+                "labels": labels if labels is not None else {"app": "peakshop-web"}}
+    if deleting:
+        metadata["deletionTimestamp"] = "2026-12-05T01:00:00Z"
+    return {"apiVersion": "v1", "kind": "Pod", "metadata": metadata,
+            "spec": {"containers": [{"name": "peakshop-web", "image": "peakshop:1",
+                                     "resources": {"requests": {"cpu": cpu_request},
+                                                   "limits": {"cpu": cpu_limit}}}]},
+            "status": {"phase": "Running"}}
+
+
+@pytest.fixture
+def resizable(cluster):
+    """The web Deployment's template asks for 250m and is limited to one core; two web pods
+    run, and one pod of another app shares the namespace."""
+    cluster.patch_object(DEPLOYMENTS, NAMESPACE, "peakshop-web", {"spec": {"template": {"spec": {
+        "containers": [{"name": "peakshop-web", "image": "peakshop:1",
+                        "resources": {"requests": {"cpu": "250m"},
+                                      "limits": {"cpu": "1"}}}]}}}})
+    for name in ("peakshop-web-a", "peakshop-web-b"):
+        cluster.put_object(PODS, NAMESPACE, name, web_pod(name))
+    cluster.put_object(PODS, NAMESPACE, "other-app", web_pod("other-app",
+                                                             labels={"app": "other"}))
+    return cluster
+
+
+def resize_patches(cluster) -> list[tuple[str, str, dict]]:
+    return [(r.name, r.subresource, r.data)
+            for r in cluster.call(lambda: list(cluster.handler["patch"]))]
+
+
+def test_resize_patches_each_web_pods_resize_subresource_with_the_templates_cpu_times_size(
+        resizable):
+    api = kubernetes_client(resizable.url)
+    actuator = KubernetesActuator(api, NAMESPACE, "peakshop-web", "peakshop-worker",
+                                  max_pod_size=2.0)
+    try:
+        assert actuator.resize("web", 1.5) == ["peakshop-web-a", "peakshop-web-b"]
+        body = {"spec": {"containers": [{"name": "peakshop-web", "resources": {
+            "requests": {"cpu": "375m"}, "limits": {"cpu": "1500m"}}}]}}
+        assert resize_patches(resizable) == [("peakshop-web-a", "resize", body),
+                                             ("peakshop-web-b", "resize", body)]
+        # The pods now ask for what was sent (kmock applies the patch to the stored pod).
+        pod = resizable.get_object(PODS, NAMESPACE, "peakshop-web-a")
+        assert pod["spec"]["containers"][0]["resources"]["limits"] == {"cpu": "1500m"}
+        assert resizable.get_object(PODS, NAMESPACE, "other-app")["spec"]["containers"][0][
+            "resources"]["limits"] == {"cpu": "1"}
+
+        assert actuator.resize("web", 1.5) == []       # already that size: nothing sent
+        assert len(resize_patches(resizable)) == 2
+        lists = resizable.call(lambda: [r.params for r in resizable.handler["list"]])
+        assert lists and all(params.get("labelSelector") == "app=peakshop-web"
+                             for params in lists)
+    finally:
+        api.close()
+
+
+@pytest.mark.parametrize(("asked", "limit"), [
+    (5.0, "2000m"),      # bounded by --max-pod-size (2x the template)
+    (0.5, "1000m"),      # never below the template
+    (1.0, "1000m"),
+])
+def test_resize_is_bounded_by_the_template_and_the_max_pod_size(resizable, asked, limit):
+    resizable.patch_object(PODS, NAMESPACE, "peakshop-web-b", {"spec": {"containers": [
+        {"name": "peakshop-web", "image": "peakshop:1",
+         "resources": {"requests": {"cpu": "300m"}, "limits": {"cpu": "1200m"}}}]}})
+    api = kubernetes_client(resizable.url)
+    actuator = KubernetesActuator(api, NAMESPACE, "peakshop-web", "peakshop-worker",
+                                  max_pod_size=2.0)
+    try:
+        actuator.resize("web", asked)
+        for name in ("peakshop-web-a", "peakshop-web-b"):
+            pod = resizable.get_object(PODS, NAMESPACE, name)
+            assert pod["spec"]["containers"][0]["resources"]["limits"]["cpu"] in (limit, "1")
+        resized_b = resizable.get_object(PODS, NAMESPACE, "peakshop-web-b")
+        assert resized_b["spec"]["containers"][0]["resources"]["limits"]["cpu"] == limit
+    finally:
+        api.close()
+
+
+def test_a_leaving_pod_is_not_resized(resizable):
+    resizable.put_object(PODS, NAMESPACE, "peakshop-web-a",
+                         web_pod("peakshop-web-a", deleting=True))
+    api = kubernetes_client(resizable.url)
+    actuator = KubernetesActuator(api, NAMESPACE, "peakshop-web", "peakshop-worker",
+                                  max_pod_size=2.0)
+    try:
+        assert actuator.resize("web", 2.0) == ["peakshop-web-b"]
+    finally:
+        api.close()
+
+
+def test_a_template_without_cpu_cannot_be_resized_and_says_what_to_set(cluster):
+    api = kubernetes_client(cluster.url)
+    actuator = KubernetesActuator(api, NAMESPACE, "peakshop-web", "peakshop-worker",
+                                  max_pod_size=2.0)
+    try:
+        with pytest.raises(ActuatorError, match="no CPU request or limit.*limits.cpu"):
+            actuator.resize("web", 2.0)
+    finally:
+        api.close()

@@ -343,3 +343,59 @@ def test_scaler_health_endpoint_reports_a_stalled_loop():
         assert stalled.status_code == 503 and b"stalled" in stalled.content
     finally:
         metrics.close()
+
+
+class InPodPolicy(ProportionalPolicy):
+    """Keeps the replicas and asks the running web pods for `size` times their template."""
+
+    def __init__(self, size: float) -> None:
+        super().__init__()
+        self.size = size
+
+    def decide(self, observation: Observation, state):
+        decision, state = super().decide(observation, state)
+        return ScalingDecision(Decision(observation.web_requested, Reason.PUSHED_BACKLOG,
+                                        self.size), decision.workers), state
+
+
+def test_a_decided_pod_size_resizes_the_running_web_pods_in_place(storefront, cluster):
+    from tests.scaler.test_actuator_kubernetes import PODS, web_pod
+
+    cluster.patch_object(DEPLOYMENTS, NAMESPACE, "peakshop-web", {"spec": {"template": {"spec": {
+        "containers": [{"name": "peakshop-web", "image": "peakshop:1",
+                        "resources": {"requests": {"cpu": "250m"}, "limits": {"cpu": "1"}}}]}}}})
+    cluster.put_object(PODS, NAMESPACE, "peakshop-web-a", web_pod("peakshop-web-a"))
+    policy = InPodPolicy(1.5)
+    controller = build_controller(storefront, cluster, ManualClock(), policy=policy)
+    controller.actuator.max_pod_size = 2.0
+
+    def limit(name):
+        return cluster.get_object(PODS, NAMESPACE, name)["spec"]["containers"][0][
+            "resources"]["limits"]["cpu"]
+
+    controller.reconcile_once()
+    assert limit("peakshop-web-a") == "1500m"
+    # A pod started since (at the template's size) gets the size on the next round.
+    cluster.put_object(PODS, NAMESPACE, "peakshop-web-b", web_pod("peakshop-web-b"))
+    controller.reconcile_once()
+    assert limit("peakshop-web-b") == "1500m"
+    # Back to the template once the policy no longer asks for more.
+    policy.size = 1.0
+    controller.reconcile_once()
+    assert (limit("peakshop-web-a"), limit("peakshop-web-b")) == ("1000m", "1000m")
+    assert web_replicas(cluster) == 3
+
+
+def test_dry_run_never_resizes(storefront, cluster):
+    from tests.scaler.test_actuator_kubernetes import PODS, web_pod
+
+    cluster.patch_object(DEPLOYMENTS, NAMESPACE, "peakshop-web", {"spec": {"template": {"spec": {
+        "containers": [{"name": "peakshop-web", "image": "peakshop:1",
+                        "resources": {"limits": {"cpu": "1"}}}]}}}})
+    cluster.put_object(PODS, NAMESPACE, "peakshop-web-a", web_pod("peakshop-web-a"))
+    controller = build_controller(storefront, cluster, ManualClock(), dry_run=True,
+                                  policy=InPodPolicy(2.0))
+    controller.actuator.max_pod_size = 2.0
+    controller.reconcile_once()
+    assert cluster.get_object(PODS, NAMESPACE, "peakshop-web-a")["spec"]["containers"][0][
+        "resources"]["limits"]["cpu"] == "1"

@@ -44,6 +44,11 @@ gunicorn_server = live_fixtures.gunicorn_server
     (["--target", "local", "--startup", "-1"], "--startup must be 0 or more"),
     (["--target", "local", "--startup", "nan"], "--startup must be 0 or more"),
     (["--target", "local", "--pod-max-rps", "inf"], "--pod-max-rps must be more than 0"),
+    (["--target", "kubernetes", "--max-pod-size", "0.5"], "--max-pod-size must be from 1"),
+    (["--target", "kubernetes", "--max-pod-size", "nan"], "--max-pod-size must be from 1"),
+    (["--target", "kubernetes", "--max-pod-size", "100"], "--max-pod-size must be from 1"),
+    (["--target", "local", "--max-pod-size", "2"],
+     "--max-pod-size is for --target kubernetes"),
 ])
 def test_bad_flags_print_one_line_and_exit_2(arguments, message):
     result = CliRunner().invoke(scaler, ["run", *arguments])
@@ -86,20 +91,53 @@ def test_settings_defaults_per_target():
     assert cluster.controller_settings().period_s == 10
 
 
-def test_the_listen_backlog_is_heard_locally_unless_told_not_to():
+def test_the_listen_backlog_is_heard_on_both_targets_unless_told_not_to():
     from scaler.actuators.local import GunicornWorkers, LocalActuator, WorkerPool
     from scaler.run_command import build_push
-    from scaler.signals.push import BacklogPush
+    from scaler.signals.push import BacklogPush, PublishedBacklog
 
     local = build_settings({"target": "local"}, {})
     quiet = build_settings({"target": "local", "no_push": True}, {})
-    cluster = build_settings({"target": "kubernetes", "namespace": "shop"}, {})
-    assert (local.push, quiet.push, cluster.push) == (True, False, False)
+    cluster = build_settings({"target": "kubernetes", "namespace": "shop"},
+                             {"PEAKSHOP_REDIS_URL": "redis://127.0.0.1:1/0"})
+    cluster_quiet = build_settings({"target": "kubernetes", "namespace": "shop",
+                                    "no_push": True},
+                                   {"PEAKSHOP_REDIS_URL": "redis://127.0.0.1:1/0"})
+    no_redis = build_settings({"target": "kubernetes", "namespace": "shop"}, {})
+    assert (local.push, quiet.push, cluster.push, cluster_quiet.push) == (
+        True, False, True, False)
     actuator = LocalActuator(GunicornWorkers("instance/gunicorn.pid"), WorkerPool(["true"]))
     push = build_push(local, actuator)
     assert isinstance(push, BacklogPush)
     assert push.backlog.port == 8000 and push.pod_max_rps == local.capacity.pod_max_rps
     assert build_push(quiet, actuator) is None
+    # On Kubernetes the web pods' published backlogs, read from Redis (built, not connected).
+    pushed = build_push(cluster, actuator)
+    assert isinstance(pushed, BacklogPush) and isinstance(pushed.backlog, PublishedBacklog)
+    assert pushed.pod_max_rps == cluster.capacity.pod_max_rps == 40.0
+    assert build_push(cluster_quiet, actuator) is None
+    assert build_push(no_redis, actuator) is None   # nowhere to read it from: logged, no push
+
+
+def test_the_live_policy_gets_the_levers_the_simulator_gives_the_same_platform():
+    """Levers on (the settings judged with push and resize) only with both; the in-pod
+    bound reaches the policy as it is given."""
+    from scaler.live_policy import peakshop_policy
+    from scaler.policy.settings import WITHOUT_LEVERS
+
+    def policy_settings(**flags):
+        return peakshop_policy(build_settings({"target": "kubernetes", "namespace": "shop",
+                                               **flags}, {})).settings
+
+    plain = policy_settings()
+    assert plain.max_pod_size == 1.0
+    assert plain.scale_down_window_s == WITHOUT_LEVERS["scale_down_window_s"]
+    resized = policy_settings(max_pod_size=2.0)
+    assert resized.max_pod_size == 2.0
+    assert resized.scale_down_window_s != WITHOUT_LEVERS["scale_down_window_s"]
+    no_push = policy_settings(max_pod_size=2.0, no_push=True)
+    assert no_push.max_pod_size == 2.0
+    assert no_push.scale_down_window_s == WITHOUT_LEVERS["scale_down_window_s"]
 
 
 def test_replica_capacity_defaults_per_target_and_flags_replace_them():
