@@ -18,6 +18,7 @@ from common.lazycli import LazyGroup
     "backup": "shop.backup.cli:backup_command",
     "restore": "shop.backup.cli:restore_command",
     "drill": "shop.backup.cli:drill_command",
+    "gate": "shop.edge.run:gate_command",
 })
 @click.version_option(package_name="peakshop")
 def cli() -> None:

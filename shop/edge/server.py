@@ -1,0 +1,169 @@
+"""The gate's HTTP server (aiohttp's low-level server: no routing, one handler).
+
+For each request, cheapest first: is it a JSON API request that meets the waiting room (the
+same paths as `gate.FastLine`)? Then the room decides here, and a visitor in line gets the
+`waiting_room` 503 without gunicorn ever seeing the request. Everything else, and every
+visitor let in, waits for a slot (most valuable first) and is proxied to gunicorn.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import aiohttp
+from aiohttp import web
+from yarl import URL
+
+from shop.core.http_metrics import KNOWN_METHODS, http_metrics
+from shop.edge import proxy
+from shop.edge.classes import request_class
+from shop.edge.room import AsyncLine, EdgeRoom, RoomAnswer, async_client
+from shop.edge.settings import GateSettings
+from shop.edge.slots import SlotWaitTimeout, UpstreamSlots
+from shop.waiting_room.answers import ROOM_HEADER, ROOM_PARAM, waiting_problem
+from shop.waiting_room.decision import LoadThresholds, RequestClass, room_should_open
+from shop.waiting_room.paths import CRAWLER_AGENT, api_browse
+from shop.waiting_room.service import RoomSettings
+from shop.waiting_room.tickets import Tickets
+
+log = logging.getLogger(__name__)
+# A request that waited this long for gunicorn would time out there anyway (its timeout
+# is 30 s): answering 503 at once is kinder than a connection that hangs.
+UNANSWERED_ROUTE = "unmatched"   # the metrics' label of answers outside a known route
+CHUNK_BYTES = 64 * 1024
+
+
+class Gate:
+    """One gate process: the room, the slots to gunicorn and the connection pool."""
+
+    def __init__(self, settings: GateSettings) -> None:
+        app = settings.app
+        self.settings = settings
+        self.thresholds = LoadThresholds(slo_s=app.latency_slo_s)
+        self.slots = UpstreamSlots(settings.upstream_concurrency, self.thresholds)
+        self.tickets = Tickets(app.secret_key, app.waiting_room_pass_ttl_s)
+        self.redis = async_client(app.redis_url)
+        self.room = EdgeRoom(AsyncLine(self.redis, RoomSettings(
+            default_admit_per_s=app.waiting_room_admit_per_s)), self.tickets)
+        self.upstream = URL(settings.upstream_url)
+        self.session: aiohttp.ClientSession | None = None
+
+    async def start(self) -> None:
+        # A bounded keep-alive pool (gunicorn's gthread workers keep connections; its sync
+        # workers close each one, and the pool then simply reconnects).
+        connector = aiohttp.TCPConnector(limit=self.settings.upstream_concurrency,
+                                         keepalive_timeout=4)  # below gunicorn's keepalive
+        self.session = aiohttp.ClientSession(
+            connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
+            skip_auto_headers=("User-Agent", "Accept-Encoding", "Accept"),
+            timeout=aiohttp.ClientTimeout(total=None, sock_connect=5,
+                                          sock_read=self.settings.upstream_timeout_s))
+
+    async def close(self) -> None:
+        if self.session is not None:
+            await self.session.close()
+        await self.redis.aclose()
+
+    # --- the handler --------------------------------------------------------------------------
+    async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        started = time.perf_counter()
+        user_agent = request.headers.get("User-Agent", "")
+        browsed = api_browse(request.method, request.path)
+        answer = RoomAnswer()
+        if browsed is not None and not CRAWLER_AGENT.search(user_agent):
+            slug, rule = browsed
+            ticket = (request.headers.get(ROOM_HEADER)
+                      or request.query.get(ROOM_PARAM) or None)
+            answer = await self.room.decide(slug, ticket,
+                                            overloaded=room_should_open(self.slots.level()))
+            if answer.admission is not None:
+                status, headers, body = waiting_problem(answer.admission, answer.place_token)
+                return self._answer(request, rule, started, int(status.split()[0]),
+                                    dict(headers), body)
+        value = request_class(request.method, request.path, user_agent, answer.admitted)
+        return await self.forward(request, value, answer.new_pass,
+                                  browsed[1] if browsed else UNANSWERED_ROUTE, started)
+
+    async def forward(self, request: web.BaseRequest, value: RequestClass,
+                      new_pass: str | None, rule: str, started: float) -> web.StreamResponse:
+        """Proxy `request` to gunicorn once a slot is free; the gate's own 503 if it can't."""
+        try:
+            await self.slots.acquire(value, self.thresholds.critical_wait_s)
+        except SlotWaitTimeout:
+            return self._answer(request, rule, started, *proxy.gate_full(value.name.lower()))
+        sent_at = time.perf_counter()
+        try:
+            return await self._proxy(request, new_pass, rule, started)
+        finally:
+            self.slots.release(time.perf_counter() - sent_at)
+
+    async def _proxy(self, request: web.BaseRequest, new_pass: str | None, rule: str,
+                     started: float) -> web.StreamResponse:
+        headers = proxy.upstream_headers(request.headers, request.remote,
+                                         self.settings.app.proxy_hops, request.scheme)
+        if new_pass is not None:
+            # Let in here: gunicorn sees a valid pass and does not ask the line again.
+            headers[ROOM_HEADER] = new_pass
+        body = request.content if request.body_exists else None
+        try:
+            upstream = await self.session.request(
+                request.method, self.upstream.join(URL(request.raw_path, encoded=True)),
+                headers=headers, data=body, allow_redirects=False)
+        except (aiohttp.ClientConnectionError, TimeoutError) as error:
+            log.warning("gunicorn did not answer %s %s: %r", request.method, rule, error)
+            why = ("did not answer in time" if isinstance(error, TimeoutError)
+                   else "is not answering (restarting or down)")
+            return self._answer(request, rule, started, *proxy.storefront_unavailable(why))
+        async with upstream:
+            response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
+            response.headers.extend(proxy.downstream_headers(upstream.headers))
+            if new_pass is not None:
+                response.headers[ROOM_HEADER] = new_pass
+                proxy.keep_private(response.headers)
+            await response.prepare(request)
+            try:
+                async for chunk in upstream.content.iter_chunked(CHUNK_BYTES):
+                    await response.write(chunk)
+            except (aiohttp.ClientError, TimeoutError) as error:
+                # The status is sent: all that is left is to cut the connection, so that
+                # the client sees a truncated answer rather than a complete-looking one.
+                log.warning("gunicorn's answer to %s %s broke off: %r", request.method, rule,
+                            error)
+                raise ConnectionResetError("upstream answer broke off") from error
+            await response.write_eof()
+            return response
+
+    def _answer(self, request: web.BaseRequest, rule: str, started: float, status: int,
+                headers: dict[str, str], body: bytes) -> web.Response:
+        """An answer of the gate's own, counted as Flask counts its answers: during a surge
+        most answers are these, and a dashboard without them would show a quiet shop."""
+        metrics = http_metrics()
+        method = request.method if request.method in KNOWN_METHODS else "other"
+        metrics.latency.labels(method, rule).observe(time.perf_counter() - started)
+        metrics.requests.labels(method, rule, str(status)).inc()
+        return web.Response(status=status, headers={**headers, "Server": "peakshop-gate"},
+                            body=body)
+
+
+async def serve(settings: GateSettings, stop: asyncio.Event,
+                ready: asyncio.Event | None = None) -> None:
+    """Answer on PEAKSHOP_BIND until `stop` is set, then finish what is in flight."""
+    gate = Gate(settings)
+    await gate.start()
+    server = web.Server(gate.handle)
+    runner = web.ServerRunner(server, shutdown_timeout=25)
+    await runner.setup()
+    host, _, port = settings.app.bind.rpartition(":")
+    site = web.TCPSite(runner, host.strip("[]"), int(port), backlog=1024, reuse_address=True)
+    await site.start()
+    log.info("gate on %s in front of %s (%d requests at once)", settings.app.bind,
+             settings.upstream, settings.upstream_concurrency)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        await gate.close()
