@@ -58,13 +58,14 @@ def serve(with_gate: bool) -> None:
     from shop.edge.settings import load_gate_settings
 
     try:
-        gate_settings = load_gate_settings(settings)
+        with_gate = with_gate or load_gate_settings(settings).enabled
     except ConfigError as problem:
         click.echo(f"peakshop: {problem}", err=True)
         sys.exit(2)
-    if with_gate or gate_settings.enabled:
-        from shop.edge.run import configure_logging, run_gunicorn_behind_gate
+    if with_gate:
+        from shop.edge.run import configure_logging, gate_settings_or_exit, run_gunicorn_behind_gate
 
+        gate_settings = gate_settings_or_exit(settings)
         configure_logging(settings.log_json)
         sys.exit(run_gunicorn_behind_gate(gate_settings))
     from shop.serve import run_gunicorn

@@ -15,7 +15,7 @@ import click
 
 from shop.core.settings import ConfigError, Settings
 from shop.edge.server import serve
-from shop.edge.settings import GateSettings, load_gate_settings
+from shop.edge.settings import GateSettings, check_upstream, load_gate_settings
 
 log = logging.getLogger(__name__)
 GUNICORN_READY_S = 60.0     # importing the app and a first database connection
@@ -24,7 +24,7 @@ GUNICORN_STOP_S = 40.0      # gunicorn's graceful timeout is 25 s
 
 def gate_settings_or_exit(app: Settings) -> GateSettings:
     try:
-        return load_gate_settings(app)
+        return check_upstream(load_gate_settings(app))
     except ConfigError as problem:
         click.echo(f"peakshop: {problem}", err=True)
         sys.exit(2)

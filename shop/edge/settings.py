@@ -59,8 +59,13 @@ def load_gate_settings(app: Settings, environ: Mapping[str, str] | None = None) 
     environ = os.environ if environ is None else environ
     values = {"upstream_concurrency": default_concurrency(environ),
               **read_environment(environ, ENVIRONMENT)}
-    settings = GateSettings(app=app, **values)
-    if settings.upstream == app.bind:
-        raise ConfigError(f"PEAKSHOP_GATE_UPSTREAM is the gate's own address {app.bind!r} "
-                          "(PEAKSHOP_BIND): give gunicorn another port, e.g. 127.0.0.1:8001")
+    return GateSettings(app=app, **values)
+
+
+def check_upstream(settings: GateSettings) -> GateSettings:
+    """The gate must not proxy to itself; ConfigError says what to change."""
+    if settings.upstream == settings.app.bind:
+        raise ConfigError(f"PEAKSHOP_GATE_UPSTREAM is the gate's own address "
+                          f"{settings.app.bind!r} (PEAKSHOP_BIND): give gunicorn another "
+                          "port, e.g. 127.0.0.1:8001")
     return settings
