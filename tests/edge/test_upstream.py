@@ -1,0 +1,119 @@
+"""The gate in front of a real gunicorn serving a stand-in app (`slow_app`: any path, after
+`?sleep_s=`, counting the requests it holds at once), a real redis-server, real HTTP.
+
+The stand-in replaces the storefront only where the storefront has no way to be slow on
+demand; everything the gate does (the bound, the timeouts, Redis down) is the real thing.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+import requests
+
+from tests.edge.conftest import start_gate
+from tests.support.servers import RedisServer, free_port
+
+pytestmark = pytest.mark.slow
+CLIENTS = 24
+
+
+def fetch_concurrently(url: str, count: int) -> list[requests.Response]:
+    with ThreadPoolExecutor(max_workers=count) as pool:
+        return list(pool.map(lambda _: requests.get(url, timeout=60), range(count)))
+
+
+def test_gunicorn_never_holds_more_than_the_bound(slow_app, gate_redis, tmp_path):
+    gate = start_gate(slow_app.port, gate_redis.url, tmp_path,
+                      PEAKSHOP_GATE_UPSTREAM_CONCURRENCY="3")
+    try:
+        # Without the gate the same crowd reaches gunicorn's 16 threads at once: the
+        # counter sees the difference.
+        assert all(r.status_code == 200 for r in
+                   fetch_concurrently(slow_app.url + "/slow?sleep_s=0.3", CLIENTS))
+        assert int(requests.get(slow_app.url + "/_max").text) > 3
+        requests.get(slow_app.url + "/_reset")
+
+        answers = fetch_concurrently(gate.url + "/slow?sleep_s=0.3", CLIENTS)
+        assert [r.status_code for r in answers] == [200] * CLIENTS   # waited, not refused
+        assert int(requests.get(slow_app.url + "/_max").text) == 3
+    finally:
+        gate.stop()
+
+
+def test_the_client_address_reaches_gunicorn_and_a_forged_one_does_not(slow_app, gate_redis,
+                                                                        tmp_path):
+    direct = start_gate(slow_app.port, gate_redis.url, tmp_path)
+    behind_balancer = start_gate(slow_app.port, gate_redis.url, tmp_path,
+                                 PEAKSHOP_PROXY_HOPS="1")
+    try:
+        forged = {"X-Forwarded-For": "6.6.6.6"}
+        # Nobody in front is trusted: the forged address is dropped, the peer's is sent.
+        assert requests.get(direct.url + "/who", headers=forged).text.endswith(
+            "xff=127.0.0.1")
+        # One trusted balancer in front: its header is kept and the peer's appended.
+        assert requests.get(behind_balancer.url + "/who", headers=forged).text.endswith(
+            "xff=6.6.6.6, 127.0.0.1")
+    finally:
+        direct.stop()
+        behind_balancer.stop()
+
+
+def assert_storefront_unavailable(answer: requests.Response) -> None:
+    assert answer.status_code == 503
+    assert answer.headers["Content-Type"] == "application/problem+json"
+    assert int(answer.headers["Retry-After"]) > 0
+    body = answer.json()
+    assert body["code"] == "dependency_unavailable"
+    assert body["status_page"] == "/status"
+    assert answer.headers["Link"] == '</status>; rel="status"'
+
+
+def test_gunicorn_down_is_a_503_problem_linking_the_status_page(gate_redis, tmp_path):
+    gate = start_gate(free_port(), gate_redis.url, tmp_path)   # nothing listens there
+    try:
+        for method, path in (("GET", "/shops/acme/"), ("POST", "/api/v1/carts/x/checkout"),
+                             ("GET", "/api/v1/shops/acme/products")):
+            answer = requests.request(method, gate.url + path, json={"a": 1})
+            assert_storefront_unavailable(answer)
+            assert "is not answering" in answer.json()["detail"]
+    finally:
+        gate.stop()
+
+
+def test_gunicorn_too_slow_is_a_503_problem(slow_app, gate_redis, tmp_path):
+    gate = start_gate(slow_app.port, gate_redis.url, tmp_path,
+                      PEAKSHOP_GATE_UPSTREAM_TIMEOUT_S="3")
+    try:
+        answer = requests.get(gate.url + "/slow?sleep_s=10")
+        assert_storefront_unavailable(answer)
+        assert "did not answer in time" in answer.json()["detail"]
+        # The slot came back: the next request goes through.
+        assert requests.get(gate.url + "/slow?sleep_s=0").status_code == 200
+    finally:
+        gate.stop()
+
+
+def test_redis_down_lets_visitors_in_as_the_in_app_room_does(slow_app, tmp_path):
+    """The in-app room fails open (docs/waiting-room.md): so does the gate."""
+    stopped = RedisServer.start()
+    stopped.stop()
+    gate = start_gate(slow_app.port, stopped.url, tmp_path)
+    try:
+        for _ in range(3):   # the first trips the breaker, the next skip Redis
+            answer = requests.get(gate.url + "/api/v1/shops/acme/products/MUG")
+            assert answer.status_code == 200, answer.text
+            assert answer.text.startswith("GET /api/v1/shops/acme/products/MUG")
+    finally:
+        gate.stop()
+
+
+def test_bodies_stream_through_both_ways(slow_app, gate_redis, tmp_path):
+    gate = start_gate(slow_app.port, gate_redis.url, tmp_path)
+    try:
+        def chunks():
+            for _ in range(64):
+                yield b"x" * 16384
+        answer = requests.post(gate.url + "/upload", data=chunks())   # chunked, 1 MiB
+        assert answer.status_code == 200 and answer.text.startswith("POST /upload")
+    finally:
+        gate.stop()
