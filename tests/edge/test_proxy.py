@@ -1,4 +1,8 @@
-"""What the gate forwards and answers, header by header (pure functions)."""
+"""What the gate forwards and answers, header by header (pure functions), and its settings."""
+
+import os
+import subprocess
+import sys
 
 import pytest
 from multidict import CIMultiDict, CIMultiDictProxy
@@ -66,3 +70,21 @@ def test_settings_name_the_bad_variable_and_the_fix(tmp_path):
         load_gate_settings(app, {"PEAKSHOP_GATE_UPSTREAM": "8001"})
     with pytest.raises(ConfigError, match="the gate's own address"):
         check_upstream(load_gate_settings(app, {"PEAKSHOP_GATE_UPSTREAM": "127.0.0.1:8000"}))
+
+
+@pytest.mark.parametrize(("command", "variable", "value", "message"), [
+    (["gate"], "PEAKSHOP_GATE_UPSTREAM_CONCURRENCY", "many", "is not a whole number"),
+    (["gate"], "PEAKSHOP_GATE_UPSTREAM", "127.0.0.1:8000", "the gate's own address"),
+    (["serve", "--gate"], "PEAKSHOP_GATE_UPSTREAM_TIMEOUT_S", "-1", "must be a number above 0"),
+    (["serve"], "PEAKSHOP_GATE", "perhaps", "must be true or false"),
+])
+def test_a_bad_gate_setting_is_one_line_and_status_2(tmp_path, command, variable, value,
+                                                     message):
+    completed = subprocess.run(
+        [sys.executable, "-m", "peakshop.cli", *command], capture_output=True, text=True,
+        timeout=60, env={**os.environ, "PEAKSHOP_BIND": "127.0.0.1:8000",
+                         "PEAKSHOP_REDIS_URL": "redis://127.0.0.1:1/0",
+                         "PEAKSHOP_INSTANCE_PATH": str(tmp_path), variable: value})
+    assert completed.returncode == 2
+    lines = completed.stderr.strip().splitlines()
+    assert len(lines) == 1 and variable in lines[0] and message in lines[0], completed.stderr
