@@ -9,14 +9,18 @@ visitor let in, waits for a slot (most valuable first) and is proxied to gunicor
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+from http import HTTPStatus
 
 import aiohttp
 from aiohttp import web
+from aiohttp.web_protocol import RequestHandler
 from yarl import URL
 
 from shop.core.http_metrics import KNOWN_METHODS, http_metrics
+from shop.core.problem_json import PROBLEM_JSON, problem_body
 from shop.edge import proxy
 from shop.edge.classes import request_class
 from shop.edge.room import AsyncLine, EdgeRoom, RoomAnswer, async_client
@@ -147,12 +151,38 @@ class Gate:
                             body=body)
 
 
+class ProblemRequestHandler(RequestHandler):
+    """aiohttp's own answers (a request that is not valid HTTP, a line or header too long, a
+    bug) as problem+json like every other error, without echoing what was sent."""
+
+    def handle_error(self, request: web.BaseRequest, status: int = 500,
+                     exc: BaseException | None = None,
+                     message: str | None = None) -> web.StreamResponse:
+        super().handle_error(request, status, exc, message)   # logs it; raises if half-sent
+        if status >= 500:
+            detail = "the gate failed on this request (a bug, reported); retry"
+        else:
+            detail = ("the request is not valid HTTP/1.1: send a request line and headers of "
+                      "at most 8190 bytes each")
+        phrase = HTTPStatus(status).phrase if status in HTTPStatus._value2member_map_ else ""
+        body = problem_body(status, phrase.lower().replace(" ", "_") or "error", phrase, detail)
+        answer = web.Response(status=status, body=json.dumps(body).encode(),
+                              headers={"Content-Type": PROBLEM_JSON, "Server": "peakshop-gate"})
+        answer.force_close()
+        return answer
+
+
+class GateServer(web.Server):
+    def __call__(self) -> RequestHandler:
+        return ProblemRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
 async def serve(settings: GateSettings, stop: asyncio.Event,
                 ready: asyncio.Event | None = None) -> None:
     """Answer on PEAKSHOP_BIND until `stop` is set, then finish what is in flight."""
     gate = Gate(settings)
     await gate.start()
-    server = web.Server(gate.handle)
+    server = GateServer(gate.handle)
     runner = web.ServerRunner(server, shutdown_timeout=25)
     await runner.setup()
     host, _, port = settings.app.bind.rpartition(":")

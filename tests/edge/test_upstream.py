@@ -5,6 +5,8 @@ The stand-in replaces the storefront only where the storefront has no way to be 
 demand; everything the gate does (the bound, the timeouts, Redis down) is the real thing.
 """
 
+import json
+import socket
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -115,5 +117,25 @@ def test_bodies_stream_through_both_ways(slow_app, gate_redis, tmp_path):
                 yield b"x" * 16384
         answer = requests.post(gate.url + "/upload", data=chunks())   # chunked, 1 MiB
         assert answer.status_code == 200 and answer.text.startswith("POST /upload")
+    finally:
+        gate.stop()
+
+
+def test_malformed_http_is_a_400_problem_that_echoes_nothing(slow_app, gate_redis, tmp_path):
+    gate = start_gate(slow_app.port, gate_redis.url, tmp_path)
+    try:
+        for raw in (b"GARBAGE<script>\r\n\r\n",
+                    b"GET /" + b"a" * 9000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
+                    b"GET / HTTP/1.1\r\nX-Huge: " + b"b" * 9000 + b"\r\n\r\n"):
+            with socket.create_connection(("127.0.0.1", gate.port), timeout=10) as connection:
+                connection.sendall(raw)
+                answer = b""
+                while chunk := connection.recv(65536):
+                    answer += chunk
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.split(b" ")[1] == b"400", head
+            assert b"Content-Type: application/problem+json" in head
+            assert json.loads(body)["status"] == 400
+            assert b"<script>" not in answer and b"aaaa" not in answer and b"bbbb" not in answer
     finally:
         gate.stop()
