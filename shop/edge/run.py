@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -57,7 +58,7 @@ def run_gunicorn_behind_gate(settings: GateSettings) -> int:
     """gunicorn as a child on the private address, the gate in this process; either one
     stopping stops the other. Returns the exit status."""
     if "PEAKSHOP_GATE_UPSTREAM" not in os.environ:
-        settings = GateSettings(**{**settings.__dict__, "upstream": private_address()})
+        settings = dataclasses.replace(settings, upstream=private_address())
     env = {**os.environ, "PEAKSHOP_BIND": settings.upstream, "PEAKSHOP_GATE": "false",
            # The gate appends the client's address: gunicorn trusts one proxy more.
            "PEAKSHOP_PROXY_HOPS": str(settings.app.proxy_hops + 1)}
@@ -67,7 +68,8 @@ def run_gunicorn_behind_gate(settings: GateSettings) -> int:
         stop = asyncio.Event()
         _stop_on_signals(stop)
         if not await _upstream_ready(settings, gunicorn, stop):
-            return _stop_child(gunicorn) or 1
+            await asyncio.to_thread(_stop_child, gunicorn)
+            return 0 if stop.is_set() else 1   # told to stop while starting: not a failure
         watcher = asyncio.create_task(_watch_child(gunicorn, stop))
         try:
             await serve(settings, stop)

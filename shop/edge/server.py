@@ -33,9 +33,7 @@ from shop.waiting_room.service import RoomSettings
 from shop.waiting_room.tickets import Tickets
 
 log = logging.getLogger(__name__)
-# A request that waited this long for gunicorn would time out there anyway (its timeout
-# is 30 s): answering 503 at once is kinder than a connection that hangs.
-UNANSWERED_ROUTE = "unmatched"   # the metrics' label of answers outside a known route
+UNANSWERED_ROUTE = "unmatched"   # the metrics' label of the gate's answers outside a known route
 CHUNK_BYTES = 64 * 1024
 
 
@@ -94,6 +92,8 @@ class Gate:
                       new_pass: str | None, rule: str, started: float) -> web.StreamResponse:
         """Proxy `request` to gunicorn once a slot is free; the gate's own 503 if it can't."""
         try:
+            # A request that waited this long for a slot would time out in gunicorn anyway:
+            # a 503 now is kinder than a connection that hangs.
             await self.slots.acquire(value, self.thresholds.critical_wait_s)
         except SlotWaitTimeout:
             return self._answer(request, rule, started, *proxy.gate_full(value.name.lower()))

@@ -8,6 +8,7 @@ gunicorn gives, cookies included.
 
 import time
 
+import psutil
 import pytest
 import requests
 from prometheus_client.parser import text_string_to_metric_families
@@ -137,3 +138,11 @@ def test_a_shopper_with_a_cart_is_never_turned_away(gated_storefront, gated_shop
                        headers={"Content-Type": "application/json"})
     assert bad.status_code == 400 or bad.status_code == 422
     assert bad.headers["Content-Type"] == "application/problem+json"
+
+
+def test_sigterm_stops_the_gate_and_gunicorn_behind_it(gated_storefront):
+    with open(gated_storefront.pidfile) as handle:
+        gunicorn = psutil.Process(int(handle.read().strip()))
+    assert gunicorn.ppid() == gated_storefront.process.pid   # gunicorn runs behind the gate
+    assert gated_storefront.stop() == 0
+    assert not gunicorn.is_running()
