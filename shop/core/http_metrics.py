@@ -49,3 +49,28 @@ def http_metrics() -> HttpMetrics:
         in_flight=Gauge("peakshop_http_requests_in_flight", "HTTP requests being served",
                         multiprocess_mode="livesum", registry=registry),
     )
+
+
+@dataclass(frozen=True)
+class GateMetrics:
+    waiting: Gauge
+    in_flight: Gauge
+
+
+@functools.cache
+def gate_metrics() -> GateMetrics:
+    """The edge gate's queue (`shop.edge`): the requests a worker's listen backlog would hold
+    without it, so the scaler reads them beside that backlog."""
+    registry: CollectorRegistry | None = REGISTRY
+    if multiprocess_dir():
+        if values.ValueClass is values.MutexValue:
+            values.ValueClass = values.get_value_class()
+        registry = None
+    return GateMetrics(
+        waiting=Gauge("peakshop_gate_requests_waiting",
+                      "Requests waiting at the edge gate for a slot in gunicorn",
+                      multiprocess_mode="livesum", registry=registry),
+        in_flight=Gauge("peakshop_gate_upstream_in_flight",
+                        "Requests the edge gate has in gunicorn", multiprocess_mode="livesum",
+                        registry=registry),
+    )

@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 import click
+import psutil
 
 from shop.core.settings import ConfigError, Settings
 from shop.edge.server import serve
@@ -71,8 +72,10 @@ def run_gunicorn_behind_gate(settings: GateSettings) -> int:
             await asyncio.to_thread(_stop_child, gunicorn)
             return 0 if stop.is_set() else 1   # told to stop while starting: not a failure
         watcher = asyncio.create_task(_watch_child(gunicorn, stop))
+        follow = None if "PEAKSHOP_GATE_UPSTREAM_CONCURRENCY" in os.environ else (
+            lambda: _worker_count(gunicorn.pid))
         try:
-            await serve(settings, stop)
+            await serve(settings, stop, follow)
         finally:
             watcher.cancel()
         status = await asyncio.to_thread(_stop_child, gunicorn)
@@ -102,6 +105,14 @@ async def _upstream_ready(settings: GateSettings, child: subprocess.Popen,
         click.echo(f"peakshop: gunicorn did not listen on {settings.upstream} within "
                    f"{GUNICORN_READY_S:.0f} s", err=True)
     return False
+
+
+def _worker_count(master_pid: int) -> int:
+    """gunicorn's workers: the children of its master (this process's child)."""
+    try:
+        return len(psutil.Process(master_pid).children())
+    except psutil.Error:
+        return 0
 
 
 async def _watch_child(child: subprocess.Popen, stop: asyncio.Event) -> None:

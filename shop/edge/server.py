@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import os
 import time
+from collections.abc import Callable
 from http import HTTPStatus
 
 import aiohttp
@@ -19,7 +21,7 @@ from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
 from yarl import URL
 
-from shop.core.http_metrics import KNOWN_METHODS, http_metrics
+from shop.core.http_metrics import KNOWN_METHODS, gate_metrics, http_metrics, multiprocess_dir
 from shop.core.problem_json import PROBLEM_JSON, problem_body
 from shop.edge import proxy
 from shop.edge.classes import request_class
@@ -37,12 +39,24 @@ UNANSWERED_ROUTE = "unmatched"   # the metrics' label of the gate's answers outs
 CHUNK_BYTES = 64 * 1024
 
 
-class Gate:
-    """One gate process: the room, the slots to gunicorn and the connection pool."""
+WATCH_EVERY_S = 0.5
+POOL_CAP = 256
+WORKERS_EVERY_S = 2.0
 
-    def __init__(self, settings: GateSettings) -> None:
+
+class Gate:
+    """One gate process: the room, the slots to gunicorn and the connection pool.
+
+    `upstream_workers`, when given, counts gunicorn's workers (`serve --gate`, where the
+    scaler may add some): the slots then follow, twice the workers x threads.
+    """
+
+    def __init__(self, settings: GateSettings,
+                 upstream_workers: Callable[[], int] | None = None) -> None:
         app = settings.app
         self.settings = settings
+        self.upstream_workers = upstream_workers
+        self._watcher: asyncio.Task | None = None
         self.thresholds = LoadThresholds(slo_s=app.latency_slo_s)
         self.slots = UpstreamSlots(settings.upstream_concurrency, self.thresholds)
         self.tickets = Tickets(app.secret_key, app.waiting_room_pass_ttl_s)
@@ -53,9 +67,10 @@ class Gate:
         self.session: aiohttp.ClientSession | None = None
 
     async def start(self) -> None:
-        # A bounded keep-alive pool (gunicorn's gthread workers keep connections; its sync
-        # workers close each one, and the pool then simply reconnects).
-        connector = aiohttp.TCPConnector(limit=self.settings.upstream_concurrency,
+        # A keep-alive pool (gunicorn's gthread workers keep connections; its sync workers
+        # close each one, and the pool then simply reconnects). The slots bound the requests
+        # in flight, and so the connections in use; the pool's own cap is a backstop.
+        connector = aiohttp.TCPConnector(limit=max(POOL_CAP, self.settings.upstream_concurrency),
                                          keepalive_timeout=4)  # below gunicorn's keepalive
         self.session = aiohttp.ClientSession(
             connector=connector, auto_decompress=False, cookie_jar=aiohttp.DummyCookieJar(),
@@ -63,10 +78,36 @@ class Gate:
             timeout=aiohttp.ClientTimeout(total=None, sock_connect=5,
                                           sock_read=self.settings.upstream_timeout_s))
 
+        self._watcher = asyncio.create_task(self._watch())
+
+    async def _watch(self) -> None:
+        """Publish the queue for /metrics (the scaler reads it) and follow gunicorn's workers."""
+        metrics = gate_metrics()
+        threads = int(os.environ.get("PEAKSHOP_WEB_THREADS") or 1)
+        workers_at = 0.0
+        while True:
+            metrics.waiting.set(self.slots.waiting)
+            metrics.in_flight.set(self.slots.in_flight)
+            now = time.monotonic()
+            if self.upstream_workers is not None and now - workers_at >= WORKERS_EVERY_S:
+                workers_at = now
+                workers = self.upstream_workers()
+                if workers and 2 * workers * threads != self.slots.limit:
+                    log.info("gunicorn has %d workers: %d requests at once", workers,
+                             2 * workers * threads)
+                    self.slots.resize(2 * workers * threads)
+            await asyncio.sleep(WATCH_EVERY_S)
+
     async def close(self) -> None:
+        if self._watcher is not None:
+            self._watcher.cancel()
         if self.session is not None:
             await self.session.close()
         await self.redis.aclose()
+        if multiprocess_dir():
+            from prometheus_client import multiprocess
+
+            multiprocess.mark_process_dead(os.getpid())   # its live gauges leave /metrics
 
     # --- the handler --------------------------------------------------------------------------
     async def handle(self, request: web.BaseRequest) -> web.StreamResponse:
@@ -178,9 +219,9 @@ class GateServer(web.Server):
 
 
 async def serve(settings: GateSettings, stop: asyncio.Event,
-                ready: asyncio.Event | None = None) -> None:
+                upstream_workers: Callable[[], int] | None = None) -> None:
     """Answer on PEAKSHOP_BIND until `stop` is set, then finish what is in flight."""
-    gate = Gate(settings)
+    gate = Gate(settings, upstream_workers)
     await gate.start()
     server = GateServer(gate.handle)
     runner = web.ServerRunner(server, shutdown_timeout=25)
@@ -190,8 +231,6 @@ async def serve(settings: GateSettings, stop: asyncio.Event,
     await site.start()
     log.info("gate on %s in front of %s (%d requests at once)", settings.app.bind,
              settings.upstream, settings.upstream_concurrency)
-    if ready is not None:
-        ready.set()
     try:
         await stop.wait()
     finally:

@@ -65,6 +65,9 @@ class UpstreamSlots:
         class), or to nobody."""
         if served:
             self.service_time_s += (service_s - self.service_time_s) * SERVICE_TIME_WEIGHT
+        if self.in_flight > self.limit:   # the limit was lowered: this slot goes away
+            self.in_flight -= 1
+            return
         while self._queue:
             *_, future = heapq.heappop(self._queue)
             if not future.done():
@@ -72,6 +75,17 @@ class UpstreamSlots:
                 future.set_result(None)   # the slot passes on: in_flight stays
                 return
         self.in_flight -= 1
+
+    def resize(self, limit: int) -> None:
+        """A new limit (gunicorn gained or lost workers): more slots serve the waiting at
+        once; fewer take effect as requests finish."""
+        self.limit = max(1, limit)
+        while self.in_flight < self.limit and self._queue:
+            *_, future = heapq.heappop(self._queue)
+            if not future.done():
+                self.waiting -= 1
+                self.in_flight += 1
+                future.set_result(None)
 
     def signals(self) -> LoadSignals:
         return LoadSignals(listen_backlog=self.waiting, service_time_s=self.service_time_s,

@@ -64,6 +64,8 @@ def test_a_new_visitor_waits_at_the_gate_with_a_place_an_eta_and_retry_after(
     assert waiting_answers_counted(gated_storefront) == counted_before
     requests.get(f"{gated_storefront.url}/api/v1/shops/{gated_shop.slug}/products/MUG")
     assert waiting_answers_counted(gated_storefront) == counted_before + 1
+    # The gate's queue is published beside the listen backlog, for the scaler.
+    assert "peakshop_gate_requests_waiting" in requests.get(gated_storefront.url + "/metrics").text
 
 
 def test_a_ticket_keeps_its_place_and_a_forged_one_goes_to_the_back(gated_storefront,

@@ -59,3 +59,23 @@ def test_the_requests_waiting_at_the_gate_are_its_backlog(waiting, service_s, le
     slots = UpstreamSlots(4, LoadThresholds(slo_s=0.5))
     slots.waiting, slots.service_time_s = waiting, service_s
     assert slots.level() is level
+
+
+def test_more_workers_let_more_in_at_once_and_fewer_take_effect_as_requests_end():
+    async def scenario() -> None:
+        slots = UpstreamSlots(1, LoadThresholds())
+        await slots.acquire(RequestClass.CART, 1)
+        waiting = [asyncio.create_task(slots.acquire(RequestClass.CART, 5)) for _ in range(3)]
+        await asyncio.sleep(0)
+        slots.resize(3)                      # two more slots: two of the three go in
+        await asyncio.sleep(0)
+        assert slots.in_flight == 3 and slots.waiting == 1
+        slots.resize(1)
+        slots.release(0.01)                  # above the new limit: the slot goes away
+        slots.release(0.01)
+        assert slots.in_flight == 1 and slots.waiting == 1
+        slots.release(0.01)                  # at the limit: handed to the last one waiting
+        await asyncio.gather(*waiting)
+        assert slots.in_flight == 1 and slots.waiting == 0
+
+    asyncio.run(scenario())
