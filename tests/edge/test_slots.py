@@ -79,3 +79,34 @@ def test_more_workers_let_more_in_at_once_and_fewer_take_effect_as_requests_end(
         assert slots.in_flight == 1 and slots.waiting == 0
 
     asyncio.run(scenario())
+
+
+def test_behind_serve_gate_the_slots_follow_gunicorns_workers(tmp_path, monkeypatch):
+    """The scaler adds gunicorn workers with SIGTTIN: the gate lets twice as many in."""
+    from shop.core.settings import load_settings
+    from shop.edge.server import Gate
+    from shop.edge.settings import load_gate_settings
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.setenv("PEAKSHOP_WEB_THREADS", "1")
+    app = load_settings({"PEAKSHOP_INSTANCE_PATH": str(tmp_path),
+                         "PEAKSHOP_REDIS_URL": "redis://127.0.0.1:1/0"})
+    workers = [1]
+
+    async def scenario() -> list[int]:
+        gate = Gate(load_gate_settings(app, {}), upstream_workers=lambda: workers[0])
+        await gate.start()
+        seen = []
+        try:
+            for count in (1, 3, 2):
+                workers[0] = count
+                for _ in range(100):   # the watcher looks every 2 s
+                    if gate.slots.limit == 2 * count:
+                        break
+                    await asyncio.sleep(0.1)
+                seen.append(gate.slots.limit)
+        finally:
+            await gate.close()
+        return seen
+
+    assert asyncio.run(scenario()) == [2, 6, 4]
