@@ -167,18 +167,29 @@ class Gate:
             if new_pass is not None:
                 response.headers[ROOM_HEADER] = new_pass
                 proxy.keep_private(response.headers)
-            await response.prepare(request)
             try:
-                async for chunk in upstream.content.iter_chunked(CHUNK_BYTES):
-                    await response.write(chunk)
-            except (aiohttp.ClientError, TimeoutError) as error:
-                # The status is sent: all that is left is to cut the connection, so that
-                # the client sees a truncated answer rather than a complete-looking one.
-                log.warning("gunicorn's answer to %s %s broke off: %r", request.method, rule,
-                            error)
-                raise ConnectionResetError("upstream answer broke off") from error
-            await response.write_eof()
+                await response.prepare(request)
+                await self._relay(request, upstream, response, rule)
+            except ConnectionResetError:
+                # The client left (gave up waiting, or went on): nobody is left to answer.
+                log.debug("client left before the answer to %s %s", request.method, rule)
             return response
+
+    async def _relay(self, request: web.BaseRequest, upstream: aiohttp.ClientResponse,
+                     response: web.StreamResponse, rule: str) -> None:
+        """Stream gunicorn's body to the client; if gunicorn breaks off, cut the client's
+        connection so that it sees an incomplete answer, not a complete-looking one."""
+        try:
+            async for chunk in upstream.content.iter_chunked(CHUNK_BYTES):
+                await response.write(chunk)
+        except ConnectionResetError:
+            raise
+        except (aiohttp.ClientError, TimeoutError) as error:
+            log.warning("gunicorn's answer to %s %s broke off: %r", request.method, rule, error)
+            if request.transport is not None:
+                request.transport.close()
+            return
+        await response.write_eof()
 
     def _answer(self, request: web.BaseRequest, rule: str, started: float, status: int,
                 headers: dict[str, str], body: bytes) -> web.Response:

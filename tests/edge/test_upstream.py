@@ -139,3 +139,17 @@ def test_malformed_http_is_a_400_problem_that_echoes_nothing(slow_app, gate_redi
             assert b"<script>" not in answer and b"aaaa" not in answer and b"bbbb" not in answer
     finally:
         gate.stop()
+
+
+def test_clients_that_give_up_give_their_slot_back(slow_app, gate_redis, tmp_path):
+    gate = start_gate(slow_app.port, gate_redis.url, tmp_path,
+                      PEAKSHOP_GATE_UPSTREAM_CONCURRENCY="1")
+    try:
+        for _ in range(3):
+            with pytest.raises(requests.Timeout):
+                requests.get(gate.url + "/slow?sleep_s=1", timeout=0.3)
+        # Each left its request in gunicorn; once those finish, the one slot is free again.
+        assert requests.get(gate.url + "/slow?sleep_s=0", timeout=30).status_code == 200
+        assert requests.get(gate.url + "/slow?sleep_s=0", timeout=30).status_code == 200
+    finally:
+        gate.stop()
