@@ -85,3 +85,29 @@ def gate_full(request_class: str) -> tuple[int, dict[str, str], bytes]:
                    "the shop is overloaded and is serving checkouts and carts first; retry in "
                    f"{SHED_RETRY_AFTER_S} seconds", SHED_RETRY_AFTER_S,
                    {"request_class": request_class})
+
+
+UNAVAILABLE_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta http-equiv="refresh" content="{retry_s}">
+<title>Back in a moment</title></head>
+<body style="font-family: system-ui, sans-serif; max-width: 36rem; margin: 4rem auto">
+<h1>We are sorry: the shop is not answering right now</h1>
+<p>Our team is on it. This page tries again by itself in {retry_s} seconds; your cart is kept.</p>
+<p>What we know, and when it will be back: <a href="{status}">the status page</a>.</p>
+</body></html>
+"""
+
+
+def storefront_unavailable_page() -> tuple[int, dict[str, str], bytes]:
+    """The same answer for a browser: an apology that retries by itself (no JavaScript)."""
+    body = UNAVAILABLE_PAGE.format(retry_s=RETRY_AFTER_S, status=STATUS_PAGE).encode()
+    return 503, {"Content-Type": "text/html; charset=utf-8",
+                 "Retry-After": str(RETRY_AFTER_S), "Cache-Control": "no-store",
+                 "Link": f'<{STATUS_PAGE}>; rel="status"'}, body
+
+
+def wants_page(path: str, accept: str) -> bool:
+    """A browser asking for a page (as the app's own error handlers decide)."""
+    return not path.startswith("/api/") and "text/html" in accept

@@ -160,6 +160,8 @@ class Gate:
             log.warning("gunicorn did not answer %s %s: %r", request.method, rule, error)
             why = ("did not answer in time" if isinstance(error, TimeoutError)
                    else "is not answering (restarting or down)")
+            if proxy.wants_page(request.path, request.headers.get("Accept", "")):
+                return self._answer(request, rule, started, *proxy.storefront_unavailable_page())
             return self._answer(request, rule, started, *proxy.storefront_unavailable(why))
         async with upstream:
             response = web.StreamResponse(status=upstream.status, reason=upstream.reason)

@@ -78,6 +78,10 @@ def test_gunicorn_down_is_a_503_problem_linking_the_status_page(gate_redis, tmp_
             answer = requests.request(method, gate.url + path, json={"a": 1})
             assert_storefront_unavailable(answer)
             assert "is not answering" in answer.json()["detail"]
+        page = requests.get(gate.url + "/shops/acme/", headers={"Accept": "text/html"})
+        assert page.status_code == 503 and page.headers["Content-Type"].startswith("text/html")
+        assert int(page.headers["Retry-After"]) > 0
+        assert 'href="/status"' in page.text and "sorry" in page.text
     finally:
         gate.stop()
 
