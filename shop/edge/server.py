@@ -153,9 +153,7 @@ class Gate:
             headers[ROOM_HEADER] = new_pass
         body = request.content if request.body_exists else None
         try:
-            upstream = await self.session.request(
-                request.method, self.upstream.join(URL(request.raw_path, encoded=True)),
-                headers=headers, data=body, allow_redirects=False)
+            upstream = await self._send(request, headers, body)
         except (aiohttp.ClientConnectionError, TimeoutError) as error:
             log.warning("gunicorn did not answer %s %s: %r", request.method, rule, error)
             why = ("did not answer in time" if isinstance(error, TimeoutError)
@@ -176,6 +174,19 @@ class Gate:
                 # The client left (gave up waiting, or went on): nobody is left to answer.
                 log.debug("client left before the answer to %s %s", request.method, rule)
             return response
+
+    async def _send(self, request: web.BaseRequest, headers, body) -> aiohttp.ClientResponse:
+        url = self.upstream.join(URL(request.raw_path, encoded=True))
+        try:
+            return await self.session.request(request.method, url, headers=headers, data=body,
+                                              allow_redirects=False)
+        except aiohttp.ServerDisconnectedError:
+            # A kept-alive connection gunicorn closed just as it was reused: gunicorn never
+            # saw the request. Once more on a new connection, when sending it twice is safe.
+            if body is not None or request.method not in ("GET", "HEAD", "OPTIONS"):
+                raise
+            return await self.session.request(request.method, url, headers=headers,
+                                              allow_redirects=False)
 
     async def _relay(self, request: web.BaseRequest, upstream: aiohttp.ClientResponse,
                      response: web.StreamResponse, rule: str) -> None:
