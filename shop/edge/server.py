@@ -61,8 +61,11 @@ class Gate:
         self.slots = UpstreamSlots(settings.upstream_concurrency, self.thresholds)
         self.tickets = Tickets(app.secret_key, app.waiting_room_pass_ttl_s)
         self.redis = async_client(app.redis_url)
+        # No floor under the admission rate: the crowd's own requests never reach gunicorn
+        # here, so the gate's queue measures only what the line lets in (see RoomSettings).
         self.room = EdgeRoom(AsyncLine(self.redis, RoomSettings(
-            default_admit_per_s=app.waiting_room_admit_per_s)), self.tickets)
+            default_admit_per_s=app.waiting_room_admit_per_s, intake_floor_share=0.0)),
+            self.tickets)
         self.upstream = URL(settings.upstream_url)
         self.session: aiohttp.ClientSession | None = None
 

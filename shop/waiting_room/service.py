@@ -56,6 +56,7 @@ local ticket = tonumber(ARGV[1])
 local hot = ARGV[2] == '1'
 local default_rate, burst_s = tonumber(ARGV[3]), tonumber(ARGV[4])
 local calm_s, min_rate = tonumber(ARGV[5]), tonumber(ARGV[6])
+local floor_share = tonumber(ARGV[7]) or 0.5
 local issued = tonumber(f[3]) or 0
 local serving = tonumber(f[4]) or issued
 local moved_at = tonumber(f[5]) or now
@@ -83,7 +84,7 @@ elseif not open then
   if hot then
     open = true
     rate = math.max(min_rate, intake * 0.8)
-    floor = math.max(min_rate, intake * 0.5)
+    floor = math.max(min_rate, intake * floor_share)
     serving, moved_at, tuned_at = issued, now, now
   end
 else
@@ -137,6 +138,10 @@ class RoomSettings:
     burst_s: float = 1.0           # an empty line lets this many seconds of intake in at once
     calm_s: float = 10.0           # auto: no overload for this long (and no line) closes it
     min_admit_per_s: float = 1.0   # auto: the line always moves
+    # auto: the rate never falls below this share of the intake measured before opening.
+    # In gunicorn, part of the overload is the crowd's own requests (arrivals, refreshes),
+    # which admitting fewer would not relieve; the edge gate answers those itself, and sets 0.
+    intake_floor_share: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -171,7 +176,8 @@ def script_args(settings: RoomSettings, place_number: int | None,
                 overloaded: bool) -> list:
     """ADMIT_SCRIPT's arguments for one visitor (shared by every client of the line)."""
     return [place_number or 0, int(overloaded), settings.default_admit_per_s,
-            settings.burst_s, settings.calm_s, settings.min_admit_per_s]
+            settings.burst_s, settings.calm_s, settings.min_admit_per_s,
+            settings.intake_floor_share]
 
 
 def admission_from_answer(answer: list) -> Admission:
