@@ -42,13 +42,14 @@ class BacklogBoard:
     """What one read of the hash found: the fresh pods' total, and the stale fields."""
 
     waiting: int | None      # connections waiting over every fresh pod; None: no fresh pod
-    pods: int                # pods whose reading is fresh
+    pods: int                # fresh readings (a pod behind the gate files two: master, gate)
     stale: tuple[str, ...]   # fields to forget: too old, or not a reading at all
 
 
-def publish(client, pod: str, waiting: int) -> None:
-    """File `waiting` as pod `pod`'s backlog now (by the Redis server's clock)."""
-    client.eval(_PUBLISH, 1, KEY, pod, str(int(waiting)), str(int(FRESH_S * 1000)))
+def publish(client, pod: str, waiting: int):
+    """File `waiting` as pod `pod`'s backlog now (by the Redis server's clock). With an
+    asyncio client, await the answer."""
+    return client.eval(_PUBLISH, 1, KEY, pod, str(int(waiting)), str(int(FRESH_S * 1000)))
 
 
 def read(client) -> BacklogBoard:

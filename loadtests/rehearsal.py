@@ -62,6 +62,7 @@ class RehearsalSettings:
     events_file: Path | None = None   # announced events, on the trace's clock
     waiting_room: str = "off"         # the demo shop's waiting room: off, auto or on
     admit_per_s: float | None = None  # its rate in mode `on`
+    gate: bool = False                # the edge gate in front of gunicorn (serve --gate)
 
 
 def _peakshop(*arguments: str) -> list[str]:
@@ -122,7 +123,8 @@ class Rehearsal:
                 "PEAKSHOP_LATENCY_SLO_S": str(self.settings.slo.latency_p95_s),
                 "PROMETHEUS_MULTIPROC_DIR": str(self.instance / "metrics"),
                 # gunicorn's control socket goes here, not into a folder shared with others.
-                "XDG_RUNTIME_DIR": str(self.instance)}
+                "XDG_RUNTIME_DIR": str(self.instance),
+                "PEAKSHOP_GATE": "true" if self.settings.gate else "false"}
 
     def start_child(self, name: str, command: list[str], env: dict[str, str]) -> Child:
         child = processes.start(name, command, env=env, log_path=self.report_dir / f"{name}.log")
@@ -182,6 +184,11 @@ class Rehearsal:
         shift_events(self.settings.events_file, shifted, self.replay.compress,
                      trace_starts_s=time.time() + LOAD_STARTS_AFTER_S - season_start(today))
         return ["--events", str(shifted), "--season-start", today]
+
+    def gate_pid(self) -> int | None:
+        """With --gate the `serve` child is the gate, gunicorn's master its child."""
+        serve = self.children.get("serve")
+        return serve.pid if self.settings.gate and serve is not None else None
 
     def order_worker_count(self) -> int:
         if "scaler" in self.children:
@@ -305,7 +312,8 @@ class Rehearsal:
                                                          socket_timeout=2),
                                     lambda: self.children["locust"].pid
                                     if "locust" in self.children else None,
-                                    self.server_latency)
+                                    self.server_latency,
+                                    gate_pid=self.gate_pid)
             locust = self.start_locust(env, shop.slug, shop.merchant_token)
             click.echo(f"replaying {self.settings.replay_settings.trace}: "
                        f"{self.replay.duration_s} s, compress {self.replay.compress:g}, "
@@ -337,6 +345,7 @@ class Rehearsal:
                "events": str(self.settings.events_file) if self.settings.events_file else None,
                "waiting_room_mode": self.settings.waiting_room,
                "admit_per_s": self.settings.admit_per_s,
+               "gate": self.settings.gate,
                "locust_cpu_ms_per_visit": 1000 * locust_cpu_s / max(1, totals.get("started", 0)),
                "load_average_1min_at_end": round(os.getloadavg()[0], 2)}
         summary = report.summarize(rows, totals, self.settings.slo, orders=check.to_summary(),
@@ -346,7 +355,7 @@ class Rehearsal:
         if rows:
             title = (f"peakshop rehearsal: {Path(self.settings.replay_settings.trace).name}, "
                      f"{'scaler' if self.settings.scaler else 'no scaler'}, waiting room "
-                     f"{self.settings.waiting_room}")
+                     f"{self.settings.waiting_room}{', gate' if self.settings.gate else ''}")
             report.write_plot(rows, self.settings.slo, self.report_dir / "timeline.png", title)
         return summary
 

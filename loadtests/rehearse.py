@@ -42,7 +42,8 @@ def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress
                    scale: float | None, duration: float | None, slo_p95: float,
                    drain_timeout: float, pacing: float,
                    events: str | None = None, waiting_room: str = "off",
-                   admit_per_s: float | None = None) -> tuple[RehearsalSettings, Replay]:
+                   admit_per_s: float | None = None,
+                   gate: bool = False) -> tuple[RehearsalSettings, Replay]:
     """Settings from the flags; raises BadArgument with one line naming the fix."""
     if admit_per_s is not None:
         if not (math.isfinite(admit_per_s) and admit_per_s > 0):
@@ -85,7 +86,8 @@ def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress
                              drain_timeout_s=drain_timeout, pacing_s=pacing,
                              redis_url=redis_url,
                              events_file=Path(events).resolve() if events else None,
-                             waiting_room=waiting_room, admit_per_s=admit_per_s), replay
+                             waiting_room=waiting_room, admit_per_s=admit_per_s,
+                             gate=gate), replay
 
 
 class OneLineErrors(click.Command):
@@ -121,12 +123,14 @@ class OneLineErrors(click.Command):
               show_default=True, help="The demo shop's waiting room (docs/waiting-room.md).")
 @click.option("--admit-per-s", type=float, metavar="N",
               help="Visitors let in per second with --waiting-room on.")
+@click.option("--gate", is_flag=True, help="The edge gate in front of gunicorn "
+              "(peakshop serve --gate): the room answered before gunicorn.")
 def rehearse_command(trace, no_scaler, report_dir, compress, scale, duration, slo_p95,
-                     drain_timeout, pacing, events, waiting_room, admit_per_s) -> None:
+                     drain_timeout, pacing, events, waiting_room, admit_per_s, gate) -> None:
     """Rehearse a traffic peak locally: storefront, workers, scaler and Locust together."""
     settings, replay = build_settings(trace, no_scaler, report_dir, compress, scale, duration,
                                       slo_p95, drain_timeout, pacing, events, waiting_room,
-                                      admit_per_s)
+                                      admit_per_s, gate)
     rehearsal = Rehearsal(settings, replay)
     previous = {sig: signal.signal(sig, _raise_interrupted)
                 for sig in (signal.SIGINT, signal.SIGTERM)}

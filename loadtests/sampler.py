@@ -20,6 +20,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from common.order_stream import queue_depth
 from loadtests import processes
+from scaler.signals.procfs import cpu_seconds
 
 
 @dataclass(frozen=True)
@@ -111,8 +112,10 @@ class StackProbe:
 
     def __init__(self, pidfile: Path, order_workers: Callable[[], int],
                  redis_client: redis.Redis, locust_pid: Callable[[], int | None],
-                 server_latency: ServerLatency | None = None) -> None:
+                 server_latency: ServerLatency | None = None,
+                 gate_pid: Callable[[], int | None] | None = None) -> None:
         self.pidfile = pidfile
+        self.gate_pid = gate_pid
         self.order_workers = order_workers
         self.redis = redis_client
         self.locust_pid = locust_pid
@@ -126,12 +129,17 @@ class StackProbe:
         except redis.RedisError:
             length, age = None, None
         locust = self.locust_pid()
+        server_cpu_s = processes.tree_cpu_seconds(master) if master else 0.0
+        gate = self.gate_pid() if self.gate_pid else None
+        if gate:
+            # The gate in front of gunicorn is part of the server: its own CPU counts too.
+            server_cpu_s += cpu_seconds(gate) or 0.0
         return StackSample(
             epoch=time.time(),
             web_workers=len(processes.children_of(master)) if master else 0,
             order_workers=self.order_workers(),
             queue_depth=length, queue_age_s=age,
-            server_cpu_s=processes.tree_cpu_seconds(master) if master else 0.0,
+            server_cpu_s=server_cpu_s,
             locust_cpu_s=processes.tree_cpu_seconds(locust) if locust else 0.0,
             machine_busy_s=processes.machine_busy_seconds(),
             server_p95_s=self.server_latency.p95_s if self.server_latency else None)

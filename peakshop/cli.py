@@ -19,6 +19,7 @@ from common.lazycli import LazyGroup
     "restore": "shop.backup.cli:restore_command",
     "drill": "shop.backup.cli:drill_command",
     "images": "shop.images.cli:images",
+    "gate": "shop.edge.run:gate_command",
 })
 @click.version_option(package_name="peakshop")
 def cli() -> None:

@@ -49,9 +49,25 @@ def db_upgrade() -> None:
 
 
 @click.command()
-def serve() -> None:
+@click.option("--gate", "with_gate", is_flag=True, default=False,
+              help="Run the edge gate on PEAKSHOP_BIND and gunicorn behind it on a private "
+                   "address (also PEAKSHOP_GATE=true; docs/waiting-room.md).")
+def serve(with_gate: bool) -> None:
     """Run the storefront under gunicorn (bind from PEAKSHOP_BIND)."""
     settings = ensure_redis(settings_or_exit())
+    from shop.edge.settings import load_gate_settings
+
+    try:
+        with_gate = with_gate or load_gate_settings(settings).enabled
+    except ConfigError as problem:
+        click.echo(f"peakshop: {problem}", err=True)
+        sys.exit(2)
+    if with_gate:
+        from shop.edge.run import configure_logging, gate_settings_or_exit, run_gunicorn_behind_gate
+
+        gate_settings = gate_settings_or_exit(settings)
+        configure_logging(settings.log_json)
+        sys.exit(run_gunicorn_behind_gate(gate_settings))
     from shop.serve import run_gunicorn
 
     run_gunicorn(settings)

@@ -91,3 +91,19 @@ def test_the_liveness_probe_imports_no_database_code(tmp_path):
                             env={"PATH": "/usr/bin:/bin", "PEAKSHOP_INSTANCE_PATH": str(tmp_path)})
     assert "no heartbeat" in result.stderr, result.stderr
     assert "HEAVY []" in result.stdout, result.stdout + result.stderr
+
+
+def test_the_edge_gate_imports_neither_flask_nor_the_database(tmp_path):
+    """The gate (`shop.edge`) must start fast and stay up while the app behind it is down:
+    it shares only the pure parts of the waiting room, never Flask or SQLAlchemy."""
+    assert crossings("shop/edge", ("flask", "werkzeug", "sqlalchemy", "alembic")) == []
+    probe = ("import sys\n"
+             "import shop.edge.run, shop.edge.server\n"
+             "from peakshop.cli import cli\n"
+             "cli.get_command(None, 'gate')\n"
+             "heavy = sorted(name for name in ('flask', 'werkzeug', 'sqlalchemy', 'alembic')\n"
+             "               if name in sys.modules)\n"
+             "print('HEAVY', heavy)\n")
+    result = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True,
+                            text=True, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    assert "HEAVY []" in result.stdout, result.stdout + result.stderr

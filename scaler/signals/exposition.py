@@ -23,6 +23,8 @@ REQUESTS_FAMILY = "peakshop_http_requests"  # the parser drops a counter's `_tot
 LATENCY_FAMILY = "peakshop_http_request_duration_seconds"
 IN_FLIGHT_FAMILY = "peakshop_http_requests_in_flight"
 LISTEN_BACKLOG_FAMILY = "peakshop_http_listen_backlog"
+# Behind the edge gate, the requests waiting for a worker wait at the gate instead.
+GATE_WAITING_FAMILY = "peakshop_gate_requests_waiting"
 QUEUE_LENGTH_FAMILY = "peakshop_queue_length"
 QUEUE_PENDING_FAMILY = "peakshop_queue_pending"
 QUEUE_AGE_FAMILY = "peakshop_queue_oldest_age_seconds"
@@ -74,7 +76,7 @@ def parse_exposition(text: str, at_s: float,
             elif family.name == ORDERS_CONFIRMED_FAMILY and sample.name.endswith("_total"):
                 gauges[family.name].append(sample.value)
             elif family.name in (IN_FLIGHT_FAMILY, LISTEN_BACKLOG_FAMILY, QUEUE_LENGTH_FAMILY,
-                                 QUEUE_PENDING_FAMILY, QUEUE_AGE_FAMILY):
+                                 QUEUE_PENDING_FAMILY, QUEUE_AGE_FAMILY, GATE_WAITING_FAMILY):
                 gauges[family.name].append(sample.value)
     if not seen_requests:
         raise SignalError(f"metrics endpoint has no {REQUESTS_FAMILY}_total counter: "
@@ -89,7 +91,8 @@ def parse_exposition(text: str, at_s: float,
         requests_total=requests_total,
         latency_buckets=tuple(sorted(buckets.items())),
         in_flight=sum(gauges[IN_FLIGHT_FAMILY]) if gauges.get(IN_FLIGHT_FAMILY) else None,
-        listen_backlog=largest(LISTEN_BACKLOG_FAMILY),
+        listen_backlog=_waiting_for_a_worker(largest(LISTEN_BACKLOG_FAMILY),
+                                             gauges.get(GATE_WAITING_FAMILY)),
         queue_length=largest(QUEUE_LENGTH_FAMILY),
         queue_pending=largest(QUEUE_PENDING_FAMILY),
         queue_oldest_age_s=largest(QUEUE_AGE_FAMILY),
@@ -128,6 +131,14 @@ def histogram_quantile(quantile: float, buckets: list[tuple[float, float]]) -> f
             return lower_bound + (bound - lower_bound) * (rank - lower_count) / in_bucket
         lower_bound, lower_count = bound, count
     return lower_bound
+
+
+def _waiting_for_a_worker(backlog: float | None, at_gate: list[float] | None) -> float | None:
+    """The listen backlog plus the requests the edge gate holds (one sample per gate
+    process, summed); None when neither is reported."""
+    if not at_gate:
+        return backlog
+    return (backlog or 0.0) + sum(at_gate)
 
 
 def traffic_between(old: Scrape, new: Scrape) -> TrafficReading:

@@ -32,8 +32,11 @@ def latency_p95_query(window_s: int, extra_selector: str = "") -> str:
 
 
 def waiting_query(extra_selector: str = "") -> str:
-    """PromQL for the requests queued for a free worker, all pods together."""
-    return f"sum(peakshop_http_listen_backlog{_selector(extra_selector)})"
+    """PromQL for the requests queued for a free worker, all pods together: in the listen
+    backlog, and at the edge gate where there is one (`or vector(0)`: where there is none)."""
+    selector = _selector(extra_selector)
+    return (f"sum(peakshop_http_listen_backlog{selector}) + "
+            f"(sum(peakshop_gate_requests_waiting{selector}) or vector(0))")
 
 
 def scalar_from_response(payload: dict[str, Any]) -> float | None:

@@ -13,12 +13,10 @@ import sqlalchemy.exc
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
+from shop.core.problem_json import PROBLEM_JSON, RETRY_AFTER_S, STATUS_PAGE, TYPE_BASE  # noqa: F401
+
 log = logging.getLogger(__name__)
 
-PROBLEM_JSON = "application/problem+json"
-TYPE_BASE = "https://peakshop.dev/problems/"
-RETRY_AFTER_S = 5
-STATUS_PAGE = "/status"  # where customers read what we know about an outage
 
 
 class Problem(Exception):

@@ -11,69 +11,26 @@ whenever the directory is set; no import order can then silently turn them per-p
 
 from __future__ import annotations
 
-import functools
-import os
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
-    Counter,
-    Gauge,
-    Histogram,
     generate_latest,
     multiprocess,
     start_http_server,
-    values,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from common.listen_queue import bind_port, listen_backlog
+from shop.core.http_metrics import KNOWN_METHODS, http_metrics, multiprocess_dir
 
 # Collectors that read live state at scrape time (queue depth, orders by status) register
 # here; they run once per scrape in the process that answers it.
 scrape_time_collectors: list[Callable[[Flask], object]] = []
-
-# Anything else a client sends is counted as "other": a label per invented method would let
-# any caller grow the metric without bound.
-KNOWN_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
-
-
-def multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-
-
-@dataclass(frozen=True)
-class HttpMetrics:
-    requests: Counter
-    latency: Histogram
-    in_flight: Gauge
-
-
-@functools.cache
-def http_metrics() -> HttpMetrics:
-    """The request metrics of this process, created once, file-backed under gunicorn."""
-    registry: CollectorRegistry | None = REGISTRY
-    if multiprocess_dir():
-        if values.ValueClass is values.MutexValue:
-            values.ValueClass = values.get_value_class()
-        # The samples live in files; `/metrics` reads them through MultiProcessCollector.
-        registry = None
-    return HttpMetrics(
-        requests=Counter("peakshop_http_requests_total", "HTTP requests answered",
-                         ["method", "route", "status"], registry=registry),
-        latency=Histogram("peakshop_http_request_duration_seconds", "HTTP request latency",
-                          ["method", "route"], registry=registry,
-                          buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.15, 0.25, 0.5, 1, 2.5, 5,
-                                   10)),
-        in_flight=Gauge("peakshop_http_requests_in_flight", "HTTP requests being served",
-                        multiprocess_mode="livesum", registry=registry),
-    )
-
 
 def init_app(app: Flask) -> None:
     metrics = http_metrics()

@@ -12,7 +12,6 @@ Order of the questions, cheapest first:
 from __future__ import annotations
 
 import os
-import re
 import time
 from urllib.parse import parse_qs
 
@@ -22,7 +21,7 @@ from common.listen_queue import bind_port
 from shop.core import resources
 from shop.core.metrics import http_metrics
 from shop.storefront import cart_session
-from shop.waiting_room import views
+from shop.waiting_room import paths, views
 from shop.waiting_room.decision import (
     LoadLevel,
     LoadThresholds,
@@ -31,7 +30,15 @@ from shop.waiting_room.decision import (
     room_should_open,
     shed_or_admit,
 )
-from shop.waiting_room.service import Admission, Line, Outcome, RoomSettings
+from shop.waiting_room.paths import API_BROWSE_RULES, CRAWLER_AGENT  # noqa: F401
+from shop.waiting_room.service import (
+    OFF_CACHE_MAX_SHOPS,
+    OFF_CACHE_S,
+    Admission,
+    Line,
+    Outcome,
+    RoomSettings,
+)
 from shop.waiting_room.signals import ProcessLoad
 from shop.waiting_room.tickets import Tickets
 
@@ -44,14 +51,6 @@ CART_ENDPOINTS = frozenset({"cart_api.show_cart", "cart_api.set_item",
 CHECKOUT_ENDPOINTS = frozenset({"checkout_api.checkout", "orders_api.show_order",
                                 "storefront.show_checkout", "storefront.place_order",
                                 "storefront.show_order"})
-# Search engines and link previews announce themselves; HTTP libraries do not count, since
-# shops' own apps and integrations use them.
-CRAWLER_AGENT = re.compile(r"bot\b|crawl|spider|slurp|facebookexternalhit|bingpreview|"
-                           r"scrapy|httrack", re.IGNORECASE)
-# A mode of "off" is remembered this long per process: a room switched on takes at most this
-# long to apply, and a shop without a room costs no Redis round trip per new visitor.
-OFF_CACHE_S = 1.0
-OFF_CACHE_MAX_SHOPS = 1000
 # Where FastLine leaves the room's decision for the Flask hook.
 FAST_DECISION = "peakshop.waiting_room.decision"
 
@@ -196,27 +195,11 @@ class FastLine:
         return self.wsgi_app(environ, start_response)
 
 
-API_BROWSE = re.compile(r"/api/v1/shops/([^/]+)/(products(?:/[^/]+)?|carts)")
-# The URL rules of the routes FastLine answers for, as the metrics label them (a test checks
-# them against the app's url_map).
-API_BROWSE_RULES = {"products": "/api/v1/shops/<slug>/products",
-                    "product": "/api/v1/shops/<slug>/products/<sku>",
-                    "carts": "/api/v1/shops/<slug>/carts"}
-
-
 def api_browse(environ: dict) -> tuple[str, str] | None:
-    """The shop and the URL rule of a JSON API request that meets the room (the same
-    requests as BROWSE_ENDPOINTS), else None."""
-    match = API_BROWSE.fullmatch(environ.get("PATH_INFO", ""))
-    if match is None:
-        return None
-    method, resource = environ.get("REQUEST_METHOD", ""), match[2]
-    if not ((method in ("GET", "HEAD") and resource != "carts")
-            or (method == "POST" and resource == "carts")):
-        return None
-    rule = API_BROWSE_RULES["product" if "/" in resource else resource]
+    """The shop and the URL rule of a JSON API request that meets the room, else None."""
     # WSGI hands the path as latin-1; Flask decodes it as UTF-8, and so must the slug here.
-    return match[1].encode("latin-1").decode("utf-8", "replace"), rule
+    path = environ.get("PATH_INFO", "").encode("latin-1").decode("utf-8", "replace")
+    return paths.api_browse(environ.get("REQUEST_METHOD", ""), path)
 
 
 def _api_ticket(environ: dict) -> str | None:

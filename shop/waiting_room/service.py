@@ -39,6 +39,10 @@ KEY_PREFIX = "peakshop:waiting-room:"
 RETRY_REDIS_AFTER_S = 2.0
 MAX_ADMIT_PER_S = 100_000
 MIN_ADMIT_PER_S = 0.01   # one visitor every 100 s: slower is a closed shop, not a line
+# A mode of "off" is remembered this long per process: a room switched on takes at most this
+# long to apply, and a shop without a room costs no Redis round trip per new visitor.
+OFF_CACHE_S = 1.0
+OFF_CACHE_MAX_SHOPS = 1000
 
 ADMIT_SCRIPT = """
 local key = KEYS[1]
@@ -52,6 +56,7 @@ local ticket = tonumber(ARGV[1])
 local hot = ARGV[2] == '1'
 local default_rate, burst_s = tonumber(ARGV[3]), tonumber(ARGV[4])
 local calm_s, min_rate = tonumber(ARGV[5]), tonumber(ARGV[6])
+local floor_share = tonumber(ARGV[7]) or 0.5
 local issued = tonumber(f[3]) or 0
 local serving = tonumber(f[4]) or issued
 local moved_at = tonumber(f[5]) or now
@@ -79,7 +84,7 @@ elseif not open then
   if hot then
     open = true
     rate = math.max(min_rate, intake * 0.8)
-    floor = math.max(min_rate, intake * 0.5)
+    floor = math.max(min_rate, intake * floor_share)
     serving, moved_at, tuned_at = issued, now, now
   end
 else
@@ -133,6 +138,10 @@ class RoomSettings:
     burst_s: float = 1.0           # an empty line lets this many seconds of intake in at once
     calm_s: float = 10.0           # auto: no overload for this long (and no line) closes it
     min_admit_per_s: float = 1.0   # auto: the line always moves
+    # auto: the rate never falls below this share of the intake measured before opening.
+    # In gunicorn, part of the overload is the crowd's own requests (arrivals, refreshes),
+    # which admitting fewer would not relieve; the edge gate answers those itself, and sets 0.
+    intake_floor_share: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -163,6 +172,41 @@ def eta_s(position: int, admit_per_s: float) -> float:
     return position / admit_per_s if admit_per_s > 0 else math.inf
 
 
+def script_args(settings: RoomSettings, place_number: int | None,
+                overloaded: bool) -> list:
+    """ADMIT_SCRIPT's arguments for one visitor (shared by every client of the line)."""
+    return [place_number or 0, int(overloaded), settings.default_admit_per_s,
+            settings.burst_s, settings.calm_s, settings.min_admit_per_s,
+            settings.intake_floor_share]
+
+
+def admission_from_answer(answer: list) -> Admission:
+    """What ADMIT_SCRIPT's answer means for the visitor."""
+    outcome = Outcome(_text(answer[0]))
+    if outcome is Outcome.NO_ROOM:
+        return Admission(outcome)
+    rate = float(_text(answer[3]))
+    position = int(answer[2])
+    return Admission(outcome, number=int(answer[1]), position=position,
+                     eta_s=eta_s(position, rate), shop_name=_text(answer[4]))
+
+
+class RedisBreaker:
+    """Fail open, and cheaply: after a Redis error the room answers "no room" without asking
+    Redis for `RETRY_REDIS_AFTER_S`, so an outage costs no timeout per request."""
+
+    def __init__(self) -> None:
+        self._down_until = 0.0
+
+    def open(self) -> bool:
+        return time.monotonic() < self._down_until
+
+    def tripped(self, error: Exception) -> Admission:
+        self._down_until = time.monotonic() + RETRY_REDIS_AFTER_S
+        log.warning("waiting room unavailable, letting visitors in: %s", error)
+        return Admission(Outcome.NO_ROOM)
+
+
 class Line:
     """The lines of every shop in one Redis, with a per-process breaker for outages."""
 
@@ -170,28 +214,19 @@ class Line:
         self.client = client
         self.settings = settings
         self._script = client.register_script(ADMIT_SCRIPT)
-        self._redis_down_until = 0.0
+        self.breaker = RedisBreaker()
 
     def admit(self, slug: str, place_number: int | None, overloaded: bool) -> Admission:
         """Decide for one visitor without a pass: let in, keep waiting, or no room at all."""
-        if time.monotonic() < self._redis_down_until:
+        if self.breaker.open():
             return Admission(Outcome.NO_ROOM)
         try:
-            answer = self._script(keys=[room_key(slug)], args=[
-                place_number or 0, int(overloaded), self.settings.default_admit_per_s,
-                self.settings.burst_s, self.settings.calm_s, self.settings.min_admit_per_s])
+            answer = self._script(keys=[room_key(slug)],
+                                  args=script_args(self.settings, place_number, overloaded))
         except redis.RedisError as error:
             # Fail open: the shedder still protects the server without Redis.
-            self._redis_down_until = time.monotonic() + RETRY_REDIS_AFTER_S
-            log.warning("waiting room unavailable, letting visitors in: %s", error)
-            return Admission(Outcome.NO_ROOM)
-        outcome = Outcome(_text(answer[0]))
-        if outcome is Outcome.NO_ROOM:
-            return Admission(outcome)
-        rate = float(_text(answer[3]))
-        position = int(answer[2])
-        return Admission(outcome, number=int(answer[1]), position=position,
-                         eta_s=eta_s(position, rate), shop_name=_text(answer[4]))
+            return self.breaker.tripped(error)
+        return admission_from_answer(answer)
 
     def set_mode(self, slug: str, shop_name: str, mode: str,
                  admit_per_s: float | None) -> RoomStatus:

@@ -13,16 +13,21 @@ import math
 
 from flask import Response, make_response, render_template, request
 
-from shop.core.errors import PROBLEM_JSON, TYPE_BASE, problem_response
+from shop.core.errors import PROBLEM_JSON, problem_response
 from shop.storefront.blueprint import ShopLink
+from shop.waiting_room.answers import (  # noqa: F401 (the names the app's hooks use)
+    POSITION_HEADER,
+    ROOM_COOKIE,
+    ROOM_HEADER,
+    ROOM_PARAM,
+    waiting_body,
+    waiting_headers,
+    waiting_problem,
+)
 from shop.waiting_room.decision import LoadLevel, RequestClass, retry_after_s
 from shop.waiting_room.service import Admission
 from shop.waiting_room.tickets import PLACE_MAX_AGE_S
 
-ROOM_HEADER = "Peakshop-Waiting-Room"
-ROOM_PARAM = "waiting_room"
-ROOM_COOKIE = "peakshop_waiting_room"
-POSITION_HEADER = "Peakshop-Waiting-Room-Position"   # only on answers to visitors in line
 SHED_RETRY_AFTER_S = 10
 
 
@@ -47,37 +52,11 @@ def eta_words(eta_s: float) -> str:
     return f"about {hours} hour{'s' if hours > 1 else ''}"
 
 
-def _waiting_body(admission: Admission, place_token: str) -> dict:
-    eta = admission.eta_s if math.isfinite(admission.eta_s) else None
-    return {"type": TYPE_BASE + "waiting_room", "title": "Waiting room", "status": 503,
-            "detail": f"the shop is very busy and visitors are let in in turn: you are "
-                      f"number {admission.position} in line; send the '{ROOM_HEADER}' header "
-                      f"(or the '{ROOM_PARAM}' query parameter) with the ticket below to keep "
-                      "your place",
-            "code": "waiting_room", "position": admission.position,
-            "eta_s": None if eta is None else math.ceil(eta), "ticket": place_token}
-
-
-def _waiting_headers(admission: Admission, place_token: str) -> list[tuple[str, str]]:
-    return [("Retry-After", str(retry_after_s(admission.eta_s))),
-            (ROOM_HEADER, place_token), (POSITION_HEADER, str(admission.position)),
-            ("Cache-Control", "no-store")]
-
-
-def waiting_problem(admission: Admission, place_token: str) -> tuple[str, list, bytes]:
-    """The JSON API's 503 for a visitor in line as WSGI status, headers and body (no Flask:
-    see gate.FastLine)."""
-    body = json.dumps(_waiting_body(admission, place_token)).encode()
-    return ("503 SERVICE UNAVAILABLE",
-            [("Content-Type", PROBLEM_JSON), ("Content-Length", str(len(body))),
-             *_waiting_headers(admission, place_token)], body)
-
-
 def waiting(slug: str, admission: Admission, place_token: str) -> Response:
     """503 for a visitor still in line: their place, the ETA and when to ask again."""
     retry_s = retry_after_s(admission.eta_s)
     if _is_api():
-        response = Response(json.dumps(_waiting_body(admission, place_token)), status=503,
+        response = Response(json.dumps(waiting_body(admission, place_token)), status=503,
                             mimetype=PROBLEM_JSON)
     else:
         shop = ShopLink(slug, admission.shop_name or slug)
@@ -88,7 +67,7 @@ def waiting(slug: str, admission: Admission, place_token: str) -> Response:
         response.set_cookie(ROOM_COOKIE, place_token, max_age=PLACE_MAX_AGE_S,
                             path=_cookie_path(slug), httponly=True, samesite="Lax",
                             secure=request.is_secure)
-    for name, value in _waiting_headers(admission, place_token):
+    for name, value in waiting_headers(admission, place_token):
         if name != ROOM_HEADER or _is_api():
             response.headers[name] = value
     return response

@@ -183,3 +183,30 @@ def test_shoppers_wait_in_line_and_are_let_in_without_a_failure(sqlite_storefron
     # Waiting answers are not served requests: no 503 reached the latency figures.
     assert not any(name.startswith("GET") and row["Failure Count"] != "0"
                    for name, row in run.stats.items())
+
+
+def test_the_gate_flag_reaches_the_settings(tmp_path):
+    settings, _ = build_settings("surge", True, str(tmp_path / "r"), None, None, None, 0.5, 60,
+                                 10, waiting_room="auto", gate=True)
+    assert settings.gate is True
+    assert build_settings("surge", True, str(tmp_path / "d"), None, None, None, 0.5, 60,
+                          10)[0].gate is False
+
+
+@pytest.mark.slow
+def test_a_short_rehearsal_behind_the_gate(tmp_path):
+    """The same rehearsal with `--gate`: the line is answered by the gate in front of
+    gunicorn, every waiting shopper sees a place and an ETA, and no order is lost."""
+    trace = tmp_path / "short.csv"
+    trace.write_text("second,rps\n" + "".join(f"{s},12\n" for s in range(20)))
+    report = tmp_path / "report"
+    completed = rehearse("--trace", str(trace), "--report", str(report), "--no-scaler",
+                         "--waiting-room", "on", "--admit-per-s", "4", "--gate",
+                         "--drain-timeout", "120")
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["gate"] is True and summary["errors"] == 0
+    assert summary["orders_confirmed"] == summary["orders_placed"]
+    room = summary["waiting_room"]
+    assert room["visitors_in_line"] > 0, room
+    assert room["waiting_answers_without_position_or_eta"] == 0

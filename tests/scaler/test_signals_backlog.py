@@ -44,3 +44,22 @@ def test_the_storefront_reports_what_waits_and_the_scaler_judges_it():
     assert latency_within_slo(reading, 0.5) is False
     calm = traffic_between(before, parse_exposition(EXPOSITION % (1300, 2), at_s=30.0))
     assert latency_within_slo(calm, 0.5) is True
+
+
+def test_behind_the_edge_gate_what_waits_at_the_gate_counts_as_waiting():
+    """The gate keeps gunicorn's accept queue short: the queue is its own (one sample per
+    gate process, as its multiprocess gauge reports it)."""
+    gated = EXPOSITION + ("# TYPE peakshop_gate_requests_waiting gauge\n"
+                          'peakshop_gate_requests_waiting{pid="101"} %d\n'
+                          'peakshop_gate_requests_waiting{pid="102"} %d\n')
+    before = parse_exposition(gated % (1000, 0, 0, 0), at_s=0.0)
+    after = parse_exposition(gated % (1300, 1, 300, 149), at_s=30.0)
+    reading = traffic_between(before, after)
+    assert reading.waiting == 450
+    assert latency_within_slo(reading, 0.5) is False
+    without_backlog = parse_exposition(
+        "# TYPE peakshop_http_requests_total counter\n"
+        'peakshop_http_requests_total{method="GET",route="/",status="200"} 1300\n'
+        "# TYPE peakshop_gate_requests_waiting gauge\npeakshop_gate_requests_waiting 7\n",
+        at_s=30.0)
+    assert traffic_between(before, without_backlog).waiting == 7

@@ -106,3 +106,19 @@ def test_with_redis_down_the_room_fails_open_and_recovers():
         assert fresh.admit("acme", None, overloaded=False).outcome is Outcome.WAIT
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(("share", "floor_above_minimum"), [(0.5, True), (0.0, False)])
+def test_the_rate_floor_is_a_share_of_the_intake_measured_before_opening(
+        redis_client, share, floor_above_minimum):
+    """In gunicorn the floor is half the intake; the edge gate (share 0) has none."""
+    line = Line(redis_client, RoomSettings(calm_s=3600.0, min_admit_per_s=0.001,
+                                           intake_floor_share=share))
+    line.set_mode("acme", "Acme", "auto", None)
+    for _ in range(40):
+        line.admit("acme", None, overloaded=False)
+    time.sleep(1.05)   # the intake is measured once a second
+    line.admit("acme", None, overloaded=False)
+    line.admit("acme", None, overloaded=True)
+    floor = float(redis_client.hget(room_key("acme"), "floor"))
+    assert (floor > 0.5) is floor_above_minimum, floor

@@ -1,0 +1,95 @@
+"""The requests in flight to gunicorn: at most `limit` at once, the rest waiting here.
+
+gunicorn's workers take connections from the kernel's accept queue in arrival order, and a
+queue there is invisible and unordered. Holding the excess here instead keeps that queue
+short, serves the most valuable waiting request first (then the oldest), and turns the wait
+into a signal: the same `LoadSignals` a gunicorn worker reads from its listen backlog, with
+the requests waiting for a slot as the backlog.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+
+from shop.waiting_room.decision import (
+    LoadLevel,
+    LoadSignals,
+    LoadThresholds,
+    RequestClass,
+    load_level,
+)
+
+SERVICE_TIME_WEIGHT = 0.1   # of the newest request in the moving average, as in signals.py
+
+
+class SlotWaitTimeout(Exception):
+    """No slot came free in time: gunicorn is not keeping up at all."""
+
+
+class UpstreamSlots:
+    """A priority semaphore: `acquire(request_class)` waits for one of `limit` slots."""
+
+    def __init__(self, limit: int, thresholds: LoadThresholds) -> None:
+        self.limit = limit
+        self.thresholds = thresholds
+        self.in_flight = 0
+        self.waiting = 0
+        self.service_time_s = 0.0
+        self._queue: list[tuple[int, int, asyncio.Future]] = []
+        self._order = itertools.count()
+
+    async def acquire(self, request_class: RequestClass, timeout_s: float) -> None:
+        """Take a slot, waiting at most `timeout_s`; SlotWaitTimeout after that."""
+        if self.in_flight < self.limit and self.waiting == 0:
+            self.in_flight += 1
+            return
+        future = asyncio.get_running_loop().create_future()
+        heapq.heappush(self._queue, (-int(request_class), next(self._order), future))
+        self.waiting += 1
+        try:
+            await asyncio.wait_for(asyncio.shield(future), timeout_s)
+        except (TimeoutError, asyncio.CancelledError) as stopped:
+            if future.done():
+                self.release(0.0, served=False)   # handed over as we gave up: pass it on
+            else:
+                future.cancel()
+                self.waiting -= 1
+            if isinstance(stopped, asyncio.CancelledError):
+                raise
+            raise SlotWaitTimeout() from None
+
+    def release(self, service_s: float, served: bool = True) -> None:
+        """Give the slot back: to the most valuable request waiting (the oldest of its
+        class), or to nobody."""
+        if served:
+            self.service_time_s += (service_s - self.service_time_s) * SERVICE_TIME_WEIGHT
+        if self.in_flight > self.limit:   # the limit was lowered: this slot goes away
+            self.in_flight -= 1
+            return
+        while self._queue:
+            *_, future = heapq.heappop(self._queue)
+            if not future.done():
+                self.waiting -= 1
+                future.set_result(None)   # the slot passes on: in_flight stays
+                return
+        self.in_flight -= 1
+
+    def resize(self, limit: int) -> None:
+        """A new limit (gunicorn gained or lost workers): more slots serve the waiting at
+        once; fewer take effect as requests finish."""
+        self.limit = max(1, limit)
+        while self.in_flight < self.limit and self._queue:
+            *_, future = heapq.heappop(self._queue)
+            if not future.done():
+                self.waiting -= 1
+                self.in_flight += 1
+                future.set_result(None)
+
+    def signals(self) -> LoadSignals:
+        return LoadSignals(listen_backlog=self.waiting, service_time_s=self.service_time_s,
+                           concurrency=self.limit)
+
+    def level(self) -> LoadLevel:
+        return load_level(self.signals(), self.thresholds)

@@ -1,0 +1,112 @@
+"""The gate's slots to gunicorn: bounded, most valuable first, and the load they show."""
+
+import asyncio
+
+import pytest
+
+from shop.edge.slots import SlotWaitTimeout, UpstreamSlots
+from shop.waiting_room.decision import LoadLevel, LoadThresholds, RequestClass
+
+
+def test_a_freed_slot_goes_to_the_most_valuable_waiting_request_then_the_oldest():
+    async def scenario() -> list[str]:
+        slots = UpstreamSlots(1, LoadThresholds())
+        await slots.acquire(RequestClass.ESSENTIAL, 1)
+        served: list[str] = []
+
+        async def visit(name: str, value: RequestClass) -> None:
+            await slots.acquire(value, 5)
+            served.append(name)
+            slots.release(0.01)
+
+        waiting = [asyncio.create_task(visit(name, value)) for name, value in (
+            ("browse-1", RequestClass.ANONYMOUS_BROWSE), ("checkout", RequestClass.CHECKOUT),
+            ("browse-2", RequestClass.ANONYMOUS_BROWSE), ("cart", RequestClass.CART))]
+        await asyncio.sleep(0)
+        assert slots.waiting == 4 and slots.in_flight == 1
+        slots.release(0.01)
+        await asyncio.gather(*waiting)
+        assert slots.in_flight == 0 and slots.waiting == 0
+        return served
+
+    assert asyncio.run(scenario()) == ["checkout", "cart", "browse-1", "browse-2"]
+
+
+def test_a_request_that_waits_too_long_gives_up_its_place_and_nothing_leaks():
+    async def scenario() -> None:
+        slots = UpstreamSlots(1, LoadThresholds())
+        await slots.acquire(RequestClass.CART, 1)
+        with pytest.raises(SlotWaitTimeout):
+            await slots.acquire(RequestClass.CHECKOUT, 0.01)
+        assert slots.waiting == 0
+        slots.release(0.01)
+        assert slots.in_flight == 0
+        await slots.acquire(RequestClass.CART, 0.01)   # free again at once
+        assert slots.in_flight == 1
+
+    asyncio.run(scenario())
+
+
+@pytest.mark.parametrize(("waiting", "service_s", "level"), [
+    (0, 0.01, LoadLevel.NORMAL),
+    (40, 0.01, LoadLevel.NORMAL),      # 40 x 10 ms / 4 slots = 0.1 s ahead
+    (100, 0.01, LoadLevel.ELEVATED),   # 0.25 s ahead: half the SLO, the room opens
+    (200, 0.01, LoadLevel.HIGH),
+    (0, 2.5, LoadLevel.SEVERE),        # no queue, but every request breaks the SLO
+    (10_000, 0.01, LoadLevel.CRITICAL),
+])
+def test_the_requests_waiting_at_the_gate_are_its_backlog(waiting, service_s, level):
+    slots = UpstreamSlots(4, LoadThresholds(slo_s=0.5))
+    slots.waiting, slots.service_time_s = waiting, service_s
+    assert slots.level() is level
+
+
+def test_more_workers_let_more_in_at_once_and_fewer_take_effect_as_requests_end():
+    async def scenario() -> None:
+        slots = UpstreamSlots(1, LoadThresholds())
+        await slots.acquire(RequestClass.CART, 1)
+        waiting = [asyncio.create_task(slots.acquire(RequestClass.CART, 5)) for _ in range(3)]
+        await asyncio.sleep(0)
+        slots.resize(3)                      # two more slots: two of the three go in
+        await asyncio.sleep(0)
+        assert slots.in_flight == 3 and slots.waiting == 1
+        slots.resize(1)
+        slots.release(0.01)                  # above the new limit: the slot goes away
+        slots.release(0.01)
+        assert slots.in_flight == 1 and slots.waiting == 1
+        slots.release(0.01)                  # at the limit: handed to the last one waiting
+        await asyncio.gather(*waiting)
+        assert slots.in_flight == 1 and slots.waiting == 0
+
+    asyncio.run(scenario())
+
+
+def test_behind_serve_gate_the_slots_follow_gunicorns_workers(tmp_path, monkeypatch):
+    """The scaler adds gunicorn workers with SIGTTIN: the gate lets twice as many in."""
+    from shop.core.settings import load_settings
+    from shop.edge.server import Gate
+    from shop.edge.settings import load_gate_settings
+
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    monkeypatch.setenv("PEAKSHOP_WEB_THREADS", "1")
+    app = load_settings({"PEAKSHOP_INSTANCE_PATH": str(tmp_path),
+                         "PEAKSHOP_REDIS_URL": "redis://127.0.0.1:1/0"})
+    workers = [1]
+
+    async def scenario() -> list[int]:
+        gate = Gate(load_gate_settings(app, {}), upstream_workers=lambda: workers[0])
+        await gate.start()
+        seen = []
+        try:
+            for count in (1, 3, 2):
+                workers[0] = count
+                for _ in range(100):   # the watcher looks every 2 s
+                    if gate.slots.limit == 2 * count:
+                        break
+                    await asyncio.sleep(0.1)
+                seen.append(gate.slots.limit)
+        finally:
+            await gate.close()
+        return seen
+
+    assert asyncio.run(scenario()) == [2, 6, 4]
