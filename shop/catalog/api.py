@@ -98,10 +98,10 @@ def variant_lists(connection, products) -> dict[int, list[VariantView]]:
 def show_product(slug: str, sku: str):
     """One product with its live availability."""
     with resources.current().database.read_connection() as connection:
-        product = reads.product_view(connection, slug, sku)
+        product = reads.product_view(connection, slug, sku, media_store())
         return product_json(product, variants=variant_lists(connection, [product]).get(product.id),
                             parent_sku=variant_service.parent_sku(connection, product.parent_id),
-                            images=image_lists(connection, [product]).get(product.id))
+                            images=product.images)
 
 
 @blueprint.post("/products")

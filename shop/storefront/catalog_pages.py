@@ -17,7 +17,8 @@ from shop.core import resources
 from shop.core.errors import InvalidInput, NotFound
 from shop.core.http_cache import public_read
 from shop.core.timeutil import utcnow
-from shop.images.views import main_images, product_images
+from shop.images.api import media_store
+from shop.images.views import main_images
 from shop.storefront import cart_session
 from shop.storefront.blueprint import ShopLink, blueprint, find_shop, load_shop, page
 from shop.storefront.messages import with_labels
@@ -108,9 +109,8 @@ def show_product(slug: str, sku: str):
     """One product: price, what is left, and the add-to-cart form."""
     try:
         with resources.current().database.read_connection() as connection:
-            product = reads.product_view(connection, slug, sku)
+            product = reads.product_view(connection, slug, sku, media_store())
             choices = variant_choices(connection, product)
-            images = product_images(connection, product.id)
     except NotFound:
         load_shop(slug)  # a known shop gives its 404 page a way back (an unknown one 404s here)
         raise
@@ -118,7 +118,7 @@ def show_product(slug: str, sku: str):
     g.storefront_shop = shop
     remember_visit(slug)
     return page("product.html", shop=shop, product=product, quantity="1", error=None,
-                images=images, **choices)
+                images=product.images, **choices)
 
 
 def variant_choices(connection, product, chosen_sku: str | None = None) -> dict:
