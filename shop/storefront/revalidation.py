@@ -1,9 +1,10 @@
-"""Which reads a cache revalidates before Flask, and what the waiting room says about them.
+"""Which reads are answered before Flask, and what the waiting room says about them.
 
-A revalidation is answered 304 early only when the waiting room has nothing to say: no
-line to join and no new pass to hand out (the room decides exactly as for any browsing
-request, once, and Flask's gate reuses the decision if the request goes on). The load
-shedder is not asked: a 304 costs less than the 503 that would shed it.
+A revalidation is answered 304 early, and a page given again from the rendered memo, only
+when the waiting room has nothing to say: no line to join and no new pass to hand out (the
+room decides exactly as for any browsing request, once, and Flask's gate reuses the decision
+if the request goes on). The load shedder is not asked: either answer costs less than the
+503 that would shed it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ from werkzeug.http import parse_cookie
 
 from shop.catalog import api as catalog_api
 from shop.core.early_revalidation import SharedRead, answer_revalidations_early
+from shop.status import slo_counter
+from shop.status.components import Component
 from shop.storefront import catalog_pages
 from shop.waiting_room import views as room_views
 from shop.waiting_room.gate import CRAWLER_AGENT, FAST_DECISION
@@ -43,6 +46,19 @@ def room_has_nothing_to_say(app: Flask):
     return may_answer
 
 
+def count_as_good(app: Flask):
+    """A page given again from the rendered memo is a good storefront answer, counted as
+    Flask's hook counts the rendered one (the SLO's ratio must not lose its good events)."""
+    redis_client = app.extensions["peakshop"].redis
+
+    def count(environ: dict) -> None:
+        slo_counter.record(redis_client, Component.STOREFRONT, good=1, bad=0)
+
+    return count
+
+
 def init_app(app: Flask) -> None:
     """Call before the waiting room wraps the app, so that its FastLine runs first."""
-    answer_revalidations_early(app, SHARED_READS, room_has_nothing_to_say(app))
+    answer_revalidations_early(app, SHARED_READS, room_has_nothing_to_say(app),
+                               count_answer=count_as_good(app),
+                               never_kept_headers=(room_views.ROOM_HEADER,))
