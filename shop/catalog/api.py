@@ -29,7 +29,8 @@ JSON_REPRESENTATION = "catalog.json/1"
 
 def product_json(product: Product | ProductView, *, for_merchant: bool = False,
                  variants: list[VariantView] | None = None,
-                 parent_sku: str | None = None, images: list[ImageView] | None = None) -> dict:
+                 parent_sku: str | None = None, images: list[ImageView] | None = None,
+                 root: str | None = None) -> dict:
     """A product as the API shows it; a product with variants lists them, and a variant
     names its product and options. A product with variants is available as its variants;
     one without has no `variants` key, so its JSON is what it always was."""
@@ -46,7 +47,7 @@ def product_json(product: Product | ProductView, *, for_merchant: bool = False,
         body.update(parent_sku=parent_sku, options=product.options)
     if for_merchant:
         body.update(stock=product.stock, reserved=product.reserved)
-    root = site_root()
+    root = root or site_root()  # a listing passes it: reading it per product costs
     body["images"] = [image_json(image, root) for image in images or []]
     return body
 
@@ -82,8 +83,9 @@ def list_products(slug: str):
                                      cursor=request.args.get("cursor"))
         listed = variant_lists(session, page.items)
         pictured = image_lists(session, page.items)
-        return {"items": [product_json(p, variants=listed.get(p.id), images=pictured.get(p.id))
-                          for p in page.items],
+        root = site_root()
+        return {"items": [product_json(p, variants=listed.get(p.id), images=pictured.get(p.id),
+                                       root=root) for p in page.items],
                 "next_cursor": page.next_cursor}
 
 

@@ -7,9 +7,11 @@ cached 200 already or means nothing for a 304; the request is still counted in t
 metrics.
 
 A plain GET of a page this process rendered before under the same entity tag is answered
-from `RenderedMemo` the same way: the facts decide the tag, the tag decides whether the kept
-answer is still the page (it is what a 304 would vouch for), and the answer is sent with
-its current validators and a request id of its own. It is counted in the request metrics
+from `RenderedMemo` the same way: the facts, always read afresh for a full answer (never the
+memo's), decide the tag, the tag decides whether the kept answer is still the page (it is
+what a 304 would vouch for), and the answer is sent with its current validators and a
+request id of its own. A full answer is thus as live as a rendering: a change made through
+any process is seen by the next read of every other. It is counted in the request metrics
 and, through `count_answer`, in the SLO's good events. An answer is kept only when it is a
 200 that any cache may share: public, setting no cookie and carrying no visitor's own
 header (`never_kept_headers`), rendered under the tag it is judged by.
@@ -141,7 +143,9 @@ class FastRevalidation:
                 or not environ.get("PATH_INFO", "").startswith(self.prefixes)):
             return self.wsgi_app(environ, start_response)
         started = time.perf_counter()
-        found = self._freshness(environ)
+        # A revalidation may be judged on remembered facts (the memo's stated staleness); a
+        # full answer never is: it is as live as a rendering, kept or not.
+        found = self._freshness(environ, remembered_will_do=bool(conditional))
         if found is None:
             return self.wsgi_app(environ, start_response)
         rule, view_args, read, validators = found
@@ -156,6 +160,12 @@ class FastRevalidation:
             return []
         if not keeps:
             return self.wsgi_app(environ, start_response)
+        if FRESHNESS_KEY not in environ:  # judged on remembered facts: read them now
+            found = self._freshness(environ, remembered_will_do=False)
+            if found is None:
+                return self.wsgi_app(environ, start_response)
+            rule, view_args, read, validators = found
+            etag = quote_etag(validators.etag, weak=True)
         key = self._rendered_key(environ)
         kept = self.rendered.get(key, etag)
         if kept is None or not self.may_answer(environ, view_args):
@@ -170,9 +180,11 @@ class FastRevalidation:
         self.count_answer(environ)
         return [kept.body]
 
-    def _freshness(self, environ: dict) -> tuple | None:
+    def _freshness(self, environ: dict, *, remembered_will_do: bool) -> tuple | None:
         """(rule, view args, read, validators) of a shared read, or None when Flask must
-        answer (another route, a personal request, a shop or product that does not exist)."""
+        answer (another route, a personal request, a shop or product that does not exist,
+        a database that does not answer: Flask's error handling says so properly). Facts
+        read here are left in the environ for the view, which then needs no query."""
         try:
             rule, view_args = self.app.url_map.bind_to_environ(environ).match(
                 return_rule=True)
@@ -182,14 +194,17 @@ class FastRevalidation:
         if read is None or (read.personal_with_session and self._has_session(environ)):
             return None
         key = memo_key(rule.endpoint, view_args)
-        validators = self.memo.get(key)
+        validators = self.memo.get(key) if remembered_will_do else None
         if validators is None:
-            with self.app.app_context():
-                validators = read.find_freshness(**view_args)
+            try:
+                with self.app.app_context():
+                    validators = read.find_freshness(**view_args)
+            except Exception:  # noqa: BLE001 (whatever it is, the view meets it again)
+                return None
             if validators is None:
                 return None
             self.memo.put(key, validators)
-            environ[FRESHNESS_KEY] = (rule.endpoint, validators)  # the view needs no query
+            environ[FRESHNESS_KEY] = (rule.endpoint, validators)
         return rule, view_args, read, validators
 
     def _validator_headers(self, read: SharedRead, validators: Validators, etag: str, *,
