@@ -76,13 +76,13 @@ def image_lists(connection, products) -> dict[int, list[ImageView]]:
 def list_products(slug: str):
     """Browse the shop's catalog: search, filter by category, page with a cursor."""
     limit = service.parse_limit(request.args.get("limit"))
-    with resources.current().database.reading() as session:
-        merchant = merchants.shop_by_slug(session, slug)
-        page = service.list_products(session, merchant.id, query=request.args.get("q"),
-                                     category=request.args.get("category"), limit=limit,
-                                     cursor=request.args.get("cursor"))
-        listed = variant_lists(session, page.items)
-        pictured = image_lists(session, page.items)
+    with resources.current().database.read_connection() as connection:
+        shop = reads.shop_view(connection, slug)
+        page = reads.listing(connection, shop.id, query=request.args.get("q"),
+                             category=request.args.get("category"), limit=limit,
+                             cursor=request.args.get("cursor"))
+        listed = variant_lists(connection, page.items)
+        pictured = image_lists(connection, page.items)
         root = site_root()
         return {"items": [product_json(p, variants=listed.get(p.id), images=pictured.get(p.id),
                                        root=root) for p in page.items],

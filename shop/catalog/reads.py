@@ -1,4 +1,4 @@
-"""The product page's read path: one Core query, no ORM.
+"""The shopper's read paths: Core queries, no ORM.
 
 The product page is what a Christmas crowd hits most, so it skips the ORM's identity map and
 unit of work (several times the cost of the query itself) and reads exactly the columns the
@@ -15,6 +15,7 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.engine import Connection
 
 from shop.catalog.models import Product
+from shop.catalog.service import Page, encode_cursor, listing_statement
 from shop.core.errors import NotFound
 from shop.images.models import ProductImage
 from shop.images.service import ImageView, view_of
@@ -80,3 +81,38 @@ def product_view(connection: Connection, slug: str, sku: str,
     if connection.execute(_SHOP_EXISTS, {"slug": slug}).first() is None:
         raise NotFound(f"there is no shop '{slug}'")
     raise NotFound(f"the shop has no product with SKU {sku!r}", code="unknown_sku")
+
+
+@dataclass(frozen=True)
+class ShopView:
+    id: int
+    slug: str
+    name: str
+
+
+_SHOP = select(Merchant.id, Merchant.slug, Merchant.name).where(
+    Merchant.slug == bindparam("slug"))
+# What a listing shows of each product (and product_json reads), as plain rows.
+_LISTED = select(Product.id, Product.sku, Product.name, Product.description, Product.category,
+                 Product.price_amount, Product.currency,
+                 (Product.stock - Product.reserved).label("available"), Product.parent_id,
+                 Product.options, Product.has_variants)
+
+
+def shop_view(connection: Connection, slug: str) -> ShopView:
+    """The shop of `slug`; 404 when there is none."""
+    row = connection.execute(_SHOP, {"slug": slug}).first()
+    if row is None:
+        raise NotFound(f"there is no shop '{slug}'")
+    return ShopView(*row)
+
+
+def listing(connection: Connection, merchant_id: int, *, query: str | None = None,
+            category: str | None = None, limit: int, cursor: str | None = None) -> Page:
+    """One page of the catalog as the shopper browses it (service.list_products' page, as
+    rows: the same filters and order, without loading ORM entities)."""
+    rows = connection.execute(listing_statement(_LISTED, merchant_id, query=query,
+                                                category=category, limit=limit,
+                                                cursor=cursor)).all()
+    items = rows[:limit]
+    return Page(items, encode_cursor(items[-1].id) if len(rows) > limit else None)

@@ -20,7 +20,7 @@ from shop.core.timeutil import utcnow
 from shop.images.api import media_store
 from shop.images.views import main_images
 from shop.storefront import cart_session
-from shop.storefront.blueprint import ShopLink, blueprint, find_shop, load_shop, page
+from shop.storefront.blueprint import ShopLink, blueprint, load_shop, page
 from shop.storefront.messages import with_labels
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "storefront"
@@ -75,22 +75,22 @@ def show_catalog(slug: str):
     query = request.args.get("q", "").strip()
     category = request.args.get("category", "").strip()
     cursor = request.args.get("cursor") or None
-    with resources.current().database.reading() as session:
-        merchant = find_shop(session, slug)
-        categories = catalog.categories(session, merchant.id)
+    with resources.current().database.read_connection() as connection:
+        merchant = reads.shop_view(connection, slug)
+        g.storefront_shop = ShopLink(merchant.slug, merchant.name)  # error pages link back
+        categories = catalog.categories(connection, merchant.id)
         try:
             limit = catalog.parse_limit(request.args.get("limit"))
-            result = catalog.list_products(session, merchant.id, query=query or None,
-                                           category=category or None, limit=limit,
-                                           cursor=cursor)
+            result = reads.listing(connection, merchant.id, query=query or None,
+                                   category=category or None, limit=limit, cursor=cursor)
         except InvalidInput as problem:
             return page("catalog.html", problem.status, shop=merchant, categories=categories,
                         query=query, category=category, products=[], next_cursor=None,
                         limit=None, cursor=cursor, error=with_labels(problem.detail),
                         variant_available={}, variant_from={}, images={})
         listed = variants.variants_by_parent(
-            session, [product.id for product in result.items if product.has_variants])
-        images = main_images(session, [product.id for product in result.items])
+            connection, [product.id for product in result.items if product.has_variants])
+        images = main_images(connection, [product.id for product in result.items])
     remember_visit(slug)
     return page("catalog.html", shop=merchant, categories=categories, query=query,
                 category=category, products=result.items, next_cursor=result.next_cursor,

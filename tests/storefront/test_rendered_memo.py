@@ -170,3 +170,25 @@ def test_two_workers_see_a_change_made_by_another_process(client, mug, database_
         assert {(body["price"]["amount"], body["available"]) for body in seen} == {(990, 3)}
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("page", [False, True])
+def test_a_rendered_product_read_is_two_statements_images_included(make_app, client, mug,
+                                                                   page):
+    """Without the memo, a product read costs the facts and one statement for the product,
+    its shop and all its images (no statement per image, none for images apart)."""
+    for _ in range(2):
+        assert upload(client, mug, "MUG", picture(400, 300)).status_code == 201
+    app = make_app(catalog_rendered_memo_mb=0)
+    url = f"/shops/{mug.slug}/products/MUG" if page else f"/api/v1/shops/{mug.slug}/products/MUG"
+    reader = app.test_client()
+    reader.get(url)  # the connections are open
+    with counted_statements(app) as statements:
+        answer = reader.get(url)
+    assert answer.status_code == 200
+    assert len(statements) == 2, statements
+    assert "max(" in statements[0].lower() and "product_images" in statements[1]
+    if page:
+        assert answer.get_data(as_text=True).count("<img") == 2
+    else:
+        assert len(answer.get_json()["images"]) == 2
