@@ -15,6 +15,7 @@ from prometheus_client import REGISTRY
 from shop.core.early_revalidation import Rendered, RenderedMemo
 from shop.status import slo_counter
 from shop.status.components import Component
+from shop.storefront.revalidation import GOOD_ANSWERS, GoodAnswers
 from tests.images.support import picture, upload
 from tests.shop.catalog.test_http_cache import counted_statements
 from tests.storefront.pages import Shopper
@@ -121,6 +122,7 @@ def test_kept_answers_count_in_the_metrics_and_the_slo(make_app, redis_client, m
     for _ in range(3):
         assert client.get(url).status_code == 200
     assert hooks == [1]  # the first read only: the others were given from the memo
+    app.extensions[GOOD_ANSWERS].flush()  # as a second later, or at the process's exit
     requests_after, good_after = counted()
     assert requests_after - requests_before == 3 and good_after - good_before == 3
 
@@ -192,3 +194,21 @@ def test_a_rendered_product_read_is_two_statements_images_included(make_app, cli
         assert answer.get_data(as_text=True).count("<img") == 2
     else:
         assert len(answer.get_json()["images"]) == 2
+
+
+def test_good_answers_reach_the_slo_at_most_once_a_second(redis_client):
+    now = [100.0]
+    answers = GoodAnswers(redis_client, flush_s=1.0, clock=lambda: now[0])
+
+    def good() -> int:
+        return slo_counter.window_counts(redis_client, Component.STOREFRONT, [60])[60].good
+
+    for _ in range(5):
+        answers({})
+    assert good() == 0 and answers.pending == 5
+    now[0] += 1.0
+    answers({})  # a second on: the six go in one write
+    assert good() == 6 and answers.pending == 0
+    answers({})
+    answers.flush()  # the process exits
+    assert good() == 7
