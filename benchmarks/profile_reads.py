@@ -1,14 +1,16 @@
 """Where a catalog or product read spends its time: cProfile of the whole WSGI app in-process.
 
     python -m benchmarks.profile_reads [--database sqlite|postgresql] [--requests 2000]
-                                       [--read product-json] [--top 25] [--images]
+                                       [--read product-json] [--top 25] [--images] [--summary]
 
 The app is built as gunicorn builds it (file-backed Prometheus metrics, the same middleware)
 and called through its WSGI entry with a request werkzeug builds, so the figures are the
 app's own, without a server or a test client around them. The shop is the storefront
 benchmark's (200 products); `--images` gives the listed products an image each. Prints the
-mean wall and CPU time per request of each read and the profile's top functions by CPU time (own and
-cumulative) for the reads named with `--read` (all by default).
+mean wall and CPU time per request of each read and the profile's top functions by CPU time
+(own and cumulative) for the reads named with `--read` (all by default). `--summary` only
+measures: each read's CPU per request, the best of three rounds (steadier than a server run
+on a shared machine). PEAKSHOP_CATALOG_RENDERED_MEMO_MB=0 measures the render itself.
 """
 
 from __future__ import annotations
@@ -72,6 +74,8 @@ def main() -> None:
     parser.add_argument("--read", choices=sorted(READS), action="append")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--images", action="store_true")
+    parser.add_argument("--summary", action="store_true",
+                        help="no profile: each read's CPU ms per request, best of 3 rounds")
     parser.add_argument("--memo-ms", type=int, default=None,
                         help="PEAKSHOP_CATALOG_REVALIDATION_MEMO_MS (default: the setting's)")
     args = parser.parse_args()
@@ -88,6 +92,16 @@ def main() -> None:
             path = READS[name].format(slug=shop.slug)
             for _ in range(50):
                 assert call(app, path) == 200, path
+            if args.summary:
+                rounds = []
+                for _ in range(3):
+                    cpu_started = time.process_time()
+                    for _ in range(args.requests):
+                        call(app, path)
+                    rounds.append(1000 * (time.process_time() - cpu_started) / args.requests)
+                print(f"{name}: {min(rounds):.3f} ms CPU per request ({args.database}, "
+                      f"{'with' if args.images else 'without'} images)")
+                continue
             started, cpu_started = time.perf_counter(), time.process_time()
             for _ in range(args.requests):
                 call(app, path)
