@@ -19,6 +19,7 @@ header (`never_kept_headers`), rendered under the tag it is judged by.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping
@@ -82,26 +83,30 @@ class RenderedMemo:
         self.max_bytes = max_bytes
         self.used = 0
         self._entries: OrderedDict[tuple, Rendered] = OrderedDict()
+        # gthread workers share the memo between threads: one change at a time.
+        self._lock = threading.Lock()
 
     def get(self, key: tuple, etag: str) -> Rendered | None:
-        found = self._entries.get(key)
-        if found is None or found.etag != etag:
-            return None
-        self._entries.move_to_end(key)
-        return found
+        with self._lock:
+            found = self._entries.get(key)
+            if found is None or found.etag != etag:
+                return None
+            self._entries.move_to_end(key)
+            return found
 
     def put(self, key: tuple, rendered: Rendered) -> None:
         size = rendered.size + sum(len(part) for part in key)
         if size > self.max_bytes:
             return
-        old = self._entries.pop(key, None)
-        if old is not None:
-            self.used -= old.size + sum(len(part) for part in key)
-        while self._entries and self.used + size > self.max_bytes:
-            oldest_key, oldest = self._entries.popitem(last=False)
-            self.used -= oldest.size + sum(len(part) for part in oldest_key)
-        self._entries[key] = rendered
-        self.used += size
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self.used -= old.size + sum(len(part) for part in key)
+            while self._entries and self.used + size > self.max_bytes:
+                oldest_key, oldest = self._entries.popitem(last=False)
+                self.used -= oldest.size + sum(len(part) for part in oldest_key)
+            self._entries[key] = rendered
+            self.used += size
 
 
 class FastRevalidation:
