@@ -1,7 +1,7 @@
 """Storefront throughput beside a Flask hello-world, under the same gunicorn settings.
 
     python -m benchmarks.storefront [--database sqlite|postgresql] [--seconds 8] [--workers 2]
-                                    [--products 200] [--reads-only | --writes-only]
+                                    [--products 200] [--reads-only | --writes-only] [--images]
 
 Both apps run as `gunicorn -c python:shop.gunicorn_conf` with the same worker count and
 class; wrk (closed loop, 16 keep-alive connections) finds each endpoint's peak on this
@@ -9,7 +9,8 @@ machine, and the figures are printed as ratios to hello-world's, measured in the
 with the server's CPU time per request (psutil: user + system of gunicorn's processes).
 The catalog and product reads are measured twice: a full render, and the 304 answer to a
 revalidation (`If-None-Match` with the page's ETag), which is what a CDN or Ingress cache in
-front sends once a page's max-age is over. Checkout is then offered an open-loop 70% of its
+front sends once a page's max-age is over; with `--images` the product and every product of
+the catalog's first page have an image. Checkout is then offered an open-loop 70% of its
 peak to read its latency under a steady, realistic load (skipped with --reads-only;
 --writes-only measures hello-world, add to cart and checkout alone). Redis
 and PostgreSQL are real servers started for the run.
@@ -18,6 +19,7 @@ and PostgreSQL are real servers started for the run.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import subprocess
@@ -29,6 +31,7 @@ from pathlib import Path
 import psutil
 import redis
 import requests
+from PIL import Image
 
 from benchmarks.loadgen import Throughput, paced, wrk
 from shop.cart import service as carts
@@ -82,7 +85,23 @@ def start_hello(workers: int) -> tuple[subprocess.Popen, str]:
     return process, url
 
 
-def seed(url: str, products: int = 0) -> tuple[str, int]:
+def picture() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (800, 600), (180, 30, 40)).save(out, "PNG")
+    return out.getvalue()
+
+
+def add_images(url: str, slug: str, auth: dict[str, str]) -> None:
+    """One image for BENCH and for each product the catalog's first page lists."""
+    listed = requests.get(f"{url}/api/v1/shops/{slug}/products").json()["items"]
+    data = picture()
+    for sku in {"BENCH", *(product["sku"] for product in listed)}:
+        requests.post(f"{url}/api/v1/shops/{slug}/products/{sku}/images", headers=auth,
+                      files={"image": ("bauble.png", data, "image/png")},
+                      data={"alt": "A red glass bauble"}).raise_for_status()
+
+
+def seed(url: str, products: int = 0, images: bool = False) -> tuple[str, int]:
     merchant = requests.post(url + "/api/v1/merchants", json={
         "name": "Bench", "email": "bench@example.com", "password": "long enough"}).json()
     slug = merchant["merchant"]["slug"]
@@ -99,6 +118,8 @@ def seed(url: str, products: int = 0) -> tuple[str, int]:
         requests.post(f"{url}/api/v1/shops/{slug}/products/import?dry_run=false",
                       headers={**auth, "Content-Type": "text/csv"},
                       data="\n".join(rows).encode()).raise_for_status()
+    if images:
+        add_images(url, slug, auth)
     return slug, merchant["merchant"]["id"]
 
 
@@ -167,6 +188,8 @@ def main() -> None:
                         help="only hello-world, catalog and product reads (no cart, checkout)")
     parser.add_argument("--writes-only", action="store_true",
                         help="only hello-world, add to cart and checkout (no catalog reads)")
+    parser.add_argument("--images", action="store_true",
+                        help="an image for the product and each product of the catalog page")
     args = parser.parse_args()
 
     workdir = Path(tempfile.mkdtemp(prefix="peakshop-bench-"))
@@ -184,7 +207,7 @@ def main() -> None:
     client = redis.Redis.from_url(redis_server.url)
     steady = None
     try:
-        slug, merchant_id = seed(shop.url, args.products)
+        slug, merchant_id = seed(shop.url, args.products, args.images)
         servers = {"web": shop.process.pid, "redis": redis_server.process.pid}
         if postgres:
             servers["postgresql"] = postgres_pid(postgres)
@@ -235,7 +258,7 @@ def main() -> None:
 
     print(f"\nstorefront vs hello-world — {args.database}, gunicorn {args.workers} sync workers, "
           f"wrk 16 connections, {args.seconds} s each, {os.cpu_count()} cores shared, "
-          f"{args.products} products\n")
+          f"{args.products} products{', with images' if args.images else ''}\n")
     columns = ["web", "postgresql", "redis"] if postgres else ["web", "redis"]
     print("CPU ms/req: user + system CPU of each server per answered request\n")
     print(f"{'endpoint':30} {'req/s':>9} {'ratio':>7} {'p50 ms':>8} {'p99 ms':>8} "

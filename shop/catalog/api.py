@@ -29,7 +29,8 @@ JSON_REPRESENTATION = "catalog.json/1"
 
 def product_json(product: Product | ProductView, *, for_merchant: bool = False,
                  variants: list[VariantView] | None = None,
-                 parent_sku: str | None = None, images: list[ImageView] | None = None) -> dict:
+                 parent_sku: str | None = None, images: list[ImageView] | None = None,
+                 root: str | None = None) -> dict:
     """A product as the API shows it; a product with variants lists them, and a variant
     names its product and options. A product with variants is available as its variants;
     one without has no `variants` key, so its JSON is what it always was."""
@@ -46,7 +47,7 @@ def product_json(product: Product | ProductView, *, for_merchant: bool = False,
         body.update(parent_sku=parent_sku, options=product.options)
     if for_merchant:
         body.update(stock=product.stock, reserved=product.reserved)
-    root = site_root()
+    root = root or site_root()  # a listing passes it: reading it per product costs
     body["images"] = [image_json(image, root) for image in images or []]
     return body
 
@@ -75,15 +76,16 @@ def image_lists(connection, products) -> dict[int, list[ImageView]]:
 def list_products(slug: str):
     """Browse the shop's catalog: search, filter by category, page with a cursor."""
     limit = service.parse_limit(request.args.get("limit"))
-    with resources.current().database.reading() as session:
-        merchant = merchants.shop_by_slug(session, slug)
-        page = service.list_products(session, merchant.id, query=request.args.get("q"),
-                                     category=request.args.get("category"), limit=limit,
-                                     cursor=request.args.get("cursor"))
-        listed = variant_lists(session, page.items)
-        pictured = image_lists(session, page.items)
-        return {"items": [product_json(p, variants=listed.get(p.id), images=pictured.get(p.id))
-                          for p in page.items],
+    with resources.current().database.read_connection() as connection:
+        shop = reads.shop_view(connection, slug)
+        page = reads.listing(connection, shop.id, query=request.args.get("q"),
+                             category=request.args.get("category"), limit=limit,
+                             cursor=request.args.get("cursor"))
+        listed = variant_lists(connection, page.items)
+        pictured = image_lists(connection, page.items)
+        root = site_root()
+        return {"items": [product_json(p, variants=listed.get(p.id), images=pictured.get(p.id),
+                                       root=root) for p in page.items],
                 "next_cursor": page.next_cursor}
 
 
@@ -98,10 +100,10 @@ def variant_lists(connection, products) -> dict[int, list[VariantView]]:
 def show_product(slug: str, sku: str):
     """One product with its live availability."""
     with resources.current().database.read_connection() as connection:
-        product = reads.product_view(connection, slug, sku)
+        product = reads.product_view(connection, slug, sku, media_store())
         return product_json(product, variants=variant_lists(connection, [product]).get(product.id),
                             parent_sku=variant_service.parent_sku(connection, product.parent_id),
-                            images=image_lists(connection, [product]).get(product.id))
+                            images=product.images)
 
 
 @blueprint.post("/products")

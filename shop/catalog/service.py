@@ -241,11 +241,23 @@ def list_products(session: Session, merchant_id: int, *, query: str | None = Non
                   cursor: str | None = None, archived: bool = False) -> Page:
     """One page of the shop's products in a stable order, filtered by text and category;
     the products on sale, or with `archived` only the archived ones."""
+    rows = list(session.scalars(listing_statement(
+        select(Product), merchant_id, query=query, category=category, limit=limit,
+        cursor=cursor, archived=archived)))
+    has_more = len(rows) > limit
+    items = rows[:limit]
+    return Page(items, encode_cursor(items[-1].id) if has_more else None)
+
+
+def listing_statement(statement, merchant_id: int, *, query: str | None, category: str | None,
+                      limit: int, cursor: str | None, archived: bool = False):
+    """`statement` (entities or columns of products) narrowed to one page of the listing,
+    one row more than `limit` to tell whether a next page exists."""
     # Variants are listed under their product, not as products of their own.
-    statement = select(Product).where(Product.merchant_id == merchant_id,
-                                      Product.parent_id.is_(None),
-                                      Product.archived_at.is_not(None) if archived
-                                      else Product.archived_at.is_(None))
+    statement = statement.where(Product.merchant_id == merchant_id,
+                                Product.parent_id.is_(None),
+                                Product.archived_at.is_not(None) if archived
+                                else Product.archived_at.is_(None))
     if query:
         pattern = "%" + query.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
         statement = statement.where(or_(Product.name.ilike(pattern, escape="\\"),
@@ -255,10 +267,7 @@ def list_products(session: Session, merchant_id: int, *, query: str | None = Non
         statement = statement.where(Product.category == category)
     if cursor:
         statement = statement.where(Product.id > decode_cursor(cursor))
-    rows = list(session.scalars(statement.order_by(Product.id).limit(limit + 1)))
-    has_more = len(rows) > limit
-    items = rows[:limit]
-    return Page(items, encode_cursor(items[-1].id) if has_more else None)
+    return statement.order_by(Product.id).limit(limit + 1)
 
 
 def categories(session: Session, merchant_id: int, *,

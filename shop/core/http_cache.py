@@ -31,7 +31,7 @@ from typing import Protocol
 
 from flask import Response, current_app, make_response, request
 from werkzeug.datastructures import ResponseCacheControl
-from werkzeug.http import parse_cache_control_header
+from werkzeug.http import is_resource_modified, parse_cache_control_header, quote_etag
 
 from shop.core import resources
 
@@ -70,10 +70,12 @@ def public_read(find_freshness: Callable[..., Validators | None], *,
                 validators = find_freshness(**view_args)
                 if validators is not None:
                     _remember(view_args, validators)
-            if validators is not None:
-                answer = _validated(Response(), validators, vary_cookie=personal is not None)
-                if answer.make_conditional(request).status_code == 304:
-                    return answer
+            if validators is not None and not is_resource_modified(
+                    request.environ, quote_etag(validators.etag, weak=True),
+                    last_modified=validators.last_modified):
+                # What make_conditional would answer, without building a response to ask it.
+                return _validated(Response(), validators,
+                                  vary_cookie=personal is not None).make_conditional(request)
             response = make_response(view(**view_args))
             if validators is None or response.status_code != 200:
                 return response

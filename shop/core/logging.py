@@ -97,12 +97,17 @@ def init_app(app: Flask) -> None:
     @app.before_request
     def assign_request_id() -> None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
-        # fullmatch: `$` in a pattern would accept a trailing newline, which breaks the
-        # echoed header and forges a log line.
-        g.request_id = incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        g.request_id = request_id_for(incoming)
 
     @app.after_request
     def echo_request_id(response):
         if "request_id" in g:
             response.headers[REQUEST_ID_HEADER] = g.request_id
         return response
+
+
+def request_id_for(incoming: str) -> str:
+    """The caller's request id when it is safe to echo and log, else a new one."""
+    # fullmatch: `$` in a pattern would accept a trailing newline, which breaks the echoed
+    # header and forges a log line.
+    return incoming if _SAFE_REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex

@@ -87,6 +87,9 @@ class Settings:
     # A revalidation may be judged on catalog facts read this long ago by the same process
     # (0: always read them), so that a crowd of caches revalidating is not a crowd of queries.
     catalog_revalidation_memo_ms: int = 1000
+    # Each process keeps the full answers of catalog and product reads up to this size and
+    # gives them again while the facts above give the same entity tag (0: render every time).
+    catalog_rendered_memo_mb: int = 32
     # The storefront's public address for absolute links in e-mails (None: http://<bind>).
     public_url: str | None = None
     # Product images (docs/images.md): where they are stored and how large they may be.
@@ -276,6 +279,9 @@ ENVIRONMENT.update({
     "PEAKSHOP_CATALOG_MAX_AGE_S": ("catalog_max_age_s", non_negative_int),
     "PEAKSHOP_CATALOG_STALE_S": ("catalog_stale_s", non_negative_int),
     "PEAKSHOP_CATALOG_REVALIDATION_MEMO_MS": ("catalog_revalidation_memo_ms", non_negative_int),
+})
+ENVIRONMENT.update({
+    "PEAKSHOP_CATALOG_RENDERED_MEMO_MB": ("catalog_rendered_memo_mb", non_negative_int),
 })
 FIELD_TO_VARIABLE = {field: variable for variable, (field, _) in ENVIRONMENT.items()}
 

@@ -17,9 +17,10 @@ from shop.core import resources
 from shop.core.errors import InvalidInput, NotFound
 from shop.core.http_cache import public_read
 from shop.core.timeutil import utcnow
-from shop.images.views import main_images, product_images
+from shop.images.api import media_store
+from shop.images.views import main_images
 from shop.storefront import cart_session
-from shop.storefront.blueprint import ShopLink, blueprint, find_shop, load_shop, page
+from shop.storefront.blueprint import ShopLink, blueprint, load_shop, page
 from shop.storefront.messages import with_labels
 
 TEMPLATES = Path(__file__).resolve().parents[1] / "templates" / "storefront"
@@ -74,22 +75,22 @@ def show_catalog(slug: str):
     query = request.args.get("q", "").strip()
     category = request.args.get("category", "").strip()
     cursor = request.args.get("cursor") or None
-    with resources.current().database.reading() as session:
-        merchant = find_shop(session, slug)
-        categories = catalog.categories(session, merchant.id)
+    with resources.current().database.read_connection() as connection:
+        merchant = reads.shop_view(connection, slug)
+        g.storefront_shop = ShopLink(merchant.slug, merchant.name)  # error pages link back
+        categories = catalog.categories(connection, merchant.id)
         try:
             limit = catalog.parse_limit(request.args.get("limit"))
-            result = catalog.list_products(session, merchant.id, query=query or None,
-                                           category=category or None, limit=limit,
-                                           cursor=cursor)
+            result = reads.listing(connection, merchant.id, query=query or None,
+                                   category=category or None, limit=limit, cursor=cursor)
         except InvalidInput as problem:
             return page("catalog.html", problem.status, shop=merchant, categories=categories,
                         query=query, category=category, products=[], next_cursor=None,
                         limit=None, cursor=cursor, error=with_labels(problem.detail),
                         variant_available={}, variant_from={}, images={})
         listed = variants.variants_by_parent(
-            session, [product.id for product in result.items if product.has_variants])
-        images = main_images(session, [product.id for product in result.items])
+            connection, [product.id for product in result.items if product.has_variants])
+        images = main_images(connection, [product.id for product in result.items])
     remember_visit(slug)
     return page("catalog.html", shop=merchant, categories=categories, query=query,
                 category=category, products=result.items, next_cursor=result.next_cursor,
@@ -108,9 +109,8 @@ def show_product(slug: str, sku: str):
     """One product: price, what is left, and the add-to-cart form."""
     try:
         with resources.current().database.read_connection() as connection:
-            product = reads.product_view(connection, slug, sku)
+            product = reads.product_view(connection, slug, sku, media_store())
             choices = variant_choices(connection, product)
-            images = product_images(connection, product.id)
     except NotFound:
         load_shop(slug)  # a known shop gives its 404 page a way back (an unknown one 404s here)
         raise
@@ -118,7 +118,7 @@ def show_product(slug: str, sku: str):
     g.storefront_shop = shop
     remember_visit(slug)
     return page("product.html", shop=shop, product=product, quantity="1", error=None,
-                images=images, **choices)
+                images=product.images, **choices)
 
 
 def variant_choices(connection, product, chosen_sku: str | None = None) -> dict:

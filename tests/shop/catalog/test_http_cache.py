@@ -212,7 +212,7 @@ def test_within_the_memo_the_facts_are_read_once(make_app, mug):
     """A crowd on one page costs one freshness query per memo window and process: within
     it a revalidation reads nothing, and a full render reads the product but not the facts
     (its new content may carry the remembered tag for that long)."""
-    app = make_app(catalog_revalidation_memo_ms=600_000)
+    app = make_app(catalog_revalidation_memo_ms=600_000, catalog_rendered_memo_mb=0)
     client = app.test_client()
     etag = client.get(product_url(mug)).headers["ETag"]
     assert client.patch(product_url(mug), json={"stock": 1}, headers=mug.auth).status_code == 200
@@ -226,6 +226,21 @@ def test_within_the_memo_the_facts_are_read_once(make_app, mug):
     # Without the memo the same change is seen at once.
     fresh = make_app(catalog_revalidation_memo_ms=0).test_client()
     assert fresh.get(product_url(mug), headers={"If-None-Match": etag}).status_code == 200
+
+
+def test_a_full_answer_never_trusts_the_memo_even_when_kept(make_app, mug):
+    """With the rendered memo (the default) a full read always reads the facts afresh: the
+    page kept before a change is never given after it, while a revalidation within the
+    memo's window may still be judged on the remembered facts (docs/http-caching.md)."""
+    app = make_app(catalog_revalidation_memo_ms=600_000)
+    client = app.test_client()
+    first = client.get(product_url(mug))
+    assert client.get(product_url(mug)).data == first.data  # kept, and given again
+    assert client.patch(product_url(mug), json={"stock": 1}, headers=mug.auth).status_code == 200
+    again = client.get(product_url(mug))
+    assert again.get_json()["available"] == 1 and again.headers["ETag"] != first.headers["ETag"]
+    remembered = client.get(product_url(mug), headers={"If-None-Match": again.headers["ETag"]})
+    assert remembered.status_code == 304
 
 
 def test_the_memo_forgets_after_its_time_and_past_its_size():
