@@ -67,7 +67,9 @@ class SloBatch:
             return
         try:
             slo_counter.add_counts(self.client, taken)
-        except redis.RedisError as problem:
+        # A cluster client that lost (or closed) its nodes raises RedisClusterException,
+        # which redis-py does not derive from RedisError.
+        except (redis.RedisError, redis.exceptions.RedisClusterException) as problem:
             log.warning("SLO counts of %d buckets dropped, Redis refused them: %s",
                         len(taken), problem)
 

@@ -41,7 +41,7 @@ def record(client: redis.Redis, component: str, good: int, bad: int,
         return
     try:
         add_counts(client, {(component, int(moment // BUCKET_S)): (good, bad)})
-    except redis.RedisError as problem:
+    except (redis.RedisError, redis.exceptions.RedisClusterException) as problem:
         _paused_until = moment + PAUSE_AFTER_FAILURE_S
         log.warning("SLO counting paused for %.0f s: %s", PAUSE_AFTER_FAILURE_S, problem)
 
