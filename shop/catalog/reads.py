@@ -31,13 +31,15 @@ class ProductView:
     parent_id: int | None
     options: dict | None
     has_variants: bool
+    prices_include_vat: bool = True  # the shop's: gross, or net with VAT added at checkout
 
 
 _PRODUCT_PAGE = (
     select(Product.sku, Product.name, Product.description, Product.category,
            Product.price_amount, Product.currency,
            (Product.stock - Product.reserved).label("available"), Merchant.name,
-           Product.id, Product.parent_id, Product.options, Product.has_variants)
+           Product.id, Product.parent_id, Product.options, Product.has_variants,
+           Merchant.prices_include_vat)
     .join(Merchant, Merchant.id == Product.merchant_id)
     .where(Merchant.slug == bindparam("slug"), Product.sku == bindparam("sku"),
            Product.archived_at.is_(None))  # an archived product is off sale
