@@ -7,8 +7,9 @@ shows net prices: VAT by destination is added on top, and the order's total is n
 distance sales, the rate is the destination country's; outside the EU no EU VAT is due (0).
 
 Rounding: VAT is worked out per line (unit price x quantity) and for shipping, each rounded
-half up to the cent, then summed (gross: amount x r / (100 + r); net: amount x r / 100). Rounding per line is what an invoice shows line by line,
-so the order's tax is exactly the sum of the taxes its lines show.
+half up to the cent, then summed (gross: amount x r / (100 + r); net: amount x r / 100).
+Rounding per line is what an invoice shows line by line, so the order's tax is exactly the
+sum of the taxes its lines show.
 
 Rates are the standard rates in force on 1 January 2026 (European Commission, "VAT rates
 applied in the Member States"); reduced rates (books, food) are not modelled.
