@@ -6,6 +6,7 @@ from __future__ import annotations
 from flask import Blueprint, g
 from flask_wtf import FlaskForm
 from wtforms import RadioField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired
 
 from shop.core import resources
@@ -22,9 +23,10 @@ GROSS, NET = "gross", "net"
 
 class SettingsForm(FlaskForm):
     prices = RadioField("Prices you enter and shoppers see", validators=[InputRequired()],
-                        choices=[(GROSS, "Include VAT (selling to consumers)"),
-                                 (NET, "Exclude VAT: VAT by destination country is added at "
-                                       "checkout, on products and shipping")])
+                        choices=[SelectChoice(GROSS, "Include VAT (selling to consumers)"),
+                                 SelectChoice(NET, "Exclude VAT: VAT by destination country is "
+                                                   "added at checkout, on products and "
+                                                   "shipping")])
 
     def service_data(self) -> dict:
         """The JSON API's PATCH body for this form."""
