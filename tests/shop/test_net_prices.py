@@ -225,3 +225,18 @@ def test_owners_and_managers_change_settings_everyone_reads_them(client, shop, r
     assert changed.status_code == (200 if may_change else 403)
     after = client.get(url, headers=shop.auth).get_json()["prices_include_vat"]
     assert after is (not may_change)
+
+
+def test_the_confirmation_mail_says_the_vat_was_added_to_net_prices():
+    from datetime import date
+
+    from shop.notifications.service import ConfirmationFacts, render_confirmation
+
+    facts = dict(order_id="a" * 32, email="b@example.com", items=[("Sled", 3, 1999)],
+                 total_amount=5997 + 990 + 1397, currency="EUR", carrier_name="Post",
+                 promised_delivery_date=date(2026, 12, 18), arrives_before_christmas=True,
+                 shipping_amount=990, tax_amount=1397)
+    _, net_body = render_confirmation(ConfirmationFacts(**facts, prices_include_vat=False))
+    assert "VAT added to net prices: 13.97 EUR" in net_body and "Includes VAT" not in net_body
+    _, gross_body = render_confirmation(ConfirmationFacts(**facts))
+    assert "Includes VAT: 13.97 EUR" in gross_body and "added" not in gross_body
