@@ -77,13 +77,14 @@ def set_item(cart_id: str, sku: str):
     data = json_body()
     quantity = service.parse_quantity(data.get("quantity"))
     current = resources.current()
-    cart, lines = service.set_quantity(current.redis, current.database, cart_id, sku,
-                                       quantity, current.settings.cart_ttl_s,
-                                       max_quantity=current.settings.max_line_quantity)
+    cart, lines, gross = service.set_quantity(current.redis, current.database, cart_id, sku,
+                                              quantity, current.settings.cart_ttl_s,
+                                              max_quantity=current.settings.max_line_quantity)
+    if lines:
+        return cart_json(cart, lines, prices_include_vat=gross)
     with current.database.reading() as session:
         return cart_json(cart, lines, _currency_if_empty(session, cart, lines),
-                         prices_include_vat=shop_prices.prices_include_vat(session,
-                                                                           cart.merchant_id))
+                         prices_include_vat=gross)
 
 
 def _currency_if_empty(session: Session, cart: service.Cart,

@@ -11,13 +11,12 @@ from __future__ import annotations
 from sqlalchemy import bindparam, insert, or_, select, update
 
 from shop.catalog.models import Product
-from shop.merchants.models import Merchant
 from shop.orders.models import Order, OrderLine
+from shop.taxes.shop_prices import PRICES_INCLUDE_VAT  # noqa: F401  (one statement, shared)
 
 ORDERS = Order.__table__
 ORDER_LINES = OrderLine.__table__
 PRODUCTS = Product.__table__
-MERCHANTS = Merchant.__table__
 
 # The orders that decide before anything is reserved: the one this Idempotency-Key made for
 # the cart (a replay), and the live one claiming it. A None key matches no order (NULL = NULL
@@ -28,9 +27,8 @@ EARLIER_ORDERS = (select(ORDERS.c.id, ORDERS.c.idempotency_key, ORDERS.c.cart_cl
                          or_(ORDERS.c.cart_claim == bindparam("cart_id"),
                              ORDERS.c.idempotency_key == bindparam("key"))))
 
-# Whether the shop's prices include VAT (net prices get VAT added). Parameters: merchant_id.
-PRICES_INCLUDE_VAT = select(MERCHANTS.c.prices_include_vat).where(
-    MERCHANTS.c.id == bindparam("merchant_id"))
+# PRICES_INCLUDE_VAT (imported): whether the shop's prices include VAT. Parameters:
+# merchant_id.
 
 # Hold `b_quantity` units of a product if that many are free, atomically. Parameters:
 # b_product, b_quantity (not column names: SQLAlchemy keeps those for the SET clause).
