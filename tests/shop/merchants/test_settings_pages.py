@@ -44,3 +44,16 @@ def test_staff_read_the_settings_but_cannot_change_them(app, client, team):
     refused = page.post(url, data={"csrf_token": csrf(form.data), "prices": "net"})
     assert refused.status_code == 403
     assert _prices_include_vat(client, team["owner"]) is True
+
+
+def test_the_product_form_says_which_price_to_type(app, client, api, team):
+    owner = team["owner"]
+    api.add_product(owner, "TREE")
+    page = acting_as(app, owner)
+    new_form = text(page.get(f"/merchant/shops/{owner.slug}/products/new"))
+    assert "like 12.50, VAT included." in new_form
+    client.patch(f"/api/v1/shops/{owner.slug}/settings", headers=owner.auth,
+                 json={"prices_include_vat": False})
+    for url in (f"/merchant/shops/{owner.slug}/products/new",
+                f"/merchant/shops/{owner.slug}/products/TREE/edit"):
+        assert "like 12.50, excl. VAT (the shop&#39;s prices are net)." in text(page.get(url))
