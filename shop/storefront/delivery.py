@@ -17,7 +17,7 @@ from shop.cart.service import PricedLine
 from shop.core.errors import InvalidInput
 from shop.fulfilment import countries, shipping
 from shop.fulfilment.models import Carrier
-from shop.taxes import shop_prices, vat
+from shop.taxes import vat
 
 FALLBACK_COUNTRY = "DE"
 
@@ -38,11 +38,7 @@ class DeliveryView:
     subtotal_amount: int
     currency: str
     options: list[OptionView]
-    prices_include_vat: bool = True
-
-    @property
-    def vat_label(self) -> str:
-        return shop_prices.label(self.prices_include_vat)
+    prices_include_vat: bool = True  # False: totals and tax_amount have the VAT added
 
     @property
     def chosen(self) -> OptionView:

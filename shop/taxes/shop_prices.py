@@ -13,10 +13,6 @@ from shop.core.validation import money_json
 from shop.merchants.models import Merchant
 from shop.taxes import vat
 
-INCLUDED_LABEL = "incl. VAT"
-EXCLUDED_LABEL = "excl. VAT"
-
-
 # Built once: on add-to-cart, the hottest write of a peak, a statement built per request
 # costs more CPU than the primary-key look-up it runs. Parameters: merchant_id.
 _MERCHANTS = Merchant.__table__
@@ -28,11 +24,6 @@ def prices_include_vat(session: Session, merchant_id: int) -> bool:
     """The shop's setting; a shop that is gone counts as gross, the default."""
     value = session.connection().scalar(PRICES_INCLUDE_VAT, {"merchant_id": merchant_id})
     return value is not False
-
-
-def label(prices_include_vat: bool) -> str:
-    """What stands beside a price: "incl. VAT" or "excl. VAT"."""
-    return INCLUDED_LABEL if prices_include_vat else EXCLUDED_LABEL
 
 
 def lines_tax_json(line_totals: list[int], currency: str, country: str,
