@@ -79,6 +79,8 @@ def _register_blueprints(app: Flask) -> None:
     from shop.fulfilment.shipping_api import blueprint as shipping_api
     app.register_blueprint(shipping_api)
     app.register_blueprint(waiting_room_api)
+    from shop.merchants.settings_api import blueprint as shop_settings_api
+    app.register_blueprint(shop_settings_api)
 
 
 def _register_merchant_area(app: Flask) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import redis
 from sqlalchemy import select
@@ -20,6 +21,7 @@ from shop.core.db import Database
 from shop.core.errors import Conflict, InvalidInput, NotFound
 from shop.merchants.models import Merchant
 from shop.orders.service import expire_reservations
+from shop.taxes import shop_prices
 
 KEY_PREFIX = "peakshop:cart:"
 SHOP_FIELD = "_shop"
@@ -46,6 +48,15 @@ class PricedLine:
     @property
     def line_total(self) -> int:
         return self.product.price_amount * self.quantity
+
+
+class CartChange(NamedTuple):
+    """A cart as stored after a change, its lines at today's prices, and whether the shop's
+    prices include VAT (read in the same session as the prices)."""
+
+    cart: Cart
+    lines: list[PricedLine]
+    prices_include_vat: bool
 
 
 def _key(cart_id: str) -> str:
@@ -102,10 +113,11 @@ def check_line_cap(quantity: int, maximum: int) -> None:
 
 def set_quantity(client: redis.Redis, database: Database, cart_id: str, sku: str,
                  quantity: int, ttl_s: int, *,
-                 max_quantity: int = MAX_QUANTITY) -> tuple[Cart, list[PricedLine]]:
+                 max_quantity: int = MAX_QUANTITY) -> CartChange:
     """Put `quantity` of `sku` in the cart (0 removes it); 409 when the shop has fewer.
 
-    Returns the cart as stored and its lines at today's prices. Adding to a cart is the
+    Returns the cart as stored, its lines at today's prices and the shop's VAT convention.
+    Adding to a cart is the
     hottest write of a peak: one catalog query prices the cart and checks the product,
     and the write reads the cart back in the same Redis round trip.
     """
@@ -114,6 +126,7 @@ def set_quantity(client: redis.Redis, database: Database, cart_id: str, sku: str
     asked = {*cart.quantities, sku}
     with database.reading() as session:
         products = catalog.products_by_sku(session, cart.merchant_id, sorted(asked))
+        gross = shop_prices.prices_include_vat(session, cart.merchant_id)
     product = products.get(sku)
     if product is None and not (quantity == 0 and sku in cart.quantities):
         # A line of a product no longer sold can still be removed; nothing else unknown.
@@ -122,7 +135,7 @@ def set_quantity(client: redis.Redis, database: Database, cart_id: str, sku: str
         variants.refuse_parent(product)
     if quantity == 0:
         updated = _write_line(client, cart_id, sku, 0, ttl_s)
-        return updated, _priced(database, updated, products, asked)
+        return CartChange(updated, _priced(database, updated, products, asked), gross)
     if quantity > product.available:
         # Abandoned checkouts may still hold units past their expiry: free those first.
         with database.transaction() as session:
@@ -139,7 +152,8 @@ def set_quantity(client: redis.Redis, database: Database, cart_id: str, sku: str
         raise Conflict(f"the cart is priced in {currencies.pop()}; {sku!r} is priced in "
                        f"{product.currency}", code="currency_mismatch")
     updated = _write_line(client, cart_id, sku, quantity, ttl_s)
-    return updated, _priced(database, updated, {**products, sku: product}, asked)
+    return CartChange(updated, _priced(database, updated, {**products, sku: product}, asked),
+                      gross)
 
 
 def _write_line(client: redis.Redis, cart_id: str, sku: str, quantity: int,

@@ -24,19 +24,20 @@ from shop.merchants import service as merchants
 blueprint = Blueprint("catalog_api", __name__, url_prefix="/api/v1/shops/<slug>")
 
 # Part of every entity tag: change it when product_json changes what it shows.
-JSON_REPRESENTATION = "catalog.json/1"
+JSON_REPRESENTATION = "catalog.json/2"
 
 
 def product_json(product: Product | ProductView, *, for_merchant: bool = False,
                  variants: list[VariantView] | None = None,
                  parent_sku: str | None = None, images: list[ImageView] | None = None,
-                 root: str | None = None) -> dict:
+                 root: str | None = None, price_includes_vat: bool = True) -> dict:
     """A product as the API shows it; a product with variants lists them, and a variant
     names its product and options. A product with variants is available as its variants;
     one without has no `variants` key, so its JSON is what it always was."""
     body = {"sku": product.sku, "name": product.name, "description": product.description,
             "category": product.category,
             "price": money_json(product.price_amount, product.currency),
+            "price_includes_vat": price_includes_vat,
             "available": (sum(max(v.available, 0) for v in variants) if variants
                           else product.available)}
     if variants:
@@ -85,7 +86,8 @@ def list_products(slug: str):
         pictured = image_lists(connection, page.items)
         root = site_root()
         return {"items": [product_json(p, variants=listed.get(p.id), images=pictured.get(p.id),
-                                       root=root) for p in page.items],
+                                       root=root, price_includes_vat=shop.prices_include_vat)
+                          for p in page.items],
                 "next_cursor": page.next_cursor}
 
 
@@ -103,7 +105,8 @@ def show_product(slug: str, sku: str):
         product = reads.product_view(connection, slug, sku, media_store())
         return product_json(product, variants=variant_lists(connection, [product]).get(product.id),
                             parent_sku=variant_service.parent_sku(connection, product.parent_id),
-                            images=product.images)
+                            images=product.images,
+                            price_includes_vat=product.prices_include_vat)
 
 
 @blueprint.post("/products")
@@ -117,7 +120,8 @@ def create_product(slug: str):
         merchant, _ = merchants.authorize(session, token, slug)
         product = service.create_product(session, merchant.id, data)
         return product_json(product, for_merchant=True,
-                            variants=variant_lists(session, [product]).get(product.id)), 201
+                            variants=variant_lists(session, [product]).get(product.id),
+                            price_includes_vat=merchant.prices_include_vat), 201
 
 
 @blueprint.patch("/products/<sku>")
@@ -133,4 +137,5 @@ def update_product(slug: str, sku: str):
         return product_json(product, for_merchant=True,
                             variants=variant_lists(session, [product]).get(product.id),
                             parent_sku=variant_service.parent_sku(session, product.parent_id),
-                            images=image_lists(session, [product]).get(product.id))
+                            images=image_lists(session, [product]).get(product.id),
+                            price_includes_vat=merchant.prices_include_vat)

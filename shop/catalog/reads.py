@@ -37,15 +37,17 @@ class ProductView:
     parent_id: int | None
     options: dict | None
     has_variants: bool
+    prices_include_vat: bool = True  # the shop's: gross, or net with VAT added at checkout
     images: tuple[ImageView, ...] = field(default=())  # in page order, the main one first
 
 
-_PRODUCT_COLUMNS = 12  # ProductView's fields up to `images`, in the statement's order
+_PRODUCT_COLUMNS = 13  # ProductView's fields up to `images`, in the statement's order
 _PRODUCT_PAGE = (
     select(Product.sku, Product.name, Product.description, Product.category,
            Product.price_amount, Product.currency,
            (Product.stock - Product.reserved).label("available"), Merchant.name,
            Product.id, Product.parent_id, Product.options, Product.has_variants,
+           Merchant.prices_include_vat,
            ProductImage.id, ProductImage.product_id, ProductImage.position, ProductImage.alt,
            ProductImage.width, ProductImage.height, ProductImage.renditions)
     .join(Merchant, Merchant.id == Product.merchant_id)
@@ -88,9 +90,10 @@ class ShopView:
     id: int
     slug: str
     name: str
+    prices_include_vat: bool  # gross prices, or net with VAT added at checkout
 
 
-_SHOP = select(Merchant.id, Merchant.slug, Merchant.name).where(
+_SHOP = select(Merchant.id, Merchant.slug, Merchant.name, Merchant.prices_include_vat).where(
     Merchant.slug == bindparam("slug"))
 # What a listing shows of each product (and product_json reads), as plain rows.
 _LISTED = select(Product.id, Product.sku, Product.name, Product.description, Product.category,

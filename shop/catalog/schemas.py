@@ -67,6 +67,8 @@ class ProductOut(ResponseModel):
     description: str | None
     category: str | None
     price: Money
+    price_includes_vat: bool = Field(True, description="false: a net price, VAT by "
+                                                       "destination is added at checkout")
     available: int = Field(description="Stock minus live reservations.")
     stock: int | None = Field(None, description="Merchant views only.")
     reserved: int | None = Field(None, description="Merchant views only.")

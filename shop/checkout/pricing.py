@@ -1,7 +1,8 @@
-"""What an order costs: its lines, the shipping the shopper chose, and the VAT included.
+"""What an order costs: its lines, the shipping the shopper chose, and the VAT.
 
-Prices are VAT-inclusive (a shop selling to consumers), so VAT never adds to the total: the
-order records how much of its total is VAT, by destination (see shop.taxes.vat).
+A shop's prices are VAT-inclusive (selling to consumers, the default: VAT never adds to the
+total, the order records how much of it is VAT) or net (VAT by destination is added on
+lines and shipping). Either way the rates are the destination's (see shop.taxes.vat).
 """
 
 from __future__ import annotations
@@ -25,14 +26,13 @@ class OrderPricing:
     lines_amount: int
     shipping: shipping.ShippingOption
     tax_amount: int
-
-    @property
-    def total_amount(self) -> int:
-        return self.lines_amount + self.shipping.price_amount
+    total_amount: int
+    prices_include_vat: bool
 
     def order_columns(self) -> dict[str, Any]:
         """The Order columns this pricing fills in, besides the total."""
         return {"shipping_amount": self.shipping.price_amount, "tax_amount": self.tax_amount,
+                "prices_include_vat": self.prices_include_vat,
                 "shipping_option": self.shipping.id, "shipping_carrier": self.shipping.carrier,
                 "shipping_promised_date": self.shipping.promised_date}
 
@@ -50,13 +50,16 @@ def parse_option_id(data: dict[str, Any]) -> str | None:
 
 
 def price_order(session: Session, merchant_id: int, lines: list[PricedLine], country: str,
-                option_id: str | None, now: datetime) -> OrderPricing:
-    """Price a cart for `country` with the chosen shipping option (422 if not offered)."""
+                option_id: str | None, now: datetime,
+                prices_include_vat: bool = True) -> OrderPricing:
+    """Price a cart for `country` with the chosen shipping option (422 if not offered), in
+    the shop's convention: gross prices, or net prices with the VAT added."""
     line_totals = [line.line_total for line in lines]
     lines_amount = sum(line_totals)
     currency = lines[0].product.currency if lines else "EUR"
     options = shipping.shipping_options(session, merchant_id, country, lines_amount, currency,
                                         now)
     chosen = shipping.choose_option(options, option_id)
-    return OrderPricing(lines_amount, chosen,
-                        vat.order_vat(line_totals, chosen.price_amount, country))
+    taxed = vat.order_total(line_totals, chosen.price_amount, country, prices_include_vat)
+    return OrderPricing(lines_amount, chosen, taxed.tax_amount, taxed.total_amount,
+                        prices_include_vat)

@@ -180,13 +180,17 @@ def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
                                code="empty_cart")
         currency = rules.cart_currency(lines)
         rules.check_line_quantities(lines, limits.max_line_quantity)
-        # `expected_total` is the cart's total the shopper saw; shipping is chosen on its own.
+        # `expected_total` is the cart's `total` the shopper saw (its lines at the prices
+        # shown, gross or net): shipping and added VAT depend on choices made at checkout.
         rules.check_total(sum(line.line_total for line in lines), currency,
                           request.expected_total)
         now = utcnow()
+        prices_include_vat = session.connection().scalar(
+            sql.PRICES_INCLUDE_VAT, {"merchant_id": cart.merchant_id})
         priced = pricing.price_order(session, cart.merchant_id, lines,
                                      request.shipping_address.get("country", ""),
-                                     request.shipping_option, now)
+                                     request.shipping_option, now,
+                                     prices_include_vat is not False)
         columns = dict(
             id=uuid.uuid4().hex, merchant_id=cart.merchant_id, cart_id=cart.cart_id,
             cart_claim=cart.cart_id, idempotency_key=idempotency_key,

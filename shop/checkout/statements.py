@@ -12,6 +12,7 @@ from sqlalchemy import bindparam, insert, or_, select, update
 
 from shop.catalog.models import Product
 from shop.orders.models import Order, OrderLine
+from shop.taxes.shop_prices import PRICES_INCLUDE_VAT  # noqa: F401  (one statement, shared)
 
 ORDERS = Order.__table__
 ORDER_LINES = OrderLine.__table__
@@ -25,6 +26,9 @@ EARLIER_ORDERS = (select(ORDERS.c.id, ORDERS.c.idempotency_key, ORDERS.c.cart_cl
                   .where(ORDERS.c.cart_id == bindparam("cart_id"),
                          or_(ORDERS.c.cart_claim == bindparam("cart_id"),
                              ORDERS.c.idempotency_key == bindparam("key"))))
+
+# PRICES_INCLUDE_VAT (imported): whether the shop's prices include VAT. Parameters:
+# merchant_id.
 
 # Hold `b_quantity` units of a product if that many are free, atomically. Parameters:
 # b_product, b_quantity (not column names: SQLAlchemy keeps those for the SET clause).

@@ -98,8 +98,12 @@ class ShippingQuery(RequestModel):
 class ShippingOptionOut(ResponseModel):
     id: str = Field(description="Send it as checkout's `shipping_option`")
     carrier: str
-    price: Money
-    tax_included: Money
+    price: Money = Field(description="Gross or net, as the shop's prices "
+                                     "(`price_includes_vat`)")
+    price_includes_vat: bool
+    tax: Money = Field(description="The VAT of this shipping for the country: inside "
+                                   "`price`, or added to it at checkout when prices are net")
+    tax_included: Money = Field(description="The VAT inside `price` (0 when prices are net)")
     promised_date: str
     arrives_before_christmas: bool
     last_order_date_for_christmas: str | None
@@ -108,4 +112,5 @@ class ShippingOptionOut(ResponseModel):
 class ShippingOptions(ResponseModel):
     country: str
     vat_rate_percent: str
+    prices_include_vat: bool
     items: list[ShippingOptionOut]

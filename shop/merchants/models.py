@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Index, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.core.db import Base
@@ -25,6 +25,9 @@ class Merchant(Base):
     name: Mapped[str] = mapped_column(String(200))
     # The shop sells in this one currency (ISO 4217); every product is priced in it.
     currency: Mapped[str] = mapped_column(String(3), default="EUR", server_default="EUR")
+    # Gross prices (VAT included, for consumers) or net prices with VAT added at checkout by
+    # destination (docs/vat.md).
+    prices_include_vat: Mapped[bool] = mapped_column(default=True, server_default=true())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     collaborators: Mapped[list[Collaborator]] = relationship(back_populates="merchant")

@@ -93,6 +93,7 @@ SECTIONS = (
     ("Carriers", "merchant_pages.carriers.list_carriers", "carriers.read"),
     ("Plan", "merchant_pages.account.show_plan", "plan.read"),
     ("Audit log", "merchant_pages.account.show_audit", "audit.read"),
+    ("Settings", "merchant_pages.settings.edit_settings", "settings.read"),
 )
 # Pages that belong to a section without being its first page.
 SECTION_OF = {"merchant_pages.events.announce": "merchant_pages.events.list_events",
@@ -233,10 +234,12 @@ def _register_sections() -> None:
     from shop.events.pages import blueprint as event_pages
     from shop.fulfilment.pages import blueprint as carrier_pages
     from shop.merchants.account_pages import blueprint as account_pages
+    from shop.merchants.settings_pages import blueprint as settings_pages
     from shop.merchants.team_pages import blueprint as team_pages
 
     for section in (team_pages, account_pages, event_pages, carrier_pages):
         blueprint.register_blueprint(section)
+    blueprint.register_blueprint(settings_pages)
 
 
 _register_sections()

@@ -49,6 +49,8 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "webhooks.read": _EVERYONE,           # outage webhooks and their delivery log
     "webhooks.write": _MANAGERS,
     "privacy.erase": _MANAGERS,           # erase one shopper's personal data on request
+    "settings.read": _EVERYONE,           # the shop's settings (prices with or without VAT)
+    "settings.write": _MANAGERS,
 }
 
 SHOP = "/api/v1/shops/<slug>"
@@ -130,6 +132,10 @@ ROUTES: dict[tuple[str, str], str] = {
     ("POST", f"{PAGES}/products/<sku>/images/<int:image_id>"): "catalog.write",
     ("POST", f"{PAGES}/products/<sku>/images"): "catalog.write",
     ("POST", f"{PAGES}/products/<sku>/images/<int:image_id>/remove"): "catalog.write",
+    ("GET", f"{SHOP}/settings"): "settings.read",
+    ("PATCH", f"{SHOP}/settings"): "settings.write",
+    ("GET", f"{PAGES}/settings"): "settings.read",
+    ("POST", f"{PAGES}/settings"): "settings.write",
 }
 
 # A route someone adds without a line above: only owners and managers get through, and the

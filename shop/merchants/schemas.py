@@ -169,3 +169,16 @@ class AuditEntryOut(ResponseModel):
 
 class AuditPage(Page):
     items: list[AuditEntryOut]
+
+
+class ShopSettingsChange(ServiceCheckedBody):
+    # The service names the fix for a non-boolean or an unknown field (422).
+    prices_include_vat: checked_by_service({"type": "boolean"}) = optional(
+        description="true: prices include VAT (consumers); false: net prices, VAT by "
+                    "destination added at checkout")
+
+
+class ShopSettingsOut(ResponseModel):
+    shop: str
+    currency: str
+    prices_include_vat: bool

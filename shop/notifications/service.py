@@ -56,7 +56,8 @@ class ConfirmationFacts:
     promised_delivery_date: date
     arrives_before_christmas: bool
     shipping_amount: int = 0  # included in total_amount
-    tax_amount: int = 0  # VAT included in total_amount
+    tax_amount: int = 0  # VAT in total_amount: included, or added when prices were net
+    prices_include_vat: bool = True
     # The shopper's order page with its access token (absolute); None leaves the line out.
     order_url: str | None = None
 
@@ -79,7 +80,9 @@ def render_confirmation(facts: ConfirmationFacts) -> tuple[str, str]:
           if facts.shipping_amount else []),
         "", f"Total: {_money(facts.total_amount, facts.currency)}",
         *([f"Includes VAT: {_money(facts.tax_amount, facts.currency)}"]
-          if facts.tax_amount else []), "",
+          if facts.tax_amount and facts.prices_include_vat else []),
+        *([f"VAT added to net prices: {_money(facts.tax_amount, facts.currency)}"]
+          if not facts.prices_include_vat else []), "",
         f"Shipping with {facts.carrier_name}; expected delivery on "
         f"{facts.promised_delivery_date.isoformat()}. {christmas}", "",
         f"Order number: {facts.order_id}",

@@ -50,6 +50,8 @@ def order_json(order: Order) -> dict:
                                                              _ordered_on(order)),
         "shipping": shipping_json(order),
         "tax": money_json(order.tax_amount or 0, order.currency),
+        # false: unit prices and shipping are net, and `tax` was added in `total`.
+        "prices_include_vat": order.prices_include_vat is not False,
     }
 
 

@@ -52,7 +52,7 @@ def confirm_paid_orders(session: Session, order_ids: list[str], now: datetime,
     paid = {row.id: row for row in session.execute(
         select(ORDERS.c.id, ORDERS.c.merchant_id, ORDERS.c.email, ORDERS.c.total_amount,
                ORDERS.c.currency, ORDERS.c.shipping_option, ORDERS.c.shipping_amount,
-               ORDERS.c.tax_amount)
+               ORDERS.c.tax_amount, ORDERS.c.prices_include_vat)
         .where(ORDERS.c.id.in_(wanted), ORDERS.c.status == "paid")
         .order_by(ORDERS.c.id).with_for_update())}
     # Queue order: who paid first is booked first.
@@ -173,5 +173,6 @@ def _facts(orders: dict, lines: list[CommittedLine], confirmed: list[str],
         arrives_before_christmas=before_christmas[slots[order_id]],
         shipping_amount=orders[order_id].shipping_amount or 0,
         tax_amount=orders[order_id].tax_amount or 0,
+        prices_include_vat=orders[order_id].prices_include_vat is not False,
         order_url=links.order_page(order_id) if links else None)
         for order_id in confirmed]

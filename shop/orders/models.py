@@ -6,7 +6,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.core.db import Base, MoneyAmount
@@ -75,6 +75,9 @@ class Order(Base):
     # the VAT included in total_amount; the promise is what the checkout page showed.
     shipping_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     tax_amount: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    # False when the shop's prices were net: the lines and shipping are net and tax_amount
+    # was added on top of them in total_amount (docs/vat.md).
+    prices_include_vat: Mapped[bool] = mapped_column(default=True, server_default=true())
     shipping_option: Mapped[str | None] = mapped_column(String(32), nullable=True)
     shipping_carrier: Mapped[str | None] = mapped_column(String(100), nullable=True)
     shipping_promised_date: Mapped[date | None] = mapped_column(nullable=True)

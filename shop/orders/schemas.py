@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, Field
 
 from shop.catalog.service import MAX_PAGE
 from shop.core.schemas import Money, QueryInt, RequestModel, ResponseModel, optional
@@ -41,6 +41,8 @@ class OrderOut(ResponseModel):
     carrier: str | None
     promised_delivery_date: str | None
     arrives_before_christmas: bool | None
+    prices_include_vat: bool = Field(True, description="false: unit prices and shipping are "
+                                                       "net and `tax` is added in `total`")
 
 
 class Orders(ResponseModel):

@@ -37,7 +37,9 @@ def priced_cart(current: Resources, merchant: Merchant,
 def render_cart(merchant: Merchant, cart: carts.Cart | None, lines: list[carts.PricedLine],
                 status: int = 200, error: str | None = None):
     """The cart page; `error` explains why the last change was refused."""
-    summary = cart_json(cart, lines, merchant.currency) if cart is not None else None
+    summary = (cart_json(cart, lines, merchant.currency,
+                         prices_include_vat=merchant.prices_include_vat)
+               if cart is not None else None)
     available = {line.product.sku: line.product.available for line in lines}
     estimate = None
     if lines:
@@ -45,7 +47,7 @@ def render_cart(merchant: Merchant, cart: carts.Cart | None, lines: list[carts.P
             country = delivery.default_country(session, merchant.id,
                                                request.args.get("country"))
             estimate = delivery.delivery_view(session, merchant.id, lines, country, None,
-                                              utcnow())
+                                              utcnow(), merchant.prices_include_vat)
     return page("cart.html", status, shop=merchant, summary=summary, available=available,
                 error=error, delivery=estimate, countries=countries.choices(),
                 format_date=formatting.format_date)

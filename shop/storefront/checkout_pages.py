@@ -38,9 +38,11 @@ def render_checkout(current: Resources, merchant: Merchant, slug: str, status: i
         country = delivery.default_country(session, merchant.id, form.get("country"),
                                            request.args.get("country"))
         shipping = delivery.delivery_view(session, merchant.id, lines, country,
-                                          form.get("shipping_option"), utcnow())
+                                          form.get("shipping_option"), utcnow(),
+                                          merchant.prices_include_vat)
     response = make_response(*page(
-        "checkout.html", status, shop=merchant, summary=cart_json(cart, lines),
+        "checkout.html", status, shop=merchant,
+        summary=cart_json(cart, lines, prices_include_vat=merchant.prices_include_vat),
         form={**form, "country": country}, idempotency_key=uuid.uuid4().hex,
         cards=forms.card_choices(current.gateway.name), error=error, delivery=shipping,
         countries=countries.choices(), format_date=formatting.format_date))

@@ -1,4 +1,5 @@
-"""What the cart and checkout pages show about delivery: options, dates, VAT included.
+"""What the cart and checkout pages show about delivery: options, dates, VAT (included in
+gross prices, or added to net ones).
 
 Built from the same services the JSON API uses (shipping options, VAT), so a page and the
 API never disagree about a price or a date.
@@ -24,7 +25,7 @@ FALLBACK_COUNTRY = "DE"
 @dataclass(frozen=True)
 class OptionView:
     option: shipping.ShippingOption
-    total_amount: int
+    total_amount: int  # what the shopper pays with this option, VAT included or added
     tax_amount: int
     selected: bool
 
@@ -37,6 +38,7 @@ class DeliveryView:
     subtotal_amount: int
     currency: str
     options: list[OptionView]
+    prices_include_vat: bool = True  # False: totals and tax_amount have the VAT added
 
     @property
     def chosen(self) -> OptionView:
@@ -57,8 +59,10 @@ def default_country(session: Session, merchant_id: int, *candidates: str | None)
 
 
 def delivery_view(session: Session, merchant_id: int, lines: list[PricedLine], country: str,
-                  chosen_id: str | None, now: datetime) -> DeliveryView:
-    """Every shipping option for the cart to `country`, each with the order total it makes."""
+                  chosen_id: str | None, now: datetime,
+                  prices_include_vat: bool = True) -> DeliveryView:
+    """Every shipping option for the cart to `country`, each with the order total it makes
+    (net prices: with the VAT added, as checkout will charge it)."""
     line_totals = [line.line_total for line in lines]
     subtotal = sum(line_totals)
     currency = lines[0].product.currency if lines else "EUR"
@@ -68,7 +72,12 @@ def delivery_view(session: Session, merchant_id: int, lines: list[PricedLine], c
     return DeliveryView(
         country, countries.country_names()[country], str(vat.rate_for(country)), subtotal,
         currency,
-        [OptionView(option, subtotal + option.price_amount,
-                    vat.order_vat(line_totals, option.price_amount, country),
-                    option.id == chosen_id)
-         for option in options])
+        [_option_view(option, line_totals, country, prices_include_vat, option.id == chosen_id)
+         for option in options],
+        prices_include_vat)
+
+
+def _option_view(option: shipping.ShippingOption, line_totals: list[int], country: str,
+                 prices_include_vat: bool, selected: bool) -> OptionView:
+    taxed = vat.order_total(line_totals, option.price_amount, country, prices_include_vat)
+    return OptionView(option, taxed.total_amount, taxed.tax_amount, selected)

@@ -8,6 +8,7 @@ def test_create_then_read_a_product(client, api, shop):
                               name="Tree star")
     assert created == {"sku": "STAR", "name": "Tree star", "description": "",
                        "category": "decor", "price": {"amount": 2599, "currency": "EUR"},
+                       "price_includes_vat": True,
                        "available": 7, "stock": 7, "reserved": 0, "images": []}
     public = client.get(f"/api/v1/shops/{shop.slug}/products/STAR").get_json()
     assert public["available"] == 7 and "stock" not in public

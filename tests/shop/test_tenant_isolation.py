@@ -43,6 +43,8 @@ MERCHANT_ENDPOINTS = [
     ("POST", "/api/v1/shops/{slug}/products/TREE/images", None),
     ("DELETE", "/api/v1/shops/{slug}/products/TREE/images/{image}", None),
     ("PATCH", "/api/v1/shops/{slug}/products/TREE/images/{image}", {"position": 0}),
+    ("GET", "/api/v1/shops/{slug}/settings", None),
+    ("PATCH", "/api/v1/shops/{slug}/settings", {"prices_include_vat": False}),
 ]
 IDS = {"collaborator": 1, "token": 1, "event": 1, "endpoint": 1, "image": 1}
 
@@ -83,6 +85,7 @@ def test_another_merchants_token_gets_403_and_changes_nothing(client, api, metho
     assert response.mimetype == "application/problem+json"
     tree = client.get(f"/api/v1/shops/{victim.slug}/products/TREE").get_json()
     assert tree["available"] == 4 and tree["price"]["amount"] == 5000 and tree["images"] == []
+    assert tree["price_includes_vat"] is True  # the shop's settings are untouched
     skus = [p["sku"] for p in client.get(f"/api/v1/shops/{victim.slug}/products")
             .get_json()["items"]]
     assert skus == ["TREE"]

@@ -36,7 +36,7 @@ def test_a_shopper_buys_a_product_in_the_browser(live_server, api, shop, tmp_pat
             page.get_by_role("link", name="Reindeer mug").click()
 
             expect(page.get_by_role("heading", name="Reindeer mug")).to_be_visible()
-            expect(page.locator(".product .price")).to_have_text("€12.50")
+            expect(page.locator(".product .price")).to_have_text("€12.50 incl. VAT")
             expect(page.locator(".product .stock")).to_have_text("3 left")
             page.screenshot(path=tmp_path / "product.png", full_page=True)
             page.get_by_label("Quantity").fill("2")

@@ -83,6 +83,8 @@ REQUESTS = {
         "/products/TREE/images/{image}", None, 204),
     ("PATCH", f"{SHOP}/products/<sku>/images/<int:image_id>"): (
         "/products/TREE/images/{image}", {"position": 0, "alt": "Tree, {role}"}, 200),
+    ("GET", f"{SHOP}/settings"): ("/settings", None, 200),
+    ("PATCH", f"{SHOP}/settings"): ("/settings", {"prices_include_vat": False}, 200),
 }
 # The JSON routes; the back-office page has its own tests (test_pages.py).
 PROTECTED = sorted(key for key, action in ROUTES.items()
