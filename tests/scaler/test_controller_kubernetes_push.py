@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
 import signal
 import threading
 import time
@@ -23,7 +22,6 @@ import pytest
 import requests
 
 from common import pushed_backlog
-from common.redis_url import client_from_url
 from scaler.actuators.kubernetes import KubernetesActuator
 from scaler.capacity import Bounds
 from scaler.controller import Controller, ControllerSettings
@@ -39,7 +37,7 @@ from scaler.signals.queue import RedisStreamQueue
 from tests.scaler import live_fixtures
 from tests.scaler.live_fixtures import deployment, kubernetes_client, wait_until
 from tests.scaler.test_signals_push import SCRAPED
-from tests.support.live import LiveServer
+from tests.support import published_backlog
 
 kubernetes_api = live_fixtures.kubernetes_api
 
@@ -52,23 +50,19 @@ POD = "peakshop-web-5c7b9-x2x4k"
 MAX_REQUESTS = 60
 
 
+board_client = published_backlog.board_client
+
+
 @pytest.fixture
-def redis_client(redis_server):
-    client = client_from_url(redis_server.url, socket_timeout=5)
-    client.delete(pushed_backlog.KEY)
-    yield client
-    client.delete(pushed_backlog.KEY)
-    client.close()
+def redis_client(board_client):
+    return board_client
 
 
 @pytest.fixture
 def web_pod(sqlite_template, redis_server, redis_client, tmp_path):
     """One storefront pod with one gunicorn worker, publishing as Kubernetes would run it."""
-    database = tmp_path / "shop.sqlite3"
-    shutil.copy(sqlite_template, database)
-    server = LiveServer.start(database_url=f"sqlite:///{database}", redis_url=redis_server.url,
-                              instance_path=str(tmp_path / "live"), workers=1,
-                              extra_env={"PEAKSHOP_PUBLISH_BACKLOG": "true", "HOSTNAME": POD})
+    server = published_backlog.start_publishing_pod(sqlite_template, redis_server.url,
+                                                    tmp_path, POD)
     yield server
     server.stop()
 

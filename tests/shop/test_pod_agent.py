@@ -19,7 +19,6 @@ import redis
 import requests
 
 from common import pushed_backlog
-from common.redis_url import client_from_url
 from scaler.signals.procfs import children_of
 from shop.core.pod_agent import (
     CpuFollower,
@@ -30,6 +29,7 @@ from shop.core.pod_agent import (
 )
 from shop.core.settings import ConfigError, load_settings
 from tests.scaler.live_fixtures import wait_until
+from tests.support import published_backlog
 from tests.support.live import LiveServer
 from tests.support.servers import free_port
 
@@ -43,23 +43,18 @@ def published(client, pod: str) -> int | None:
     return int(raw.split()[0])
 
 
+board_client = published_backlog.board_client
+
+
 @pytest.fixture
-def redis_client(redis_server):
-    client = client_from_url(redis_server.url, socket_timeout=5)
-    client.delete(pushed_backlog.KEY)
-    yield client
-    client.delete(pushed_backlog.KEY)
-    client.close()
+def redis_client(board_client):
+    return board_client
 
 
 @pytest.fixture
 def publishing_storefront(sqlite_template, redis_server, redis_client, tmp_path):
-    database = tmp_path / "shop.sqlite3"
-    shutil.copy(sqlite_template, database)
-    server = LiveServer.start(database_url=f"sqlite:///{database}", redis_url=redis_server.url,
-                              instance_path=str(tmp_path / "live"), workers=1,
-                              extra_env={"PEAKSHOP_PUBLISH_BACKLOG": "true",
-                                         "HOSTNAME": "peakshop-web-7d9f-abcde"})
+    server = published_backlog.start_publishing_pod(sqlite_template, redis_server.url, tmp_path,
+                                  "peakshop-web-7d9f-abcde")
     yield server
     server.stop()
 
