@@ -30,15 +30,21 @@ class HttpMetrics:
     in_flight: Gauge
 
 
+def _registry() -> CollectorRegistry | None:
+    """Where this process's metrics go: the default registry, or none under gunicorn, whose
+    processes keep their samples in files that `/metrics` reads through
+    MultiProcessCollector (the value class is chosen again: it is fixed at import)."""
+    if not multiprocess_dir():
+        return REGISTRY
+    if values.ValueClass is values.MutexValue:
+        values.ValueClass = values.get_value_class()
+    return None
+
+
 @functools.cache
 def http_metrics() -> HttpMetrics:
     """The request metrics of this process, created once, file-backed under gunicorn."""
-    registry: CollectorRegistry | None = REGISTRY
-    if multiprocess_dir():
-        if values.ValueClass is values.MutexValue:
-            values.ValueClass = values.get_value_class()
-        # The samples live in files; `/metrics` reads them through MultiProcessCollector.
-        registry = None
+    registry = _registry()
     return HttpMetrics(
         requests=Counter("peakshop_http_requests_total", "HTTP requests answered",
                          ["method", "route", "status"], registry=registry),
@@ -61,11 +67,7 @@ class GateMetrics:
 def gate_metrics() -> GateMetrics:
     """The edge gate's queue (`shop.edge`): the requests a worker's listen backlog would hold
     without it, so the scaler reads them beside that backlog."""
-    registry: CollectorRegistry | None = REGISTRY
-    if multiprocess_dir():
-        if values.ValueClass is values.MutexValue:
-            values.ValueClass = values.get_value_class()
-        registry = None
+    registry = _registry()
     return GateMetrics(
         waiting=Gauge("peakshop_gate_requests_waiting",
                       "Requests waiting at the edge gate for a slot in gunicorn",

@@ -7,7 +7,6 @@ the backlog itself is real: connections nobody accepted yet.
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 
@@ -15,6 +14,8 @@ from scaler.model import Observation
 from scaler.signals.procfs import ListenBacklog
 from scaler.signals.push import BacklogPush
 from scaler.signals.readings import ReplicaCounts
+from tests.support import listening
+from tests.support.listening import eventually
 
 SCRAPED = Observation(at_s=100.0, request_rate=40.0, latency_p95_s=0.1, latency_within_slo=True,
                       cpu_utilization=0.5, queue_backlog=3, queue_oldest_age_s=1.0,
@@ -33,23 +34,11 @@ class SteppedClock:
 
 
 def backlog_of(port: int, expected: int, deadline_s: float = 10.0) -> int | None:
-    """The listen backlog once it reads `expected` (the kernel queues connects at once, but
-    never wait forever); the last reading otherwise."""
-    give_up = time.monotonic() + deadline_s
-    value = ListenBacklog(port).waiting()
-    while value != expected and time.monotonic() < give_up:
-        time.sleep(0.02)
-        value = ListenBacklog(port).waiting()
-    return value
+    """The listen backlog once it reads `expected`; the last reading otherwise."""
+    return eventually(ListenBacklog(port).waiting, expected, deadline_s)
 
 
-@pytest.fixture
-def listener():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(64)
-    yield server
-    server.close()
+listener = listening.listener
 
 
 def test_a_growing_backlog_is_heard_as_arrivals_beyond_what_the_ready_replicas_serve(listener):

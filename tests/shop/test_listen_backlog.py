@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import socket
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from urllib.parse import urlparse
@@ -23,26 +22,11 @@ import requests
 from common.listen_queue import bind_port, listen_backlog
 from scaler.signals.procfs import ListenBacklog, children_of
 from shop.core.metrics import ListenBacklogCollector
+from tests.support import listening
+from tests.support.listening import eventually
 from tests.support.live import LiveServer
 
-
-def eventually(read, expected, deadline_s: float = 10.0):
-    """The last value read, once it equals `expected` or the deadline passed (never timed)."""
-    give_up = time.monotonic() + deadline_s
-    value = read()
-    while value != expected and time.monotonic() < give_up:
-        time.sleep(0.02)
-        value = read()
-    return value
-
-
-@pytest.fixture
-def listener():
-    server = socket.socket()
-    server.bind(("127.0.0.1", 0))
-    server.listen(32)
-    yield server
-    server.close()
+listener = listening.listener
 
 
 def test_connections_nobody_accepted_are_counted_until_accepted(listener):
