@@ -56,13 +56,23 @@ def test_every_paid_order_is_confirmed_after_redis_is_wiped(app, api, shop, redi
         assert api.set_item(cart_id, "MUG", 2).status_code == 200
 
         # Orders paid and relayed to the stream, not yet confirmed, when Redis is wiped.
-        worker.signal(signal.SIGSTOP)
+        # SQLite has no server to end a frozen worker's transaction: frozen while it holds the
+        # file's write lock, it would stop every checkout. There the worker is stopped, and a
+        # new one takes over after the wipe.
+        on_sqlite = settings_overrides["database_url"].startswith("sqlite")
+        if on_sqlite:
+            worker.stop()
+        else:
+            worker.signal(signal.SIGSTOP)
         accepted = len(flow.accepted)
         wait_for(lambda: len(flow.accepted) >= accepted + 10, "orders waiting in the stream")
         redis_client.flushall()
         stranded = state.order_ids("paid")
         assert stranded, "no order was caught in the stream by the wipe"
-        worker.signal(signal.SIGCONT)
+        if on_sqlite:
+            worker = start_worker(env, tmp_path, "heir")
+        else:
+            worker.signal(signal.SIGCONT)
 
         accepted = len(flow.accepted)
         wait_for(lambda: len(flow.accepted) >= accepted + 10, "orders after the wipe")
