@@ -60,6 +60,17 @@ def measure(pidfile: str, count: int, send: Callable[[], requests.Response],
     return (1000 * (worker_cpu_s(pidfile) - cpu_before) / count, 1000 * wall / count)
 
 
+def seed_shop(http, url: str) -> tuple[str, dict[str, str]]:
+    """A merchant with one product, MUG, of plenty of stock: its slug and auth header."""
+    merchant = http.post(url + "/api/v1/merchants", json={
+        "name": "Bench", "email": "bench@example.com", "password": "long enough"}).json()
+    slug, auth = merchant["merchant"]["slug"], {"Authorization": f"Bearer {merchant['token']}"}
+    http.post(f"{url}/api/v1/shops/{slug}/products", headers=auth, json={
+        "sku": "MUG", "name": "Mug", "price": {"amount": 1250, "currency": "EUR"},
+        "stock": 10**6})
+    return slug, auth
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--requests", type=int, default=1500)
@@ -72,13 +83,7 @@ def main() -> None:
                               instance_path=folder, workers=1)
     try:
         session = requests.Session()
-        merchant = session.post(server.url + "/api/v1/merchants", json={
-            "name": "Bench", "email": "bench@example.com", "password": "long enough"}).json()
-        slug, auth = merchant["merchant"]["slug"], {
-            "Authorization": f"Bearer {merchant['token']}"}
-        session.post(f"{server.url}/api/v1/shops/{slug}/products", headers=auth, json={
-            "sku": "MUG", "name": "Mug", "price": {"amount": 1250, "currency": "EUR"},
-            "stock": 10**6})
+        slug, auth = seed_shop(session, server.url)
         product = f"{server.url}/api/v1/shops/{slug}/products/MUG"
         page = f"{server.url}/shops/{slug}/"
         room = f"{server.url}/api/v1/shops/{slug}/waiting-room"

@@ -29,6 +29,7 @@ from collections.abc import Callable
 import psutil
 import requests
 
+from benchmarks.waiting_room import seed_shop
 from shop.core.migrate import upgrade
 from tests.support.live import LiveServer
 from tests.support.servers import RedisServer
@@ -68,13 +69,7 @@ def run_one(gated: bool, count: int) -> dict[str, tuple[float, float]]:
                               instance_path=folder, workers=1,
                               extra_env={"PEAKSHOP_GATE": "true" if gated else "false"})
     try:
-        merchant = requests.post(server.url + "/api/v1/merchants", json={
-            "name": "Bench", "email": "bench@example.com", "password": "long enough"}).json()
-        slug, auth = merchant["merchant"]["slug"], {
-            "Authorization": f"Bearer {merchant['token']}"}
-        requests.post(f"{server.url}/api/v1/shops/{slug}/products", headers=auth, json={
-            "sku": "MUG", "name": "Mug", "price": {"amount": 1250, "currency": "EUR"},
-            "stock": 10**6})
+        slug, auth = seed_shop(requests, server.url)
         product = f"{server.url}/api/v1/shops/{slug}/products/MUG"
         results = {"product page, room off": measure(
             server, gated, count, lambda: requests.get(product, headers=CLOSE), 200)}
