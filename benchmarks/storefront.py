@@ -2,6 +2,7 @@
 
     python -m benchmarks.storefront [--database sqlite|postgresql] [--seconds 8] [--workers 2]
                                     [--products 200] [--reads-only | --writes-only] [--images]
+                                    [--loadgen-cpus 1] [--json FILE]
 
 Both apps run as `gunicorn -c python:shop.gunicorn_conf` with the same worker count and
 class; wrk (closed loop, 16 keep-alive connections) finds each endpoint's peak on this
@@ -14,6 +15,12 @@ the catalog's first page have an image. Checkout is then offered an open-loop 70
 peak to read its latency under a steady, realistic load (skipped with --reads-only;
 --writes-only measures hello-world, add to cart and checkout alone). Redis
 and PostgreSQL are real servers started for the run.
+
+With `--loadgen-cpus 1` the load generators (wrk, and this process's open loop) run on CPU 1
+only and every server (both gunicorns, PostgreSQL, Redis) on the others, so the load
+generator no longer takes its CPU from the server it measures (on 2 cores the servers then
+have one core: the rates halve, the ratios stop flattering). `--json FILE` writes the rows
+for `benchmarks.before_after`, which compares two revisions side by side.
 """
 
 from __future__ import annotations
@@ -65,6 +72,17 @@ request = function()
     {["Content-Type"] = "application/json"}, '%s')
 end
 """
+
+
+def pin(pids: list[int], cpus: set[int]) -> None:
+    """Keep these processes, and every child they have or fork later, on `cpus`."""
+    for pid in pids:
+        root = psutil.Process(pid)
+        for process in [root, *root.children(recursive=True)]:
+            try:
+                process.cpu_affinity(sorted(cpus))
+            except psutil.NoSuchProcess:
+                pass
 
 
 def start_hello(workers: int) -> tuple[subprocess.Popen, str]:
@@ -177,6 +195,19 @@ def filled_carts(client: redis.Redis, merchant_id: int, count: int) -> list[str]
     return ids
 
 
+def cpu_list(text: str) -> set[int]:
+    """'1' or '2,3' -> {1} or {2, 3}: the CPUs the load generators may use."""
+    try:
+        cpus = {int(part) for part in text.split(",")}
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a list of CPU numbers, e.g. 1 or 2,3") from None
+    if not cpus or min(cpus) < 0 or max(cpus) >= (os.cpu_count() or 1):
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: CPUs are numbered 0-{(os.cpu_count() or 1) - 1} on this machine")
+    return cpus
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
@@ -190,7 +221,16 @@ def main() -> None:
                         help="only hello-world, add to cart and checkout (no catalog reads)")
     parser.add_argument("--images", action="store_true",
                         help="an image for the product and each product of the catalog page")
+    parser.add_argument("--loadgen-cpus", type=cpu_list, metavar="CPUS",
+                        help="run the load generators on these CPUs (e.g. 1 or 2,3) and "
+                             "the servers on the others")
+    parser.add_argument("--json", type=Path, metavar="FILE",
+                        help="also write the rows as JSON (for benchmarks.before_after)")
     args = parser.parse_args()
+    every_cpu = set(range(os.cpu_count() or 1))
+    if args.loadgen_cpus is not None and not (args.loadgen_cpus < every_cpu):
+        parser.error(f"--loadgen-cpus {sorted(args.loadgen_cpus)} must leave a CPU to the "
+                     f"servers: this machine has CPUs 0-{len(every_cpu) - 1}")
 
     workdir = Path(tempfile.mkdtemp(prefix="peakshop-bench-"))
     redis_server = RedisServer.start()
@@ -211,6 +251,9 @@ def main() -> None:
         servers = {"web": shop.process.pid, "redis": redis_server.process.pid}
         if postgres:
             servers["postgresql"] = postgres_pid(postgres)
+        if args.loadgen_cpus is not None:
+            pin([hello.pid, *servers.values()], every_cpu - args.loadgen_cpus)
+            os.sched_setaffinity(0, args.loadgen_cpus)  # wrk inherits it
         rows = []
         baseline, hello_cpu = measured({"web": hello.pid}, hello_url + "/",
                                        seconds=args.seconds)
@@ -256,8 +299,11 @@ def main() -> None:
         if postgres:
             postgres.stop()
 
+    placement = (f"servers on CPUs {sorted(every_cpu - args.loadgen_cpus)}, load generator on "
+                 f"{sorted(args.loadgen_cpus)}" if args.loadgen_cpus is not None
+                 else f"{os.cpu_count()} cores shared")
     print(f"\nstorefront vs hello-world — {args.database}, gunicorn {args.workers} sync workers, "
-          f"wrk 16 connections, {args.seconds} s each, {os.cpu_count()} cores shared, "
+          f"wrk 16 connections, {args.seconds} s each, {placement}, "
           f"{args.products} products{', with images' if args.images else ''}\n")
     columns = ["web", "postgresql", "redis"] if postgres else ["web", "redis"]
     print("CPU ms/req: user + system CPU of each server per answered request\n")
@@ -269,6 +315,15 @@ def main() -> None:
               f"{result.p50_ms:8.1f} {result.p99_ms:8.1f} "
               + "".join(f"{cpu_ms[column]:15.2f}" if column in cpu_ms else f"{'':15}"
                         for column in columns) + f" {result.non_2xx:8d}")
+    if args.json is not None:
+        args.json.write_text(json.dumps({
+            "rows": [{"endpoint": name, "requests_per_s": result.requests_per_s,
+                      "ratio": result.requests_per_s / baseline.requests_per_s,
+                      "p99_ms": result.p99_ms, "non_2xx": result.non_2xx, "cpu_ms": cpu_ms}
+                     for name, result, cpu_ms in rows],
+            "checkout_at_70": None if steady is None else {
+                "offered_per_s": steady.offered_per_s, "p99_ms": steady.p99_ms,
+                "errors": steady.errors}}, indent=1))
     if steady is not None:
         print(f"\ncheckout at 70% of its peak, open loop ({steady.offered_per_s:.0f}/s offered, "
               f"{steady.completed} sent, {steady.errors} errors): "
