@@ -84,17 +84,15 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_merchant_area(app: Flask) -> None:
-    from shop.catalog.pages import blueprint as catalog_pages
     from shop.catalog.transfer_api import blueprint as catalog_transfer_api
     from shop.events.api import blueprint as events_api
     from shop.events.ops_api import blueprint as events_ops_api
     from shop.merchants.access import init_app as init_merchant_access
     from shop.merchants.account_api import blueprint as merchant_account_api
     from shop.merchants.pages import blueprint as merchant_pages
-    from shop.orders.merchant_pages import blueprint as order_pages
 
     for blueprint in (merchant_account_api, events_api, events_ops_api, catalog_transfer_api,
-                      merchant_pages, catalog_pages, order_pages):
+                      merchant_pages):
         app.register_blueprint(blueprint)
     init_merchant_access(app)
 

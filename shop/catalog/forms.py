@@ -15,7 +15,7 @@ from wtforms import HiddenField, IntegerField, StringField, TextAreaField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional
 
 from shop.catalog.service import MAX_STOCK
-from shop.merchants.section_kit import minor_units
+from shop.merchants.page_kit import minor_units
 
 
 class ProductForm(FlaskForm):

@@ -15,12 +15,20 @@ from shop.core import resources
 from shop.core.errors import InvalidInput, NotFound, Problem
 from shop.images.pages import ImageForm, NewImageForm
 from shop.images.views import product_images
-from shop.merchants import plans, section_kit
+from shop.merchants import plans
 from shop.merchants import service as merchants
 from shop.merchants.access import acting
+from shop.merchants.page_kit import (
+    FORM_EXPIRED,
+    amount_text,
+    attach_problem,
+    form_refusal,
+    render_page,
+    takes_uploads,
+)
 
-blueprint = Blueprint("catalog_pages", __name__, url_prefix="/merchant/shops/<slug>")
-section_kit.install(blueprint, uploads=frozenset({"catalog_pages.dry_run_import"}))
+# A section of the back-office (`shop.merchants.pages`), under /merchant/shops/<slug>.
+blueprint = Blueprint("catalog_pages", __name__, url_prefix="/shops/<slug>")
 
 MAX_QUERY = 200
 MAX_CATEGORY = 100
@@ -52,7 +60,7 @@ def list_products(slug: str):
                                      archived=archived)
         listed = variants.variants_by_parent(
             session, [product.id for product in page.items if product.has_variants])
-        return section_kit.render(
+        return render_page(
             "merchant/products.html", shop=shop, page=page, variants=listed, query=query,
             category=category, archived=archived,
             categories=service.categories(session, who.merchant_id, include_archived=True),
@@ -78,12 +86,12 @@ def create_product(slug: str):
                     sku = product.sku
                 return redirect(url_for(".edit_product", slug=slug, sku=sku, created=1), 303)
             except Problem as problem:
-                error, status = section_kit.attach_problem(form, problem), problem.status
+                error, status = attach_problem(form, problem), problem.status
         else:
-            error, status = section_kit.form_refusal(form)
+            error, status = form_refusal(form)
     elif not form.stock.data:
         form.stock.data = 0
-    return section_kit.render("merchant/product_new.html", status, shop=shop, form=form,
+    return render_page("merchant/product_new.html", status, shop=shop, form=form,
                            error=error)
 
 
@@ -106,22 +114,22 @@ def edit_product(slug: str, sku: str):
                         form, shop.currency, has_variants=has_variants))
                 return redirect(url_for(".edit_product", slug=slug, sku=sku, saved=1), 303)
             except Problem as problem:
-                error, status = section_kit.attach_problem(form, problem), problem.status
+                error, status = attach_problem(form, problem), problem.status
         else:
-            error, status = section_kit.form_refusal(form)
+            error, status = form_refusal(form)
     with database.reading() as session:
         product = service.get_product(session, who.merchant_id, sku)
         if request.method == "GET":
             form.process(data={"name": product.name, "description": product.description,
                                "category": product.category or "",
-                               "price": section_kit.amount_text(product.price_amount,
+                               "price": amount_text(product.price_amount,
                                                              product.currency),
                                "stock": None if product.has_variants else product.stock})
             # What the form shows is what a change of stock is measured against; a refused
             # form keeps the stock it was first shown with.
             form.shown_stock.data = str(product.stock)
         saved = request.args.get("saved") == "1"
-        return section_kit.render(
+        return render_page(
             "merchant/product_edit.html", status, shop=shop, form=form, product=product,
             variants=variants.variants_by_parent(session, [product.id]).get(product.id, []),
             parent_sku=variants.parent_sku(session, product.parent_id),
@@ -146,7 +154,7 @@ def restore_product(slug: str, sku: str):
 def _archive_or_restore(slug: str, sku: str, change, done: str) -> Response:
     form = forms.ArchiveForm()
     if not form.validate_on_submit():
-        raise Problem(section_kit.FORM_EXPIRED, code="csrf_rejected", status=400)
+        raise Problem(FORM_EXPIRED, code="csrf_rejected", status=400)
     with resources.current().database.transaction() as session:
         change(session, acting().merchant_id, sku)
     return redirect(url_for(".edit_product", slug=slug, sku=sku, **{done: 1}), 303)
@@ -161,18 +169,19 @@ def import_form(slug: str):
 def _import_page(slug: str, form, status: int = 200, **context) -> Response:
     with resources.current().database.reading() as session:
         shop = merchants.shop_by_slug(session, slug)
-    return section_kit.render("merchant/products_import.html", status, shop=shop, form=form,
+    return render_page("merchant/products_import.html", status, shop=shop, form=form,
                            header=",".join(transfer.HEADER), shown_errors=SHOWN_ERRORS,
                            **context)
 
 
 @blueprint.post("/products/import")
+@takes_uploads(lambda: resources.current().settings.max_import_bytes)
 def dry_run_import(slug: str):
     """Check an uploaded CSV without changing anything and show what an import would do."""
     current = resources.current()
     form = forms.ImportForm()
     if not form.validate_on_submit():
-        error, status = section_kit.form_refusal(form)
+        error, status = form_refusal(form)
         return _import_page(slug, form, status, error=error)
     raw = form.file.data.read()
     merchant_id = acting().merchant_id
@@ -195,7 +204,7 @@ def apply_import(slug: str):
     current = resources.current()
     form = forms.ApplyImportForm()
     if not form.validate_on_submit():
-        raise Problem(section_kit.FORM_EXPIRED, code="csrf_rejected", status=400)
+        raise Problem(FORM_EXPIRED, code="csrf_rejected", status=400)
     merchant_id = acting().merchant_id
     raw = import_staging.take(current.redis, merchant_id, form.staged.data)
     if raw is None:

@@ -133,11 +133,8 @@ def serve_media(key: str):
 
 
 def init_app(app: Flask) -> None:
-    """The media store (PEAKSHOP_MEDIA_URL), the images API, the back-office's image forms
-    and the local media files."""
-    from shop.images.pages import blueprint as pages  # it uses this module's media_store
-
+    """The media store (PEAKSHOP_MEDIA_URL), the images API and the local media files (the
+    back-office's image forms are a section of `shop.merchants.pages`)."""
     app.extensions["peakshop_media"] = store_for(app.extensions["peakshop"].settings)
     app.register_blueprint(blueprint)
-    app.register_blueprint(pages)
     app.register_blueprint(media)

@@ -9,7 +9,7 @@ service's; the door has already checked the person's role (catalog.write) before
 
 from __future__ import annotations
 
-from flask import Blueprint, g, redirect, request, url_for
+from flask import Blueprint, g, redirect, url_for
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from werkzeug.exceptions import RequestEntityTooLarge
@@ -20,22 +20,12 @@ from shop.core import resources
 from shop.core.errors import Problem
 from shop.images import service
 from shop.images.api import FORM_OVERHEAD_BYTES, limits, media_store
-from shop.merchants import pages, section_kit
+from shop.merchants import pages
 from shop.merchants.access import acting
+from shop.merchants.page_kit import FORM_EXPIRED, form_refusal, takes_uploads
 
-blueprint = Blueprint("image_pages", __name__, url_prefix="/merchant/shops/<slug>")
-UPLOAD_ENDPOINT = "image_pages.add_image"
-
-
-@blueprint.before_request
-def allow_image_sized_bodies() -> None:
-    """An upload may be as large as the image limit; every other form keeps the default.
-    First of the blueprint's guards: the limit applies when the body is first parsed."""
-    if request.endpoint == UPLOAD_ENDPOINT:
-        request.max_content_length = limits().max_bytes + FORM_OVERHEAD_BYTES
-
-
-section_kit.install(blueprint)
+# A section of the back-office (`shop.merchants.pages`), under /merchant/shops/<slug>.
+blueprint = Blueprint("image_pages", __name__, url_prefix="/shops/<slug>")
 
 
 @blueprint.errorhandler(RequestEntityTooLarge)
@@ -71,16 +61,17 @@ class ImageForm(FlaskForm):
 
 
 def _back_to_images(slug: str, sku: str, **notice):
-    return redirect(url_for("catalog_pages.edit_product", slug=slug, sku=sku, **notice,
-                            _anchor="images"), 303)
+    return redirect(url_for("merchant_pages.catalog_pages.edit_product", slug=slug, sku=sku,
+                            **notice, _anchor="images"), 303)
 
 
 def _refuse(form: FlaskForm) -> Problem:
-    detail, status = section_kit.form_refusal(form)
+    detail, status = form_refusal(form)
     return Problem(detail, code="invalid_input", status=status)
 
 
 @blueprint.post("/products/<sku>/images")
+@takes_uploads(lambda: limits().max_bytes + FORM_OVERHEAD_BYTES)
 def add_image(slug: str, sku: str):
     """Add a picture to the product (checked, resized and stripped as over the API)."""
     form = NewImageForm()
@@ -98,7 +89,7 @@ def remove_image(slug: str, sku: str, image_id: int):
     """Remove a picture of the product; the others close up."""
     form = RemoveImageForm()
     if not form.validate_on_submit():
-        raise Problem(section_kit.FORM_EXPIRED, code="csrf_rejected", status=400)
+        raise Problem(FORM_EXPIRED, code="csrf_rejected", status=400)
     service.delete_image(resources.current().database, media_store(), acting().merchant_id,
                          sku, image_id)
     g.audit_details = {"image_id": image_id, "sku": sku}

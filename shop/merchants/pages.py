@@ -3,8 +3,9 @@
 Server-rendered and usable without JavaScript. Forms are Flask-WTF forms (each carries its
 CSRF token); the session cookie holds the API token the sign-in issued, so the pages go
 through the same door (role matrix, expiry, revocation, quotas, audit) as the JSON API.
-The sections (team, tokens, plan, audit, events, carriers) are blueprints nested in this
-one: they share its security headers and its error pages.
+Every section (catalog, images, orders, team, tokens, plan, audit, events, carriers,
+settings) is a blueprint nested in this one: they all get its guards (upload limits, URL and
+form text), security headers, error pages and template helpers from here.
 """
 
 from __future__ import annotations
@@ -20,11 +21,12 @@ import sqlalchemy.exc
 from flask import Blueprint, Response, g, make_response, redirect, request, session, url_for
 from flask_wtf import FlaskForm
 from sqlalchemy import select
+from werkzeug.exceptions import RequestEntityTooLarge
 from wtforms import EmailField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
 from shop.catalog.stock_alerts import LOW_STOCK_UNITS, low_stock
-from shop.core import resources
+from shop.core import edge, resources
 from shop.core.errors import RETRY_AFTER_S, Conflict, DependencyDown, Problem
 from shop.core.timeutil import utcnow
 from shop.events import service as events
@@ -37,6 +39,8 @@ from shop.merchants.page_kit import (
     SESSION_TOKEN,
     ButtonForm,
     FormRefused,
+    amount_text,
+    apply_upload_limit,
     render_page,
     session_token,
 )
@@ -84,9 +88,9 @@ class NavLink:
 # label, endpoint, the action the section reads (hidden from roles that may not).
 SECTIONS = (
     ("Dashboard", "merchant_pages.dashboard", "events.read"),
-    ("Products", "catalog_pages.list_products", "catalog.read"),
-    ("CSV import", "catalog_pages.import_form", "catalog.read"),
-    ("Orders", "order_pages.list_orders", "orders.read"),
+    ("Products", "merchant_pages.catalog_pages.list_products", "catalog.read"),
+    ("CSV import", "merchant_pages.catalog_pages.import_form", "catalog.read"),
+    ("Orders", "merchant_pages.order_pages.list_orders", "orders.read"),
     ("Team", "merchant_pages.team.show_team", "team.read"),
     ("Tokens", "merchant_pages.account.show_tokens", "tokens.read"),
     ("Events", "merchant_pages.events.list_events", "events.read"),
@@ -99,11 +103,15 @@ SECTIONS = (
 SECTION_OF = {"merchant_pages.events.announce": "merchant_pages.events.list_events",
               "merchant_pages.events.edit": "merchant_pages.events.list_events",
               "merchant_pages.carriers.edit": "merchant_pages.carriers.list_carriers",
-              "catalog_pages.create_product": "catalog_pages.list_products",
-              "catalog_pages.edit_product": "catalog_pages.list_products",
-              "catalog_pages.dry_run_import": "catalog_pages.import_form",
-              "catalog_pages.apply_import": "catalog_pages.import_form",
-              "order_pages.show_order": "order_pages.list_orders"}
+              "merchant_pages.catalog_pages.create_product":
+                  "merchant_pages.catalog_pages.list_products",
+              "merchant_pages.catalog_pages.edit_product":
+                  "merchant_pages.catalog_pages.list_products",
+              "merchant_pages.catalog_pages.dry_run_import":
+                  "merchant_pages.catalog_pages.import_form",
+              "merchant_pages.catalog_pages.apply_import":
+                  "merchant_pages.catalog_pages.import_form",
+              "merchant_pages.order_pages.show_order": "merchant_pages.order_pages.list_orders"}
 
 
 def back_office_nav() -> list[NavLink]:
@@ -116,6 +124,12 @@ def back_office_nav() -> list[NavLink]:
             for label, endpoint, action in SECTIONS if roles.may(who.role, action)]
 
 
+def may(action: str) -> bool:
+    """May the person signed in do `action`? (False on the door's own refusal pages.)"""
+    who = g.get("acting")
+    return who is not None and roles.may(who.role, action)
+
+
 @blueprint.app_context_processor
 def back_office_helpers() -> dict:
     # Functions, not values: building a form writes a CSRF token into the session, which
@@ -123,7 +137,8 @@ def back_office_helpers() -> dict:
     # formdata=None: the sign-out button never reads the request's body (a refused upload's
     # page must not parse the body it refused).
     return {"sign_out_form": functools.partial(SignOutForm, formdata=None), "money": format_money,
-            "back_office_nav": back_office_nav, "may": roles.may}
+            "amount_text": amount_text, "back_office_nav": back_office_nav, "may": may,
+            "who": g.get("acting")}
 
 
 @blueprint.route("/sign-in", methods=["GET", "POST"])
@@ -200,6 +215,12 @@ def page_for_problem(problem: Problem) -> Response:
     return response
 
 
+# Before anything reads the form: a section's upload limit applies when the body is parsed.
+blueprint.before_request(apply_upload_limit)
+# The JSON API's URL guard (overlong, control characters), answered here as a page.
+blueprint.before_request(edge.guard_url)
+
+
 @blueprint.before_request
 def refuse_unusable_form_text() -> None:
     """A NUL, another control character or a lone surrogate in a form field can be neither
@@ -217,6 +238,13 @@ def page_for_race(error: Exception) -> Response:
                                      "reload the page and try again"))
 
 
+@blueprint.errorhandler(RequestEntityTooLarge)
+def page_for_too_large(error: RequestEntityTooLarge) -> Response:
+    return page_for_problem(Problem(
+        "the file is larger than this shop accepts in one upload: split it into smaller "
+        "files and import them one after the other", code="too_large", status=413))
+
+
 @blueprint.errorhandler(sqlalchemy.exc.OperationalError)
 @blueprint.errorhandler(sqlalchemy.exc.DisconnectionError)
 @blueprint.errorhandler(redis.exceptions.ConnectionError)
@@ -231,15 +259,18 @@ def page_for_outage(error: Exception) -> Response:
 
 
 def _register_sections() -> None:
+    from shop.catalog.pages import blueprint as catalog_pages
     from shop.events.pages import blueprint as event_pages
     from shop.fulfilment.pages import blueprint as carrier_pages
+    from shop.images.pages import blueprint as image_pages
     from shop.merchants.account_pages import blueprint as account_pages
     from shop.merchants.settings_pages import blueprint as settings_pages
     from shop.merchants.team_pages import blueprint as team_pages
+    from shop.orders.merchant_pages import blueprint as order_pages
 
-    for section in (team_pages, account_pages, event_pages, carrier_pages):
+    for section in (team_pages, account_pages, event_pages, carrier_pages, settings_pages,
+                    catalog_pages, image_pages, order_pages):
         blueprint.register_blueprint(section)
-    blueprint.register_blueprint(settings_pages)
 
 
 _register_sections()

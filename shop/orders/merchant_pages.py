@@ -13,15 +13,15 @@ from sqlalchemy.orm import Session, selectinload
 from shop.catalog.service import parse_limit
 from shop.core import resources
 from shop.core.errors import NotFound
-from shop.merchants import section_kit
 from shop.merchants import service as merchants
 from shop.merchants.access import acting
+from shop.merchants.page_kit import render_page
 from shop.orders import service
 from shop.orders.api import carrier_name
 from shop.orders.models import ORDER_STATUSES, Order, OrderStatus
 
-blueprint = Blueprint("order_pages", __name__, url_prefix="/merchant/shops/<slug>")
-section_kit.install(blueprint)
+# A section of the back-office (`shop.merchants.pages`), under /merchant/shops/<slug>.
+blueprint = Blueprint("order_pages", __name__, url_prefix="/shops/<slug>")
 
 # How the back-office names each status (the shopper's pages speak to shoppers instead).
 STATUS_LABELS = {
@@ -68,7 +68,7 @@ def list_orders(slug: str):
         shop = merchants.shop_by_slug(session, slug)
         items, next_cursor = service.list_orders(session, acting().merchant_id, status,
                                                  limit=limit, after_cursor=cursor)
-        return section_kit.render("merchant/orders.html", shop=shop, orders=items,
+        return render_page("merchant/orders.html", shop=shop, orders=items,
                                next_cursor=next_cursor, status=status or "",
                                statuses=ORDER_STATUSES, labels=STATUS_LABELS,
                                first_page=cursor is not None)
@@ -94,7 +94,7 @@ def show_order(slug: str, order_id: str):
         order = _merchant_order(session, acting().merchant_id, order_id)
         subtotal = sum(line.quantity * line.unit_price_amount for line in order.lines)
         promised = order.promised_delivery_date or order.shipping_promised_date
-        return section_kit.render("merchant/order.html", shop=shop, order=order,
+        return render_page("merchant/order.html", shop=shop, order=order,
                                subtotal=subtotal, carrier=carrier_name(order)
                                or order.shipping_carrier, promised=promised,
                                history=history(order), labels=STATUS_LABELS)
