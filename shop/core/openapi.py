@@ -59,7 +59,8 @@ class _FlaskPlugin(FlaskPlugin):
     bug. Under test the declaration wins and the mismatch is a 500 the suite sees.
     In production (PEAKSHOP_VALIDATE_RESPONSES unset there, or false anywhere; never under
     test) answers are sent unchecked, as they would be sent anyway: the check then costs
-    nothing and logs nothing (docs/capacity.md: a tenth of a read, a fifth of a listing)."""
+    nothing and logs nothing (docs/capacity.md: up to a tenth of a rendered product's CPU
+    and a fifth of a listing's)."""
 
     def validate_response(self, resp, resp_model, skip_validation, force_resp_serialize):
         if not (current_app.testing or _settings().checks_responses):
