@@ -61,7 +61,8 @@ class StatementReader:
         self.engine = engine
         self.connect = connect
         self.dbapi = engine.dialect.dbapi
-        self._compiled: dict[int, _Compiled] = {}
+        # By the statement itself (held, so never confused with a later one at its address).
+        self._compiled: dict[Select, _Compiled] = {}
         self._connections: dict[int, Any] = {}
         self._pid = os.getpid()
         # Connections of the parent process: kept referenced, never closed, never used.
@@ -70,9 +71,9 @@ class StatementReader:
 
     def first(self, statement: Select, parameters: Mapping[str, Any]) -> tuple | None:
         """The statement's first row (result types as SQLAlchemy gives them), or None."""
-        compiled = self._compiled.get(id(statement))
+        compiled = self._compiled.get(statement)
         if compiled is None:
-            compiled = self._compiled[id(statement)] = _Compiled(statement, self.engine)
+            compiled = self._compiled[statement] = _Compiled(statement, self.engine)
         values = compiled.parameters(parameters)
         connection = self._connection()
         try:

@@ -133,3 +133,30 @@ def test_a_forked_child_reads_on_its_own_connection_and_leaves_the_parents_alone
     # The parent's connection still works: the child neither used nor closed it.
     assert product_facts(reader, shop.slug, "MUG") == facts
     assert list(reader._connections.values()) == [inherited]
+
+
+def test_each_statement_gets_its_own_sql_even_when_built_anew(app, api, shop):
+    """Statements built per call (and freed) never borrow another's compiled SQL; a read
+    that finds nothing is None; result types are SQLAlchemy's (a datetime on SQLite too)."""
+    from datetime import datetime
+
+    from sqlalchemy import bindparam, func, select
+
+    from shop.catalog.models import Product
+
+    api.add_product(shop, "MUG", price=1250, stock=5)
+    api.add_product(shop, "TEA", price=450, stock=2)
+    reader = app.extensions["peakshop"].database.statements
+    products = Product.__table__
+    for _ in range(3):
+        for sku, price in (("MUG", 1250), ("TEA", 450)):
+            by_sku = select(products.c.price_amount, products.c.updated_at).where(
+                products.c.sku == bindparam("sku"))
+            amount, updated = reader.first(by_sku, {"sku": sku})
+            assert amount == price and isinstance(updated, datetime)
+            stock = select(products.c.stock - products.c.reserved).where(
+                products.c.sku == bindparam("sku"))
+            assert reader.first(stock, {"sku": sku}) == ({"MUG": 5, "TEA": 2}[sku],)
+    assert reader.first(select(products.c.id).where(products.c.sku == bindparam("sku")),
+                        {"sku": "NONE"}) is None
+    assert reader.first(select(func.count(products.c.id)), {}) == (2,)
