@@ -11,7 +11,8 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import redis
-from sqlalchemy import select
+from sqlalchemy import and_, bindparam, select
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from shop.catalog import service as catalog
@@ -21,7 +22,6 @@ from shop.core.db import Database
 from shop.core.errors import Conflict, InvalidInput, NotFound
 from shop.merchants.models import Merchant
 from shop.orders.service import expire_reservations
-from shop.taxes import shop_prices
 
 KEY_PREFIX = "peakshop:cart:"
 SHOP_FIELD = "_shop"
@@ -40,9 +40,27 @@ class Cart:
     quantities: dict[str, int]  # sku -> quantity
 
 
+class CartProduct(NamedTuple):
+    """What adding to a cart needs of a product, read as a Core row (no ORM entity)."""
+
+    id: int
+    sku: str
+    name: str
+    price_amount: int
+    currency: str
+    stock: int
+    reserved: int
+    parent_id: int | None
+    has_variants: bool
+
+    @property
+    def available(self) -> int:
+        return self.stock - self.reserved
+
+
 @dataclass(frozen=True)
 class PricedLine:
-    product: Product
+    product: Product | CartProduct
     quantity: int
 
     @property
@@ -57,6 +75,36 @@ class CartChange(NamedTuple):
     cart: Cart
     lines: list[PricedLine]
     prices_include_vat: bool
+
+
+# Built once (add to cart is the hottest write of a peak): the cart's products on sale among
+# `skus` and, in the same row, the shop's VAT convention; the outer join gives the shop's
+# row even when none of the SKUs is sold. Parameters: merchant_id, skus.
+_PRODUCTS = Product.__table__
+_MERCHANTS = Merchant.__table__
+_CART_PRODUCTS = (
+    select(_MERCHANTS.c.prices_include_vat,
+           *(_PRODUCTS.c[name] for name in CartProduct._fields))
+    .select_from(_MERCHANTS.outerjoin(_PRODUCTS, and_(
+        _PRODUCTS.c.merchant_id == _MERCHANTS.c.id,
+        _PRODUCTS.c.sku.in_(bindparam("skus", expanding=True)),
+        _PRODUCTS.c.archived_at.is_(None))))
+    .where(_MERCHANTS.c.id == bindparam("merchant_id"))
+)
+
+
+def cart_products(connection: Connection, merchant_id: int,
+                  skus: list[str]) -> tuple[dict[str, CartProduct], bool]:
+    """The products on sale among `skus` (archived ones are left out, as if unknown) and
+    whether the shop's prices include VAT (a shop that is gone counts as gross)."""
+    products: dict[str, CartProduct] = {}
+    gross = True
+    for row in connection.execute(_CART_PRODUCTS, {"merchant_id": merchant_id, "skus": skus}):
+        gross = row[0] is not False
+        if row[1] is not None:
+            product = CartProduct(*row[1:])
+            products[product.sku] = product
+    return products, gross
 
 
 def _key(cart_id: str) -> str:
@@ -124,9 +172,8 @@ def set_quantity(client: redis.Redis, database: Database, cart_id: str, sku: str
     check_line_cap(quantity, max_quantity)
     cart = load_cart(client, cart_id)
     asked = {*cart.quantities, sku}
-    with database.reading() as session:
-        products = catalog.products_by_sku(session, cart.merchant_id, sorted(asked))
-        gross = shop_prices.prices_include_vat(session, cart.merchant_id)
+    with database.read_connection() as connection:
+        products, gross = cart_products(connection, cart.merchant_id, sorted(asked))
     product = products.get(sku)
     if product is None and not (quantity == 0 and sku in cart.quantities):
         # A line of a product no longer sold can still be removed; nothing else unknown.
@@ -174,7 +221,7 @@ def _write_line(client: redis.Redis, cart_id: str, sku: str, quantity: int,
     return _cart_from(cart_id, fields)
 
 
-def _priced(database: Database, cart: Cart, known: dict[str, Product],
+def _priced(database: Database, cart: Cart, known: dict[str, Product | CartProduct],
             asked: set[str]) -> list[PricedLine]:
     """The cart's lines priced from the products read for the SKUs `asked`; only a line
     another request added meanwhile is read again. Products removed from sale drop out."""

@@ -55,16 +55,14 @@ def product_json(product: Product | ProductView, *, for_merchant: bool = False,
 
 def listing_freshness(slug: str) -> freshness.Freshness | None:
     """Validators of a shop's listing pages, before anything is loaded."""
-    with resources.current().database.read_connection() as connection:
-        facts = freshness.shop_facts(connection, slug)
+    facts = freshness.shop_facts(resources.current().database.statements, slug)
     return None if facts is None else freshness.freshness(
         facts, JSON_REPRESENTATION + ":list", utcnow())
 
 
 def product_freshness(slug: str, sku: str) -> freshness.Freshness | None:
     """Validators of one product's JSON, before it is loaded."""
-    with resources.current().database.read_connection() as connection:
-        facts = freshness.product_facts(connection, slug, sku)
+    facts = freshness.product_facts(resources.current().database.statements, slug, sku)
     return None if facts is None else freshness.freshness(
         facts, JSON_REPRESENTATION + ":product", utcnow())
 def image_lists(connection, products) -> dict[int, list[ImageView]]:

@@ -19,9 +19,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import bindparam, func, or_, select
-from sqlalchemy.engine import Connection
 
 from shop.catalog.models import Product
+from shop.core.statement_reader import StatementReader
 from shop.merchants.models import Merchant
 
 # Last-Modified has whole seconds: a change later in the same second would look unchanged to
@@ -96,17 +96,17 @@ _PRODUCT_FACTS = (
 )
 
 
-def shop_facts(connection: Connection, slug: str) -> CatalogFacts | None:
+def shop_facts(reader: StatementReader, slug: str) -> CatalogFacts | None:
     """The facts of a shop's whole catalog (its listing pages), or None for no such shop.
 
     Reads every product row's dates and counts from the merchant's index: cheap for the
     hundreds to few thousands of products of a typical shop, linear beyond.
     """
-    row = connection.execute(_SHOP_FACTS, {"slug": slug}).first()
+    row = reader.first(_SHOP_FACTS, {"slug": slug})
     return None if row is None else CatalogFacts(*row)
 
 
-def product_facts(connection: Connection, slug: str, sku: str) -> CatalogFacts | None:
+def product_facts(reader: StatementReader, slug: str, sku: str) -> CatalogFacts | None:
     """The facts of one product and its variants, or None when shop or SKU is unknown."""
-    row = connection.execute(_PRODUCT_FACTS, {"slug": slug, "sku": sku}).first()
+    row = reader.first(_PRODUCT_FACTS, {"slug": slug, "sku": sku})
     return None if row is None else CatalogFacts(*row)

@@ -14,6 +14,8 @@ from sqlalchemy import BigInteger, Integer, create_engine, event, make_url
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from shop.core.statement_reader import StatementReader
+
 
 class Base(DeclarativeBase):
     """Declarative base of every table peakshop owns."""
@@ -107,6 +109,10 @@ class Database:
         self.statement_engine = (self.read_engine if database_url.startswith("sqlite")
                                  else self.read_engine.execution_options(
                                      isolation_level="AUTOCOMMIT"))
+        # The reads of every request (the catalog's freshness facts): one prebuilt statement
+        # each, run on a connection of the thread's own, outside the pool.
+        self.statements = StatementReader(self.read_engine,
+                                          lambda: own_read_connection(self.read_engine))
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -128,6 +134,7 @@ class Database:
             yield session
 
     def dispose(self) -> None:
+        self.statements.close()
         self.engine.dispose()
         self.read_engine.dispose()
 
@@ -136,6 +143,18 @@ class Database:
         which would close them under the parent too."""
         self.engine.dispose(close=False)
         self.read_engine.dispose(close=False)
+        self.statements.forget_inherited()
+
+
+def own_read_connection(engine: Engine):
+    """A DBAPI connection made as `engine` makes them (its connect arguments and hooks),
+    taken out of its pool for good, in autocommit: for reads of one statement each."""
+    pooled = engine.raw_connection()
+    pooled.detach()
+    connection = pooled.dbapi_connection
+    if engine.dialect.name == "postgresql":
+        connection.autocommit = True  # SQLite's connections run without BEGIN already
+    return connection
 
 
 # Money in minor units. Validation allows up to 10^12, past PostgreSQL's 32-bit INTEGER;

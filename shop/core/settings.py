@@ -104,6 +104,16 @@ class Settings:
     # gunicorn's master follows its cgroup CPU limit (an in-place resize) with workers.
     follow_cpu_limit: bool = False
     cgroup_cpu_max: str = "/sys/fs/cgroup/cpu.max"
+    # spectree checks every JSON answer against its declared model (docs/capacity.md: what
+    # it costs). Outside tests a mismatch is only logged; under test it is always checked.
+    # None: checked in development, not in production (`checks_responses`).
+    validate_responses: bool | None = None
+
+    @property
+    def checks_responses(self) -> bool:
+        if self.validate_responses is None:
+            return self.env != "production"
+        return self.validate_responses
 
     @property
     def mail_folder(self) -> Path:
@@ -402,3 +412,7 @@ ENVIRONMENT.update({"PEAKSHOP_PUBLISH_BACKLOG": ("publish_backlog", _boolean),
 FIELD_TO_VARIABLE.update({"publish_backlog": "PEAKSHOP_PUBLISH_BACKLOG",
                           "follow_cpu_limit": "PEAKSHOP_FOLLOW_CPU_LIMIT",
                           "cgroup_cpu_max": "PEAKSHOP_CGROUP_CPU_MAX"})
+
+
+ENVIRONMENT.update({"PEAKSHOP_VALIDATE_RESPONSES": ("validate_responses", _boolean)})
+FIELD_TO_VARIABLE["validate_responses"] = "PEAKSHOP_VALIDATE_RESPONSES"

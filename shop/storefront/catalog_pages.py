@@ -45,16 +45,14 @@ def _representation(page_name: str) -> str:
 
 def catalog_freshness(slug: str) -> freshness.Freshness | None:
     """Validators of the shop's catalog pages, before anything is loaded."""
-    with resources.current().database.read_connection() as connection:
-        facts = freshness.shop_facts(connection, slug)
+    facts = freshness.shop_facts(resources.current().database.statements, slug)
     return None if facts is None else freshness.freshness(
         facts, _representation("catalog"), utcnow())
 
 
 def product_freshness(slug: str, sku: str) -> freshness.Freshness | None:
     """Validators of a product's page, before the product is loaded."""
-    with resources.current().database.read_connection() as connection:
-        facts = freshness.product_facts(connection, slug, sku)
+    facts = freshness.product_facts(resources.current().database.statements, slug, sku)
     return None if facts is None else freshness.freshness(
         facts, _representation("product"), utcnow())
 

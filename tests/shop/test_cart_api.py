@@ -1,6 +1,7 @@
 """Carts in Redis: lines, live prices, TTL, and the limits of what a cart may hold."""
 
 import pytest
+from sqlalchemy import text
 
 # The queue and the carts behave the same on one Redis and on a Redis Cluster.
 pytestmark = pytest.mark.redis_topologies
@@ -93,3 +94,29 @@ def test_a_line_of_a_product_no_longer_sold_is_left_out_and_can_be_removed(
     removed = api.set_item(cart, "GONE", 0)
     assert removed.status_code == 200
     assert not redis_client.hexists(f"peakshop:cart:{cart}", "item:GONE")
+
+
+@pytest.mark.parametrize("gross", [True, False])
+def test_adding_to_a_cart_reads_its_products_and_the_vat_convention_in_one_statement(
+        app, client, api, shop, gross):
+    """The hottest write of a peak: the cart's products, their stock and the shop's VAT
+    convention come from one query (an archived product is as unknown as a missing one)."""
+    from tests.shop.catalog.test_http_cache import counted_statements
+
+    client.patch(f"/api/v1/shops/{shop.slug}/settings", headers=shop.auth,
+                 json={"prices_include_vat": gross})
+    api.add_product(shop, "TEA", price=450, stock=3)
+    api.add_product(shop, "MUG", price=1250, stock=3)
+    cart = api.new_cart(shop)
+    assert api.set_item(cart, "TEA", 1).status_code == 200
+    with counted_statements(app) as statements:
+        body = api.set_item(cart, "MUG", 2).get_json()
+    assert len(statements) == 1, statements
+    assert body["prices_include_vat"] is gross
+    assert [(i["sku"], i["quantity"]) for i in body["items"]] == [("MUG", 2), ("TEA", 1)]
+    assert body["total"]["amount"] == 450 + 2 * 1250
+    assert api.set_item(cart, "MUG", 4).status_code == 409  # 3 on hand
+    with app.extensions["peakshop"].database.transaction() as session:
+        session.execute(text("UPDATE products SET archived_at = updated_at WHERE sku = 'MUG'"))
+    assert api.set_item(cart, "MUG", 1).status_code == 404
+    assert api.set_item(cart, "MUG", 0).status_code == 200  # its line can still go

@@ -178,3 +178,53 @@ def test_a_response_that_breaks_its_declaration(testing, status):
         logger.removeHandler(handler)
     assert response.status_code == status
     assert any("drifted breaks its declaration" in r.getMessage() for r in records)
+
+
+@pytest.mark.parametrize("env, validate, testing, status, logged", [
+    ("production", None, True, 500, True),     # the suite always checks
+    ("production", False, True, 500, True),
+    ("production", None, False, 200, False),   # production: sent unchecked, nothing logged
+    ("production", True, False, 200, True),    # asked for: checked and logged
+    ("development", None, False, 200, True),   # development: checked and logged
+    ("development", False, False, 200, False),
+])
+def test_response_checks_follow_the_setting_but_never_leave_the_suite(env, validate, testing,
+                                                                      status, logged):
+    import dataclasses
+
+    from shop.cart.schemas import NewCart
+    from shop.core.openapi import Response
+
+    app = _offline_app()
+    app.config["TESTING"] = testing
+    resources = app.extensions["peakshop"]
+    resources.settings = dataclasses.replace(resources.settings, env=env,
+                                             validate_responses=validate)
+
+    @api.validate(resp=Response(HTTP_200=NewCart))
+    def drifted_again():
+        return {"cart": 1}
+
+    app.add_url_rule("/api/v1/drifted-again", "drifted_again", drifted_again)
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler()
+    handler.emit = records.append
+    logger = logging.getLogger("shop.core.openapi")
+    logger.addHandler(handler)
+    try:
+        response = app.test_client().get("/api/v1/drifted-again")
+    finally:
+        logger.removeHandler(handler)
+    assert response.status_code == status
+    assert response.get_json() == ({"cart": 1} if status == 200 else response.get_json())
+    assert any("breaks its declaration" in r.getMessage() for r in records) is logged
+
+
+def test_the_response_check_setting_is_read_from_the_environment():
+    from shop.core.settings import ConfigError, load_settings
+
+    assert load_settings({"PEAKSHOP_VALIDATE_RESPONSES": "false"}).checks_responses is False
+    assert load_settings({"PEAKSHOP_VALIDATE_RESPONSES": "true", "PEAKSHOP_ENV": "production",
+                          "PEAKSHOP_SECRET_KEY": "s" * 40}).checks_responses is True
+    with pytest.raises(ConfigError, match="PEAKSHOP_VALIDATE_RESPONSES"):
+        load_settings({"PEAKSHOP_VALIDATE_RESPONSES": "sometimes"})

@@ -142,3 +142,36 @@ def test_stripe_webhook_under_the_dummy_gateway_is_400(client):
                                headers={"Stripe-Signature": "t=1,v1=00"})
     assert signed_badly.status_code == 400
     assert "PEAKSHOP_PAYMENT_GATEWAY" in signed_badly.get_json()["detail"]
+
+
+def test_the_limiter_runs_for_limited_views_only(make_app, api, shop, redis_client):
+    """Flask-Limiter's hooks are skipped on views that no limit marks (a product read asks
+    nothing of it and writes nothing to its storage), and the marked view stays limited,
+    with its headers."""
+    app = make_app(env="production", secret_key=STRONG_SECRET, cart_rate_limit="2/minute")
+    client = app.test_client()
+    limiter = app.extensions["peakshop_limiter"]
+    asked: list[str] = []
+
+    @limiter.request_filter
+    def count_questions() -> bool:  # the limiter asks its filters before any check
+        from flask import request
+        asked.append(request.endpoint)
+        return False
+
+    api.add_product(shop, "MUG", price=1250, stock=5)
+    reader = {"REMOTE_ADDR": "203.0.113.9"}
+    for path in (f"/api/v1/shops/{shop.slug}/products/MUG", f"/api/v1/shops/{shop.slug}/products",
+                 f"/shops/{shop.slug}/products/MUG", "/healthz"):
+        assert client.get(path, environ_base=reader).status_code == 200, path
+    assert asked == []
+    assert not any(b"peakshop:limits" in key for key in redis_client.keys())
+    opened = client.post(f"/api/v1/shops/{shop.slug}/carts", environ_base=reader)
+    assert opened.status_code == 201
+    assert opened.headers["X-RateLimit-Limit"] == "2"
+    assert asked and set(asked) == {"cart_api.create_cart"}
+    assert any(b"peakshop:limits" in key for key in redis_client.keys())
+    assert client.post(f"/api/v1/shops/{shop.slug}/carts",
+                       environ_base=reader).status_code == 201
+    refused = client.post(f"/api/v1/shops/{shop.slug}/carts", environ_base=reader)
+    assert refused.status_code == 429 and refused.get_json()["code"] == "rate_limited"

@@ -25,19 +25,28 @@ def product_url(shop, sku="MUG"):
 
 @contextmanager
 def counted_statements(app):
-    """Every SQL statement the app sends while the block runs, on both of its engines."""
+    """Every SQL statement the app sends while the block runs, on both of its engines and
+    on the statement reader's own connections (which SQLAlchemy's events do not see)."""
     statements: list[str] = []
     database = app.extensions["peakshop"].database
     engines = {database.engine, database.read_engine}
+    reader = database.statements
+    reads_first = reader.first
 
     def record(conn, cursor, statement, *args):
         statements.append(statement)
 
+    def record_read(statement, parameters):
+        statements.append(str(statement))
+        return reads_first(statement, parameters)
+
     for engine in engines:
         event.listen(engine, "before_cursor_execute", record)
+    reader.first = record_read
     try:
         yield statements
     finally:
+        del reader.first
         for engine in engines:
             event.remove(engine, "before_cursor_execute", record)
 
