@@ -57,15 +57,14 @@ class DummyGateway:
         entry = json.dumps({"order_id": request.order_id, "amount": request.amount,
                             "currency": request.currency, "status": status.value})
         try:
-            with self.ledger.pipeline() as pipe:  # MULTI/EXEC: read back what won
-                pipe.set(LEDGER_PREFIX + request.idempotency_key, entry, nx=True,
-                         ex=LEDGER_TTL_S)
-                pipe.get(LEDGER_PREFIX + request.idempotency_key)
-                _, recorded = pipe.execute()
+            # One atomic command (Redis >= 7.0): write unless written, and answer what was
+            # there before; nothing there means this entry is the one recorded.
+            earlier = self.ledger.set(LEDGER_PREFIX + request.idempotency_key, entry, nx=True,
+                                      get=True, ex=LEDGER_TTL_S)
         except redis.exceptions.RedisError as problem:
             raise GatewayUnavailable(f"the dummy gateway's ledger (Redis) is unreachable: "
                                      f"{problem}") from None
-        return PaymentStatus(json.loads(recorded)["status"])
+        return status if earlier is None else PaymentStatus(json.loads(earlier)["status"])
 
 
 def payments(ledger: redis.Redis) -> list[dict]:
