@@ -49,16 +49,16 @@ def parse_option_id(data: dict[str, Any]) -> str | None:
     return value.strip()
 
 
-def price_order(session: Session, merchant_id: int, lines: list[PricedLine], country: str,
+def price_order(session: Session, carriers: list, lines: list[PricedLine], country: str,
                 option_id: str | None, now: datetime,
                 prices_include_vat: bool = True) -> OrderPricing:
     """Price a cart for `country` with the chosen shipping option (422 if not offered), in
-    the shop's convention: gross prices, or net prices with the VAT added."""
+    the shop's convention: gross prices, or net prices with the VAT added. `carriers`: the
+    shop's usable carriers as rows, preferred first (`shipping.USABLE_CARRIERS`)."""
     line_totals = [line.line_total for line in lines]
     lines_amount = sum(line_totals)
     currency = lines[0].product.currency if lines else "EUR"
-    options = shipping.shipping_options(session, merchant_id, country, lines_amount, currency,
-                                        now)
+    options = shipping.options_from(session, carriers, country, lines_amount, currency, now)
     chosen = shipping.choose_option(options, option_id)
     taxed = vat.order_total(line_totals, chosen.price_amount, country, prices_include_vat)
     return OrderPricing(lines_amount, chosen, taxed.tax_amount, taxed.total_amount,

@@ -185,12 +185,14 @@ def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
         rules.check_total(sum(line.line_total for line in lines), currency,
                           request.expected_total)
         now = utcnow()
-        prices_include_vat = session.connection().scalar(
-            sql.PRICES_INCLUDE_VAT, {"merchant_id": cart.merchant_id})
-        priced = pricing.price_order(session, cart.merchant_id, lines,
+        shop_rows = list(session.connection().execute(sql.SHOP_PRICING,
+                                                      {"merchant_id": cart.merchant_id}))
+        carriers = [row for row in shop_rows if row.id is not None]
+        # A shop that is gone counts as gross, the default (as shop_prices says).
+        prices_include_vat = not shop_rows or shop_rows[0].shop_prices_include_vat is not False
+        priced = pricing.price_order(session, carriers, lines,
                                      request.shipping_address.get("country", ""),
-                                     request.shipping_option, now,
-                                     prices_include_vat is not False)
+                                     request.shipping_option, now, prices_include_vat)
         columns = dict(
             id=uuid.uuid4().hex, merchant_id=cart.merchant_id, cart_id=cart.cart_id,
             cart_claim=cart.cart_id, idempotency_key=idempotency_key,

@@ -8,11 +8,12 @@ engine) and PostgreSQL's driver prepares it after a few runs per connection.
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, or_, select, update
 
 from shop.catalog.models import Product
+from shop.fulfilment.shipping import CARRIERS
+from shop.merchants.models import Merchant
 from shop.orders.models import Order, OrderLine
-from shop.taxes.shop_prices import PRICES_INCLUDE_VAT  # noqa: F401  (one statement, shared)
 
 ORDERS = Order.__table__
 ORDER_LINES = OrderLine.__table__
@@ -27,8 +28,17 @@ EARLIER_ORDERS = (select(ORDERS.c.id, ORDERS.c.idempotency_key, ORDERS.c.cart_cl
                          or_(ORDERS.c.cart_claim == bindparam("cart_id"),
                              ORDERS.c.idempotency_key == bindparam("key"))))
 
-# PRICES_INCLUDE_VAT (imported): whether the shop's prices include VAT. Parameters:
-# merchant_id.
+# What pricing needs of the shop, in one round trip: whether its prices include VAT (every
+# row), and its carriers that are up and have room, preferred first (none: one row of NULL
+# carrier columns). Parameters: merchant_id.
+MERCHANTS = Merchant.__table__
+SHOP_PRICING = (select(MERCHANTS.c.prices_include_vat.label("shop_prices_include_vat"),
+                       CARRIERS)
+                .select_from(MERCHANTS.outerjoin(CARRIERS, and_(
+                    CARRIERS.c.merchant_id == MERCHANTS.c.id, CARRIERS.c.is_down.is_(False),
+                    CARRIERS.c.daily_capacity > 0)))
+                .where(MERCHANTS.c.id == bindparam("merchant_id"))
+                .order_by(CARRIERS.c.priority, CARRIERS.c.id))
 
 # Hold `b_quantity` units of a product if that many are free, atomically. Parameters:
 # b_product, b_quantity (not column names: SQLAlchemy keeps those for the SET clause).

@@ -6,6 +6,12 @@ weekend or one of its holidays, so transit days count working days too.
 The plan is a pure function of the carriers and their bookings. Applying it is one conditional
 UPDATE per (carrier, day), `booked + n <= capacity`, which the database evaluates atomically:
 two workers racing for the last slot cannot both get it. The loser re-reads and re-plans.
+
+Every worker's batch wants the same few carrier days, and a booked day stays locked until the
+batch commits. So the worker may plan first and book last (`plan_slots`, then
+`take_bookings` just before its commit), holding a day for a statement or two instead of the
+whole batch; when the room went meanwhile, `take_bookings` raises `RoomGone` and the worker
+books again the careful way (`book_slots`).
 """
 
 from __future__ import annotations
@@ -187,6 +193,48 @@ def book_slots(session: Session, merchant_id: int, count: int, today: date, *,
         slots.extend([Slot(None, DEFAULT_CARRIER_NAME, fallback, DEFAULT_TRANSIT_DAYS)]
                      * remaining)
     return slots
+
+
+class RoomGone(Exception):
+    """A carrier day filled up between planning and booking: plan again with `book_slots`."""
+
+
+def plan_slots(carriers: list[CarrierOption], booked: dict[tuple[int, date], int], count: int,
+               today: date, *, hour: int = 0, preferred_carrier_id: int | None = None
+               ) -> tuple[list[Slot], list[Booking], dict[tuple[int, date], int]]:
+    """`count` parcels planned like `book_slots` would book them, without booking; no side
+    effects. Returns one Slot per parcel, the bookings to take, and `booked` with them added
+    (for the next group of the same batch)."""
+    preferred_first = sorted(carriers, key=lambda carrier: carrier.id != preferred_carrier_id)
+    plan = plan_bookings(preferred_first, booked, count, today, hour=hour)
+    after = dict(booked)
+    slots: list[Slot] = []
+    for booking in plan:
+        if booking.carrier.id is not None:
+            key = (booking.carrier.id, booking.day)
+            after[key] = after.get(key, 0) + booking.slots
+        slots.extend([Slot(booking.carrier.id, booking.carrier.name, booking.day,
+                           booking.carrier.transit_days, booking.carrier.calendar)]
+                     * booking.slots)
+    return slots, plan, after
+
+
+def take_bookings(session: Session, bookings: list[Booking]) -> None:
+    """Book planned slots in the caller's transaction: one conditional UPDATE per carrier day,
+    in (carrier, day) order like every batch; `RoomGone` when a day has no room left for them
+    (the caller rolls back what it wrote with the plan)."""
+    totals: dict[tuple[int, date], Booking] = {}
+    for booking in bookings:
+        if booking.carrier.id is None or booking.carrier.daily_capacity is None:
+            continue  # unlimited: nothing to count
+        key = (booking.carrier.id, booking.day)
+        earlier = totals.get(key)
+        totals[key] = Booking(booking.carrier, booking.day,
+                              booking.slots + (earlier.slots if earlier else 0))
+    for key in sorted(totals):
+        if not _take(session, totals[key]):
+            raise RoomGone(f"carrier {key[0]} has no room for {totals[key].slots} more "
+                           f"parcels on {key[1].isoformat()}")
 
 
 def _take(session: Session, booking: Booking) -> bool:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from shop.core.errors import InvalidInput
@@ -97,6 +97,15 @@ def carrier_id_of(option_id: str | None) -> int | None:
     return None
 
 
+# The merchant's carriers that are up and have room, preferred first, as Core rows (built
+# once: checkout asks on every order). Parameters: merchant_id.
+CARRIERS = Carrier.__table__
+USABLE_CARRIERS = (select(CARRIERS)
+                   .where(CARRIERS.c.merchant_id == bindparam("merchant_id"),
+                          CARRIERS.c.is_down.is_(False), CARRIERS.c.daily_capacity > 0)
+                   .order_by(CARRIERS.c.priority, CARRIERS.c.id))
+
+
 def shipping_options(session: Session, merchant_id: int, country: str, order_value: int,
                      currency: str, now: datetime) -> list[ShippingOption]:
     """Every way the merchant can ship an order of `order_value` to `country`, preferred first.
@@ -104,20 +113,24 @@ def shipping_options(session: Session, merchant_id: int, country: str, order_val
     Carriers that are down or have no capacity are not offered; a merchant without any gets
     the built-in standard shipping, free.
     """
-    rows = list(session.scalars(select(Carrier)
-                                .where(Carrier.merchant_id == merchant_id,
-                                       Carrier.is_down.is_(False), Carrier.daily_capacity > 0)
-                                .order_by(Carrier.priority, Carrier.id)))
+    rows = list(session.connection().execute(USABLE_CARRIERS, {"merchant_id": merchant_id}))
+    return options_from(session, rows, country, order_value, currency, now)
+
+
+def options_from(session: Session, carriers: list, country: str, order_value: int,
+                 currency: str, now: datetime) -> list[ShippingOption]:
+    """`shipping_options` for carrier rows read already (the columns of `carriers`, usable
+    ones only, preferred first); reads their bookings when there are any."""
     today = now.date()
-    if not rows:
+    if not carriers:
         slot = promise(DEFAULT_CARRIER, {}, today, now.hour)
         return [ShippingOption(STANDARD_OPTION_ID, DEFAULT_CARRIER.name, None, 0, currency,
                                slot.promised_delivery_date,
                                last_order_date_for_christmas(DEFAULT_CARRIER.transit_days,
                                                              today), today)]
-    booked = bookings_from(session, [row.id for row in rows], today)
+    booked = bookings_from(session, [row.id for row in carriers], today)
     options = []
-    for row in rows:
+    for row in carriers:
         carrier = carrier_option(row)
         slot = promise(carrier, booked, today, now.hour)
         options.append(ShippingOption(

@@ -7,6 +7,13 @@ a confirmation mail queued — and all of them commit or roll back together. A m
 delivered twice, or handled by two workers at once, finds its order already confirmed (on
 PostgreSQL the second worker's lock waits for the first to commit and then no longer
 matches), so it changes nothing.
+
+Every batch books the same few carrier days and takes from the same products, and both stay
+locked until the batch commits; everything else a batch writes is its own orders'. So the
+carrier days are booked as late as possible: the slots are planned from a read of the
+bookings, the orders and their mails written with them, and only then the days booked and
+the stock taken, two statements before the commit. If a day filled up meanwhile, what was
+written with the plan is rolled back to a savepoint and the batch books first, under lock.
 """
 
 from __future__ import annotations
@@ -19,7 +26,18 @@ from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
 from shop.catalog.models import Product
-from shop.fulfilment.booking import Slot, arrives_before_christmas, book_slots
+from shop.fulfilment.booking import (
+    Booking,
+    CarrierOption,
+    RoomGone,
+    Slot,
+    arrives_before_christmas,
+    book_slots,
+    bookings_from,
+    plan_slots,
+    take_bookings,
+    usable_carriers,
+)
 from shop.fulfilment.shipping import carrier_id_of
 from shop.notifications.service import ConfirmationFacts, queue_confirmations
 from shop.orders.links import OrderLinks
@@ -59,16 +77,23 @@ def confirm_paid_orders(session: Session, order_ids: list[str], now: datetime,
     candidates = [order_id for order_id in wanted if order_id in paid]
     confirmed: list[str] = []
     if candidates:
-        # The orders' own rows first: no other batch wants them. The carrier days booked
-        # next are every batch's, so they are locked as late, and held as briefly, as the
-        # slots they decide allow. (Every locked candidate is confirmed, or nothing stands.)
+        # The orders' own rows first: no other batch wants them. (Every locked candidate is
+        # confirmed, or nothing stands.)
         lines = _commit_held_lines(session, candidates)
-        slots = _book_carriers(session, candidates,
-                               {order_id: (row.merchant_id, carrier_id_of(row.shipping_option))
-                                for order_id, row in paid.items()},
-                               now)
-        confirmed = _transition(session, slots, now)
-        queue_confirmations(session, _facts(paid, lines, confirmed, slots, links, now), now)
+        choice_of = {order_id: (row.merchant_id, carrier_id_of(row.shipping_option))
+                     for order_id, row in paid.items()}
+        try:
+            with session.begin_nested():
+                slots, bookings = _plan_carriers(session, candidates, choice_of, now)
+                confirmed = _transition(session, slots, now)
+                queue_confirmations(session, _facts(paid, lines, confirmed, slots, links, now),
+                                    now)
+                take_bookings(session, bookings)
+        except RoomGone:
+            # Another batch took the room the plan counted on: book first, under lock.
+            slots = _book_carriers(session, candidates, choice_of, now)
+            confirmed = _transition(session, slots, now)
+            queue_confirmations(session, _facts(paid, lines, confirmed, slots, links, now), now)
         # Stock rows are the ones checkouts wait for: they are locked last, held shortest.
         _take_sold_units_from_stock(session, lines)
     return ConfirmResult(confirmed, [order_id for order_id in wanted
@@ -110,6 +135,32 @@ def _book_carriers(session: Session, confirmed: list[str],
                                             hour=now.hour, preferred_carrier_id=carrier_id),
                          strict=True))
     return slots
+
+
+def _plan_carriers(session: Session, candidates: list[str],
+                   choice_of: dict[str, tuple[int, int | None]],
+                   now: datetime) -> tuple[dict[str, Slot], list[Booking]]:
+    """Each order's slot as `_book_carriers` would book it, and the bookings to take; reads
+    the carriers and their bookings once per merchant and locks nothing."""
+    by_choice: dict[tuple[int, int | None], list[str]] = collections.defaultdict(list)
+    for order_id in candidates:
+        by_choice[choice_of[order_id]].append(order_id)
+    carriers_of: dict[int, list[CarrierOption]] = {}
+    booked: dict = {}
+    slots: dict[str, Slot] = {}
+    bookings: list[Booking] = []
+    for merchant_id, carrier_id in sorted(by_choice, key=lambda key: (key[0], key[1] or 0)):
+        if merchant_id not in carriers_of:
+            carriers_of[merchant_id] = usable_carriers(session, merchant_id)
+            booked.update(bookings_from(session, [carrier.id for carrier in
+                                                  carriers_of[merchant_id]], now.date()))
+        orders = by_choice[(merchant_id, carrier_id)]
+        planned, plan, booked = plan_slots(carriers_of[merchant_id], booked, len(orders),
+                                           now.date(), hour=now.hour,
+                                           preferred_carrier_id=carrier_id)
+        slots.update(zip(orders, planned, strict=True))
+        bookings.extend(plan)
+    return slots, bookings
 
 
 @dataclass(frozen=True)

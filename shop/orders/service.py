@@ -80,12 +80,19 @@ def mark_paid(session: Session, order_id: str, reference: str | None, *,
     """
     now = now or utcnow()
     connection = session.connection()
+    relayed_at = now if sent_by_caller else None
+    if connection.dialect.name == "postgresql":
+        # One round trip: the outbox row is inserted from what the UPDATE returned, so an
+        # order that moved on gets none.
+        return connection.scalar(_MARK_PAID_AND_QUEUE, {
+            "b_order": order_id, "b_now": now, "b_reference": reference,
+            "b_topic": ORDER_PAID_TOPIC, "b_payload": {}, "b_relayed_at": relayed_at})
     if connection.execute(_MARK_PAID, {"b_order": order_id, "b_now": now,
                                        "b_reference": reference}).rowcount != 1:
         return None
     return connection.scalar(_QUEUE_PAID, {"topic": ORDER_PAID_TOPIC, "order_id": order_id,
                                            "payload": {}, "created_at": now,
-                                           "relayed_at": now if sent_by_caller else None})
+                                           "relayed_at": relayed_at})
 
 
 # Built once: marking an order paid is on every checkout's path (see shop.checkout.statements).
@@ -95,6 +102,17 @@ _MARK_PAID = (update(Order.__table__)
               .values(status=OrderStatus.PAID, paid_at=bindparam("b_now"),
                       updated_at=bindparam("b_now"), payment_reference=bindparam("b_reference")))
 _QUEUE_PAID = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)
+# Both in one statement where the database allows a data-modifying CTE (PostgreSQL).
+_OUTBOX = OutboxMessage.__table__
+_PAID = _MARK_PAID.returning(Order.__table__.c.id).cte("paid")
+_MARK_PAID_AND_QUEUE = (
+    insert(_OUTBOX)
+    .from_select(["topic", "order_id", "payload", "created_at", "relayed_at"],
+                 select(bindparam("b_topic", type_=_OUTBOX.c.topic.type), _PAID.c.id,
+                        bindparam("b_payload", type_=_OUTBOX.c.payload.type),
+                        bindparam("b_now", type_=_OUTBOX.c.created_at.type),
+                        bindparam("b_relayed_at", type_=_OUTBOX.c.relayed_at.type)))
+    .returning(_OUTBOX.c.id))
 
 
 def mark_payment_failed(session: Session, order_id: str, reason: str) -> bool:

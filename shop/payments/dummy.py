@@ -56,16 +56,27 @@ class DummyGateway:
             return status
         entry = json.dumps({"order_id": request.order_id, "amount": request.amount,
                             "currency": request.currency, "status": status.value})
+        key = LEDGER_PREFIX + request.idempotency_key
         try:
-            with self.ledger.pipeline() as pipe:  # MULTI/EXEC: read back what won
-                pipe.set(LEDGER_PREFIX + request.idempotency_key, entry, nx=True,
-                         ex=LEDGER_TTL_S)
-                pipe.get(LEDGER_PREFIX + request.idempotency_key)
-                _, recorded = pipe.execute()
+            try:
+                # One atomic command (Redis >= 7.0): write unless written, and answer what was
+                # there before; nothing there means this entry is the one recorded.
+                earlier = self.ledger.set(key, entry, nx=True, get=True, ex=LEDGER_TTL_S)
+            except redis.exceptions.ResponseError:
+                earlier = _record_before_redis_7(self.ledger, key, entry)
         except redis.exceptions.RedisError as problem:
             raise GatewayUnavailable(f"the dummy gateway's ledger (Redis) is unreachable: "
                                      f"{problem}") from None
-        return PaymentStatus(json.loads(recorded)["status"])
+        return status if earlier is None else PaymentStatus(json.loads(earlier)["status"])
+
+
+def _record_before_redis_7(ledger: redis.Redis, key: str, entry: str) -> bytes | None:
+    """`SET NX GET` as a transaction, for a Redis that refuses NX with GET; same answer."""
+    with ledger.pipeline() as pipe:  # MULTI/EXEC: read back what won
+        pipe.set(key, entry, nx=True, ex=LEDGER_TTL_S)
+        pipe.get(key)
+        written, recorded = pipe.execute()
+    return None if written else recorded
 
 
 def payments(ledger: redis.Redis) -> list[dict]:
