@@ -7,12 +7,15 @@ PEAKSHOP_PUBLISH_BACKLOG=true and HOSTNAME as Kubernetes sets it; the one worker
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
 import signal
+import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 import redis
@@ -21,6 +24,7 @@ import requests
 from common import pushed_backlog
 from scaler.signals.procfs import children_of
 from shop.core.pod_agent import (
+    BusyWorkers,
     CpuFollower,
     PodAgent,
     cpu_limit_cores,
@@ -202,3 +206,80 @@ def test_the_master_turns_added_cpu_into_workers_and_back(resizable_storefront):
     assert requests.get(server.url + "/healthz", timeout=10).status_code == 200
     cpu_max.write_text("100000 100000\n")          # and back to the template
     wait_until(lambda: len(children_of(master)) == 1, 60, what="gunicorn back to 1 worker")
+
+
+# --- busy workers, published beside the backlog ------------------------------------------
+
+OPS_TOKEN = "pod-agent-ops-token"
+
+
+@pytest.fixture
+def two_worker_pod(sqlite_template, redis_server, redis_client, tmp_path):
+    """A publishing storefront pod with two gunicorn workers (sync: one request each)."""
+    database = tmp_path / "shop.sqlite3"
+    shutil.copy(sqlite_template, database)
+    server = LiveServer.start(database_url=f"sqlite:///{database}", redis_url=redis_server.url,
+                              instance_path=str(tmp_path / "live"), workers=2,
+                              extra_env={"PEAKSHOP_PUBLISH_BACKLOG": "true",
+                                         "HOSTNAME": "peakshop-web-7d9f-busy1",
+                                         "PEAKSHOP_OPS_TOKEN": OPS_TOKEN,
+                                         "PEAKSHOP_WEB_TIMEOUT_S": "120"})
+    yield server
+    server.stop()
+
+
+@contextlib.contextmanager
+def slow_request(url: str):
+    """A request whose body is still coming: the worker serving it stays busy inside the app
+    (its in-flight gauge counts it) until the connection closes."""
+    parsed = urlparse(url)
+    connection = socket.create_connection((parsed.hostname, parsed.port), timeout=30)
+    try:
+        connection.sendall(
+            b"POST /api/v1/ops/breaches HTTP/1.1\r\nHost: shop\r\n"
+            b"Authorization: Bearer " + OPS_TOKEN.encode() + b"\r\n"
+            b"Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n{")
+        yield connection
+    finally:
+        connection.close()
+
+
+def test_a_pod_with_every_worker_busy_says_so_before_anything_queues(two_worker_pod,
+                                                                     redis_client):
+    wait_until(lambda: pushed_backlog.read(redis_client).busy_share == 0, 30,
+               what="the idle pod publishing 0 busy workers")
+    board = pushed_backlog.read(redis_client)
+    assert (board.waiting, board.busy, board.workers) == (0, 0, 2)
+    with slow_request(two_worker_pod.url):
+        wait_until(lambda: pushed_backlog.read(redis_client).busy == 1, 30,
+                   what="one busy worker of two")
+        assert pushed_backlog.read(redis_client).busy_share == 0.5
+        with slow_request(two_worker_pod.url):
+            wait_until(lambda: (pushed_backlog.read(redis_client).busy_share or 0) >= 0.9, 30,
+                       what="both workers busy published")
+            board = pushed_backlog.read(redis_client)
+            assert (board.waiting, board.workers) == (0, 2)     # nothing queues yet
+    wait_until(lambda: pushed_backlog.read(redis_client).busy_share == 0, 30,
+               what="the workers free again")
+    # and the pod still answers: the slow requests held workers, they broke nothing
+    assert requests.get(two_worker_pod.url + "/healthz", timeout=10).status_code == 200
+
+
+def test_busy_workers_are_published_as_their_mean_over_the_second():
+    readings = iter([(2.0, 2), (1.0, 2), (0.0, 2), None, (3.0, 2)])
+    busy = BusyWorkers(lambda: next(readings))
+    assert busy.take() is None                  # nothing sampled: nothing to say
+    for _ in range(5):
+        busy.sample()
+    # the unknown sample is left out; a reading above the workers counts as all of them
+    assert busy.take() == (1.25, 2)
+    assert busy.take() is None                  # taken: the next second starts afresh
+
+
+def test_the_pod_publishes_its_busy_workers_with_its_backlog():
+    sent = []
+    busy = BusyWorkers(lambda: (1.5, 4))
+    busy.sample()
+    PodAgent(lambda *reading: sent.append(reading), lambda: 0, busy=busy).tick()
+    PodAgent(lambda *reading: sent.append(reading), lambda: 3, busy=busy).tick()
+    assert sent == [(0, 1.5, 4), (3,)]          # no sample since: the backlog alone
