@@ -2,9 +2,15 @@
 
 Scraped rates are a 30 s average read every period, so a crowd is seen 15-45 s late. The
 listen socket tells at once: connections that queue there mean every worker is busy. Sampled
-every second, a backlog that grows is a push, as the simulator models it (docs/simulation.md,
-"The levers"): the arrival rate is then what the ready replicas serve at saturation plus
-what queues up per second.
+every second, a backlog that grows is a push: the arrival rate is then what the ready
+replicas serve at saturation plus what queues up per second.
+
+Where the pods also say how many of their workers are busy (on Kubernetes, beside the
+backlog), the push comes earlier, as the simulator's pods push (docs/simulation.md, "The
+levers"): once arrivals pass `push_at` (0.9) of the ready replicas' SLO capacity and are
+still rising. A busy share `b` of the workers means arrivals of `b x pod_max_rps` per ready
+replica (a worker is busy for its share of the arrivals), so the push is sent at a busy
+share of `push_at x slo_utilization` (0.72 by default), with that arrival rate.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Protocol
 
 from common import pushed_backlog
@@ -27,6 +34,64 @@ class BacklogSource(Protocol):
 
 log = logging.getLogger("peakshop.scaler.push")
 
+# A push is sent while pressure keeps rising: arrivals up this much since the last sample
+# (the simulator's rule, second by second).
+RISING = 1.05
+
+
+@dataclass(frozen=True)
+class Pressure:
+    """One sample of the storefront: its accept queue, and the share of its workers busy."""
+
+    waiting: int | None            # connections queued; None: unknown
+    busy_share: float | None = None  # busy workers / workers (0..1); None: not said
+
+
+@dataclass(frozen=True)
+class PushRule:
+    """When a sample is a push, and the arrival rate it implies: the simulator's rule."""
+
+    pod_max_rps: float
+    slo_utilization: float = 0.8
+    push_at: float = 0.9          # share of the ready replicas' SLO capacity
+    sample_s: float = 1.0         # growth is per second at least
+
+    @property
+    def busy_at(self) -> float:
+        """The busy share of the workers at which arrivals reach `push_at` of SLO capacity."""
+        return self.push_at * self.slo_utilization
+
+
+def busy_arrivals(busy_share: float | None, ready: int, rule: PushRule) -> float | None:
+    """Arrivals a busy share implies over `ready` replicas; None when unknown. Pure."""
+    return None if busy_share is None else busy_share * ready * rule.pod_max_rps
+
+
+def pushed_rate(previous: tuple[float, Pressure] | None, now: float, current: Pressure,
+                ready: int, rule: PushRule) -> float | None:
+    """The arrival rate to push for `current` (sampled at `now`) after `previous`; None when
+    it is no push. Pure.
+
+    - the accept queue grew: every worker is busy; arrivals are what the ready replicas
+      serve at saturation plus what queued up per second;
+    - else the busy workers say arrivals passed `push_at` of the SLO capacity and rose
+      since the last sample (by RISING, or from below the mark): arrivals as they imply.
+    """
+    if previous is not None and now > previous[0]:
+        before, elapsed = previous[1], max(now - previous[0], rule.sample_s)
+        if (current.waiting is not None and before.waiting is not None
+                and current.waiting > before.waiting):
+            return ready * rule.pod_max_rps + (current.waiting - before.waiting) / elapsed
+    arrivals = busy_arrivals(current.busy_share, ready, rule)
+    if arrivals is None or current.busy_share < rule.busy_at or ready < 1:
+        return None
+    earlier = None if previous is None else busy_arrivals(previous[1].busy_share, ready, rule)
+    was_pressed = (previous is not None and previous[1].busy_share is not None
+                   and previous[1].busy_share >= rule.busy_at)
+    if was_pressed and earlier is not None and arrivals <= RISING * earlier:
+        return None
+    return arrivals
+
 
 class PublishedBacklog:
     """The storefront pods' listen backlogs as they publish them to Redis (Kubernetes), summed
@@ -41,6 +106,11 @@ class PublishedBacklog:
     def waiting(self) -> int | None:
         """Connections waiting over every publishing pod; None when no pod published lately
         or Redis cannot be read (no push then, never a backlog of 0 made up)."""
+        return self.pressure().waiting
+
+    def pressure(self) -> Pressure:
+        """The backlog and the busy share of the workers of the pods that say; unknown
+        (None) where no pod said lately or Redis cannot be read."""
         import redis
 
         try:
@@ -52,36 +122,45 @@ class PublishedBacklog:
                 log.warning("pods' listen backlogs unreadable in Redis (no push until they "
                             "are): %s", error)
             self._failing = True
-            return None
+            return Pressure(None)
         self._failing = False
-        return board.waiting
+        return Pressure(board.waiting, board.busy_share)
 
 
 class BacklogPush:
-    """Hears the storefront's listen backlog grow; `heard` is asked about once a second."""
+    """Hears the storefront fill up; `heard` is asked about once a second."""
 
     def __init__(self, backlog: BacklogSource, replicas: Callable[[], ReplicaCounts],
                  pod_max_rps: float, clock: Callable[[], float] = time.monotonic,
-                 wall_clock: Callable[[], float] = time.time, sample_s: float = 1.0) -> None:
+                 wall_clock: Callable[[], float] = time.time, sample_s: float = 1.0,
+                 slo_utilization: float = 0.8, push_at: float = 0.9) -> None:
         self.backlog = backlog
         self.replicas = replicas
         self.pod_max_rps = pod_max_rps
         self.clock = clock
         self.wall_clock = wall_clock
-        self.sample_s = sample_s     # growth is per second at least: two close samples (a
-                                     # round in between) must not make a burst look endless
-        self._last: tuple[float, int] | None = None   # (when, connections waiting)
+        # growth is per second at least: two close samples (a round in between) must not
+        # make a burst look endless
+        self.rule = PushRule(pod_max_rps, slo_utilization, push_at, sample_s)
+        self._last: tuple[float, Pressure] | None = None   # (when, what it said)
+
+    def sample(self) -> Pressure:
+        pressure = getattr(self.backlog, "pressure", None)
+        return pressure() if pressure is not None else Pressure(self.backlog.waiting())
 
     def heard(self, last: Observation) -> Observation | None:
         """A pushed Observation (on top of the last scraped one) when the backlog grew since
-        the previous sample; None while it stays, shrinks, or cannot be read."""
-        waiting, now = self.backlog.waiting(), self.clock()
-        previous, self._last = self._last, (None if waiting is None else (now, waiting))
-        if waiting is None or previous is None or waiting <= previous[1] or now <= previous[0]:
+        the previous sample, or the busy workers say arrivals passed `push_at` of the SLO
+        capacity and are rising; None otherwise, or when nothing can be read."""
+        current, now = self.sample(), self.clock()
+        previous = self._last
+        self._last = None if current.waiting is None else (now, current)
+        if current.waiting is None:
             return None
         counts = self.replicas()
-        queued_per_s = (waiting - previous[1]) / max(now - previous[0], self.sample_s)
-        arrivals = counts.web_ready * self.pod_max_rps + queued_per_s
+        arrivals = pushed_rate(previous, now, current, counts.web_ready, self.rule)
+        if arrivals is None:
+            return None
         # The same fields the simulator's push sets: the rest is the last scrape's.
         return last._replace(
             at_s=self.wall_clock(), request_rate=arrivals, latency_within_slo=False,

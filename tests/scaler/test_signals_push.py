@@ -12,7 +12,7 @@ import pytest
 
 from scaler.model import Observation
 from scaler.signals.procfs import ListenBacklog
-from scaler.signals.push import BacklogPush
+from scaler.signals.push import BacklogPush, Pressure, PushRule, pushed_rate
 from scaler.signals.readings import ReplicaCounts
 from tests.support import listening
 from tests.support.listening import eventually
@@ -100,3 +100,72 @@ def test_two_samples_close_together_count_growth_over_a_whole_second(listener):
     finally:
         for client in clients:
             client.close()
+
+
+# --- busy workers: a push at 0.9 of the SLO capacity, before anything queues -------------
+
+RULE = PushRule(pod_max_rps=40.0, slo_utilization=0.8, push_at=0.9)
+
+
+@pytest.mark.parametrize(("previous", "current", "rate"), [
+    # below the mark (0.9 x 0.8 = 0.72 of the workers busy): no push
+    (None, Pressure(0, 0.7), None),
+    # past it, from nothing known or from below: arrivals as the busy workers imply
+    (None, Pressure(0, 0.75), 0.75 * 2 * 40.0),
+    (Pressure(0, 0.5), Pressure(0, 0.9), 0.9 * 2 * 40.0),
+    (Pressure(0), Pressure(0, 0.8), 0.8 * 2 * 40.0),
+    # past it and still rising by more than 5 %: pushed again
+    (Pressure(0, 0.8), Pressure(0, 0.9), 0.9 * 2 * 40.0),
+    # past it but merely staying (or rising less): not a new push
+    (Pressure(0, 0.8), Pressure(0, 0.83), None),
+    (Pressure(0, 0.9), Pressure(0, 0.8), None),
+    # the accept queue grew: saturated, plus what queued per second (2 s apart)
+    (Pressure(1, 1.0), Pressure(5, 1.0), 2 * 40.0 + 4 / 2),
+    (Pressure(1), Pressure(5), 2 * 40.0 + 4 / 2),          # a pod that says no busy share
+    # the queue stays and the workers stay busy: already heard
+    (Pressure(5, 1.0), Pressure(5, 1.0), None),
+])
+def test_the_push_rule_is_the_simulators(previous, current, rate):
+    before = None if previous is None else (10.0, previous)
+    assert pushed_rate(before, 12.0, current, 2, RULE) == (
+        None if rate is None else pytest.approx(rate))
+
+
+def test_no_push_without_ready_replicas_to_measure_against():
+    assert pushed_rate(None, 1.0, Pressure(0, 1.0), 0, RULE) is None
+
+
+def test_the_busy_mark_is_push_at_of_the_slo_capacity():
+    assert RULE.busy_at == pytest.approx(0.72)
+    assert PushRule(40.0, 0.8, push_at=1.25).busy_at == pytest.approx(1.0)
+
+
+class SaidPressure:
+    name = "said"
+
+    def __init__(self, *said: Pressure) -> None:
+        self.said = list(said)
+
+    def pressure(self) -> Pressure:
+        return self.said.pop(0)
+
+    def waiting(self) -> int | None:
+        return self.pressure().waiting
+
+
+def test_busy_workers_are_heard_as_a_push_with_the_arrivals_they_imply():
+    clock = SteppedClock()
+    source = SaidPressure(Pressure(0, 0.4), Pressure(0, 0.95), Pressure(0, 0.96),
+                          Pressure(None, None))
+    push = BacklogPush(source, lambda: ReplicaCounts(3, 3, 1, 1), pod_max_rps=40.0,
+                       clock=clock, wall_clock=lambda: 7000.0)
+    assert push.heard(SCRAPED) is None           # 40 % busy: well within the SLO
+    clock.now += 1.0
+    pushed = push.heard(SCRAPED)
+    assert pushed is not None and pushed.pushed
+    assert pushed.request_rate == pytest.approx(0.95 * 3 * 40.0)
+    assert (pushed.at_s, pushed.web_ready, pushed.latency_within_slo) == (7000.0, 3, False)
+    clock.now += 1.0
+    assert push.heard(SCRAPED) is None           # staying busy is not a new push
+    clock.now += 1.0
+    assert push.heard(SCRAPED) is None           # nothing known: nothing heard
