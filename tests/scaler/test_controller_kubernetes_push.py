@@ -155,3 +155,59 @@ def test_no_pod_publishing_is_no_push(cluster, redis_server, redis_client):
         assert heard is not None and heard.pushed
     finally:
         actuator.close()
+
+
+@pytest.fixture
+def two_worker_pod(sqlite_template, redis_server, redis_client, tmp_path):
+    """One storefront pod with two gunicorn workers, publishing its backlog and busy
+    workers as Kubernetes would run it."""
+    server = published_backlog.start_two_worker_pod(sqlite_template, redis_server.url,
+                                                    tmp_path, POD)
+    yield server
+    server.stop()
+
+
+def test_busy_workers_are_heard_and_the_web_deployment_scaled_before_anything_queues(
+        two_worker_pod, cluster, redis_server, redis_client):
+    """Both workers of the only pod serve slow requests: nothing queues in the accept queue
+    yet, but the pod's busy workers (1.0 of them, past 0.9 x 0.8 of the SLO capacity) are a
+    push, and the Deployment is scaled within the round (an hour long)."""
+    settings = build_settings({"target": "kubernetes", "namespace": NAMESPACE,
+                               "redis_url": redis_server.url, "min_replicas": 1,
+                               "max_replicas": 10}, {})
+    api = kubernetes_client(cluster.url)
+    actuator = KubernetesActuator(api, NAMESPACE, "peakshop-web", "peakshop-worker",
+                                  identity="scaler-test")
+    metrics = ScalerMetrics()
+    signals = LiveSignals(ExpositionTraffic(ExpositionScraper(f"{two_worker_pod.url}/metrics"),
+                                            window_s=30),
+                          RedisStreamQueue(redis_client), actuator.replicas, recorder=metrics)
+    policy = PeakshopPolicy(PolicySettings.for_capacity(settings.capacity, Bounds(1, 10),
+                                                        levers=False))
+    controller = Controller(signals, policy, actuator, ControllerSettings(period_s=3600),
+                            metrics, push=build_push(settings, actuator))
+    stop = threading.Event()
+    loop = threading.Thread(target=controller.run, args=(stop,), daemon=True)
+    wait_until(lambda: pushed_backlog.read(redis_client).busy_share == 0, 30,
+               what="the idle pod publishing its busy workers")
+    loop.start()
+    try:
+        wait_until(lambda: len(controller.recent) >= 1, 30, what="the first round")
+        assert web_replicas(cluster) == 1
+        with (published_backlog.slow_request(two_worker_pod.url),
+              published_backlog.slow_request(two_worker_pod.url)):
+            wait_until(lambda: web_replicas(cluster) > 1, 30,
+                       what="the push scaling the web Deployment")
+            assert pushed_backlog.read(redis_client).waiting == 0     # nothing queued
+    finally:
+        stop.set()
+        loop.join(30)
+        actuator.close()
+    assert metrics.registry.get_sample_value("peakshop_scaler_pushes_total") >= 1
+    pushed = [seen for seen in controller.recent if seen.pushed]
+    # the arrivals both busy workers of one ready pod imply: at least 0.72 of its 40/s
+    assert pushed and pushed[0].request_rate >= 0.72 * settings.capacity.pod_max_rps
+    assert controller.last_decision.web.reason is Reason.PUSHED_BACKLOG
+    (event,) = [event for event in cluster.objects_of("v1/events")
+                if event["involvedObject"]["name"] == "peakshop-web"]
+    assert "reason: pushed_backlog (was 1" in event["message"]

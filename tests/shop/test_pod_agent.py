@@ -7,15 +7,12 @@ PEAKSHOP_PUBLISH_BACKLOG=true and HOSTNAME as Kubernetes sets it; the one worker
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
 import signal
-import socket
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from urllib.parse import urlparse
 
 import pytest
 import redis
@@ -210,38 +207,15 @@ def test_the_master_turns_added_cpu_into_workers_and_back(resizable_storefront):
 
 # --- busy workers, published beside the backlog ------------------------------------------
 
-OPS_TOKEN = "pod-agent-ops-token"
+slow_request = published_backlog.slow_request
 
 
 @pytest.fixture
 def two_worker_pod(sqlite_template, redis_server, redis_client, tmp_path):
-    """A publishing storefront pod with two gunicorn workers (sync: one request each)."""
-    database = tmp_path / "shop.sqlite3"
-    shutil.copy(sqlite_template, database)
-    server = LiveServer.start(database_url=f"sqlite:///{database}", redis_url=redis_server.url,
-                              instance_path=str(tmp_path / "live"), workers=2,
-                              extra_env={"PEAKSHOP_PUBLISH_BACKLOG": "true",
-                                         "HOSTNAME": "peakshop-web-7d9f-busy1",
-                                         "PEAKSHOP_OPS_TOKEN": OPS_TOKEN,
-                                         "PEAKSHOP_WEB_TIMEOUT_S": "120"})
+    server = published_backlog.start_two_worker_pod(sqlite_template, redis_server.url,
+                                                    tmp_path, "peakshop-web-7d9f-busy1")
     yield server
     server.stop()
-
-
-@contextlib.contextmanager
-def slow_request(url: str):
-    """A request whose body is still coming: the worker serving it stays busy inside the app
-    (its in-flight gauge counts it) until the connection closes."""
-    parsed = urlparse(url)
-    connection = socket.create_connection((parsed.hostname, parsed.port), timeout=30)
-    try:
-        connection.sendall(
-            b"POST /api/v1/ops/breaches HTTP/1.1\r\nHost: shop\r\n"
-            b"Authorization: Bearer " + OPS_TOKEN.encode() + b"\r\n"
-            b"Content-Type: application/json\r\nContent-Length: 60000\r\n\r\n{")
-        yield connection
-    finally:
-        connection.close()
 
 
 def test_a_pod_with_every_worker_busy_says_so_before_anything_queues(two_worker_pod,
