@@ -124,6 +124,12 @@ def build_push(settings: ScalerSettings, actuator: Actuator):
         from scaler.signals.procfs import ListenBacklog
 
         backlog = ListenBacklog(urlparse(settings.metrics_url).port or 80)
+        if settings.redis_url:
+            # The storefront's master may publish its busy workers there: a push at 0.9.
+            from scaler.signals.push import PublishedBacklog, SocketAndPublished
+
+            backlog = SocketAndPublished(backlog, PublishedBacklog(client_from_url(
+                settings.redis_url, socket_timeout=2, socket_connect_timeout=2)))
     return BacklogPush(backlog, actuator.replicas, settings.capacity.pod_max_rps,
                        slo_utilization=settings.capacity.slo_utilization)
 

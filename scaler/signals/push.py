@@ -127,6 +127,27 @@ class PublishedBacklog:
         return Pressure(board.waiting, board.busy_share)
 
 
+class SocketAndPublished:
+    """Locally: the accept queue read from the storefront's socket itself, and the busy
+    share of its workers from what its gunicorn master publishes to Redis when it does
+    (PEAKSHOP_PUBLISH_BACKLOG=true); without that, the backlog alone (a push at saturation)."""
+
+    name = "backlog"
+
+    def __init__(self, socket: BacklogSource, published: PublishedBacklog) -> None:
+        self.socket = socket
+        self.published = published
+
+    def waiting(self) -> int | None:
+        return self.socket.waiting()
+
+    def pressure(self) -> Pressure:
+        waiting = self.socket.waiting()
+        if waiting is None:
+            return Pressure(None)
+        return Pressure(waiting, self.published.pressure().busy_share)
+
+
 class BacklogPush:
     """Hears the storefront fill up; `heard` is asked about once a second."""
 
