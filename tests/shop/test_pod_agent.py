@@ -257,3 +257,26 @@ def test_the_pod_publishes_its_busy_workers_with_its_backlog():
     PodAgent(lambda *reading: sent.append(reading), lambda: 0, busy=busy).tick()
     PodAgent(lambda *reading: sent.append(reading), lambda: 3, busy=busy).tick()
     assert sent == [(0, 1.5, 4), (3,)]          # no sample since: the backlog alone
+
+
+def test_busy_workers_are_read_from_the_live_workers_in_flight_gauges_only(tmp_path):
+    """The files as prometheus_client writes them: the in-flight gauge counts, the gate's
+    gauges in the same file do not, nor a worker that is gone; a worker without a file yet
+    (forked a moment ago) serves nothing."""
+    import json
+
+    from prometheus_client.mmap_dict import MmapedDict
+
+    from shop.core.pod_agent import in_flight_of
+
+    def gauges(pid: int, **values: float) -> None:
+        mapped = MmapedDict(str(tmp_path / f"gauge_livesum_{pid}.db"))
+        for name, value in values.items():
+            mapped.write_value(json.dumps((name, name, [], [], "help"), sort_keys=True),
+                               value, 0.0)
+        mapped.close()
+
+    gauges(101, peakshop_http_requests_in_flight=1.0, peakshop_gate_upstream_in_flight=7.0)
+    gauges(102, peakshop_http_requests_in_flight=2.0)     # a worker with threads
+    gauges(999, peakshop_http_requests_in_flight=1.0)     # not one of the live workers
+    assert in_flight_of(str(tmp_path), [101, 102, 103]) == 3.0
