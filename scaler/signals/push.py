@@ -16,6 +16,7 @@ share of `push_at x slo_utilization` (0.72 by default), with that arrival rate.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -49,12 +50,19 @@ class Pressure:
 
 @dataclass(frozen=True)
 class PushRule:
-    """When a sample is a push, and the arrival rate it implies: the simulator's rule."""
+    """When a sample is a push, and the arrival rate it implies: the simulator's rule, with
+    the noise of a one-second sample taken into account."""
 
     pod_max_rps: float
     slo_utilization: float = 0.8
     push_at: float = 0.9          # share of the ready replicas' SLO capacity
     sample_s: float = 1.0         # growth is per second at least
+    # A second's arrivals vary by about their square root (Poisson) even when the rate does
+    # not: the busy workers must say arrivals passed the mark by this many of those standard
+    # deviations. The simulator's rates are steady within a minute, so its push needs none
+    # (0: exactly the simulator's rule); live, without it, a pod running steadily at 0.8 of
+    # its SLO capacity would push every few seconds (docs/scaler.md).
+    noise_sd: float = 2.0
 
     @property
     def busy_at(self) -> float:
@@ -67,30 +75,50 @@ def busy_arrivals(busy_share: float | None, ready: int, rule: PushRule) -> float
     return None if busy_share is None else busy_share * ready * rule.pod_max_rps
 
 
-def pushed_rate(previous: tuple[float, Pressure] | None, now: float, current: Pressure,
-                ready: int, rule: PushRule) -> float | None:
-    """The arrival rate to push for `current` (sampled at `now`) after `previous`; None when
-    it is no push. Pure.
+@dataclass(frozen=True)
+class PushVerdict:
+    """What one sample says: the arrival rate to push (None: no push), and the pressure the
+    scaler has pushed since arrivals passed the mark (None: they are below it)."""
+
+    rate: float | None
+    pushed_low: float | None
+
+
+def judge_sample(previous: tuple[float, Pressure] | None, now: float, current: Pressure,
+                 ready: int, rule: PushRule, pushed_low: float | None = None) -> PushVerdict:
+    """Whether `current` (sampled at `now`, after `previous`) is a push. Pure.
 
     - the accept queue grew: every worker is busy; arrivals are what the ready replicas
       serve at saturation plus what queued up per second;
-    - else the busy workers say arrivals passed `push_at` of the SLO capacity and rose
-      since the last sample (by RISING, or from below the mark): arrivals as they imply.
+    - else the busy workers say arrivals passed `push_at` of the SLO capacity (by
+      `noise_sd` standard deviations: `pushed_low` is that lower bound) for the first time
+      since they were below it, or rose by RISING past what was pushed: arrivals as they
+      imply. As the simulator's push: sent when pressure starts or keeps rising, not while
+      it merely stays.
     """
+    arrivals = busy_arrivals(current.busy_share, ready, rule)
+    low = (None if arrivals is None or ready < 1
+           else arrivals - rule.noise_sd * math.sqrt(arrivals))
     if previous is not None and now > previous[0]:
         before, elapsed = previous[1], max(now - previous[0], rule.sample_s)
         if (current.waiting is not None and before.waiting is not None
                 and current.waiting > before.waiting):
-            return ready * rule.pod_max_rps + (current.waiting - before.waiting) / elapsed
-    arrivals = busy_arrivals(current.busy_share, ready, rule)
-    if arrivals is None or current.busy_share < rule.busy_at or ready < 1:
-        return None
-    earlier = None if previous is None else busy_arrivals(previous[1].busy_share, ready, rule)
-    was_pressed = (previous is not None and previous[1].busy_share is not None
-                   and previous[1].busy_share >= rule.busy_at)
-    if was_pressed and earlier is not None and arrivals <= RISING * earlier:
-        return None
-    return arrivals
+            rate = ready * rule.pod_max_rps + (current.waiting - before.waiting) / elapsed
+            return PushVerdict(rate, max(low or 0.0, pushed_low or 0.0) or None)
+    if low is None:
+        return PushVerdict(None, pushed_low)
+    mark = rule.busy_at * ready * rule.pod_max_rps
+    if low >= mark:
+        if pushed_low is None or low > RISING * pushed_low:
+            return PushVerdict(arrivals, low)
+        return PushVerdict(None, pushed_low)
+    return PushVerdict(None, None if arrivals < mark else pushed_low)
+
+
+def pushed_rate(previous: tuple[float, Pressure] | None, now: float, current: Pressure,
+                ready: int, rule: PushRule, pushed_low: float | None = None) -> float | None:
+    """The arrival rate to push for `current`; None when it is no push (`judge_sample`)."""
+    return judge_sample(previous, now, current, ready, rule, pushed_low).rate
 
 
 class PublishedBacklog:
@@ -154,7 +182,8 @@ class BacklogPush:
     def __init__(self, backlog: BacklogSource, replicas: Callable[[], ReplicaCounts],
                  pod_max_rps: float, clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time, sample_s: float = 1.0,
-                 slo_utilization: float = 0.8, push_at: float = 0.9) -> None:
+                 slo_utilization: float = 0.8, push_at: float = 0.9,
+                 noise_sd: float = PushRule.noise_sd) -> None:
         self.backlog = backlog
         self.replicas = replicas
         self.pod_max_rps = pod_max_rps
@@ -162,8 +191,9 @@ class BacklogPush:
         self.wall_clock = wall_clock
         # growth is per second at least: two close samples (a round in between) must not
         # make a burst look endless
-        self.rule = PushRule(pod_max_rps, slo_utilization, push_at, sample_s)
+        self.rule = PushRule(pod_max_rps, slo_utilization, push_at, sample_s, noise_sd)
         self._last: tuple[float, Pressure] | None = None   # (when, what it said)
+        self._pushed_low: float | None = None   # pushed since arrivals passed the mark
 
     def sample(self) -> Pressure:
         pressure = getattr(self.backlog, "pressure", None)
@@ -179,7 +209,9 @@ class BacklogPush:
         if current.waiting is None:
             return None
         counts = self.replicas()
-        arrivals = pushed_rate(previous, now, current, counts.web_ready, self.rule)
+        verdict = judge_sample(previous, now, current, counts.web_ready, self.rule,
+                               self._pushed_low)
+        self._pushed_low, arrivals = verdict.pushed_low, verdict.rate
         if arrivals is None:
             return None
         # The same fields the simulator's push sets: the rest is the last scrape's.

@@ -51,12 +51,17 @@ def test_both_workers_busy_is_a_push_before_anything_queues(storefront, redis_se
     assert push.heard(SCRAPED) is None                  # idle: no push
     with (published_backlog.slow_request(storefront.url),
           published_backlog.slow_request(storefront.url)):
-        pushed = wait_until(lambda: push.heard(SCRAPED), 30, 0.5,
-                            what="the busy workers heard as a push")
-        assert push.backlog.waiting() == 0              # nothing queued
-    # 150 requests/s per local worker (a local "pod"), at least 0.72 of both busy
-    assert pushed.pushed and pushed.request_rate >= 0.72 * 2 * settings.capacity.pod_max_rps
+        # Both workers took their request (nothing queues) and the master said so...
+        wait_until(lambda: pushed_backlog.read(board_client).busy_share == 1.0, 30,
+                   what="both workers busy for a whole second, published")
+        assert push.backlog.waiting() == 0
+        # ...which the scaler hears as a push, from the busy workers alone.
+        pushed = push.heard(SCRAPED)
+        assert pushed is not None
+    # 150 requests/s per local worker (a local "pod"): both busy imply 300/s (a queue that
+    # grew would have said more)
     assert settings.capacity.pod_max_rps == 150.0
+    assert pushed.pushed and pushed.request_rate == pytest.approx(2 * 150.0)
 
 
 def test_without_redis_the_local_push_reads_the_socket_alone(storefront):

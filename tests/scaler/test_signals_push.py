@@ -12,7 +12,14 @@ import pytest
 
 from scaler.model import Observation
 from scaler.signals.procfs import ListenBacklog
-from scaler.signals.push import BacklogPush, Pressure, PushRule, pushed_rate
+from scaler.signals.push import (
+    BacklogPush,
+    Pressure,
+    PushRule,
+    PushVerdict,
+    judge_sample,
+    pushed_rate,
+)
 from scaler.signals.readings import ReplicaCounts
 from tests.support import listening
 from tests.support.listening import eventually
@@ -104,7 +111,8 @@ def test_two_samples_close_together_count_growth_over_a_whole_second(listener):
 
 # --- busy workers: a push at 0.9 of the SLO capacity, before anything queues -------------
 
-RULE = PushRule(pod_max_rps=40.0, slo_utilization=0.8, push_at=0.9)
+# Without the noise margin: exactly the simulator's rule (its rates are steady in a second).
+RULE = PushRule(pod_max_rps=40.0, slo_utilization=0.8, push_at=0.9, noise_sd=0.0)
 
 
 @pytest.mark.parametrize(("previous", "current", "rate"), [
@@ -114,21 +122,53 @@ RULE = PushRule(pod_max_rps=40.0, slo_utilization=0.8, push_at=0.9)
     (None, Pressure(0, 0.75), 0.75 * 2 * 40.0),
     (Pressure(0, 0.5), Pressure(0, 0.9), 0.9 * 2 * 40.0),
     (Pressure(0), Pressure(0, 0.8), 0.8 * 2 * 40.0),
-    # past it and still rising by more than 5 %: pushed again
-    (Pressure(0, 0.8), Pressure(0, 0.9), 0.9 * 2 * 40.0),
-    # past it but merely staying (or rising less): not a new push
-    (Pressure(0, 0.8), Pressure(0, 0.83), None),
-    (Pressure(0, 0.9), Pressure(0, 0.8), None),
     # the accept queue grew: saturated, plus what queued per second (2 s apart)
     (Pressure(1, 1.0), Pressure(5, 1.0), 2 * 40.0 + 4 / 2),
     (Pressure(1), Pressure(5), 2 * 40.0 + 4 / 2),          # a pod that says no busy share
-    # the queue stays and the workers stay busy: already heard
-    (Pressure(5, 1.0), Pressure(5, 1.0), None),
 ])
 def test_the_push_rule_is_the_simulators(previous, current, rate):
     before = None if previous is None else (10.0, previous)
     assert pushed_rate(before, 12.0, current, 2, RULE) == (
         None if rate is None else pytest.approx(rate))
+
+
+def test_a_queue_that_stays_with_every_worker_busy_was_heard_already():
+    heard = judge_sample((10.0, Pressure(1, 1.0)), 11.0, Pressure(5, 1.0), 2, RULE)
+    assert heard.rate == pytest.approx(84.0) and heard.pushed_low == pytest.approx(80.0)
+    assert pushed_rate((11.0, Pressure(5, 1.0)), 12.0, Pressure(5, 1.0), 2, RULE,
+                       heard.pushed_low) is None
+
+
+def test_a_push_is_sent_again_only_while_pressure_keeps_rising():
+    """Pushed at 0.8 (the lower bound pushed is kept): 0.83 is not 5 % more, 0.9 is; a dip
+    that stays past the mark keeps the episode, one below it ends it."""
+    def verdict(share, pushed_low):
+        return judge_sample((10.0, Pressure(0, 0.8)), 11.0, Pressure(0, share), 2, RULE,
+                            pushed_low)
+
+    first = judge_sample(None, 10.0, Pressure(0, 0.8), 2, RULE)
+    assert first == PushVerdict(pytest.approx(64.0), pytest.approx(64.0))
+    assert verdict(0.83, first.pushed_low) == PushVerdict(None, first.pushed_low)
+    assert verdict(0.9, first.pushed_low).rate == pytest.approx(72.0)
+    assert verdict(0.75, first.pushed_low) == PushVerdict(None, first.pushed_low)
+    assert verdict(0.6, first.pushed_low) == PushVerdict(None, None)     # below: over
+    assert verdict(0.8, None).rate == pytest.approx(64.0)                # past it again
+
+
+@pytest.mark.parametrize(("ready", "busy", "pushed"), [
+    # 2 pods: 60/s implied against a mark of 57.6/s is within a second's noise (sd ~7.7)
+    (2, 0.75, False),
+    (2, 1.0, True),             # 80/s: past it by more than two deviations
+    # 40 pods: 1,280/s against 1,152/s, the deviation ~36/s: a push
+    (40, 0.8, True),
+    (40, 0.74, False),          # 1,184/s: within two deviations of the mark
+])
+def test_busy_workers_must_pass_the_mark_beyond_a_seconds_noise(ready, busy, pushed):
+    rule = PushRule(pod_max_rps=40.0)          # the default margin: two deviations
+    rate = pushed_rate(None, 1.0, Pressure(0, busy), ready, rule)
+    assert (rate is not None) is pushed
+    if pushed:
+        assert rate == pytest.approx(busy * ready * 40.0)   # the estimate, not its bound
 
 
 def test_no_push_without_ready_replicas_to_measure_against():
@@ -158,7 +198,7 @@ def test_busy_workers_are_heard_as_a_push_with_the_arrivals_they_imply():
     source = SaidPressure(Pressure(0, 0.4), Pressure(0, 0.95), Pressure(0, 0.96),
                           Pressure(None, None))
     push = BacklogPush(source, lambda: ReplicaCounts(3, 3, 1, 1), pod_max_rps=40.0,
-                       clock=clock, wall_clock=lambda: 7000.0)
+                       clock=clock, wall_clock=lambda: 7000.0, noise_sd=0.0)
     assert push.heard(SCRAPED) is None           # 40 % busy: well within the SLO
     clock.now += 1.0
     pushed = push.heard(SCRAPED)

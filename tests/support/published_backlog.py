@@ -44,6 +44,7 @@ OPS_TOKEN = "published-backlog-ops-token"
 def start_two_worker_pod(sqlite_template, redis_url: str, tmp_path, pod: str) -> LiveServer:
     """One storefront pod named `pod` with two sync gunicorn workers (one request each),
     publishing its backlog and busy workers; slow requests may hold a worker two minutes."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     database = tmp_path / "shop.sqlite3"
     shutil.copy(sqlite_template, database)
     return LiveServer.start(database_url=f"sqlite:///{database}", redis_url=redis_url,
