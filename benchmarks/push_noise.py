@@ -7,7 +7,13 @@ counted, and each second their mean goes through the scaler's own rule
 (`scaler.signals.push.judge_sample`), as a pod publishes it. A steady load below the mark
 should never push; the count per hour is what noise alone sends.
 
-    python -m benchmarks.push_noise [--hours H] [--seed N]
+With `--cost`, what those pushes cost: the peakshop policy (levers on: push and 2x resize)
+decides on a steady arrival rate, scraped every 15 s without noise, while the pushes come
+from each second's noisy busy share (arrivals drawn per second, normal approximation of
+Poisson, over the capacity ready then); new pods serve after 45 s, a resize after 5 s. The
+replica-seconds are compared with no push at all (which a steady rate does not need).
+
+    python -m benchmarks.push_noise [--hours H] [--seed N] [--cost]
 """
 
 from __future__ import annotations
@@ -60,12 +66,82 @@ def pushes(shares: list[float], pods: int, noise_sd: float) -> int:
     return count
 
 
+def replica_cost(rate: float, noise_sd: float | None, seconds: int, seed: int) -> float:
+    """Mean replica-seconds per second (pods x in-pod size) the policy keeps for a steady
+    `rate`; `noise_sd` None: no push at all."""
+    from scaler.capacity import Bounds, Capacity
+    from scaler.model import Observation
+    from scaler.policy import PeakshopPolicy, PolicySettings
+
+    rng = random.Random(seed)
+    capacity = Capacity()
+    policy = PeakshopPolicy(PolicySettings.for_capacity(capacity, Bounds(2, 200),
+                                                        max_pod_size=2.0))
+    rule = PushRule(POD_MAX_RPS, noise_sd=noise_sd or 0.0)
+    pods = max(2, -(-rate // (0.9 * capacity.pod_slo_rps)))
+    asked = [(0, int(pods), 1.0)]            # (second, replicas, size) as decided
+    state = policy.initial_state(int(pods), 2)
+    previous, pushed_low, cost = None, None, 0.0
+
+    def ready_at(second: int) -> tuple[int, float]:
+        ready = min(n for t, n, _ in asked if t >= second - 45) if any(
+            t >= second - 45 for t, _, _ in asked) else asked[-1][1]
+        ready = min(ready, max(n for t, n, _ in asked if t <= second - 45) if any(
+            t <= second - 45 for t, _, _ in asked) else asked[0][1])
+        size = min(z for t, _, z in asked if t >= second - 5) if any(
+            t >= second - 5 for t, _, _ in asked) else asked[-1][2]
+        return ready, size
+
+    for second in range(seconds):
+        ready, size = ready_at(second)
+        requested, asked_size = asked[-1][1], asked[-1][2]
+        cost += requested * asked_size
+        observation = Observation(
+            at_s=float(second), request_rate=rate, latency_p95_s=None,
+            latency_within_slo=rate <= ready * size * capacity.pod_slo_rps,
+            cpu_utilization=min(1.0, rate / (ready * size * POD_MAX_RPS)), queue_backlog=0,
+            queue_oldest_age_s=0.0, orders_rate=1.0, web_ready=ready,
+            web_requested=requested, workers_ready=2, workers_requested=2, age_s=15.0)
+        decision = None
+        if second % 15 == 0:
+            decision, state = policy.decide(observation, state)
+        elif noise_sd is not None:
+            arrivals = max(0.0, rng.gauss(rate, rate ** 0.5))
+            current = Pressure(0, min(1.0, arrivals / (ready * size * POD_MAX_RPS)))
+            verdict = judge_sample(previous, float(second), current, ready, rule, pushed_low)
+            pushed_low, previous = verdict.pushed_low, (float(second), current)
+            if verdict.rate is not None:
+                pushed = observation._replace(request_rate=verdict.rate * size, pushed=True,
+                                              latency_within_slo=False, cpu_utilization=1.0,
+                                              age_s=0.0)
+                decision, state = policy.decide(pushed, state)
+        if decision is not None and (decision.web.replicas, decision.web.size) != (
+                requested, asked_size):
+            asked.append((second, max(2, decision.web.replicas),
+                          min(2.0, max(1.0, decision.web.size))))
+            del asked[:-60]
+    return cost / seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cost", action="store_true",
+                        help="what the pushes cost the peakshop policy, in replica-seconds")
     options = parser.parse_args()
     seconds = int(options.hours * 3600)
+    if options.cost:
+        print("| steady rate (/s) | pods it needs | replica-s per s, no push | no margin "
+              "| margin 1 | margin 2 |")
+        print("|---:|---:|---:|---:|---:|---:|")
+        for rate in (52.0, 250.0, 1000.0):
+            costs = [replica_cost(rate, sd, seconds, options.seed)
+                     for sd in (None, 0.0, 1.0, 2.0)]
+            base = costs[0]
+            print(f"| {rate:g} | {rate / 28.8:.1f} | {base:.2f} | "
+                  + " | ".join(f"{c:.2f} ({c / base - 1:+.0%})" for c in costs[1:]) + " |")
+        return
     print("| steady load (x SLO capacity) | ready pods | pushes an hour, no margin "
           "| margin 1 | margin 2 |")
     print("|---|---:|---:|---:|---:|")

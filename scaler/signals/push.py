@@ -70,8 +70,10 @@ class PushRule:
         return self.push_at * self.slo_utilization
 
 
-def busy_arrivals(busy_share: float | None, ready: int, rule: PushRule) -> float | None:
-    """Arrivals a busy share implies over `ready` replicas; None when unknown. Pure."""
+def busy_arrivals(busy_share: float | None, ready: float, rule: PushRule) -> float | None:
+    """Arrivals a busy share implies over `ready` replicas' worth of capacity (ready pods
+    times their in-pod size: a pod resized to 2x runs twice the workers); None when
+    unknown. Pure."""
     return None if busy_share is None else busy_share * ready * rule.pod_max_rps
 
 
@@ -85,8 +87,9 @@ class PushVerdict:
 
 
 def judge_sample(previous: tuple[float, Pressure] | None, now: float, current: Pressure,
-                 ready: int, rule: PushRule, pushed_low: float | None = None) -> PushVerdict:
-    """Whether `current` (sampled at `now`, after `previous`) is a push. Pure.
+                 ready: float, rule: PushRule, pushed_low: float | None = None) -> PushVerdict:
+    """Whether `current` (sampled at `now`, after `previous`) is a push, `ready` being the
+    ready replicas times their in-pod size. Pure.
 
     - the accept queue grew: every worker is busy; arrivals are what the ready replicas
       serve at saturation plus what queued up per second;
@@ -116,7 +119,7 @@ def judge_sample(previous: tuple[float, Pressure] | None, now: float, current: P
 
 
 def pushed_rate(previous: tuple[float, Pressure] | None, now: float, current: Pressure,
-                ready: int, rule: PushRule, pushed_low: float | None = None) -> float | None:
+                ready: float, rule: PushRule, pushed_low: float | None = None) -> float | None:
     """The arrival rate to push for `current`; None when it is no push (`judge_sample`)."""
     return judge_sample(previous, now, current, ready, rule, pushed_low).rate
 
@@ -186,6 +189,9 @@ class BacklogPush:
                  noise_sd: float = PushRule.noise_sd) -> None:
         self.backlog = backlog
         self.replicas = replicas
+        # The in-pod size the web pods were last given (the controller keeps it): busy
+        # workers of a pod resized to 2x are twice the arrivals.
+        self.pod_size: Callable[[], float] = lambda: 1.0
         self.pod_max_rps = pod_max_rps
         self.clock = clock
         self.wall_clock = wall_clock
@@ -209,8 +215,8 @@ class BacklogPush:
         if current.waiting is None:
             return None
         counts = self.replicas()
-        verdict = judge_sample(previous, now, current, counts.web_ready, self.rule,
-                               self._pushed_low)
+        verdict = judge_sample(previous, now, current, counts.web_ready * self.pod_size(),
+                               self.rule, self._pushed_low)
         self._pushed_low, arrivals = verdict.pushed_low, verdict.rate
         if arrivals is None:
             return None

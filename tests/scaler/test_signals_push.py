@@ -209,3 +209,28 @@ def test_busy_workers_are_heard_as_a_push_with_the_arrivals_they_imply():
     assert push.heard(SCRAPED) is None           # staying busy is not a new push
     clock.now += 1.0
     assert push.heard(SCRAPED) is None           # nothing known: nothing heard
+
+
+def test_busy_workers_of_resized_pods_are_arrivals_at_their_size():
+    """Pods resized to 2x run twice the workers: all busy is twice the arrivals."""
+    source = SaidPressure(Pressure(0, 0.5), Pressure(0, 1.0))
+    push = BacklogPush(source, lambda: ReplicaCounts(3, 3, 1, 1), pod_max_rps=40.0,
+                       clock=SteppedClock(), noise_sd=0.0)
+    push.pod_size = lambda: 2.0
+    assert push.heard(SCRAPED) is None
+    push.clock.now += 1.0
+    assert push.heard(SCRAPED).request_rate == pytest.approx(1.0 * 3 * 2.0 * 40.0)
+
+
+def test_the_controller_tells_the_push_the_size_it_gave_the_pods():
+    from scaler.controller import Controller, ControllerSettings
+
+    class Listening:
+        period_s = 15
+        listens_for_push = True
+
+    push = BacklogPush(SaidPressure(), lambda: ReplicaCounts(1, 1, 1, 1), pod_max_rps=40.0)
+    controller = Controller(None, Listening(), None, ControllerSettings(), push=push)
+    assert push.pod_size() == 1.0
+    controller.web_pod_size = 1.5          # as _resize_web records a resize
+    assert push.pod_size() == 1.5
