@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import bisect
+import collections
 import random
 
 from scaler.signals.push import Pressure, PushRule, judge_sample
@@ -66,7 +67,8 @@ def pushes(shares: list[float], pods: int, noise_sd: float) -> int:
     return count
 
 
-def replica_cost(rate: float, noise_sd: float | None, seconds: int, seed: int) -> float:
+def replica_cost(rate: float, noise_sd: float | None, seconds: int, seed: int,
+                 push_at: float = 0.9, window_s: int = 1) -> float:
     """Mean replica-seconds per second (pods x in-pod size) the policy keeps for a steady
     `rate`; `noise_sd` None: no push at all."""
     from scaler.capacity import Bounds, Capacity
@@ -77,20 +79,22 @@ def replica_cost(rate: float, noise_sd: float | None, seconds: int, seed: int) -
     capacity = Capacity()
     policy = PeakshopPolicy(PolicySettings.for_capacity(capacity, Bounds(2, 200),
                                                         max_pod_size=2.0))
-    rule = PushRule(POD_MAX_RPS, noise_sd=noise_sd or 0.0)
+    rule = PushRule(POD_MAX_RPS, push_at=push_at, noise_sd=noise_sd or 0.0,
+                    window_s=window_s)
+    recent: collections.deque[float] = collections.deque(maxlen=window_s)
     pods = max(2, -(-rate // (0.9 * capacity.pod_slo_rps)))
     asked = [(0, int(pods), 1.0)]            # (second, replicas, size) as decided
     state = policy.initial_state(int(pods), 2)
     previous, pushed_low, cost = None, None, 0.0
 
+    def lowest_since(since: int, index: int) -> float:
+        """The lowest value (replicas or size) asked for from `since` on, counting the one
+        in effect then: pods take start-up to serve, a raise of size takes resize."""
+        in_effect = [entry for entry in asked if entry[0] <= since][-1:] or asked[:1]
+        return min(entry[index] for entry in in_effect + [e for e in asked if e[0] > since])
+
     def ready_at(second: int) -> tuple[int, float]:
-        ready = min(n for t, n, _ in asked if t >= second - 45) if any(
-            t >= second - 45 for t, _, _ in asked) else asked[-1][1]
-        ready = min(ready, max(n for t, n, _ in asked if t <= second - 45) if any(
-            t <= second - 45 for t, _, _ in asked) else asked[0][1])
-        size = min(z for t, _, z in asked if t >= second - 5) if any(
-            t >= second - 5 for t, _, _ in asked) else asked[-1][2]
-        return ready, size
+        return int(lowest_since(second - 45, 1)), lowest_since(second - 5, 2)
 
     for second in range(seconds):
         ready, size = ready_at(second)
@@ -106,7 +110,8 @@ def replica_cost(rate: float, noise_sd: float | None, seconds: int, seed: int) -
         if second % 15 == 0:
             decision, state = policy.decide(observation, state)
         elif noise_sd is not None:
-            arrivals = max(0.0, rng.gauss(rate, rate ** 0.5))
+            recent.append(max(0.0, rng.gauss(rate, rate ** 0.5)))
+            arrivals = sum(recent) / len(recent)
             current = Pressure(0, min(1.0, arrivals / (ready * size * POD_MAX_RPS)))
             verdict = judge_sample(previous, float(second), current, ready, rule, pushed_low)
             pushed_low, previous = verdict.pushed_low, (float(second), current)
@@ -119,7 +124,7 @@ def replica_cost(rate: float, noise_sd: float | None, seconds: int, seed: int) -
                 requested, asked_size):
             asked.append((second, max(2, decision.web.replicas),
                           min(2.0, max(1.0, decision.web.size))))
-            del asked[:-60]
+            del asked[:-200]
     return cost / seconds
 
 
@@ -127,19 +132,25 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--push-at", type=float, default=0.9,
+                        help="the mark, x the ready pods' SLO capacity (--cost)")
+    parser.add_argument("--window", type=int, default=1,
+                        help="seconds the pods average busy workers over (--cost)")
     parser.add_argument("--cost", action="store_true",
                         help="what the pushes cost the peakshop policy, in replica-seconds")
     options = parser.parse_args()
     seconds = int(options.hours * 3600)
     if options.cost:
-        print("| steady rate (/s) | pods it needs | replica-s per s, no push | no margin "
-              "| margin 1 | margin 2 |")
+        print("| steady rate (/s) | x SLO capacity of its pods | replica-s per s, no push "
+              "| no margin | margin 1 | margin 2 |")
         print("|---:|---:|---:|---:|---:|---:|")
-        for rate in (52.0, 250.0, 1000.0):
-            costs = [replica_cost(rate, sd, seconds, options.seed)
+        for rate in (52.0, 57.6, 250.0, 288.0, 1000.0, 1152.0):
+            costs = [replica_cost(rate, sd, seconds, options.seed, options.push_at,
+                                  options.window)
                      for sd in (None, 0.0, 1.0, 2.0)]
             base = costs[0]
-            print(f"| {rate:g} | {rate / 28.8:.1f} | {base:.2f} | "
+            pods = max(2, -(-rate // 28.8))
+            print(f"| {rate:g} | {rate / (pods * 32):.2f} of {pods:.0f} | {base:.2f} | "
                   + " | ".join(f"{c:.2f} ({c / base - 1:+.0%})" for c in costs[1:]) + " |")
         return
     print("| steady load (x SLO capacity) | ready pods | pushes an hour, no margin "

@@ -55,7 +55,10 @@ class PushRule:
 
     pod_max_rps: float
     slo_utilization: float = 0.8
-    push_at: float = 0.9          # share of the ready replicas' SLO capacity
+    # Share of the ready replicas' SLO capacity. The simulator's pods push at 0.9, the very
+    # share the policy sizes for, which its steady rates never cross by chance; live, a
+    # second's arrivals do all the time, so the mark is a little above it (docs/scaler.md).
+    push_at: float = 0.95
     sample_s: float = 1.0         # growth is per second at least
     # A second's arrivals vary by about their square root (Poisson) even when the rate does
     # not: the busy workers must say arrivals passed the mark by this many of those standard
@@ -63,6 +66,7 @@ class PushRule:
     # (0: exactly the simulator's rule); live, without it, a pod running steadily at 0.8 of
     # its SLO capacity would push every few seconds (docs/scaler.md).
     noise_sd: float = 2.0
+    window_s: float = 1.0         # seconds the busy workers are averaged over by the pods
 
     @property
     def busy_at(self) -> float:
@@ -101,7 +105,7 @@ def judge_sample(previous: tuple[float, Pressure] | None, now: float, current: P
     """
     arrivals = busy_arrivals(current.busy_share, ready, rule)
     low = (None if arrivals is None or ready < 1
-           else arrivals - rule.noise_sd * math.sqrt(arrivals))
+           else arrivals - rule.noise_sd * math.sqrt(arrivals / rule.window_s))
     if previous is not None and now > previous[0]:
         before, elapsed = previous[1], max(now - previous[0], rule.sample_s)
         if (current.waiting is not None and before.waiting is not None
@@ -185,7 +189,7 @@ class BacklogPush:
     def __init__(self, backlog: BacklogSource, replicas: Callable[[], ReplicaCounts],
                  pod_max_rps: float, clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time, sample_s: float = 1.0,
-                 slo_utilization: float = 0.8, push_at: float = 0.9,
+                 slo_utilization: float = 0.8, push_at: float = PushRule.push_at,
                  noise_sd: float = PushRule.noise_sd) -> None:
         self.backlog = backlog
         self.replicas = replicas

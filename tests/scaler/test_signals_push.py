@@ -164,7 +164,7 @@ def test_a_push_is_sent_again_only_while_pressure_keeps_rising():
     (40, 0.74, False),          # 1,184/s: within two deviations of the mark
 ])
 def test_busy_workers_must_pass_the_mark_beyond_a_seconds_noise(ready, busy, pushed):
-    rule = PushRule(pod_max_rps=40.0)          # the default margin: two deviations
+    rule = PushRule(pod_max_rps=40.0, push_at=0.9)   # the default margin: two deviations
     rate = pushed_rate(None, 1.0, Pressure(0, busy), ready, rule)
     assert (rate is not None) is pushed
     if pushed:
@@ -178,6 +178,8 @@ def test_no_push_without_ready_replicas_to_measure_against():
 def test_the_busy_mark_is_push_at_of_the_slo_capacity():
     assert RULE.busy_at == pytest.approx(0.72)
     assert PushRule(40.0, 0.8, push_at=1.25).busy_at == pytest.approx(1.0)
+    # live, a little above the share the policy sizes for, and two deviations past it
+    assert (PushRule(40.0).push_at, PushRule(40.0).noise_sd) == (0.95, 2.0)
 
 
 class SaidPressure:
