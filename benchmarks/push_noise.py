@@ -13,7 +13,7 @@ from each second's noisy busy share (arrivals drawn per second, normal approxima
 Poisson, over the capacity ready then); new pods serve after 45 s, a resize after 5 s. The
 replica-seconds are compared with no push at all (which a steady rate does not need).
 
-    python -m benchmarks.push_noise [--hours H] [--seed N] [--cost]
+    python -m benchmarks.push_noise [--hours H] [--seed N] [--cost [--window S]]
 """
 
 from __future__ import annotations
@@ -55,8 +55,12 @@ def busy_shares(load: float, pods: int, seconds: int, seed: int) -> list[float]:
     return shares
 
 
-def pushes(shares: list[float], pods: int, noise_sd: float) -> int:
-    rule = PushRule(POD_MAX_RPS, noise_sd=noise_sd)
+# (mark x SLO capacity, margin in deviations): the simulator's rule, margins, the live rule
+RULES = ((0.9, 0.0), (0.9, 1.0), (0.9, 2.0), (0.95, 2.0))
+
+
+def pushes(shares: list[float], pods: int, push_at: float, noise_sd: float) -> int:
+    rule = PushRule(POD_MAX_RPS, push_at=push_at, noise_sd=noise_sd)
     previous, pushed_low, count = None, None, 0
     for second, share in enumerate(shares):
         current = Pressure(0, share)
@@ -132,33 +136,29 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--hours", type=float, default=0.5)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--push-at", type=float, default=0.9,
-                        help="the mark, x the ready pods' SLO capacity (--cost)")
     parser.add_argument("--window", type=int, default=1,
                         help="seconds the pods average busy workers over (--cost)")
     parser.add_argument("--cost", action="store_true",
                         help="what the pushes cost the peakshop policy, in replica-seconds")
     options = parser.parse_args()
     seconds = int(options.hours * 3600)
+    rules = " | ".join(f"{at} margin {sd:g}" for at, sd in RULES)
     if options.cost:
-        print("| steady rate (/s) | x SLO capacity of its pods | replica-s per s, no push "
-              "| no margin | margin 1 | margin 2 |")
-        print("|---:|---:|---:|---:|---:|---:|")
+        print(f"| steady rate (/s) | x SLO capacity of its pods | no push | {rules} |")
+        print("|---:|---:|---:" + "|---:" * len(RULES) + "|")
         for rate in (52.0, 57.6, 250.0, 288.0, 1000.0, 1152.0):
-            costs = [replica_cost(rate, sd, seconds, options.seed, options.push_at,
-                                  options.window)
-                     for sd in (None, 0.0, 1.0, 2.0)]
-            base = costs[0]
+            base = replica_cost(rate, None, seconds, options.seed)
+            costs = [replica_cost(rate, sd, seconds, options.seed, at, options.window)
+                     for at, sd in RULES]
             pods = max(2, -(-rate // 28.8))
             print(f"| {rate:g} | {rate / (pods * 32):.2f} of {pods:.0f} | {base:.2f} | "
-                  + " | ".join(f"{c:.2f} ({c / base - 1:+.0%})" for c in costs[1:]) + " |")
+                  + " | ".join(f"{c:.2f} ({c / base - 1:+.0%})" for c in costs) + " |")
         return
-    print("| steady load (x SLO capacity) | ready pods | pushes an hour, no margin "
-          "| margin 1 | margin 2 |")
-    print("|---|---:|---:|---:|---:|")
+    print(f"| steady load (x SLO capacity) | ready pods | {rules} |")
+    print("|---|---:" + "|---:" * len(RULES) + "|")
     for pods, load in ((2, 0.81), (2, 0.87), (10, 0.81), (10, 0.87), (40, 0.87)):
         shares = busy_shares(load, pods, seconds, options.seed)
-        counts = [round(pushes(shares, pods, sd) / options.hours) for sd in (0.0, 1.0, 2.0)]
+        counts = [round(pushes(shares, pods, at, sd) / options.hours) for at, sd in RULES]
         print(f"| {load} | {pods} | " + " | ".join(str(c) for c in counts) + " |")
 
 
