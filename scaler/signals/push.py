@@ -5,12 +5,15 @@ listen socket tells at once: connections that queue there mean every worker is b
 every second, a backlog that grows is a push: the arrival rate is then what the ready
 replicas serve at saturation plus what queues up per second.
 
-Where the pods also say how many of their workers are busy (on Kubernetes, beside the
-backlog), the push comes earlier, as the simulator's pods push (docs/simulation.md, "The
-levers"): once arrivals pass `push_at` (0.9) of the ready replicas' SLO capacity and are
-still rising. A busy share `b` of the workers means arrivals of `b x pod_max_rps` per ready
-replica (a worker is busy for its share of the arrivals), so the push is sent at a busy
-share of `push_at x slo_utilization` (0.72 by default), with that arrival rate.
+Where the pods also say how many of their workers are busy (on Kubernetes beside the
+backlog, locally when the storefront publishes it), the push comes before anything queues:
+once the arrivals they imply pass `push_at` of the ready replicas' SLO capacity and are
+still rising, as the simulator's pods push (docs/simulation.md, "The levers"). A busy share
+`b` of the workers means arrivals of `b x pod_max_rps` per ready replica (a worker is busy
+for its share of the arrivals). Unlike the simulator's steady rates, a second's arrivals
+vary by about their square root, and the policy keeps pods right below 0.9 of their SLO
+capacity: so live the mark is 0.95 (a busy share of 0.76), and it must be passed by two of
+those deviations (docs/scaler.md, "Why 0.95 and a margin").
 """
 
 from __future__ import annotations
