@@ -6,7 +6,7 @@ policy. The machine this runs on may be shared: CPU seconds say more than wall s
 
     python -m benchmarks.simulate [--traces DIR] [--trace NAME ...] [--policy NAME ...]
                                   [--no-push] [--max-pod-size N]   # the live platform: 1
-                                  [--push-at SHARE]
+                                  [--push-at SHARE] [--push-noise-sd N]   # live: 2
                                   [--no-forecast]   # peakshop without what the past says
 """
 
@@ -45,12 +45,16 @@ def main() -> None:
     parser.add_argument("--push-at", type=float, default=ClusterSettings().push_at,
                         help="arrivals over SLO capacity that send a push (the local "
                              "listen backlog grows at saturation: 1.25)")
+    parser.add_argument("--push-noise-sd", type=float,
+                        default=ClusterSettings().push_noise_sd,
+                        help="margin past --push-at in sqrt(arrivals/s), as the live push "
+                             "(2) keeps against a second's noise")
     parser.add_argument("--no-forecast", action="store_true",
                         help="peakshop without a forecaster: no forecast, no standby, events "
                              "sized on the calm rate only (what the forecast is worth)")
     options = parser.parse_args()
     cluster = ClusterSettings(push=not options.no_push, max_pod_size=options.max_pod_size,
-                              push_at=options.push_at)
+                              push_at=options.push_at, push_noise_sd=options.push_noise_sd)
     policies = options.policy or list(POLICY_NAMES)
     print("| trace | events | policy | SLO-violation s | x hpa-cpu | replica-s | x oracle "
           "| wall s | CPU s |")

@@ -107,6 +107,8 @@ class Controller:
         self.last_decision: ScalingDecision | None = None
         self.policy_state: Any = _NOT_STARTED
         self.web_pod_size = 1.0   # the in-pod size last given to the running web pods
+        if self.push is not None and hasattr(self.push, "pod_size"):
+            self.push.pod_size = lambda: self.web_pod_size   # what the pods' workers carry
         # A rate takes two scrapes a period apart: until the second is due, a signal without
         # a reading is not missing yet (set at the first observation).
         self.first_reading_due: float | None = None

@@ -104,8 +104,9 @@ def build_signals(settings: ScalerSettings, actuator: Actuator,
 
 def build_push(settings: ScalerSettings, actuator: Actuator):
     """The storefront's listen backlog, heard every second between rounds: locally from its
-    socket, on Kubernetes from what the web pods publish to Redis. None with --no-push, or
-    on Kubernetes without Redis to read it from."""
+    socket, on Kubernetes from what the web pods publish to Redis (with their busy workers:
+    a push at 0.9 of the SLO capacity, as the simulator's pods). None with --no-push, or on
+    Kubernetes without Redis to read it from."""
     if not settings.push:
         return None
     from scaler.signals.push import BacklogPush
@@ -123,7 +124,14 @@ def build_push(settings: ScalerSettings, actuator: Actuator):
         from scaler.signals.procfs import ListenBacklog
 
         backlog = ListenBacklog(urlparse(settings.metrics_url).port or 80)
-    return BacklogPush(backlog, actuator.replicas, settings.capacity.pod_max_rps)
+        if settings.redis_url:
+            # The storefront's master may publish its busy workers there: a push at 0.9.
+            from scaler.signals.push import PublishedBacklog, SocketAndPublished
+
+            backlog = SocketAndPublished(backlog, PublishedBacklog(client_from_url(
+                settings.redis_url, socket_timeout=2, socket_connect_timeout=2)))
+    return BacklogPush(backlog, actuator.replicas, settings.capacity.pod_max_rps,
+                       slo_utilization=settings.capacity.slo_utilization)
 
 
 def build_policy(settings: ScalerSettings) -> Policy:

@@ -35,6 +35,7 @@ class ClusterSettings:
     push: bool = True                  # storefront pods push their listen backlog ...
     push_s: int = 2                    # ... which reaches a listening policy this late
     push_at: float = 0.9               # ... sent once arrivals pass this share of SLO capacity
+    push_noise_sd: float = 0.0         # ... by this many sqrt(arrivals/s): a live push's margin
     resize_s: int = 5                  # in-place resize + gunicorn TTIN: extra in-pod capacity
     max_pod_size: float = 2.0          # ... up to this many times a pod's template capacity
     # Signal faults, the same seeded draws for every policy:
@@ -57,6 +58,7 @@ class ClusterSettings:
             "p95_share": 0 < self.p95_share < 1,
             "push_s": self.push_s >= 0,
             "push_at": 0 < self.push_at <= 2,
+            "push_noise_sd": 0 <= self.push_noise_sd <= 10,
             "resize_s": self.resize_s >= 0,
             "max_pod_size": 1 <= self.max_pod_size <= 16,
             "signal_faults": 0 <= self.signal_faults <= 0.5,

@@ -83,6 +83,8 @@ def _date(value: str | None) -> dt.date | None:
 @click.option("--push-s", type=int, default=DEFAULTS.push_s, show_default=True)
 @click.option("--push-at", type=float, default=DEFAULTS.push_at, show_default=True,
               help="Share of the ready pods' SLO capacity at which a push is sent.")
+@click.option("--push-noise-sd", type=float, default=DEFAULTS.push_noise_sd, show_default=True,
+              help="Margin past --push-at, in sqrt(arrivals/s): the live push's (2).")
 @click.option("--resize-s", type=int, default=DEFAULTS.resize_s, show_default=True,
               help="Seconds for an in-place resize (+ gunicorn TTIN) to serve.")
 @click.option("--max-pod-size", type=float, default=DEFAULTS.max_pod_size, show_default=True,

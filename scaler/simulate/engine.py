@@ -163,6 +163,9 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
     push_blocks = -(-push_s // tick) if push_s >= tick else 0
     push_due = -1
     watermark = cluster.push_at * pod_slo
+    # Live, busy workers estimate a second's arrivals, which vary by about their square root
+    # even at a steady rate: the push waits until they pass the mark by this margin.
+    noise_sd = cluster.push_noise_sd
     was_pressed = False
     max_size = cluster.max_pod_size
 
@@ -287,7 +290,8 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
         backlog.append(waiting if waiting > 0.0 else 0.0)
         # A push is sent when pressure starts or keeps rising (arrivals past the watermark and
         # up on the last block), not while it merely stays: a listen backlog that grows.
-        pressed = listens and arriving > capacity * watermark
+        pressed = listens and arriving - (noise_sd * math.sqrt(arriving) if noise_sd else 0.0) > (
+            capacity * watermark)
         rising = pressed and (not was_pressed or arriving > 1.05 * rps_list[i - 1])
         was_pressed = pressed
         if not rising or last_observation is None or push_codes[block] in (1, 4):

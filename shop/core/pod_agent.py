@@ -1,9 +1,13 @@
 """What a storefront pod's gunicorn master does once a second for the scaler on Kubernetes.
 
-- Publish its listen backlog (PEAKSHOP_PUBLISH_BACKLOG=true). The scaler cannot read a
-  pod's listen socket (it lives in the pod's network namespace), so the master publishes
-  it to Redis (`common.pushed_backlog`) and the scaler hears arrivals outrun the ready pods
-  within about two seconds, as it does locally by reading the socket itself.
+- Publish its listen backlog and busy workers (PEAKSHOP_PUBLISH_BACKLOG=true). The scaler
+  cannot read a pod's listen socket (it lives in the pod's network namespace), so the master
+  publishes it to Redis (`common.pushed_backlog`) and the scaler hears arrivals outrun the
+  ready pods within about two seconds, as it does locally by reading the socket itself.
+  Beside it goes the mean number of busy workers over the last second, sampled every 50 ms
+  from the workers' own `peakshop_http_requests_in_flight` gauge files (which each worker
+  writes anyway, a memory-mapped file per process): a pod filling up is heard before
+  anything queues, with no Redis round trip per request.
 - Follow its CPU limit (PEAKSHOP_FOLLOW_CPU_LIMIT=true). When the scaler resizes the pod in
   place (more CPU, no restart), the cgroup's `cpu.max` changes; the master turns the added
   CPU into workers by sending itself TTIN (and TTOU when the CPU is taken back).
@@ -14,6 +18,7 @@ failure is logged (once a minute while it lasts) and tried again the next second
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
@@ -47,23 +52,98 @@ def shoppers_port(binds: list[str]) -> int | None:
     return None
 
 
-class PodAgent:
-    """Publishes the listen backlog; `tick` is one round of it (once a second)."""
+# Busy workers are sampled this often and published as their mean over the second: a
+# single sample of a few workers says little (each is busy or not at that instant).
+BUSY_SAMPLE_EVERY_S = 0.05
+IN_FLIGHT_GAUGE = "peakshop_http_requests_in_flight"
 
-    def __init__(self, publish: Callable[[int], None], backlog: Callable[[], int | None],
-                 clock: Callable[[], float] = time.monotonic) -> None:
+
+class BusyWorkers:
+    """Busy workers averaged between publications: `sample` every BUSY_SAMPLE_EVERY_S (one
+    thread), `take` once a second (another)."""
+
+    def __init__(self, read: Callable[[], tuple[float, int] | None]) -> None:
+        self.read = read      # (busy workers now, workers) or None when unknown
+        self._lock = threading.Lock()
+        self._busy_sum, self._samples, self._workers = 0.0, 0, 0
+
+    def sample(self) -> None:
+        reading = self.read()
+        if reading is None:
+            return
+        busy, workers = reading
+        with self._lock:
+            self._busy_sum += min(max(busy, 0.0), workers)
+            self._samples += 1
+            self._workers = workers
+
+    def take(self) -> tuple[float, int] | None:
+        """The mean busy workers since the last take, and the workers now; None without a
+        sample since (nothing true to say: the scaler then reads the backlog alone)."""
+        with self._lock:
+            if not self._samples or self._workers < 1:
+                return None
+            taken = (self._busy_sum / self._samples, self._workers)
+            self._busy_sum, self._samples = 0.0, 0
+            return taken
+
+
+def in_flight_of(directory: str, pids: list[int]) -> float:
+    """Requests the workers `pids` are serving, from their in-flight gauge files in the
+    multiprocess directory (a worker without a file yet has served nothing: 0)."""
+    from prometheus_client.mmap_dict import MmapedDict
+
+    busy = 0.0
+    for pid in pids:
+        try:
+            values = list(MmapedDict.read_all_values_from_file(
+                os.path.join(directory, f"gauge_livesum_{pid}.db")))
+        except (OSError, RuntimeError):     # gone meanwhile, or caught mid-write
+            continue
+        for key, value, _stamp, _pos in values:
+            if key.startswith('["' + IN_FLIGHT_GAUGE + '"') and json.loads(key)[0] == (
+                    IN_FLIGHT_GAUGE):
+                busy += value
+    return busy
+
+
+def gunicorn_busy_workers(server, directory: str) -> Callable[[], tuple[float, int] | None]:
+    """Reads (busy workers, workers) of the gunicorn master `server` (its Arbiter): a worker
+    with threads counts as that many workers."""
+    threads = max(1, int(getattr(server.cfg, "threads", 1) or 1))
+
+    def read() -> tuple[float, int] | None:
+        pids = list(server.WORKERS)
+        if not pids:
+            return None
+        return in_flight_of(directory, pids) / threads, len(pids)
+
+    return read
+
+
+class PodAgent:
+    """Publishes the listen backlog (and busy workers); `tick` is one round (once a second)."""
+
+    def __init__(self, publish: Callable[..., None], backlog: Callable[[], int | None],
+                 clock: Callable[[], float] = time.monotonic,
+                 busy: BusyWorkers | None = None) -> None:
         self.publish = publish
         self.backlog = backlog
         self.clock = clock
+        self.busy = busy
         self._complained_at: float | None = None
 
     def tick(self) -> None:
         """Read and publish once; failures are logged (quietly when they last), never raised."""
         waiting = self.backlog()
+        load = self.busy.take() if self.busy is not None else None
         if waiting is None:      # not listening (yet, or any more): nothing true to say
             return
         try:
-            self.publish(waiting)
+            if load is None:
+                self.publish(waiting)
+            else:
+                self.publish(waiting, *load)
         except Exception as error:  # noqa: BLE001 - the storefront must serve on regardless
             now = self.clock()
             if self._complained_at is None or now - self._complained_at >= _QUIET_S:
@@ -156,10 +236,15 @@ def start_pod_agent(server, settings, stop: threading.Event | None = None) -> Ti
     """Start what `settings` asks of this gunicorn master (`server`, its Arbiter) in one
     daemon thread; None when nothing is asked or nothing can be done."""
     ticks: list[Callable[[], None]] = []
+    stop = stop or threading.Event()
     if settings.publish_backlog:
-        agent = backlog_publisher(list(server.cfg.bind), settings.redis_url)
+        agent = backlog_publisher(list(server.cfg.bind), settings.redis_url,
+                                  busy_workers_of(server))
         if agent is not None:
             ticks.append(agent.tick)
+            if agent.busy is not None:
+                threading.Thread(target=Ticks([agent.busy.sample], BUSY_SAMPLE_EVERY_S).run,
+                                 args=(stop,), daemon=True, name="pod-agent-busy").start()
     if settings.follow_cpu_limit:
         follower = cpu_follower(server, settings.cgroup_cpu_max)
         if follower is not None:
@@ -167,14 +252,25 @@ def start_pod_agent(server, settings, stop: threading.Event | None = None) -> Ti
     if not ticks:
         return None
     loop = Ticks(ticks)
-    threading.Thread(target=loop.run, args=(stop or threading.Event(),), daemon=True,
-                     name="pod-agent").start()
+    threading.Thread(target=loop.run, args=(stop,), daemon=True, name="pod-agent").start()
     return loop
 
 
-def backlog_publisher(binds: list[str], redis_url: str) -> PodAgent | None:
-    """Publishing this pod's listen backlog; None (and a log line) when gunicorn listens on
-    no TCP port."""
+def busy_workers_of(server) -> BusyWorkers | None:
+    """Sampling the busy workers of gunicorn's master `server`; None (and a log line)
+    without the workers' multiprocess metrics directory to read them from."""
+    directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not directory:
+        log.warning("busy workers not published: PROMETHEUS_MULTIPROC_DIR is not set (the "
+                    "listen backlog alone is)")
+        return None
+    return BusyWorkers(gunicorn_busy_workers(server, directory))
+
+
+def backlog_publisher(binds: list[str], redis_url: str,
+                      busy: BusyWorkers | None = None) -> PodAgent | None:
+    """Publishing this pod's listen backlog (and busy workers); None (and a log line) when
+    gunicorn listens on no TCP port."""
     from common.redis_url import client_from_url
 
     port = shoppers_port(binds)
@@ -184,8 +280,8 @@ def backlog_publisher(binds: list[str], redis_url: str) -> PodAgent | None:
     client = client_from_url(redis_url, socket_timeout=2, socket_connect_timeout=2)
     pod = pod_name()
     log.info("publishing the listen backlog of port %d as pod %s every second", port, pod)
-    return PodAgent(lambda waiting: pushed_backlog.publish(client, pod, waiting),
-                    lambda: listen_backlog(port))
+    return PodAgent(lambda waiting, *load: pushed_backlog.publish(client, pod, waiting, *load),
+                    lambda: listen_backlog(port), busy=busy)
 
 
 def cpu_follower(server, path: str) -> CpuFollower | None:

@@ -44,6 +44,9 @@ def test_scaler_role_grants_exactly_what_the_scaler_uses(rendered):
         (("",), ("events",), ("create", "patch"), ()),
         (("coordination.k8s.io",), ("leases",), ("create",), ()),
         (("coordination.k8s.io",), ("leases",), ("get", "patch", "update"), ("peakshop-scaler",)),
+        # in-place resize of the web pods (the in-place-resize component, on in prod)
+        (("",), ("pods",), ("list",), ()),
+        (("",), ("pods/resize",), ("patch",), ()),
     }
     for name in SCALED:  # the names the Role pins exist
         find(objects, "Deployment", name)
@@ -305,27 +308,30 @@ def test_web_pods_publish_their_backlog_where_the_scaler_listens(rendered, overl
 
 
 def test_web_pods_can_grow_their_cpu_in_place_and_follow_it(rendered):
-    """CPU is resizable without a restart, and gunicorn turns it into workers."""
+    """CPU is resizable without a restart, and gunicorn turns it into workers. Prod resizes
+    (the in-place-resize component, Kubernetes >= 1.33); dev, for any cluster, does not."""
     objects = rendered("prod")
     web = container(objects, "Deployment", "peakshop-web", "web")
     assert {"resourceName": "cpu", "restartPolicy": "NotRequired"} in web["resizePolicy"]
     assert env_value(objects, web, "PEAKSHOP_FOLLOW_CPU_LIMIT") == "true"
-    assert "--max-pod-size" not in container(objects, "Deployment", "peakshop-scaler",
-                                             "scaler")["args"]   # opt-in: the component
+    args = container(objects, "Deployment", "peakshop-scaler", "scaler")["args"]
+    assert args.count("--max-pod-size") == 1 and args[args.index("--max-pod-size") + 1] == "2"
+    assert "--max-pod-size" not in container(rendered("dev"), "Deployment", "peakshop-scaler",
+                                             "scaler")["args"]
 
 
 @pytest.fixture(scope="module")
 def with_in_place_resize(tmp_path_factory):
-    """The prod overlay with the in-place-resize component, rendered as a user would add it
-    (kustomize wants relative paths)."""
+    """The dev overlay with the in-place-resize component, rendered as a user would add it
+    (kustomize wants relative paths); prod has it already."""
     import os
 
     from k8s_manifests import render
 
-    folder = tmp_path_factory.mktemp("prod-resize")
+    folder = tmp_path_factory.mktemp("dev-resize")
     (folder / "kustomization.yaml").write_text(
         "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
-        f"resources:\n  - {os.path.relpath(K8S / 'overlays' / 'prod', folder)}\n"
+        f"resources:\n  - {os.path.relpath(K8S / 'overlays' / 'dev', folder)}\n"
         f"components:\n  - {os.path.relpath(K8S / 'components' / 'in-place-resize', folder)}\n")
     return render(folder)
 

@@ -155,3 +155,67 @@ def test_no_pod_publishing_is_no_push(cluster, redis_server, redis_client):
         assert heard is not None and heard.pushed
     finally:
         actuator.close()
+
+
+@pytest.fixture
+def two_pods(sqlite_template, redis_server, redis_client, tmp_path):
+    """Two storefront pods with two gunicorn workers each, publishing their backlogs and
+    busy workers as Kubernetes would run them."""
+    pods = [published_backlog.start_two_worker_pod(sqlite_template, redis_server.url,
+                                                   tmp_path / name, name)
+            for name in (POD, "peakshop-web-5c7b9-q8w2z")]
+    yield pods
+    for pod in pods:
+        pod.stop()
+
+
+def test_busy_workers_are_heard_and_the_web_deployment_scaled_before_anything_queues(
+        two_pods, cluster, redis_server, redis_client):
+    """Every worker of both pods serves a slow request: nothing queues in the accept queues
+    yet, but the pods' busy workers (all of them: 80/s implied, past 0.95 x 0.8 of the SLO
+    capacity by more than a second's noise) are a push, and the Deployment is scaled within
+    the round (an hour long)."""
+    cluster.put_object(DEPLOYMENTS, NAMESPACE, "peakshop-web",
+                       deployment("peakshop-web", NAMESPACE, replicas=2, ready=2))
+    settings = build_settings({"target": "kubernetes", "namespace": NAMESPACE,
+                               "redis_url": redis_server.url, "min_replicas": 1,
+                               "max_replicas": 10}, {})
+    api = kubernetes_client(cluster.url)
+    actuator = KubernetesActuator(api, NAMESPACE, "peakshop-web", "peakshop-worker",
+                                  identity="scaler-test")
+    metrics = ScalerMetrics()
+    signals = LiveSignals(ExpositionTraffic(ExpositionScraper(f"{two_pods[0].url}/metrics"),
+                                            window_s=30),
+                          RedisStreamQueue(redis_client), actuator.replicas, recorder=metrics)
+    policy = PeakshopPolicy(PolicySettings.for_capacity(settings.capacity, Bounds(1, 10),
+                                                        levers=False))
+    controller = Controller(signals, policy, actuator, ControllerSettings(period_s=3600),
+                            metrics, push=build_push(settings, actuator))
+    stop = threading.Event()
+    loop = threading.Thread(target=controller.run, args=(stop,), daemon=True)
+    wait_until(lambda: pushed_backlog.read(redis_client).workers == 4, 30,
+               what="both idle pods publishing their busy workers")
+    loop.start()
+    try:
+        wait_until(lambda: len(controller.recent) >= 1, 30, what="the first round")
+        assert web_replicas(cluster) == 2
+        with contextlib.ExitStack() as slow:
+            for pod in two_pods * 2:              # two slow requests per pod: every worker
+                slow.enter_context(published_backlog.slow_request(pod.url))
+            wait_until(lambda: web_replicas(cluster) > 2, 30,
+                       what="the push scaling the web Deployment")
+            assert pushed_backlog.read(redis_client).waiting == 0     # nothing queued
+    finally:
+        stop.set()
+        loop.join(30)
+        actuator.close()
+    assert metrics.registry.get_sample_value("peakshop_scaler_pushes_total") >= 1
+    pushed = [seen for seen in controller.recent if seen.pushed]
+    # the arrivals the busy workers of two ready pods imply: past 0.76 of their 2 x 40/s,
+    # at most all of it (a queue that grew would have said more than 80/s)
+    assert any(0.76 * 2 * settings.capacity.pod_max_rps < seen.request_rate
+               <= 2 * settings.capacity.pod_max_rps for seen in pushed)
+    assert controller.last_decision.web.reason is Reason.PUSHED_BACKLOG
+    (event,) = [event for event in cluster.objects_of("v1/events")
+                if event["involvedObject"]["name"] == "peakshop-web"]
+    assert "reason: pushed_backlog (was 2" in event["message"]

@@ -39,6 +39,39 @@ def test_the_board_sums_fresh_readings_only(fields, expected):
     assert board_of(fields, NOW_MS) == expected
 
 
+@pytest.mark.parametrize(("fields", "expected"), [
+    ({"web-a": f"0 1.50 2 {NOW_MS}"}, BacklogBoard(0, 1, (), 1.5, 2)),
+    # busy workers sum over the pods that say; a pod (or the gate) with its backlog alone
+    # still counts its backlog
+    ({"web-a": f"0 1.50 2 {NOW_MS}", "web-b": f"2 4 4 {NOW_MS - 900}",
+      "gate-a": f"5 {NOW_MS}"}, BacklogBoard(7, 3, (), 5.5, 6)),
+    # a stale pod's load drops out with it
+    ({"web-a": f"0 1 2 {NOW_MS}", "gone": f"0 2 2 {NOW_MS - 6000}"},
+     BacklogBoard(0, 1, ("gone",), 1.0, 2)),
+    # garbage: more busy than workers, no workers, not a plain decimal, three parts
+    ({"over": f"0 3 2 {NOW_MS}", "none": f"0 0 0 {NOW_MS}", "nan": f"0 nan 2 {NOW_MS}",
+      "exp": f"0 1e0 2 {NOW_MS}", "neg": f"0 -1 2 {NOW_MS}", "three": f"0 1 {NOW_MS}",
+      "frac": f"0 1 2.5 {NOW_MS}"},
+     BacklogBoard(None, 0, ("exp", "frac", "nan", "neg", "none", "over", "three"))),
+])
+def test_the_board_sums_busy_workers_of_the_pods_that_publish_them(fields, expected):
+    assert board_of(fields, NOW_MS) == expected
+
+
+@pytest.mark.parametrize(("busy", "workers", "share"), [
+    (None, None, None), (0.0, 4, 0.0), (3.6, 4, 0.9), (4.0, 4, 1.0)])
+def test_the_busy_share_is_of_the_reporting_workers(busy, workers, share):
+    assert BacklogBoard(0, 1, (), busy, workers).busy_share == share
+
+
+def test_a_reading_is_written_as_the_board_reads_it():
+    assert pushed_backlog.reading_text(3) == "3"
+    assert pushed_backlog.reading_text(0, 1.234, 2) == "0 1.23 2"
+    assert pushed_backlog.reading_text(0, 7, 2) == "0 2.00 2"     # never more than workers
+    assert board_of({"web-a": pushed_backlog.reading_text(1, 0.5, 3) + f" {NOW_MS}"},
+                    NOW_MS) == BacklogBoard(1, 1, (), 0.5, 3)
+
+
 @pytest.fixture
 def client(redis_server):
     connection = client_from_url(redis_server.url, socket_timeout=5)
@@ -55,6 +88,8 @@ def test_published_backlogs_are_summed_over_pods_in_one_key(client, redis_server
     pushed_backlog.publish(client, "web-b", 3)
     pushed_backlog.publish(client, "web-a", 5)              # a pod's newer reading replaces
     assert PublishedBacklog(client).waiting() == 8
+    pushed_backlog.publish(client, "web-b", 3, 3.5, 4)      # ... also with its busy workers
+    assert pushed_backlog.read(client).busy_share == 3.5 / 4
     board = pushed_backlog.read(client)
     assert (board.pods, board.stale) == (2, ())
     # The key lives a few seconds past the last publication, then nothing is known.

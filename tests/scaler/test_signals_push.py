@@ -12,7 +12,14 @@ import pytest
 
 from scaler.model import Observation
 from scaler.signals.procfs import ListenBacklog
-from scaler.signals.push import BacklogPush
+from scaler.signals.push import (
+    BacklogPush,
+    Pressure,
+    PushRule,
+    PushVerdict,
+    judge_sample,
+    pushed_rate,
+)
 from scaler.signals.readings import ReplicaCounts
 from tests.support import listening
 from tests.support.listening import eventually
@@ -100,3 +107,132 @@ def test_two_samples_close_together_count_growth_over_a_whole_second(listener):
     finally:
         for client in clients:
             client.close()
+
+
+# --- busy workers: a push at 0.9 of the SLO capacity, before anything queues -------------
+
+# Without the noise margin: exactly the simulator's rule (its rates are steady in a second).
+RULE = PushRule(pod_max_rps=40.0, slo_utilization=0.8, push_at=0.9, noise_sd=0.0)
+
+
+@pytest.mark.parametrize(("previous", "current", "rate"), [
+    # below the mark (0.9 x 0.8 = 0.72 of the workers busy): no push
+    (None, Pressure(0, 0.7), None),
+    # past it, from nothing known or from below: arrivals as the busy workers imply
+    (None, Pressure(0, 0.75), 0.75 * 2 * 40.0),
+    (Pressure(0, 0.5), Pressure(0, 0.9), 0.9 * 2 * 40.0),
+    (Pressure(0), Pressure(0, 0.8), 0.8 * 2 * 40.0),
+    # the accept queue grew: saturated, plus what queued per second (2 s apart)
+    (Pressure(1, 1.0), Pressure(5, 1.0), 2 * 40.0 + 4 / 2),
+    (Pressure(1), Pressure(5), 2 * 40.0 + 4 / 2),          # a pod that says no busy share
+])
+def test_the_push_rule_is_the_simulators(previous, current, rate):
+    before = None if previous is None else (10.0, previous)
+    assert pushed_rate(before, 12.0, current, 2, RULE) == (
+        None if rate is None else pytest.approx(rate))
+
+
+def test_a_queue_that_stays_with_every_worker_busy_was_heard_already():
+    heard = judge_sample((10.0, Pressure(1, 1.0)), 11.0, Pressure(5, 1.0), 2, RULE)
+    assert heard.rate == pytest.approx(84.0) and heard.pushed_low == pytest.approx(80.0)
+    assert pushed_rate((11.0, Pressure(5, 1.0)), 12.0, Pressure(5, 1.0), 2, RULE,
+                       heard.pushed_low) is None
+
+
+def test_a_push_is_sent_again_only_while_pressure_keeps_rising():
+    """Pushed at 0.8 (the lower bound pushed is kept): 0.83 is not 5 % more, 0.9 is; a dip
+    that stays past the mark keeps the episode, one below it ends it."""
+    def verdict(share, pushed_low):
+        return judge_sample((10.0, Pressure(0, 0.8)), 11.0, Pressure(0, share), 2, RULE,
+                            pushed_low)
+
+    first = judge_sample(None, 10.0, Pressure(0, 0.8), 2, RULE)
+    assert first == PushVerdict(pytest.approx(64.0), pytest.approx(64.0))
+    assert verdict(0.83, first.pushed_low) == PushVerdict(None, first.pushed_low)
+    assert verdict(0.9, first.pushed_low).rate == pytest.approx(72.0)
+    assert verdict(0.75, first.pushed_low) == PushVerdict(None, first.pushed_low)
+    assert verdict(0.6, first.pushed_low) == PushVerdict(None, None)     # below: over
+    assert verdict(0.8, None).rate == pytest.approx(64.0)                # past it again
+
+
+@pytest.mark.parametrize(("ready", "busy", "pushed"), [
+    # 2 pods: 60/s implied against a mark of 57.6/s is within a second's noise (sd ~7.7)
+    (2, 0.75, False),
+    (2, 1.0, True),             # 80/s: past it by more than two deviations
+    # 40 pods: 1,280/s against 1,152/s, the deviation ~36/s: a push
+    (40, 0.8, True),
+    (40, 0.74, False),          # 1,184/s: within two deviations of the mark
+])
+def test_busy_workers_must_pass_the_mark_beyond_a_seconds_noise(ready, busy, pushed):
+    rule = PushRule(pod_max_rps=40.0, push_at=0.9)   # the default margin: two deviations
+    rate = pushed_rate(None, 1.0, Pressure(0, busy), ready, rule)
+    assert (rate is not None) is pushed
+    if pushed:
+        assert rate == pytest.approx(busy * ready * 40.0)   # the estimate, not its bound
+
+
+def test_no_push_without_ready_replicas_to_measure_against():
+    assert pushed_rate(None, 1.0, Pressure(0, 1.0), 0, RULE) is None
+
+
+def test_the_busy_mark_is_push_at_of_the_slo_capacity():
+    assert RULE.busy_at == pytest.approx(0.72)
+    assert PushRule(40.0, 0.8, push_at=1.25).busy_at == pytest.approx(1.0)
+    # live, a little above the share the policy sizes for, and two deviations past it
+    assert (PushRule(40.0).push_at, PushRule(40.0).noise_sd) == (0.95, 2.0)
+
+
+class SaidPressure:
+    name = "said"
+
+    def __init__(self, *said: Pressure) -> None:
+        self.said = list(said)
+
+    def pressure(self) -> Pressure:
+        return self.said.pop(0)
+
+    def waiting(self) -> int | None:
+        return self.pressure().waiting
+
+
+def test_busy_workers_are_heard_as_a_push_with_the_arrivals_they_imply():
+    clock = SteppedClock()
+    source = SaidPressure(Pressure(0, 0.4), Pressure(0, 0.95), Pressure(0, 0.96),
+                          Pressure(None, None))
+    push = BacklogPush(source, lambda: ReplicaCounts(3, 3, 1, 1), pod_max_rps=40.0,
+                       clock=clock, wall_clock=lambda: 7000.0, noise_sd=0.0)
+    assert push.heard(SCRAPED) is None           # 40 % busy: well within the SLO
+    clock.now += 1.0
+    pushed = push.heard(SCRAPED)
+    assert pushed is not None and pushed.pushed
+    assert pushed.request_rate == pytest.approx(0.95 * 3 * 40.0)
+    assert (pushed.at_s, pushed.web_ready, pushed.latency_within_slo) == (7000.0, 3, False)
+    clock.now += 1.0
+    assert push.heard(SCRAPED) is None           # staying busy is not a new push
+    clock.now += 1.0
+    assert push.heard(SCRAPED) is None           # nothing known: nothing heard
+
+
+def test_busy_workers_of_resized_pods_are_arrivals_at_their_size():
+    """Pods resized to 2x run twice the workers: all busy is twice the arrivals."""
+    source = SaidPressure(Pressure(0, 0.5), Pressure(0, 1.0))
+    push = BacklogPush(source, lambda: ReplicaCounts(3, 3, 1, 1), pod_max_rps=40.0,
+                       clock=SteppedClock(), noise_sd=0.0)
+    push.pod_size = lambda: 2.0
+    assert push.heard(SCRAPED) is None
+    push.clock.now += 1.0
+    assert push.heard(SCRAPED).request_rate == pytest.approx(1.0 * 3 * 2.0 * 40.0)
+
+
+def test_the_controller_tells_the_push_the_size_it_gave_the_pods():
+    from scaler.controller import Controller, ControllerSettings
+
+    class Listening:
+        period_s = 15
+        listens_for_push = True
+
+    push = BacklogPush(SaidPressure(), lambda: ReplicaCounts(1, 1, 1, 1), pod_max_rps=40.0)
+    controller = Controller(None, Listening(), None, ControllerSettings(), push=push)
+    assert push.pod_size() == 1.0
+    controller.web_pod_size = 1.5          # as _resize_web records a resize
+    assert push.pod_size() == 1.5

@@ -283,3 +283,42 @@ def test_block_series_reads_like_the_array_it_stands_for():
     assert series[17] == 9 and series[-1] == 6
     with pytest.raises(IndexError):
         series[45]
+
+
+class PushRecorder:
+    """A policy that listens for pushes and keeps the replicas it started with."""
+
+    period_s = 15
+    listens_for_push = True
+
+    def __init__(self) -> None:
+        self.pushed: list[Observation] = []
+
+    def initial_state(self, web: int, workers: int):
+        return web, workers
+
+    def decide(self, observation: Observation, state):
+        from scaler.model import Decision, Reason, ScalingDecision
+
+        if observation.pushed:
+            self.pushed.append(observation)
+        web, workers = state
+        return ScalingDecision(Decision(web, Reason.WITHIN_TOLERANCE),
+                               Decision(workers, Reason.WITHIN_TOLERANCE)), state
+
+
+@pytest.mark.parametrize(("noise_sd", "pushed_minutes"), [(0.0, [5, 7]), (2.0, [7])])
+def test_a_push_margin_leaves_out_arrivals_within_a_seconds_noise_of_the_mark(
+        noise_sd, pushed_minutes):
+    """10 pods (the lower bound) at 200/s: the mark is 10 x 0.9 x 32 = 288/s. Minute 5 sits
+    one deviation past it (305/s), minute 7 three (339/s): with the live margin (2) only the
+    second is a push."""
+    cluster = ClusterSettings(push_noise_sd=noise_sd, max_pod_size=1.0, signal_faults=0.0,
+                              outages_per_day=0.0, min_replicas=10)
+    mark = 10 * 0.9 * cluster.pod_slo_rps
+    rates = [200.0] * 5 + [mark + math.sqrt(mark), 200.0, mark + 3 * math.sqrt(mark), 200.0]
+    trace = trace_from_rates(np.array(rates), np.zeros(len(rates)), step_s=60)
+    assert settled_start(trace, cluster)[0] == 10
+    policy = PushRecorder()
+    run_closed_loop(trace, cluster, policy)
+    assert sorted({int(seen.at_s // 60) for seen in policy.pushed}) == pushed_minutes

@@ -21,6 +21,7 @@ import requests
 from common import pushed_backlog
 from scaler.signals.procfs import children_of
 from shop.core.pod_agent import (
+    BusyWorkers,
     CpuFollower,
     PodAgent,
     cpu_limit_cores,
@@ -202,3 +203,80 @@ def test_the_master_turns_added_cpu_into_workers_and_back(resizable_storefront):
     assert requests.get(server.url + "/healthz", timeout=10).status_code == 200
     cpu_max.write_text("100000 100000\n")          # and back to the template
     wait_until(lambda: len(children_of(master)) == 1, 60, what="gunicorn back to 1 worker")
+
+
+# --- busy workers, published beside the backlog ------------------------------------------
+
+slow_request = published_backlog.slow_request
+
+
+@pytest.fixture
+def two_worker_pod(sqlite_template, redis_server, redis_client, tmp_path):
+    server = published_backlog.start_two_worker_pod(sqlite_template, redis_server.url,
+                                                    tmp_path, "peakshop-web-7d9f-busy1")
+    yield server
+    server.stop()
+
+
+def test_a_pod_with_every_worker_busy_says_so_before_anything_queues(two_worker_pod,
+                                                                     redis_client):
+    wait_until(lambda: pushed_backlog.read(redis_client).busy_share == 0, 30,
+               what="the idle pod publishing 0 busy workers")
+    board = pushed_backlog.read(redis_client)
+    assert (board.waiting, board.busy, board.workers) == (0, 0, 2)
+    with slow_request(two_worker_pod.url):
+        wait_until(lambda: pushed_backlog.read(redis_client).busy == 1, 30,
+                   what="one busy worker of two")
+        assert pushed_backlog.read(redis_client).busy_share == 0.5
+        with slow_request(two_worker_pod.url):
+            wait_until(lambda: (pushed_backlog.read(redis_client).busy_share or 0) >= 0.9, 30,
+                       what="both workers busy published")
+            board = pushed_backlog.read(redis_client)
+            assert (board.waiting, board.workers) == (0, 2)     # nothing queues yet
+    wait_until(lambda: pushed_backlog.read(redis_client).busy_share == 0, 30,
+               what="the workers free again")
+    # and the pod still answers: the slow requests held workers, they broke nothing
+    assert requests.get(two_worker_pod.url + "/healthz", timeout=10).status_code == 200
+
+
+def test_busy_workers_are_published_as_their_mean_over_the_second():
+    readings = iter([(2.0, 2), (1.0, 2), (0.0, 2), None, (3.0, 2)])
+    busy = BusyWorkers(lambda: next(readings))
+    assert busy.take() is None                  # nothing sampled: nothing to say
+    for _ in range(5):
+        busy.sample()
+    # the unknown sample is left out; a reading above the workers counts as all of them
+    assert busy.take() == (1.25, 2)
+    assert busy.take() is None                  # taken: the next second starts afresh
+
+
+def test_the_pod_publishes_its_busy_workers_with_its_backlog():
+    sent = []
+    busy = BusyWorkers(lambda: (1.5, 4))
+    busy.sample()
+    PodAgent(lambda *reading: sent.append(reading), lambda: 0, busy=busy).tick()
+    PodAgent(lambda *reading: sent.append(reading), lambda: 3, busy=busy).tick()
+    assert sent == [(0, 1.5, 4), (3,)]          # no sample since: the backlog alone
+
+
+def test_busy_workers_are_read_from_the_live_workers_in_flight_gauges_only(tmp_path):
+    """The files as prometheus_client writes them: the in-flight gauge counts, the gate's
+    gauges in the same file do not, nor a worker that is gone; a worker without a file yet
+    (forked a moment ago) serves nothing."""
+    import json
+
+    from prometheus_client.mmap_dict import MmapedDict
+
+    from shop.core.pod_agent import in_flight_of
+
+    def gauges(pid: int, **values: float) -> None:
+        mapped = MmapedDict(str(tmp_path / f"gauge_livesum_{pid}.db"))
+        for name, value in values.items():
+            mapped.write_value(json.dumps((name, name, [], [], "help"), sort_keys=True),
+                               value, 0.0)
+        mapped.close()
+
+    gauges(101, peakshop_http_requests_in_flight=1.0, peakshop_gate_upstream_in_flight=7.0)
+    gauges(102, peakshop_http_requests_in_flight=2.0)     # a worker with threads
+    gauges(999, peakshop_http_requests_in_flight=1.0)     # not one of the live workers
+    assert in_flight_of(str(tmp_path), [101, 102, 103]) == 3.0
