@@ -93,6 +93,7 @@ class Gate:
         threads = int(os.environ.get("PEAKSHOP_WEB_THREADS") or 1)
         workers_at = 0.0
         while True:
+            self.slots.sample_backlog()
             metrics.waiting.set(self.slots.waiting)
             metrics.in_flight.set(self.slots.in_flight)
             if self.settings.app.publish_backlog:
@@ -140,8 +141,10 @@ class Gate:
             slug, rule = browsed
             ticket = (request.headers.get(ROOM_HEADER)
                       or request.query.get(ROOM_PARAM) or None)
-            answer = await self.room.decide(slug, ticket,
-                                            overloaded=room_should_open(self.slots.level()))
+            overloaded = room_should_open(self.slots.level())
+            answer = await self.room.decide(
+                slug, ticket, overloaded=overloaded,
+                rate_cut=self.slots.rate_cut() if overloaded else None)
             if answer.admission is not None:
                 status, headers, body = waiting_problem(answer.admission, answer.place_token)
                 return self._answer(request, rule, started, int(status.split()[0]),
