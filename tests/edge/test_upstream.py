@@ -183,7 +183,8 @@ def test_the_gate_files_its_queue_where_the_scalers_push_listens(slow_app, gate_
                     seen.append(board.waiting)
                 time.sleep(0.2)
             assert all(answer.result().status_code == 200 for answer in answers)
-        assert max(seen, default=0) >= CLIENTS // 2, seen   # 2 in gunicorn, the rest filed as waiting
+        # 2 in gunicorn, the rest filed as waiting
+        assert max(seen, default=0) >= CLIENTS // 2, seen
         assert b"web-7/gate" in client.hkeys(pushed_backlog.KEY)
     finally:
         gate.stop()
