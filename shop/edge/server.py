@@ -148,6 +148,7 @@ class Gate:
         paged = None if browsed else page_browse(request.method, request.path)
         answer = RoomAnswer()
         page_slug = None   # a page's visitor let in here gets the pass as the app's cookie
+        has_cart = False
         if browsed is not None and not CRAWLER_AGENT.search(user_agent):
             slug, rule = browsed
             ticket = (request.headers.get(ROOM_HEADER)
@@ -161,13 +162,15 @@ class Gate:
             slug, rule = paged
             cookies = cookie_values("; ".join(request.headers.getall("Cookie", [])))
             # A browser with a cart in the shop never waits (as in the app's room).
-            if not self.session_carts.has_cart(cookies.get(SESSION_COOKIE), slug):
+            has_cart = self.session_carts.has_cart(cookies.get(SESSION_COOKIE), slug)
+            if not has_cart:
                 answer = await self._decide(slug, cookies.get(ROOM_COOKIE))
                 if answer.admission is not None:
                     return self._answer(request, rule, started, *waiting_page(
                         slug, answer.admission, answer.place_token, self._secure(request)))
                 page_slug = slug
-        value = request_class(request.method, request.path, user_agent, answer.admitted)
+        value = (RequestClass.CART if has_cart
+                 else request_class(request.method, request.path, user_agent, answer.admitted))
         routed = browsed or paged
         return await self.forward(request, value, answer.new_pass,
                                   routed[1] if routed else UNANSWERED_ROUTE, started, page_slug)
