@@ -10,6 +10,8 @@ seconds apart, come):
 
 - a new visitor told to wait (JSON): the Lua script, a signed place, the 503 problem;
 - a visitor coming back with their place (JSON);
+- the same two for a browser (the HTML waiting page, the place in its cookie): rendered by
+  Flask in gunicorn, or by the gate from the same template;
 - the product page (JSON) with the room off, for scale; through the gate it is proxied.
 
 The figure is the server's CPU time per request from psutil: gunicorn's workers, plus the
@@ -36,6 +38,7 @@ from tests.support.servers import RedisServer
 
 HEADER = "Peakshop-Waiting-Room"
 CLOSE = {"Connection": "close"}
+ROOM_COOKIE = "peakshop_waiting_room"
 
 
 def server_cpu_s(server: LiveServer, gated: bool) -> float:
@@ -83,6 +86,13 @@ def run_one(gated: bool, count: int) -> dict[str, tuple[float, float]]:
         results["visitor back with a place (JSON)"] = measure(
             server, gated, count, lambda: requests.get(product, headers={HEADER: place,
                                                                          **CLOSE}), 503)
+        shop_page, page_headers = f"{server.url}/shops/{slug}/", {"Accept": "text/html", **CLOSE}
+        results["new browser told to wait (page)"] = measure(
+            server, gated, count, lambda: requests.get(shop_page, headers=page_headers), 503)
+        page_place = requests.get(shop_page).cookies[ROOM_COOKIE]
+        results["browser back with a place (page)"] = measure(
+            server, gated, count, lambda: requests.get(
+                shop_page, headers=page_headers, cookies={ROOM_COOKIE: page_place}), 503)
         return results
     finally:
         server.stop()

@@ -31,9 +31,17 @@ from shop.edge.classes import request_class
 from shop.edge.room import AsyncLine, EdgeRoom, RoomAnswer, async_client
 from shop.edge.settings import GateSettings
 from shop.edge.slots import SlotWaitTimeout, UpstreamSlots
-from shop.waiting_room.answers import ROOM_HEADER, ROOM_PARAM, waiting_problem
+from shop.waiting_room.answers import ROOM_COOKIE, ROOM_HEADER, ROOM_PARAM, waiting_problem
 from shop.waiting_room.decision import LoadThresholds, RequestClass, room_should_open
-from shop.waiting_room.paths import CRAWLER_AGENT, api_browse
+from shop.waiting_room.page import (
+    SESSION_COOKIE,
+    SessionCarts,
+    cookie_values,
+    room_cookie,
+    waiting_page,
+    with_room_cookie,
+)
+from shop.waiting_room.paths import CRAWLER_AGENT, api_browse, page_browse
 from shop.waiting_room.service import RoomSettings
 from shop.waiting_room.tickets import Tickets
 
@@ -64,6 +72,7 @@ class Gate:
         self.thresholds = LoadThresholds(slo_s=app.latency_slo_s)
         self.slots = UpstreamSlots(settings.upstream_concurrency, self.thresholds)
         self.tickets = Tickets(app.secret_key, app.waiting_room_pass_ttl_s)
+        self.session_carts = SessionCarts(app.secret_key)
         self.redis = async_client(app.redis_url)
         # No floor under the admission rate: the crowd's own requests never reach gunicorn
         # here, so the gate's queue measures only what the line lets in (see RoomSettings).
@@ -93,6 +102,7 @@ class Gate:
         threads = int(os.environ.get("PEAKSHOP_WEB_THREADS") or 1)
         workers_at = 0.0
         while True:
+            self.slots.sample_backlog()
             metrics.waiting.set(self.slots.waiting)
             metrics.in_flight.set(self.slots.in_flight)
             if self.settings.app.publish_backlog:
@@ -135,23 +145,55 @@ class Gate:
         started = time.perf_counter()
         user_agent = request.headers.get("User-Agent", "")
         browsed = api_browse(request.method, request.path)
+        paged = None if browsed else page_browse(request.method, request.path)
         answer = RoomAnswer()
+        page_slug = None   # a page's visitor let in here gets the pass as the app's cookie
+        has_cart = False
         if browsed is not None and not CRAWLER_AGENT.search(user_agent):
             slug, rule = browsed
             ticket = (request.headers.get(ROOM_HEADER)
                       or request.query.get(ROOM_PARAM) or None)
-            answer = await self.room.decide(slug, ticket,
-                                            overloaded=room_should_open(self.slots.level()))
+            answer = await self._decide(slug, ticket)
             if answer.admission is not None:
                 status, headers, body = waiting_problem(answer.admission, answer.place_token)
                 return self._answer(request, rule, started, int(status.split()[0]),
                                     dict(headers), body)
-        value = request_class(request.method, request.path, user_agent, answer.admitted)
+        elif paged is not None and not CRAWLER_AGENT.search(user_agent):
+            slug, rule = paged
+            cookies = cookie_values("; ".join(request.headers.getall("Cookie", [])))
+            # A browser with a cart in the shop never waits (as in the app's room).
+            has_cart = self.session_carts.has_cart(cookies.get(SESSION_COOKIE), slug)
+            if not has_cart:
+                answer = await self._decide(slug, cookies.get(ROOM_COOKIE))
+                if answer.admission is not None:
+                    return self._answer(request, rule, started, *waiting_page(
+                        slug, answer.admission, answer.place_token, self._secure(request)))
+                page_slug = slug
+        value = (RequestClass.CART if has_cart
+                 else request_class(request.method, request.path, user_agent, answer.admitted))
+        routed = browsed or paged
         return await self.forward(request, value, answer.new_pass,
-                                  browsed[1] if browsed else UNANSWERED_ROUTE, started)
+                                  routed[1] if routed else UNANSWERED_ROUTE, started, page_slug)
+
+    async def _decide(self, slug: str, ticket: str | None) -> RoomAnswer:
+        """The room's answer, reporting the gate's load: overloaded or not, and by how much
+        to cut the admission rate (in proportion to the queue of let-in requests here)."""
+        overloaded = room_should_open(self.slots.level())
+        return await self.room.decide(slug, ticket, overloaded=overloaded,
+                                      rate_cut=self.slots.rate_cut() if overloaded else None)
+
+    def _secure(self, request: web.BaseRequest) -> bool:
+        """Whether the visitor came over HTTPS (a trusted proxy in front says so), as
+        Flask's `request.is_secure` decides behind the same number of hops."""
+        if self.settings.app.proxy_hops == 0:
+            return request.scheme == "https"
+        told = [value.strip() for header in request.headers.getall("X-Forwarded-Proto", [])
+                for value in header.split(",") if value.strip()]
+        return bool(told) and told[-1].lower() == "https"
 
     async def forward(self, request: web.BaseRequest, value: RequestClass,
-                      new_pass: str | None, rule: str, started: float) -> web.StreamResponse:
+                      new_pass: str | None, rule: str, started: float,
+                      page_slug: str | None = None) -> web.StreamResponse:
         """Proxy `request` to gunicorn once a slot is free; the gate's own 503 if it can't."""
         try:
             # A request that waited this long for a slot would time out in gunicorn anyway:
@@ -161,15 +203,19 @@ class Gate:
             return self._answer(request, rule, started, *proxy.gate_full(value.name.lower()))
         sent_at = time.perf_counter()
         try:
-            return await self._proxy(request, new_pass, rule, started)
+            return await self._proxy(request, new_pass, rule, started, page_slug)
         finally:
             self.slots.release(time.perf_counter() - sent_at)
 
     async def _proxy(self, request: web.BaseRequest, new_pass: str | None, rule: str,
-                     started: float) -> web.StreamResponse:
+                     started: float, page_slug: str | None = None) -> web.StreamResponse:
         headers = proxy.upstream_headers(request.headers, request.remote,
                                          self.settings.app.proxy_hops, request.scheme)
-        if new_pass is not None:
+        if new_pass is not None and page_slug is not None:
+            # A page: the app reads the pass from the room's cookie.
+            headers["Cookie"] = with_room_cookie("; ".join(headers.popall("Cookie", [])),
+                                                 new_pass)
+        elif new_pass is not None:
             # Let in here: gunicorn sees a valid pass and does not ask the line again.
             headers[ROOM_HEADER] = new_pass
         body = request.content if request.body_exists else None
@@ -185,7 +231,11 @@ class Gate:
         async with upstream:
             response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
             response.headers.extend(proxy.downstream_headers(upstream.headers))
-            if new_pass is not None:
+            if new_pass is not None and page_slug is not None:
+                response.headers.add("Set-Cookie", room_cookie(
+                    new_pass, page_slug, self.tickets.pass_ttl_s, self._secure(request)))
+                proxy.keep_private(response.headers)
+            elif new_pass is not None:
                 response.headers[ROOM_HEADER] = new_pass
                 proxy.keep_private(response.headers)
             try:

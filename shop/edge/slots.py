@@ -12,16 +12,19 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+from collections import deque
 
 from shop.waiting_room.decision import (
     LoadLevel,
     LoadSignals,
     LoadThresholds,
     RequestClass,
+    admission_rate_cut,
     load_level,
 )
 
 SERVICE_TIME_WEIGHT = 0.1   # of the newest request in the moving average, as in signals.py
+BACKLOG_SAMPLES = 3         # sampled every 0.5 s by the gate: the oldest is a second old
 
 
 class SlotWaitTimeout(Exception):
@@ -39,6 +42,7 @@ class UpstreamSlots:
         self.service_time_s = 0.0
         self._queue: list[tuple[int, int, asyncio.Future]] = []
         self._order = itertools.count()
+        self._backlogs: deque[int] = deque(maxlen=BACKLOG_SAMPLES)
 
     async def acquire(self, request_class: RequestClass, timeout_s: float) -> None:
         """Take a slot, waiting at most `timeout_s`; SlotWaitTimeout after that."""
@@ -93,3 +97,13 @@ class UpstreamSlots:
 
     def level(self) -> LoadLevel:
         return load_level(self.signals(), self.thresholds)
+
+    def sample_backlog(self) -> None:
+        """Note the queue now (the gate calls this every 0.5 s): how fast it drains tells
+        whether the room's last cut of its rate is already working."""
+        self._backlogs.append(self.waiting)
+
+    def rate_cut(self) -> float:
+        """The factor to ask the room's rate to be multiplied by while overloaded."""
+        before = self._backlogs[0] if self._backlogs else self.waiting
+        return admission_rate_cut(self.signals(), before, self.thresholds)

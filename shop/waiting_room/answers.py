@@ -18,6 +18,19 @@ ROOM_COOKIE = "peakshop_waiting_room"
 POSITION_HEADER = "Peakshop-Waiting-Room-Position"   # only on answers to visitors in line
 
 
+def eta_words(eta_s: float) -> str:
+    """The estimated wait as a shopper reads it: rounded up, never falsely precise."""
+    if not math.isfinite(eta_s):
+        return "a few minutes"
+    if eta_s < 60:
+        return "less than a minute"
+    minutes = math.ceil(eta_s / 60)
+    if minutes < 60:
+        return f"about {minutes} minute{'s' if minutes > 1 else ''}"
+    hours = math.ceil(minutes / 60)
+    return f"about {hours} hour{'s' if hours > 1 else ''}"
+
+
 def waiting_body(admission: Admission, place_token: str) -> dict:
     eta = admission.eta_s if math.isfinite(admission.eta_s) else None
     return {"type": TYPE_BASE + "waiting_room", "title": "Waiting room", "status": 503,

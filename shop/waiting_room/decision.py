@@ -109,6 +109,39 @@ def room_should_open(level: LoadLevel) -> bool:
     return level >= LoadLevel.ELEVATED
 
 
+# How the admission rate of `auto` answers overload, once a second (see `admission_rate_cut`).
+GENTLE_CUT = 0.9       # overloaded, with no long queue of let-in requests to measure by
+DEEPEST_CUT = 0.5      # at most halved in one second: the queue lags the rate, so a deeper cut
+#                        would overshoot and the line would crawl while the rate climbs back
+DRAIN_HORIZON_S = 2.0  # a queue on course to its target within this long needs no further cut
+
+
+def admission_rate_cut(signals: LoadSignals, backlog_a_second_ago: int,
+                       thresholds: LoadThresholds) -> float:
+    """The factor an overloaded server asks the room to multiply its admission rate by this
+    second: 1.0 holds it, less cuts it (no side effects).
+
+    `signals.listen_backlog` is the queue of requests already let in (at the gate, waiting for
+    a slot in gunicorn). Its target is the wait that marks the ELEVATED level, half the SLO.
+    Over it, the rate is cut in proportion to how far over it is (twice the target: halved),
+    so a rate set too high comes down within a second or two instead of 10% at a time while
+    the let-in requests queue. A queue falling fast enough to reach its target within
+    `DRAIN_HORIZON_S` holds the rate: the cut has already worked, and cutting again while the
+    queue drains would only starve the shop. Without a queue over target (a slow service time
+    alone), the gentle cut of old.
+    """
+    target_s = thresholds.slo_s / 2
+    wait_s = queue_wait_s(signals)
+    if wait_s <= target_s or signals.service_time_s <= 0:
+        return GENTLE_CUT
+    backlog = signals.listen_backlog
+    target_backlog = target_s * max(1, signals.concurrency) / signals.service_time_s
+    falling_per_s = backlog_a_second_ago - backlog
+    if falling_per_s > 0 and backlog - falling_per_s * DRAIN_HORIZON_S <= target_backlog:
+        return 1.0
+    return max(DEEPEST_CUT, min(GENTLE_CUT, target_s / wait_s))
+
+
 def retry_after_s(eta_s: float, *, floor_s: int = 2, ceiling_s: int = 60) -> int:
     """How long a waiting visitor should wait before asking again: half the ETA, bounded.
 

@@ -31,3 +31,21 @@ def api_browse(method: str, path: str) -> tuple[str, str] | None:
             or (method == "POST" and resource == "carts")):
         return None
     return match[1], API_BROWSE_RULES["product" if "/" in resource else resource]
+
+
+# The storefront's pages that meet the room (`gate.BROWSE_PAGES` read with GET): the catalog,
+# a product, and the cart page (a browser with a cart there goes through: the edge gate reads
+# the session for it). Adding to a cart is a form POST, left to the app's own room.
+PAGE_BROWSE = re.compile(r"/shops/([^/]+)/(products/[^/]+|cart)?")
+PAGE_BROWSE_RULES = {"": "/shops/<slug>/", "products": "/shops/<slug>/products/<sku>",
+                     "cart": "/shops/<slug>/cart"}
+
+
+def page_browse(method: str, path: str) -> tuple[str, str] | None:
+    """The shop and the URL rule of a storefront page read that meets the room, else None."""
+    if method not in ("GET", "HEAD"):
+        return None
+    match = PAGE_BROWSE.fullmatch(path)
+    if match is None:
+        return None
+    return match[1], PAGE_BROWSE_RULES[(match[2] or "").split("/")[0]]

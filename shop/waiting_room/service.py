@@ -10,8 +10,10 @@ atomically by one script: one round trip per visitor without a pass, none with o
 In `auto` mode the room opens when a web process reports that its queue has reached half
 the latency SLO, starting at 80% of the intake it measured while closed (visitors let in
 per second, smoothed over ~20 s: what the shop was serving well just before). While open,
-the rate falls by 10% in every second in which a process still reports overload and rises
-by 5% (at least 0.5/s) in the others, so it follows what the capacity of the moment serves
+the rate falls in every second in which a process still reports overload, by the deepest
+cut one of them asked for (10% from a web process; the edge gate asks in proportion to its
+queue of let-in requests, `decision.admission_rate_cut`), and rises by 5% (at least 0.5/s)
+in the others, so it follows what the capacity of the moment serves
 (more web workers, fewer, a slow database); the room closes once no process has reported
 overload for `calm_s` and the line is empty. The rate never falls below half the intake
 measured before the room opened: that many visitors the shop served well, and overload that
@@ -47,7 +49,8 @@ OFF_CACHE_MAX_SHOPS = 1000
 ADMIT_SCRIPT = """
 local key = KEYS[1]
 local f = redis.call('HMGET', key, 'mode', 'admit_per_s', 'issued', 'serving', 'moved_at',
-  'open', 'rate', 'hot_at', 'tuned_at', 'intake', 'intake_at', 'intake_n', 'name', 'floor')
+  'open', 'rate', 'hot_at', 'tuned_at', 'intake', 'intake_at', 'intake_n', 'name', 'floor',
+  'cut')
 local mode = f[1] or 'off'
 if mode == 'off' then return {'off'} end
 local clock = redis.call('TIME')
@@ -57,6 +60,7 @@ local hot = ARGV[2] == '1'
 local default_rate, burst_s = tonumber(ARGV[3]), tonumber(ARGV[4])
 local calm_s, min_rate = tonumber(ARGV[5]), tonumber(ARGV[6])
 local floor_share = tonumber(ARGV[7]) or 0.5
+local asked_cut = tonumber(ARGV[8]) or 0.9
 local issued = tonumber(f[3]) or 0
 local serving = tonumber(f[4]) or issued
 local moved_at = tonumber(f[5]) or now
@@ -68,7 +72,12 @@ local intake = tonumber(f[10]) or 0
 local intake_at = tonumber(f[11]) or now
 local intake_n = tonumber(f[12]) or 0
 local floor = tonumber(f[14]) or min_rate
-if hot then hot_at = now end
+-- the deepest cut an overloaded process asked for since the rate was last tuned
+local cut = tonumber(f[15])
+if hot then
+  hot_at = now
+  cut = math.min(cut or asked_cut, asked_cut)
+end
 -- the measured intake: visitors let in per second, smoothed over ~20 s
 if now - intake_at >= 1 then
   local seconds = now - intake_at
@@ -89,9 +98,9 @@ elseif not open then
   end
 else
   if now - tuned_at >= 1 then
-    if now - hot_at < 1 then rate = math.max(floor, rate * 0.9)
+    if now - hot_at < 1 then rate = math.max(floor, rate * (cut or asked_cut))
     else rate = rate + math.max(0.5, rate * 0.05) end
-    tuned_at = now
+    tuned_at, cut = now, nil
   end
 end
 local outcome, number, position = 'admit', 0, 0
@@ -119,7 +128,8 @@ if outcome == 'admit' then intake_n = intake_n + 1 end
 redis.call('HSET', key, 'issued', issued, 'serving', tostring(serving), 'moved_at',
   tostring(moved_at), 'open', open and '1' or '0', 'rate', tostring(rate), 'hot_at',
   tostring(hot_at), 'tuned_at', tostring(tuned_at), 'intake', tostring(intake),
-  'intake_at', tostring(intake_at), 'intake_n', intake_n, 'floor', tostring(floor))
+  'intake_at', tostring(intake_at), 'intake_n', intake_n, 'floor', tostring(floor),
+  'cut', cut and tostring(cut) or '')
 return {outcome, number, position, tostring(rate), f[13] or ''}
 """
 
@@ -142,6 +152,8 @@ class RoomSettings:
     # In gunicorn, part of the overload is the crowd's own requests (arrivals, refreshes),
     # which admitting fewer would not relieve; the edge gate answers those itself, and sets 0.
     intake_floor_share: float = 0.5
+    # auto: the factor an overloaded process asks for when it does not say otherwise.
+    overload_cut: float = 0.9
 
 
 @dataclass(frozen=True)
@@ -173,11 +185,14 @@ def eta_s(position: int, admit_per_s: float) -> float:
 
 
 def script_args(settings: RoomSettings, place_number: int | None,
-                overloaded: bool) -> list:
-    """ADMIT_SCRIPT's arguments for one visitor (shared by every client of the line)."""
+                overloaded: bool, rate_cut: float | None = None) -> list:
+    """ADMIT_SCRIPT's arguments for one visitor (shared by every client of the line).
+    `rate_cut`: the factor this process asks the rate to be multiplied by while overloaded
+    (None: `settings.overload_cut`)."""
     return [place_number or 0, int(overloaded), settings.default_admit_per_s,
             settings.burst_s, settings.calm_s, settings.min_admit_per_s,
-            settings.intake_floor_share]
+            settings.intake_floor_share,
+            settings.overload_cut if rate_cut is None else rate_cut]
 
 
 def admission_from_answer(answer: list) -> Admission:
@@ -216,13 +231,15 @@ class Line:
         self._script = client.register_script(ADMIT_SCRIPT)
         self.breaker = RedisBreaker()
 
-    def admit(self, slug: str, place_number: int | None, overloaded: bool) -> Admission:
+    def admit(self, slug: str, place_number: int | None, overloaded: bool,
+              rate_cut: float | None = None) -> Admission:
         """Decide for one visitor without a pass: let in, keep waiting, or no room at all."""
         if self.breaker.open():
             return Admission(Outcome.NO_ROOM)
         try:
             answer = self._script(keys=[room_key(slug)],
-                                  args=script_args(self.settings, place_number, overloaded))
+                                  args=script_args(self.settings, place_number, overloaded,
+                                                   rate_cut))
         except redis.RedisError as error:
             # Fail open: the shedder still protects the server without Redis.
             return self.breaker.tripped(error)

@@ -9,7 +9,6 @@ the `waiting_room` query parameter).
 from __future__ import annotations
 
 import json
-import math
 
 from flask import Response, make_response, render_template, request
 
@@ -20,6 +19,7 @@ from shop.waiting_room.answers import (  # noqa: F401 (the names the app's hooks
     ROOM_COOKIE,
     ROOM_HEADER,
     ROOM_PARAM,
+    eta_words,
     waiting_body,
     waiting_headers,
     waiting_problem,
@@ -37,19 +37,6 @@ def _is_api() -> bool:
 
 def _cookie_path(slug: str) -> str:
     return f"/shops/{slug}/"
-
-
-def eta_words(eta_s: float) -> str:
-    """The estimated wait as a shopper reads it: rounded up, never falsely precise."""
-    if not math.isfinite(eta_s):
-        return "a few minutes"
-    if eta_s < 60:
-        return "less than a minute"
-    minutes = math.ceil(eta_s / 60)
-    if minutes < 60:
-        return f"about {minutes} minute{'s' if minutes > 1 else ''}"
-    hours = math.ceil(minutes / 60)
-    return f"about {hours} hour{'s' if hours > 1 else ''}"
 
 
 def waiting(slug: str, admission: Admission, place_token: str) -> Response:

@@ -110,10 +110,10 @@ def test_pages_and_their_cookies_pass_through_unchanged(gated_storefront, gated_
     assert through_gate.headers["Content-Type"] == direct.headers["Content-Type"]
     assert "Reindeer mug" in through_gate.text
 
-    # The waiting page is the app's (the gate answers only the JSON API), cookie and all.
+    # The waiting page is the gate's own (the app's template), cookie and all.
     fill_line(gated_storefront, gated_shop)
     waiting_page = requests.get(gated_storefront.url + page)
-    assert waiting_page.status_code == 503 and waiting_page.headers["Server"] == "gunicorn"
+    assert waiting_page.status_code == 503 and waiting_page.headers["Server"] == "peakshop-gate"
     assert "peakshop_waiting_room" in waiting_page.cookies
     assert 'href="/status"' in waiting_page.text
 

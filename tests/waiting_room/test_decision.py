@@ -10,6 +10,7 @@ from shop.waiting_room.decision import (
     LoadThresholds,
     RequestClass,
     Verdict,
+    admission_rate_cut,
     load_level,
     queue_wait_s,
     retry_after_s,
@@ -83,3 +84,39 @@ def test_the_room_opens_before_anonymous_visitors_would_be_shed(level, opens):
     (0.0, 2), (3.0, 2), (9.0, 5), (30.0, 15), (600.0, 60), (math.inf, 60)])
 def test_retry_after_is_a_fraction_of_the_eta_within_bounds(eta_s, retry_s):
     assert retry_after_s(eta_s) == retry_s
+
+
+# Two slots, 0.1 s per request, SLO 0.5 s: the target wait (half the SLO) is a queue of 5.
+SLO = LoadThresholds(slo_s=0.5)
+
+
+def gate_queue(backlog: int) -> LoadSignals:
+    return LoadSignals(listen_backlog=backlog, service_time_s=0.1, concurrency=2)
+
+
+@pytest.mark.parametrize(("backlog", "cut"), [
+    (5, 0.9),        # at the target: the gentle cut, no deeper
+    (6, 5 / 6),      # 1.2 x the target: to 83%
+    (7, 5 / 7),      # 1.4 x: to 71%
+    (10, 0.5),       # twice the target: halved within the second
+    (40, 0.5),       # far over it: halved, never deeper (the queue lags the rate)
+])
+def test_the_rate_is_cut_in_proportion_to_how_far_the_queue_is_over_its_target(backlog, cut):
+    assert admission_rate_cut(gate_queue(backlog), backlog, SLO) == pytest.approx(cut)
+
+
+def test_a_queue_under_its_target_asks_only_the_gentle_cut():
+    """Overloaded by a slow service time alone: no queue to measure the excess by."""
+    slow = LoadSignals(listen_backlog=1, service_time_s=0.4, concurrency=2)
+    assert admission_rate_cut(slow, 1, SLO) == 0.9
+    assert admission_rate_cut(gate_queue(0), 0, SLO) == 0.9
+    assert admission_rate_cut(LoadSignals(3, 0.0, 2), 3, SLO) == 0.9   # nothing measured yet
+
+
+def test_a_queue_draining_towards_its_target_holds_the_rate():
+    # 20 a second ago, 10 now: on course to 5 within 2 s, the last cut is working.
+    assert admission_rate_cut(gate_queue(10), 20, SLO) == 1.0
+    # Falling, but too slowly to reach its target soon: cut again.
+    assert admission_rate_cut(gate_queue(10), 11, SLO) == pytest.approx(0.5)
+    # Growing: cut.
+    assert admission_rate_cut(gate_queue(10), 4, SLO) == pytest.approx(0.5)

@@ -122,3 +122,25 @@ def test_the_rate_floor_is_a_share_of_the_intake_measured_before_opening(
     line.admit("acme", None, overloaded=True)
     floor = float(redis_client.hget(room_key("acme"), "floor"))
     assert (floor > 0.5) is floor_above_minimum, floor
+
+
+def test_an_overloaded_process_cuts_the_rate_by_the_deepest_cut_asked_within_a_second(
+        redis_client):
+    """The rate is tuned once a second: by the deepest cut any process asked for in it (the
+    gate asks in proportion to its queue), gently by default, and not at all on a hold."""
+    line = Line(redis_client, RoomSettings(calm_s=3600.0, min_admit_per_s=0.001,
+                                           intake_floor_share=0.0))
+    line.set_mode("acme", "Acme", "auto", None)
+    line.admit("acme", None, overloaded=True)                 # opens the room
+    redis_client.hset(room_key("acme"), "rate", "40")
+
+    def next_second(*cuts: float | None) -> float:
+        for cut in cuts[:-1]:
+            line.admit("acme", None, overloaded=True, rate_cut=cut)
+        time.sleep(1.05)
+        line.admit("acme", None, overloaded=True, rate_cut=cuts[-1])   # tunes the rate
+        return line.status("acme").admitting_per_s
+
+    assert next_second(0.5, 1.0) == pytest.approx(20.0)      # the deepest of the second
+    assert next_second(None) == pytest.approx(18.0)         # the default: 10%
+    assert next_second(1.0) == pytest.approx(18.0)          # hold: the queue is draining
