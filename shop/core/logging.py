@@ -57,7 +57,20 @@ class RedactSecrets(logging.Filter):
 
 
 class RedactingAccessLogger(GunicornLogger):
-    """gunicorn's logger whose access lines carry no token from URLs or headers."""
+    """gunicorn's logger whose access lines carry no token from URLs or headers, written only
+    where PEAKSHOP_ACCESS_LOG (gunicorn's `accesslog`) asks for them."""
+
+    @property
+    def access_log_enabled(self) -> bool:
+        # gunicorn turns access lines on for any logging config, and `logconfig_dict` is only
+        # there to give its own lines the storefront's format: every request would then build
+        # and redact a line that the logging config throws away (0.25 ms of CPU each, half
+        # of a hello-world's whole cost).
+        return bool(self.cfg.accesslog)
+
+    def access(self, resp, req, environ, request_time):
+        if self.access_log_enabled:
+            super().access(resp, req, environ, request_time)
 
     def atoms(self, resp, req, environ, request_time):
         atoms = super().atoms(resp, req, environ, request_time)
