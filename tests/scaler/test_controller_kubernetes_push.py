@@ -80,24 +80,30 @@ def web_replicas(cluster) -> int:
     return cluster.get_object(DEPLOYMENTS, NAMESPACE, "peakshop-web")["spec"]["replicas"]
 
 
-def test_a_busy_pod_is_heard_and_the_web_deployment_scaled_within_the_round(
-        web_pod, cluster, redis_server, redis_client):
+def pushing_controller(cluster, redis_server, redis_client, metrics_url: str):
+    """The scaler's real Kubernetes wiring with its push, against kmock: the live policy's
+    settings for a platform that pushes but does not resize pods, rounds an hour apart (so
+    only a push can act within the test)."""
     settings = build_settings({"target": "kubernetes", "namespace": NAMESPACE,
                                "redis_url": redis_server.url, "min_replicas": 1,
                                "max_replicas": 10}, {})
     api = kubernetes_client(cluster.url)
     actuator = KubernetesActuator(api, NAMESPACE, "peakshop-web", "peakshop-worker",
                                   identity="scaler-test")
-    push = build_push(settings, actuator)
     metrics = ScalerMetrics()
-    signals = LiveSignals(ExpositionTraffic(ExpositionScraper(f"{web_pod.url}/metrics"),
-                                            window_s=30),
+    signals = LiveSignals(ExpositionTraffic(ExpositionScraper(metrics_url), window_s=30),
                           RedisStreamQueue(redis_client), actuator.replicas, recorder=metrics)
-    # The live policy's settings for a platform that pushes but does not resize pods.
     policy = PeakshopPolicy(PolicySettings.for_capacity(settings.capacity, Bounds(1, 10),
                                                         levers=False))
     controller = Controller(signals, policy, actuator, ControllerSettings(period_s=3600),
-                            metrics, push=push)
+                            metrics, push=build_push(settings, actuator))
+    return settings, actuator, metrics, controller
+
+
+def test_a_busy_pod_is_heard_and_the_web_deployment_scaled_within_the_round(
+        web_pod, cluster, redis_server, redis_client):
+    settings, actuator, metrics, controller = pushing_controller(
+        cluster, redis_server, redis_client, f"{web_pod.url}/metrics")
     stop = threading.Event()
     loop = threading.Thread(target=controller.run, args=(stop,), daemon=True)
     wait_until(lambda: pushed_backlog.read(redis_client).waiting == 0, 30,
@@ -177,20 +183,8 @@ def test_busy_workers_are_heard_and_the_web_deployment_scaled_before_anything_qu
     the round (an hour long)."""
     cluster.put_object(DEPLOYMENTS, NAMESPACE, "peakshop-web",
                        deployment("peakshop-web", NAMESPACE, replicas=2, ready=2))
-    settings = build_settings({"target": "kubernetes", "namespace": NAMESPACE,
-                               "redis_url": redis_server.url, "min_replicas": 1,
-                               "max_replicas": 10}, {})
-    api = kubernetes_client(cluster.url)
-    actuator = KubernetesActuator(api, NAMESPACE, "peakshop-web", "peakshop-worker",
-                                  identity="scaler-test")
-    metrics = ScalerMetrics()
-    signals = LiveSignals(ExpositionTraffic(ExpositionScraper(f"{two_pods[0].url}/metrics"),
-                                            window_s=30),
-                          RedisStreamQueue(redis_client), actuator.replicas, recorder=metrics)
-    policy = PeakshopPolicy(PolicySettings.for_capacity(settings.capacity, Bounds(1, 10),
-                                                        levers=False))
-    controller = Controller(signals, policy, actuator, ControllerSettings(period_s=3600),
-                            metrics, push=build_push(settings, actuator))
+    settings, actuator, metrics, controller = pushing_controller(
+        cluster, redis_server, redis_client, f"{two_pods[0].url}/metrics")
     stop = threading.Event()
     loop = threading.Thread(target=controller.run, args=(stop,), daemon=True)
     wait_until(lambda: pushed_backlog.read(redis_client).workers == 4, 30,
