@@ -52,7 +52,7 @@ def test_every_json_route_is_described(offline_app):
 
 
 def test_a_route_nobody_declared_still_appears_with_its_parameters():
-    """What a branch merged later adds is described from the url_map until it is declared."""
+    """A route added without a declaration is described from the url_map until it is."""
     app = _offline_app()
 
     def gift_wrap(slug: str, wrap_id: int):
