@@ -7,6 +7,7 @@ policy. The machine this runs on may be shared: CPU seconds say more than wall s
     python -m benchmarks.simulate [--traces DIR] [--trace NAME ...] [--policy NAME ...]
                                   [--no-push] [--max-pod-size N]   # the live platform: 1
                                   [--push-at SHARE] [--push-noise-sd N]   # live: 2
+                                  [--push-mean-s S] [--arrival-noise D] [--noise-seed N]
                                   [--no-forecast]   # peakshop without what the past says
 """
 
@@ -49,12 +50,22 @@ def main() -> None:
                         default=ClusterSettings().push_noise_sd,
                         help="margin past --push-at in sqrt(arrivals/s), as the live push "
                              "(2) keeps against a second's noise")
+    parser.add_argument("--push-mean-s", type=int, default=ClusterSettings().push_mean_s,
+                        help="seconds of arrivals the push judges the mean of")
+    parser.add_argument("--arrival-noise", type=float,
+                        default=ClusterSettings().arrival_noise,
+                        help="a second's arrivals vary with this variance-to-mean ratio "
+                             "(1: Poisson, as live; 0: steady rates)")
+    parser.add_argument("--noise-seed", type=int, default=ClusterSettings().noise_seed)
     parser.add_argument("--no-forecast", action="store_true",
                         help="peakshop without a forecaster: no forecast, no standby, events "
                              "sized on the calm rate only (what the forecast is worth)")
     options = parser.parse_args()
     cluster = ClusterSettings(push=not options.no_push, max_pod_size=options.max_pod_size,
-                              push_at=options.push_at, push_noise_sd=options.push_noise_sd)
+                              push_at=options.push_at, push_noise_sd=options.push_noise_sd,
+                              push_mean_s=options.push_mean_s,
+                              arrival_noise=options.arrival_noise,
+                              noise_seed=options.noise_seed)
     policies = options.policy or list(POLICY_NAMES)
     print("| trace | events | policy | SLO-violation s | x hpa-cpu | replica-s | x oracle "
           "| wall s | CPU s |")

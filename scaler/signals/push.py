@@ -18,6 +18,7 @@ those deviations (docs/scaler.md, "Why 0.95 and a margin").
 
 from __future__ import annotations
 
+import collections
 import logging
 import math
 import time
@@ -53,28 +54,39 @@ class Pressure:
 
 @dataclass(frozen=True)
 class PushRule:
-    """When a sample is a push, and the arrival rate it implies: the simulator's rule, with
-    the noise of a one-second sample taken into account."""
+    """When a sample is a push, and the arrival rate it implies: one rule, live and in the
+    simulator (`judge_arrivals`), with the noise of a second's arrivals taken into account."""
 
     pod_max_rps: float
     slo_utilization: float = 0.8
-    # Share of the ready replicas' SLO capacity. The simulator's pods push at 0.9, the very
-    # share the policy sizes for, which its steady rates never cross by chance; live, a
-    # second's arrivals do all the time, so the mark is a little above it (docs/scaler.md).
+    # Share of the ready replicas' SLO capacity. The policy sizes pods for 0.9 of it, so a
+    # steady load sits just below 0.9 and a second's arrivals cross it by chance all the
+    # time: the margin below is what tells a rise from that noise (docs/scaler.md).
     push_at: float = 0.95
     sample_s: float = 1.0         # growth is per second at least
     # A second's arrivals vary by about their square root (Poisson) even when the rate does
-    # not: the busy workers must say arrivals passed the mark by this many of those standard
-    # deviations. The simulator's rates are steady within a minute, so its push needs none
-    # (0: exactly the simulator's rule); live, without it, a pod running steadily at 0.8 of
-    # its SLO capacity would push every few seconds (docs/scaler.md).
+    # not: the mean of the last `mean_of` samples must pass the mark by this many standard
+    # deviations of such a mean at the mark (0: no margin, for steady rates).
     noise_sd: float = 2.0
     window_s: float = 1.0         # seconds the busy workers are averaged over by the pods
+    mean_of: int = 1              # samples (seconds) the scaler averages before judging
 
     @property
     def busy_at(self) -> float:
         """The busy share of the workers at which arrivals reach `push_at` of SLO capacity."""
         return self.push_at * self.slo_utilization
+
+    def mark(self, capacity: float) -> float:
+        """Arrivals per second at `push_at` of the SLO capacity of `capacity` replicas."""
+        return self.busy_at * capacity * self.pod_max_rps
+
+    def threshold(self, capacity: float) -> float:
+        """Arrivals per second (the mean of `mean_of` samples) that are a push: the mark,
+        plus `noise_sd` deviations of that mean for a steady load right at the mark."""
+        mark = self.mark(capacity)
+        if not self.noise_sd:
+            return mark
+        return mark + self.noise_sd * math.sqrt(mark / (self.window_s * self.mean_of))
 
 
 def busy_arrivals(busy_share: float | None, ready: float, rule: PushRule) -> float | None:
@@ -86,43 +98,52 @@ def busy_arrivals(busy_share: float | None, ready: float, rule: PushRule) -> flo
 
 @dataclass(frozen=True)
 class PushVerdict:
-    """What one sample says: the arrival rate to push (None: no push), and the pressure the
-    scaler has pushed since arrivals passed the mark (None: they are below it)."""
+    """What one sample says: the arrival rate to push (None: no push), and the arrivals
+    pushed since they passed the mark (None: they are below it; the episode is over)."""
 
     rate: float | None
     pushed_low: float | None
 
 
+def judge_arrivals(arrivals: float | None, capacity: float, rule: PushRule,
+                   pushed: float | None = None) -> PushVerdict:
+    """Whether arrivals (the mean of the rule's last `mean_of` samples) over `capacity`
+    ready replicas (times their in-pod size) are a push, `pushed` being what was pushed
+    since they last were below the mark. Pure; the simulator's pods use it second by second.
+
+    A push when they pass `threshold` for the first time since they were below the mark, or
+    rise by RISING past what was pushed: sent when pressure starts or keeps rising, not while
+    it merely stays.
+    """
+    if arrivals is None or capacity < 1:
+        return PushVerdict(None, pushed)
+    if arrivals >= rule.threshold(capacity):
+        if pushed is None or arrivals > RISING * pushed:
+            return PushVerdict(arrivals, arrivals)
+        return PushVerdict(None, pushed)
+    return PushVerdict(None, None if arrivals < rule.mark(capacity) else pushed)
+
+
 def judge_sample(previous: tuple[float, Pressure] | None, now: float, current: Pressure,
-                 ready: float, rule: PushRule, pushed_low: float | None = None) -> PushVerdict:
+                 ready: float, rule: PushRule, pushed_low: float | None = None,
+                 arrivals: float | None = None) -> PushVerdict:
     """Whether `current` (sampled at `now`, after `previous`) is a push, `ready` being the
-    ready replicas times their in-pod size. Pure.
+    ready replicas times their in-pod size; `arrivals`, the mean the busy workers implied
+    over the rule's last `mean_of` samples (None: this sample's alone). Pure.
 
     - the accept queue grew: every worker is busy; arrivals are what the ready replicas
       serve at saturation plus what queued up per second;
-    - else the busy workers say arrivals passed `push_at` of the SLO capacity (by
-      `noise_sd` standard deviations: `pushed_low` is that lower bound) for the first time
-      since they were below it, or rose by RISING past what was pushed: arrivals as they
-      imply. As the simulator's push: sent when pressure starts or keeps rising, not while
-      it merely stays.
+    - else the busy workers' arrivals are judged by `judge_arrivals`.
     """
-    arrivals = busy_arrivals(current.busy_share, ready, rule)
-    low = (None if arrivals is None or ready < 1
-           else arrivals - rule.noise_sd * math.sqrt(arrivals / rule.window_s))
+    if arrivals is None and rule.mean_of <= 1:
+        arrivals = busy_arrivals(current.busy_share, ready, rule)
     if previous is not None and now > previous[0]:
         before, elapsed = previous[1], max(now - previous[0], rule.sample_s)
         if (current.waiting is not None and before.waiting is not None
                 and current.waiting > before.waiting):
             rate = ready * rule.pod_max_rps + (current.waiting - before.waiting) / elapsed
-            return PushVerdict(rate, max(low or 0.0, pushed_low or 0.0) or None)
-    if low is None:
-        return PushVerdict(None, pushed_low)
-    mark = rule.busy_at * ready * rule.pod_max_rps
-    if low >= mark:
-        if pushed_low is None or low > RISING * pushed_low:
-            return PushVerdict(arrivals, low)
-        return PushVerdict(None, pushed_low)
-    return PushVerdict(None, None if arrivals < mark else pushed_low)
+            return PushVerdict(rate, max(arrivals or 0.0, pushed_low or 0.0) or None)
+    return judge_arrivals(arrivals, ready, rule, pushed_low)
 
 
 def pushed_rate(previous: tuple[float, Pressure] | None, now: float, current: Pressure,
@@ -193,7 +214,8 @@ class BacklogPush:
                  pod_max_rps: float, clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time, sample_s: float = 1.0,
                  slo_utilization: float = 0.8, push_at: float = PushRule.push_at,
-                 noise_sd: float = PushRule.noise_sd) -> None:
+                 noise_sd: float = PushRule.noise_sd, mean_of: int = PushRule.mean_of
+                 ) -> None:
         self.backlog = backlog
         self.replicas = replicas
         # The in-pod size the web pods were last given (the controller keeps it): busy
@@ -204,7 +226,11 @@ class BacklogPush:
         self.wall_clock = wall_clock
         # growth is per second at least: two close samples (a round in between) must not
         # make a burst look endless
-        self.rule = PushRule(pod_max_rps, slo_utilization, push_at, sample_s, noise_sd)
+        self.rule = PushRule(pod_max_rps, slo_utilization, push_at, sample_s, noise_sd,
+                             mean_of=mean_of)
+        # The arrivals the last samples' busy workers implied (the rule judges their mean);
+        # emptied when a sample says nothing, so a mean never spans a gap.
+        self._recent: collections.deque[float] = collections.deque(maxlen=max(1, mean_of))
         self._last: tuple[float, Pressure] | None = None   # (when, what it said)
         self._pushed_low: float | None = None   # pushed since arrivals passed the mark
 
@@ -220,10 +246,19 @@ class BacklogPush:
         previous = self._last
         self._last = None if current.waiting is None else (now, current)
         if current.waiting is None:
+            self._recent.clear()
             return None
         counts = self.replicas()
-        verdict = judge_sample(previous, now, current, counts.web_ready * self.pod_size(),
-                               self.rule, self._pushed_low)
+        ready = counts.web_ready * self.pod_size()
+        implied = busy_arrivals(current.busy_share, ready, self.rule)
+        if implied is None:
+            self._recent.clear()
+        else:
+            self._recent.append(implied)
+        mean = (sum(self._recent) / len(self._recent)
+                if len(self._recent) == self._recent.maxlen else None)
+        verdict = judge_sample(previous, now, current, ready, self.rule, self._pushed_low,
+                               arrivals=mean)
         self._pushed_low, arrivals = verdict.pushed_low, verdict.rate
         if arrivals is None:
             return None

@@ -36,6 +36,7 @@ class ClusterSettings:
     push_s: int = 2                    # ... which reaches a listening policy this late
     push_at: float = 0.9               # ... sent once arrivals pass this share of SLO capacity
     push_noise_sd: float = 0.0         # ... by this many sqrt(arrivals/s): a live push's margin
+    push_mean_s: int = 1               # ... judging the mean arrivals of this many seconds
     resize_s: int = 5                  # in-place resize + gunicorn TTIN: extra in-pod capacity
     max_pod_size: float = 2.0          # ... up to this many times a pod's template capacity
     # Signal faults, the same seeded draws for every policy:
@@ -43,6 +44,10 @@ class ClusterSettings:
     outages_per_day: float = 0.5       # traffic signal outages of outage_s (stale signals)
     outage_s: int = 300
     fault_seed: int = 0
+    # Per-second arrival noise (scaler/simulate/noise.py): a second's arrivals vary around the
+    # rate with this variance-to-mean ratio (0: steady rates; 1: Poisson), seeded.
+    arrival_noise: float = 0.0
+    noise_seed: int = 0
 
     def __post_init__(self) -> None:
         checks = {
@@ -65,13 +70,17 @@ class ClusterSettings:
             "outages_per_day": 0 <= self.outages_per_day <= 96,
             "outage_s": self.outage_s >= 0,
             "fault_seed": self.fault_seed >= 0,
+            "push_mean_s": 1 <= self.push_mean_s <= 60,
+            "arrival_noise": 0 <= self.arrival_noise <= 100,
+            "noise_seed": self.noise_seed >= 0,
         }
         for name, valid in checks.items():
             if not valid or not math.isfinite(getattr(self, name)):
                 flag = "--" + name.replace("_", "-")
                 raise ValueError(f"{flag} is out of range: got {getattr(self, name)}")
         for name in ("startup_s", "scrape_s", "rate_window_s", "min_replicas", "max_replicas",
-                     "push_s", "resize_s", "outage_s", "fault_seed"):
+                     "push_s", "resize_s", "outage_s", "fault_seed", "push_mean_s",
+                     "noise_seed"):
             if int(getattr(self, name)) != getattr(self, name):
                 raise ValueError(f"--{name.replace('_', '-')} must be a whole number")
 

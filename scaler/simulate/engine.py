@@ -24,8 +24,10 @@ from typing import Any, Protocol
 import numpy as np
 
 from scaler.model import Observation, ScalingDecision
+from scaler.signals.push import RISING, PushRule, judge_arrivals
 from scaler.simulate.cluster import ClusterSettings, web_demand, worker_demand
 from scaler.simulate.faults import FaultPlan, plan_faults
+from scaler.simulate.noise import noisy_arrivals, per_block, trailing_mean
 from scaler.simulate.trace import Trace
 
 
@@ -153,20 +155,32 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
         ends = np.arange(blocks) + pre - scrape
         return ((summed[ends] - summed[ends - window]) / window).tolist()
 
-    rate_seen, orders_seen = observed_mean(rps_padded), observed_mean(orders_padded)
-    rps_list, orders_list = rps_padded.tolist(), orders_padded.tolist()
-    pod_slo = cluster.pod_slo_rps
     listens = cluster.push and bool(getattr(policy, "listens_for_push", False))
     push_s = cluster.push_s
-    # A push slower than a tick is decided on at the top of the block it arrives in (exact);
-    # a faster one inside the block it was sent in (kept to the second for the figures).
-    push_blocks = -(-push_s // tick) if push_s >= tick else 0
-    push_due = -1
-    watermark = cluster.push_at * pod_slo
-    # Live, busy workers estimate a second's arrivals, which vary by about their square root
-    # even at a steady rate: the push waits until they pass the mark by this margin.
-    noise_sd = cluster.push_noise_sd
-    was_pressed = False
+    # The pods' push, by the live rule (scaler/signals/push.py): the mean of the last
+    # push_mean_s seconds' arrivals against the ready capacity, second by second.
+    rule = PushRule(cluster.pod_max_rps, cluster.slo_utilization, cluster.push_at,
+                    noise_sd=cluster.push_noise_sd, mean_of=cluster.push_mean_s)
+    per_second = bool(cluster.arrival_noise) or cluster.push_mean_s > 1
+    seen_rps = rps_padded
+    if per_second:
+        # Each second's arrivals, seeded; the scraped rate and the push see them, demand
+        # stays on the rate (scaler/simulate/noise.py).
+        arrivals = noisy_arrivals(trace, cluster.arrival_noise, cluster.noise_seed)
+        block_mean, _, _ = per_block(arrivals, tick)
+        seen_rps = np.concatenate([np.full(pre, rps[0]), block_mean])
+        pushed_mean = trailing_mean(arrivals, cluster.push_mean_s, float(trace.rps[0]))
+        _, push_high, push_low = per_block(pushed_mean, tick)
+        push_high, push_low = push_high.tolist(), push_low.tolist()
+        del arrivals, block_mean
+    else:
+        push_high = push_low = rps.tolist()
+    rate_seen, orders_seen = observed_mean(seen_rps), observed_mean(orders_padded)
+    rps_list, orders_list = rps_padded.tolist(), orders_padded.tolist()
+    pod_slo = cluster.pod_slo_rps
+    marks: dict[float, tuple[float, float]] = {}   # capacity -> (mark, threshold)
+    pushed_arrivals: float | None = None    # what was pushed since arrivals passed the mark
+    pending: tuple[int, float] | None = None   # a push on its way: (second it lands, rate)
     max_size = cluster.max_pod_size
 
     web0, workers0 = settled_start(trace, cluster)
@@ -190,7 +204,6 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
     # The fault of each block's reading, and of a push sent in it, looked up once.
     starts = np.arange(blocks + 1) * tick
     block_codes = faults.codes_at(starts).tolist()
-    push_codes = faults.codes_at(starts + push_s).tolist()
     patches_web: list[tuple[int, int]] = []
     patches_workers: list[tuple[int, int]] = []
     patches_web_size: list[tuple[int, float]] = []
@@ -204,18 +217,6 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
     for block in range(blocks):
         i = block + pre
         at_s = block * tick
-        if i == push_due and last_observation is not None:
-            pushed = last_observation._replace(
-                at_s=float(at_s), request_rate=rps_list[i], latency_within_slo=False,
-                cpu_utilization=1.0, web_ready=web_ready[i - 1], web_requested=web_now,
-                age_s=0.0, pushed=True)
-            decision, state = decide(pushed, state)
-            asked = bound(decision.web.replicas)
-            if asked != web_now:
-                web_now, web_changed = asked, i
-            asked = sized(decision.web.size)
-            if asked != web_size_now:
-                web_size_now, web_resized, resized = asked, i, True
         if block % decide_every == 0:
             code = block_codes[block]
             seen = i - scrape - 1            # the last block the scrape covers
@@ -288,42 +289,54 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
         workers_capacity.append(ready * size)
         waiting = backlog[i - 1] + tick * (orders_list[i] - ready * size * per_worker)
         backlog.append(waiting if waiting > 0.0 else 0.0)
-        # A push is sent when pressure starts or keeps rising (arrivals past the watermark and
-        # up on the last block), not while it merely stays: a listen backlog that grows.
-        pressed = listens and arriving - (noise_sd * math.sqrt(arriving) if noise_sd else 0.0) > (
-            capacity * watermark)
-        rising = pressed and (not was_pressed or arriving > 1.05 * rps_list[i - 1])
-        was_pressed = pressed
-        if not rising or last_observation is None or push_codes[block] in (1, 4):
-            pass
-        elif push_blocks:
-            if push_due < i:
-                push_due = i + push_blocks
-        else:
-            # The listen backlog grows: the policy hears it push_s into this block, with the
-            # arrival rate it implies (served plus queued per second).
-            pushed = last_observation._replace(
-                at_s=float(at_s + push_s), request_rate=arriving, latency_within_slo=False,
-                cpu_utilization=1.0, web_ready=web_ready[i], web_requested=web_now, age_s=0.0,
-                pushed=True)
-            decision, state = decide(pushed, state)
-            second = at_s + push_s
-            asked = bound(decision.web.replicas)
-            if asked != web_now:
-                web_now, web_changed = asked, i + 1
-                patches_web.append((second, asked))
-            asked = sized(decision.web.size)
-            if asked != web_size_now:
-                web_size_now, web_resized, resized = asked, i + 1, True
-                patches_web_size.append((second, asked))
-            asked = bound(decision.workers.replicas)
-            if asked != workers_now:
-                workers_now, workers_changed = asked, i + 1
-                patches_workers.append((second, asked))
-            asked = sized(decision.workers.size)
-            if asked != workers_size_now:
-                workers_size_now, workers_resized, resized = asked, i + 1, True
-                patches_workers_size.append((second, asked))
+        if not listens or last_observation is None:
+            continue
+        # A push is sent when pressure starts or keeps rising (judge_arrivals), not while
+        # it merely stays: only a tick whose highest or lowest mean could change that is
+        # walked second by second.
+        limits = marks.get(capacity)
+        if limits is None:
+            limits = marks[capacity] = (rule.mark(capacity), rule.threshold(capacity))
+        high = push_high[block]
+        if (high >= limits[1] if pushed_arrivals is None
+                else high > RISING * pushed_arrivals or push_low[block] < limits[0]):
+            means = (pushed_mean[at_s : at_s + tick].tolist() if per_second else [high])
+            for offset, mean in enumerate(means):
+                verdict = judge_arrivals(mean, capacity, rule, pushed_arrivals)
+                pushed_arrivals = verdict.pushed_low
+                if verdict.rate is None or pending is not None:
+                    continue      # one push on its way at a time
+                lands = at_s + offset + push_s
+                if faults.code_at(lands) in (1, 4):
+                    continue      # the push is lost with the traffic signal
+                pending = (lands, verdict.rate)
+        if pending is None or pending[0] >= at_s + tick:
+            continue
+        # The push reaches the policy push_s after it was sent, with the arrival rate it
+        # implies; what it asks for is kept to the second (the engine's own view: next tick).
+        second, arriving = pending
+        pending = None
+        pushed = last_observation._replace(
+            at_s=float(second), request_rate=arriving, latency_within_slo=False,
+            cpu_utilization=1.0, web_ready=web_ready[i], web_requested=web_now, age_s=0.0,
+            pushed=True)
+        decision, state = decide(pushed, state)
+        asked = bound(decision.web.replicas)
+        if asked != web_now:
+            web_now, web_changed = asked, i + 1
+            patches_web.append((second, asked))
+        asked = sized(decision.web.size)
+        if asked != web_size_now:
+            web_size_now, web_resized, resized = asked, i + 1, True
+            patches_web_size.append((second, asked))
+        asked = bound(decision.workers.replicas)
+        if asked != workers_now:
+            workers_now, workers_changed = asked, i + 1
+            patches_workers.append((second, asked))
+        asked = sized(decision.workers.size)
+        if asked != workers_size_now:
+            workers_size_now, workers_resized, resized = asked, i + 1, True
+            patches_workers_size.append((second, asked))
 
     return RequestedReplicas(
         web=BlockSeries(web_requested[pre:], tick, patches_web, np.int64),
