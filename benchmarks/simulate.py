@@ -7,7 +7,8 @@ policy. The machine this runs on may be shared: CPU seconds say more than wall s
     python -m benchmarks.simulate [--traces DIR] [--trace NAME ...] [--policy NAME ...]
                                   [--no-push] [--max-pod-size N]   # the live platform: 1
                                   [--push-at SHARE] [--push-noise-sd N]   # live: 2
-                                  [--push-mean-s S] [--arrival-noise D] [--noise-seed N]
+                                  [--push-mean-s S] [--push-confirm-s S]
+                                  [--arrival-noise D] [--noise-seed N]
                                   [--no-forecast]   # peakshop without what the past says
 """
 
@@ -52,6 +53,9 @@ def main() -> None:
                              "(2) keeps against a second's noise")
     parser.add_argument("--push-mean-s", type=int, default=ClusterSettings().push_mean_s,
                         help="seconds of arrivals the push judges the mean of")
+    parser.add_argument("--push-confirm-s", type=int,
+                        default=ClusterSettings().push_confirm_s,
+                        help="seconds in a row that mean must pass the threshold")
     parser.add_argument("--arrival-noise", type=float,
                         default=ClusterSettings().arrival_noise,
                         help="a second's arrivals vary with this variance-to-mean ratio "
@@ -64,6 +68,7 @@ def main() -> None:
     cluster = ClusterSettings(push=not options.no_push, max_pod_size=options.max_pod_size,
                               push_at=options.push_at, push_noise_sd=options.push_noise_sd,
                               push_mean_s=options.push_mean_s,
+                              push_confirm_s=options.push_confirm_s,
                               arrival_noise=options.arrival_noise,
                               noise_seed=options.noise_seed)
     policies = options.policy or list(POLICY_NAMES)

@@ -70,6 +70,7 @@ class PushRule:
     noise_sd: float = 2.0
     window_s: float = 1.0         # seconds the busy workers are averaged over by the pods
     mean_of: int = 1              # samples (seconds) the scaler averages before judging
+    confirm_s: int = 1            # ... and how many such means in a row must pass the mark
 
     @property
     def busy_at(self) -> float:
@@ -107,19 +108,23 @@ class PushVerdict:
 
 def judge_arrivals(arrivals: float | None, capacity: float, rule: PushRule,
                    pushed: float | None = None) -> PushVerdict:
-    """Whether arrivals (the mean of the rule's last `mean_of` samples) over `capacity`
-    ready replicas (times their in-pod size) are a push, `pushed` being what was pushed
-    since they last were below the mark. Pure; the simulator's pods use it second by second.
+    """Whether arrivals over `capacity` ready replicas (times their in-pod size) are a push,
+    `pushed` being the arrivals pushed since they last were below the mark. `arrivals` is the
+    lowest of the rule's last `confirm_s` means of `mean_of` samples. Pure; the simulator's
+    pods use it second by second.
 
     A push when they pass `threshold` for the first time since they were below the mark, or
     rise by RISING past what was pushed: sent when pressure starts or keeps rising, not while
-    it merely stays.
+    it merely stays. The rate pushed is the lower bound (arrivals less the margin): a second
+    that passes the threshold was likely lifted by noise, and the policy plans for the rate it
+    is told, with growth; what rises further is pushed again.
     """
     if arrivals is None or capacity < 1:
         return PushVerdict(None, pushed)
-    if arrivals >= rule.threshold(capacity):
+    threshold = rule.threshold(capacity)
+    if arrivals >= threshold:
         if pushed is None or arrivals > RISING * pushed:
-            return PushVerdict(arrivals, arrivals)
+            return PushVerdict(arrivals - (threshold - rule.mark(capacity)), arrivals)
         return PushVerdict(None, pushed)
     return PushVerdict(None, None if arrivals < rule.mark(capacity) else pushed)
 
@@ -135,7 +140,7 @@ def judge_sample(previous: tuple[float, Pressure] | None, now: float, current: P
       serve at saturation plus what queued up per second;
     - else the busy workers' arrivals are judged by `judge_arrivals`.
     """
-    if arrivals is None and rule.mean_of <= 1:
+    if arrivals is None and rule.mean_of <= 1 and rule.confirm_s <= 1:
         arrivals = busy_arrivals(current.busy_share, ready, rule)
     if previous is not None and now > previous[0]:
         before, elapsed = previous[1], max(now - previous[0], rule.sample_s)
@@ -214,8 +219,8 @@ class BacklogPush:
                  pod_max_rps: float, clock: Callable[[], float] = time.monotonic,
                  wall_clock: Callable[[], float] = time.time, sample_s: float = 1.0,
                  slo_utilization: float = 0.8, push_at: float = PushRule.push_at,
-                 noise_sd: float = PushRule.noise_sd, mean_of: int = PushRule.mean_of
-                 ) -> None:
+                 noise_sd: float = PushRule.noise_sd, mean_of: int = PushRule.mean_of,
+                 confirm_s: int = PushRule.confirm_s) -> None:
         self.backlog = backlog
         self.replicas = replicas
         # The in-pod size the web pods were last given (the controller keeps it): busy
@@ -227,10 +232,11 @@ class BacklogPush:
         # growth is per second at least: two close samples (a round in between) must not
         # make a burst look endless
         self.rule = PushRule(pod_max_rps, slo_utilization, push_at, sample_s, noise_sd,
-                             mean_of=mean_of)
+                             mean_of=mean_of, confirm_s=confirm_s)
         # The arrivals the last samples' busy workers implied (the rule judges their mean);
         # emptied when a sample says nothing, so a mean never spans a gap.
         self._recent: collections.deque[float] = collections.deque(maxlen=max(1, mean_of))
+        self._means: collections.deque[float] = collections.deque(maxlen=max(1, confirm_s))
         self._last: tuple[float, Pressure] | None = None   # (when, what it said)
         self._pushed_low: float | None = None   # pushed since arrivals passed the mark
 
@@ -247,6 +253,7 @@ class BacklogPush:
         self._last = None if current.waiting is None else (now, current)
         if current.waiting is None:
             self._recent.clear()
+            self._means.clear()
             return None
         counts = self.replicas()
         ready = counts.web_ready * self.pod_size()
@@ -255,8 +262,11 @@ class BacklogPush:
             self._recent.clear()
         else:
             self._recent.append(implied)
-        mean = (sum(self._recent) / len(self._recent)
-                if len(self._recent) == self._recent.maxlen else None)
+        if len(self._recent) == self._recent.maxlen:
+            self._means.append(sum(self._recent) / len(self._recent))
+        else:
+            self._means.clear()
+        mean = min(self._means) if len(self._means) == self._means.maxlen else None
         verdict = judge_sample(previous, now, current, ready, self.rule, self._pushed_low,
                                arrivals=mean)
         self._pushed_low, arrivals = verdict.pushed_low, verdict.rate

@@ -37,6 +37,7 @@ class ClusterSettings:
     push_at: float = 0.9               # ... sent once arrivals pass this share of SLO capacity
     push_noise_sd: float = 0.0         # ... by this many sqrt(arrivals/s): a live push's margin
     push_mean_s: int = 1               # ... judging the mean arrivals of this many seconds
+    push_confirm_s: int = 1            # ... past the mark this many seconds in a row
     resize_s: int = 5                  # in-place resize + gunicorn TTIN: extra in-pod capacity
     max_pod_size: float = 2.0          # ... up to this many times a pod's template capacity
     # Signal faults, the same seeded draws for every policy:
@@ -71,6 +72,7 @@ class ClusterSettings:
             "outage_s": self.outage_s >= 0,
             "fault_seed": self.fault_seed >= 0,
             "push_mean_s": 1 <= self.push_mean_s <= 60,
+            "push_confirm_s": 1 <= self.push_confirm_s <= 60,
             "arrival_noise": 0 <= self.arrival_noise <= 100,
             "noise_seed": self.noise_seed >= 0,
         }
@@ -80,7 +82,7 @@ class ClusterSettings:
                 raise ValueError(f"{flag} is out of range: got {getattr(self, name)}")
         for name in ("startup_s", "scrape_s", "rate_window_s", "min_replicas", "max_replicas",
                      "push_s", "resize_s", "outage_s", "fault_seed", "push_mean_s",
-                     "noise_seed"):
+                     "push_confirm_s", "noise_seed"):
             if int(getattr(self, name)) != getattr(self, name):
                 raise ValueError(f"--{name.replace('_', '-')} must be a whole number")
 

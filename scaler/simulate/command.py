@@ -95,6 +95,13 @@ def _date(value: str | None) -> dt.date | None:
               show_default=True, help="Traffic-signal outages of --outage-s per day.")
 @click.option("--outage-s", type=int, default=DEFAULTS.outage_s, show_default=True)
 @click.option("--fault-seed", type=int, default=DEFAULTS.fault_seed, show_default=True)
+@click.option("--push-mean-s", type=int, default=DEFAULTS.push_mean_s, show_default=True,
+              help="Seconds of arrivals whose mean the push judges.")
+@click.option("--push-confirm-s", type=int, default=DEFAULTS.push_confirm_s, show_default=True,
+              help="Seconds in a row that mean must pass the push's threshold.")
+@click.option("--arrival-noise", type=float, default=DEFAULTS.arrival_noise, show_default=True,
+              help="Per-second arrival noise, variance/mean (1: Poisson, as live; 0: none).")
+@click.option("--noise-seed", type=int, default=DEFAULTS.noise_seed, show_default=True)
 @click.pass_context
 def simulate(ctx: click.Context, trace_path: str, policy: str, events_path: str | None,
              history_path: str | None, season_start: str | None, history_start: str | None,

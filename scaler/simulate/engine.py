@@ -6,10 +6,14 @@ nothing changes: the rate is held, decisions land on tick boundaries and so do p
 ready, and the order backlog moves linearly. Stepping tick by tick is therefore exactly the
 1-second model, 15 times faster than walking every second.
 
-Two things land between ticks, and are kept to the second for the figures: a push (a policy
-that listens hears a listen backlog `push_s` into the tick and its decision is asked for
-then) and an in-pod resize (in effect `resize_s` after it was asked for). The engine's own
-view of them, which only feeds later observations, rounds both up to the next tick.
+Two things land between ticks, and are kept to the second for the figures: a push (the
+pods judge each second's arrivals by the live rule, `scaler.signals.push.judge_arrivals`, and
+a policy that listens hears a push `push_s` after the second that sent it) and an in-pod
+resize (in effect `resize_s` after it was asked for). The engine's own view of them, which
+only feeds later observations, rounds both up to the next tick. With per-second arrival noise
+(`arrival_noise`, scaler/simulate/noise.py) the scraped rates are the means of the noisy
+seconds, and only the ticks whose highest or lowest second could change the push's verdict
+are walked second by second.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from scaler.model import Observation, ScalingDecision
 from scaler.signals.push import RISING, PushRule, judge_arrivals
 from scaler.simulate.cluster import ClusterSettings, web_demand, worker_demand
 from scaler.simulate.faults import FaultPlan, plan_faults
-from scaler.simulate.noise import noisy_arrivals, per_block, trailing_mean
+from scaler.simulate.noise import noisy_arrivals, per_block, trailing_mean, trailing_min
 from scaler.simulate.trace import Trace
 
 
@@ -160,8 +164,10 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
     # The pods' push, by the live rule (scaler/signals/push.py): the mean of the last
     # push_mean_s seconds' arrivals against the ready capacity, second by second.
     rule = PushRule(cluster.pod_max_rps, cluster.slo_utilization, cluster.push_at,
-                    noise_sd=cluster.push_noise_sd, mean_of=cluster.push_mean_s)
-    per_second = bool(cluster.arrival_noise) or cluster.push_mean_s > 1
+                    noise_sd=cluster.push_noise_sd, mean_of=cluster.push_mean_s,
+                    confirm_s=cluster.push_confirm_s)
+    per_second = (bool(cluster.arrival_noise) or cluster.push_mean_s > 1
+                  or cluster.push_confirm_s > 1)
     seen_rps = rps_padded
     if per_second:
         # Each second's arrivals, seeded; the scraped rate and the push see them, demand
@@ -169,7 +175,9 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
         arrivals = noisy_arrivals(trace, cluster.arrival_noise, cluster.noise_seed)
         block_mean, _, _ = per_block(arrivals, tick)
         seen_rps = np.concatenate([np.full(pre, rps[0]), block_mean])
-        pushed_mean = trailing_mean(arrivals, cluster.push_mean_s, float(trace.rps[0]))
+        pushed_mean = trailing_min(
+            trailing_mean(arrivals, cluster.push_mean_s, float(trace.rps[0])),
+            cluster.push_confirm_s, float(trace.rps[0]))
         _, push_high, push_low = per_block(pushed_mean, tick)
         push_high, push_low = push_high.tolist(), push_low.tolist()
         del arrivals, block_mean

@@ -28,14 +28,15 @@ from scaler.simulate.trace import Trace
 
 def noisy_arrivals(trace: Trace, arrival_noise: float, seed: int) -> np.ndarray:
     """Each second's arrivals (float32, one per second of the trace), seeded."""
-    rate = np.repeat(np.asarray(trace.rps, dtype=np.float32), trace.step_s)
+    rate = np.asarray(trace.rps, dtype=np.float32)
     if not arrival_noise:
-        return rate
+        return np.repeat(rate, trace.step_s)
+    # One row per trace step: the rate and its deviation are worked out once a step.
     generator = np.random.default_rng(seed)
-    arrivals = generator.standard_normal(len(rate), dtype=np.float32)
-    arrivals *= np.sqrt(np.float32(arrival_noise) * rate)
-    arrivals += rate
-    return np.maximum(arrivals, 0.0, out=arrivals)
+    arrivals = generator.standard_normal((len(rate), trace.step_s), dtype=np.float32)
+    arrivals *= np.sqrt(np.float32(arrival_noise) * rate)[:, None]
+    arrivals += rate[:, None]
+    return np.maximum(arrivals, 0.0, out=arrivals).ravel()
 
 
 def trailing_mean(values: np.ndarray, seconds: int, before: float) -> np.ndarray:
@@ -49,6 +50,18 @@ def trailing_mean(values: np.ndarray, seconds: int, before: float) -> np.ndarray
         total += padded[seconds - 1 - lag : len(padded) - lag]
     total /= np.float32(seconds)
     return total
+
+
+def trailing_min(values: np.ndarray, seconds: int, before: float) -> np.ndarray:
+    """out[t] = min(values[t - seconds + 1 .. t]), the seconds before the first being
+    `before`."""
+    if seconds <= 1:
+        return values
+    padded = np.concatenate([np.full(seconds - 1, before, dtype=values.dtype), values])
+    lowest = padded[seconds - 1:].copy()
+    for lag in range(1, seconds):
+        np.minimum(lowest, padded[seconds - 1 - lag : len(padded) - lag], out=lowest)
+    return lowest
 
 
 def per_block(values: np.ndarray, tick: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

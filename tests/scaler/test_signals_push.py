@@ -17,6 +17,7 @@ from scaler.signals.push import (
     Pressure,
     PushRule,
     PushVerdict,
+    judge_arrivals,
     judge_sample,
     pushed_rate,
 )
@@ -168,7 +169,9 @@ def test_busy_workers_must_pass_the_mark_beyond_a_seconds_noise(ready, busy, pus
     rate = pushed_rate(None, 1.0, Pressure(0, busy), ready, rule)
     assert (rate is not None) is pushed
     if pushed:
-        assert rate == pytest.approx(busy * ready * 40.0)   # the estimate, not its bound
+        # the lower bound: the estimate less the margin (a second past it is likely noise)
+        mark = 0.9 * 0.8 * 40.0 * ready
+        assert rate == pytest.approx(busy * ready * 40.0 - 2.0 * mark ** 0.5)
 
 
 def test_no_push_without_ready_replicas_to_measure_against():
@@ -236,3 +239,49 @@ def test_the_controller_tells_the_push_the_size_it_gave_the_pods():
     assert push.pod_size() == 1.0
     controller.web_pod_size = 1.5          # as _resize_web records a resize
     assert push.pod_size() == 1.5
+
+
+# --- the rule's shape, as one table: judge_arrivals is what the simulator's pods run too ---
+
+# 10 ready replicas: the mark (0.9 of 320/s SLO capacity) is 288/s; a margin of 2
+# deviations of a 1 s mean at the mark is 2 x sqrt(288) ~ 33.9/s: a threshold of ~321.9/s.
+SHAPE = PushRule(pod_max_rps=40.0, push_at=0.9, noise_sd=2.0)
+MARGIN = 2.0 * 288.0 ** 0.5
+
+
+@pytest.mark.parametrize(("arrivals", "pushed", "verdict"), [
+    (280.0, None, PushVerdict(None, None)),                  # below the mark: quiet
+    (300.0, None, PushVerdict(None, None)),                  # past the mark, within noise
+    (325.0, None, PushVerdict(325.0 - MARGIN, 325.0)),       # past the threshold: a push
+    (330.0, 325.0, PushVerdict(None, 325.0)),                # staying: heard already
+    (345.0, 325.0, PushVerdict(345.0 - MARGIN, 345.0)),      # 5 % more: pushed again
+    (300.0, 325.0, PushVerdict(None, 325.0)),                # a dip above the mark: same crowd
+    (280.0, 325.0, PushVerdict(None, None)),                 # below the mark: the episode ends
+    (None, 325.0, PushVerdict(None, 325.0)),                 # nothing said: nothing changes
+])
+def test_judge_arrivals_table(arrivals, pushed, verdict):
+    heard = judge_arrivals(arrivals, 10, SHAPE, pushed)
+    assert heard.pushed_low == (None if verdict.pushed_low is None
+                                else pytest.approx(verdict.pushed_low))
+    assert heard.rate == (None if verdict.rate is None else pytest.approx(verdict.rate))
+
+
+def test_a_mean_of_seconds_in_a_row_must_pass_before_the_live_push_is_heard():
+    """mean_of 2, confirm_s 2: three samples make the first pair of means; a sample that
+    says nothing starts the count over (a rise to 400/s, 5 % past the 380/s pushed, is
+    heard three samples after it)."""
+    said = [Pressure(0, 0.95)] * 3 + [Pressure(None)] + [Pressure(0, 1.0)] * 3
+    push = BacklogPush(SaidPressure(*said), lambda: ReplicaCounts(10, 10, 1, 1),
+                       pod_max_rps=40.0, clock=SteppedClock(), push_at=0.9, noise_sd=1.0,
+                       mean_of=2, confirm_s=2)
+    heard = []
+    for _ in said:
+        heard.append(push.heard(SCRAPED) is not None)
+        push.clock.now += 1.0
+    assert heard == [False, False, True, False, False, False, True]
+    # 380/s against 288 + sqrt(288 / 2) = 300/s: pushed at the lower bound, 368/s
+    again = BacklogPush(SaidPressure(*[Pressure(0, 0.95)] * 3), lambda: ReplicaCounts(
+        10, 10, 1, 1), pod_max_rps=40.0, clock=SteppedClock(), push_at=0.9, noise_sd=1.0,
+        mean_of=2, confirm_s=2)
+    again.heard(SCRAPED), again.heard(SCRAPED)
+    assert again.heard(SCRAPED).request_rate == pytest.approx(380.0 - (288.0 / 2) ** 0.5)
