@@ -102,6 +102,10 @@ def test_report_puts_every_policy_side_by_side(flash_sale, traces_dir, tmp_path)
     # inf would turn max_queue_age_s into NaN, which is not JSON
     (["--worker-orders-per-s", "inf"], "--worker-orders-per-s is out of range"),
     (["--season-start", "1st of October"], "is not a date: write it as YYYY-MM-DD"),
+    (["--arrival-noise", "-1"], "--arrival-noise is out of range: got -1.0"),
+    (["--arrival-noise", "nan"], "--arrival-noise is out of range"),
+    (["--push-mean-s", "0"], "--push-mean-s is out of range: got 0"),
+    (["--push-confirm-s", "61"], "--push-confirm-s is out of range: got 61"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(flash_sale, args, message):
     options = dict({"--trace": str(flash_sale), "--policy": "peakshop"},
@@ -143,3 +147,19 @@ def test_a_previous_season_aligned_by_weekday_warns_of_a_recurring_rise(tmp_path
     assert warned["history_shift_days"] == 2
     assert blind["slo_violation_seconds"] > 0
     assert warned["slo_violation_seconds"] < blind["slo_violation_seconds"]
+
+
+def test_arrival_noise_is_seeded_and_said_in_the_settings(flash_sale):
+    """The same seed gives the same figures; the settings say which noise was drawn."""
+    def run(*extra):
+        result = invoke("--trace", flash_sale, "--policy", "hpa-cpu", "--json",
+                        "--arrival-noise", "1", *extra)
+        assert result.exit_code == 0, result.output
+        summary = json.loads(result.stdout)
+        summary.pop("simulated_in_s")        # how long it took, the one thing that varies
+        return summary
+
+    first, again = run(), run()
+    assert first == again
+    assert (first["settings"]["arrival_noise"], first["settings"]["noise_seed"]) == (1.0, 0)
+    assert run("--noise-seed", "5")["settings"]["noise_seed"] == 5
