@@ -7,13 +7,14 @@ replicas serve at saturation plus what queues up per second.
 
 Where the pods also say how many of their workers are busy (on Kubernetes beside the
 backlog, locally when the storefront publishes it), the push comes before anything queues:
-once the arrivals they imply pass `push_at` of the ready replicas' SLO capacity and are
-still rising, as the simulator's pods push (docs/simulation.md, "The levers"). A busy share
-`b` of the workers means arrivals of `b x pod_max_rps` per ready replica (a worker is busy
-for its share of the arrivals). Unlike the simulator's steady rates, a second's arrivals
-vary by about their square root, and the policy keeps pods right below 0.9 of their SLO
-capacity: so live the mark is 0.95 (a busy share of 0.76), and it must be passed by two of
-those deviations (docs/scaler.md, "Why 0.95 and a margin").
+once the arrivals they imply pass `push_at` of the ready replicas' SLO capacity by more than
+a second's noise and are still rising (`judge_arrivals`, the one rule the simulator's pods
+run too). A busy share `b` of the workers means arrivals of `b x pod_max_rps` per ready
+replica (a worker is busy for its share of the arrivals). A second's arrivals vary by about
+their square root, and the policy keeps pods right below 0.9 of their SLO capacity: the
+mark is 0.92 (a busy share of 0.736), passed by 1.75 of those deviations, and the rate
+pushed is that lower bound; chosen on the simulator with per-second arrival noise by both
+of its costs (docs/simulation.md, "The push rule, chosen on the noisy platform").
 """
 
 from __future__ import annotations
@@ -62,15 +63,21 @@ class PushRule:
     # Share of the ready replicas' SLO capacity. The policy sizes pods for 0.9 of it, so a
     # steady load sits just below 0.9 and a second's arrivals cross it by chance all the
     # time: the margin below is what tells a rise from that noise (docs/scaler.md).
-    push_at: float = 0.95
+    push_at: float = 0.92
     sample_s: float = 1.0         # growth is per second at least
     # A second's arrivals vary by about their square root (Poisson) even when the rate does
     # not: the mean of the last `mean_of` samples must pass the mark by this many standard
     # deviations of such a mean at the mark (0: no margin, for steady rates).
-    noise_sd: float = 2.0
+    noise_sd: float = 1.75
     window_s: float = 1.0         # seconds the busy workers are averaged over by the pods
     mean_of: int = 1              # samples (seconds) the scaler averages before judging
     confirm_s: int = 1            # ... and how many such means in a row must pass the mark
+    # A second, slower look (0: none): the mean of the last `long_mean_of` samples past the
+    # mark by `long_noise_sd` deviations of that mean. A rise just past the pods' capacity
+    # hides in a second's noise, most on small Deployments; a longer mean hears it within
+    # seconds instead of at the next scrape.
+    long_mean_of: int = 0
+    long_noise_sd: float = 2.0
 
     @property
     def busy_at(self) -> float:
@@ -80,6 +87,13 @@ class PushRule:
     def mark(self, capacity: float) -> float:
         """Arrivals per second at `push_at` of the SLO capacity of `capacity` replicas."""
         return self.busy_at * capacity * self.pod_max_rps
+
+    def long_threshold(self, capacity: float) -> float:
+        """`threshold` for the mean of `long_mean_of` samples (infinite when there is none)."""
+        if self.long_mean_of <= 0:
+            return math.inf
+        mark = self.mark(capacity)
+        return mark + self.long_noise_sd * math.sqrt(mark / (self.window_s * self.long_mean_of))
 
     def threshold(self, capacity: float) -> float:
         """Arrivals per second (the mean of `mean_of` samples) that are a push: the mark,
@@ -107,31 +121,43 @@ class PushVerdict:
 
 
 def judge_arrivals(arrivals: float | None, capacity: float, rule: PushRule,
-                   pushed: float | None = None) -> PushVerdict:
+                   pushed: float | None = None, long_arrivals: float | None = None
+                   ) -> PushVerdict:
     """Whether arrivals over `capacity` ready replicas (times their in-pod size) are a push,
     `pushed` being the arrivals pushed since they last were below the mark. `arrivals` is the
-    lowest of the rule's last `confirm_s` means of `mean_of` samples. Pure; the simulator's
+    lowest of the rule's last `confirm_s` means of `mean_of` samples; `long_arrivals` the mean
+    of its last `long_mean_of` (None: not known, or no such look). Pure; the simulator's
     pods use it second by second.
 
-    A push when they pass `threshold` for the first time since they were below the mark, or
-    rise by RISING past what was pushed: sent when pressure starts or keeps rising, not while
-    it merely stays. The rate pushed is the lower bound (arrivals less the margin): a second
-    that passes the threshold was likely lifted by noise, and the policy plans for the rate it
-    is told, with growth; what rises further is pushed again.
+    A push when either passes its threshold for the first time since arrivals were below
+    the mark, or rises by RISING past what was pushed: sent when pressure starts or keeps
+    rising, not while it merely stays. The rate pushed is the lower bound (the mean less its
+    margin): a mean that passes the threshold was likely lifted by noise, and the policy
+    plans for the rate it is told, with growth; what rises further is pushed again.
     """
     if arrivals is None or capacity < 1:
         return PushVerdict(None, pushed)
+    mark = rule.mark(capacity)
     threshold = rule.threshold(capacity)
+    level = rate = None
     if arrivals >= threshold:
-        if pushed is None or arrivals > RISING * pushed:
-            return PushVerdict(arrivals - (threshold - rule.mark(capacity)), arrivals)
+        level, rate = arrivals, arrivals - (threshold - mark)
+    if long_arrivals is not None:
+        long_threshold = rule.long_threshold(capacity)
+        if long_arrivals >= long_threshold and (level is None or long_arrivals > level):
+            level = long_arrivals
+            rate = max(rate or 0.0, long_arrivals - (long_threshold - mark))
+    if level is not None:
+        if pushed is None or level > RISING * pushed:
+            return PushVerdict(rate, level)
         return PushVerdict(None, pushed)
-    return PushVerdict(None, None if arrivals < rule.mark(capacity) else pushed)
+    return PushVerdict(None, None if arrivals < mark else pushed)
 
 
 def judge_sample(previous: tuple[float, Pressure] | None, now: float, current: Pressure,
                  ready: float, rule: PushRule, pushed_low: float | None = None,
-                 arrivals: float | None = None) -> PushVerdict:
+                 arrivals: float | None = None, long_arrivals: float | None = None
+                 ) -> PushVerdict:
     """Whether `current` (sampled at `now`, after `previous`) is a push, `ready` being the
     ready replicas times their in-pod size; `arrivals`, the mean the busy workers implied
     over the rule's last `mean_of` samples (None: this sample's alone). Pure.
@@ -148,7 +174,7 @@ def judge_sample(previous: tuple[float, Pressure] | None, now: float, current: P
                 and current.waiting > before.waiting):
             rate = ready * rule.pod_max_rps + (current.waiting - before.waiting) / elapsed
             return PushVerdict(rate, max(arrivals or 0.0, pushed_low or 0.0) or None)
-    return judge_arrivals(arrivals, ready, rule, pushed_low)
+    return judge_arrivals(arrivals, ready, rule, pushed_low, long_arrivals)
 
 
 def pushed_rate(previous: tuple[float, Pressure] | None, now: float, current: Pressure,
@@ -220,7 +246,9 @@ class BacklogPush:
                  wall_clock: Callable[[], float] = time.time, sample_s: float = 1.0,
                  slo_utilization: float = 0.8, push_at: float = PushRule.push_at,
                  noise_sd: float = PushRule.noise_sd, mean_of: int = PushRule.mean_of,
-                 confirm_s: int = PushRule.confirm_s) -> None:
+                 confirm_s: int = PushRule.confirm_s,
+                 long_mean_of: int = PushRule.long_mean_of,
+                 long_noise_sd: float = PushRule.long_noise_sd) -> None:
         self.backlog = backlog
         self.replicas = replicas
         # The in-pod size the web pods were last given (the controller keeps it): busy
@@ -232,11 +260,13 @@ class BacklogPush:
         # growth is per second at least: two close samples (a round in between) must not
         # make a burst look endless
         self.rule = PushRule(pod_max_rps, slo_utilization, push_at, sample_s, noise_sd,
-                             mean_of=mean_of, confirm_s=confirm_s)
+                             mean_of=mean_of, confirm_s=confirm_s,
+                             long_mean_of=long_mean_of, long_noise_sd=long_noise_sd)
         # The arrivals the last samples' busy workers implied (the rule judges their mean);
         # emptied when a sample says nothing, so a mean never spans a gap.
         self._recent: collections.deque[float] = collections.deque(maxlen=max(1, mean_of))
         self._means: collections.deque[float] = collections.deque(maxlen=max(1, confirm_s))
+        self._long: collections.deque[float] = collections.deque(maxlen=max(1, long_mean_of))
         self._last: tuple[float, Pressure] | None = None   # (when, what it said)
         self._pushed_low: float | None = None   # pushed since arrivals passed the mark
 
@@ -254,21 +284,27 @@ class BacklogPush:
         if current.waiting is None:
             self._recent.clear()
             self._means.clear()
+            self._long.clear()
             return None
         counts = self.replicas()
         ready = counts.web_ready * self.pod_size()
         implied = busy_arrivals(current.busy_share, ready, self.rule)
         if implied is None:
             self._recent.clear()
+            self._long.clear()
         else:
             self._recent.append(implied)
+            self._long.append(implied)
         if len(self._recent) == self._recent.maxlen:
             self._means.append(sum(self._recent) / len(self._recent))
         else:
             self._means.clear()
         mean = min(self._means) if len(self._means) == self._means.maxlen else None
+        long_mean = (sum(self._long) / len(self._long)
+                     if self.rule.long_mean_of and len(self._long) == self._long.maxlen
+                     else None)
         verdict = judge_sample(previous, now, current, ready, self.rule, self._pushed_low,
-                               arrivals=mean)
+                               arrivals=mean, long_arrivals=long_mean)
         self._pushed_low, arrivals = verdict.pushed_low, verdict.rate
         if arrivals is None:
             return None

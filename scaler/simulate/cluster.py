@@ -38,6 +38,8 @@ class ClusterSettings:
     push_noise_sd: float = 0.0         # ... by this many sqrt(arrivals/s): a live push's margin
     push_mean_s: int = 1               # ... judging the mean arrivals of this many seconds
     push_confirm_s: int = 1            # ... past the mark this many seconds in a row
+    push_long_mean_s: int = 0          # ... or the mean of this many seconds (0: no such look)
+    push_long_noise_sd: float = 2.0    # ... past the mark by this many of its deviations
     resize_s: int = 5                  # in-place resize + gunicorn TTIN: extra in-pod capacity
     max_pod_size: float = 2.0          # ... up to this many times a pod's template capacity
     # Signal faults, the same seeded draws for every policy:
@@ -73,6 +75,8 @@ class ClusterSettings:
             "fault_seed": self.fault_seed >= 0,
             "push_mean_s": 1 <= self.push_mean_s <= 60,
             "push_confirm_s": 1 <= self.push_confirm_s <= 60,
+            "push_long_mean_s": 0 <= self.push_long_mean_s <= 120,
+            "push_long_noise_sd": 0 <= self.push_long_noise_sd <= 10,
             "arrival_noise": 0 <= self.arrival_noise <= 100,
             "noise_seed": self.noise_seed >= 0,
         }
@@ -82,7 +86,7 @@ class ClusterSettings:
                 raise ValueError(f"{flag} is out of range: got {getattr(self, name)}")
         for name in ("startup_s", "scrape_s", "rate_window_s", "min_replicas", "max_replicas",
                      "push_s", "resize_s", "outage_s", "fault_seed", "push_mean_s",
-                     "push_confirm_s", "noise_seed"):
+                     "push_confirm_s", "push_long_mean_s", "noise_seed"):
             if int(getattr(self, name)) != getattr(self, name):
                 raise ValueError(f"--{name.replace('_', '-')} must be a whole number")
 

@@ -165,9 +165,11 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
     # push_mean_s seconds' arrivals against the ready capacity, second by second.
     rule = PushRule(cluster.pod_max_rps, cluster.slo_utilization, cluster.push_at,
                     noise_sd=cluster.push_noise_sd, mean_of=cluster.push_mean_s,
-                    confirm_s=cluster.push_confirm_s)
+                    confirm_s=cluster.push_confirm_s, long_mean_of=cluster.push_long_mean_s,
+                    long_noise_sd=cluster.push_long_noise_sd)
     per_second = (bool(cluster.arrival_noise) or cluster.push_mean_s > 1
-                  or cluster.push_confirm_s > 1)
+                  or cluster.push_confirm_s > 1 or cluster.push_long_mean_s > 0)
+    long_look = cluster.push_long_mean_s > 0
     seen_rps = rps_padded
     if per_second:
         # Each second's arrivals, seeded; the scraped rate and the push see them, demand
@@ -180,9 +182,14 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
             cluster.push_confirm_s, float(trace.rps[0]))
         _, push_high, push_low = per_block(pushed_mean, tick)
         push_high, push_low = push_high.tolist(), push_low.tolist()
+        if long_look:
+            long_mean = trailing_mean(arrivals, cluster.push_long_mean_s, float(trace.rps[0]))
+            long_high = per_block(long_mean, tick)[1].tolist()
         del arrivals, block_mean
     else:
         push_high = push_low = rps.tolist()
+    if not long_look:
+        long_high = push_high
     rate_seen, orders_seen = observed_mean(seen_rps), observed_mean(orders_padded)
     rps_list, orders_list = rps_padded.tolist(), orders_padded.tolist()
     pod_slo = cluster.pod_slo_rps
@@ -304,13 +311,17 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
         # walked second by second.
         limits = marks.get(capacity)
         if limits is None:
-            limits = marks[capacity] = (rule.mark(capacity), rule.threshold(capacity))
-        high = push_high[block]
-        if (high >= limits[1] if pushed_arrivals is None
-                else high > RISING * pushed_arrivals or push_low[block] < limits[0]):
+            limits = marks[capacity] = (rule.mark(capacity), rule.threshold(capacity),
+                                        rule.long_threshold(capacity))
+        high, long = push_high[block], long_high[block]
+        if (high >= limits[1] or long >= limits[2] if pushed_arrivals is None
+                else high > RISING * pushed_arrivals or long > RISING * pushed_arrivals
+                or push_low[block] < limits[0]):
             means = (pushed_mean[at_s : at_s + tick].tolist() if per_second else [high])
+            longs = (long_mean[at_s : at_s + tick].tolist() if long_look
+                     else [None] * len(means))
             for offset, mean in enumerate(means):
-                verdict = judge_arrivals(mean, capacity, rule, pushed_arrivals)
+                verdict = judge_arrivals(mean, capacity, rule, pushed_arrivals, longs[offset])
                 pushed_arrivals = verdict.pushed_low
                 if verdict.rate is None or pending is not None:
                     continue      # one push on its way at a time

@@ -178,7 +178,7 @@ def two_pods(sqlite_template, redis_server, redis_client, tmp_path):
 def test_busy_workers_are_heard_and_the_web_deployment_scaled_before_anything_queues(
         two_pods, cluster, redis_server, redis_client):
     """Every worker of both pods serves a slow request: nothing queues in the accept queues
-    yet, but the pods' busy workers (all of them: 80/s implied, past 0.95 x 0.8 of the SLO
+    yet, but the pods' busy workers (all of them: 80/s implied, past 0.92 x 0.8 of the SLO
     capacity by more than a second's noise) are a push, and the Deployment is scaled within
     the round (an hour long)."""
     cluster.put_object(DEPLOYMENTS, NAMESPACE, "peakshop-web",
@@ -205,9 +205,9 @@ def test_busy_workers_are_heard_and_the_web_deployment_scaled_before_anything_qu
         actuator.close()
     assert metrics.registry.get_sample_value("peakshop_scaler_pushes_total") >= 1
     pushed = [seen for seen in controller.recent if seen.pushed]
-    # the arrivals the busy workers of two ready pods imply: past 0.76 of their 2 x 40/s,
-    # at most all of it (a queue that grew would have said more than 80/s)
-    assert any(0.76 * 2 * settings.capacity.pod_max_rps < seen.request_rate
+    # the arrivals the busy workers of two ready pods imply, at their lower bound: past the
+    # mark, 0.736 of their 2 x 40/s, at most all of it (a queue that grew would say more)
+    assert any(0.736 * 2 * settings.capacity.pod_max_rps < seen.request_rate
                <= 2 * settings.capacity.pod_max_rps for seen in pushed)
     assert controller.last_decision.web.reason is Reason.PUSHED_BACKLOG
     (event,) = [event for event in cluster.objects_of("v1/events")

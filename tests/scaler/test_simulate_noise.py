@@ -113,12 +113,17 @@ def test_a_sustained_rise_past_the_pods_is_heard_within_seconds(rule):
     assert heard and 602 <= heard[0] <= 606
 
 
-def test_the_simulators_pods_push_by_the_live_rule_at_the_same_second():
+@pytest.mark.parametrize(("rule", "rise"), [
+    ({"push_at": 0.9, "push_noise_sd": 3.0, "push_mean_s": 2}, 1.1),
+    ({"push_at": 0.92, "push_noise_sd": 1.75, "push_long_mean_s": 5,
+      "push_long_noise_sd": 2.0}, 1.02),
+])
+def test_the_simulators_pods_push_by_the_live_rule_at_the_same_second(rule, rise):
     """The same noisy seconds, fed to the live scaler's BacklogPush as busy workers (one
     sample a second, 10 ready pods of 2 workers) and replayed by the simulator: the first
     push of the rise is heard at the same second (plus the push's delivery, push_s)."""
-    cluster = ClusterSettings(push_at=0.9, push_noise_sd=3.0, push_mean_s=2, **TEN_PODS)
-    trace = trace_from_rates(np.array([0.85 * 320] * 10 + [1.1 * 320] * 2), np.zeros(12))
+    cluster = ClusterSettings(**rule, **TEN_PODS)
+    trace = trace_from_rates(np.array([0.85 * 320] * 10 + [rise * 320] * 2), np.zeros(12))
     simulated = [at for at in pushes(cluster, trace) if at >= 540]
     arrivals = noisy_arrivals(trace, cluster.arrival_noise, cluster.noise_seed).tolist()
 
@@ -132,7 +137,9 @@ def test_the_simulators_pods_push_by_the_live_rule_at_the_same_second():
 
     source = Seconds()
     live = BacklogPush(source, lambda: ReplicaCounts(10, 10, 1, 1), pod_max_rps=40.0,
-                       push_at=0.9, noise_sd=3.0, mean_of=2,
+                       push_at=cluster.push_at, noise_sd=cluster.push_noise_sd,
+                       mean_of=cluster.push_mean_s, long_mean_of=cluster.push_long_mean_s,
+                       long_noise_sd=cluster.push_long_noise_sd,
                        clock=lambda: float(source.second))
     last = Observation(at_s=0.0, request_rate=272.0, latency_p95_s=None,
                        latency_within_slo=True, cpu_utilization=0.7, queue_backlog=0,
