@@ -8,7 +8,7 @@ hpa-cpu's SLO-violation seconds, <= 1.10x the oracle's replica-seconds). With `-
 each cell sums N noise seeds (figures and baselines alike).
 
     python -m benchmarks.simulate_push_rules [--arrival-noise D] [--noise-seed N] [--seeds N]
-                                             [--rule AT,SD,MEAN_S[,IN_A_ROW[,LONG_S,LONG_SD]] ...] [--trace NAME ...]
+        [--rule AT,SD,MEAN_S[,IN_A_ROW[,LONG_S,LONG_SD]] ...] [--trace NAME ...]
 """
 
 from __future__ import annotations

@@ -105,8 +105,9 @@ def build_signals(settings: ScalerSettings, actuator: Actuator,
 def build_push(settings: ScalerSettings, actuator: Actuator):
     """The storefront's listen backlog, heard every second between rounds: locally from its
     socket, on Kubernetes from what the web pods publish to Redis (with their busy workers:
-    a push at 0.9 of the SLO capacity, as the simulator's pods). None with --no-push, or on
-    Kubernetes without Redis to read it from."""
+    a push past 0.92 of the SLO capacity by a second's noise, `judge_arrivals`, the rule the
+    simulator's pods run). None with --no-push, or on Kubernetes without Redis to read it
+    from."""
     if not settings.push:
         return None
     from scaler.signals.push import BacklogPush
@@ -125,7 +126,8 @@ def build_push(settings: ScalerSettings, actuator: Actuator):
 
         backlog = ListenBacklog(urlparse(settings.metrics_url).port or 80)
         if settings.redis_url:
-            # The storefront's master may publish its busy workers there: a push at 0.9.
+            # The storefront's master may publish its busy workers there: a push before
+            # anything queues (PushRule).
             from scaler.signals.push import PublishedBacklog, SocketAndPublished
 
             backlog = SocketAndPublished(backlog, PublishedBacklog(client_from_url(

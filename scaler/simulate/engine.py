@@ -192,8 +192,8 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
         long_high = push_high
     rate_seen, orders_seen = observed_mean(seen_rps), observed_mean(orders_padded)
     rps_list, orders_list = rps_padded.tolist(), orders_padded.tolist()
-    pod_slo = cluster.pod_slo_rps
-    marks: dict[float, tuple[float, float]] = {}   # capacity -> (mark, threshold)
+    # capacity -> (mark, threshold, threshold of the longer look)
+    marks: dict[float, tuple[float, float, float]] = {}
     pushed_arrivals: float | None = None    # what was pushed since arrivals passed the mark
     pending: tuple[int, float] | None = None   # a push on its way: (second it lands, rate)
     max_size = cluster.max_pod_size
