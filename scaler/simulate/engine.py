@@ -177,6 +177,7 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
         arrivals = noisy_arrivals(trace, cluster.arrival_noise, cluster.noise_seed)
         block_mean, _, _ = per_block(arrivals, tick)
         seen_rps = np.concatenate([np.full(pre, rps[0]), block_mean])
+    if per_second and listens:
         pushed_mean = trailing_min(
             trailing_mean(arrivals, cluster.push_mean_s, float(trace.rps[0])),
             cluster.push_confirm_s, float(trace.rps[0]))
@@ -185,7 +186,6 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
         if long_look:
             long_mean = trailing_mean(arrivals, cluster.push_long_mean_s, float(trace.rps[0]))
             long_high = per_block(long_mean, tick)[1].tolist()
-        del arrivals, block_mean
     else:
         push_high = push_low = rps.tolist()
     if not long_look:
