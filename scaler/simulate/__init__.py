@@ -19,8 +19,11 @@ How the written model is read, where it leaves room:
 
 - Platform features (docs/simulation.md): ready capacity is ready pods x the in-pod size in
   effect (a resize serves resize_s after it is asked for, a cut at once, and costs its size);
-  policies that listen hear a push push_s after arrivals pass push_at of the ready capacity;
-  scrapes fail on a seeded schedule (faults.py), the same for every policy.
+  policies that listen hear a push push_s after the second the pods' rule (the live one,
+  `scaler.signals.push.judge_arrivals`) heard arrivals pass push_at of the ready capacity by
+  its margin; scrapes fail on a seeded schedule (faults.py), the same for every policy.
+- Per-second arrival noise (noise.py, arrival_noise > 0): each second's arrivals are drawn
+  around the rate, seeded; scraped rates and the push see them, demand keeps the rate.
 
 The closed-loop engine (`engine.py`) steps in ticks in which nothing changes (15 s with the
 defaults), which is exact for the 1-second model; the tests check it against a plain
