@@ -47,13 +47,15 @@ class AsyncLine:
         self.breaker = RedisBreaker()
 
     async def admit(self, slug: str, place_number: int | None, overloaded: bool,
-                    rate_cut: float | None = None) -> Admission:
+                    rate_cut: float | None = None, may_open: bool | None = None,
+                    rate_rise: float | None = None) -> Admission:
         if self.breaker.open():
             return Admission(Outcome.NO_ROOM)
         try:
             answer = await self._script(keys=[room_key(slug)],
                                         args=script_args(self.settings, place_number,
-                                                         overloaded, rate_cut))
+                                                         overloaded, rate_cut, may_open,
+                                                         rate_rise))
         except (redis.RedisError, OSError) as error:
             return self.breaker.tripped(error)
         return admission_from_answer(answer)
@@ -77,16 +79,19 @@ class EdgeRoom:
         self._no_room_until: dict[str, float] = {}
 
     async def decide(self, slug: str, ticket: str | None, overloaded: bool,
-                     rate_cut: float | None = None) -> RoomAnswer:
+                     rate_cut: float | None = None, may_open: bool | None = None,
+                     rate_rise: float | None = None) -> RoomAnswer:
         """The room's answer for a visitor of `slug` presenting `ticket` (or none);
-        `rate_cut`: by what an overloaded gate asks the admission rate to be multiplied."""
+        `rate_cut`: by what an overloaded gate asks the admission rate to be multiplied;
+        `may_open`: whether its overload lasted long enough to open the room; `rate_rise`:
+        by what a calm gate asks the rate to grow (`service.script_args`)."""
         if self.tickets.has_pass(ticket, slug):
             return RoomAnswer(admitted=True)
         if self._no_room_until.get(slug, 0.0) > time.monotonic():
             return RoomAnswer()
         place = self.tickets.read_place(ticket, slug)
         admission = await self.line.admit(slug, place.number if place else None, overloaded,
-                                          rate_cut)
+                                          rate_cut, may_open, rate_rise)
         if admission.outcome is Outcome.NO_ROOM:
             if len(self._no_room_until) >= OFF_CACHE_MAX_SHOPS:
                 self._no_room_until.clear()

@@ -142,6 +142,76 @@ def admission_rate_cut(signals: LoadSignals, backlog_a_second_ago: int,
     return max(DEEPEST_CUT, min(GENTLE_CUT, target_s / wait_s))
 
 
+# --- behind the gate: gunicorn's load as gunicorn measures it ---------------------------------
+# gunicorn's capacity is busy this much before the gate's queue is taken as gunicorn's: below
+# it the workers idle between requests, and a queue at the gate is the gate's own delay.
+BUSY_MARK = 0.75
+GENTLE_RISE = 1.05     # the rate's rise in a calm second without headroom to measure by
+STEEPEST_RISE = 1.5    # at most this in one second: load follows the rate a few seconds late
+OPEN_AFTER_SAMPLES = 3  # overload sampled every 0.5 s: over target for a second and more
+
+
+@dataclass(frozen=True)
+class UpstreamLoad:
+    """What the gate knows of gunicorn's load, by gunicorn's own clock.
+
+    The gate's own time per request (from sending it to relaying the answer) includes the
+    gate's event-loop lag: with the crowd's arrivals and refreshes to answer, the gate's loop
+    falls behind and the time looks long while gunicorn idles. So gunicorn times each request
+    itself and tells the gate (`waiting_room.service_time`).
+    """
+
+    waiting: int              # let-in requests waiting at the gate for a slot
+    service_time_s: float     # gunicorn's own mean time per request (0: nothing measured)
+    busy_share: float | None  # share of gunicorn's capacity busy over the last second
+    slots: int                # requests the gate lets into gunicorn at once
+
+    def signals(self, busy: bool = True) -> LoadSignals:
+        """As a web process's signals: the gate's queue as the backlog (when it counts)."""
+        return LoadSignals(listen_backlog=self.waiting if busy else 0,
+                           service_time_s=self.service_time_s, concurrency=self.slots)
+
+
+def upstream_level(load: UpstreamLoad, thresholds: LoadThresholds) -> LoadLevel:
+    """gunicorn's load level behind the gate (no side effects).
+
+    The queue at the gate counts only while gunicorn is busy (`BUSY_MARK`): with workers idle
+    the queue is the gate's delay, which a slower line would not cure. A slow service time
+    counts either way (every request breaks the SLO then).
+    """
+    busy = load.busy_share is None or load.busy_share >= BUSY_MARK
+    return load_level(load.signals(busy), thresholds)
+
+
+def overload_has_lasted(samples: list[bool] | tuple[bool, ...],
+                        needed: int = OPEN_AFTER_SAMPLES) -> bool:
+    """Whether the room may open: overloaded in each of the last `needed` samples.
+
+    A surge's first second forms a short queue even where one worker serves everyone once
+    it has caught up: opening on it would turn away shoppers the shop could have served. A
+    room already open is cut on the overload of the moment (`admission_rate_cut`).
+    """
+    recent = list(samples)[-needed:]
+    return len(recent) >= needed and all(recent)
+
+
+def admission_rate_rise(busy_share: float | None) -> float:
+    """The factor a calm gate asks the room's rate to grow by this second (no side effects).
+
+    The rate rises in proportion to the headroom gunicorn shows: at a busy share `b` under
+    `BUSY_MARK`, admitting `BUSY_MARK / b` times as many would bring it to the mark (load
+    follows the rate). At most `STEEPEST_RISE` a second, since the visitors let in now load
+    gunicorn over the next seconds; at least the gentle rise of old. The line caps it by
+    what it measured served (ADMIT_SCRIPT), so the rate never runs ahead of the visitors who
+    actually come in.
+    """
+    if busy_share is None or busy_share >= BUSY_MARK:
+        return GENTLE_RISE
+    if busy_share <= BUSY_MARK / STEEPEST_RISE:
+        return STEEPEST_RISE
+    return max(GENTLE_RISE, BUSY_MARK / busy_share)
+
+
 def retry_after_s(eta_s: float, *, floor_s: int = 2, ceiling_s: int = 60) -> int:
     """How long a waiting visitor should wait before asking again: half the ETA, bounded.
 

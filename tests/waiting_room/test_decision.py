@@ -9,13 +9,17 @@ from shop.waiting_room.decision import (
     LoadSignals,
     LoadThresholds,
     RequestClass,
+    UpstreamLoad,
     Verdict,
     admission_rate_cut,
+    admission_rate_rise,
     load_level,
+    overload_has_lasted,
     queue_wait_s,
     retry_after_s,
     room_should_open,
     shed_or_admit,
+    upstream_level,
 )
 
 A, S = Verdict.ADMIT, Verdict.SHED
@@ -120,3 +124,57 @@ def test_a_queue_draining_towards_its_target_holds_the_rate():
     assert admission_rate_cut(gate_queue(10), 11, SLO) == pytest.approx(0.5)
     # Growing: cut.
     assert admission_rate_cut(gate_queue(10), 4, SLO) == pytest.approx(0.5)
+
+
+# --- behind the gate: gunicorn's load by gunicorn's own clock ------------------------------
+
+
+@pytest.mark.parametrize(("waiting", "service_s", "busy", "level"), [
+    # 20 let-in requests queue at the gate, gunicorn says 0.1 s each, two slots: a 1 s wait.
+    (20, 0.1, 0.95, LoadLevel.HIGH),          # gunicorn busy: the queue is its
+    (20, 0.1, 0.75, LoadLevel.HIGH),          # at the mark: still its
+    (20, 0.1, 0.5, LoadLevel.NORMAL),         # gunicorn idles half the time: the gate's delay
+    (20, 0.1, 0.0, LoadLevel.NORMAL),
+    (20, 0.1, None, LoadLevel.HIGH),          # busy share unknown: the queue counts, as before
+    (0, 0.6, 0.2, LoadLevel.HIGH),            # slow requests break the SLO however idle
+    (2, 0.1, 0.9, LoadLevel.NORMAL),          # busy but a short queue: 0.1 s ahead
+    (4, 0.1, 0.9, LoadLevel.ELEVATED),        # 0.2 s ahead + 0.1 s: half the SLO passed
+    (500, 0.1, 1.0, LoadLevel.CRITICAL),      # 25 s ahead: requests would time out
+])
+def test_the_gates_queue_counts_only_while_gunicorn_is_busy(waiting, service_s, busy, level):
+    load = UpstreamLoad(waiting=waiting, service_time_s=service_s, busy_share=busy, slots=2)
+    assert upstream_level(load, THRESHOLDS) is level
+
+
+@pytest.mark.parametrize(("samples", "lasted"), [
+    ([], False),
+    ([True], False),                          # a surge's first half second
+    ([True, True], False),                    # ... and its first second
+    ([True, True, True], True),               # over target for more than a second
+    ([False, True, True, True], True),        # the last three count
+    ([True, True, True, False], False),       # it passed
+    ([True, False, True], False),             # on and off: a short queue that drains
+])
+def test_the_room_opens_only_on_an_overload_that_lasted(samples, lasted):
+    assert overload_has_lasted(samples) is lasted
+
+
+@pytest.mark.parametrize(("busy", "rise"), [
+    (None, 1.05),      # nothing measured: the gentle rise of old
+    (1.0, 1.05),       # no headroom
+    (0.75, 1.05),      # at the mark
+    (0.7, 0.75 / 0.7),  # a little headroom: a little faster (7%)
+    (0.6, 1.25),       # 0.75 / 0.6: what would bring gunicorn to the mark
+    (0.5, 1.5),        # half busy: up by half, the steepest
+    (0.1, 1.5),        # idle: still at most half more in one second
+    (0.0, 1.5),
+])
+def test_the_rate_rises_in_proportion_to_gunicorns_headroom(busy, rise):
+    assert admission_rate_rise(busy) == pytest.approx(rise)
+
+
+def test_a_faster_rise_never_falls_below_the_gentle_one():
+    shares = [i / 100 for i in range(0, 101)]
+    rises = [admission_rate_rise(share) for share in shares]
+    assert all(1.05 <= rise <= 1.5 for rise in rises)
+    assert rises == sorted(rises, reverse=True)   # more headroom, never a slower rise
