@@ -262,14 +262,16 @@ class Line:
         self.breaker = RedisBreaker()
 
     def admit(self, slug: str, place_number: int | None, overloaded: bool,
-              rate_cut: float | None = None) -> Admission:
-        """Decide for one visitor without a pass: let in, keep waiting, or no room at all."""
+              rate_cut: float | None = None, may_open: bool | None = None,
+              rate_rise: float | None = None) -> Admission:
+        """Decide for one visitor without a pass: let in, keep waiting, or no room at all
+        (what this process asks of the room: `script_args`)."""
         if self.breaker.open():
             return Admission(Outcome.NO_ROOM)
         try:
             answer = self._script(keys=[room_key(slug)],
                                   args=script_args(self.settings, place_number, overloaded,
-                                                   rate_cut))
+                                                   rate_cut, may_open, rate_rise))
         except redis.RedisError as error:
             # Fail open: the shedder still protects the server without Redis.
             return self.breaker.tripped(error)
