@@ -52,9 +52,9 @@ def fork_gate_processes(processes: int) -> tuple[int, list[int]]:
     return 0, children
 
 
-async def _watch_gates(children: list[int], stop: asyncio.Event) -> None:
+async def _watch_gates(children: list[int], stop: asyncio.Event, died: list[int]) -> None:
     """In the first gate process: one gate process stopping stops them all (and gunicorn),
-    as gunicorn stopping does."""
+    as gunicorn stopping does; its pid goes into `died`."""
     while not stop.is_set():
         for pid in children:
             try:
@@ -65,6 +65,7 @@ async def _watch_gates(children: list[int], stop: asyncio.Event) -> None:
                 log.error("gate process %d exited (status %d): stopping the gate", pid,
                           os.waitstatus_to_exitcode(status))
                 children.remove(pid)
+                died.append(pid)
                 stop.set()
                 return
         await asyncio.sleep(0.5)
@@ -92,9 +93,11 @@ def _stop_gates(children: list[int]) -> None:
 
 async def _serve_as(settings: GateSettings, stop: asyncio.Event, index: int,
                     children: list[int], first_pid: int,
-                    follow: Callable[[], int] | None = None) -> None:
-    """Serve as gate process `index`, watched by or watching the others."""
-    watcher = asyncio.create_task(_watch_gates(children, stop) if index == 0
+                    follow: Callable[[], int] | None = None) -> bool:
+    """Serve as gate process `index`, watched by or watching the others. False when the
+    first one stopped because another gate process died."""
+    died: list[int] = []
+    watcher = asyncio.create_task(_watch_gates(children, stop, died) if index == 0
                                   else _watch_first_gate(first_pid, stop))
     try:
         await serve(settings, stop, follow, index)
@@ -102,6 +105,7 @@ async def _serve_as(settings: GateSettings, stop: asyncio.Event, index: int,
         watcher.cancel()
         if index == 0:
             await asyncio.to_thread(_stop_gates, children)
+    return not died
 
 
 def run_gate(settings: GateSettings) -> None:
@@ -109,14 +113,16 @@ def run_gate(settings: GateSettings) -> None:
     first_pid = os.getpid()
     index, children = fork_gate_processes(settings.processes)
 
-    async def main() -> None:
+    async def main() -> bool:
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        await _serve_as(settings, stop, index, children, first_pid)
+        return await _serve_as(settings, stop, index, children, first_pid)
 
-    asyncio.run(main())
+    healthy = asyncio.run(main())
     if index:
         os._exit(0)   # a forked gate process: nothing of the first one's exit is its own
+    if not healthy:
+        sys.exit(1)
 
 
 def private_address() -> str:
@@ -159,14 +165,14 @@ def run_gunicorn_behind_gate(settings: GateSettings) -> int:
         follow = None if "PEAKSHOP_GATE_UPSTREAM_CONCURRENCY" in os.environ else (
             lambda: _worker_count(gunicorn.pid))
         try:
-            await _serve_as(settings, stop, index, children, first_pid, follow)
+            healthy = await _serve_as(settings, stop, index, children, first_pid, follow)
         finally:
             if watcher is not None:
                 watcher.cancel()
         if index:
             return 0
         status = await asyncio.to_thread(_stop_child, gunicorn)
-        return status if status and status > 0 else 0
+        return status if status and status > 0 else (0 if healthy else 1)
 
     status = asyncio.run(main())
     if index:
