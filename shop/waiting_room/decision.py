@@ -212,6 +212,24 @@ def admission_rate_rise(busy_share: float | None) -> float:
     return max(GENTLE_RISE, BUSY_MARK / busy_share)
 
 
+def climbing_eta_s(position: int, admit_per_s: float, climb: float = 1.0) -> float:
+    """Seconds until `position` is served by a line moving at `admit_per_s` that grows by
+    `climb` a second (no side effects).
+
+    While the room is calm `auto` raises its rate every second (`admission_rate_rise`), and
+    an ETA at the rate of the moment overestimates the wait: with the rate `r` times
+    `climb ** t` after t seconds, `r (climb**t - 1) / ln(climb)` visitors are served by t,
+    so the turn of `position` comes at `ln(1 + position ln(climb) / r) / ln(climb)`. A climb
+    of 1 (or none: the room was cut, or is `on`) is the plain `position / r`.
+    """
+    if admit_per_s <= 0 or not math.isfinite(admit_per_s):
+        return math.inf
+    if not (math.isfinite(climb) and climb > 1.0):
+        return position / admit_per_s
+    growth = math.log(min(climb, STEEPEST_RISE))
+    return math.log1p(position * growth / admit_per_s) / growth
+
+
 def retry_after_s(eta_s: float, *, floor_s: int = 2, ceiling_s: int = 60) -> int:
     """How long a waiting visitor should wait before asking again: half the ETA, bounded.
 

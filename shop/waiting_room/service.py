@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import redis
 
-from shop.waiting_room.decision import GENTLE_RISE
+from shop.waiting_room.decision import GENTLE_RISE, climbing_eta_s
 
 log = logging.getLogger(__name__)
 
@@ -52,7 +52,7 @@ ADMIT_SCRIPT = """
 local key = KEYS[1]
 local f = redis.call('HMGET', key, 'mode', 'admit_per_s', 'issued', 'serving', 'moved_at',
   'open', 'rate', 'hot_at', 'tuned_at', 'intake', 'intake_at', 'intake_n', 'name', 'floor',
-  'cut', 'rise', 'tuned_n')
+  'cut', 'rise', 'tuned_n', 'climb')
 local mode = f[1] or 'off'
 if mode == 'off' then return {'off'} end
 local clock = redis.call('TIME')
@@ -83,6 +83,8 @@ local cut = tonumber(f[15])
 -- the smallest rise a calm process asked for, and the visitors let in, since then
 local rise = tonumber(f[16])
 local tuned_n = tonumber(f[17]) or 0
+-- by what the last tuning multiplied the rate, when it raised it (for the ETA)
+local climb = tonumber(f[18])
 if hot then
   hot_at = now
   cut = math.min(cut or asked_cut, asked_cut)
@@ -109,7 +111,9 @@ elseif not open then
   end
 else
   if now - tuned_at >= 1 then
-    if now - hot_at < 1 then rate = math.max(floor, rate * (cut or asked_cut))
+    if now - hot_at < 1 then
+      rate = math.max(floor, rate * (cut or asked_cut))
+      climb = nil
     else
       local step = math.max(0.5, rate * 0.05)
       local wanted = rate * (rise or 1.05)
@@ -119,6 +123,7 @@ else
         local served = tuned_n / math.max(now - tuned_at, 1)
         step = math.max(step, math.min(wanted, served * served_margin) - rate)
       end
+      climb = (rate + step) / rate
       rate = rate + step
     end
     tuned_at, cut, rise, tuned_n = now, nil, nil, 0
@@ -151,8 +156,10 @@ redis.call('HSET', key, 'issued', issued, 'serving', tostring(serving), 'moved_a
   tostring(hot_at), 'tuned_at', tostring(tuned_at), 'intake', tostring(intake),
   'intake_at', tostring(intake_at), 'intake_n', intake_n, 'floor', tostring(floor),
   'cut', cut and tostring(cut) or '', 'rise', rise and tostring(rise) or '',
-  'tuned_n', tuned_n)
-return {outcome, number, position, tostring(rate), f[13] or ''}
+  'tuned_n', tuned_n, 'climb', climb and tostring(climb) or '')
+-- the climb counts for the ETA only while the room is calm: a hot second cuts instead
+local climbing = (open and mode == 'auto' and now - hot_at >= 1 and climb) or 1
+return {outcome, number, position, tostring(rate), f[13] or '', tostring(climbing)}
 """
 
 
@@ -204,11 +211,6 @@ def room_key(slug: str) -> str:
     return KEY_PREFIX + slug
 
 
-def eta_s(position: int, admit_per_s: float) -> float:
-    """Seconds until `position` is served at `admit_per_s` (the line moves at that rate)."""
-    return position / admit_per_s if admit_per_s > 0 else math.inf
-
-
 def script_args(settings: RoomSettings, place_number: int | None,
                 overloaded: bool, rate_cut: float | None = None,
                 may_open: bool | None = None, rate_rise: float | None = None) -> list:
@@ -231,9 +233,10 @@ def admission_from_answer(answer: list) -> Admission:
     if outcome is Outcome.NO_ROOM:
         return Admission(outcome)
     rate = float(_text(answer[3]))
+    climb = float(_text(answer[5])) if len(answer) > 5 else 1.0
     position = int(answer[2])
     return Admission(outcome, number=int(answer[1]), position=position,
-                     eta_s=eta_s(position, rate), shop_name=_text(answer[4]))
+                     eta_s=climbing_eta_s(position, rate, climb), shop_name=_text(answer[4]))
 
 
 class RedisBreaker:

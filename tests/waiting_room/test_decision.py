@@ -13,6 +13,7 @@ from shop.waiting_room.decision import (
     Verdict,
     admission_rate_cut,
     admission_rate_rise,
+    climbing_eta_s,
     load_level,
     overload_has_lasted,
     queue_wait_s,
@@ -178,3 +179,24 @@ def test_a_faster_rise_never_falls_below_the_gentle_one():
     rises = [admission_rate_rise(share) for share in shares]
     assert all(1.05 <= rise <= 1.5 for rise in rises)
     assert rises == sorted(rises, reverse=True)   # more headroom, never a slower rise
+
+
+@pytest.mark.parametrize(("position", "rate", "climb", "eta"), [
+    (100, 10.0, 1.0, 10.0),                    # a steady line: position over rate
+    (100, 10.0, 0.9, 10.0),                    # not a climb: the rate of the moment
+    (100, 10.0, math.nan, 10.0),
+    # 5% a second: served by t is 10 (1.05**t - 1) / ln 1.05; 100 served at t ~ 8.3 s
+    (100, 10.0, 1.05, math.log1p(100 * math.log(1.05) / 10) / math.log(1.05)),
+    (900, 15.0, 1.05, math.log1p(900 * math.log(1.05) / 15) / math.log(1.05)),  # ~28 s, not 60
+    (100, 10.0, 3.0, math.log1p(100 * math.log(1.5) / 10) / math.log(1.5)),    # at most 1.5
+    (0, 10.0, 1.2, 0.0),
+    (5, 0.0, 1.2, math.inf),                   # a line that does not move
+])
+def test_a_climbing_rate_shortens_the_eta_by_the_climb(position, rate, climb, eta):
+    assert climbing_eta_s(position, rate, climb) == pytest.approx(eta)
+
+
+def test_the_climbing_eta_is_never_longer_than_the_steady_one():
+    for climb in (1.0, 1.01, 1.05, 1.2, 1.5):
+        for position in (1, 10, 100, 10_000):
+            assert climbing_eta_s(position, 10.0, climb) <= position / 10.0 + 1e-9

@@ -5,6 +5,7 @@ import time
 import pytest
 import redis
 
+from shop.waiting_room.decision import climbing_eta_s
 from shop.waiting_room.service import Line, Outcome, RoomSettings, room_key
 from tests.support.servers import RedisServer
 
@@ -191,3 +192,24 @@ def test_a_calm_second_raises_the_rate_by_the_rise_asked_within_what_was_served(
     line.set_mode("acme", "Acme", "auto", None)
     line.admit("acme", None, overloaded=True)   # opens the room
     assert _calm_second(redis_client, line, served_in_2_s, *rises) == pytest.approx(rate, rel=1e-3)
+
+
+def test_while_the_rate_climbs_the_eta_counts_on_the_climb(redis_client):
+    """Calm, the rate rose by 20% at its last tuning: a visitor far back is told the wait
+    at the climbing rate, shorter than at the rate of the moment; a hot second (a cut)
+    tells the plain one again."""
+    line = Line(redis_client, RoomSettings(calm_s=3600.0, min_admit_per_s=0.001,
+                                           intake_floor_share=0.0))
+    line.set_mode("acme", "Acme", "auto", None)
+    line.admit("acme", None, overloaded=True)   # opens the room
+    rate = _calm_second(redis_client, line, 80, 1.2)   # 10 -> 12, a climb of 1.2
+    assert rate == pytest.approx(12.0, rel=1e-3)
+    for _ in range(100):
+        waiting = line.admit("acme", None, overloaded=False, rate_rise=1.2)
+    assert waiting.outcome is Outcome.WAIT
+    steady = waiting.position / rate
+    assert waiting.eta_s < 0.7 * steady
+    assert waiting.eta_s == pytest.approx(climbing_eta_s(waiting.position, rate, 1.2),
+                                          rel=0.05)
+    hot = line.admit("acme", waiting.number, overloaded=True)
+    assert hot.eta_s == pytest.approx(hot.position / rate, rel=0.05)
