@@ -143,8 +143,7 @@ def admission_rate_cut(signals: LoadSignals, backlog_a_second_ago: int,
 
 
 # --- behind the gate: gunicorn's load as gunicorn measures it ---------------------------------
-# gunicorn's capacity is busy this much before the gate's queue is taken as gunicorn's: below
-# it the workers idle between requests, and a queue at the gate is the gate's own delay.
+# The busy share of gunicorn's capacity the rate's rise aims at (`admission_rate_rise`).
 BUSY_MARK = 0.75
 GENTLE_RISE = 1.05     # the rate's rise in a calm second without headroom to measure by
 STEEPEST_RISE = 1.5    # at most this in one second: load follows the rate a few seconds late
@@ -166,21 +165,25 @@ class UpstreamLoad:
     busy_share: float | None  # share of gunicorn's capacity busy over the last second
     slots: int                # requests the gate lets into gunicorn at once
 
-    def signals(self, busy: bool = True) -> LoadSignals:
-        """As a web process's signals: the gate's queue as the backlog (when it counts)."""
-        return LoadSignals(listen_backlog=self.waiting if busy else 0,
-                           service_time_s=self.service_time_s, concurrency=self.slots)
+    def signals(self) -> LoadSignals:
+        """As a web process's signals: the gate's queue as the backlog."""
+        return LoadSignals(listen_backlog=self.waiting, service_time_s=self.service_time_s,
+                           concurrency=self.slots)
 
 
 def upstream_level(load: UpstreamLoad, thresholds: LoadThresholds) -> LoadLevel:
-    """gunicorn's load level behind the gate (no side effects).
+    """gunicorn's load level behind the gate (no side effects): the queue of let-in requests
+    at the gate, each costing gunicorn's own time per request, as `load_level` reads a
+    worker's backlog.
 
-    The queue at the gate counts only while gunicorn is busy (`BUSY_MARK`): with workers idle
-    the queue is the gate's delay, which a slower line would not cure. A slow service time
-    counts either way (every request breaks the SLO then).
+    gunicorn's time, not the gate's: the gate's clock counts its own event-loop lag, which
+    comes from answering the crowd in line and does not shrink with the admission rate; with
+    it the gate reported overload while gunicorn idled, and held the rate at its minimum for a
+    minute. The queue itself counts whoever is slow: the shoppers let in wait in it, and it
+    grows with the rate. (The busy share is not a condition here: gunicorn's told times leave
+    out its own parsing and writing, so even a saturated worker shows well under 1.)
     """
-    busy = load.busy_share is None or load.busy_share >= BUSY_MARK
-    return load_level(load.signals(busy), thresholds)
+    return load_level(load.signals(), thresholds)
 
 
 def overload_has_lasted(samples: list[bool] | tuple[bool, ...],

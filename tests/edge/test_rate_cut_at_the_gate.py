@@ -52,9 +52,10 @@ def test_a_long_queue_of_let_in_requests_halves_the_rate_within_a_second(slow_ap
 def test_a_queue_gunicorn_did_not_cause_does_not_cut_the_rate(slow_app, gate_redis, tmp_path):
     """The same flood, but each request's 0.2 s is spent after gunicorn has answered (the
     stand-in's `lag_s`: time the gate's clock counts and gunicorn's own does not, as the
-    gate's event-loop lag is during a surge). gunicorn tells the gate it spent ~0 s and is
-    idle: the queue at the gate is not its, the rate is not cut, and a calm second raises
-    it (by 5% here: nobody was let in since the last tuning to raise it faster by)."""
+    gate's event-loop lag is during a surge). gunicorn tells the gate it spent ~0 s on each:
+    by gunicorn's time the queue at the gate is seconds long by the gate's clock but costs
+    gunicorn nothing, the rate is not cut, and a calm second raises it (by 5% here: nobody
+    was let in since the last tuning to raise it faster by)."""
     client = redis.Redis.from_url(gate_redis.url)
     client.delete(room_key("acme"))
     client.hset(room_key("acme"), mapping={"mode": "auto", "name": "Acme", "open": "1",

@@ -131,18 +131,20 @@ def test_a_queue_draining_towards_its_target_holds_the_rate():
 
 
 @pytest.mark.parametrize(("waiting", "service_s", "busy", "level"), [
-    # 20 let-in requests queue at the gate, gunicorn says 0.1 s each, two slots: a 1 s wait.
-    (20, 0.1, 0.95, LoadLevel.HIGH),          # gunicorn busy: the queue is its
-    (20, 0.1, 0.75, LoadLevel.HIGH),          # at the mark: still its
-    (20, 0.1, 0.5, LoadLevel.NORMAL),         # gunicorn idles half the time: the gate's delay
-    (20, 0.1, 0.0, LoadLevel.NORMAL),
-    (20, 0.1, None, LoadLevel.HIGH),          # busy share unknown: the queue counts, as before
+    # gunicorn says 0.005 s a request (its own clock); the gate's clock, lagging, said 0.3 s.
+    (1, 0.005, 0.1, LoadLevel.NORMAL),        # a request or two in line: no overload
+    (20, 0.005, 0.1, LoadLevel.NORMAL),       # 20 in line: 0.05 s ahead (by the gate's: 3 s)
+    (90, 0.005, 0.6, LoadLevel.NORMAL),
+    (100, 0.005, 0.6, LoadLevel.ELEVATED),    # 0.25 s ahead + 0.005 s: past half the SLO
+    (200, 0.005, 0.4, LoadLevel.HIGH),        # a long queue counts, whoever is slow
+    (20, 0.1, 0.95, LoadLevel.HIGH),          # 20 x 0.1 s over two slots: a 1 s wait
+    (20, 0.1, None, LoadLevel.HIGH),          # busy share unknown: the same
     (0, 0.6, 0.2, LoadLevel.HIGH),            # slow requests break the SLO however idle
     (2, 0.1, 0.9, LoadLevel.NORMAL),          # busy but a short queue: 0.1 s ahead
     (4, 0.1, 0.9, LoadLevel.ELEVATED),        # 0.2 s ahead + 0.1 s: half the SLO passed
     (500, 0.1, 1.0, LoadLevel.CRITICAL),      # 25 s ahead: requests would time out
 ])
-def test_the_gates_queue_counts_only_while_gunicorn_is_busy(waiting, service_s, busy, level):
+def test_the_gates_queue_costs_gunicorns_own_time_per_request(waiting, service_s, busy, level):
     load = UpstreamLoad(waiting=waiting, service_time_s=service_s, busy_share=busy, slots=2)
     assert upstream_level(load, THRESHOLDS) is level
 
