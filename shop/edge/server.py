@@ -365,8 +365,9 @@ async def serve(settings: GateSettings, stop: asyncio.Event,
     site = web.TCPSite(runner, host.strip("[]"), int(port), backlog=1024, reuse_address=True,
                        reuse_port=settings.processes > 1 or None)
     await site.start()
-    log.info("gate on %s in front of %s (%d requests at once)", settings.app.bind,
-             settings.upstream, settings.upstream_concurrency)
+    log.info("gate process %d of %d on %s in front of %s (%d requests at once from this one)",
+             index + 1, settings.processes, settings.app.bind, settings.upstream,
+             gate.slots.limit)
     try:
         await stop.wait()
     finally:
