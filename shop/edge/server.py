@@ -62,6 +62,7 @@ CHUNK_BYTES = 64 * 1024
 WATCH_EVERY_S = 0.5
 POOL_CAP = 256
 WORKERS_EVERY_S = 2.0
+OVERLOAD_LOG_EVERY_S = 5.0   # why the gate asks the line to slow down, at most this often
 
 
 @dataclass
@@ -92,6 +93,7 @@ class Gate:
         # gunicorn overloaded or not, sampled every WATCH_EVERY_S: the room opens only on an
         # overload that lasted (`decision.overload_has_lasted`).
         self._overloads: deque[bool] = deque(maxlen=OPEN_AFTER_SAMPLES)
+        self._overload_said_at = float("-inf")
         self.tickets = Tickets(app.secret_key, app.waiting_room_pass_ttl_s)
         self.session_carts = SessionCarts(app.secret_key)
         self.redis = async_client(app.redis_url)
@@ -124,7 +126,16 @@ class Gate:
         workers_at = 0.0
         while True:
             self.slots.sample_backlog()
-            self._overloads.append(room_should_open(self.slots.level()))
+            overloaded = room_should_open(self.slots.level())
+            self._overloads.append(overloaded)
+            if overloaded and time.monotonic() >= self._overload_said_at + OVERLOAD_LOG_EVERY_S:
+                self._overload_said_at = time.monotonic()
+                load = self.slots.load()
+                log.info("gunicorn overloaded as the gate sees it: %d requests waiting for "
+                         "%d slots, %.3f s a request by gunicorn (%.3f s by the gate), busy "
+                         "share %s", load.waiting, load.slots, load.service_time_s,
+                         self.slots.service_time_s,
+                         "unknown" if load.busy_share is None else f"{load.busy_share:.2f}")
             metrics.waiting.set(self.slots.waiting)
             metrics.in_flight.set(self.slots.in_flight)
             if self.settings.app.publish_backlog:
