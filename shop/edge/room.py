@@ -28,6 +28,14 @@ from shop.waiting_room.service import (
 )
 from shop.waiting_room.tickets import Tickets
 
+# Redis connections one gate process opens at most. redis.asyncio's own pool refuses the
+# 101st concurrent call ("Too many connections"); during a surge the gate has hundreds of
+# decisions in flight, every refusal tripped the breaker, and the room failed open for 2 s
+# every few seconds, letting the crowd through to gunicorn. A blocking pool makes a decision
+# wait for a connection instead (Redis answers one command at a time anyway).
+REDIS_CONNECTIONS = 64
+REDIS_WAIT_S = 2.0   # as long as a command may take: then the breaker, as for a timeout
+
 
 def async_client(url: str) -> redis.asyncio.Redis:
     """A redis.asyncio client for PEAKSHOP_REDIS_URL (a single server or a Redis Cluster)."""
@@ -35,7 +43,9 @@ def async_client(url: str) -> redis.asyncio.Redis:
     options = {"socket_timeout": 2, "socket_connect_timeout": 2}
     if clustered:
         return redis.asyncio.RedisCluster.from_url(plain, **options)
-    return redis.asyncio.Redis.from_url(plain, **options)
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        plain, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S, **options)
+    return redis.asyncio.Redis.from_pool(pool)
 
 
 class AsyncLine:
