@@ -346,6 +346,8 @@ class Rehearsal:
                "waiting_room_mode": self.settings.waiting_room,
                "admit_per_s": self.settings.admit_per_s,
                "gate": self.settings.gate,
+               "gate_processes": (int(os.environ.get("PEAKSHOP_GATE_PROCESSES") or 1)
+                                  if self.settings.gate else None),
                "locust_cpu_ms_per_visit": 1000 * locust_cpu_s / max(1, totals.get("started", 0)),
                "load_average_1min_at_end": round(os.getloadavg()[0], 2)}
         summary = report.summarize(rows, totals, self.settings.slo, orders=check.to_summary(),

@@ -132,8 +132,12 @@ class StackProbe:
         server_cpu_s = processes.tree_cpu_seconds(master) if master else 0.0
         gate = self.gate_pid() if self.gate_pid else None
         if gate:
-            # The gate in front of gunicorn is part of the server: its own CPU counts too.
+            # The gate in front of gunicorn is part of the server: its own CPU counts too,
+            # and that of the gate processes it forked (PEAKSHOP_GATE_PROCESSES), but not
+            # gunicorn's again (its master is the gate's child too).
             server_cpu_s += cpu_seconds(gate) or 0.0
+            server_cpu_s += sum(cpu_seconds(child) or 0.0 for child in
+                                processes.children_of(gate) if child != master)
         return StackSample(
             epoch=time.time(),
             web_workers=len(processes.children_of(master)) if master else 0,

@@ -28,6 +28,14 @@ from shop.waiting_room.service import (
 )
 from shop.waiting_room.tickets import Tickets
 
+# Redis connections one gate process opens at most. redis.asyncio's own pool refuses the
+# 101st concurrent call ("Too many connections"); during a surge the gate has hundreds of
+# decisions in flight, every refusal tripped the breaker, and the room failed open for 2 s
+# every few seconds, letting the crowd through to gunicorn. A blocking pool makes a decision
+# wait for a connection instead (Redis answers one command at a time anyway).
+REDIS_CONNECTIONS = 64
+REDIS_WAIT_S = 2.0   # as long as a command may take: then the breaker, as for a timeout
+
 
 def async_client(url: str) -> redis.asyncio.Redis:
     """A redis.asyncio client for PEAKSHOP_REDIS_URL (a single server or a Redis Cluster)."""
@@ -35,7 +43,9 @@ def async_client(url: str) -> redis.asyncio.Redis:
     options = {"socket_timeout": 2, "socket_connect_timeout": 2}
     if clustered:
         return redis.asyncio.RedisCluster.from_url(plain, **options)
-    return redis.asyncio.Redis.from_url(plain, **options)
+    pool = redis.asyncio.BlockingConnectionPool.from_url(
+        plain, max_connections=REDIS_CONNECTIONS, timeout=REDIS_WAIT_S, **options)
+    return redis.asyncio.Redis.from_pool(pool)
 
 
 class AsyncLine:
@@ -47,13 +57,15 @@ class AsyncLine:
         self.breaker = RedisBreaker()
 
     async def admit(self, slug: str, place_number: int | None, overloaded: bool,
-                    rate_cut: float | None = None) -> Admission:
+                    rate_cut: float | None = None, may_open: bool | None = None,
+                    rate_rise: float | None = None) -> Admission:
         if self.breaker.open():
             return Admission(Outcome.NO_ROOM)
         try:
             answer = await self._script(keys=[room_key(slug)],
                                         args=script_args(self.settings, place_number,
-                                                         overloaded, rate_cut))
+                                                         overloaded, rate_cut, may_open,
+                                                         rate_rise))
         except (redis.RedisError, OSError) as error:
             return self.breaker.tripped(error)
         return admission_from_answer(answer)
@@ -77,16 +89,19 @@ class EdgeRoom:
         self._no_room_until: dict[str, float] = {}
 
     async def decide(self, slug: str, ticket: str | None, overloaded: bool,
-                     rate_cut: float | None = None) -> RoomAnswer:
+                     rate_cut: float | None = None, may_open: bool | None = None,
+                     rate_rise: float | None = None) -> RoomAnswer:
         """The room's answer for a visitor of `slug` presenting `ticket` (or none);
-        `rate_cut`: by what an overloaded gate asks the admission rate to be multiplied."""
+        `rate_cut`: by what an overloaded gate asks the admission rate to be multiplied;
+        `may_open`: whether its overload lasted long enough to open the room; `rate_rise`:
+        by what a calm gate asks the rate to grow (`service.script_args`)."""
         if self.tickets.has_pass(ticket, slug):
             return RoomAnswer(admitted=True)
         if self._no_room_until.get(slug, 0.0) > time.monotonic():
             return RoomAnswer()
         place = self.tickets.read_place(ticket, slug)
         admission = await self.line.admit(slug, place.number if place else None, overloaded,
-                                          rate_cut)
+                                          rate_cut, may_open, rate_rise)
         if admission.outcome is Outcome.NO_ROOM:
             if len(self._no_room_until) >= OFF_CACHE_MAX_SHOPS:
                 self._no_room_until.clear()

@@ -11,6 +11,7 @@ import signal
 import socket
 import subprocess
 import sys
+from collections.abc import Callable
 
 import click
 import psutil
@@ -38,14 +39,90 @@ def _stop_on_signals(stop: asyncio.Event) -> None:
         loop.add_signal_handler(signum, stop.set)
 
 
+def fork_gate_processes(processes: int) -> tuple[int, list[int]]:
+    """`processes - 1` more gate processes, forked before any event loop exists (a loop
+    does not survive a fork). Returns this process's index (0: the first one, which keeps
+    the others) and, in the first, the others' pids."""
+    children: list[int] = []
+    for index in range(1, processes):
+        pid = os.fork()
+        if pid == 0:
+            return index, []
+        children.append(pid)
+    return 0, children
+
+
+async def _watch_gates(children: list[int], stop: asyncio.Event, died: list[int]) -> None:
+    """In the first gate process: one gate process stopping stops them all (and gunicorn),
+    as gunicorn stopping does; its pid goes into `died`."""
+    while not stop.is_set():
+        for pid in children:
+            try:
+                done, status = os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                done, status = pid, 0
+            if done:
+                log.error("gate process %d exited (status %d): stopping the gate", pid,
+                          os.waitstatus_to_exitcode(status))
+                children.remove(pid)
+                died.append(pid)
+                stop.set()
+                return
+        await asyncio.sleep(0.5)
+
+
+async def _watch_first_gate(first_pid: int, stop: asyncio.Event) -> None:
+    """In the other gate processes: stop when the first one is gone."""
+    while os.getppid() == first_pid and not stop.is_set():
+        await asyncio.sleep(0.5)
+    stop.set()
+
+
+def _stop_gates(children: list[int]) -> None:
+    for pid in children:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            continue
+    for pid in children:
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            continue
+
+
+async def _serve_as(settings: GateSettings, stop: asyncio.Event, index: int,
+                    children: list[int], first_pid: int,
+                    follow: Callable[[], int] | None = None) -> bool:
+    """Serve as gate process `index`, watched by or watching the others. False when the
+    first one stopped because another gate process died."""
+    died: list[int] = []
+    watcher = asyncio.create_task(_watch_gates(children, stop, died) if index == 0
+                                  else _watch_first_gate(first_pid, stop))
+    try:
+        await serve(settings, stop, follow, index)
+    finally:
+        watcher.cancel()
+        if index == 0:
+            await asyncio.to_thread(_stop_gates, children)
+    return not died
+
+
 def run_gate(settings: GateSettings) -> None:
     """The gate alone, in front of whatever answers on PEAKSHOP_GATE_UPSTREAM."""
-    async def main() -> None:
+    first_pid = os.getpid()
+    index, children = fork_gate_processes(settings.processes)
+
+    async def main() -> bool:
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        await serve(settings, stop)
+        return await _serve_as(settings, stop, index, children, first_pid)
 
-    asyncio.run(main())
+    healthy = asyncio.run(main())
+    if index:
+        os._exit(0)   # a forked gate process: nothing of the first one's exit is its own
+    if not healthy:
+        sys.exit(1)
 
 
 def private_address() -> str:
@@ -64,34 +141,54 @@ def run_gunicorn_behind_gate(settings: GateSettings) -> int:
            # The gate appends the client's address: gunicorn trusts one proxy more.
            "PEAKSHOP_PROXY_HOPS": str(settings.app.proxy_hops + 1)}
     gunicorn = subprocess.Popen([sys.executable, "-m", "peakshop.cli", "serve"], env=env)
+    first_pid = os.getpid()
+    index, children = fork_gate_processes(settings.processes)
+    if index:
+        # Only the first gate process can wait for gunicorn, its child; the others follow
+        # the first one.
+        def exited() -> int | None:
+            return None if os.getppid() == first_pid else 0
+    else:
+        def exited() -> int | None:
+            return gunicorn.poll()
 
     async def main() -> int:
         stop = asyncio.Event()
         _stop_on_signals(stop)
-        if not await _upstream_ready(settings, gunicorn, stop):
-            await asyncio.to_thread(_stop_child, gunicorn)
+        if not await _upstream_ready(settings, exited, stop):
+            if index == 0:
+                await asyncio.to_thread(_stop_gates, children)
+                await asyncio.to_thread(_stop_child, gunicorn)
             return 0 if stop.is_set() else 1   # told to stop while starting: not a failure
-        watcher = asyncio.create_task(_watch_child(gunicorn, stop))
+        watcher = (asyncio.create_task(_watch_child(gunicorn, stop)) if index == 0
+                   else None)
         follow = None if "PEAKSHOP_GATE_UPSTREAM_CONCURRENCY" in os.environ else (
             lambda: _worker_count(gunicorn.pid))
         try:
-            await serve(settings, stop, follow)
+            healthy = await _serve_as(settings, stop, index, children, first_pid, follow)
         finally:
-            watcher.cancel()
+            if watcher is not None:
+                watcher.cancel()
+        if index:
+            return 0
         status = await asyncio.to_thread(_stop_child, gunicorn)
-        return status if status and status > 0 else 0
+        return status if status and status > 0 else (0 if healthy else 1)
 
-    return asyncio.run(main())
+    status = asyncio.run(main())
+    if index:
+        os._exit(status)   # a forked gate process: gunicorn and the exit are the first's
+    return status
 
 
-async def _upstream_ready(settings: GateSettings, child: subprocess.Popen,
+async def _upstream_ready(settings: GateSettings, exited: Callable[[], int | None],
                           stop: asyncio.Event) -> bool:
     """Wait until gunicorn accepts connections (or exits, or we are told to stop)."""
     host, _, port = settings.upstream.rpartition(":")
     deadline = asyncio.get_running_loop().time() + GUNICORN_READY_S
     while asyncio.get_running_loop().time() < deadline and not stop.is_set():
-        if child.poll() is not None:
-            click.echo(f"peakshop: gunicorn exited with status {child.returncode} before "
+        status = exited()
+        if status is not None:
+            click.echo(f"peakshop: gunicorn exited with status {status} before "
                        "it was ready: see its lines above", err=True)
             return False
         try:

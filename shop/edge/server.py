@@ -13,7 +13,9 @@ import json
 import logging
 import os
 import time
+from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 
 import aiohttp
@@ -32,7 +34,13 @@ from shop.edge.room import AsyncLine, EdgeRoom, RoomAnswer, async_client
 from shop.edge.settings import GateSettings
 from shop.edge.slots import SlotWaitTimeout, UpstreamSlots
 from shop.waiting_room.answers import ROOM_COOKIE, ROOM_HEADER, ROOM_PARAM, waiting_problem
-from shop.waiting_room.decision import LoadThresholds, RequestClass, room_should_open
+from shop.waiting_room.decision import (
+    OPEN_AFTER_SAMPLES,
+    LoadThresholds,
+    RequestClass,
+    overload_has_lasted,
+    room_should_open,
+)
 from shop.waiting_room.page import (
     SESSION_COOKIE,
     SessionCarts,
@@ -43,6 +51,7 @@ from shop.waiting_room.page import (
 )
 from shop.waiting_room.paths import CRAWLER_AGENT, api_browse, page_browse
 from shop.waiting_room.service import RoomSettings
+from shop.waiting_room.service_time import SERVICE_TIME, SERVICE_TIME_ASKED, told_service_time
 from shop.waiting_room.tickets import Tickets
 
 log = logging.getLogger(__name__)
@@ -53,6 +62,14 @@ CHUNK_BYTES = 64 * 1024
 WATCH_EVERY_S = 0.5
 POOL_CAP = 256
 WORKERS_EVERY_S = 2.0
+OVERLOAD_LOG_EVERY_S = 5.0   # why the gate asks the line to slow down, at most this often
+
+
+@dataclass
+class Told:
+    """What gunicorn said of one request: the seconds it spent on it (None: not said)."""
+
+    upstream_s: float | None = None
 
 
 class Gate:
@@ -63,14 +80,20 @@ class Gate:
     """
 
     def __init__(self, settings: GateSettings,
-                 upstream_workers: Callable[[], int] | None = None) -> None:
+                 upstream_workers: Callable[[], int] | None = None, index: int = 0) -> None:
         app = settings.app
         self.settings = settings
+        self.index = index   # of the gate processes sharing the port (PEAKSHOP_GATE_PROCESSES)
         self.upstream_workers = upstream_workers
         self._watcher: asyncio.Task | None = None
         self._publish_warned_at = float("-inf")
         self.thresholds = LoadThresholds(slo_s=app.latency_slo_s)
-        self.slots = UpstreamSlots(settings.upstream_concurrency, self.thresholds)
+        self.slots = UpstreamSlots(settings.slot_share(settings.upstream_concurrency),
+                                   self.thresholds)
+        # gunicorn overloaded or not, sampled every WATCH_EVERY_S: the room opens only on an
+        # overload that lasted (`decision.overload_has_lasted`).
+        self._overloads: deque[bool] = deque(maxlen=OPEN_AFTER_SAMPLES)
+        self._overload_said_at = float("-inf")
         self.tickets = Tickets(app.secret_key, app.waiting_room_pass_ttl_s)
         self.session_carts = SessionCarts(app.secret_key)
         self.redis = async_client(app.redis_url)
@@ -103,6 +126,16 @@ class Gate:
         workers_at = 0.0
         while True:
             self.slots.sample_backlog()
+            overloaded = room_should_open(self.slots.level())
+            self._overloads.append(overloaded)
+            if overloaded and time.monotonic() >= self._overload_said_at + OVERLOAD_LOG_EVERY_S:
+                self._overload_said_at = time.monotonic()
+                load = self.slots.load()
+                log.info("gunicorn overloaded as the gate sees it: %d requests waiting for "
+                         "%d slots, %.3f s a request by gunicorn (%.3f s by the gate), busy "
+                         "share %s", load.waiting, load.slots, load.service_time_s,
+                         self.slots.service_time_s,
+                         "unknown" if load.busy_share is None else f"{load.busy_share:.2f}")
             metrics.waiting.set(self.slots.waiting)
             metrics.in_flight.set(self.slots.in_flight)
             if self.settings.app.publish_backlog:
@@ -111,10 +144,11 @@ class Gate:
             if self.upstream_workers is not None and now - workers_at >= WORKERS_EVERY_S:
                 workers_at = now
                 workers = self.upstream_workers()
-                if workers and 2 * workers * threads != self.slots.limit:
-                    log.info("gunicorn has %d workers: %d requests at once", workers,
-                             2 * workers * threads)
-                    self.slots.resize(2 * workers * threads)
+                share = self.settings.slot_share(2 * workers * threads)
+                if workers and share != self.slots.limit:
+                    log.info("gunicorn has %d workers: %d requests at once (%d from this "
+                             "gate process)", workers, 2 * workers * threads, share)
+                    self.slots.resize(share)
             await asyncio.sleep(WATCH_EVERY_S)
 
     async def _publish_queue(self) -> None:
@@ -122,7 +156,8 @@ class Gate:
         the gate files its own queue beside the master's backlog (field "<pod>/gate"), and
         the scaler's push hears the pod's whole queue. A Redis outage costs the push only."""
         try:
-            await pushed_backlog.publish(self.redis, f"{pod_name()}/gate", self.slots.waiting)
+            field = f"{pod_name()}/gate" + (f"-{self.index}" if self.index else "")
+            await pushed_backlog.publish(self.redis, field, self.slots.waiting)
         except RedisError as problem:
             if time.monotonic() >= self._publish_warned_at + 60:
                 self._publish_warned_at = time.monotonic()
@@ -176,11 +211,16 @@ class Gate:
                                   routed[1] if routed else UNANSWERED_ROUTE, started, page_slug)
 
     async def _decide(self, slug: str, ticket: str | None) -> RoomAnswer:
-        """The room's answer, reporting the gate's load: overloaded or not, and by how much
-        to cut the admission rate (in proportion to the queue of let-in requests here)."""
+        """The room's answer, reporting gunicorn's load as gunicorn measures it: overloaded
+        or not (and whether for long enough to open the room), by how much to cut the
+        admission rate (in proportion to the queue of let-in requests here), or, calm, by
+        how much it may grow (in proportion to gunicorn's headroom)."""
         overloaded = room_should_open(self.slots.level())
-        return await self.room.decide(slug, ticket, overloaded=overloaded,
-                                      rate_cut=self.slots.rate_cut() if overloaded else None)
+        return await self.room.decide(
+            slug, ticket, overloaded=overloaded,
+            rate_cut=self.slots.rate_cut() if overloaded else None,
+            may_open=overloaded and overload_has_lasted(self._overloads),
+            rate_rise=None if overloaded else self.slots.rate_rise())
 
     def _secure(self, request: web.BaseRequest) -> bool:
         """Whether the visitor came over HTTPS (a trusted proxy in front says so), as
@@ -202,15 +242,19 @@ class Gate:
         except SlotWaitTimeout:
             return self._answer(request, rule, started, *proxy.gate_full(value.name.lower()))
         sent_at = time.perf_counter()
+        told = Told()
         try:
-            return await self._proxy(request, new_pass, rule, started, page_slug)
+            return await self._proxy(request, new_pass, rule, started, page_slug, told)
         finally:
-            self.slots.release(time.perf_counter() - sent_at)
+            self.slots.release(time.perf_counter() - sent_at, upstream_s=told.upstream_s)
 
     async def _proxy(self, request: web.BaseRequest, new_pass: str | None, rule: str,
-                     started: float, page_slug: str | None = None) -> web.StreamResponse:
+                     started: float, page_slug: str | None = None,
+                     told: Told | None = None) -> web.StreamResponse:
         headers = proxy.upstream_headers(request.headers, request.remote,
                                          self.settings.app.proxy_hops, request.scheme)
+        # gunicorn's own time for this request, in its answer's SERVICE_TIME header.
+        headers[SERVICE_TIME_ASKED] = "1"
         if new_pass is not None and page_slug is not None:
             # A page: the app reads the pass from the room's cookie.
             headers["Cookie"] = with_room_cookie("; ".join(headers.popall("Cookie", [])),
@@ -230,7 +274,12 @@ class Gate:
             return self._answer(request, rule, started, *proxy.storefront_unavailable(why))
         async with upstream:
             response = web.StreamResponse(status=upstream.status, reason=upstream.reason)
-            response.headers.extend(proxy.downstream_headers(upstream.headers))
+            downstream = proxy.downstream_headers(upstream.headers)
+            spent = told_service_time(downstream.popone(SERVICE_TIME, None))
+            downstream.popall(SERVICE_TIME, None)
+            if told is not None:
+                told.upstream_s = spent
+            response.headers.extend(downstream)
             if new_pass is not None and page_slug is not None:
                 response.headers.add("Set-Cookie", room_cookie(
                     new_pass, page_slug, self.tickets.pass_ttl_s, self._secure(request)))
@@ -314,18 +363,22 @@ class GateServer(web.Server):
 
 
 async def serve(settings: GateSettings, stop: asyncio.Event,
-                upstream_workers: Callable[[], int] | None = None) -> None:
-    """Answer on PEAKSHOP_BIND until `stop` is set, then finish what is in flight."""
-    gate = Gate(settings, upstream_workers)
+                upstream_workers: Callable[[], int] | None = None, index: int = 0) -> None:
+    """Answer on PEAKSHOP_BIND until `stop` is set, then finish what is in flight. Gate
+    process `index` of `settings.processes`: several share the port (SO_REUSEPORT, the
+    kernel spreads the connections over them)."""
+    gate = Gate(settings, upstream_workers, index)
     await gate.start()
     server = GateServer(gate.handle)
     runner = web.ServerRunner(server, shutdown_timeout=25)
     await runner.setup()
     host, _, port = settings.app.bind.rpartition(":")
-    site = web.TCPSite(runner, host.strip("[]"), int(port), backlog=1024, reuse_address=True)
+    site = web.TCPSite(runner, host.strip("[]"), int(port), backlog=1024, reuse_address=True,
+                       reuse_port=settings.processes > 1 or None)
     await site.start()
-    log.info("gate on %s in front of %s (%d requests at once)", settings.app.bind,
-             settings.upstream, settings.upstream_concurrency)
+    log.info("gate process %d of %d on %s in front of %s (%d requests at once from this one)",
+             index + 1, settings.processes, settings.app.bind, settings.upstream,
+             gate.slots.limit)
     try:
         await stop.wait()
     finally:

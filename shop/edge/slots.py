@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import heapq
 import itertools
+import time
 from collections import deque
 
 from shop.waiting_room.decision import (
@@ -19,12 +20,15 @@ from shop.waiting_room.decision import (
     LoadSignals,
     LoadThresholds,
     RequestClass,
+    UpstreamLoad,
     admission_rate_cut,
-    load_level,
+    admission_rate_rise,
+    upstream_level,
 )
 
 SERVICE_TIME_WEIGHT = 0.1   # of the newest request in the moving average, as in signals.py
 BACKLOG_SAMPLES = 3         # sampled every 0.5 s by the gate: the oldest is a second old
+SLOTS_PER_WORKER = 2        # the gate's default: twice gunicorn's workers x threads
 
 
 class SlotWaitTimeout(Exception):
@@ -39,7 +43,10 @@ class UpstreamSlots:
         self.thresholds = thresholds
         self.in_flight = 0
         self.waiting = 0
-        self.service_time_s = 0.0
+        self.service_time_s = 0.0          # by the gate's clock, its own delays included
+        self.upstream_time_s = 0.0         # by gunicorn's (told in a header); 0: never told
+        self._told_busy_s = 0.0            # gunicorn's seconds told, summed
+        self._busy_marks: deque[tuple[float, float]] = deque(maxlen=BACKLOG_SAMPLES)
         self._queue: list[tuple[int, int, asyncio.Future]] = []
         self._order = itertools.count()
         self._backlogs: deque[int] = deque(maxlen=BACKLOG_SAMPLES)
@@ -64,11 +71,15 @@ class UpstreamSlots:
                 raise
             raise SlotWaitTimeout() from None
 
-    def release(self, service_s: float, served: bool = True) -> None:
+    def release(self, service_s: float, served: bool = True,
+                upstream_s: float | None = None) -> None:
         """Give the slot back: to the most valuable request waiting (the oldest of its
-        class), or to nobody."""
+        class), or to nobody. `upstream_s`: the time gunicorn says it spent on it."""
         if served:
             self.service_time_s += (service_s - self.service_time_s) * SERVICE_TIME_WEIGHT
+        if served and upstream_s is not None:
+            self.upstream_time_s += (upstream_s - self.upstream_time_s) * SERVICE_TIME_WEIGHT
+            self._told_busy_s += upstream_s
         if self.in_flight > self.limit:   # the limit was lowered: this slot goes away
             self.in_flight -= 1
             return
@@ -91,19 +102,42 @@ class UpstreamSlots:
                 self.in_flight += 1
                 future.set_result(None)
 
+    def busy_share(self) -> float | None:
+        """The share of gunicorn's capacity (this gate's slots ÷ SLOTS_PER_WORKER) its
+        requests kept busy over the last second, by the times gunicorn told; None until
+        gunicorn has told any (an upstream that does not time itself)."""
+        if len(self._busy_marks) < 2 or self.upstream_time_s <= 0:
+            return None
+        (first_at, first_s), (last_at, last_s) = self._busy_marks[0], self._busy_marks[-1]
+        capacity_s = (last_at - first_at) * self.limit / SLOTS_PER_WORKER
+        return (last_s - first_s) / capacity_s if capacity_s > 0 else None
+
+    def load(self) -> UpstreamLoad:
+        """gunicorn's load as gunicorn measures it; by the gate's clock where it does not
+        say (then without a busy share: the queue counts as it always did)."""
+        told = self.upstream_time_s > 0
+        return UpstreamLoad(waiting=self.waiting,
+                            service_time_s=self.upstream_time_s if told else self.service_time_s,
+                            busy_share=self.busy_share() if told else None, slots=self.limit)
+
     def signals(self) -> LoadSignals:
-        return LoadSignals(listen_backlog=self.waiting, service_time_s=self.service_time_s,
-                           concurrency=self.limit)
+        return self.load().signals()
 
     def level(self) -> LoadLevel:
-        return load_level(self.signals(), self.thresholds)
+        return upstream_level(self.load(), self.thresholds)
 
-    def sample_backlog(self) -> None:
+    def sample_backlog(self, now: float | None = None) -> None:
         """Note the queue now (the gate calls this every 0.5 s): how fast it drains tells
-        whether the room's last cut of its rate is already working."""
+        whether the room's last cut of its rate is already working; and gunicorn's seconds
+        told so far, for its busy share."""
         self._backlogs.append(self.waiting)
+        self._busy_marks.append((time.monotonic() if now is None else now, self._told_busy_s))
 
     def rate_cut(self) -> float:
         """The factor to ask the room's rate to be multiplied by while overloaded."""
         before = self._backlogs[0] if self._backlogs else self.waiting
         return admission_rate_cut(self.signals(), before, self.thresholds)
+
+    def rate_rise(self) -> float:
+        """The factor to ask the room's rate to grow by while calm."""
+        return admission_rate_rise(self.load().busy_share)

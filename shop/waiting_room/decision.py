@@ -142,6 +142,97 @@ def admission_rate_cut(signals: LoadSignals, backlog_a_second_ago: int,
     return max(DEEPEST_CUT, min(GENTLE_CUT, target_s / wait_s))
 
 
+# --- behind the gate: gunicorn's load as gunicorn measures it ---------------------------------
+# The busy share of gunicorn's capacity the rate's rise aims at (`admission_rate_rise`).
+BUSY_MARK = 0.75
+GENTLE_RISE = 1.05     # the rate's rise in a calm second without headroom to measure by
+STEEPEST_RISE = 1.5    # at most this in one second: load follows the rate a few seconds late
+OPEN_AFTER_SAMPLES = 3  # overload sampled every 0.5 s: over target for a second and more
+
+
+@dataclass(frozen=True)
+class UpstreamLoad:
+    """What the gate knows of gunicorn's load, by gunicorn's own clock.
+
+    The gate's own time per request (from sending it to relaying the answer) includes the
+    gate's event-loop lag: with the crowd's arrivals and refreshes to answer, the gate's loop
+    falls behind and the time looks long while gunicorn idles. So gunicorn times each request
+    itself and tells the gate (`waiting_room.service_time`).
+    """
+
+    waiting: int              # let-in requests waiting at the gate for a slot
+    service_time_s: float     # gunicorn's own mean time per request (0: nothing measured)
+    busy_share: float | None  # share of gunicorn's capacity busy over the last second
+    slots: int                # requests the gate lets into gunicorn at once
+
+    def signals(self) -> LoadSignals:
+        """As a web process's signals: the gate's queue as the backlog."""
+        return LoadSignals(listen_backlog=self.waiting, service_time_s=self.service_time_s,
+                           concurrency=self.slots)
+
+
+def upstream_level(load: UpstreamLoad, thresholds: LoadThresholds) -> LoadLevel:
+    """gunicorn's load level behind the gate (no side effects): the queue of let-in requests
+    at the gate, each costing gunicorn's own time per request, as `load_level` reads a
+    worker's backlog.
+
+    gunicorn's time, not the gate's: the gate's clock counts its own event-loop lag, which
+    comes from answering the crowd in line and does not shrink with the admission rate; with
+    it the gate reported overload while gunicorn idled, and held the rate at its minimum for a
+    minute. The queue itself counts whoever is slow: the shoppers let in wait in it, and it
+    grows with the rate. (The busy share is not a condition here: gunicorn's told times leave
+    out its own parsing and writing, so even a saturated worker shows well under 1.)
+    """
+    return load_level(load.signals(), thresholds)
+
+
+def overload_has_lasted(samples: list[bool] | tuple[bool, ...],
+                        needed: int = OPEN_AFTER_SAMPLES) -> bool:
+    """Whether the room may open: overloaded in each of the last `needed` samples.
+
+    A surge's first second forms a short queue even where one worker serves everyone once
+    it has caught up: opening on it would turn away shoppers the shop could have served. A
+    room already open is cut on the overload of the moment (`admission_rate_cut`).
+    """
+    recent = list(samples)[-needed:]
+    return len(recent) >= needed and all(recent)
+
+
+def admission_rate_rise(busy_share: float | None) -> float:
+    """The factor a calm gate asks the room's rate to grow by this second (no side effects).
+
+    The rate rises in proportion to the headroom gunicorn shows: at a busy share `b` under
+    `BUSY_MARK`, admitting `BUSY_MARK / b` times as many would bring it to the mark (load
+    follows the rate). At most `STEEPEST_RISE` a second, since the visitors let in now load
+    gunicorn over the next seconds; at least the gentle rise of old. The line caps it by
+    what it measured served (ADMIT_SCRIPT), so the rate never runs ahead of the visitors who
+    actually come in.
+    """
+    if busy_share is None or busy_share >= BUSY_MARK:
+        return GENTLE_RISE
+    if busy_share <= BUSY_MARK / STEEPEST_RISE:
+        return STEEPEST_RISE
+    return max(GENTLE_RISE, BUSY_MARK / busy_share)
+
+
+def climbing_eta_s(position: int, admit_per_s: float, climb: float = 1.0) -> float:
+    """Seconds until `position` is served by a line moving at `admit_per_s` that grows by
+    `climb` a second (no side effects).
+
+    While the room is calm `auto` raises its rate every second (`admission_rate_rise`), and
+    an ETA at the rate of the moment overestimates the wait: with the rate `r` times
+    `climb ** t` after t seconds, `r (climb**t - 1) / ln(climb)` visitors are served by t,
+    so the turn of `position` comes at `ln(1 + position ln(climb) / r) / ln(climb)`. A climb
+    of 1 (or none: the room was cut, or is `on`) is the plain `position / r`.
+    """
+    if admit_per_s <= 0 or not math.isfinite(admit_per_s):
+        return math.inf
+    if not (math.isfinite(climb) and climb > 1.0):
+        return position / admit_per_s
+    growth = math.log(min(climb, STEEPEST_RISE))
+    return math.log1p(position * growth / admit_per_s) / growth
+
+
 def retry_after_s(eta_s: float, *, floor_s: int = 2, ceiling_s: int = 60) -> int:
     """How long a waiting visitor should wait before asking again: half the ETA, bounded.
 

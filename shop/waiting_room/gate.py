@@ -39,6 +39,7 @@ from shop.waiting_room.service import (
     Outcome,
     RoomSettings,
 )
+from shop.waiting_room.service_time import ServiceTimeHeader
 from shop.waiting_room.signals import ProcessLoad
 from shop.waiting_room.tickets import Tickets
 
@@ -218,4 +219,6 @@ def init_app(app: Flask) -> None:
     app.extensions["peakshop_waiting_room"] = gate
     app.before_request(gate.before)
     app.after_request(gate.after)
-    app.wsgi_app = FastLine(app.wsgi_app, gate)
+    # Outermost: the time gunicorn spends on a request, waiting answers included, for the
+    # gate in front when it asks.
+    app.wsgi_app = ServiceTimeHeader(FastLine(app.wsgi_app, gate))

@@ -34,6 +34,8 @@ from dataclasses import dataclass
 
 import redis
 
+from shop.waiting_room.decision import GENTLE_RISE, climbing_eta_s
+
 log = logging.getLogger(__name__)
 
 MODES = ("off", "auto", "on")
@@ -50,7 +52,7 @@ ADMIT_SCRIPT = """
 local key = KEYS[1]
 local f = redis.call('HMGET', key, 'mode', 'admit_per_s', 'issued', 'serving', 'moved_at',
   'open', 'rate', 'hot_at', 'tuned_at', 'intake', 'intake_at', 'intake_n', 'name', 'floor',
-  'cut')
+  'cut', 'rise', 'tuned_n', 'climb')
 local mode = f[1] or 'off'
 if mode == 'off' then return {'off'} end
 local clock = redis.call('TIME')
@@ -61,6 +63,10 @@ local default_rate, burst_s = tonumber(ARGV[3]), tonumber(ARGV[4])
 local calm_s, min_rate = tonumber(ARGV[5]), tonumber(ARGV[6])
 local floor_share = tonumber(ARGV[7]) or 0.5
 local asked_cut = tonumber(ARGV[8]) or 0.9
+-- behind the gate: open only on an overload that lasted; rise by gunicorn's headroom
+local may_open = ARGV[9] ~= '0'
+local asked_rise = tonumber(ARGV[10]) or 1.05
+local served_margin = tonumber(ARGV[11]) or 1.25
 local issued = tonumber(f[3]) or 0
 local serving = tonumber(f[4]) or issued
 local moved_at = tonumber(f[5]) or now
@@ -74,9 +80,16 @@ local intake_n = tonumber(f[12]) or 0
 local floor = tonumber(f[14]) or min_rate
 -- the deepest cut an overloaded process asked for since the rate was last tuned
 local cut = tonumber(f[15])
+-- the smallest rise a calm process asked for, and the visitors let in, since then
+local rise = tonumber(f[16])
+local tuned_n = tonumber(f[17]) or 0
+-- by what the last tuning multiplied the rate, when it raised it (for the ETA)
+local climb = tonumber(f[18])
 if hot then
   hot_at = now
   cut = math.min(cut or asked_cut, asked_cut)
+else
+  rise = math.min(rise or asked_rise, asked_rise)
 end
 -- the measured intake: visitors let in per second, smoothed over ~20 s
 if now - intake_at >= 1 then
@@ -90,17 +103,30 @@ if mode == 'on' then
   if not open then serving, moved_at = issued + rate * burst_s, now end
   open = true
 elseif not open then
-  if hot then
+  if hot and may_open then
     open = true
     rate = math.max(min_rate, intake * 0.8)
     floor = math.max(min_rate, intake * floor_share)
-    serving, moved_at, tuned_at = issued, now, now
+    serving, moved_at, tuned_at, tuned_n = issued, now, now, 0
   end
 else
   if now - tuned_at >= 1 then
-    if now - hot_at < 1 then rate = math.max(floor, rate * (cut or asked_cut))
-    else rate = rate + math.max(0.5, rate * 0.05) end
-    tuned_at, cut = now, nil
+    if now - hot_at < 1 then
+      rate = math.max(floor, rate * (cut or asked_cut))
+      climb = nil
+    else
+      local step = math.max(0.5, rate * 0.05)
+      local wanted = rate * (rise or 1.05)
+      if wanted > rate + step then
+        -- faster only up to what was let in since the last tuning, plus a margin: a rate
+        -- the visitors do not come in at would only pile turns up for later
+        local served = tuned_n / math.max(now - tuned_at, 1)
+        step = math.max(step, math.min(wanted, served * served_margin) - rate)
+      end
+      climb = (rate + step) / rate
+      rate = rate + step
+    end
+    tuned_at, cut, rise, tuned_n = now, nil, nil, 0
   end
 end
 local outcome, number, position = 'admit', 0, 0
@@ -124,13 +150,16 @@ else
   issued = issued + 1
   serving = issued
 end
-if outcome == 'admit' then intake_n = intake_n + 1 end
+if outcome == 'admit' then intake_n, tuned_n = intake_n + 1, tuned_n + 1 end
 redis.call('HSET', key, 'issued', issued, 'serving', tostring(serving), 'moved_at',
   tostring(moved_at), 'open', open and '1' or '0', 'rate', tostring(rate), 'hot_at',
   tostring(hot_at), 'tuned_at', tostring(tuned_at), 'intake', tostring(intake),
   'intake_at', tostring(intake_at), 'intake_n', intake_n, 'floor', tostring(floor),
-  'cut', cut and tostring(cut) or '')
-return {outcome, number, position, tostring(rate), f[13] or ''}
+  'cut', cut and tostring(cut) or '', 'rise', rise and tostring(rise) or '',
+  'tuned_n', tuned_n, 'climb', climb and tostring(climb) or '')
+-- the climb counts for the ETA only while the room is calm: a hot second cuts instead
+local climbing = (open and mode == 'auto' and now - hot_at >= 1 and climb) or 1
+return {outcome, number, position, tostring(rate), f[13] or '', tostring(climbing)}
 """
 
 
@@ -154,6 +183,9 @@ class RoomSettings:
     intake_floor_share: float = 0.5
     # auto: the factor an overloaded process asks for when it does not say otherwise.
     overload_cut: float = 0.9
+    # auto: a rise faster than 5% a second never takes the rate past the visitors let in
+    # per second since the last tuning times this.
+    served_margin: float = 1.25
 
 
 @dataclass(frozen=True)
@@ -179,20 +211,20 @@ def room_key(slug: str) -> str:
     return KEY_PREFIX + slug
 
 
-def eta_s(position: int, admit_per_s: float) -> float:
-    """Seconds until `position` is served at `admit_per_s` (the line moves at that rate)."""
-    return position / admit_per_s if admit_per_s > 0 else math.inf
-
-
 def script_args(settings: RoomSettings, place_number: int | None,
-                overloaded: bool, rate_cut: float | None = None) -> list:
+                overloaded: bool, rate_cut: float | None = None,
+                may_open: bool | None = None, rate_rise: float | None = None) -> list:
     """ADMIT_SCRIPT's arguments for one visitor (shared by every client of the line).
     `rate_cut`: the factor this process asks the rate to be multiplied by while overloaded
-    (None: `settings.overload_cut`)."""
+    (None: `settings.overload_cut`); `may_open`: whether its overload has lasted long enough
+    to open a closed room (None: whenever overloaded); `rate_rise`: the factor it asks the
+    rate to grow by in a calm second (None: 5%)."""
     return [place_number or 0, int(overloaded), settings.default_admit_per_s,
             settings.burst_s, settings.calm_s, settings.min_admit_per_s,
             settings.intake_floor_share,
-            settings.overload_cut if rate_cut is None else rate_cut]
+            settings.overload_cut if rate_cut is None else rate_cut,
+            int(overloaded if may_open is None else may_open),
+            GENTLE_RISE if rate_rise is None else rate_rise, settings.served_margin]
 
 
 def admission_from_answer(answer: list) -> Admission:
@@ -201,9 +233,10 @@ def admission_from_answer(answer: list) -> Admission:
     if outcome is Outcome.NO_ROOM:
         return Admission(outcome)
     rate = float(_text(answer[3]))
+    climb = float(_text(answer[5])) if len(answer) > 5 else 1.0
     position = int(answer[2])
     return Admission(outcome, number=int(answer[1]), position=position,
-                     eta_s=eta_s(position, rate), shop_name=_text(answer[4]))
+                     eta_s=climbing_eta_s(position, rate, climb), shop_name=_text(answer[4]))
 
 
 class RedisBreaker:
@@ -232,14 +265,16 @@ class Line:
         self.breaker = RedisBreaker()
 
     def admit(self, slug: str, place_number: int | None, overloaded: bool,
-              rate_cut: float | None = None) -> Admission:
-        """Decide for one visitor without a pass: let in, keep waiting, or no room at all."""
+              rate_cut: float | None = None, may_open: bool | None = None,
+              rate_rise: float | None = None) -> Admission:
+        """Decide for one visitor without a pass: let in, keep waiting, or no room at all
+        (what this process asks of the room: `script_args`)."""
         if self.breaker.open():
             return Admission(Outcome.NO_ROOM)
         try:
             answer = self._script(keys=[room_key(slug)],
                                   args=script_args(self.settings, place_number, overloaded,
-                                                   rate_cut))
+                                                   rate_cut, may_open, rate_rise))
         except redis.RedisError as error:
             # Fail open: the shedder still protects the server without Redis.
             return self.breaker.tripped(error)

@@ -47,3 +47,36 @@ def test_a_long_queue_of_let_in_requests_halves_the_rate_within_a_second(slow_ap
             assert all(answer.result().status_code == 200 for answer in flood)
     finally:
         gate.stop()
+
+
+def test_a_queue_gunicorn_did_not_cause_does_not_cut_the_rate(slow_app, gate_redis, tmp_path):
+    """The same flood, but each request's 0.2 s is spent after gunicorn has answered (the
+    stand-in's `lag_s`: time the gate's clock counts and gunicorn's own does not, as the
+    gate's event-loop lag is during a surge). gunicorn tells the gate it spent ~0 s on each:
+    by gunicorn's time the queue at the gate is seconds long by the gate's clock but costs
+    gunicorn nothing, the rate is not cut, and a calm second raises it (by 5% here: nobody
+    was let in since the last tuning to raise it faster by)."""
+    client = redis.Redis.from_url(gate_redis.url)
+    client.delete(room_key("acme"))
+    client.hset(room_key("acme"), mapping={"mode": "auto", "name": "Acme", "open": "1",
+                                           "rate": "40", "issued": "0", "serving": "0",
+                                           "tuned_at": "0", "intake": "40"})
+    gate = start_gate(slow_app.port, gate_redis.url, tmp_path,
+                      PEAKSHOP_GATE_UPSTREAM_CONCURRENCY="1")
+    let_in = {ROOM: Tickets("gate-test-secret", 600).admission("acme")}
+    lagging = f"{gate.url}/api/v1/shops/acme/products?lag_s=0.2"
+    try:
+        with ThreadPoolExecutor(max_workers=30) as pool:
+            flood = [pool.submit(requests.get, lagging, headers=let_in, timeout=60)
+                     for _ in range(30)]
+            while sum(answer.done() for answer in flood) < 8:
+                time.sleep(0.02)
+            newcomer = requests.get(f"{gate.url}/api/v1/shops/acme/products/MUG")
+            assert newcomer.status_code == 503 and newcomer.json()["code"] == "waiting_room"
+            assert float(client.hget(room_key("acme"), "rate")) == pytest.approx(42.0)
+            answers = [answer.result() for answer in flood]
+            assert all(answer.status_code == 200 for answer in answers)
+            # gunicorn's time is the gate's business only: it never reaches the client.
+            assert not any("Peakshop-Service-Time" in answer.headers for answer in answers)
+    finally:
+        gate.stop()

@@ -148,3 +148,19 @@ def test_sigterm_stops_the_gate_and_gunicorn_behind_it(gated_storefront):
     assert gunicorn.ppid() == gated_storefront.process.pid   # gunicorn runs behind the gate
     assert gated_storefront.stop() == 0
     assert not gunicorn.is_running()
+
+
+def test_gunicorn_tells_the_gate_its_time_and_the_gate_keeps_it(gated_storefront, gated_shop):
+    """The gate judges gunicorn's load by gunicorn's own time per request (its own clock
+    would count its event-loop lag): gunicorn tells it when asked, and only then, and the
+    gate strips it from the answer."""
+    product = f"/api/v1/shops/{gated_shop.slug}/products/MUG"
+    asked = requests.get(gated_storefront.private_url + product,
+                         headers={"Peakshop-Gate-Timing": "1"})
+    assert asked.status_code == 200
+    assert 0.0 < float(asked.headers["Peakshop-Service-Time"]) < 30.0
+    unasked = requests.get(gated_storefront.private_url + product)
+    assert "Peakshop-Service-Time" not in unasked.headers
+    through = requests.get(gated_storefront.url + product,
+                           headers={"Peakshop-Gate-Timing": "1"})
+    assert through.status_code == 200 and "Peakshop-Service-Time" not in through.headers

@@ -9,13 +9,18 @@ from shop.waiting_room.decision import (
     LoadSignals,
     LoadThresholds,
     RequestClass,
+    UpstreamLoad,
     Verdict,
     admission_rate_cut,
+    admission_rate_rise,
+    climbing_eta_s,
     load_level,
+    overload_has_lasted,
     queue_wait_s,
     retry_after_s,
     room_should_open,
     shed_or_admit,
+    upstream_level,
 )
 
 A, S = Verdict.ADMIT, Verdict.SHED
@@ -120,3 +125,80 @@ def test_a_queue_draining_towards_its_target_holds_the_rate():
     assert admission_rate_cut(gate_queue(10), 11, SLO) == pytest.approx(0.5)
     # Growing: cut.
     assert admission_rate_cut(gate_queue(10), 4, SLO) == pytest.approx(0.5)
+
+
+# --- behind the gate: gunicorn's load by gunicorn's own clock ------------------------------
+
+
+@pytest.mark.parametrize(("waiting", "service_s", "busy", "level"), [
+    # gunicorn says 0.005 s a request (its own clock); the gate's clock, lagging, said 0.3 s.
+    (1, 0.005, 0.1, LoadLevel.NORMAL),        # a request or two in line: no overload
+    (20, 0.005, 0.1, LoadLevel.NORMAL),       # 20 in line: 0.05 s ahead (by the gate's: 3 s)
+    (90, 0.005, 0.6, LoadLevel.NORMAL),
+    (100, 0.005, 0.6, LoadLevel.ELEVATED),    # 0.25 s ahead + 0.005 s: past half the SLO
+    (200, 0.005, 0.4, LoadLevel.HIGH),        # a long queue counts, whoever is slow
+    (20, 0.1, 0.95, LoadLevel.HIGH),          # 20 x 0.1 s over two slots: a 1 s wait
+    (20, 0.1, None, LoadLevel.HIGH),          # busy share unknown: the same
+    (0, 0.6, 0.2, LoadLevel.HIGH),            # slow requests break the SLO however idle
+    (2, 0.1, 0.9, LoadLevel.NORMAL),          # busy but a short queue: 0.1 s ahead
+    (4, 0.1, 0.9, LoadLevel.ELEVATED),        # 0.2 s ahead + 0.1 s: half the SLO passed
+    (500, 0.1, 1.0, LoadLevel.CRITICAL),      # 25 s ahead: requests would time out
+])
+def test_the_gates_queue_costs_gunicorns_own_time_per_request(waiting, service_s, busy, level):
+    load = UpstreamLoad(waiting=waiting, service_time_s=service_s, busy_share=busy, slots=2)
+    assert upstream_level(load, THRESHOLDS) is level
+
+
+@pytest.mark.parametrize(("samples", "lasted"), [
+    ([], False),
+    ([True], False),                          # a surge's first half second
+    ([True, True], False),                    # ... and its first second
+    ([True, True, True], True),               # over target for more than a second
+    ([False, True, True, True], True),        # the last three count
+    ([True, True, True, False], False),       # it passed
+    ([True, False, True], False),             # on and off: a short queue that drains
+])
+def test_the_room_opens_only_on_an_overload_that_lasted(samples, lasted):
+    assert overload_has_lasted(samples) is lasted
+
+
+@pytest.mark.parametrize(("busy", "rise"), [
+    (None, 1.05),      # nothing measured: the gentle rise of old
+    (1.0, 1.05),       # no headroom
+    (0.75, 1.05),      # at the mark
+    (0.7, 0.75 / 0.7),  # a little headroom: a little faster (7%)
+    (0.6, 1.25),       # 0.75 / 0.6: what would bring gunicorn to the mark
+    (0.5, 1.5),        # half busy: up by half, the steepest
+    (0.1, 1.5),        # idle: still at most half more in one second
+    (0.0, 1.5),
+])
+def test_the_rate_rises_in_proportion_to_gunicorns_headroom(busy, rise):
+    assert admission_rate_rise(busy) == pytest.approx(rise)
+
+
+def test_a_faster_rise_never_falls_below_the_gentle_one():
+    shares = [i / 100 for i in range(0, 101)]
+    rises = [admission_rate_rise(share) for share in shares]
+    assert all(1.05 <= rise <= 1.5 for rise in rises)
+    assert rises == sorted(rises, reverse=True)   # more headroom, never a slower rise
+
+
+@pytest.mark.parametrize(("position", "rate", "climb", "eta"), [
+    (100, 10.0, 1.0, 10.0),                    # a steady line: position over rate
+    (100, 10.0, 0.9, 10.0),                    # not a climb: the rate of the moment
+    (100, 10.0, math.nan, 10.0),
+    # 5% a second: served by t is 10 (1.05**t - 1) / ln 1.05; 100 served at t ~ 8.3 s
+    (100, 10.0, 1.05, math.log1p(100 * math.log(1.05) / 10) / math.log(1.05)),
+    (900, 15.0, 1.05, math.log1p(900 * math.log(1.05) / 15) / math.log(1.05)),  # ~28 s, not 60
+    (100, 10.0, 3.0, math.log1p(100 * math.log(1.5) / 10) / math.log(1.5)),    # at most 1.5
+    (0, 10.0, 1.2, 0.0),
+    (5, 0.0, 1.2, math.inf),                   # a line that does not move
+])
+def test_a_climbing_rate_shortens_the_eta_by_the_climb(position, rate, climb, eta):
+    assert climbing_eta_s(position, rate, climb) == pytest.approx(eta)
+
+
+def test_the_climbing_eta_is_never_longer_than_the_steady_one():
+    for climb in (1.0, 1.01, 1.05, 1.2, 1.5):
+        for position in (1, 10, 100, 10_000):
+            assert climbing_eta_s(position, 10.0, climb) <= position / 10.0 + 1e-9

@@ -5,6 +5,7 @@ import time
 import pytest
 import redis
 
+from shop.waiting_room.decision import climbing_eta_s
 from shop.waiting_room.service import Line, Outcome, RoomSettings, room_key
 from tests.support.servers import RedisServer
 
@@ -144,3 +145,71 @@ def test_an_overloaded_process_cuts_the_rate_by_the_deepest_cut_asked_within_a_s
     assert next_second(0.5, 1.0) == pytest.approx(20.0)      # the deepest of the second
     assert next_second(None) == pytest.approx(18.0)         # the default: 10%
     assert next_second(1.0) == pytest.approx(18.0)          # hold: the queue is draining
+
+
+def test_an_overload_that_has_not_lasted_does_not_open_the_room(redis_client):
+    """The gate says whether its overload lasted (`decision.overload_has_lasted`): until it
+    has, visitors are let in and the room stays closed."""
+    line = Line(redis_client, RoomSettings(calm_s=3600.0, min_admit_per_s=0.001))
+    line.set_mode("acme", "Acme", "auto", None)
+    early = [line.admit("acme", None, overloaded=True, may_open=False) for _ in range(3)]
+    assert {admission.outcome for admission in early} == {Outcome.ADMIT}
+    assert not line.status("acme").open
+    line.admit("acme", None, overloaded=True, may_open=True)
+    assert line.status("acme").open
+
+
+def _calm_second(redis_client, line, served_in_2_s: int, *rises: float | None) -> float:
+    """An open room admitting 10/s, last tuned 2 s ago with `served_in_2_s` visitors let in
+    since, no overload for 5 s; calm processes ask `rises`, the last call tunes the rate."""
+    def now() -> float:
+        seconds, micros = redis_client.time()
+        return seconds + micros / 1e6
+
+    redis_client.hset(room_key("acme"), mapping={
+        "rate": "10", "tuned_at": repr(now() - 0.5), "hot_at": repr(now() - 5.0),
+        "rise": "", "cut": ""})
+    for rise in rises[:-1]:   # within the second: asked, not yet applied
+        line.admit("acme", None, overloaded=False, rate_rise=rise)
+    assert float(redis_client.hget(room_key("acme"), "rate")) == 10.0
+    redis_client.hset(room_key("acme"), mapping={"tuned_at": repr(now() - 2.0),
+                                                 "tuned_n": served_in_2_s})
+    line.admit("acme", None, overloaded=False, rate_rise=rises[-1])
+    return float(redis_client.hget(room_key("acme"), "rate"))
+
+
+@pytest.mark.parametrize(("served_in_2_s", "rises", "rate"), [
+    (80, (1.5,), 15.0),        # 40/s let in: the rise asked, 10 -> 15
+    (20, (1.5,), 12.5),        # 10/s let in: never past that plus 25%
+    (0, (1.5,), 10.5),         # nobody came in: the gentle rise, no faster
+    (80, (None,), 10.5),       # a web process asks nothing: 5% (at least 0.5/s), as before
+    (80, (1.5, 1.1, 1.3), 11.0),  # several processes: the smallest rise asked in the second
+])
+def test_a_calm_second_raises_the_rate_by_the_rise_asked_within_what_was_served(
+        redis_client, served_in_2_s, rises, rate):
+    line = Line(redis_client, RoomSettings(calm_s=3600.0, min_admit_per_s=0.001,
+                                           intake_floor_share=0.0))
+    line.set_mode("acme", "Acme", "auto", None)
+    line.admit("acme", None, overloaded=True)   # opens the room
+    assert _calm_second(redis_client, line, served_in_2_s, *rises) == pytest.approx(rate, rel=1e-3)
+
+
+def test_while_the_rate_climbs_the_eta_counts_on_the_climb(redis_client):
+    """Calm, the rate rose by 20% at its last tuning: a visitor far back is told the wait
+    at the climbing rate, shorter than at the rate of the moment; a hot second (a cut)
+    tells the plain one again."""
+    line = Line(redis_client, RoomSettings(calm_s=3600.0, min_admit_per_s=0.001,
+                                           intake_floor_share=0.0))
+    line.set_mode("acme", "Acme", "auto", None)
+    line.admit("acme", None, overloaded=True)   # opens the room
+    rate = _calm_second(redis_client, line, 80, 1.2)   # 10 -> 12, a climb of 1.2
+    assert rate == pytest.approx(12.0, rel=1e-3)
+    for _ in range(100):
+        waiting = line.admit("acme", None, overloaded=False, rate_rise=1.2)
+    assert waiting.outcome is Outcome.WAIT
+    steady = waiting.position / rate
+    assert waiting.eta_s < 0.7 * steady
+    assert waiting.eta_s == pytest.approx(climbing_eta_s(waiting.position, rate, 1.2),
+                                          rel=0.05)
+    hot = line.admit("acme", waiting.number, overloaded=True)
+    assert hot.eta_s == pytest.approx(hot.position / rate, rel=0.05)
