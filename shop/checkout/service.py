@@ -33,12 +33,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
 from datetime import timedelta
 
 import redis
 import sqlalchemy.exc
 from sqlalchemy import Row, select, update
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from shop.cart import service as carts
@@ -174,7 +176,7 @@ def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
         _refuse_if_live(earlier)
         if cart is None:
             raise carts.unknown_cart(cart_id)
-        lines = carts.price_lines(session, cart)
+        lines, _gross = carts.price_rows(session.connection(), cart)
         if not lines:
             raise InvalidInput("the cart is empty: add products before checking out",
                                code="empty_cart")
@@ -286,17 +288,18 @@ def _pay(database: Database, gateway: Gateway, order: Order, request: CheckoutRe
 
 def _settle(database: Database, order: Order, result,
             limits: Limits) -> tuple[Order, int | None]:
+    if result.status is PaymentStatus.SUCCEEDED:
+        now = utcnow()
+        outbox_id = _mark_paid(database, order.id, result.reference, now)
+        if outbox_id is not None:
+            # What the UPDATE just wrote: no need to read the order back.
+            order.status, order.paid_at, order.updated_at = OrderStatus.PAID, now, now
+            order.payment_reference = result.reference
+            return order, outbox_id
+        with database.reading() as session:  # it had moved on: say what it became
+            return session.get(Order, order.id), None
     with database.transaction() as session:
-        if result.status is PaymentStatus.SUCCEEDED:
-            now = utcnow()
-            outbox_id = orders.mark_paid(session, order.id, result.reference, now=now,
-                                         sent_by_caller=True)
-            if outbox_id is not None:
-                # What the UPDATE just wrote: no need to read the order back.
-                order.status, order.paid_at, order.updated_at = OrderStatus.PAID, now, now
-                order.payment_reference = result.reference
-                return order, outbox_id
-        elif result.status is PaymentStatus.FAILED:
+        if result.status is PaymentStatus.FAILED:
             session.execute(update(sql.ORDERS).where(sql.ORDERS.c.id == order.id)
                             .values(payment_reference=result.reference))
             orders.mark_payment_failed(session, order.id, result.failure_reason or "declined")
@@ -309,6 +312,32 @@ def _settle(database: Database, order: Order, result,
                                     reservation_expires_at=min(order.reservation_expires_at,
                                                                action_deadline)))
         return session.get(Order, order.id, populate_existing=True), None
+
+
+def _mark_paid(database: Database, order_id: str, reference: str | None,
+               now) -> int | None:
+    """The paid order and its outbox row (as relayed: `_tidy_up` adds it to the stream).
+    On PostgreSQL that is one statement, atomic by itself, so it runs in autocommit: no
+    BEGIN and COMMIT round trips, no session."""
+    if database.engine.dialect.name == "postgresql":
+        with _autocommit(database).connect() as connection:
+            return orders.mark_paid_on(connection, order_id, reference, now=now,
+                                       sent_by_caller=True)
+    with database.transaction() as session:
+        return orders.mark_paid(session, order_id, reference, now=now, sent_by_caller=True)
+
+
+# The write engine in autocommit, one per Database, made at its first paid checkout (held
+# weakly: a database goes away with its app).
+_AUTOCOMMIT_ENGINES: weakref.WeakKeyDictionary[Database, Engine] = weakref.WeakKeyDictionary()
+
+
+def _autocommit(database: Database) -> Engine:
+    engine = _AUTOCOMMIT_ENGINES.get(database)
+    if engine is None:
+        engine = database.engine.execution_options(isolation_level="AUTOCOMMIT")
+        _AUTOCOMMIT_ENGINES[database] = engine
+    return engine
 
 
 def _tidy_up(database: Database, redis_client: redis.Redis, order: Order, cart_id: str,
