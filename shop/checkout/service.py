@@ -40,7 +40,7 @@ from datetime import timedelta
 import redis
 import sqlalchemy.exc
 from sqlalchemy import Row, select, update
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from shop.cart import service as carts
@@ -114,11 +114,10 @@ class Replay:
     order: Order
 
 
-def _earlier_orders(session: Session, cart_id: str, key: str | None) -> list[Row]:
+def _earlier_orders(connection: Connection, cart_id: str, key: str | None) -> list[Row]:
     """The cart's orders that decide before anything is reserved, in one query: the one made
     with this Idempotency-Key, and the live one claiming the cart."""
-    return list(session.connection().execute(sql.EARLIER_ORDERS,
-                                             {"cart_id": cart_id, "key": key}))
+    return list(connection.execute(sql.EARLIER_ORDERS, {"cart_id": cart_id, "key": key}))
 
 
 def _order_for_key(database: Database, merchant_id: int, key: str) -> Order | None:
@@ -166,17 +165,20 @@ def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
              request: CheckoutRequest, idempotency_key: str | None,
              limits: Limits) -> Order | Replay:
     """One transaction: the earlier orders of the cart, the rules, the stock, the order."""
-    with database.transaction() as session:
-        earlier = _earlier_orders(session, cart_id, idempotency_key)
+    # A Core transaction: its statements are prebuilt Core, and the ORM's session would only
+    # add its bookkeeping to the BEGIN and the COMMIT (a session joins it on the rare paths).
+    with database.engine.begin() as connection:
+        earlier = _earlier_orders(connection, cart_id, idempotency_key)
         for row in earlier:
             if idempotency_key and row.idempotency_key == idempotency_key:
                 # Looked up before the cart: a paid checkout deletes its cart, and its retry
                 # must still get the order back.
-                return Replay(session.get(Order, row.id))
+                with Session(bind=connection, expire_on_commit=False) as session:
+                    return Replay(session.get(Order, row.id))
         _refuse_if_live(earlier)
         if cart is None:
             raise carts.unknown_cart(cart_id)
-        lines, _gross = carts.price_rows(session.connection(), cart)
+        lines, _gross = carts.price_rows(connection, cart)
         if not lines:
             raise InvalidInput("the cart is empty: add products before checking out",
                                code="empty_cart")
@@ -187,12 +189,12 @@ def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
         rules.check_total(sum(line.line_total for line in lines), currency,
                           request.expected_total)
         now = utcnow()
-        shop_rows = list(session.connection().execute(sql.SHOP_PRICING,
-                                                      {"merchant_id": cart.merchant_id}))
+        shop_rows = list(connection.execute(sql.SHOP_PRICING,
+                                            {"merchant_id": cart.merchant_id}))
         carriers = [row for row in shop_rows if row.id is not None]
         # A shop that is gone counts as gross, the default (as shop_prices says).
         prices_include_vat = not shop_rows or shop_rows[0].shop_prices_include_vat is not False
-        priced = pricing.price_order(session, carriers, lines,
+        priced = pricing.price_order(connection, carriers, lines,
                                      request.shipping_address.get("country", ""),
                                      request.shipping_option, now, prices_include_vat)
         columns = dict(
@@ -208,22 +210,22 @@ def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
                           sku=line.product.sku, name=line.product.name,
                           quantity=line.quantity, unit_price_amount=line.product.price_amount,
                           reservation="held") for line in lines]
-        # Core inserts: the order is written once and never changed in this session, so the
-        # ORM's unit of work would only add cost. The cart claim's unique index refuses a
+        # Core inserts: the order is written once and never changed in this transaction, so
+        # the ORM's unit of work would only add cost. The cart claim's unique index refuses a
         # second live order for the cart here, before any stock is locked.
-        connection = session.connection()
         connection.execute(sql.INSERT_ORDER, columns)
         connection.execute(sql.INSERT_ORDER_LINES, line_rows)
         # The stock last: in a launch every checkout wants the same product row, and its lock
         # lasts from here to the commit. A refusal below rolls the order back with it.
-        short = _hold_stock(session, lines)
+        short = _hold_stock(connection, lines)
         if short:
             # Unpaid orders past their reservation still hold stock until swept: sweep the
             # products concerned and try once more before saying they are sold out. As of
             # `now`, the moment this order was made: whatever the wait, never this order.
-            orders.expire_reservations(session, now,
-                                       product_ids=[line.product.id for line in lines])
-            short = _hold_stock(session, lines)
+            with Session(bind=connection) as session:
+                orders.expire_reservations(session, now,
+                                           product_ids=[line.product.id for line in lines])
+            short = _hold_stock(connection, lines)
         if short:
             raise Conflict("not enough stock for " + ", ".join(
                 f"{line.product.sku} (asked {line.quantity}, available {available})"
@@ -235,7 +237,7 @@ def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
         return Order(**columns)
 
 
-def _hold_stock(session: Session, lines: list[carts.PricedLine]):
+def _hold_stock(connection: Connection, lines: list[carts.PricedLine]):
     """Reserve every line, or none; returns the lines that fell short.
 
     Each line is one conditional UPDATE, which the database applies atomically: two shoppers
@@ -244,7 +246,6 @@ def _hold_stock(session: Session, lines: list[carts.PricedLine]):
     short, the lines held before it are given back in the same transaction (no savepoint:
     the common case, everything held, then costs no extra statements).
     """
-    connection = session.connection()
     short, held = [], []
     for line in sorted(lines, key=lambda line: line.product.id):
         units = {"b_product": line.product.id, "b_quantity": line.quantity}
