@@ -9,8 +9,9 @@ must not hold row locks while a Christmas crowd is waiting for the same products
      409/422 and holds nothing;
   2. pay: the gateway is called with the order id as its idempotency key;
   3. settle: one transaction marks the order paid (plus an outbox row) or failed (stock and
-     cart claim back); then, best effort and in one Redis round trip, the cart is deleted
-     and the paid order added to the stream.
+     cart claim back) — on PostgreSQL a paid order and its outbox row are one statement,
+     atomic by itself, run in autocommit; then, best effort and in one Redis round trip,
+     the cart is deleted and the paid order added to the stream.
 
 These two transactions and three Redis round trips (the cart, the gateway's, the tidy-up)
 are all a checkout costs: every look-up rides in a transaction that was needed anyway.
