@@ -2,6 +2,7 @@
 
     python -m benchmarks.profile_writes [--database sqlite|postgresql] [--requests 800]
                                         [--request add|checkout] [--top 30]
+    python -m benchmarks.profile_writes --steps [--database ...] [--rounds 3]
 
 Flask's test client on a real database and Redis (benchmarks.inprocess). For the request
 kind chosen, a first run without the profiler gives the CPU milliseconds per request; a
@@ -17,6 +18,11 @@ cost) splits that time two ways:
 
 The shares are of the profiled run, whose absolute figures the profiler inflates; the
 first line's CPU ms per request is the unprofiled cost.
+
+With --steps, each step taken on the write path is timed against the way it was done before,
+both in this process, alternating, best of --rounds rounds (CPU ms per call): a step's gain
+is then told apart from the machine's other load, which moves whole-request figures by more
+than one step saves.
 """
 
 from __future__ import annotations
@@ -25,9 +31,13 @@ import argparse
 import cProfile
 import pstats
 import time
+from collections.abc import Callable
 
 from benchmarks.checkout_profile import CHECKOUT_BODY, Counted, filled_carts, measure
-from benchmarks.inprocess import bench_shop
+from benchmarks.inprocess import BenchShop, bench_shop
+from shop.cart import service as cart_service
+from shop.checkout import service as checkout_service
+from shop.orders import service as order_service
 from shop.status import slo_batch
 
 # First match wins: a path fragment -> the area its functions' own time counts for.
@@ -116,6 +126,95 @@ def breakdown(stats: pstats.Stats, kind: str, requests: int) -> None:
         print(f"  {label:50}{inclusive * 1000 / requests:7.3f} ms {inclusive / total:6.1%}")
 
 
+def _write_line_before(client, cart_id: str, sku: str, quantity: int, ttl_s: int):
+    """The cart's line as it was written before: MULTI, HSET, EXPIRE, HGETALL, EXEC."""
+    key = cart_service.KEY_PREFIX + cart_id
+    with client.pipeline() as pipe:
+        pipe.hset(key, cart_service.ITEM_PREFIX + sku, quantity)
+        pipe.expire(key, ttl_s)
+        pipe.hgetall(key)
+        return cart_service._cart_from(cart_id, pipe.execute()[-1])
+
+
+def _pending_orders(shop: BenchShop, count: int) -> list[str]:
+    """Checkouts left pending (the declining token), put back to pending_payment so that
+    each can be marked paid once."""
+    body = {**CHECKOUT_BODY, "payment": {"gateway": "dummy", "token": "tok_declined"}}
+    ids = []
+    for cart_id in filled_carts(shop, count):
+        ids.append(shop.client.post(f"/api/v1/carts/{cart_id}/checkout",
+                                    json=body).get_json()["order_id"])
+    database = shop.app.extensions["peakshop"].database
+    with database.transaction() as session:
+        session.execute(order_service.Order.__table__.update()
+                        .where(order_service.Order.__table__.c.id.in_(ids))
+                        .values(status="pending_payment", cart_claim=None))
+    return ids
+
+
+def steps(shop: BenchShop, rounds: int, calls: int) -> None:
+    """Each step against the way before it, alternating, best of `rounds` (CPU ms/call)."""
+    current = shop.app.extensions["peakshop"]
+    database, client = current.database, current.redis
+    cart_id = filled_carts(shop, 1)[0]
+    cart = cart_service.load_cart(client, cart_id)
+    ttl = current.settings.cart_ttl_s
+
+    def in_transaction_orm():
+        with database.transaction() as session:
+            cart_service.price_lines(session, cart)
+
+    def in_transaction_core_rows():
+        with database.transaction() as session:
+            cart_service.price_rows(session.connection(), cart)
+
+    def core_transaction_core_rows():
+        with database.engine.begin() as connection:
+            cart_service.price_rows(connection, cart)
+
+    def products_through_pool():
+        with database.read_connection() as connection:
+            cart_service.cart_products(connection, shop.merchant_id, ["BENCH"])
+
+    def products_on_reader():
+        cart_service._products_of(database, shop.merchant_id, {"BENCH"})
+
+    pending = iter(_pending_orders(shop, calls * rounds * 2))
+
+    def paid_in_transaction():
+        with database.transaction() as session:
+            order_service.mark_paid(session, next(pending), "ref", sent_by_caller=True)
+
+    def paid_in_autocommit():
+        checkout_service._mark_paid(database, next(pending), "ref", order_service.utcnow())
+
+    pairs: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
+        ("add to cart: the line's write, MULTI (5 commands) -> one Lua script",
+         lambda: _write_line_before(client, cart_id, "BENCH", 2, ttl),
+         lambda: cart_service._write_line(client, cart_id, "BENCH", 2, ttl)),
+        ("add to cart: a one-SKU cart's products, pooled Core -> statement reader",
+         products_through_pool, products_on_reader),
+        ("checkout: the cart's products, ORM entities -> Core rows",
+         in_transaction_orm, in_transaction_core_rows),
+        ("checkout: the reservation, ORM session -> Core transaction",
+         in_transaction_core_rows, core_transaction_core_rows),
+        ("checkout: the paid order, a transaction -> autocommit (PostgreSQL)",
+         paid_in_transaction, paid_in_autocommit),
+    ]
+    print(f"step (best of {rounds} rounds of {calls} calls, CPU ms per call)"
+          f"{'before':>12}{'after':>9}{'gain':>9}")
+    for label, before, after in pairs:
+        best = {"before": float("inf"), "after": float("inf")}
+        for _ in range(rounds):
+            for name, call in (("before", before), ("after", after)):
+                started = time.process_time()
+                for _ in range(calls):
+                    call()
+                best[name] = min(best[name], (time.process_time() - started) * 1000 / calls)
+        print(f"{label:72}{best['before']:9.3f}{best['after']:9.3f}"
+              f"{best['before'] - best['after']:9.3f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--database", choices=["sqlite", "postgresql"], default="sqlite")
@@ -123,12 +222,21 @@ def main() -> None:
     parser.add_argument("--request", choices=sorted(STEPS), default="checkout")
     parser.add_argument("--top", type=int, default=30,
                         help="also print this many functions by own time (0: none)")
+    parser.add_argument("--steps", action="store_true",
+                        help="time each step against the way before it instead")
+    parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
     with bench_shop(args.database, "profile") as shop:
         created = shop.client.post(f"/api/v1/shops/{shop.slug}/products", headers=shop.auth,
                                    json={"sku": "BENCH", "name": "Benchmark bauble",
                                          "price": 1299, "stock": 100_000_000})
         assert created.status_code == 201, created.get_data()
+        if args.steps:
+            for cart_id in filled_carts(shop, 50):  # connections and statements settle
+                shop.client.post(f"/api/v1/carts/{cart_id}/checkout", json=CHECKOUT_BODY)
+            steps(shop, args.rounds, min(args.requests, 400))
+            slo_batch.flush_all()
+            return
         counted = Counted(shop)
         for cart_id in filled_carts(shop, 50):  # connections, caches, statements settle
             shop.client.put(f"/api/v1/carts/{cart_id}/items/BENCH", json={"quantity": 2})
