@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import cProfile
+import os
 import pstats
 import time
 from collections.abc import Callable
@@ -37,6 +38,7 @@ from benchmarks.checkout_profile import CHECKOUT_BODY, Counted, filled_carts, me
 from benchmarks.inprocess import BenchShop, bench_shop
 from shop.cart import service as cart_service
 from shop.checkout import service as checkout_service
+from shop.checkout import statements
 from shop.orders import service as order_service
 from shop.status import slo_batch
 
@@ -188,7 +190,36 @@ def steps(shop: BenchShop, rounds: int, calls: int) -> None:
     def paid_in_autocommit():
         checkout_service._mark_paid(database, next(pending), "ref", order_service.utcnow())
 
+    product = cart_service._products_of(database, shop.merchant_id, {"BENCH"})[0]["BENCH"]
+
+    def new_order() -> tuple[dict, list[dict]]:
+        now, order_id = order_service.utcnow(), os.urandom(16).hex()
+        columns = dict(
+            id=order_id, merchant_id=shop.merchant_id, cart_id=order_id, cart_claim=order_id,
+            idempotency_key=None, request_fingerprint=None, email="bench@example.com",
+            shipping_address=CHECKOUT_BODY["shipping_address"], status="pending_payment",
+            total_amount=1299, shipping_amount=0, tax_amount=0, prices_include_vat=True,
+            shipping_option="standard", shipping_carrier="Standard",
+            shipping_promised_date=None, currency="EUR", payment_gateway="dummy",
+            reservation_expires_at=now, created_at=now, updated_at=now)
+        return columns, [dict(order_id=order_id, product_id=product.id, sku="BENCH",
+                              name="Benchmark bauble", quantity=1, unit_price_amount=1299,
+                              reservation="released")]
+
+    def order_in_two_inserts():
+        columns, lines = new_order()
+        with database.engine.begin() as connection:
+            connection.execute(statements.INSERT_ORDER, columns)
+            connection.execute(statements.INSERT_ORDER_LINES, lines)
+
+    def order_in_one_statement():
+        columns, lines = new_order()
+        with database.engine.begin() as connection:
+            checkout_service._insert_order(connection, columns, lines)
+
     pairs: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
+        ("checkout: the order and its line, two INSERTs -> one (PostgreSQL)",
+         order_in_two_inserts, order_in_one_statement),
         ("add to cart: the line's write, MULTI (5 commands) -> one Lua script",
          lambda: _write_line_before(client, cart_id, "BENCH", 2, ttl),
          lambda: cart_service._write_line(client, cart_id, "BENCH", 2, ttl)),

@@ -214,8 +214,7 @@ def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
         # Core inserts: the order is written once and never changed in this transaction, so
         # the ORM's unit of work would only add cost. The cart claim's unique index refuses a
         # second live order for the cart here, before any stock is locked.
-        connection.execute(sql.INSERT_ORDER, columns)
-        connection.execute(sql.INSERT_ORDER_LINES, line_rows)
+        _insert_order(connection, columns, line_rows)
         # The stock last: in a launch every checkout wants the same product row, and its lock
         # lasts from here to the commit. A refusal below rolls the order back with it.
         short = _hold_stock(connection, lines)
@@ -236,6 +235,18 @@ def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
                                   "available": available} for line, available in short]})
         # The answer's order, not attached to any session (its lines are in the database).
         return Order(**columns)
+
+
+def _insert_order(connection: Connection, columns: dict, line_rows: list[dict]) -> None:
+    """The order and its lines: one statement for an order of one line on PostgreSQL."""
+    if len(line_rows) == 1 and connection.dialect.name == "postgresql":
+        line = {name: value for name, value in line_rows[0].items() if name != "order_id"}
+        connection.execute(sql.insert_order_and_line(tuple(columns), tuple(line)),
+                           {**{"o_" + name: value for name, value in columns.items()},
+                            **{"l_" + name: value for name, value in line.items()}})
+        return
+    connection.execute(sql.INSERT_ORDER, columns)
+    connection.execute(sql.INSERT_ORDER_LINES, line_rows)
 
 
 def _hold_stock(connection: Connection, lines: list[carts.PricedLine]):
