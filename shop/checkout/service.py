@@ -36,7 +36,7 @@ import time
 import uuid
 import weakref
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import redis
 import sqlalchemy.exc
@@ -328,7 +328,7 @@ def _settle(database: Database, order: Order, result,
 
 
 def _mark_paid(database: Database, order_id: str, reference: str | None,
-               now) -> int | None:
+               now: datetime) -> int | None:
     """The paid order and its outbox row (as relayed: `_tidy_up` adds it to the stream).
     On PostgreSQL that is one statement, atomic by itself, so it runs in autocommit: no
     BEGIN and COMMIT round trips, no session."""
