@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import NamedTuple
 
 import redis
+from redis.commands.core import Script
 from sqlalchemy import and_, bindparam, select
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -93,6 +94,35 @@ _CART_PRODUCTS = (
 )
 
 
+# The same for a cart that holds at most the one SKU being set (most adds to a cart): at most
+# one row, so it runs on the database's statement reader (a connection of the thread's own,
+# straight on the driver), not through the pool. Parameters: merchant_id, sku.
+_CART_PRODUCT = (
+    select(_MERCHANTS.c.prices_include_vat,
+           *(_PRODUCTS.c[name] for name in CartProduct._fields))
+    .select_from(_MERCHANTS.outerjoin(_PRODUCTS, and_(
+        _PRODUCTS.c.merchant_id == _MERCHANTS.c.id,
+        _PRODUCTS.c.sku == bindparam("sku"),
+        _PRODUCTS.c.archived_at.is_(None))))
+    .where(_MERCHANTS.c.id == bindparam("merchant_id"))
+)
+
+
+def _products_of(database: Database, merchant_id: int,
+                 skus: set[str]) -> tuple[dict[str, CartProduct], bool]:
+    """`cart_products` for the SKUs `skus`, by the cheapest way the database allows."""
+    if len(skus) == 1:
+        (sku,) = skus
+        row = database.statements.first(_CART_PRODUCT, {"merchant_id": merchant_id,
+                                                        "sku": sku})
+        gross = row is None or row[0] is not False
+        if row is None or row[1] is None:
+            return {}, gross
+        return {sku: CartProduct(*row[1:])}, gross
+    with database.read_connection() as connection:
+        return cart_products(connection, merchant_id, sorted(skus))
+
+
 def cart_products(connection: Connection, merchant_id: int,
                   skus: list[str]) -> tuple[dict[str, CartProduct], bool]:
     """The products on sale among `skus` (archived ones are left out, as if unknown) and
@@ -172,8 +202,7 @@ def set_quantity(client: redis.Redis, database: Database, cart_id: str, sku: str
     check_line_cap(quantity, max_quantity)
     cart = load_cart(client, cart_id)
     asked = {*cart.quantities, sku}
-    with database.read_connection() as connection:
-        products, gross = cart_products(connection, cart.merchant_id, sorted(asked))
+    products, gross = _products_of(database, cart.merchant_id, asked)
     product = products.get(sku)
     if product is None and not (quantity == 0 and sku in cart.quantities):
         # A line of a product no longer sold can still be removed; nothing else unknown.
@@ -203,21 +232,31 @@ def set_quantity(client: redis.Redis, database: Database, cart_id: str, sku: str
                       gross)
 
 
+# Store one line (quantity 0 deletes it), refresh the TTL and read the cart back: one
+# command, atomic, where MULTI/HSET/EXPIRE/HGETALL/EXEC were five. A cart that expired since
+# it was read is left alone (nil), instead of being recreated without its shop.
+# KEYS: the cart. ARGV: the line's field, the quantity, the TTL in seconds.
+_WRITE_LINE = b"""
+if redis.call('HEXISTS', KEYS[1], '%s') == 0 then return false end
+if ARGV[2] == '0' then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+else
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+end
+redis.call('EXPIRE', KEYS[1], ARGV[3])
+return redis.call('HGETALL', KEYS[1])
+""" % SHOP_FIELD.encode()
+# redis-py's Script: EVALSHA, and SCRIPT LOAD once where a server does not know it yet (as
+# bytes, it needs no client to be built; each call names its client).
+_WRITE_LINE_SCRIPT = Script(None, _WRITE_LINE)
+
+
 def _write_line(client: redis.Redis, cart_id: str, sku: str, quantity: int,
                 ttl_s: int) -> Cart:
     """Store one line (0 deletes it), refresh the TTL and read the cart back, atomically."""
-    key = _key(cart_id)
-    with client.pipeline() as pipe:   # MULTI/EXEC: what is read back is what was written
-        if quantity:
-            pipe.hset(key, ITEM_PREFIX + sku, quantity)
-        else:
-            pipe.hdel(key, ITEM_PREFIX + sku)
-        pipe.expire(key, ttl_s)
-        pipe.hgetall(key)
-        fields = pipe.execute()[-1]
-    if SHOP_FIELD.encode() not in fields:
-        # The cart expired since it was read: drop the line the write just recreated.
-        client.delete(key)
+    flat = _WRITE_LINE_SCRIPT(keys=[_key(cart_id)], args=[ITEM_PREFIX + sku, quantity, ttl_s],
+                              client=client)
+    fields = dict(zip(flat[::2], flat[1::2], strict=True)) if flat else {}
     return _cart_from(cart_id, fields)
 
 
@@ -239,6 +278,17 @@ def price_lines(session: Session, cart: Cart) -> list[PricedLine]:
     products = catalog.products_by_sku(session, cart.merchant_id, list(cart.quantities))
     return [PricedLine(products[sku], quantity)
             for sku, quantity in sorted(cart.quantities.items()) if sku in products]
+
+
+def price_rows(connection: Connection, cart: Cart) -> tuple[list[PricedLine], bool]:
+    """`price_lines` from Core rows, on `connection` (in its transaction, if any), and
+    whether the shop's prices include VAT: one prebuilt statement and no ORM entities, for
+    checkout, which reads a cart's products once and never changes them."""
+    if not cart.quantities:
+        return [], True
+    products, gross = cart_products(connection, cart.merchant_id, sorted(cart.quantities))
+    return [PricedLine(products[sku], quantity)
+            for sku, quantity in sorted(cart.quantities.items()) if sku in products], gross
 
 
 def shop_currency(session: Session, merchant_id: int) -> str:

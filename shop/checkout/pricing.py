@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
 from shop.cart.service import PricedLine
@@ -49,16 +50,22 @@ def parse_option_id(data: dict[str, Any]) -> str | None:
     return value.strip()
 
 
-def price_order(session: Session, carriers: list, lines: list[PricedLine], country: str,
+def price_order(connection: Connection, carriers: list, lines: list[PricedLine], country: str,
                 option_id: str | None, now: datetime,
                 prices_include_vat: bool = True) -> OrderPricing:
     """Price a cart for `country` with the chosen shipping option (422 if not offered), in
     the shop's convention: gross prices, or net prices with the VAT added. `carriers`: the
-    shop's usable carriers as rows, preferred first (`shipping.USABLE_CARRIERS`)."""
+    shop's usable carriers as rows, preferred first (`shipping.USABLE_CARRIERS`); their
+    bookings are read on `connection`, in its transaction."""
     line_totals = [line.line_total for line in lines]
     lines_amount = sum(line_totals)
     currency = lines[0].product.currency if lines else "EUR"
-    options = shipping.options_from(session, carriers, country, lines_amount, currency, now)
+    if carriers:
+        with Session(bind=connection) as session:
+            options = shipping.options_from(session, carriers, country, lines_amount,
+                                            currency, now)
+    else:  # the default carrier: nothing to read
+        options = shipping.options_from(None, carriers, country, lines_amount, currency, now)
     chosen = shipping.choose_option(options, option_id)
     taxed = vat.order_total(line_totals, chosen.price_amount, country, prices_include_vat)
     return OrderPricing(lines_amount, chosen, taxed.tax_amount, taxed.total_amount,

@@ -9,8 +9,9 @@ must not hold row locks while a Christmas crowd is waiting for the same products
      409/422 and holds nothing;
   2. pay: the gateway is called with the order id as its idempotency key;
   3. settle: one transaction marks the order paid (plus an outbox row) or failed (stock and
-     cart claim back); then, best effort and in one Redis round trip, the cart is deleted
-     and the paid order added to the stream.
+     cart claim back) — on PostgreSQL a paid order and its outbox row are one statement,
+     atomic by itself, run in autocommit; then, best effort and in one Redis round trip,
+     the cart is deleted and the paid order added to the stream.
 
 These two transactions and three Redis round trips (the cart, the gateway's, the tidy-up)
 are all a checkout costs: every look-up rides in a transaction that was needed anyway.
@@ -33,12 +34,14 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+import weakref
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import redis
 import sqlalchemy.exc
 from sqlalchemy import Row, select, update
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from shop.cart import service as carts
@@ -112,11 +115,10 @@ class Replay:
     order: Order
 
 
-def _earlier_orders(session: Session, cart_id: str, key: str | None) -> list[Row]:
+def _earlier_orders(connection: Connection, cart_id: str, key: str | None) -> list[Row]:
     """The cart's orders that decide before anything is reserved, in one query: the one made
     with this Idempotency-Key, and the live one claiming the cart."""
-    return list(session.connection().execute(sql.EARLIER_ORDERS,
-                                             {"cart_id": cart_id, "key": key}))
+    return list(connection.execute(sql.EARLIER_ORDERS, {"cart_id": cart_id, "key": key}))
 
 
 def _order_for_key(database: Database, merchant_id: int, key: str) -> Order | None:
@@ -164,17 +166,20 @@ def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
              request: CheckoutRequest, idempotency_key: str | None,
              limits: Limits) -> Order | Replay:
     """One transaction: the earlier orders of the cart, the rules, the stock, the order."""
-    with database.transaction() as session:
-        earlier = _earlier_orders(session, cart_id, idempotency_key)
+    # A Core transaction: its statements are prebuilt Core, and the ORM's session would only
+    # add its bookkeeping to the BEGIN and the COMMIT (a session joins it on the rare paths).
+    with database.engine.begin() as connection:
+        earlier = _earlier_orders(connection, cart_id, idempotency_key)
         for row in earlier:
             if idempotency_key and row.idempotency_key == idempotency_key:
                 # Looked up before the cart: a paid checkout deletes its cart, and its retry
                 # must still get the order back.
-                return Replay(session.get(Order, row.id))
+                with Session(bind=connection, expire_on_commit=False) as session:
+                    return Replay(session.get(Order, row.id))
         _refuse_if_live(earlier)
         if cart is None:
             raise carts.unknown_cart(cart_id)
-        lines = carts.price_lines(session, cart)
+        lines, _gross = carts.price_rows(connection, cart)
         if not lines:
             raise InvalidInput("the cart is empty: add products before checking out",
                                code="empty_cart")
@@ -185,12 +190,12 @@ def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
         rules.check_total(sum(line.line_total for line in lines), currency,
                           request.expected_total)
         now = utcnow()
-        shop_rows = list(session.connection().execute(sql.SHOP_PRICING,
-                                                      {"merchant_id": cart.merchant_id}))
+        shop_rows = list(connection.execute(sql.SHOP_PRICING,
+                                            {"merchant_id": cart.merchant_id}))
         carriers = [row for row in shop_rows if row.id is not None]
         # A shop that is gone counts as gross, the default (as shop_prices says).
         prices_include_vat = not shop_rows or shop_rows[0].shop_prices_include_vat is not False
-        priced = pricing.price_order(session, carriers, lines,
+        priced = pricing.price_order(connection, carriers, lines,
                                      request.shipping_address.get("country", ""),
                                      request.shipping_option, now, prices_include_vat)
         columns = dict(
@@ -206,22 +211,21 @@ def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
                           sku=line.product.sku, name=line.product.name,
                           quantity=line.quantity, unit_price_amount=line.product.price_amount,
                           reservation="held") for line in lines]
-        # Core inserts: the order is written once and never changed in this session, so the
-        # ORM's unit of work would only add cost. The cart claim's unique index refuses a
+        # Core inserts: the order is written once and never changed in this transaction, so
+        # the ORM's unit of work would only add cost. The cart claim's unique index refuses a
         # second live order for the cart here, before any stock is locked.
-        connection = session.connection()
-        connection.execute(sql.INSERT_ORDER, columns)
-        connection.execute(sql.INSERT_ORDER_LINES, line_rows)
+        _insert_order(connection, columns, line_rows)
         # The stock last: in a launch every checkout wants the same product row, and its lock
         # lasts from here to the commit. A refusal below rolls the order back with it.
-        short = _hold_stock(session, lines)
+        short = _hold_stock(connection, lines)
         if short:
             # Unpaid orders past their reservation still hold stock until swept: sweep the
             # products concerned and try once more before saying they are sold out. As of
             # `now`, the moment this order was made: whatever the wait, never this order.
-            orders.expire_reservations(session, now,
-                                       product_ids=[line.product.id for line in lines])
-            short = _hold_stock(session, lines)
+            with Session(bind=connection) as session:
+                orders.expire_reservations(session, now,
+                                           product_ids=[line.product.id for line in lines])
+            short = _hold_stock(connection, lines)
         if short:
             raise Conflict("not enough stock for " + ", ".join(
                 f"{line.product.sku} (asked {line.quantity}, available {available})"
@@ -233,7 +237,19 @@ def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
         return Order(**columns)
 
 
-def _hold_stock(session: Session, lines: list[carts.PricedLine]):
+def _insert_order(connection: Connection, columns: dict, line_rows: list[dict]) -> None:
+    """The order and its lines: one statement for an order of one line on PostgreSQL."""
+    if len(line_rows) == 1 and connection.dialect.name == "postgresql":
+        line = {name: value for name, value in line_rows[0].items() if name != "order_id"}
+        connection.execute(sql.insert_order_and_line(tuple(columns), tuple(line)),
+                           {**{"o_" + name: value for name, value in columns.items()},
+                            **{"l_" + name: value for name, value in line.items()}})
+        return
+    connection.execute(sql.INSERT_ORDER, columns)
+    connection.execute(sql.INSERT_ORDER_LINES, line_rows)
+
+
+def _hold_stock(connection: Connection, lines: list[carts.PricedLine]):
     """Reserve every line, or none; returns the lines that fell short.
 
     Each line is one conditional UPDATE, which the database applies atomically: two shoppers
@@ -242,7 +258,6 @@ def _hold_stock(session: Session, lines: list[carts.PricedLine]):
     short, the lines held before it are given back in the same transaction (no savepoint:
     the common case, everything held, then costs no extra statements).
     """
-    connection = session.connection()
     short, held = [], []
     for line in sorted(lines, key=lambda line: line.product.id):
         units = {"b_product": line.product.id, "b_quantity": line.quantity}
@@ -286,17 +301,18 @@ def _pay(database: Database, gateway: Gateway, order: Order, request: CheckoutRe
 
 def _settle(database: Database, order: Order, result,
             limits: Limits) -> tuple[Order, int | None]:
+    if result.status is PaymentStatus.SUCCEEDED:
+        now = utcnow()
+        outbox_id = _mark_paid(database, order.id, result.reference, now)
+        if outbox_id is not None:
+            # What the UPDATE just wrote: no need to read the order back.
+            order.status, order.paid_at, order.updated_at = OrderStatus.PAID, now, now
+            order.payment_reference = result.reference
+            return order, outbox_id
+        with database.reading() as session:  # it had moved on: say what it became
+            return session.get(Order, order.id), None
     with database.transaction() as session:
-        if result.status is PaymentStatus.SUCCEEDED:
-            now = utcnow()
-            outbox_id = orders.mark_paid(session, order.id, result.reference, now=now,
-                                         sent_by_caller=True)
-            if outbox_id is not None:
-                # What the UPDATE just wrote: no need to read the order back.
-                order.status, order.paid_at, order.updated_at = OrderStatus.PAID, now, now
-                order.payment_reference = result.reference
-                return order, outbox_id
-        elif result.status is PaymentStatus.FAILED:
+        if result.status is PaymentStatus.FAILED:
             session.execute(update(sql.ORDERS).where(sql.ORDERS.c.id == order.id)
                             .values(payment_reference=result.reference))
             orders.mark_payment_failed(session, order.id, result.failure_reason or "declined")
@@ -309,6 +325,32 @@ def _settle(database: Database, order: Order, result,
                                     reservation_expires_at=min(order.reservation_expires_at,
                                                                action_deadline)))
         return session.get(Order, order.id, populate_existing=True), None
+
+
+def _mark_paid(database: Database, order_id: str, reference: str | None,
+               now: datetime) -> int | None:
+    """The paid order and its outbox row (as relayed: `_tidy_up` adds it to the stream).
+    On PostgreSQL that is one statement, atomic by itself, so it runs in autocommit: no
+    BEGIN and COMMIT round trips, no session."""
+    if database.engine.dialect.name == "postgresql":
+        with _autocommit(database).connect() as connection:
+            return orders.mark_paid_on(connection, order_id, reference, now=now,
+                                       sent_by_caller=True)
+    with database.transaction() as session:
+        return orders.mark_paid(session, order_id, reference, now=now, sent_by_caller=True)
+
+
+# The write engine in autocommit, one per Database, made at its first paid checkout (held
+# weakly: a database goes away with its app).
+_AUTOCOMMIT_ENGINES: weakref.WeakKeyDictionary[Database, Engine] = weakref.WeakKeyDictionary()
+
+
+def _autocommit(database: Database) -> Engine:
+    engine = _AUTOCOMMIT_ENGINES.get(database)
+    if engine is None:
+        engine = database.engine.execution_options(isolation_level="AUTOCOMMIT")
+        _AUTOCOMMIT_ENGINES[database] = engine
+    return engine
 
 
 def _tidy_up(database: Database, redis_client: redis.Redis, order: Order, cart_id: str,

@@ -8,7 +8,10 @@ engine) and PostgreSQL's driver prepares it after a few runs per connection.
 
 from __future__ import annotations
 
+import functools
+
 from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy.sql.dml import Insert
 
 from shop.catalog.models import Product
 from shop.fulfilment.shipping import CARRIERS
@@ -57,3 +60,21 @@ FREE_UNITS = select(PRODUCTS.c.stock - PRODUCTS.c.reserved).where(
 # Parameters: every column of the row.
 INSERT_ORDER = insert(ORDERS)
 INSERT_ORDER_LINES = insert(ORDER_LINES)
+
+
+@functools.cache
+def insert_order_and_line(order_columns: tuple[str, ...],
+                          line_columns: tuple[str, ...]) -> Insert:
+    """The order and its one line in one statement, on PostgreSQL (a data-modifying CTE:
+    the line is inserted with the id the order's INSERT returned): one round trip fewer for
+    the usual checkout, a cart of one product. Built once per set of columns written.
+    Parameters: "o_<column>" for the order's, "l_<column>" for the line's (SQLAlchemy keeps
+    the bare names for the VALUES clause)."""
+    new_order = (insert(ORDERS)
+                 .values({name: bindparam("o_" + name, type_=ORDERS.c[name].type)
+                          for name in order_columns})
+                 .returning(ORDERS.c.id).cte("new_order"))
+    return insert(ORDER_LINES).from_select(
+        ["order_id", *line_columns],
+        select(new_order.c.id, *(bindparam("l_" + name, type_=ORDER_LINES.c[name].type)
+                                 for name in line_columns)))

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, selectinload
 
 from shop.catalog.models import Product
@@ -78,8 +79,16 @@ def mark_paid(session: Session, order_id: str, reference: str | None, *,
     and calls `queue.unstamp` when that fails. A process that dies in between leaves a paid
     order out of the stream, which the worker's lost-order sweep queues again.
     """
+    return mark_paid_on(session.connection(), order_id, reference, now=now,
+                        sent_by_caller=sent_by_caller)
+
+
+def mark_paid_on(connection: Connection, order_id: str, reference: str | None, *,
+                 now: datetime | None = None, sent_by_caller: bool = False) -> int | None:
+    """`mark_paid` on a Core connection. On PostgreSQL it is one statement, atomic on its
+    own: a caller with nothing else to write may run it in autocommit, without the BEGIN
+    and COMMIT round trips of a transaction."""
     now = now or utcnow()
-    connection = session.connection()
     relayed_at = now if sent_by_caller else None
     if connection.dialect.name == "postgresql":
         # One round trip: the outbox row is inserted from what the UPDATE returned, so an

@@ -120,3 +120,43 @@ def test_adding_to_a_cart_reads_its_products_and_the_vat_convention_in_one_state
         session.execute(text("UPDATE products SET archived_at = updated_at WHERE sku = 'MUG'"))
     assert api.set_item(cart, "MUG", 1).status_code == 404
     assert api.set_item(cart, "MUG", 0).status_code == 200  # its line can still go
+
+
+def test_a_cart_that_expires_while_a_line_is_added_is_not_recreated(app, client, api, shop,
+                                                                     redis_client):
+    """The cart is read, its products looked up, then the line written: a cart whose TTL
+    runs out in between answers 404 and stays gone (no shopless hash left behind)."""
+    from sqlalchemy import event
+
+    api.add_product(shop, "TEA", stock=5)
+    api.add_product(shop, "MUG", stock=5)
+    cart = api.new_cart(shop)
+    key = f"peakshop:cart:{cart}"
+    database = app.extensions["peakshop"].database
+    engines = {database.engine, database.read_engine}
+    reader = database.statements
+    reads_first = reader.first
+
+    def expire_the_cart(*_args):  # runs between the cart's read and the line's write
+        redis_client.delete(key)
+
+    def expire_then_read(statement, parameters):
+        expire_the_cart()
+        return reads_first(statement, parameters)
+
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", expire_the_cart)
+    reader.first = expire_then_read
+    try:
+        lone = api.set_item(cart, "TEA", 2)     # a cart of one SKU: the statement reader
+        assert lone.status_code == 404
+        assert lone.get_json()["code"] == "unknown_cart"
+        assert not redis_client.exists(key)
+        redis_client.hset(key, mapping={"_shop": shop.merchant_id, "item:TEA": 1})
+        mixed = api.set_item(cart, "MUG", 1)    # two SKUs: through the pool
+        assert mixed.status_code == 404
+        assert not redis_client.exists(key)
+    finally:
+        del reader.first
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", expire_the_cart)
