@@ -56,10 +56,14 @@ _PER_ANSWER = frozenset({"date", "etag", "last-modified", REQUEST_ID_HEADER.lowe
 @dataclass(frozen=True)
 class SharedRead:
     """A route whose revalidations FastRevalidation answers: the `public_read` view's own
-    freshness function, and whether a session cookie makes a request personal (pages)."""
+    freshness function, and whether a session cookie makes a request personal (pages).
+    `freshness_of(resources, **view_args)`, when given, is the same function taking the
+    app's resources (`app.extensions["peakshop"]`) instead of finding them in an app
+    context: pushing one for every read costs more than the rest of its Python."""
 
     find_freshness: Callable[..., Validators | None]
     personal_with_session: bool = False
+    freshness_of: Callable[..., Validators | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -138,7 +142,8 @@ class FastRevalidation:
         self.rendered = rendered or RenderedMemo(0)
         self.count_answer = count_answer
         self.never_kept = frozenset({"set-cookie", *(name.lower() for name in never_kept_headers)})
-        self.cache_control = cache_control(app.extensions["peakshop"].settings)
+        self.resources = app.extensions["peakshop"]
+        self.cache_control = cache_control(self.resources.settings)
         # The static start of each read's URL rule: other paths are not looked up at all.
         self.prefixes = tuple({rule.rule.split("<", 1)[0] for rule in app.url_map.iter_rules()
                                if rule.endpoint in self.reads})
@@ -212,8 +217,11 @@ class FastRevalidation:
         validators = self.memo.get(key) if remembered_will_do else None
         if validators is None:
             try:
-                with self.app.app_context():
-                    validators = read.find_freshness(**view_args)
+                if read.freshness_of is not None:
+                    validators = read.freshness_of(self.resources, **view_args)
+                else:
+                    with self.app.app_context():
+                        validators = read.find_freshness(**view_args)
             except Exception:  # noqa: BLE001 (whatever it is, the view meets it again)
                 return None
             if validators is None:
@@ -304,7 +312,8 @@ class FastRevalidation:
         return tagged and public
 
     def _has_session(self, environ: dict) -> bool:
-        return self.session_cookie in parse_cookie(environ.get("HTTP_COOKIE", ""))
+        cookies = environ.get("HTTP_COOKIE")
+        return bool(cookies) and self.session_cookie in parse_cookie(cookies)
 
     @staticmethod
     def _count(method: str, route: str, status: str, seconds: float) -> None:
