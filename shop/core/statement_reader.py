@@ -67,6 +67,7 @@ class _Compiled:
         self.processors: list[Callable[[Any], Any] | None] = [
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in statement.selected_columns]
+        self.unprocessed = all(process is None for process in self.processors)
 
     def parameters(self, given: Mapping[str, Any]) -> Any:
         merged = {**self.constants, **given}
@@ -75,6 +76,8 @@ class _Compiled:
         return tuple(merged[name] for name in self.positions)
 
     def row(self, raw: tuple) -> tuple:
+        if self.unprocessed:  # the driver's values are SQLAlchemy's already
+            return raw
         return tuple(value if process is None else process(value)
                      for process, value in zip(self.processors, raw, strict=True))
 

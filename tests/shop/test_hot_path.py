@@ -127,3 +127,4 @@ def test_ensure_sync_remembers_plain_functions_only(app):
     except RuntimeError:  # Flask without its async extra refuses, as it always did
         wrapped = None
     assert wrapped is not coroutine and coroutine not in remembered.plain
+
