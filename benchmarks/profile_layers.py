@@ -10,8 +10,8 @@ milliseconds per request unprofiled (best of three rounds), then a cProfile (CPU
 the same requests cut into layers: each layer's share of the profile, and that share of
 the unprofiled CPU (the profiler inflates call-heavy code, so the milliseconds are
 estimates; the shares are what to compare before and after). `--top N` adds the
-profile's top functions. Flask's hello-world (`benchmarks.hello_app`) is measured the same
-way as the yardstick.
+profile's top functions; `--summary` only measures. Flask's hello-world
+(`benchmarks.hello_app`) is measured the same way as the yardstick.
 
 Requests: the product's JSON and page read warm (answered from the rendered memo), the same
 JSON revalidated (304), the product JSON rendered by Flask (no memo: every layer of a cold
@@ -119,11 +119,15 @@ def layers_of(profile: cProfile.Profile) -> tuple[float, dict[str, float]]:
     return total, by_layer
 
 
-def report(name: str, app, make_environ: Callable[[], dict], count: int, top: int) -> None:
+def report(name: str, app, make_environ: Callable[[], dict], count: int, top: int,
+           summary: bool = False) -> None:
     expected = call(app, make_environ())
     for _ in range(100):
         assert call(app, make_environ()) == expected
     cpu_ms = cpu_per_request(app, make_environ, count)
+    if summary:
+        print(f"{name} ({expected}): {cpu_ms:.3f} ms CPU per request")
+        return
     profile = cProfile.Profile(time.process_time)
     environs = [make_environ() for _ in range(count)]
     profile.enable()
@@ -149,6 +153,8 @@ def main() -> None:
                         choices=["hello", "product-json", "product-html", "product-json-304",
                                  "product-json-cold", "add-to-cart"])
     parser.add_argument("--top", type=int, default=0)
+    parser.add_argument("--summary", action="store_true",
+                        help="no profile: each request's CPU ms, best of 3 rounds")
     args = parser.parse_args()
     # As under gunicorn: metrics file-backed (set before the app builds them).
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="peakshop-prom-"))
@@ -162,7 +168,8 @@ def main() -> None:
                               "product-json-cold", "add-to-cart"]
     print(f"in-process, {args.database}, {args.requests} requests per round")
     if "hello" in wanted:
-        report("hello-world (Flask)", hello_app, environ_for("GET", "/"), args.requests, args.top)
+        report("hello-world (Flask)", hello_app, environ_for("GET", "/"), args.requests,
+               args.top, args.summary)
     with bench_shop(args.database, "layers") as shop:
         seed(shop, 1, images=False)
         app, slug = shop.app, shop.slug
@@ -175,17 +182,18 @@ def main() -> None:
         }
         for name, make_environ in requests.items():
             if name in wanted:
-                report(name, app, make_environ, args.requests, args.top)
+                report(name, app, make_environ, args.requests, args.top, args.summary)
         if "product-json-cold" in wanted:
             memo = app.extensions[RENDERED_EXTENSION]
             kept, memo.max_bytes = memo.max_bytes, 0  # every read rendered by Flask
-            report("product-json-cold", app, requests["product-json"], args.requests, args.top)
+            report("product-json-cold", app, requests["product-json"], args.requests,
+                   args.top, args.summary)
             memo.max_bytes = kept
         if "add-to-cart" in wanted:
             cart = shop.client.post(f"/api/v1/shops/{slug}/carts").get_json()["cart_id"]
             report("add-to-cart", app, environ_for(
                 "PUT", f"/api/v1/carts/{cart}/items/BENCH", body=b'{"quantity": 2}'),
-                args.requests, args.top)
+                args.requests, args.top, args.summary)
         slo_batch.flush_all()  # while Redis still runs
 
 
