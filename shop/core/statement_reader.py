@@ -4,15 +4,15 @@ The catalog's freshness facts are read on every shared read, warm or cold, and o
 revalidation: through SQLAlchemy's pool and execution context that one `SELECT` cost about
 0.2 ms of CPU on PostgreSQL, four times the driver's own work (pool check-out and check-in,
 the autocommit switch and its reset, the result's metadata). `StatementReader` compiles a
-statement once per dialect and runs it straight on the DBAPI connection, which on PostgreSQL
-psycopg prepares server-side after a few uses (unless the connection says not to, as
-behind PgBouncer in transaction mode: `shop.core.db`).
+statement once per dialect and runs it straight on the DBAPI connection.
 
 With psycopg the statement goes straight to libpq (`pgconn.exec_prepared`, prepared once per
-connection under a name of its own), its parameters dumped and its row loaded by psycopg's
-`Transformer`, as a cursor does: the cursor's own bookkeeping around that one call (query
-conversion, the prepared-statement manager, the wait loop, the result's description) cost
-about half of the read's CPU, and every full answer of a shared read pays it.
+connection under a name of its own; `exec_params`, never prepared, when the connection says
+so, as behind PgBouncer in transaction mode: `shop.core.db`), its parameters dumped and its
+row loaded by psycopg's `Transformer`, as a cursor does: the cursor's own bookkeeping around
+that one call (query conversion, the prepared-statement manager, the wait loop, the result's
+description) cost about half of the read's CPU, and every full answer of a shared read pays
+it.
 
 Nothing is remembered between reads: every call asks the database, so a change made by any
 process is seen by the next read of every other. Each thread keeps one connection in
