@@ -49,6 +49,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     openapi.init_app(app)
     security.init_app(app)
     _keep_personal_answers_private(app)
+    _remember_sync_answers(app)
     return app
 
 
@@ -114,3 +115,9 @@ def _register_images(app: Flask) -> None:
     from shop.images.api import init_app as init_images
 
     init_images(app)
+
+
+def _remember_sync_answers(app: Flask) -> None:
+    from shop.core import dispatch
+
+    dispatch.init_app(app)

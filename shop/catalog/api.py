@@ -55,14 +55,25 @@ def product_json(product: Product | ProductView, *, for_merchant: bool = False,
 
 def listing_freshness(slug: str) -> freshness.Freshness | None:
     """Validators of a shop's listing pages, before anything is loaded."""
-    facts = freshness.shop_facts(resources.current().database.statements, slug)
+    return listing_freshness_of(resources.current(), slug)
+
+
+def listing_freshness_of(shop: resources.Resources, slug: str) -> freshness.Freshness | None:
+    """`listing_freshness` given the app's resources: no app context needed."""
+    facts = freshness.shop_facts(shop.database.statements, slug)
     return None if facts is None else freshness.freshness(
         facts, JSON_REPRESENTATION + ":list", utcnow())
 
 
 def product_freshness(slug: str, sku: str) -> freshness.Freshness | None:
     """Validators of one product's JSON, before it is loaded."""
-    facts = freshness.product_facts(resources.current().database.statements, slug, sku)
+    return product_freshness_of(resources.current(), slug, sku)
+
+
+def product_freshness_of(shop: resources.Resources, slug: str,
+                         sku: str) -> freshness.Freshness | None:
+    """`product_freshness` given the app's resources: no app context needed."""
+    facts = freshness.product_facts(shop.database.statements, slug, sku)
     return None if facts is None else freshness.freshness(
         facts, JSON_REPRESENTATION + ":product", utcnow())
 def image_lists(connection, products) -> dict[int, list[ImageView]]:

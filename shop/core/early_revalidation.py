@@ -19,6 +19,7 @@ header (`never_kept_headers`), rendered under the tag it is judged by.
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from collections import OrderedDict
@@ -42,6 +43,11 @@ from shop.core.logging import REQUEST_ID_HEADER, request_id_for
 from shop.core.metrics import KNOWN_METHODS, http_metrics
 
 RENDERED_EXTENSION = "peakshop_rendered_memo"
+# Routes remembered per process, by method and path (`FastRevalidation._route`); longer paths
+# are matched every time, so that a stream of invented paths cannot grow the memo much.
+ROUTES_REMEMBERED = 4096
+ROUTE_PATH_REMEMBERED = 512
+_NOT_SEEN = object()
 # Headers of a kept answer that belong to one request or to the validators of the moment:
 # set anew for every answer given from the memo.
 _PER_ANSWER = frozenset({"date", "etag", "last-modified", REQUEST_ID_HEADER.lower()})
@@ -50,10 +56,14 @@ _PER_ANSWER = frozenset({"date", "etag", "last-modified", REQUEST_ID_HEADER.lowe
 @dataclass(frozen=True)
 class SharedRead:
     """A route whose revalidations FastRevalidation answers: the `public_read` view's own
-    freshness function, and whether a session cookie makes a request personal (pages)."""
+    freshness function, and whether a session cookie makes a request personal (pages).
+    `freshness_of(resources, **view_args)`, when given, is the same function taking the
+    app's resources (`app.extensions["peakshop"]`) instead of finding them in an app
+    context: pushing one for every read costs more than the rest of its Python."""
 
     find_freshness: Callable[..., Validators | None]
     personal_with_session: bool = False
+    freshness_of: Callable[..., Validators | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -132,11 +142,17 @@ class FastRevalidation:
         self.rendered = rendered or RenderedMemo(0)
         self.count_answer = count_answer
         self.never_kept = frozenset({"set-cookie", *(name.lower() for name in never_kept_headers)})
-        self.cache_control = cache_control(app.extensions["peakshop"].settings)
+        self.resources = app.extensions["peakshop"]
+        self.cache_control = cache_control(self.resources.settings)
         # The static start of each read's URL rule: other paths are not looked up at all.
         self.prefixes = tuple({rule.rule.split("<", 1)[0] for rule in app.url_map.iter_rules()
                                if rule.endpoint in self.reads})
         self.session_cookie = app.session_interface.get_cookie_name(app)
+        # Without host or subdomain matching, Flask's URL map matches on the method and the
+        # path alone, the same way every time: its answer for a path is remembered.
+        self._routes: dict[tuple[str, str], tuple | None] | None = (
+            None if app.url_map.host_matching or app.subdomain_matching else {})
+        self._date: tuple[int, str] = (0, "")
 
     def __call__(self, environ, start_response):
         method = environ.get("REQUEST_METHOD")
@@ -177,7 +193,7 @@ class FastRevalidation:
             return self._render_and_keep(environ, start_response, key, etag)
         environ.pop(FRESHNESS_KEY, None)
         incoming = environ.get("HTTP_" + REQUEST_ID_HEADER.upper().replace("-", "_"), "")
-        start_response(kept.status, [*kept.headers, ("Date", http_date()),
+        start_response(kept.status, [*kept.headers, ("Date", self._http_date_now()),
                                      (REQUEST_ID_HEADER, request_id_for(incoming)),
                                      *self._validator_headers(read, validators, etag,
                                                               with_policy=False)])
@@ -190,11 +206,10 @@ class FastRevalidation:
         answer (another route, a personal request, a shop or product that does not exist,
         a database that does not answer: Flask's error handling says so properly). Facts
         read here are left in the environ for the view, which then needs no query."""
-        try:
-            rule, view_args = self.app.url_map.bind_to_environ(environ).match(
-                return_rule=True)
-        except (HTTPException, RequestRedirect):
+        matched = self._route(environ)
+        if matched is None:
             return None
+        rule, view_args = matched
         read = self.reads.get(rule.endpoint)
         if read is None or (read.personal_with_session and self._has_session(environ)):
             return None
@@ -202,8 +217,11 @@ class FastRevalidation:
         validators = self.memo.get(key) if remembered_will_do else None
         if validators is None:
             try:
-                with self.app.app_context():
-                    validators = read.find_freshness(**view_args)
+                if read.freshness_of is not None:
+                    validators = read.freshness_of(self.resources, **view_args)
+                else:
+                    with self.app.app_context():
+                        validators = read.find_freshness(**view_args)
             except Exception:  # noqa: BLE001 (whatever it is, the view meets it again)
                 return None
             if validators is None:
@@ -212,13 +230,41 @@ class FastRevalidation:
             environ[FRESHNESS_KEY] = (rule.endpoint, validators)
         return rule, view_args, read, validators
 
+    def _route(self, environ: dict) -> tuple | None:
+        """(rule, view args) of the request by Flask's URL map, or None when it has no route
+        (or redirects: Flask answers that). The view args are shared: read them only."""
+        if self._routes is None:
+            return self._match(environ)
+        key = (environ.get("REQUEST_METHOD", ""), environ.get("PATH_INFO", ""))
+        found = self._routes.get(key, _NOT_SEEN)
+        if found is _NOT_SEEN:
+            found = self._match(environ)
+            if len(key[1]) <= ROUTE_PATH_REMEMBERED:
+                if len(self._routes) >= ROUTES_REMEMBERED:
+                    self._routes.clear()
+                self._routes[key] = found
+        return found
+
+    def _match(self, environ: dict) -> tuple | None:
+        try:
+            return self.app.url_map.bind_to_environ(environ).match(return_rule=True)
+        except (HTTPException, RequestRedirect):
+            return None
+
+    def _http_date_now(self) -> str:
+        # The Date header changes once a second: formatted once a second.
+        second = int(time.time())
+        if self._date[0] != second:
+            self._date = (second, http_date(second))
+        return self._date[1]
+
     def _validator_headers(self, read: SharedRead, validators: Validators, etag: str, *,
                            with_policy: bool = True) -> list[tuple[str, str]]:
         headers = [("ETag", etag)]
         if with_policy:
             headers.append(("Cache-Control", self.cache_control))
         if validators.last_modified is not None:
-            headers.append(("Last-Modified", http_date(validators.last_modified)))
+            headers.append(("Last-Modified", _http_date_of(validators.last_modified)))
         if with_policy and read.personal_with_session:
             headers.append(("Vary", "Cookie"))
         return headers
@@ -266,14 +312,19 @@ class FastRevalidation:
         return tagged and public
 
     def _has_session(self, environ: dict) -> bool:
-        return self.session_cookie in parse_cookie(environ.get("HTTP_COOKIE", ""))
+        cookies = environ.get("HTTP_COOKIE")
+        return bool(cookies) and self.session_cookie in parse_cookie(cookies)
 
     @staticmethod
     def _count(method: str, route: str, status: str, seconds: float) -> None:
-        metrics = http_metrics()
-        method = method if method in KNOWN_METHODS else "other"
-        metrics.latency.labels(method, route).observe(seconds)
-        metrics.requests.labels(method, route, status).inc()
+        http_metrics().answered(method if method in KNOWN_METHODS else "other", route, status,
+                                seconds)
+
+
+@functools.lru_cache(maxsize=1024)
+def _http_date_of(moment) -> str:
+    # A page's Last-Modified is the same for every answer until the page changes.
+    return http_date(moment)
 
 
 def answer_revalidations_early(app: Flask, reads: Mapping[str, SharedRead],

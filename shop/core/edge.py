@@ -203,6 +203,8 @@ def guard_url() -> None:
     if _CONTROL.search(request.path):
         raise Problem("the path holds a NUL or other control character (like %00): remove it",
                       code="invalid_url", status=400)
+    if not request.environ.get("QUERY_STRING"):
+        return  # no query, no parameters to parse
     for name, value in request.args.items(multi=True):
         if _CONTROL.search(name) or _CONTROL.search(value):
             raise Problem(f"the query parameter {name!r} holds a NUL or other control "
@@ -222,6 +224,9 @@ def takes_raw_body(view):
 
 def guard_body() -> None:
     """Parse any JSON body now, so every route sees only bodies that passed the checks."""
+    environ = request.environ
+    if not environ.get("CONTENT_LENGTH") and not environ.get("HTTP_TRANSFER_ENCODING"):
+        return  # no body (every GET): nothing to parse, and no view to look up
     view = current_app.view_functions.get(request.endpoint) if request.endpoint else None
     if getattr(view, RAW_BODY_MARK, False):
         return

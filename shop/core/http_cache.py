@@ -160,7 +160,15 @@ def keep_personal_private(headers: list[tuple[str, str]],
                           personal_headers: Iterable[str]) -> list[tuple[str, str]]:
     """The last word on caching: personal answers are never public, and an answer that says
     nothing is not stored at all. Returns the headers to send."""
-    personal_names = {"set-cookie", *(name.lower() for name in personal_headers)}
+    return _kept_private(headers, _personal_names(personal_headers))
+
+
+def _personal_names(personal_headers: Iterable[str]) -> frozenset[str]:
+    return frozenset({"set-cookie", *(name.lower() for name in personal_headers)})
+
+
+def _kept_private(headers: list[tuple[str, str]],
+                  personal_names: frozenset[str]) -> list[tuple[str, str]]:
     stated = None
     personal = False
     for name, value in headers:
@@ -184,11 +192,11 @@ class PrivateWhenPersonal:
     def __init__(self, wsgi_app, personal_headers: Iterable[str] = ()) -> None:
         self.wsgi_app = wsgi_app
         self.personal_headers = tuple(personal_headers)
+        self.personal_names = _personal_names(self.personal_headers)
 
     def __call__(self, environ, start_response):
         def start(status, headers, exc_info=None):
-            return start_response(status, keep_personal_private(headers,
-                                                                self.personal_headers),
+            return start_response(status, _kept_private(headers, self.personal_names),
                                   exc_info)
 
         return self.wsgi_app(environ, start)

@@ -46,8 +46,8 @@ def init_app(app: Flask) -> None:
         if started is not None:
             route = request.url_rule.rule if request.url_rule else "unmatched"
             method = request.method if request.method in KNOWN_METHODS else "other"
-            metrics.latency.labels(method, route).observe(time.perf_counter() - started)
-            metrics.requests.labels(method, route, str(response.status_code)).inc()
+            metrics.answered(method, route, str(response.status_code),
+                             time.perf_counter() - started)
             metrics.in_flight.dec()
         return response
 

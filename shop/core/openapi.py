@@ -19,11 +19,14 @@ import copy
 import json
 import logging
 import sys
+from dataclasses import is_dataclass
 from importlib import metadata
 from typing import Any
 
 from flask import Flask, current_app, request
+from pydantic import BaseModel
 from spectree import Response, SecurityScheme, SecuritySchemeData, SpecTree
+from spectree.model_adapter.pydantic_adapter import PydanticModelAdapter
 from spectree.plugins.flask_plugin import FlaskPlugin
 
 from shop.core.errors import PROBLEM_JSON
@@ -78,6 +81,33 @@ def _settings():
     return current_app.extensions["peakshop"].settings
 
 
+_PLAIN_VALUES = frozenset({str, int, float, bool, type(None)})
+
+
+class _ModelAdapter(PydanticModelAdapter):
+    """spectree's pydantic adapter, with its `is_partial_model_instance` answered without a
+    call per value. spectree asks it of every JSON answer, checked or not, walking the whole
+    document (an add to cart's: about thirty calls, a tenth of the request's framework CPU);
+    the plain values that make up most of a document are passed over here at the cost of a
+    set lookup. Same answer for every document, in the same order of questions."""
+
+    def is_partial_model_instance(self, value: Any) -> bool:
+        plain = _PLAIN_VALUES
+        pending = [value]
+        while pending:
+            item = pending.pop()
+            if type(item) in plain or not item:
+                continue
+            if isinstance(item, BaseModel) or is_dataclass(item):
+                return True
+            if isinstance(item, dict):
+                pending.extend(key for key in item if type(key) not in plain)
+                pending.extend(nested for nested in item.values() if type(nested) not in plain)
+            elif isinstance(item, list | tuple):
+                pending.extend(nested for nested in item if type(nested) not in plain)
+        return False
+
+
 def _package_version() -> str:
     try:
         return metadata.version("peakshop")
@@ -95,6 +125,7 @@ api = SpecTree(
     version=_package_version(),
     path="apidoc",  # spectree's own pages stay off; the document is served at DOCUMENT_PATH
     annotations=False,
+    model_adapter=_ModelAdapter(),
     before=_refuse_invalid_request,
     after=_log_invalid_response,
     validation_error_model=Problem,

@@ -20,8 +20,8 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable
 
-from flask import Flask, Response, request
-from flask.sessions import SecureCookieSessionInterface
+from flask import Flask, Request, Response, request
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask.typing import AfterRequestCallable, BeforeRequestCallable, TeardownCallable
 from flask_limiter import Limiter
 from flask_limiter.errors import RateLimitExceeded
@@ -36,6 +36,8 @@ SECURITY_HEADERS = {
     "Content-Security-Policy": "frame-ancestors 'none'",
     "Referrer-Policy": "strict-origin-when-cross-origin",
 }
+_SECURITY_HEADERS_LOWER = tuple((name.lower(), name, value)
+                                 for name, value in SECURITY_HEADERS.items())
 HSTS = "max-age=31536000; includeSubDomains"
 LIMITED_MARK = "_peakshop_limited_per_client"
 
@@ -55,8 +57,12 @@ def _harden(response: Response) -> Response:
     if response.status_code == 204:
         # No content, so no content type: Flask would label the empty body text/html.
         response.headers.pop("Content-Type", None)
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
+    # What `headers.setdefault` would do for each, in one pass over the headers (each
+    # setdefault is a scan of them all, and every response pays for four).
+    present = {name.lower() for name in response.headers.keys()}
+    for lowered, name, value in _SECURITY_HEADERS_LOWER:
+        if lowered not in present:
+            response.headers.add(name, value)
     if request.is_secure:
         response.headers.setdefault("Strict-Transport-Security", HSTS)
         cookies = response.headers.getlist("Set-Cookie")
@@ -82,6 +88,13 @@ class TlsAwareSessionInterface(SecureCookieSessionInterface):
 
     def get_cookie_secure(self, app: Flask) -> bool:
         return request.is_secure or super().get_cookie_secure(app)
+
+    def open_session(self, app: Flask, incoming: Request) -> SecureCookieSession | None:
+        # No cookie at all (every API call, every first visit): the empty session Flask would
+        # open, without building the signer and parsing the absent cookies first.
+        if app.secret_key and not incoming.environ.get("HTTP_COOKIE"):
+            return self.session_class()
+        return super().open_session(app, incoming)
 
 
 def _limit_marked_views(app: Flask, limiter: Limiter, rate: str, development: bool) -> None:

@@ -4,9 +4,15 @@ The catalog's freshness facts are read on every shared read, warm or cold, and o
 revalidation: through SQLAlchemy's pool and execution context that one `SELECT` cost about
 0.2 ms of CPU on PostgreSQL, four times the driver's own work (pool check-out and check-in,
 the autocommit switch and its reset, the result's metadata). `StatementReader` compiles a
-statement once per dialect and runs it straight on the DBAPI connection, which on PostgreSQL
-psycopg prepares server-side after a few uses (unless the connection says not to, as
-behind PgBouncer in transaction mode: `shop.core.db`).
+statement once per dialect and runs it straight on the DBAPI connection.
+
+With psycopg the statement goes straight to libpq (`pgconn.exec_prepared`, prepared once per
+connection under a name of its own; `exec_params`, never prepared, when the connection says
+so, as behind PgBouncer in transaction mode: `shop.core.db`), its parameters dumped and its
+row loaded by psycopg's `Transformer`, as a cursor does: the cursor's own bookkeeping around
+that one call (query conversion, the prepared-statement manager, the wait loop, the result's
+description) cost about half of the read's CPU, and every full answer of a shared read pays
+it.
 
 Nothing is remembered between reads: every call asks the database, so a change made by any
 process is seen by the next read of every other. Each thread keeps one connection in
@@ -19,6 +25,8 @@ connection is replaced on the next call.
 
 from __future__ import annotations
 
+import copy
+import itertools
 import os
 import threading
 from collections.abc import Callable, Mapping
@@ -28,19 +36,38 @@ from sqlalchemy import exc
 from sqlalchemy.engine import Engine
 from sqlalchemy.sql import Select
 
+_NAMES = itertools.count(1)
+
+
+def _on_libpq(engine: Engine) -> bool:
+    return engine.dialect.name == "postgresql" and engine.dialect.driver == "psycopg"
+
+
+def _numbered(dialect: Any) -> Any:
+    """The engine's dialect (as it knows the server) with libpq's $1, $2, ... parameters."""
+    numbered = copy.copy(dialect)
+    numbered.paramstyle, numbered.positional = "numeric_dollar", True
+    return numbered
+
 
 class _Compiled:
     """A statement's SQL for the driver, its constant parameters and result processors."""
 
     def __init__(self, statement: Select, engine: Engine) -> None:
         dialect = engine.dialect
-        compiled = statement.compile(dialect=dialect)
+        # libpq numbers its parameters ($1, $2, ...) where psycopg's cursor names them.
+        compiled = statement.compile(dialect=_numbered(dialect) if _on_libpq(engine)
+                                     else dialect)
         self.sql = str(compiled)
+        self.sql_bytes = self.sql.encode()
+        # Unique per statement in this process: a prepared name never means two statements.
+        self.name = f"peakshop_reader_{next(_NAMES)}".encode()
         self.constants = dict(compiled.params)
         self.positions = compiled.positiontup if compiled.positional else None
         self.processors: list[Callable[[Any], Any] | None] = [
             column.type.dialect_impl(dialect).result_processor(dialect, None)
             for column in statement.selected_columns]
+        self.unprocessed = all(process is None for process in self.processors)
 
     def parameters(self, given: Mapping[str, Any]) -> Any:
         merged = {**self.constants, **given}
@@ -49,6 +76,8 @@ class _Compiled:
         return tuple(merged[name] for name in self.positions)
 
     def row(self, raw: tuple) -> tuple:
+        if self.unprocessed:  # the driver's values are SQLAlchemy's already
+            return raw
         return tuple(value if process is None else process(value)
                      for process, value in zip(self.processors, raw, strict=True))
 
@@ -64,6 +93,10 @@ class StatementReader:
         # By the statement itself (held, so never confused with a later one at its address).
         self._compiled: dict[Select, _Compiled] = {}
         self._connections: dict[int, Any] = {}
+        self.on_libpq = _on_libpq(engine)
+        # Per connection (by id, while it is in _connections): its Transformer and the names
+        # of the statements prepared on it.
+        self._libpq_states: dict[int, _LibpqState] = {}
         self._pid = os.getpid()
         # Connections of the parent process: kept referenced, never closed, never used.
         self._inherited: list[Any] = []
@@ -77,14 +110,18 @@ class StatementReader:
         values = compiled.parameters(parameters)
         connection = self._connection()
         try:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(compiled.sql, values)
-                raw = cursor.fetchone()
-            finally:
-                cursor.close()
+            if self.on_libpq:
+                raw = self._first_on_libpq(connection, compiled, values)
+            else:
+                cursor = connection.cursor()
+                try:
+                    cursor.execute(compiled.sql, values)
+                    raw = cursor.fetchone()
+                finally:
+                    cursor.close()
         except self.dbapi.Error as error:
-            broken = isinstance(error, self.dbapi.OperationalError | self.dbapi.InterfaceError)
+            broken = isinstance(error, self.dbapi.OperationalError | self.dbapi.InterfaceError
+                                ) or (self.on_libpq and connection.broken)
             if broken:
                 self._forget(connection)
             raise exc.DBAPIError.instance(compiled.sql, None, error, self.dbapi.Error,
@@ -92,6 +129,31 @@ class StatementReader:
                                           connection_invalidated=broken,
                                           dialect=self.engine.dialect) from error
         return None if raw is None else compiled.row(raw)
+
+    def _first_on_libpq(self, connection: Any, compiled: _Compiled, values: Any) -> Any:
+        from psycopg import errors, pq
+
+        state = self._libpq_states.get(id(connection))
+        if state is None:
+            state = self._libpq_states[id(connection)] = _LibpqState(connection)
+        transformer = state.transformer
+        parameters = transformer.dump_sequence(values, state.formats(len(values)))
+        pgconn = connection.pgconn
+        if connection.prepare_threshold is None:  # told never to prepare (PgBouncer)
+            result = pgconn.exec_params(compiled.sql_bytes, parameters)
+        else:
+            if compiled.name not in state.prepared:
+                prepared = pgconn.prepare(compiled.name, compiled.sql_bytes)
+                if prepared.status != pq.ExecStatus.COMMAND_OK:
+                    raise errors.error_from_result(prepared, encoding=connection.info.encoding)
+                state.prepared.add(compiled.name)
+            result = pgconn.exec_prepared(compiled.name, parameters)
+        if result.status != pq.ExecStatus.TUPLES_OK:
+            raise errors.error_from_result(result, encoding=connection.info.encoding)
+        if not result.ntuples:
+            return None
+        transformer.set_pgresult(result)
+        return transformer.load_row(0, tuple)
 
     def _connection(self) -> Any:
         if os.getpid() != self._pid:
@@ -114,6 +176,7 @@ class StatementReader:
             for thread, kept in list(self._connections.items()):
                 if kept is connection:
                     del self._connections[thread]
+            self._libpq_states.pop(id(connection), None)
         try:
             connection.close()
         except self.dbapi.Error:
@@ -123,6 +186,7 @@ class StatementReader:
         with self._lock:
             self._inherited.extend(self._connections.values())
             self._connections.clear()
+            self._libpq_states.clear()
             self._pid = os.getpid()
 
     def forget_inherited(self) -> None:
@@ -136,8 +200,29 @@ class StatementReader:
         with self._lock:
             connections = list(self._connections.values())
             self._connections.clear()
+            self._libpq_states.clear()
         for connection in connections:
             try:
                 connection.close()
             except self.dbapi.Error:
                 pass
+
+
+class _LibpqState:
+    """What reading on one psycopg connection keeps: psycopg's Transformer (its adapters,
+    as a cursor of that connection has them) and the statements prepared on it."""
+
+    def __init__(self, connection: Any) -> None:
+        from psycopg.adapt import Transformer
+
+        self.transformer = Transformer(connection)
+        self.prepared: set[bytes] = set()
+        self._formats: dict[int, list] = {}
+
+    def formats(self, count: int) -> list:
+        from psycopg.adapt import PyFormat
+
+        found = self._formats.get(count)
+        if found is None:
+            found = self._formats[count] = [PyFormat.TEXT] * count
+        return found

@@ -37,24 +37,34 @@ def _templates_digest() -> str:
 HTML_REPRESENTATION = "storefront.html/" + _templates_digest()
 
 
-def _representation(page_name: str) -> str:
+def _representation(page_name: str, shop: resources.Resources) -> str:
     # The quantity field's maximum comes from a setting the page shows.
-    return (f"{HTML_REPRESENTATION}:{page_name}:"
-            f"{resources.current().settings.max_line_quantity}")
+    return f"{HTML_REPRESENTATION}:{page_name}:{shop.settings.max_line_quantity}"
 
 
 def catalog_freshness(slug: str) -> freshness.Freshness | None:
     """Validators of the shop's catalog pages, before anything is loaded."""
-    facts = freshness.shop_facts(resources.current().database.statements, slug)
+    return catalog_freshness_of(resources.current(), slug)
+
+
+def catalog_freshness_of(shop: resources.Resources, slug: str) -> freshness.Freshness | None:
+    """`catalog_freshness` given the app's resources: no app context needed."""
+    facts = freshness.shop_facts(shop.database.statements, slug)
     return None if facts is None else freshness.freshness(
-        facts, _representation("catalog"), utcnow())
+        facts, _representation("catalog", shop), utcnow())
 
 
 def product_freshness(slug: str, sku: str) -> freshness.Freshness | None:
     """Validators of a product's page, before the product is loaded."""
-    facts = freshness.product_facts(resources.current().database.statements, slug, sku)
+    return product_freshness_of(resources.current(), slug, sku)
+
+
+def product_freshness_of(shop: resources.Resources, slug: str,
+                         sku: str) -> freshness.Freshness | None:
+    """`product_freshness` given the app's resources: no app context needed."""
+    facts = freshness.product_facts(shop.database.statements, slug, sku)
     return None if facts is None else freshness.freshness(
-        facts, _representation("product"), utcnow())
+        facts, _representation("product", shop), utcnow())
 
 
 def remember_visit(slug: str) -> None:

@@ -22,12 +22,16 @@ from shop.waiting_room.gate import CRAWLER_AGENT, FAST_DECISION
 
 GOOD_ANSWERS = "peakshop_good_answers"
 SHARED_READS = {
-    "catalog_api.list_products": SharedRead(catalog_api.listing_freshness),
-    "catalog_api.show_product": SharedRead(catalog_api.product_freshness),
-    "storefront.show_catalog": SharedRead(catalog_pages.catalog_freshness,
-                                          personal_with_session=True),
-    "storefront.show_product": SharedRead(catalog_pages.product_freshness,
-                                          personal_with_session=True),
+    "catalog_api.list_products": SharedRead(
+        catalog_api.listing_freshness, freshness_of=catalog_api.listing_freshness_of),
+    "catalog_api.show_product": SharedRead(
+        catalog_api.product_freshness, freshness_of=catalog_api.product_freshness_of),
+    "storefront.show_catalog": SharedRead(
+        catalog_pages.catalog_freshness, personal_with_session=True,
+        freshness_of=catalog_pages.catalog_freshness_of),
+    "storefront.show_product": SharedRead(
+        catalog_pages.product_freshness, personal_with_session=True,
+        freshness_of=catalog_pages.product_freshness_of),
 }
 
 
@@ -38,7 +42,8 @@ def room_has_nothing_to_say(app: Flask):
             return True  # crawlers never queue
         decided = environ.get(FAST_DECISION)  # the JSON API's, taken by FastLine already
         if decided is None:
-            ticket = parse_cookie(environ.get("HTTP_COOKIE", "")).get(room_views.ROOM_COOKIE)
+            cookies = environ.get("HTTP_COOKIE")
+            ticket = parse_cookie(cookies).get(room_views.ROOM_COOKIE) if cookies else None
             decided = gate.room(view_args["slug"], ticket, gate.load_level(environ))
             environ[FAST_DECISION] = decided
         _, admission = decided
