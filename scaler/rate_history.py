@@ -57,6 +57,10 @@ class RateHistory:
             return
         if minute >= len(self._request_counts):
             self._grow(minute)
+        self._add_kept(minute, request_rate, order_rate)
+
+    def _add_kept(self, minute: int, request_rate: float | None,
+                  order_rate: float | None) -> None:
         # (Each total read and written once: a replay files half a million readings.)
         if request_rate is not None:
             total = self._request_sums[minute] + request_rate
@@ -85,8 +89,11 @@ class RateHistory:
 
     def record(self, observation: Observation) -> None:
         """File an observation under the minute its readings describe."""
-        measured_s = observation.at_s - observation.age_s - self.origin_s
-        self.add(int(measured_s // 60), observation.request_rate, observation.orders_rate)
+        minute = int((observation.at_s - observation.age_s - self.origin_s) // 60)
+        if 0 <= minute < len(self._request_counts):   # a minute already kept: nearly always
+            self._add_kept(minute, observation.request_rate, observation.orders_rate)
+        else:
+            self.add(minute, observation.request_rate, observation.orders_rate)
 
     def request_rate(self, minute: int) -> float | None:
         """Mean request rate of one minute, None if nothing was observed then."""

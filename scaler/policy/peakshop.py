@@ -90,11 +90,16 @@ def guard(current: int, need: Need, at_s: float, windows: Windows,
     long enough for the pods started for it to serve, not for a whole window.
     """
     window, burst = windows
+    steady, wanted, reason, usage_ratio = need
+    if (wanted == steady == current and not burst and window and window[0][1] <= steady
+            and settings.min_replicas <= current <= settings.max_replicas):
+        # Nothing to change and nothing higher remembered (the common case): every rail
+        # below keeps `current`, and the window remembers only this recommendation.
+        return current, reason, (((at_s, steady),), burst)
     if not window:
         # Nothing remembered yet (a fresh start): the running size counts as a recommendation,
         # so a restart never drops capacity before a whole window has been seen.
         window = ((at_s, current),)
-    steady, wanted, reason, usage_ratio = need
     if (usage_ratio is not None and wanted == steady != current and reason in _REACTIVE
             and within_tolerance(usage_ratio, settings.tolerance, settings.tolerance_up)):
         steady = wanted = current
@@ -167,6 +172,8 @@ class PeakshopPolicy:
         self.forecaster = forecaster
         self.period_s = self.settings.period_s
         self._crowds = crowd_timeline(self.events, self.settings)
+        # (from_s, until_s, crowd, crowd_rps) of the last step read: a memo, not a state
+        self._crowd_span: tuple[float, float, float, float] = (math.inf, -math.inf, 0.0, 0.0)
 
     def initial_state(self, web_replicas: int, worker_replicas: int) -> PolicyState:
         """The state before the first decision: the Deployments' current sizes."""
@@ -219,8 +226,13 @@ class PeakshopPolicy:
             orders_share = orders / rate
 
         # Announced events: the crowd is sized on the day's evening peak, read from the past.
-        crowd, crowd_rps = (self._crowds.levels_at(season_s) if self.events.events
-                            else (0.0, 0.0))
+        if self.events.events:
+            span = self._crowd_span    # the timeline's step, searched again once it is over
+            if not span[0] <= season_s < span[1]:
+                span = self._crowd_span = self._crowds.span_at(season_s)
+            crowd, crowd_rps = span[2], span[3]
+        else:
+            crowd, crowd_rps = 0.0, 0.0
         under_way = bool(crowd or crowd_rps)
         calm_rate, calm_orders = state.calm_rate, state.calm_orders
         pushed = observation.pushed

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from scaler.model import Observation, ScalingDecision
-from scaler.signals.push import RISING, PushRule, judge_arrivals
+from scaler.signals.push import RISING, PushRule, judge_against
 from scaler.simulate.cluster import ClusterSettings, web_demand, worker_demand
 from scaler.simulate.faults import FaultPlan, plan_faults
 from scaler.simulate.noise import noisy_arrivals, per_block, trailing_mean, trailing_min
@@ -321,14 +321,17 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
             longs = (long_mean[at_s : at_s + tick].tolist() if long_look
                      else [None] * len(means))
             for offset, mean in enumerate(means):
-                verdict = judge_arrivals(mean, capacity, rule, pushed_arrivals, longs[offset])
-                pushed_arrivals = verdict.pushed_low
-                if verdict.rate is None or pending is not None:
+                if capacity < 1:    # judge_arrivals' own case: no verdict, nothing changes
+                    continue
+                # judge_arrivals, with the limits at this capacity worked out once
+                pushed_rate, pushed_arrivals = judge_against(
+                    mean, limits[0], limits[1], limits[2], pushed_arrivals, longs[offset])
+                if pushed_rate is None or pending is not None:
                     continue      # one push on its way at a time
                 lands = at_s + offset + push_s
                 if faults.code_at(lands) in (1, 4):
                     continue      # the push is lost with the traffic signal
-                pending = (lands, verdict.rate)
+                pending = (lands, pushed_rate)
         if pending is None or pending[0] >= at_s + tick:
             continue
         # The push reaches the policy push_s after it was sent, with the arrival rate it
