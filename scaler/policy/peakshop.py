@@ -53,6 +53,7 @@ _tuple_new = tuple.__new__
 # Enum members read through their class cost a quarter of a microsecond each (CPython 3.11:
 # EnumType's __getattr__ takes the slow path); the reasons every decision names are bound once.
 _FORECAST, _REQUEST_RATE = Reason.FORECAST, Reason.REQUEST_RATE
+_WITHIN_TOLERANCE = Reason.WITHIN_TOLERANCE
 
 
 class PolicyState(NamedTuple):
@@ -91,19 +92,21 @@ def guard(current: int, need: Need, at_s: float, windows: Windows,
     """
     window, burst = windows
     steady, wanted, reason, usage_ratio = need
-    if (wanted == steady == current and not burst and window and window[0][1] <= steady
+    if (usage_ratio is not None and wanted == steady != current and reason in _REACTIVE
+            and within_tolerance(usage_ratio, settings.tolerance, settings.tolerance_up)):
+        steady = wanted = current
+        reason = _WITHIN_TOLERANCE
+    if (wanted == steady == current and window and window[0][1] <= steady
+            and (not burst or burst[0][1] <= wanted)
             and settings.min_replicas <= current <= settings.max_replicas):
         # Nothing to change and nothing higher remembered (the common case): every rail
-        # below keeps `current`, and the window remembers only this recommendation.
-        return current, reason, (((at_s, steady),), burst)
+        # below keeps `current`, and each window remembers only this recommendation.
+        latest = ((at_s, steady),)
+        return current, reason, (latest, latest if burst else burst)
     if not window:
         # Nothing remembered yet (a fresh start): the running size counts as a recommendation,
         # so a restart never drops capacity before a whole window has been seen.
         window = ((at_s, current),)
-    if (usage_ratio is not None and wanted == steady != current and reason in _REACTIVE
-            and within_tolerance(usage_ratio, settings.tolerance, settings.tolerance_up)):
-        steady = wanted = current
-        reason = Reason.WITHIN_TOLERANCE
     window = remember(window, at_s, steady, settings.scale_down_window_s)
     if burst or wanted > steady:   # no burst now or lately: nothing the steady window lacks
         burst = remember(burst, at_s, wanted, settings.burst_hold_s)
