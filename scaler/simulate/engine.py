@@ -215,6 +215,7 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
     web_changed = workers_changed = 0       # the last block whose requested count changed
     web_resized = workers_resized = 0       # ... and whose in-pod size changed
     decide, make_observation = policy.decide, tuple.__new__
+    scrape_age_s = float(cluster.scrape_s)
     age_of = faults.traffic_age_at
     # The fault of each block's reading, and of a push sent in it, looked up once.
     starts = np.arange(blocks + 1) * tick
@@ -236,7 +237,7 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
             code = block_codes[block]
             seen = i - scrape - 1            # the last block the scrape covers
             rate, orders_rate = rate_seen[block], orders_seen[block]
-            age_s = float(cluster.scrape_s)
+            age_s = scrape_age_s
             if code == 3:                    # late: the scrape before this one
                 seen -= scrape
                 rate = rate_seen[block - scrape] if block >= scrape else rate
@@ -253,7 +254,8 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
                 float(at_s), rate if traffic_ok else None, None,
                 (sum(web_short[seen - window + 1 : seen + 1]) <= slo_share * rate)
                 if traffic_ok else None,
-                min(1.0, rate / (web_capacity[seen] * pod_max)) if traffic_ok else None,
+                ((busy if (busy := rate / (web_capacity[seen] * pod_max)) < 1.0 else 1.0)
+                 if traffic_ok else None),            # min(1.0, busy), without the call
                 round(waiting) if queue_ok else None,
                 waiting / (workers_capacity[seen] * per_worker) if queue_ok else None,
                 orders_rate if queue_ok else None, ready_web,
