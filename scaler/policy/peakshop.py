@@ -31,7 +31,6 @@ from scaler.policy.settings import PolicySettings
 from scaler.policy.sizing import (
     Need,
     crowd_timeline,
-    forecast_plans,
     reactive_web,
     reactive_workers,
     scheduled_web,
@@ -245,7 +244,12 @@ class PeakshopPolicy:
         web_plan, web_plan_reason = 0, _FORECAST
         worker_plan, worker_plan_reason = 0, _FORECAST
         if expected is not None:
-            web_plan, worker_plan = forecast_plans(expected, orders_share, settings)
+            # forecast_plans, inlined: asked every decision
+            web_plan = math.ceil(expected / (settings.pod_slo_rps * settings.forecast_target)
+                                 - _CEIL_SLACK)
+            worker_plan = math.ceil(expected * orders_share
+                                    / (settings.worker_orders_per_s * settings.forecast_target)
+                                    - _CEIL_SLACK)
         # Standby for a rise seen at this time before, on the scraped rate (a push's rate is
         # the rise itself, caught: growing it again would count it twice).
         # (A rise within the reactive target's margin asks for no more than the rate does.)

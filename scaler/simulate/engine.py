@@ -200,13 +200,16 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
 
     web0, workers0 = settled_start(trace, cluster)
     state = policy.initial_state(web0, workers0)
-    web_requested, web_ready = [web0] * pre, [web0] * pre
-    workers_requested, workers_ready = [workers0] * pre, [workers0] * pre
-    web_size, workers_size = [1.0] * pre, [1.0] * pre
-    web_capacity, workers_capacity = [float(web0)] * pre, [float(workers0)] * pre
-    backlog = [0.0] * pre
+    # Per block, the blocks before the trace first; each later block is set as the loop
+    # reaches it (set, not appended: a season has half a million blocks).
+    length = pre + blocks
+    web_requested, web_ready = [web0] * length, [web0] * length
+    workers_requested, workers_ready = [workers0] * length, [workers0] * length
+    web_size, workers_size = [1.0] * length, [1.0] * length
+    web_capacity, workers_capacity = [float(web0)] * length, [float(workers0)] * length
+    backlog = [0.0] * length
     # Requests arriving while too few pods are ready, per block: what pushes p95 over the SLO.
-    web_short = [rps_list[i] if web0 < demand[i] else 0.0 for i in range(pre)]
+    web_short = [rps_list[i] if web0 < demand[i] else 0.0 for i in range(pre)] + [0.0] * blocks
     bound = cluster.bounds.clamp
     per_worker, pod_max = cluster.worker_orders_per_s, cluster.pod_max_rps
     slo_share = cluster.p95_share * window
@@ -282,30 +285,30 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
                 asked = sized(workers_decision.size)
                 if asked != workers_size_now:
                     workers_size_now, workers_resized, resized = asked, i, True
-        web_requested.append(web_now)
-        workers_requested.append(workers_now)
-        web_size.append(web_size_now)
-        workers_size.append(workers_size_now)
+        web_requested[i] = web_now
+        workers_requested[i] = workers_now
+        web_size[i] = web_size_now
+        workers_size[i] = workers_size_now
         # Ready = the lowest count asked for over the start-up delay (unready pods go first);
         # a count unchanged for that long is simply ready. In-pod size likewise over resize.
         ready = (web_now if i - web_changed >= startup
                  else min(web_requested[i - startup : i + 1]))
-        web_ready.append(ready)
+        web_ready[i] = ready
         size = (web_size_now if i - web_resized >= resize
                 else min(web_size[i - resize : i + 1]))
         capacity = ready * size
-        web_capacity.append(capacity)
+        web_capacity[i] = capacity
         arriving = rps_list[i]
         short = capacity < demand[i]
-        web_short.append(arriving if short else 0.0)
+        web_short[i] = arriving if short else 0.0
         ready = (workers_now if i - workers_changed >= startup
                  else min(workers_requested[i - startup : i + 1]))
-        workers_ready.append(ready)
+        workers_ready[i] = ready
         size = (workers_size_now if i - workers_resized >= resize
                 else min(workers_size[i - resize : i + 1]))
-        workers_capacity.append(ready * size)
+        workers_capacity[i] = ready * size
         waiting = backlog[i - 1] + tick * (orders_list[i] - ready * size * per_worker)
-        backlog.append(waiting if waiting > 0.0 else 0.0)
+        backlog[i] = waiting if waiting > 0.0 else 0.0
         if not listens or last_observation is None:
             continue
         # A push is sent when pressure starts or keeps rising (judge_arrivals), not while
