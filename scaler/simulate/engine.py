@@ -343,10 +343,12 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
         # implies; what it asks for is kept to the second (the engine's own view: next tick).
         second, arriving = pending
         pending = None
-        pushed = last_observation._replace(
-            at_s=float(second), request_rate=arriving, latency_within_slo=False,
-            cpu_utilization=1.0, web_ready=web_ready[i], web_requested=web_now, age_s=0.0,
-            pushed=True)
+        # The last observation with what the push says, every field in order (as the tuple
+        # it is: `_replace` is several times slower).
+        last = last_observation
+        pushed = make_observation(Observation, (
+            float(second), arriving, last[2], False, 1.0, last[5], last[6], last[7],
+            web_ready[i], web_now, last[10], last[11], 0.0, True))
         decision, state = decide(pushed, state)
         asked = bound(decision.web.replicas)
         if asked != web_now:
