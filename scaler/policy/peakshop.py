@@ -300,7 +300,8 @@ class PeakshopPolicy:
             if recent_push is not None and recent_push * settings.push_margin > rate:
                 # A pushed rate is live: what it asks for now, with a margin for growth.
                 load = recent_push * settings.push_margin
-                seen = observation._replace(request_rate=load)
+                # (observation._replace(request_rate=load), without its slow generic path)
+                seen = _tuple_new(Observation, (observation[0], load, *observation[2:]))
             need = reactive_web(seen, state.web_replicas, state.last_rate, settings,
                                 expect_surges=not under_way and seen is observation)
             if web_plan > need.steady:
