@@ -77,6 +77,16 @@ class CrowdTimeline:
         step = bisect.bisect_right(self._edges, at_s) - 1
         return self._rps_levels[step] if step >= 0 else 0.0
 
+    def span_at(self, at_s: float) -> tuple[float, float, float, float]:
+        """(from_s, until_s, `at`, `rps_at`): the step `at_s` lies in, so that a caller
+        asking every few seconds searches again only once the step is over."""
+        step = bisect.bisect_right(self._edges, at_s) - 1
+        from_s = self._edges[step] if step >= 0 else -math.inf
+        until_s = self._edges[step + 1] if step + 1 < len(self._edges) else math.inf
+        if step < 0:
+            return from_s, until_s, 0.0, 0.0
+        return from_s, until_s, self._levels[step], self._rps_levels[step]
+
     def levels_at(self, at_s: float) -> tuple[float, float]:
         """(`at`, `rps_at`) with one search: a policy asks for both every decision."""
         if not self._edges:

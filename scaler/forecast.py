@@ -77,6 +77,8 @@ class Forecaster:
         self._evening_memo: dict[int, float | None] = {}
         self._trend_memo: dict[tuple[int, int], tuple[int, float | None]] = {}
         self._rise_memo: dict[int, tuple[list, list[float]]] = {}
+        # (first, stop) -> the highest of rises[first:stop], for spans of final rises only
+        self._rise_tops: dict[int, dict[tuple[int, int], float]] = {}
 
     def _references(self) -> list[tuple[RateHistory, int]]:
         """(source, offset): reference minute = minute of today + offset."""
@@ -151,9 +153,19 @@ class Forecaster:
         target_end_min = target_min if target_end_min is None else target_end_min
         first, last = target_min - halfwidth, target_end_min + halfwidth
         rises = self._rises(self.history, now_min - 2)
-        tops = [max(rises[max(first - back, 0) : max(last + 1 - back, 0)], default=0.0)
-                for back in range(DAY_MIN, (self.settings.rise_days + 1) * DAY_MIN, DAY_MIN)
-                if last - back < now_min]        # never the future
+        # Each span of final rises is looked at on rise_days days: its highest is kept.
+        known = self._rise_tops[id(self.history)]
+        tops = []
+        for back in range(DAY_MIN, (self.settings.rise_days + 1) * DAY_MIN, DAY_MIN):
+            if last - back >= now_min:
+                continue                          # never the future
+            span = (max(first - back, 0), max(last + 1 - back, 0))
+            top = known.get(span)
+            if top is None:
+                top = max(rises[span[0] : span[1]], default=0.0)
+                if span[1] <= len(rises):         # every rise in it final: kept
+                    known[span] = top
+            tops.append(top)
         if self.previous is not None:
             shift = self.previous_shift_min
             rises = self._rises(self.previous, last + shift + 1)
@@ -171,6 +183,7 @@ class Forecaster:
         if memo is None or memo[0] is not means:   # a new history, or one reloaded
             memo = (means, [])
             self._rise_memo[id(source)] = memo
+            self._rise_tops[id(source)] = {}
         rises = memo[1]
         disturbed = self._disturbed_minutes if source is self.history else frozenset()
         for minute in range(len(rises), min(final_min, len(means))):

@@ -31,7 +31,6 @@ from scaler.policy.settings import PolicySettings
 from scaler.policy.sizing import (
     Need,
     crowd_timeline,
-    forecast_plans,
     reactive_web,
     reactive_workers,
     scheduled_web,
@@ -53,6 +52,7 @@ _tuple_new = tuple.__new__
 # Enum members read through their class cost a quarter of a microsecond each (CPython 3.11:
 # EnumType's __getattr__ takes the slow path); the reasons every decision names are bound once.
 _FORECAST, _REQUEST_RATE = Reason.FORECAST, Reason.REQUEST_RATE
+_WITHIN_TOLERANCE = Reason.WITHIN_TOLERANCE
 
 
 class PolicyState(NamedTuple):
@@ -90,15 +90,22 @@ def guard(current: int, need: Need, at_s: float, windows: Windows,
     long enough for the pods started for it to serve, not for a whole window.
     """
     window, burst = windows
-    if not window:
-        # Nothing remembered yet (a fresh start): the running size counts as a recommendation,
-        # so a restart never drops capacity before a whole window has been seen.
-        window = ((at_s, current),)
     steady, wanted, reason, usage_ratio = need
     if (usage_ratio is not None and wanted == steady != current and reason in _REACTIVE
             and within_tolerance(usage_ratio, settings.tolerance, settings.tolerance_up)):
         steady = wanted = current
-        reason = Reason.WITHIN_TOLERANCE
+        reason = _WITHIN_TOLERANCE
+    if (wanted == steady == current and window and window[0][1] <= steady
+            and (not burst or burst[0][1] <= wanted)
+            and settings.min_replicas <= current <= settings.max_replicas):
+        # Nothing to change and nothing higher remembered (the common case): every rail
+        # below keeps `current`, and each window remembers only this recommendation.
+        latest = ((at_s, steady),)
+        return current, reason, (latest, latest if burst else burst)
+    if not window:
+        # Nothing remembered yet (a fresh start): the running size counts as a recommendation,
+        # so a restart never drops capacity before a whole window has been seen.
+        window = ((at_s, current),)
     window = remember(window, at_s, steady, settings.scale_down_window_s)
     if burst or wanted > steady:   # no burst now or lately: nothing the steady window lacks
         burst = remember(burst, at_s, wanted, settings.burst_hold_s)
@@ -167,6 +174,8 @@ class PeakshopPolicy:
         self.forecaster = forecaster
         self.period_s = self.settings.period_s
         self._crowds = crowd_timeline(self.events, self.settings)
+        # (from_s, until_s, crowd, crowd_rps) of the last step read: a memo, not a state
+        self._crowd_span: tuple[float, float, float, float] = (math.inf, -math.inf, 0.0, 0.0)
 
     def initial_state(self, web_replicas: int, worker_replicas: int) -> PolicyState:
         """The state before the first decision: the Deployments' current sizes."""
@@ -219,8 +228,13 @@ class PeakshopPolicy:
             orders_share = orders / rate
 
         # Announced events: the crowd is sized on the day's evening peak, read from the past.
-        crowd, crowd_rps = (self._crowds.levels_at(season_s) if self.events.events
-                            else (0.0, 0.0))
+        if self.events.events:
+            span = self._crowd_span    # the timeline's step, searched again once it is over
+            if not span[0] <= season_s < span[1]:
+                span = self._crowd_span = self._crowds.span_at(season_s)
+            crowd, crowd_rps = span[2], span[3]
+        else:
+            crowd, crowd_rps = 0.0, 0.0
         under_way = bool(crowd or crowd_rps)
         calm_rate, calm_orders = state.calm_rate, state.calm_orders
         pushed = observation.pushed
@@ -230,7 +244,12 @@ class PeakshopPolicy:
         web_plan, web_plan_reason = 0, _FORECAST
         worker_plan, worker_plan_reason = 0, _FORECAST
         if expected is not None:
-            web_plan, worker_plan = forecast_plans(expected, orders_share, settings)
+            # forecast_plans, inlined: asked every decision
+            web_plan = math.ceil(expected / (settings.pod_slo_rps * settings.forecast_target)
+                                 - _CEIL_SLACK)
+            worker_plan = math.ceil(expected * orders_share
+                                    / (settings.worker_orders_per_s * settings.forecast_target)
+                                    - _CEIL_SLACK)
         # Standby for a rise seen at this time before, on the scraped rate (a push's rate is
         # the rise itself, caught: growing it again would count it twice).
         # (A rise within the reactive target's margin asks for no more than the rate does.)
@@ -281,7 +300,8 @@ class PeakshopPolicy:
             if recent_push is not None and recent_push * settings.push_margin > rate:
                 # A pushed rate is live: what it asks for now, with a margin for growth.
                 load = recent_push * settings.push_margin
-                seen = observation._replace(request_rate=load)
+                # (observation._replace(request_rate=load), without its slow generic path)
+                seen = _tuple_new(Observation, (observation[0], load, *observation[2:]))
             need = reactive_web(seen, state.web_replicas, state.last_rate, settings,
                                 expect_surges=not under_way and seen is observation)
             if web_plan > need.steady:

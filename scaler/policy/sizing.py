@@ -115,7 +115,8 @@ def scheduled_workers(crowd_peaks: float, evening_peak: float, calm_orders: floa
 
 
 def forecast_plans(rate: float, orders_share: float, settings: PolicySettings) -> tuple[int, int]:
-    """Web pods for the forecast rate, and workers for the orders it places."""
+    """Web pods for the forecast rate, and workers for the orders it places (inlined in
+    `PeakshopPolicy.decide`: change both)."""
     # replicas_for, inlined: asked every decision
     return (math.ceil(rate / (settings.pod_slo_rps * settings.forecast_target) - _CEIL_SLACK),
             math.ceil(rate * orders_share

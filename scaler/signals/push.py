@@ -137,21 +137,31 @@ def judge_arrivals(arrivals: float | None, capacity: float, rule: PushRule,
     """
     if arrivals is None or capacity < 1:
         return PushVerdict(None, pushed)
-    mark = rule.mark(capacity)
-    threshold = rule.threshold(capacity)
+    return PushVerdict(*judge_against(
+        arrivals, rule.mark(capacity), rule.threshold(capacity),
+        rule.long_threshold(capacity) if long_arrivals is not None else math.inf,
+        pushed, long_arrivals))
+
+
+def judge_against(arrivals: float, mark: float, threshold: float, long_threshold: float,
+                  pushed: float | None, long_arrivals: float | None
+                  ) -> tuple[float | None, float | None]:
+    """`judge_arrivals` for arrivals known and capacity of at least one replica, the rule's
+    `mark`, `threshold` and `long_threshold` at that capacity given: (rate, pushed_low) as a
+    plain pair. The simulator judges each second of a season's busy ticks and works the
+    three limits out once per capacity."""
     level = rate = None
     if arrivals >= threshold:
         level, rate = arrivals, arrivals - (threshold - mark)
-    if long_arrivals is not None:
-        long_threshold = rule.long_threshold(capacity)
-        if long_arrivals >= long_threshold and (level is None or long_arrivals > level):
-            level = long_arrivals
-            rate = max(rate or 0.0, long_arrivals - (long_threshold - mark))
+    if long_arrivals is not None and long_arrivals >= long_threshold and (
+            level is None or long_arrivals > level):
+        level = long_arrivals
+        rate = max(rate or 0.0, long_arrivals - (long_threshold - mark))
     if level is not None:
         if pushed is None or level > RISING * pushed:
-            return PushVerdict(rate, level)
-        return PushVerdict(None, pushed)
-    return PushVerdict(None, None if arrivals < mark else pushed)
+            return rate, level
+        return None, pushed
+    return None, (None if arrivals < mark else pushed)
 
 
 def judge_sample(previous: tuple[float, Pressure] | None, now: float, current: Pressure,

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from scaler.model import Observation, ScalingDecision
-from scaler.signals.push import RISING, PushRule, judge_arrivals
+from scaler.signals.push import RISING, PushRule, judge_against
 from scaler.simulate.cluster import ClusterSettings, web_demand, worker_demand
 from scaler.simulate.faults import FaultPlan, plan_faults
 from scaler.simulate.noise import noisy_arrivals, per_block, trailing_mean, trailing_min
@@ -200,13 +200,16 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
 
     web0, workers0 = settled_start(trace, cluster)
     state = policy.initial_state(web0, workers0)
-    web_requested, web_ready = [web0] * pre, [web0] * pre
-    workers_requested, workers_ready = [workers0] * pre, [workers0] * pre
-    web_size, workers_size = [1.0] * pre, [1.0] * pre
-    web_capacity, workers_capacity = [float(web0)] * pre, [float(workers0)] * pre
-    backlog = [0.0] * pre
+    # Per block, the blocks before the trace first; each later block is set as the loop
+    # reaches it (set, not appended: a season has half a million blocks).
+    length = pre + blocks
+    web_requested, web_ready = [web0] * length, [web0] * length
+    workers_requested, workers_ready = [workers0] * length, [workers0] * length
+    web_size, workers_size = [1.0] * length, [1.0] * length
+    web_capacity, workers_capacity = [float(web0)] * length, [float(workers0)] * length
+    backlog = [0.0] * length
     # Requests arriving while too few pods are ready, per block: what pushes p95 over the SLO.
-    web_short = [rps_list[i] if web0 < demand[i] else 0.0 for i in range(pre)]
+    web_short = [rps_list[i] if web0 < demand[i] else 0.0 for i in range(pre)] + [0.0] * blocks
     bound = cluster.bounds.clamp
     per_worker, pod_max = cluster.worker_orders_per_s, cluster.pod_max_rps
     slo_share = cluster.p95_share * window
@@ -215,6 +218,7 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
     web_changed = workers_changed = 0       # the last block whose requested count changed
     web_resized = workers_resized = 0       # ... and whose in-pod size changed
     decide, make_observation = policy.decide, tuple.__new__
+    scrape_age_s = float(cluster.scrape_s)
     age_of = faults.traffic_age_at
     # The fault of each block's reading, and of a push sent in it, looked up once.
     starts = np.arange(blocks + 1) * tick
@@ -236,7 +240,7 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
             code = block_codes[block]
             seen = i - scrape - 1            # the last block the scrape covers
             rate, orders_rate = rate_seen[block], orders_seen[block]
-            age_s = float(cluster.scrape_s)
+            age_s = scrape_age_s
             if code == 3:                    # late: the scrape before this one
                 seen -= scrape
                 rate = rate_seen[block - scrape] if block >= scrape else rate
@@ -253,7 +257,8 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
                 float(at_s), rate if traffic_ok else None, None,
                 (sum(web_short[seen - window + 1 : seen + 1]) <= slo_share * rate)
                 if traffic_ok else None,
-                min(1.0, rate / (web_capacity[seen] * pod_max)) if traffic_ok else None,
+                ((busy if (busy := rate / (web_capacity[seen] * pod_max)) < 1.0 else 1.0)
+                 if traffic_ok else None),            # min(1.0, busy), without the call
                 round(waiting) if queue_ok else None,
                 waiting / (workers_capacity[seen] * per_worker) if queue_ok else None,
                 orders_rate if queue_ok else None, ready_web,
@@ -280,30 +285,30 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
                 asked = sized(workers_decision.size)
                 if asked != workers_size_now:
                     workers_size_now, workers_resized, resized = asked, i, True
-        web_requested.append(web_now)
-        workers_requested.append(workers_now)
-        web_size.append(web_size_now)
-        workers_size.append(workers_size_now)
+        web_requested[i] = web_now
+        workers_requested[i] = workers_now
+        web_size[i] = web_size_now
+        workers_size[i] = workers_size_now
         # Ready = the lowest count asked for over the start-up delay (unready pods go first);
         # a count unchanged for that long is simply ready. In-pod size likewise over resize.
         ready = (web_now if i - web_changed >= startup
                  else min(web_requested[i - startup : i + 1]))
-        web_ready.append(ready)
+        web_ready[i] = ready
         size = (web_size_now if i - web_resized >= resize
                 else min(web_size[i - resize : i + 1]))
         capacity = ready * size
-        web_capacity.append(capacity)
+        web_capacity[i] = capacity
         arriving = rps_list[i]
         short = capacity < demand[i]
-        web_short.append(arriving if short else 0.0)
+        web_short[i] = arriving if short else 0.0
         ready = (workers_now if i - workers_changed >= startup
                  else min(workers_requested[i - startup : i + 1]))
-        workers_ready.append(ready)
+        workers_ready[i] = ready
         size = (workers_size_now if i - workers_resized >= resize
                 else min(workers_size[i - resize : i + 1]))
-        workers_capacity.append(ready * size)
+        workers_capacity[i] = ready * size
         waiting = backlog[i - 1] + tick * (orders_list[i] - ready * size * per_worker)
-        backlog.append(waiting if waiting > 0.0 else 0.0)
+        backlog[i] = waiting if waiting > 0.0 else 0.0
         if not listens or last_observation is None:
             continue
         # A push is sent when pressure starts or keeps rising (judge_arrivals), not while
@@ -321,24 +326,29 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
             longs = (long_mean[at_s : at_s + tick].tolist() if long_look
                      else [None] * len(means))
             for offset, mean in enumerate(means):
-                verdict = judge_arrivals(mean, capacity, rule, pushed_arrivals, longs[offset])
-                pushed_arrivals = verdict.pushed_low
-                if verdict.rate is None or pending is not None:
+                if capacity < 1:    # judge_arrivals' own case: no verdict, nothing changes
+                    continue
+                # judge_arrivals, with the limits at this capacity worked out once
+                pushed_rate, pushed_arrivals = judge_against(
+                    mean, limits[0], limits[1], limits[2], pushed_arrivals, longs[offset])
+                if pushed_rate is None or pending is not None:
                     continue      # one push on its way at a time
                 lands = at_s + offset + push_s
                 if faults.code_at(lands) in (1, 4):
                     continue      # the push is lost with the traffic signal
-                pending = (lands, verdict.rate)
+                pending = (lands, pushed_rate)
         if pending is None or pending[0] >= at_s + tick:
             continue
         # The push reaches the policy push_s after it was sent, with the arrival rate it
         # implies; what it asks for is kept to the second (the engine's own view: next tick).
         second, arriving = pending
         pending = None
-        pushed = last_observation._replace(
-            at_s=float(second), request_rate=arriving, latency_within_slo=False,
-            cpu_utilization=1.0, web_ready=web_ready[i], web_requested=web_now, age_s=0.0,
-            pushed=True)
+        # The last observation with what the push says, every field in order (as the tuple
+        # it is: `_replace` is several times slower).
+        last = last_observation
+        pushed = make_observation(Observation, (
+            float(second), arriving, last[2], False, 1.0, last[5], last[6], last[7],
+            web_ready[i], web_now, last[10], last[11], 0.0, True))
         decision, state = decide(pushed, state)
         asked = bound(decision.web.replicas)
         if asked != web_now:
