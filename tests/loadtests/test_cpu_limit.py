@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -210,3 +211,33 @@ def test_a_rehearsal_limits_gunicorn_not_the_gate_and_removes_its_cgroup(tmp_pat
     assert limit["periods"] > 0
     assert summary["orders_confirmed"] == summary["orders_placed"] >= 1
     assert "gunicorn's CPU limit 0.5 cores" in output
+
+
+@pytest.mark.slow
+def test_ctrl_c_mid_load_removes_the_cgroup(tmp_path):
+    hierarchy = writable_hierarchy()
+    report = tmp_path / "report"
+    run = subprocess.Popen(
+        [sys.executable, "-m", "peakshop.cli", "rehearse", "--trace",
+         str(short_trace(tmp_path, seconds=300)), "--report", str(report), "--no-scaler",
+         "--web-cpu-limit", "0.5"],
+        cwd=Path(__file__).resolve().parents[2], stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT, text=True, env={**os.environ, "PEAKSHOP_REDIS_URL": ""})
+    folder = hierarchy.root / f"peakshop-rehearsal-{run.pid}"
+    timeline = report / "locust-timeline.jsonl"
+    try:
+        assert processes.wait_for(lambda: timeline.exists()
+                                  and len(timeline.read_text().splitlines()) >= 3, 180)
+        inside = (folder / "cgroup.procs").read_text().split()
+        assert len(inside) >= 2        # gunicorn's master and worker, under load
+        run.send_signal(signal.SIGINT)
+        output, _ = run.communicate(timeout=180)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.wait()
+    assert run.returncode == 130, output[-3000:]
+    assert "Traceback" not in output
+    assert not folder.exists()
+    summary = json.loads((report / "summary.json").read_text())
+    assert summary["interrupted"] is True and summary["web_cpu_limit"]["cores"] == 0.5
