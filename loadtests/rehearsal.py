@@ -108,6 +108,8 @@ class Rehearsal:
         self.locust_exit_code: int | None = None
         self.server_latency: ServerLatency | None = None
         self.room = RoomPoller(self.url)
+        self.gunicorn_cpu_s: float | None = None   # from ready to the end (the limit's run)
+        self._gunicorn_cpu_at_ready = 0.0
         # A report folder used before: its timeline and orders must not mix with this run's.
         for stale in ("locust-timeline.jsonl", "orders.jsonl", "serve.log", "worker.log",
                       "scaler.log", "locust.log"):
@@ -167,6 +169,15 @@ class Rehearsal:
         self.limit_gunicorn()
         return env
 
+    def gunicorn_cpu_seconds(self) -> float | None:
+        """CPU time of gunicorn's master and workers since it was ready (the gate's is not
+        in it)."""
+        try:
+            total = processes.tree_cpu_seconds(int(self.pidfile.read_text().strip()))
+            return round(total - self._gunicorn_cpu_at_ready, 2)
+        except (OSError, ValueError):
+            return None
+
     def limit_gunicorn(self) -> None:
         """Move gunicorn's master and workers into the CPU cgroup (with --web-cpu-limit).
 
@@ -176,6 +187,7 @@ class Rehearsal:
         if self.cgroup is None:
             return
         master = int(self.pidfile.read_text().strip())
+        self._gunicorn_cpu_at_ready = self.gunicorn_cpu_seconds() or 0.0
         moved = self.cgroup.add_tree(master, processes.children_of)
         click.echo(f"gunicorn limited to {self.cgroup.cores:g} cores: pids {moved} in "
                    f"{self.cgroup.path}")
@@ -359,6 +371,7 @@ class Rehearsal:
             self.room.stop()
             if self.cgroup is not None and self.cgroup.path.is_dir():
                 self.cgroup.read_stats()
+                self.gunicorn_cpu_s = self.gunicorn_cpu_seconds()
             self.stop_all()
         self.timeline.read_new()
         return self.write_report(check)
@@ -379,7 +392,7 @@ class Rehearsal:
                                   if self.settings.gate else None),
                "web_cpu_limit": None if self.cgroup is None else {
                    "cores": self.cgroup.cores, "cgroup": self.cgroup.hierarchy.version,
-                   **(self.cgroup.stats or {})},
+                   **(self.cgroup.stats or {}), "gunicorn_cpu_s": self.gunicorn_cpu_s},
                "locust_cpu_ms_per_visit": 1000 * locust_cpu_s / max(1, totals.get("started", 0)),
                "load_average_1min_at_end": round(os.getloadavg()[0], 2)}
         summary = report.summarize(rows, totals, self.settings.slo, orders=check.to_summary(),

@@ -182,7 +182,7 @@ def print_summary(summary: dict, folder: Path) -> None:
     if limit:
         click.echo(f"gunicorn's CPU limit {limit['cores']:g} cores (cgroup v{limit['cgroup']}): "
                    f"held back in {limit['throttled_periods']} of {limit['periods']} periods, "
-                   f"{limit['throttled_s']:g} s")
+                   f"{limit['throttled_s']:g} s; gunicorn used {limit['gunicorn_cpu_s']} s of CPU")
     click.echo(f"web workers {summary['web_workers']['min']}..{summary['web_workers']['max']}, "
                f"order workers {summary['order_workers']['min']}.."
                f"{summary['order_workers']['max']}")

@@ -208,7 +208,7 @@ def test_a_rehearsal_limits_gunicorn_not_the_gate_and_removes_its_cgroup(tmp_pat
     summary = json.loads((report / "summary.json").read_text())
     limit = summary["web_cpu_limit"]
     assert limit["cores"] == 0.5 and limit["cgroup"] == hierarchy.version
-    assert limit["periods"] > 0
+    assert limit["periods"] > 0 and limit["gunicorn_cpu_s"] > 0
     assert summary["orders_confirmed"] == summary["orders_placed"] >= 1
     assert "gunicorn's CPU limit 0.5 cores" in output
 
