@@ -28,6 +28,7 @@ import requests
 from common.readiness import READY_DEADLINE_S, wait_ready
 from common.redis_url import client_from_url
 from loadtests import orders_check, processes, report
+from loadtests.cpu_limit import CpuCgroup
 from loadtests.processes import Child
 from loadtests.report import SloSettings
 from loadtests.sampler import ServerLatency, StackProbe, StackSample, TimelineReader
@@ -63,6 +64,7 @@ class RehearsalSettings:
     waiting_room: str = "off"         # the demo shop's waiting room: off, auto or on
     admit_per_s: float | None = None  # its rate in mode `on`
     gate: bool = False                # the edge gate in front of gunicorn (serve --gate)
+    web_cpu_limit: float | None = None  # cores of gunicorn's CPU cgroup (--web-cpu-limit)
 
 
 def _peakshop(*arguments: str) -> list[str]:
@@ -86,8 +88,10 @@ def free_port() -> int:
 class Rehearsal:
     """One run: the child processes, the samples, and the report at the end."""
 
-    def __init__(self, settings: RehearsalSettings, replay: Replay) -> None:
+    def __init__(self, settings: RehearsalSettings, replay: Replay,
+                 cgroup: CpuCgroup | None = None) -> None:
         self.settings = settings
+        self.cgroup = cgroup
         self.replay = replay
         self.report_dir = settings.report_dir
         self.instance = Path(tempfile.mkdtemp(prefix="peakshop-rehearsal-"))
@@ -104,6 +108,8 @@ class Rehearsal:
         self.locust_exit_code: int | None = None
         self.server_latency: ServerLatency | None = None
         self.room = RoomPoller(self.url)
+        self.gunicorn_cpu_s: float | None = None   # from ready to the end (the limit's run)
+        self._gunicorn_cpu_at_ready = 0.0
         # A report folder used before: its timeline and orders must not mix with this run's.
         for stale in ("locust-timeline.jsonl", "orders.jsonl", "serve.log", "worker.log",
                       "scaler.log", "locust.log"):
@@ -124,7 +130,16 @@ class Rehearsal:
                 "PROMETHEUS_MULTIPROC_DIR": str(self.instance / "metrics"),
                 # gunicorn's control socket goes here, not into a folder shared with others.
                 "XDG_RUNTIME_DIR": str(self.instance),
-                "PEAKSHOP_GATE": "true" if self.settings.gate else "false"}
+                "PEAKSHOP_GATE": "true" if self.settings.gate else "false",
+                **self.cpu_limit_environment()}
+
+    def cpu_limit_environment(self) -> dict[str, str]:
+        """gunicorn's pod agent follows a v2 `cpu.max` (PEAKSHOP_FOLLOW_CPU_LIMIT): point it
+        at this run's cgroup, which exists before gunicorn starts. A v1 quota has no such
+        file, and the agent then says it has no limit to follow."""
+        if self.cgroup is None or self.cgroup.hierarchy.version != 2:
+            return {}
+        return {"PEAKSHOP_CGROUP_CPU_MAX": str(self.cgroup.path / "cpu.max")}
 
     def start_child(self, name: str, command: list[str], env: dict[str, str]) -> Child:
         child = processes.start(name, command, env=env, log_path=self.report_dir / f"{name}.log")
@@ -151,7 +166,31 @@ class Rehearsal:
                                            f"{self.report_dir}/serve.log")
             raise click.ClickException(f"the storefront was not ready at {self.url} after "
                                        f"{READY_DEADLINE_S} s: see {self.report_dir}/serve.log")
+        self.limit_gunicorn()
         return env
+
+    def gunicorn_cpu_seconds(self) -> float | None:
+        """CPU time of gunicorn's master and workers since it was ready (the gate's is not
+        in it)."""
+        try:
+            total = processes.tree_cpu_seconds(int(self.pidfile.read_text().strip()))
+            return round(total - self._gunicorn_cpu_at_ready, 2)
+        except (OSError, ValueError):
+            return None
+
+    def limit_gunicorn(self) -> None:
+        """Move gunicorn's master and workers into the CPU cgroup (with --web-cpu-limit).
+
+        Done once gunicorn is ready, before any load: with --gate the `serve` child is the
+        gate, which must stay outside, and gunicorn its child. Workers forked later (TTIN,
+        a worker restarted) inherit the master's cgroup."""
+        if self.cgroup is None:
+            return
+        master = int(self.pidfile.read_text().strip())
+        self._gunicorn_cpu_at_ready = self.gunicorn_cpu_seconds() or 0.0
+        moved = self.cgroup.add_tree(master, processes.children_of)
+        click.echo(f"gunicorn limited to {self.cgroup.cores:g} cores: pids {moved} in "
+                   f"{self.cgroup.path}")
 
     def start_order_workers(self, env: dict[str, str]) -> None:
         if not self.settings.scaler:
@@ -330,6 +369,9 @@ class Rehearsal:
             if self.server_latency is not None:
                 self.server_latency.stop()
             self.room.stop()
+            if self.cgroup is not None and self.cgroup.path.is_dir():
+                self.cgroup.read_stats()
+                self.gunicorn_cpu_s = self.gunicorn_cpu_seconds()
             self.stop_all()
         self.timeline.read_new()
         return self.write_report(check)
@@ -348,6 +390,9 @@ class Rehearsal:
                "gate": self.settings.gate,
                "gate_processes": (int(os.environ.get("PEAKSHOP_GATE_PROCESSES") or 1)
                                   if self.settings.gate else None),
+               "web_cpu_limit": None if self.cgroup is None else {
+                   "cores": self.cgroup.cores, "cgroup": self.cgroup.hierarchy.version,
+                   **(self.cgroup.stats or {}), "gunicorn_cpu_s": self.gunicorn_cpu_s},
                "locust_cpu_ms_per_visit": 1000 * locust_cpu_s / max(1, totals.get("started", 0)),
                "load_average_1min_at_end": round(os.getloadavg()[0], 2)}
         summary = report.summarize(rows, totals, self.settings.slo, orders=check.to_summary(),
@@ -357,7 +402,8 @@ class Rehearsal:
         if rows:
             title = (f"peakshop rehearsal: {Path(self.settings.replay_settings.trace).name}, "
                      f"{'scaler' if self.settings.scaler else 'no scaler'}, waiting room "
-                     f"{self.settings.waiting_room}{', gate' if self.settings.gate else ''}")
+                     f"{self.settings.waiting_room}{', gate' if self.settings.gate else ''}"
+                     f"{f', gunicorn {self.cgroup.cores:g} cores' if self.cgroup else ''}")
             report.write_plot(rows, self.settings.slo, self.report_dir / "timeline.png", title)
         return summary
 

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import click
 
+from loadtests.cpu_limit import CpuCgroup, CpuLimitUnavailable, check_cores, find_hierarchy
 from loadtests.rehearsal import Interrupted, Rehearsal, RehearsalSettings
 from loadtests.report import SloSettings
 from loadtests.trace import Replay, ReplayError, ReplaySettings, TraceFileError, build_replay
@@ -43,7 +44,8 @@ def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress
                    drain_timeout: float, pacing: float,
                    events: str | None = None, waiting_room: str = "off",
                    admit_per_s: float | None = None,
-                   gate: bool = False) -> tuple[RehearsalSettings, Replay]:
+                   gate: bool = False,
+                   web_cpu_limit: float | None = None) -> tuple[RehearsalSettings, Replay]:
     """Settings from the flags; raises BadArgument with one line naming the fix."""
     if admit_per_s is not None:
         if not (math.isfinite(admit_per_s) and admit_per_s > 0):
@@ -68,6 +70,14 @@ def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress
         if no_scaler:
             raise BadArgument("--events announces crowds to the scaler: drop --no-scaler, "
                               "or drop --events for the baseline without a scaler")
+    if web_cpu_limit is not None:
+        problem = check_cores(web_cpu_limit)
+        if problem:
+            raise BadArgument(problem)
+        try:
+            find_hierarchy()
+        except CpuLimitUnavailable as unavailable:
+            raise BadArgument(str(unavailable)) from None
     redis_url = os.environ.get("PEAKSHOP_REDIS_URL") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise BadArgument(f"PEAKSHOP_REDIS_URL is not a redis:// URL: got {redis_url!r}")
@@ -87,7 +97,7 @@ def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress
                              redis_url=redis_url,
                              events_file=Path(events).resolve() if events else None,
                              waiting_room=waiting_room, admit_per_s=admit_per_s,
-                             gate=gate), replay
+                             gate=gate, web_cpu_limit=web_cpu_limit), replay
 
 
 class OneLineErrors(click.Command):
@@ -125,13 +135,23 @@ class OneLineErrors(click.Command):
               help="Visitors let in per second with --waiting-room on.")
 @click.option("--gate", is_flag=True, help="The edge gate in front of gunicorn "
               "(peakshop serve --gate): the room answered before gunicorn.")
+@click.option("--web-cpu-limit", type=float, metavar="CORES", help="Run gunicorn (master "
+              "and workers) in a CPU cgroup with this quota, as a Kubernetes CPU limit does; "
+              "the gate, Locust and Redis stay outside it (needs a writable cgroup: root).")
 def rehearse_command(trace, no_scaler, report_dir, compress, scale, duration, slo_p95,
-                     drain_timeout, pacing, events, waiting_room, admit_per_s, gate) -> None:
+                     drain_timeout, pacing, events, waiting_room, admit_per_s, gate,
+                     web_cpu_limit) -> None:
     """Rehearse a traffic peak locally: storefront, workers, scaler and Locust together."""
     settings, replay = build_settings(trace, no_scaler, report_dir, compress, scale, duration,
                                       slo_p95, drain_timeout, pacing, events, waiting_room,
-                                      admit_per_s, gate)
-    rehearsal = Rehearsal(settings, replay)
+                                      admit_per_s, gate, web_cpu_limit)
+    cgroup = None
+    if web_cpu_limit is not None:
+        try:
+            cgroup = CpuCgroup.create(web_cpu_limit)
+        except CpuLimitUnavailable as problem:
+            raise BadArgument(str(problem)) from None
+    rehearsal = Rehearsal(settings, replay, cgroup)
     previous = {sig: signal.signal(sig, _raise_interrupted)
                 for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -140,6 +160,8 @@ def rehearse_command(trace, no_scaler, report_dir, compress, scale, duration, sl
         for sig, handler in previous.items():
             signal.signal(sig, handler)
         rehearsal.cleanup()
+        if cgroup is not None:
+            cgroup.remove()
     print_summary(summary, settings.report_dir)
     if summary["interrupted"]:
         sys.exit(130)
@@ -156,6 +178,11 @@ def print_summary(summary: dict, folder: Path) -> None:
     click.echo(f"visits offered {summary['offered_total']}, achieved {summary['achieved_total']}"
                f", dropped {summary['dropped_arrivals']}, started late "
                f"{summary['late_arrivals']}; errors {summary['errors']}")
+    limit = summary.get("web_cpu_limit")
+    if limit:
+        click.echo(f"gunicorn's CPU limit {limit['cores']:g} cores (cgroup v{limit['cgroup']}): "
+                   f"held back in {limit['throttled_periods']} of {limit['periods']} periods, "
+                   f"{limit['throttled_s']:g} s; gunicorn used {limit['gunicorn_cpu_s']} s of CPU")
     click.echo(f"web workers {summary['web_workers']['min']}..{summary['web_workers']['max']}, "
                f"order workers {summary['order_workers']['min']}.."
                f"{summary['order_workers']['max']}")
