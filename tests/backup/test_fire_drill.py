@@ -88,6 +88,7 @@ def test_postgresql_burns_and_is_rebuilt_from_the_off_site_store(s3_store, redis
     store_url, env = s3_store
     server = DisposablePostgres.start()
     archiver = None
+    flow = None
     holder = []
     try:
         upgrade(server.url())
@@ -142,6 +143,10 @@ def test_postgresql_burns_and_is_rebuilt_from_the_off_site_store(s3_store, redis
         assert report["orders_checked"] > 0
         print(f"[postgresql] drill: {report}")
     finally:
+        # A failure before the flow's own halt must not leave its shoppers running: they
+        # would go on checking out against a dead database in this worker's later tests.
+        if flow is not None and flow.is_alive():
+            flow.halt()
         if archiver is not None:
             archiver.send_signal(signal.SIGTERM)
             archiver.wait(timeout=60)

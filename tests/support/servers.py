@@ -108,10 +108,19 @@ def initdb(prefix: str) -> tuple[str, str]:
 
 def pg_ctl_start(data: str, port: int, directory: str, log_name: str, options: str = "") -> None:
     """Start the cluster in `data` on loopback `port`, its socket and log in `directory`."""
-    subprocess.run(_as_postgres(
-        [str(PG_BIN / "pg_ctl"), "-D", data, "-l", os.path.join(directory, log_name), "-o",
+    log = os.path.join(directory, log_name)
+    started = subprocess.run(_as_postgres(
+        [str(PG_BIN / "pg_ctl"), "-D", data, "-l", log, "-o",
          f"-p {port} -k {directory} -c listen_addresses=127.0.0.1 {options}".strip(),
-         "-w", "-t", "300", "start"]), check=True, stdout=subprocess.DEVNULL)
+         "-w", "-t", "300", "start"]), check=False, stdout=subprocess.DEVNULL)
+    if started.returncode != 0:
+        # The server's own words say why (a port taken, a lock file, a failed recovery).
+        try:
+            with open(log, errors="replace") as server_log:
+                said = server_log.read()[-3000:]
+        except OSError as error:
+            said = f"(no log: {error})"
+        raise RuntimeError(f"PostgreSQL did not start from {data} on port {port}:\n{said}")
 
 
 @dataclass
