@@ -94,18 +94,7 @@ class RateHistory:
         if not 0 <= minute < len(self._request_counts):
             self.add(minute, request_rate, order_rate)
             return
-        # A minute already kept (nearly always): `_add_kept`, inlined, as a replay files half
-        # a million readings (change both).
-        if request_rate is not None:
-            total = self._request_sums[minute] + request_rate
-            count = self._request_counts[minute] + 1
-            self._request_sums[minute], self._request_counts[minute] = total, count
-            self.request_means[minute] = total / count
-        if order_rate is not None:
-            total = self._order_sums[minute] + order_rate
-            count = self._order_counts[minute] + 1
-            self._order_sums[minute], self._order_counts[minute] = total, count
-            self.order_means[minute] = total / count
+        self._add_kept(minute, request_rate, order_rate)
 
     def request_rate(self, minute: int) -> float | None:
         """Mean request rate of one minute, None if nothing was observed then."""
