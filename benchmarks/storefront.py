@@ -41,6 +41,7 @@ import requests
 from PIL import Image
 
 from benchmarks.loadgen import Throughput, paced, wrk
+from common.cpu_placement import CpuListError, parse_cpu_list, servers_cpus, usable_cpus
 from shop.cart import service as carts
 from shop.core.migrate import upgrade
 from tests.support.live import LiveServer
@@ -198,14 +199,9 @@ def filled_carts(client: redis.Redis, merchant_id: int, count: int) -> list[str]
 def cpu_list(text: str) -> set[int]:
     """'1' or '2,3' -> {1} or {2, 3}: the CPUs the load generators may use."""
     try:
-        cpus = {int(part) for part in text.split(",")}
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{text!r} is not a list of CPU numbers, e.g. 1 or 2,3") from None
-    if not cpus or min(cpus) < 0 or max(cpus) >= (os.cpu_count() or 1):
-        raise argparse.ArgumentTypeError(
-            f"{text!r}: CPUs are numbered 0-{(os.cpu_count() or 1) - 1} on this machine")
-    return cpus
+        return parse_cpu_list(text, usable_cpus())
+    except CpuListError as problem:
+        raise argparse.ArgumentTypeError(str(problem)) from None
 
 
 def main() -> None:
@@ -227,10 +223,12 @@ def main() -> None:
     parser.add_argument("--json", type=Path, metavar="FILE",
                         help="also write the rows as JSON (for benchmarks.before_after)")
     args = parser.parse_args()
-    every_cpu = set(range(os.cpu_count() or 1))
-    if args.loadgen_cpus is not None and not (args.loadgen_cpus < every_cpu):
-        parser.error(f"--loadgen-cpus {sorted(args.loadgen_cpus)} must leave a CPU to the "
-                     f"servers: this machine has CPUs 0-{len(every_cpu) - 1}")
+    server_cpus = None
+    if args.loadgen_cpus is not None:
+        try:
+            server_cpus = servers_cpus(args.loadgen_cpus, usable_cpus())
+        except CpuListError as problem:
+            parser.error(f"--loadgen-cpus: {problem}")
 
     workdir = Path(tempfile.mkdtemp(prefix="peakshop-bench-"))
     redis_server = RedisServer.start()
@@ -256,7 +254,7 @@ def main() -> None:
         if postgres:
             servers["postgresql"] = postgres_pid(postgres)
         if args.loadgen_cpus is not None:
-            pin([hello.pid, *servers.values()], every_cpu - args.loadgen_cpus)
+            pin([hello.pid, *servers.values()], server_cpus)
             os.sched_setaffinity(0, args.loadgen_cpus)  # wrk inherits it
         rows = []
         baseline, hello_cpu = measured({"web": hello.pid}, hello_url + "/",
@@ -303,7 +301,7 @@ def main() -> None:
         if postgres:
             postgres.stop()
 
-    placement = (f"servers on CPUs {sorted(every_cpu - args.loadgen_cpus)}, load generator on "
+    placement = (f"servers on CPUs {sorted(server_cpus)}, load generator on "
                  f"{sorted(args.loadgen_cpus)}" if args.loadgen_cpus is not None
                  else f"{os.cpu_count()} cores shared")
     print(f"\nstorefront vs hello-world — {args.database}, gunicorn {args.workers} sync workers, "

@@ -72,13 +72,28 @@ def kill_session(session_id: int) -> None:
 
 
 def start(name: str, command: Sequence[str], *, env: Mapping[str, str], log_path: Path,
-          cwd: str | None = None) -> Child:
-    """Start `command` in a new session, its output appended to `log_path`."""
+          cwd: str | None = None, cpus: set[int] | None = None) -> Child:
+    """Start `command` in a new session, its output appended to `log_path`; on `cpus` only
+    (it and everything it forks) when given, else where this process runs."""
+
+    def before_exec() -> None:
+        _die_with_parent()
+        if cpus is not None:
+            os.sched_setaffinity(0, cpus)
+
     log = open(log_path, "ab")
     process = subprocess.Popen(list(command), env=dict(env), cwd=cwd, stdout=log,
                                stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                               start_new_session=True, preexec_fn=_die_with_parent)
+                               start_new_session=True, preexec_fn=before_exec)
     return Child(name, process, log)
+
+
+def cpus_of(pid: int) -> list[int] | None:
+    """The CPUs a live process may run on, as the kernel has them; None once it is gone."""
+    try:
+        return sorted(os.sched_getaffinity(pid))
+    except OSError:
+        return None
 
 
 def session_members(session_id: int) -> list[int]:

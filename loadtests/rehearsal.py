@@ -65,6 +65,8 @@ class RehearsalSettings:
     admit_per_s: float | None = None  # its rate in mode `on`
     gate: bool = False                # the edge gate in front of gunicorn (serve --gate)
     web_cpu_limit: float | None = None  # cores of gunicorn's CPU cgroup (--web-cpu-limit)
+    loadgen_cpus: frozenset[int] | None = None  # Locust's CPUs (--loadgen-cpus)
+    server_cpus: frozenset[int] | None = None   # every other process's: the rest
 
 
 def _peakshop(*arguments: str) -> list[str]:
@@ -110,6 +112,8 @@ class Rehearsal:
         self.room = RoomPoller(self.url)
         self.gunicorn_cpu_s: float | None = None   # from ready to the end (the limit's run)
         self._gunicorn_cpu_at_ready = 0.0
+        self._affinity_before: set[int] | None = None
+        self._placement: dict | None = None
         # A report folder used before: its timeline and orders must not mix with this run's.
         for stale in ("locust-timeline.jsonl", "orders.jsonl", "serve.log", "worker.log",
                       "scaler.log", "locust.log"):
@@ -141,10 +145,29 @@ class Rehearsal:
             return {}
         return {"PEAKSHOP_CGROUP_CPU_MAX": str(self.cgroup.path / "cpu.max")}
 
-    def start_child(self, name: str, command: list[str], env: dict[str, str]) -> Child:
-        child = processes.start(name, command, env=env, log_path=self.report_dir / f"{name}.log")
+    def start_child(self, name: str, command: list[str], env: dict[str, str],
+                    cpus: frozenset[int] | None = None) -> Child:
+        child = processes.start(name, command, env=env, log_path=self.report_dir / f"{name}.log",
+                                cpus=None if cpus is None else set(cpus))
         self.children[name] = child
         return child
+
+    def place_servers(self) -> None:
+        """With --loadgen-cpus: this process, and so every server it starts from now on (the
+        storefront and its gate, gunicorn, Redis, the workers, the scaler), runs on the CPUs
+        Locust does not get. Undone in `cleanup`."""
+        if self.settings.server_cpus is None:
+            return
+        self._affinity_before = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, self.settings.server_cpus)
+
+    def placement(self) -> dict | None:
+        """Where Locust and the storefront ran, as the kernel had it (read back, not assumed)."""
+        if self.settings.loadgen_cpus is None:
+            return None
+        return {name: processes.cpus_of(self.children[child].pid)
+                if child in self.children else None
+                for name, child in (("loadgen_cpus", "locust"), ("server_cpus", "serve"))}
 
     def redis_url(self) -> str:
         if self.settings.redis_url:
@@ -157,6 +180,7 @@ class Rehearsal:
     def start_stack(self) -> dict[str, str]:
         from shop.core.migrate import upgrade
 
+        self.place_servers()
         env = self.environment(self.redis_url())
         upgrade(env["PEAKSHOP_DATABASE_URL"])
         server = self.start_child("serve", _peakshop("serve"), env)
@@ -250,7 +274,10 @@ class Rehearsal:
         if self.settings.duration_s:
             command += ["--run-time", f"{self.settings.duration_s:g}s"]
         # The token goes through the environment, not the command line others can read.
-        return self.start_child("locust", command, {**env, "LOCUST_MERCHANT_TOKEN": token})
+        locust = self.start_child("locust", command, {**env, "LOCUST_MERCHANT_TOKEN": token},
+                                  cpus=self.settings.loadgen_cpus)
+        self._placement = self.placement()
+        return locust
 
     def stop_all(self) -> None:
         """Load first, then the workers (the scaler stops its own), then the storefront."""
@@ -393,6 +420,7 @@ class Rehearsal:
                "web_cpu_limit": None if self.cgroup is None else {
                    "cores": self.cgroup.cores, "cgroup": self.cgroup.hierarchy.version,
                    **(self.cgroup.stats or {}), "gunicorn_cpu_s": self.gunicorn_cpu_s},
+               "cpu_placement": self._placement,
                "locust_cpu_ms_per_visit": 1000 * locust_cpu_s / max(1, totals.get("started", 0)),
                "load_average_1min_at_end": round(os.getloadavg()[0], 2)}
         summary = report.summarize(rows, totals, self.settings.slo, orders=check.to_summary(),
@@ -408,7 +436,10 @@ class Rehearsal:
         return summary
 
     def cleanup(self) -> None:
-        """Stop the embedded Redis (if this run started one) and delete the instance folder."""
+        """Stop the embedded Redis (if this run started one), delete the instance folder, and
+        give this process back the CPUs it had."""
+        if self._affinity_before is not None:
+            os.sched_setaffinity(0, self._affinity_before)
         if self.embedded_redis_url:
             try:
                 redis.Redis.from_url(self.embedded_redis_url).shutdown(nosave=True)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import click
 
+from common.cpu_placement import CpuListError, parse_cpu_list, servers_cpus, usable_cpus
 from loadtests.cpu_limit import CpuCgroup, CpuLimitUnavailable, check_cores, find_hierarchy
 from loadtests.rehearsal import Interrupted, Rehearsal, RehearsalSettings
 from loadtests.report import SloSettings
@@ -45,7 +46,8 @@ def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress
                    events: str | None = None, waiting_room: str = "off",
                    admit_per_s: float | None = None,
                    gate: bool = False,
-                   web_cpu_limit: float | None = None) -> tuple[RehearsalSettings, Replay]:
+                   web_cpu_limit: float | None = None,
+                   loadgen_cpus: str | None = None) -> tuple[RehearsalSettings, Replay]:
     """Settings from the flags; raises BadArgument with one line naming the fix."""
     if admit_per_s is not None:
         if not (math.isfinite(admit_per_s) and admit_per_s > 0):
@@ -78,6 +80,13 @@ def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress
             find_hierarchy()
         except CpuLimitUnavailable as unavailable:
             raise BadArgument(str(unavailable)) from None
+    locust_cpus = server_cpus = None
+    if loadgen_cpus is not None:
+        try:
+            locust_cpus = frozenset(parse_cpu_list(loadgen_cpus, usable_cpus()))
+            server_cpus = frozenset(servers_cpus(locust_cpus, usable_cpus()))
+        except CpuListError as problem:
+            raise BadArgument(f"--loadgen-cpus: {problem}") from None
     redis_url = os.environ.get("PEAKSHOP_REDIS_URL") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise BadArgument(f"PEAKSHOP_REDIS_URL is not a redis:// URL: got {redis_url!r}")
@@ -97,7 +106,8 @@ def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress
                              redis_url=redis_url,
                              events_file=Path(events).resolve() if events else None,
                              waiting_room=waiting_room, admit_per_s=admit_per_s,
-                             gate=gate, web_cpu_limit=web_cpu_limit), replay
+                             gate=gate, web_cpu_limit=web_cpu_limit,
+                             loadgen_cpus=locust_cpus, server_cpus=server_cpus), replay
 
 
 class OneLineErrors(click.Command):
@@ -138,13 +148,16 @@ class OneLineErrors(click.Command):
 @click.option("--web-cpu-limit", type=float, metavar="CORES", help="Run gunicorn (master "
               "and workers) in a CPU cgroup with this quota, as a Kubernetes CPU limit does; "
               "the gate, Locust and Redis stay outside it (needs a writable cgroup: root).")
+@click.option("--loadgen-cpus", metavar="CPUS", help="Run Locust on these CPUs (e.g. 1, "
+              "2,3 or 2-3) and everything else (storefront, gate, Redis, workers) on the "
+              "others, as load generators and servers on machines of their own.")
 def rehearse_command(trace, no_scaler, report_dir, compress, scale, duration, slo_p95,
                      drain_timeout, pacing, events, waiting_room, admit_per_s, gate,
-                     web_cpu_limit) -> None:
+                     web_cpu_limit, loadgen_cpus) -> None:
     """Rehearse a traffic peak locally: storefront, workers, scaler and Locust together."""
     settings, replay = build_settings(trace, no_scaler, report_dir, compress, scale, duration,
                                       slo_p95, drain_timeout, pacing, events, waiting_room,
-                                      admit_per_s, gate, web_cpu_limit)
+                                      admit_per_s, gate, web_cpu_limit, loadgen_cpus)
     cgroup = None
     if web_cpu_limit is not None:
         try:
@@ -178,6 +191,10 @@ def print_summary(summary: dict, folder: Path) -> None:
     click.echo(f"visits offered {summary['offered_total']}, achieved {summary['achieved_total']}"
                f", dropped {summary['dropped_arrivals']}, started late "
                f"{summary['late_arrivals']}; errors {summary['errors']}")
+    placement = summary.get("cpu_placement")
+    if placement:
+        click.echo(f"Locust ran on CPUs {placement['loadgen_cpus']}, the storefront on "
+                   f"{placement['server_cpus']}")
     limit = summary.get("web_cpu_limit")
     if limit:
         click.echo(f"gunicorn's CPU limit {limit['cores']:g} cores (cgroup v{limit['cgroup']}): "

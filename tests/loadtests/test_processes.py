@@ -9,6 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 from loadtests import processes
 
 
@@ -28,6 +30,22 @@ def test_stop_takes_the_whole_session_down(tmp_path):
     assert processes.wait_for(lambda: gone(grandchild), 30)
     assert processes.session_members(child.pid) == []
     assert "started" in (tmp_path / "shell.log").read_text()
+
+
+@pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two CPUs to choose from")
+def test_a_child_started_on_given_cpus_keeps_them_and_so_do_its_forks(tmp_path):
+    cpu = max(os.sched_getaffinity(0))
+    child = processes.start("pinned", ["sh", "-c", "sleep 300 & wait"], env=os.environ,
+                            log_path=tmp_path / "pinned.log", cpus={cpu})
+    try:
+        assert processes.wait_for(lambda: processes.children_of(child.pid), 30)
+        grandchild = processes.children_of(child.pid)[0]
+        assert processes.cpus_of(child.pid) == [cpu]
+        assert processes.cpus_of(grandchild) == [cpu]
+        assert os.sched_getaffinity(0) != {cpu}   # the parent keeps its own
+    finally:
+        child.stop(timeout_s=10)
+    assert processes.cpus_of(child.pid) is None   # gone: no CPUs to read
 
 
 def test_a_child_that_ignores_sigterm_is_killed(tmp_path):

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from common.cpu_placement import describe, usable_cpus
 from loadtests import processes
 from loadtests.rehearsal import shift_events
 from tests.loadtests.conftest import REPO
@@ -44,6 +45,10 @@ def short_trace(folder: Path, seconds: int = 25, rate: float = 15.0) -> Path:
     (["--trace", "flash-sale", "--duration", "inf"], "--duration must be a number above 0"),
     (["--trace", "flash-sale", "--pacing", "nan"], "--pacing must be a number above 0"),
     (["--trace", "flash-sale", "--compress", "fast"], "'fast' is not a valid float"),
+    (["--trace", "flash-sale", "--loadgen-cpus", "one"], "--loadgen-cpus: 'one' is not a list"),
+    (["--trace", "flash-sale", "--loadgen-cpus", "0-99999999999"], "is not one this process"),
+    (["--trace", "flash-sale", "--loadgen-cpus", describe(usable_cpus())],
+     "leave none to the servers"),
     ([], "Missing option '--trace'"),
 ])
 def test_bad_arguments_get_one_line_and_status_2(arguments, message):
@@ -90,6 +95,11 @@ def test_an_unwritable_report_folder_is_refused(tmp_path):
 def test_a_short_rehearsal_confirms_every_order(tmp_path, scaler):
     report = tmp_path / "report"
     flags = [] if scaler else ["--no-scaler"]
+    # The fixed run also puts Locust on a CPU of its own, where the machine has two or more.
+    loadgen_cpu = max(usable_cpus())
+    pinned = not scaler and len(usable_cpus()) >= 2
+    if pinned:
+        flags += ["--loadgen-cpus", str(loadgen_cpu)]
     completed = rehearse("--trace", str(short_trace(tmp_path)), "--report", str(report),
                          "--drain-timeout", "120", *flags)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
@@ -111,6 +121,12 @@ def test_a_short_rehearsal_confirms_every_order(tmp_path, scaler):
     assert len(rows) > 25
     assert (report / ("scaler.log" if scaler else "worker.log")).exists()
     assert "[load] t=" in completed.stdout      # progress while it ran
+    if pinned:   # read back from the kernel while Locust ran
+        assert summary["cpu_placement"] == {
+            "loadgen_cpus": [loadgen_cpu],
+            "server_cpus": sorted(usable_cpus() - {loadgen_cpu})}
+    else:
+        assert summary["cpu_placement"] is None
 
 
 def descendants(pid: int) -> set[int]:
