@@ -52,7 +52,7 @@ ADMIT_SCRIPT = """
 local key = KEYS[1]
 local f = redis.call('HMGET', key, 'mode', 'admit_per_s', 'issued', 'serving', 'moved_at',
   'open', 'rate', 'hot_at', 'tuned_at', 'intake', 'intake_at', 'intake_n', 'name', 'floor',
-  'cut', 'rise', 'tuned_n', 'climb')
+  'cut', 'rise', 'tuned_n', 'climb', 'tokens', 'tokens_at')
 local mode = f[1] or 'off'
 if mode == 'off' then return {'off'} end
 local clock = redis.call('TIME')
@@ -67,6 +67,7 @@ local asked_cut = tonumber(ARGV[8]) or 0.9
 local may_open = ARGV[9] ~= '0'
 local asked_rise = tonumber(ARGV[10]) or 1.05
 local served_margin = tonumber(ARGV[11]) or 1.25
+local used_share = tonumber(ARGV[12]) or 0.8
 local issued = tonumber(f[3]) or 0
 local serving = tonumber(f[4]) or issued
 local moved_at = tonumber(f[5]) or now
@@ -85,6 +86,12 @@ local rise = tonumber(f[16])
 local tuned_n = tonumber(f[17]) or 0
 -- by what the last tuning multiplied the rate, when it raised it (for the ETA)
 local climb = tonumber(f[18])
+-- while open: the visitors the rate still lets in at this moment (a bucket refilled at the
+-- rate, at most one burst), so that holders of passed numbers coming back together are let
+-- in at the rate, not all at once
+local tokens = tonumber(f[19])
+local tokens_at = tonumber(f[20]) or now
+local burst = math.max(1, rate * burst_s)
 if hot then
   hot_at = now
   cut = math.min(cut or asked_cut, asked_cut)
@@ -100,7 +107,10 @@ end
 if mode == 'on' then
   rate = tonumber(f[2]) or default_rate
   -- switched on: an empty line lets the first second's visitors straight in
-  if not open then serving, moved_at = issued + rate * burst_s, now end
+  if not open then
+    serving, moved_at = issued + rate * burst_s, now
+    tokens, tokens_at = math.max(1, rate * burst_s), now
+  end
   open = true
 elseif not open then
   if hot and may_open then
@@ -108,6 +118,7 @@ elseif not open then
     rate = math.max(min_rate, intake * 0.8)
     floor = math.max(min_rate, intake * floor_share)
     serving, moved_at, tuned_at, tuned_n = issued, now, now, 0
+    tokens, tokens_at = 0, now
   end
 else
   if now - tuned_at >= 1 then
@@ -115,16 +126,22 @@ else
       rate = math.max(floor, rate * (cut or asked_cut))
       climb = nil
     else
-      local step = math.max(0.5, rate * 0.05)
-      local wanted = rate * (rise or 1.05)
-      if wanted > rate + step then
-        -- faster only up to what was let in since the last tuning, plus a margin: a rate
-        -- the visitors do not come in at would only pile turns up for later
-        local served = tuned_n / math.max(now - tuned_at, 1)
-        step = math.max(step, math.min(wanted, served * served_margin) - rate)
+      local served = tuned_n / math.max(now - tuned_at, 1)
+      if served < rate * used_share then
+        -- the visitors do not come in at this rate (their turn passed while they waited
+        -- for their next refresh, or the line is short): a faster one would only pile
+        -- turns up, to be claimed later all at once
+        climb = nil
+      else
+        local step = math.max(0.5, rate * 0.05)
+        local wanted = rate * (rise or 1.05)
+        if wanted > rate + step then
+          -- faster only up to what was let in since the last tuning, plus a margin
+          step = math.max(step, math.min(wanted, served * served_margin) - rate)
+        end
+        climb = (rate + step) / rate
+        rate = rate + step
       end
-      climb = (rate + step) / rate
-      rate = rate + step
     end
     tuned_at, cut, rise, tuned_n = now, nil, nil, 0
   end
@@ -133,6 +150,8 @@ local outcome, number, position = 'admit', 0, 0
 if open then
   serving = math.min(serving + rate * (now - moved_at), issued + rate * burst_s)
   moved_at = now
+  tokens = math.min(math.max(1, rate * burst_s), (tokens or burst) + rate * (now - tokens_at))
+  tokens_at = now
   if ticket > 0 and ticket <= issued then
     number = ticket
   else
@@ -142,6 +161,13 @@ if open then
   if number > serving then
     outcome = 'wait'
     position = math.ceil(number - serving)
+  elseif tokens < 1 then
+    -- their turn has come, but more turns were claimed in this moment than the rate lets
+    -- in: next, at the front
+    outcome = 'wait'
+    position = 1
+  else
+    tokens = tokens - 1
   end
   if mode == 'auto' and now - hot_at >= calm_s and serving >= issued then
     open = false
@@ -156,7 +182,8 @@ redis.call('HSET', key, 'issued', issued, 'serving', tostring(serving), 'moved_a
   tostring(hot_at), 'tuned_at', tostring(tuned_at), 'intake', tostring(intake),
   'intake_at', tostring(intake_at), 'intake_n', intake_n, 'floor', tostring(floor),
   'cut', cut and tostring(cut) or '', 'rise', rise and tostring(rise) or '',
-  'tuned_n', tuned_n, 'climb', climb and tostring(climb) or '')
+  'tuned_n', tuned_n, 'climb', climb and tostring(climb) or '',
+  'tokens', tokens and tostring(tokens) or '', 'tokens_at', tostring(tokens_at))
 -- the climb counts for the ETA only while the room is calm: a hot second cuts instead
 local climbing = (open and mode == 'auto' and now - hot_at >= 1 and climb) or 1
 return {outcome, number, position, tostring(rate), f[13] or '', tostring(climbing)}
@@ -186,6 +213,9 @@ class RoomSettings:
     # auto: a rise faster than 5% a second never takes the rate past the visitors let in
     # per second since the last tuning times this.
     served_margin: float = 1.25
+    # auto: the rate rises in a calm second only if at least this share of it was let in
+    # since the last tuning; a rate the visitors do not come in at is held.
+    rise_when_used_share: float = 0.8
 
 
 @dataclass(frozen=True)
@@ -224,7 +254,8 @@ def script_args(settings: RoomSettings, place_number: int | None,
             settings.intake_floor_share,
             settings.overload_cut if rate_cut is None else rate_cut,
             int(overloaded if may_open is None else may_open),
-            GENTLE_RISE if rate_rise is None else rate_rise, settings.served_margin]
+            GENTLE_RISE if rate_rise is None else rate_rise, settings.served_margin,
+            settings.rise_when_used_share]
 
 
 def admission_from_answer(answer: list) -> Admission:

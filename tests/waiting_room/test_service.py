@@ -181,7 +181,8 @@ def _calm_second(redis_client, line, served_in_2_s: int, *rises: float | None) -
 @pytest.mark.parametrize(("served_in_2_s", "rises", "rate"), [
     (80, (1.5,), 15.0),        # 40/s let in: the rise asked, 10 -> 15
     (20, (1.5,), 12.5),        # 10/s let in: never past that plus 25%
-    (0, (1.5,), 10.5),         # nobody came in: the gentle rise, no faster
+    (0, (1.5,), 10.0),         # nobody came in: held, turns would only pile up
+    (15, (1.5,), 10.0),        # 7.5/s let in, under 80% of the rate: held
     (80, (None,), 10.5),       # a web process asks nothing: 5% (at least 0.5/s), as before
     (80, (1.5, 1.1, 1.3), 11.0),  # several processes: the smallest rise asked in the second
 ])
@@ -213,3 +214,33 @@ def test_while_the_rate_climbs_the_eta_counts_on_the_climb(redis_client):
                                           rel=0.05)
     hot = line.admit("acme", waiting.number, overloaded=True)
     assert hot.eta_s == pytest.approx(hot.position / rate, rel=0.05)
+
+
+def test_turns_claimed_together_are_let_in_at_the_rate(redis_client):
+    """Twenty visitors whose turn passed while they waited for their next refresh come back
+    at once: the room lets them in at its rate (one burst, then the refill), and tells the
+    others they are next instead of letting the wave through to the server."""
+    line = Line(redis_client, RoomSettings(calm_s=3600.0, min_admit_per_s=0.001, burst_s=1.0))
+    line.set_mode("acme", "Acme", "on", 5.0)
+    places = [line.admit("acme", None, overloaded=False) for _ in range(30)]
+    numbers = [place.number for place in places if place.outcome is Outcome.WAIT][:20]
+    seconds, micros = redis_client.time()
+    redis_client.hset(room_key("acme"), mapping={   # the line moved on meanwhile, unclaimed
+        "serving": "40", "moved_at": repr(seconds + micros / 1e6),
+        "tokens": "0", "tokens_at": repr(seconds + micros / 1e6)})
+    started = time.monotonic()
+    wave = [line.admit("acme", number, overloaded=False) for number in numbers]
+    elapsed = time.monotonic() - started
+    let_in = [admission for admission in wave if admission.outcome is Outcome.ADMIT]
+    assert len(let_in) <= 5.0 * elapsed + 1
+    assert all(admission.position == 1 for admission in wave if admission not in let_in)
+    time.sleep(1.0)
+    refill_started = time.monotonic()
+    later = [line.admit("acme", admission.number, overloaded=False)
+             for admission in wave if admission not in let_in]
+    refill_elapsed = time.monotonic() - refill_started
+    let_in_later = [admission for admission in later if admission.outcome is Outcome.ADMIT]
+    # A full bucket holds one second's visitors, whatever the time slept.
+    assert 1 <= len(let_in_later) <= 5 + 5.0 * refill_elapsed + 1
+    assert [admission.number for admission in let_in_later] == sorted(
+        admission.number for admission in let_in_later)
