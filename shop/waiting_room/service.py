@@ -91,7 +91,6 @@ local climb = tonumber(f[18])
 -- in at the rate, not all at once
 local tokens = tonumber(f[19])
 local tokens_at = tonumber(f[20]) or now
-local burst = math.max(1, rate * burst_s)
 if hot then
   hot_at = now
   cut = math.min(cut or asked_cut, asked_cut)
@@ -148,10 +147,15 @@ else
 end
 local outcome, number, position = 'admit', 0, 0
 if open then
-  serving = math.min(serving + rate * (now - moved_at), issued + rate * burst_s)
+  -- turns the bucket could not hold were offered and nobody claimed them (their holders
+  -- are between two refreshes, or gone): the line moves on by as many more, so that the
+  -- visitors who do ask are let in at the rate and the shop does not idle behind a line
+  local cap = math.max(1, rate * burst_s)
+  local refilled = (tokens or cap) + rate * (now - tokens_at)
+  local unclaimed = math.max(0, refilled - cap)
+  serving = math.min(serving + rate * (now - moved_at) + unclaimed, issued + rate * burst_s)
   moved_at = now
-  tokens = math.min(math.max(1, rate * burst_s), (tokens or burst) + rate * (now - tokens_at))
-  tokens_at = now
+  tokens, tokens_at = math.min(cap, refilled), now
   if ticket > 0 and ticket <= issued then
     number = ticket
   else

@@ -244,3 +244,24 @@ def test_turns_claimed_together_are_let_in_at_the_rate(redis_client):
     assert 1 <= len(let_in_later) <= 5 + 5.0 * refill_elapsed + 1
     assert [admission.number for admission in let_in_later] == sorted(
         admission.number for admission in let_in_later)
+
+
+def test_turns_nobody_claims_move_the_line_on_faster(redis_client):
+    """Nobody in line asks for three seconds (all between two refreshes): the line moves on
+    at its rate and by the turns the bucket could not hold, twice the rate in all, so the
+    visitors who do ask next are let in instead of the shop idling behind sleeping turns."""
+    line = Line(redis_client, RoomSettings(calm_s=3600.0, min_admit_per_s=0.001, burst_s=1.0))
+    line.set_mode("acme", "Acme", "on", 5.0)
+    started = time.monotonic()
+    first = line.admit("acme", None, overloaded=False)   # switches the line on: one burst
+    for _ in range(99):
+        line.admit("acme", None, overloaded=False)
+    time.sleep(3.0)
+    line.admit("acme", first.number, overloaded=False)
+    elapsed = time.monotonic() - started
+    serving = float(redis_client.hget(room_key("acme"), "serving"))
+    # At the rate alone the line would be at 5 + 5 x elapsed (about 20); the first five
+    # took the bucket, which then refilled in a second and overflowed for the other two
+    # (about 30).
+    assert serving >= 5 + 5.0 * elapsed + 5, (serving, elapsed)
+    assert serving <= 5 + 2 * 5.0 * elapsed + 1, (serving, elapsed)
