@@ -50,6 +50,8 @@ class UpstreamSlots:
         self._queue: list[tuple[int, int, asyncio.Future]] = []
         self._order = itertools.count()
         self._backlogs: deque[int] = deque(maxlen=BACKLOG_SAMPLES)
+        self._finished = 0                 # requests gunicorn answered, counted
+        self._finish_marks: deque[tuple[float, int]] = deque(maxlen=BACKLOG_SAMPLES)
 
     async def acquire(self, request_class: RequestClass, timeout_s: float) -> None:
         """Take a slot, waiting at most `timeout_s`; SlotWaitTimeout after that."""
@@ -77,6 +79,7 @@ class UpstreamSlots:
         class), or to nobody. `upstream_s`: the time gunicorn says it spent on it."""
         if served:
             self.service_time_s += (service_s - self.service_time_s) * SERVICE_TIME_WEIGHT
+            self._finished += 1
         if served and upstream_s is not None:
             self.upstream_time_s += (upstream_s - self.upstream_time_s) * SERVICE_TIME_WEIGHT
             self._told_busy_s += upstream_s
@@ -112,13 +115,23 @@ class UpstreamSlots:
         capacity_s = (last_at - first_at) * self.limit / SLOTS_PER_WORKER
         return (last_s - first_s) / capacity_s if capacity_s > 0 else None
 
+    def drained_per_s(self) -> float | None:
+        """Requests gunicorn finished per second over the last samples (about a second), if
+        a queue stood at the gate in each of them: then gunicorn was served all it could
+        take, and the count is its capacity of the moment. None otherwise."""
+        if len(self._finish_marks) < 2 or not all(self._backlogs):
+            return None
+        (first_at, first_n), (last_at, last_n) = self._finish_marks[0], self._finish_marks[-1]
+        return (last_n - first_n) / (last_at - first_at) if last_at > first_at else None
+
     def load(self) -> UpstreamLoad:
         """gunicorn's load as gunicorn measures it; by the gate's clock where it does not
         say (then without a busy share: the queue counts as it always did)."""
         told = self.upstream_time_s > 0
         return UpstreamLoad(waiting=self.waiting,
                             service_time_s=self.upstream_time_s if told else self.service_time_s,
-                            busy_share=self.busy_share() if told else None, slots=self.limit)
+                            busy_share=self.busy_share() if told else None, slots=self.limit,
+                            drained_per_s=self.drained_per_s())
 
     def signals(self) -> LoadSignals:
         return self.load().signals()
@@ -130,8 +143,10 @@ class UpstreamSlots:
         """Note the queue now (the gate calls this every 0.5 s): how fast it drains tells
         whether the room's last cut of its rate is already working; and gunicorn's seconds
         told so far, for its busy share."""
+        now = time.monotonic() if now is None else now
         self._backlogs.append(self.waiting)
-        self._busy_marks.append((time.monotonic() if now is None else now, self._told_busy_s))
+        self._busy_marks.append((now, self._told_busy_s))
+        self._finish_marks.append((now, self._finished))
 
     def rate_cut(self) -> float:
         """The factor to ask the room's rate to be multiplied by while overloaded."""

@@ -2,7 +2,9 @@
 
 The line is a bakery line: a visitor takes the next number (`issued`), and the shop serves
 numbers in order (`serving`), which advances at the admission rate. Whoever holds a number
-at or below `serving` is let in with a pass. No list of visitors is kept, so the cost of a
+at or below `serving` is let in with a pass, at the rate: turns claimed together draw from a
+bucket of one burst, and turns nobody claims move the line on (docs/waiting-room.md, "The
+line"). No list of visitors is kept, so the cost of a
 decision does not grow with the crowd; a visitor who walks away simply leaves a number that
 is served to nobody. Everything one decision reads and writes lives in one hash, changed
 atomically by one script: one round trip per visitor without a pass, none with one.
@@ -13,7 +15,8 @@ per second, smoothed over ~20 s: what the shop was serving well just before). Wh
 the rate falls in every second in which a process still reports overload, by the deepest
 cut one of them asked for (10% from a web process; the edge gate asks in proportion to its
 queue of let-in requests, `decision.admission_rate_cut`), and rises by 5% (at least 0.5/s)
-in the others, so it follows what the capacity of the moment serves
+in the others where the visitors come in at it, so it follows what the capacity of the
+moment serves
 (more web workers, fewer, a slow database); the room closes once no process has reported
 overload for `calm_s` and the line is empty. The rate never falls below half the intake
 measured before the room opened: that many visitors the shop served well, and overload that

@@ -110,3 +110,27 @@ def test_behind_serve_gate_the_slots_follow_gunicorns_workers(tmp_path, monkeypa
         return seen
 
     assert asyncio.run(scenario()) == [2, 6, 4]
+
+
+def test_a_queue_that_stood_for_a_second_is_judged_by_what_gunicorn_finished():
+    """gunicorn tells 9 ms a request but finishes 40 a second (a CPU limit's pauses are not
+    on its clock): once a queue has stood at the gate through the samples of a second, the
+    wait ahead is the queue over the requests finished a second; a queue that was not there
+    the whole second (a burst after a quiet spell) is judged by gunicorn's clock."""
+    slots = UpstreamSlots(2, LoadThresholds(slo_s=0.5))
+    slots.upstream_time_s = 0.009
+    slots.waiting = 62
+    for second in (0.0, 0.5, 1.0):
+        slots.sample_backlog(now=100.0 + second)
+        for _ in range(20):                # 20 answers every half second: 40 a second
+            slots.release(0.009, upstream_s=0.009)
+            slots.in_flight += 1           # the freed slot went to the next in line
+    assert slots.load().drained_per_s == pytest.approx(40.0)
+    assert slots.level() is LoadLevel.HIGH          # 62 / 40 = 1.55 s ahead
+    quiet = UpstreamSlots(2, LoadThresholds(slo_s=0.5))
+    quiet.upstream_time_s = 0.009
+    for second, waiting in ((0.0, 0), (0.5, 0), (1.0, 62)):
+        quiet.waiting = waiting
+        quiet.sample_backlog(now=100.0 + second)
+    assert quiet.load().drained_per_s is None
+    assert quiet.level() is LoadLevel.ELEVATED      # by gunicorn's clock: 0.28 s ahead

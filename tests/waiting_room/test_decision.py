@@ -149,6 +149,25 @@ def test_the_gates_queue_costs_gunicorns_own_time_per_request(waiting, service_s
     assert upstream_level(load, THRESHOLDS) is level
 
 
+@pytest.mark.parametrize(("waiting", "service_s", "drained", "level"), [
+    # gunicorn under a CPU limit says 9 ms a request but finishes 40 a second (one every
+    # 25 ms: the pauses between requests are not on its clock); two slots.
+    (62, 0.009, None, LoadLevel.ELEVATED),    # by its clock: 0.28 s ahead
+    (62, 0.009, 40.0, LoadLevel.HIGH),        # by what it finishes: 62 / 40 = 1.55 s ahead
+    (20, 0.009, 40.0, LoadLevel.HIGH),        # 0.5 s ahead
+    (8, 0.009, 40.0, LoadLevel.ELEVATED),     # 0.2 s ahead + 0.05 s in a slot: half the SLO
+    (4, 0.009, 40.0, LoadLevel.NORMAL),       # 0.1 s ahead
+    (300, 0.009, 40.0, LoadLevel.SEVERE),     # 7.5 s ahead
+    (62, 0.009, 400.0, LoadLevel.ELEVATED),   # finishing faster than its clock says: its clock
+    (10, 0.009, 0.0, LoadLevel.CRITICAL),     # a standing queue and nothing finished: stuck
+])
+def test_a_standing_queue_costs_what_gunicorn_finishes_a_second(waiting, service_s, drained,
+                                                                 level):
+    load = UpstreamLoad(waiting=waiting, service_time_s=service_s, busy_share=0.6, slots=2,
+                        drained_per_s=drained)
+    assert upstream_level(load, THRESHOLDS) is level
+
+
 @pytest.mark.parametrize(("samples", "lasted"), [
     ([], False),
     ([True], False),                          # a surge's first half second
