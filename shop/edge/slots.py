@@ -46,7 +46,8 @@ class UpstreamSlots:
         self.service_time_s = 0.0          # by the gate's clock, its own delays included
         self.upstream_time_s = 0.0         # by gunicorn's (told in a header); 0: never told
         self._told_busy_s = 0.0            # gunicorn's seconds told, summed
-        self._busy_marks: deque[tuple[float, float]] = deque(maxlen=BACKLOG_SAMPLES)
+        self._held_s = 0.0                 # seconds requests held a slot, by the gate's clock
+        self._busy_marks: deque[tuple[float, float, float]] = deque(maxlen=BACKLOG_SAMPLES)
         self._queue: list[tuple[int, int, asyncio.Future]] = []
         self._order = itertools.count()
         self._backlogs: deque[int] = deque(maxlen=BACKLOG_SAMPLES)
@@ -80,6 +81,7 @@ class UpstreamSlots:
         if served:
             self.service_time_s += (service_s - self.service_time_s) * SERVICE_TIME_WEIGHT
             self._finished += 1
+            self._held_s += service_s
         if served and upstream_s is not None:
             self.upstream_time_s += (upstream_s - self.upstream_time_s) * SERVICE_TIME_WEIGHT
             self._told_busy_s += upstream_s
@@ -106,14 +108,26 @@ class UpstreamSlots:
                 future.set_result(None)
 
     def busy_share(self) -> float | None:
-        """The share of gunicorn's capacity (this gate's slots ÷ SLOTS_PER_WORKER) its
-        requests kept busy over the last second, by the times gunicorn told; None until
-        gunicorn has told any (an upstream that does not time itself)."""
+        """The share of gunicorn's capacity its requests kept busy over the last second;
+        None until gunicorn has told any time (an upstream that does not time itself).
+
+        The larger of two readings: gunicorn's told seconds over its capacity (this gate's
+        slots ÷ SLOTS_PER_WORKER), and the share of slot-seconds the requests held, by the
+        gate's clock. gunicorn's clock misses the pauses between its requests (under a CPU
+        limit of 0.15 core it showed 0.44 while the limit held it back), and a rise by
+        headroom that is not there overshoots; the slots held see those pauses. The gate's
+        clock also counts its own lag, which can only make the share look higher, and so
+        the rate rise slower, never faster."""
         if len(self._busy_marks) < 2 or self.upstream_time_s <= 0:
             return None
-        (first_at, first_s), (last_at, last_s) = self._busy_marks[0], self._busy_marks[-1]
-        capacity_s = (last_at - first_at) * self.limit / SLOTS_PER_WORKER
-        return (last_s - first_s) / capacity_s if capacity_s > 0 else None
+        (first_at, first_s, first_held), (last_at, last_s, last_held) = (
+            self._busy_marks[0], self._busy_marks[-1])
+        seconds = last_at - first_at
+        if seconds <= 0:
+            return None
+        told = (last_s - first_s) / (seconds * self.limit / SLOTS_PER_WORKER)
+        held = (last_held - first_held) / (seconds * self.limit)
+        return max(told, held)
 
     def drained_per_s(self) -> float | None:
         """Requests gunicorn finished per second over the last samples (about a second), if
@@ -145,7 +159,7 @@ class UpstreamSlots:
         told so far, for its busy share."""
         now = time.monotonic() if now is None else now
         self._backlogs.append(self.waiting)
-        self._busy_marks.append((now, self._told_busy_s))
+        self._busy_marks.append((now, self._told_busy_s, self._held_s))
         self._finish_marks.append((now, self._finished))
 
     def rate_cut(self) -> float:

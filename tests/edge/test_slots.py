@@ -134,3 +134,24 @@ def test_a_queue_that_stood_for_a_second_is_judged_by_what_gunicorn_finished():
         quiet.sample_backlog(now=100.0 + second)
     assert quiet.load().drained_per_s is None
     assert quiet.level() is LoadLevel.ELEVATED      # by gunicorn's clock: 0.28 s ahead
+
+
+@pytest.mark.parametrize(("told_s", "held_s", "share"), [
+    (0.005, 0.010, 0.2),   # told 0.2 of one worker, held 0.4 slot-seconds of two: agree
+    (0.005, 0.025, 0.5),   # told 0.2; held one slot-second of two (a CPU limit's pauses)
+    (0.010, 0.010, 0.4),   # told 0.4; held 0.2: gunicorn's own reading
+])
+def test_the_busy_share_is_the_larger_of_gunicorns_time_and_the_slots_held(told_s, held_s,
+                                                                            share):
+    """Over one second 40 requests, each told `told_s` by gunicorn and holding its slot
+    `held_s` by the gate's clock, with two slots (one gunicorn worker)."""
+    slots = UpstreamSlots(2, LoadThresholds(slo_s=0.5))
+    slots.sample_backlog(now=100.0)
+    for _ in range(40):
+        slots.in_flight += 1
+        slots.release(held_s, upstream_s=told_s)
+    slots.sample_backlog(now=101.0)
+    told_share = 40 * told_s / 1.0
+    held_share = 40 * held_s / 2.0
+    assert slots.busy_share() == pytest.approx(max(told_share, held_share))
+    assert slots.busy_share() == pytest.approx(share)
