@@ -186,10 +186,10 @@ def test_the_room_opens_only_on_an_overload_that_lasted(samples, lasted):
     (1.0, 1.05),       # no headroom
     (0.75, 1.05),      # at the mark
     (0.7, 0.75 / 0.7),  # a little headroom: a little faster (7%)
-    (0.6, 1.25),       # 0.75 / 0.6: what would bring gunicorn to the mark
-    (0.5, 1.5),        # half busy: up by half, the steepest
-    (0.1, 1.5),        # idle: still at most half more in one second
-    (0.0, 1.5),
+    (0.65, 0.75 / 0.65),  # 0.75 / 0.65: what would bring gunicorn to the mark (15%)
+    (0.6, 1.25),       # a quarter more, the steepest
+    (0.5, 1.25),       # half busy: still at most a quarter more in one second
+    (0.0, 1.25),
 ])
 def test_the_rate_rises_in_proportion_to_gunicorns_headroom(busy, rise):
     assert admission_rate_rise(busy) == pytest.approx(rise)
@@ -209,7 +209,7 @@ def test_a_faster_rise_never_falls_below_the_gentle_one():
     # 5% a second: served by t is 10 (1.05**t - 1) / ln 1.05; 100 served at t ~ 8.3 s
     (100, 10.0, 1.05, math.log1p(100 * math.log(1.05) / 10) / math.log(1.05)),
     (900, 15.0, 1.05, math.log1p(900 * math.log(1.05) / 15) / math.log(1.05)),  # ~28 s, not 60
-    (100, 10.0, 3.0, math.log1p(100 * math.log(1.5) / 10) / math.log(1.5)),    # at most 1.5
+    (100, 10.0, 3.0, math.log1p(100 * math.log(1.25) / 10) / math.log(1.25)),  # at most 1.25
     (0, 10.0, 1.2, 0.0),
     (5, 0.0, 1.2, math.inf),                   # a line that does not move
 ])
