@@ -14,6 +14,7 @@ from locust import events
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
+from loadtests.collection_pauses import CollectionPauses, collect_less
 from loadtests.recorder import Recorder
 from loadtests.seed import DemoShop, SeedError, discover_catalog, seed_demo_shop
 
@@ -45,6 +46,7 @@ class ShopBoard:
 
 board = ShopBoard()
 recorder: Recorder | None = None
+collection_pauses = CollectionPauses()
 
 
 @events.init_command_line_parser.add_listener
@@ -84,6 +86,17 @@ def answer_shop_wanted(environment, msg, **_kwargs) -> None:
     if board.shop is not None:
         environment.runner.send_message(SHOP_MESSAGE, board.shop.to_json(),
                                         client_id=msg.node_id)
+
+
+@events.test_start.add_listener
+def measure_without_long_pauses(environment, **_kwargs) -> None:
+    collect_less(collection_pauses)
+
+
+@events.quitting.add_listener
+def tell_collection_pauses(environment, **_kwargs) -> None:
+    log.info("full garbage collections of the load generator: %d, the longest %.0f ms",
+             collection_pauses.full_collections, collection_pauses.longest_s * 1000)
 
 
 @events.test_start.add_listener
