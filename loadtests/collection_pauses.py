@@ -54,6 +54,13 @@ class CollectionPauses:
                         "(%d objects collected)", paused_s * 1000, info.get("collected", 0))
 
 
+def stop_timing(pauses: CollectionPauses) -> None:
+    """No more timing (Locust is quitting: a collection during the interpreter's shutdown
+    must not try to log)."""
+    if pauses in gc.callbacks:
+        gc.callbacks.remove(pauses)
+
+
 def collect_less(pauses: CollectionPauses) -> None:
     """Freeze what exists, make full collections rarer, and time them (idempotent)."""
     gc.freeze()

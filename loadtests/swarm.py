@@ -14,7 +14,7 @@ from locust import events
 from locust.exception import StopUser
 from locust.runners import MasterRunner, WorkerRunner
 
-from loadtests.collection_pauses import CollectionPauses, collect_less
+from loadtests.collection_pauses import CollectionPauses, collect_less, stop_timing
 from loadtests.recorder import Recorder
 from loadtests.seed import DemoShop, SeedError, discover_catalog, seed_demo_shop
 
@@ -95,6 +95,7 @@ def measure_without_long_pauses(environment, **_kwargs) -> None:
 
 @events.quitting.add_listener
 def tell_collection_pauses(environment, **_kwargs) -> None:
+    stop_timing(collection_pauses)
     log.info("full garbage collections of the load generator: %d, the longest %.0f ms",
              collection_pauses.full_collections, collection_pauses.longest_s * 1000)
 

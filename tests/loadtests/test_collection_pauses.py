@@ -5,7 +5,12 @@ from __future__ import annotations
 import gc
 import logging
 
-from loadtests.collection_pauses import FULL_COLLECTION_EVERY, CollectionPauses, collect_less
+from loadtests.collection_pauses import (
+    FULL_COLLECTION_EVERY,
+    CollectionPauses,
+    collect_less,
+    stop_timing,
+)
 
 
 def test_a_long_full_collection_is_told_and_the_longest_kept(caplog):
@@ -35,7 +40,9 @@ def test_collecting_less_freezes_what_exists_and_makes_full_collections_rarer():
         assert gc.get_threshold()[2] == FULL_COLLECTION_EVERY
         assert gc.get_freeze_count() > 0
         assert gc.callbacks.count(pauses) == 1
+        stop_timing(pauses)
+        assert pauses not in gc.callbacks
     finally:
-        gc.callbacks.remove(pauses)
+        stop_timing(pauses)
         gc.unfreeze()
         gc.set_threshold(*before_threshold)
