@@ -200,7 +200,10 @@ def upstream_level(load: UpstreamLoad, thresholds: LoadThresholds) -> LoadLevel:
     it the gate reported overload while gunicorn idled, and held the rate at its minimum for a
     minute. The queue itself counts whoever is slow: the shoppers let in wait in it, and it
     grows with the rate. (The busy share is not a condition here: gunicorn's told times leave
-    out its own parsing and writing, so even a saturated worker shows well under 1.)
+    out its own parsing and writing, so even a saturated worker shows well under 1.) And once
+    a queue has stood at the gate for a second, each request costs at least what the slots
+    turn over at (`UpstreamLoad.slot_time_s`): the pauses gunicorn's clock misses are then
+    counted, whoever causes them.
     """
     return load_level(load.signals(), thresholds)
 

@@ -2,7 +2,7 @@
 `?sleep_s=` seconds and counts how many requests it holds at once (`/_max`, `/_reset`).
 Like the storefront it tells the gate the time it spent (`ServiceTimeHeader`); `?lag_s=`
 holds the answer's body back that long after it did, time the gate's clock counts and
-gunicorn's does not (a stand-in for the gate's own event-loop lag).
+gunicorn's does not (as the pauses a CPU limit puts between gunicorn's requests).
 
 Run under real gunicorn with many threads, so that without the gate's bound it would take
 far more requests at once than the gate allows.

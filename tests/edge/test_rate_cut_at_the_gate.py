@@ -49,13 +49,14 @@ def test_a_long_queue_of_let_in_requests_halves_the_rate_within_a_second(slow_ap
         gate.stop()
 
 
-def test_a_queue_gunicorn_did_not_cause_does_not_cut_the_rate(slow_app, gate_redis, tmp_path):
-    """The same flood, but each request's 0.2 s is spent after gunicorn has answered (the
-    stand-in's `lag_s`: time the gate's clock counts and gunicorn's own does not, as the
-    gate's event-loop lag is during a surge). gunicorn tells the gate it spent ~0 s on each:
-    by gunicorn's time the queue at the gate is seconds long by the gate's clock but costs
-    gunicorn nothing, and the rate is not cut: the calm second holds it (nobody was let in
-    from the line since the last tuning, so a faster rate would only pile turns up)."""
+def test_a_queue_that_stood_a_second_is_cut_whatever_gunicorns_clock_says(slow_app, gate_redis,
+                                                                          tmp_path):
+    """The same flood, but each request's 0.2 s is spent after gunicorn's clock stopped (the
+    stand-in's `lag_s`: time gunicorn's own clock does not count, as the pauses a CPU limit
+    puts between its requests are not). gunicorn tells the gate it spent ~0 s on each, yet
+    the let-in requests finish five a second and the queue stands: judged by what drains
+    (Little's law), it is seconds long, and the rate is cut as deep as it goes. A queue that
+    has not stood a whole second is judged by gunicorn's clock (tests/edge/test_slots.py)."""
     client = redis.Redis.from_url(gate_redis.url)
     client.delete(room_key("acme"))
     client.hset(room_key("acme"), mapping={"mode": "auto", "name": "Acme", "open": "1",
@@ -73,9 +74,7 @@ def test_a_queue_gunicorn_did_not_cause_does_not_cut_the_rate(slow_app, gate_red
                 time.sleep(0.02)
             newcomer = requests.get(f"{gate.url}/api/v1/shops/acme/products/MUG")
             assert newcomer.status_code == 503 and newcomer.json()["code"] == "waiting_room"
-            tuned_at = float(client.hget(room_key("acme"), "tuned_at"))
-            assert tuned_at > 0   # tuned since the flood began: held, not cut
-            assert float(client.hget(room_key("acme"), "rate")) == pytest.approx(40.0)
+            assert float(client.hget(room_key("acme"), "rate")) == pytest.approx(20.0)
             answers = [answer.result() for answer in flood]
             assert all(answer.status_code == 200 for answer in answers)
             # gunicorn's time is the gate's business only: it never reaches the client.
