@@ -29,7 +29,8 @@ off.
 
 The waiting room: each visit is a new shopper, with no pass. A visit told to wait (503
 `waiting_room`) leaves its user free for its next slot and waits in its own greenlet, asking
-again after `Retry-After` with its ticket, up to `MAX_WAIT_S`; the recorder notes the wait it
+again after `Retry-After` with its ticket, up to `MAX_WAIT_S` (also when the shape stops its
+user: a crowd that thins does not leave the line with it); the recorder notes the wait it
 was first predicted (`eta_s`) and the one it had. Waiting answers do not count as requests
 served: the latency percentiles are those of shoppers let in.
 """
@@ -45,7 +46,7 @@ import uuid
 import gevent
 import gevent.local
 from gevent import GreenletExit
-from locust import FastHttpUser, between, tag, task
+from locust import FastHttpUser, between, events, tag, task
 from locust.exception import StopUser
 
 from loadtests import swarm
@@ -61,6 +62,12 @@ API = "/api/v1"
 HOT_PRODUCT_SHARE = 0.3      # purchases that go for the launch product
 ROOM_HEADER = "Peakshop-Waiting-Room"
 MAX_WAIT_S = 600.0           # a shopper in line longer than this gives up
+# Visits waiting in line, each in a greenlet of its own that outlives the user who started it:
+# when a shape lowers the user count after a surge, Locust stops users, and their visitors in
+# line would vanish from it all at once as if they had walked away (the line then looked
+# thousands long while nobody came back to claim a turn). They wait on until let in, until
+# MAX_WAIT_S, or until the test stops.
+WAITING_VISITS: set[gevent.Greenlet] = set()
 ADDRESS = {"name": "Load Tester", "line1": "1 Sleigh Road", "city": "Rovaniemi",
            "postal_code": "96930", "country": "FI"}
 
@@ -87,6 +94,11 @@ def visit(function):
             raise
         swarm.recorder.visit_finished(user.visit_ok)
     return run_visit
+
+
+@events.test_stop.add_listener
+def stop_waiting_visits(environment, **_kwargs) -> None:
+    gevent.killall(list(WAITING_VISITS), block=False)
 
 
 class InLine(Exception):  # noqa: N818 (a visit's state, not an error)
@@ -139,15 +151,11 @@ class ShopperUser(ShopClient, FastHttpUser):
         # One visit is one shopper; a shopper waiting in line runs in a greenlet of its own,
         # so what a visit carries (its ticket, whether it went well) is greenlet-local.
         self.visitor = gevent.local.local()
-        self.waiting: set[gevent.Greenlet] = set()
         self.shop = swarm.board.wait()
         options = self.environment.parsed_options
         self.timetable = PacedTimetable(pacing_of(options))
         self.decline_share = float(getattr(options, "decline_share", 0.05) or 0.0)
         self.wait()  # until this shopper's first slot, at a random phase
-
-    def on_stop(self) -> None:
-        gevent.killall(list(self.waiting), block=False)
 
     def wait_time(self) -> float:
         return self.timetable.next_wait(time.time(), random.random(),
@@ -212,8 +220,8 @@ class ShopperUser(ShopClient, FastHttpUser):
             swarm.recorder.visit_finished(False)  # gave up
 
         greenlet = gevent.spawn(waiting)
-        self.waiting.add(greenlet)
-        greenlet.link(self.waiting.discard)
+        WAITING_VISITS.add(greenlet)
+        greenlet.link(WAITING_VISITS.discard)
 
     @property
     def products(self) -> str:
