@@ -210,3 +210,29 @@ def test_a_short_rehearsal_behind_the_gate(tmp_path):
     room = summary["waiting_room"]
     assert room["visitors_in_line"] > 0, room
     assert room["waiting_answers_without_position_or_eta"] == 0
+
+
+def test_a_thinning_crowd_leaves_its_visitors_in_line(sqlite_storefront, tmp_path):  # noqa: F811
+    """Real Locust: 20 visits a second for two seconds, then one (the shape stops 19 of its
+    20 users), against a room `on` at 5 visitors/s. The ~35 visits told to wait in those two
+    seconds wait on after their users stop, and are let in in turn; when a stopped user took
+    its visitors out of the line, a handful were let in from it at most."""
+    from loadtests.seed import seed_demo_shop
+    from tests.loadtests.conftest import run_locust
+
+    shop = seed_demo_shop(sqlite_storefront.url, products=6)
+    switched = requests.put(f"{sqlite_storefront.url}/api/v1/shops/{shop.slug}/waiting-room",
+                            json={"mode": "on", "admit_per_s": 5},
+                            headers={"Authorization": f"Bearer {shop.merchant_token}"},
+                            timeout=10)
+    assert switched.status_code == 200
+    trace = tmp_path / "thinning.csv"
+    trace.write_text("second,rps\n" + "".join(
+        f"{second},{20 if second < 2 else 1}\n" for second in range(16)))
+    run = run_locust(sqlite_storefront.url, tmp_path / "run", "ShopperUser", "--tags",
+                     "browse", "--trace", str(trace), "--pacing", "1",
+                     env={"LOCUST_SHOP": shop.slug})
+    assert run.returncode == 0, run.output[-3000:]
+    totals = run.totals
+    assert totals["in_line"] >= 25, totals
+    assert totals["admitted_from_line"] >= 20, totals
