@@ -229,40 +229,62 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
     patches_workers_size: list[tuple[int, float]] = []
     last_observation = None
     resized = False
+    # Each decision's reading, faults applied, worked out once before the loop: how many
+    # blocks back the scrape's last block is, the rates it holds (None: missing) and its age.
+    # Most readings are whole and a scrape old; only the faulted ones differ.
+    lag = scrape + 1
+    reading_lag = [lag] * blocks
+    reading_rate, reading_orders = list(rate_seen), list(orders_seen)
+    reading_age = [scrape_age_s] * blocks
+    for block in np.flatnonzero(np.asarray(block_codes[:blocks]) != 0).tolist():
+        if block % decide_every:
+            continue
+        code = block_codes[block]
+        if code == 3:                        # late: the scrape before this one
+            reading_lag[block] = lag + scrape
+            if block >= scrape:
+                reading_rate[block] = rate_seen[block - scrape]
+                reading_orders[block] = orders_seen[block - scrape]
+            reading_age[block] = scrape_age_s * 2
+        elif code in (1, 4):                 # traffic missing, or an outage: stale
+            reading_rate[block] = None
+            reading_age[block] = max(scrape_age_s, age_of(block * tick))
+        elif code == 2:                      # queue missing
+            reading_orders[block] = None
+    # The last block whose ready pods were short of demand: a rate window after it holds no
+    # request that waited, so its p95 is within the SLO without adding the window up.
+    last_short = max((i for i in range(pre) if web_short[i]), default=-window - 1)
+    tick_s = float(tick)
+    limits_for, limits = None, (math.inf, math.inf, math.inf)   # the push's, at a capacity
 
     def sized(value: float) -> float:
         return 1.0 if value < 1.0 else max_size if value > max_size else value
 
     for block in range(blocks):
         i = block + pre
-        at_s = block * tick
         if block % decide_every == 0:
-            code = block_codes[block]
-            seen = i - scrape - 1            # the last block the scrape covers
-            rate, orders_rate = rate_seen[block], orders_seen[block]
-            age_s = scrape_age_s
-            if code == 3:                    # late: the scrape before this one
-                seen -= scrape
-                rate = rate_seen[block - scrape] if block >= scrape else rate
-                orders_rate = orders_seen[block - scrape] if block >= scrape else orders_rate
-                age_s *= 2
-            ready_web, ready_workers = web_ready[seen], workers_ready[seen]
-            waiting = backlog[seen]
-            traffic_ok = code not in (1, 4)
-            if not traffic_ok:
-                age_s = max(age_s, age_of(at_s))
-            queue_ok = code != 2
+            seen = i - reading_lag[block]    # the last block the scrape covers
+            rate, orders_rate = reading_rate[block], reading_orders[block]
+            if rate is None:
+                within_slo = busy = None
+            else:
+                within_slo = ((sum(web_short[seen - window + 1 : seen + 1]) if
+                               seen - window < last_short else 0.0) <= slo_share * rate)
+                busy = rate / (web_capacity[seen] * pod_max)
+                if not busy < 1.0:           # min(1.0, busy), without the call
+                    busy = 1.0
+            if orders_rate is None:
+                waiting = oldest_age = None
+            elif waiting := backlog[seen]:
+                oldest_age = waiting / (workers_capacity[seen] * per_worker)
+                waiting = round(waiting)
+            else:                            # nothing waiting (nearly always)
+                waiting, oldest_age = 0, 0.0
             # Every field in order, built as the tuple it is (its generated __new__ is slower).
             observation = make_observation(Observation, (
-                float(at_s), rate if traffic_ok else None, None,
-                (sum(web_short[seen - window + 1 : seen + 1]) <= slo_share * rate)
-                if traffic_ok else None,
-                ((busy if (busy := rate / (web_capacity[seen] * pod_max)) < 1.0 else 1.0)
-                 if traffic_ok else None),            # min(1.0, busy), without the call
-                round(waiting) if queue_ok else None,
-                waiting / (workers_capacity[seen] * per_worker) if queue_ok else None,
-                orders_rate if queue_ok else None, ready_web,
-                web_requested[seen], ready_workers, workers_requested[seen], age_s, False))
+                block * tick_s, rate, None, within_slo, busy, waiting, oldest_age,
+                orders_rate, web_ready[seen], web_requested[seen], workers_ready[seen],
+                workers_requested[seen], reading_age[block], False))
             if on_observation is not None:
                 on_observation(observation)
             last_observation = observation
@@ -298,9 +320,9 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
                 else min(web_size[i - resize : i + 1]))
         capacity = ready * size
         web_capacity[i] = capacity
-        arriving = rps_list[i]
-        short = capacity < demand[i]
-        web_short[i] = arriving if short else 0.0
+        if capacity < demand[i]:
+            web_short[i] = rps_list[i]
+            last_short = i
         ready = (workers_now if i - workers_changed >= startup
                  else min(workers_requested[i - startup : i + 1]))
         workers_ready[i] = ready
@@ -308,17 +330,21 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
                 else min(workers_size[i - resize : i + 1]))
         workers_capacity[i] = ready * size
         waiting = backlog[i - 1] + tick * (orders_list[i] - ready * size * per_worker)
-        backlog[i] = waiting if waiting > 0.0 else 0.0
+        if waiting > 0.0:
+            backlog[i] = waiting
         if not listens or last_observation is None:
             continue
         # A push is sent when pressure starts or keeps rising (judge_arrivals), not while
         # it merely stays: only a tick whose highest or lowest mean could change that is
         # walked second by second.
-        limits = marks.get(capacity)
-        if limits is None:
-            limits = marks[capacity] = (rule.mark(capacity), rule.threshold(capacity),
-                                        rule.long_threshold(capacity))
+        if capacity != limits_for:
+            limits = marks.get(capacity)
+            if limits is None:
+                limits = marks[capacity] = (rule.mark(capacity), rule.threshold(capacity),
+                                            rule.long_threshold(capacity))
+            limits_for = capacity
         high, long = push_high[block], long_high[block]
+        at_s = block * tick
         if (high >= limits[1] or long >= limits[2] if pushed_arrivals is None
                 else high > RISING * pushed_arrivals or long > RISING * pushed_arrivals
                 or push_low[block] < limits[0]):
