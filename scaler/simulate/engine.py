@@ -256,6 +256,7 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
     last_short = max((i for i in range(pre) if web_short[i]), default=-window - 1)
     tick_s = float(tick)
     limits_for, limits = None, (math.inf, math.inf, math.inf)   # the push's, at a capacity
+    applied = None                          # the scraped decision applied last
 
     def sized(value: float) -> float:
         return 1.0 if value < 1.0 else max_size if value > max_size else value
@@ -289,24 +290,28 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
                 on_observation(observation)
             last_observation = observation
             decision, state = decide(observation, state)
-            web_decision, workers_decision = decision.web, decision.workers
-            # What runs is within the bounds and sizes already: only a change is checked.
-            if web_decision.replicas != web_now:
-                asked = bound(web_decision.replicas)
-                if asked != web_now:
-                    web_now, web_changed = asked, i
-            if web_decision.size != web_size_now:
-                asked = sized(web_decision.size)
-                if asked != web_size_now:
-                    web_size_now, web_resized, resized = asked, i, True
-            if workers_decision.replicas != workers_now:
-                asked = bound(workers_decision.replicas)
-                if asked != workers_now:
-                    workers_now, workers_changed = asked, i
-            if workers_decision.size != workers_size_now:
-                asked = sized(workers_decision.size)
-                if asked != workers_size_now:
-                    workers_size_now, workers_resized, resized = asked, i, True
+            # Only a decision other than the one applied last can change anything (equal
+            # decisions are one shared value, and a push's decision resets `applied`).
+            if decision is not applied:
+                applied = decision
+                web_decision, workers_decision = decision.web, decision.workers
+                # What runs is within the bounds and sizes already: only a change is checked.
+                if web_decision.replicas != web_now:
+                    asked = bound(web_decision.replicas)
+                    if asked != web_now:
+                        web_now, web_changed = asked, i
+                if web_decision.size != web_size_now:
+                    asked = sized(web_decision.size)
+                    if asked != web_size_now:
+                        web_size_now, web_resized, resized = asked, i, True
+                if workers_decision.replicas != workers_now:
+                    asked = bound(workers_decision.replicas)
+                    if asked != workers_now:
+                        workers_now, workers_changed = asked, i
+                if workers_decision.size != workers_size_now:
+                    asked = sized(workers_decision.size)
+                    if asked != workers_size_now:
+                        workers_size_now, workers_resized, resized = asked, i, True
         web_requested[i] = web_now
         workers_requested[i] = workers_now
         web_size[i] = web_size_now
@@ -376,6 +381,7 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
             float(second), arriving, last[2], False, 1.0, last[5], last[6], last[7],
             web_ready[i], web_now, last[10], last[11], 0.0, True))
         decision, state = decide(pushed, state)
+        applied = None
         asked = bound(decision.web.replicas)
         if asked != web_now:
             web_now, web_changed = asked, i + 1
