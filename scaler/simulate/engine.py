@@ -280,6 +280,10 @@ def _replay(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPolicy,
     limits_for, limits = None, (math.inf, math.inf, math.inf)   # the push's, at a capacity
     applied = None                          # the scraped decision applied last
 
+    # From a change on, the lines that work out ready pods and sizes run until it is in effect.
+    settle_after = max(startup, resize) + 1
+    settled_from, settled_capacity = settle_after, None
+
     def sized(value: float) -> float:
         return 1.0 if value < 1.0 else max_size if value > max_size else value
 
@@ -322,41 +326,53 @@ def _replay(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPolicy,
                     asked = bound(web_decision.replicas)
                     if asked != web_now:
                         web_now, web_changed = asked, i
+                        settled_from, settled_capacity = i + settle_after, None
                 if web_decision.size != web_size_now:
                     asked = sized(web_decision.size)
                     if asked != web_size_now:
                         web_size_now, web_resized, resized = asked, i, True
+                        settled_from, settled_capacity = i + settle_after, None
                 if workers_decision.replicas != workers_now:
                     asked = bound(workers_decision.replicas)
                     if asked != workers_now:
                         workers_now, workers_changed = asked, i
+                        settled_from, settled_capacity = i + settle_after, None
                 if workers_decision.size != workers_size_now:
                     asked = sized(workers_decision.size)
                     if asked != workers_size_now:
                         workers_size_now, workers_resized, resized = asked, i, True
+                        settled_from, settled_capacity = i + settle_after, None
         web_requested[i] = web_now
         workers_requested[i] = workers_now
         web_size[i] = web_size_now
         workers_size[i] = workers_size_now
-        # Ready = the lowest count asked for over the start-up delay (unready pods go first);
-        # a count unchanged for that long is simply ready. In-pod size likewise over resize.
-        ready = (web_now if i - web_changed >= startup
-                 else min(web_requested[i - startup : i + 1]))
-        web_ready[i] = ready
-        size = (web_size_now if i - web_resized >= resize
-                else min(web_size[i - resize : i + 1]))
-        capacity = ready * size
+        if i < settled_from:
+            # Ready = the lowest count asked for over the start-up delay (unready pods go
+            # first); a count unchanged for that long is simply ready. In-pod size likewise
+            # over resize.
+            ready = (web_now if i - web_changed >= startup
+                     else min(web_requested[i - startup : i + 1]))
+            size = (web_size_now if i - web_resized >= resize
+                    else min(web_size[i - resize : i + 1]))
+            web_ready[i], capacity = ready, ready * size
+            ready = (workers_now if i - workers_changed >= startup
+                     else min(workers_requested[i - startup : i + 1]))
+            size = (workers_size_now if i - workers_resized >= resize
+                    else min(workers_size[i - resize : i + 1]))
+            workers_ready[i], workers_capacity_now = ready, ready * size
+        else:
+            # Nothing asked for within the start-up and resize delays (nearly always): what
+            # runs is what was asked for, as the lines above would find.
+            web_ready[i], workers_ready[i] = web_now, workers_now
+            if settled_capacity is None:
+                settled_capacity = (web_now * web_size_now, workers_now * workers_size_now)
+            capacity, workers_capacity_now = settled_capacity
         web_capacity[i] = capacity
         if capacity < demand[i]:
             web_short[i] = rps_list[i]
             last_short = i
-        ready = (workers_now if i - workers_changed >= startup
-                 else min(workers_requested[i - startup : i + 1]))
-        workers_ready[i] = ready
-        size = (workers_size_now if i - workers_resized >= resize
-                else min(workers_size[i - resize : i + 1]))
-        workers_capacity[i] = ready * size
-        waiting = backlog[i - 1] + tick * (orders_list[i] - ready * size * per_worker)
+        workers_capacity[i] = workers_capacity_now
+        waiting = backlog[i - 1] + tick * (orders_list[i] - workers_capacity_now * per_worker)
         if waiting > 0.0:
             backlog[i] = waiting
         if not listens or last_observation is None:
@@ -407,18 +423,22 @@ def _replay(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPolicy,
         asked = bound(decision.web.replicas)
         if asked != web_now:
             web_now, web_changed = asked, i + 1
+            settled_from, settled_capacity = i + 1 + settle_after, None
             patches_web.append((second, asked))
         asked = sized(decision.web.size)
         if asked != web_size_now:
             web_size_now, web_resized, resized = asked, i + 1, True
+            settled_from, settled_capacity = i + 1 + settle_after, None
             patches_web_size.append((second, asked))
         asked = bound(decision.workers.replicas)
         if asked != workers_now:
             workers_now, workers_changed = asked, i + 1
+            settled_from, settled_capacity = i + 1 + settle_after, None
             patches_workers.append((second, asked))
         asked = sized(decision.workers.size)
         if asked != workers_size_now:
             workers_size_now, workers_resized, resized = asked, i + 1, True
+            settled_from, settled_capacity = i + 1 + settle_after, None
             patches_workers_size.append((second, asked))
 
     return RequestedReplicas(
