@@ -185,15 +185,33 @@ class PeakshopPolicy:
         # `decide` unpacks them (the settings are frozen: read once here).
         settings = self.settings
         self._hot = (settings.season_origin_s, settings.stale_after_s,
-                     settings.pod_slo_rps * settings.forecast_target,
                      settings.worker_orders_per_s * settings.forecast_target,
-                     settings.web_target, settings.standby_rise_cap, settings.push_memory_s,
-                     settings.max_pod_size, settings.pod_slo_rps,
+                     settings.push_memory_s, settings.max_pod_size, settings.pod_slo_rps,
                      settings.worker_orders_per_s * settings.worker_target)
+        # What the outlook in use plans, worked out once per outlook: a memo, not a state
+        self._planned = self._plans_of(None)
 
     def initial_state(self, web_replicas: int, worker_replicas: int) -> PolicyState:
         """The state before the first decision: the Deployments' current sizes."""
         return PolicyState(web_replicas, worker_replicas)
+
+    def _plans_of(self, outlook: Outlook | None) -> tuple:
+        """(outlook, from_s, until_s, expected rate, web pods for it, the rise to keep
+        standby for or None): what one outlook plans for every decision it serves."""
+        if outlook is None:   # (never served: asked again each time, as there is none)
+            return (None, math.inf, -math.inf, None, 0, None)
+        settings = self.settings
+        expected, rise = outlook.rate, outlook.rise
+        # forecast_plans' web pods, inlined (the workers' depend on the orders share now)
+        web_plan = (0 if expected is None else
+                    math.ceil(expected / (settings.pod_slo_rps * settings.forecast_target)
+                              - _CEIL_SLACK))
+        # (A rise within the reactive target's margin asks for no more than the rate does.)
+        if (rise is None or not rise * settings.web_target > 0.999
+                or not settings.standby_rise_cap > 1.0):
+            rise = None
+        return (outlook, outlook.minute * 60, outlook.until_minute * 60, expected, web_plan,
+                rise)
 
     def _outlook(self, season_s: float, cached: Outlook | None) -> Outlook | None:
         """The forecast, made afresh only when the cached one has run out."""
@@ -234,19 +252,19 @@ class PeakshopPolicy:
         (web_replicas, worker_replicas, web_window, worker_window, last_rate, calm_rate,
          calm_orders, orders_share, outlook, pushed_rate, pushed_at_s, sizes,
          web_ready_at_s) = state
-        (season_origin_s, stale_after_s, web_forecast_rps, worker_forecast_orders,
-         standby_target, standby_rise_cap, push_memory_s, max_pod_size, pod_slo_rps,
-         worker_steady_orders) = self._hot
+        (season_origin_s, stale_after_s, worker_forecast_orders, push_memory_s, max_pod_size,
+         pod_slo_rps, worker_steady_orders) = self._hot
         season_s = at_s - season_origin_s
         if age_s > stale_after_s:
             rate = orders = None
 
-        if outlook is None or not outlook.minute * 60 <= season_s < outlook.until_minute * 60:
-            outlook = self._outlook(season_s, outlook)
-        if outlook is not None:
-            expected, rise = outlook.rate, outlook.rise
-        else:
-            expected = rise = None
+        planned = self._planned   # what the outlook in use plans, while it serves
+        if planned[0] is not outlook or not planned[1] <= season_s < planned[2]:
+            if (outlook is None
+                    or not outlook.minute * 60 <= season_s < outlook.until_minute * 60):
+                outlook = self._outlook(season_s, outlook)
+            planned = self._planned = self._plans_of(outlook)
+        expected, web_forecast_plan, standby_rise = planned[3], planned[4], planned[5]
         if rate and orders is not None:
             orders_share = orders / rate
 
@@ -266,16 +284,14 @@ class PeakshopPolicy:
         web_plan, web_plan_reason = 0, _FORECAST
         worker_plan, worker_plan_reason = 0, _FORECAST
         if expected is not None:
-            # forecast_plans, inlined: asked every decision
-            web_plan = math.ceil(expected / web_forecast_rps - _CEIL_SLACK)
+            # forecast_plans, inlined: asked every decision (the web's, once per outlook)
+            web_plan = web_forecast_plan
             worker_plan = math.ceil(expected * orders_share / worker_forecast_orders
                                     - _CEIL_SLACK)
         # Standby for a rise seen at this time before, on the scraped rate (a push's rate is
         # the rise itself, caught: growing it again would count it twice).
-        # (A rise within the reactive target's margin asks for no more than the rate does.)
-        if (rise is not None and rise * standby_target > 0.999 and rate and not pushed
-                and standby_rise_cap > 1.0):
-            standby = standby_web(rate, rise, settings)
+        if standby_rise is not None and rate and not pushed:
+            standby = standby_web(rate, standby_rise, settings)
             if standby > web_plan:
                 web_plan, web_plan_reason = standby, _STANDBY
         if under_way:
