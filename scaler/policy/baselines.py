@@ -48,6 +48,8 @@ _tuple_new = tuple.__new__
 # EnumType's __getattr__ takes the slow path); the reasons every decision names are bound once.
 _CPU, _RATE, _BACKLOG = Reason.CPU_UTILIZATION, Reason.REQUEST_RATE, Reason.QUEUE_BACKLOG
 _WITHIN_TOLERANCE, _STABILISATION = Reason.WITHIN_TOLERANCE, Reason.STABILISATION
+_MIN_REPLICAS, _MAX_REPLICAS = Reason.MIN_REPLICAS, Reason.MAX_REPLICAS
+_STEP_LIMIT, _STALE_SIGNALS = Reason.STEP_LIMIT, Reason.STALE_SIGNALS
 
 
 class HpaTarget(NamedTuple):
@@ -74,7 +76,7 @@ def hpa_step(target: HpaTarget, wanted: float | None, usage_ratio: float, at_s: 
     if wanted is None:
         # The scale is left alone, within the bounds (a Deployment at 0 still gets its min).
         held = behaviour.bounds.clamp(current)
-        reason = Reason.STALE_SIGNALS if held == current else Reason.MIN_REPLICAS
+        reason = _STALE_SIGNALS if held == current else _MIN_REPLICAS
         return decision(held, reason, target.size), target._replace(replicas=held)
     desired = math.ceil(wanted - 1e-9)
     # (A baseline makes two steps every period all season: the common cases skip a call.)
@@ -99,13 +101,13 @@ def hpa_step(target: HpaTarget, wanted: float | None, usage_ratio: float, at_s: 
     limited = (limit_scale_up(current, stable, behaviour.scale_up_factor,
                               behaviour.scale_up_pods) if stable > current else stable)
     if limited < stable:
-        reason = Reason.STEP_LIMIT
+        reason = _STEP_LIMIT
     bounds = behaviour.bounds
     if bounds.min_replicas <= limited <= bounds.max_replicas:
         bounded = limited                       # within bounds (nearly always): no clamp
     else:
         bounded = bounds.clamp(limited)
-        reason = Reason.MIN_REPLICAS if bounded > limited else Reason.MAX_REPLICAS
+        reason = _MIN_REPLICAS if bounded > limited else _MAX_REPLICAS
     # Built as the tuple it is: a baseline makes two every period, all season long.
     return decision(bounded, reason, size), _tuple_new(HpaTarget,
                                                        (bounded, recommendations, size))

@@ -55,6 +55,9 @@ _FORECAST, _REQUEST_RATE = Reason.FORECAST, Reason.REQUEST_RATE
 _WITHIN_TOLERANCE = Reason.WITHIN_TOLERANCE
 _STANDBY, _SCHEDULED_EVENT = Reason.STANDBY, Reason.SCHEDULED_EVENT
 _PUSHED_BACKLOG = Reason.PUSHED_BACKLOG
+_MIN_REPLICAS, _MAX_REPLICAS = Reason.MIN_REPLICAS, Reason.MAX_REPLICAS
+_STABILISATION, _STEP_LIMIT = Reason.STABILISATION, Reason.STEP_LIMIT
+_STALE_SIGNALS = Reason.STALE_SIGNALS
 
 
 class PolicyState(NamedTuple):
@@ -117,22 +120,22 @@ def guard(current: int, need: Need, at_s: float, windows: Windows,
     # Each rail binds in one direction only: skip the ones that cannot change anything.
     if wanted < current:
         if current <= settings.min_replicas:
-            return current, Reason.MIN_REPLICAS, (window, burst)
+            return current, _MIN_REPLICAS, (window, burst)
         limited = limit_scale_down(current, stabilise(current, wanted, window, burst),
                                    settings.scale_down_share)
         if limited > wanted:
-            reason = Reason.STABILISATION
+            reason = _STABILISATION
     elif wanted > current:
         limited = limit_scale_up(current, wanted, settings.scale_up_factor,
                                  settings.scale_up_pods)
         if limited < wanted:
-            reason = Reason.STEP_LIMIT
+            reason = _STEP_LIMIT
     else:
         limited = wanted
     if settings.min_replicas <= limited <= settings.max_replicas:
         return limited, reason, (window, burst)   # within bounds (nearly always): no clamp
     bounded = settings.bounds.clamp(limited)
-    reason = Reason.MIN_REPLICAS if bounded > limited else Reason.MAX_REPLICAS
+    reason = _MIN_REPLICAS if bounded > limited else _MAX_REPLICAS
     return bounded, reason, (window, burst)
 
 
@@ -158,7 +161,7 @@ def hold(current: int, planned: int, planned_reason: Reason,
     if planned >= current:   # the plan is what keeps the count: say so
         return settings.bounds.clamp(limit_scale_up(current, planned, settings.scale_up_factor,
                                                     settings.scale_up_pods)), planned_reason
-    return settings.bounds.clamp(current), Reason.STALE_SIGNALS
+    return settings.bounds.clamp(current), _STALE_SIGNALS
 
 
 class PeakshopPolicy:
