@@ -153,25 +153,29 @@ class Forecaster:
         target_end_min = target_min if target_end_min is None else target_end_min
         first, last = target_min - halfwidth, target_end_min + halfwidth
         rises = self._rises(self.history, now_min - 2)
+        final = len(rises)
         # Each span of final rises is looked at on rise_days days: its highest is kept.
+        # (The highest so far is carried, not listed: rises are never below 0.0.)
         known = self._rise_tops[id(self.history)]
-        tops = []
+        highest = 0.0
         for back in range(DAY_MIN, (self.settings.rise_days + 1) * DAY_MIN, DAY_MIN):
             if last - back >= now_min:
                 continue                          # never the future
-            span = (max(first - back, 0), max(last + 1 - back, 0))
+            start, stop = first - back, last + 1 - back
+            span = (start if start > 0 else 0, stop if stop > 0 else 0)
             top = known.get(span)
             if top is None:
                 top = max(rises[span[0] : span[1]], default=0.0)
-                if span[1] <= len(rises):         # every rise in it final: kept
+                if span[1] <= final:              # every rise in it final: kept
                     known[span] = top
-            tops.append(top)
+            if top > highest:
+                highest = top
         if self.previous is not None:
             shift = self.previous_shift_min
             rises = self._rises(self.previous, last + shift + 1)
-            tops.append(max(rises[max(first + shift, 0) : max(last + shift + 1, 0)],
-                            default=0.0))
-        highest = max(tops, default=0.0)
+            top = max(rises[max(first + shift, 0) : max(last + shift + 1, 0)], default=0.0)
+            if top > highest:
+                highest = top
         return highest if highest > 0.0 else None
 
     def _rises(self, source: RateHistory, final_min: int) -> list[float]:

@@ -22,7 +22,7 @@ from scaler.guardrails import (
     limit_scale_up,
     remember,
     stabilise,
-    tolerance_band,
+    within_tolerance,
 )
 from scaler.model import Decision, Observation, Reason, ScalingDecision
 from scaler.policy.decisions import both, decision
@@ -47,6 +47,9 @@ _tuple_new = tuple.__new__
 # Enum members read through their class cost a quarter of a microsecond each (CPython 3.11:
 # EnumType's __getattr__ takes the slow path); the reasons every decision names are bound once.
 _CPU, _RATE, _BACKLOG = Reason.CPU_UTILIZATION, Reason.REQUEST_RATE, Reason.QUEUE_BACKLOG
+_WITHIN_TOLERANCE, _STABILISATION = Reason.WITHIN_TOLERANCE, Reason.STABILISATION
+_MIN_REPLICAS, _MAX_REPLICAS = Reason.MIN_REPLICAS, Reason.MAX_REPLICAS
+_STEP_LIMIT, _STALE_SIGNALS = Reason.STEP_LIMIT, Reason.STALE_SIGNALS
 
 
 class HpaTarget(NamedTuple):
@@ -69,31 +72,42 @@ def hpa_step(target: HpaTarget, wanted: float | None, usage_ratio: float, at_s: 
     `wanted` is the metric's recommendation in (fractional) template pods, None when the
     metric could not be read: the HPA then leaves the scale alone.
     """
-    current = target.replicas
+    current, recommendations, _ = target
     if wanted is None:
         # The scale is left alone, within the bounds (a Deployment at 0 still gets its min).
         held = behaviour.bounds.clamp(current)
-        reason = Reason.STALE_SIGNALS if held == current else Reason.MIN_REPLICAS
+        reason = _STALE_SIGNALS if held == current else _MIN_REPLICAS
         return decision(held, reason, target.size), target._replace(replicas=held)
     desired = math.ceil(wanted - 1e-9)
-    size = in_pod_size(wanted, ready, behaviour.max_pod_size)
-    proposed = tolerance_band(current, desired, usage_ratio, behaviour.tolerance)
-    if proposed == current and desired != current:
-        reason = Reason.WITHIN_TOLERANCE
-    recommendations = remember(target.recommendations, at_s, proposed,
-                               behaviour.scale_down_window_s)
-    stable = stabilise(current, proposed, recommendations)
-    if stable > proposed:
-        reason = Reason.STABILISATION
+    # (A baseline makes two steps every period all season: the common cases skip a call.)
+    max_pod_size = behaviour.max_pod_size
+    size = (1.0 if max_pod_size <= 1.0 or wanted <= ready   # in_pod_size's first case
+            else in_pod_size(wanted, ready, max_pod_size))
+    if within_tolerance(usage_ratio, behaviour.tolerance):   # tolerance_band
+        proposed = current
+        if desired != current:
+            reason = _WITHIN_TOLERANCE
+    else:
+        proposed = desired
+    if recommendations and recommendations[0][1] > proposed:
+        recommendations = remember(recommendations, at_s, proposed,
+                                   behaviour.scale_down_window_s)
+        stable = stabilise(current, proposed, recommendations)
+        if stable > proposed:
+            reason = _STABILISATION
+    else:   # nothing higher remembered: remember's and stabilise's first cases
+        recommendations = ((at_s, proposed),)
+        stable = proposed
     limited = (limit_scale_up(current, stable, behaviour.scale_up_factor,
                               behaviour.scale_up_pods) if stable > current else stable)
     if limited < stable:
-        reason = Reason.STEP_LIMIT
-    bounded = behaviour.bounds.clamp(limited)
-    if bounded > limited:
-        reason = Reason.MIN_REPLICAS
-    elif bounded < limited:
-        reason = Reason.MAX_REPLICAS
+        reason = _STEP_LIMIT
+    bounds = behaviour.bounds
+    if bounds.min_replicas <= limited <= bounds.max_replicas:
+        bounded = limited                       # within bounds (nearly always): no clamp
+    else:
+        bounded = bounds.clamp(limited)
+        reason = _MIN_REPLICAS if bounded > limited else _MAX_REPLICAS
     # Built as the tuple it is: a baseline makes two every period, all season long.
     return decision(bounded, reason, size), _tuple_new(HpaTarget,
                                                        (bounded, recommendations, size))
@@ -126,21 +140,22 @@ class HpaCpuPolicy:
 
     def decide(self, observation: Observation, state: HpaState) -> tuple[ScalingDecision, HpaState]:
         """desired = ceil(ready * utilization / target) per Deployment; no side effects."""
-        decisions, targets = [], []
-        readings = ((observation.cpu_utilization, observation.web_ready, state.web),
-                    (self.worker_cpu(observation, state.workers.size), observation.workers_ready,
-                     state.workers))
-        for utilization, ready, target in readings:
-            wanted, ratio = None, 1.0
-            if utilization is not None:
-                # Utilisation is of the pods as sized now: a resized pod counts its size.
-                ratio = utilization / self.target
-                wanted = ready * target.size * ratio
-            decision, new_target = hpa_step(target, wanted, ratio, observation.at_s,
-                                            self.behaviour, _CPU, ready)
-            decisions.append(decision)
-            targets.append(new_target)
-        return both(*decisions), _tuple_new(HpaState, targets)
+        web, workers = state
+        at_s, behaviour = observation.at_s, self.behaviour
+        # Utilisation is of the pods as sized now: a resized pod counts its size.
+        utilization, ready = observation.cpu_utilization, observation.web_ready
+        wanted, ratio = None, 1.0
+        if utilization is not None:
+            ratio = utilization / self.target
+            wanted = ready * web.size * ratio
+        web_decision, web = hpa_step(web, wanted, ratio, at_s, behaviour, _CPU, ready)
+        utilization, ready = self.worker_cpu(observation, workers.size), observation.workers_ready
+        wanted, ratio = None, 1.0
+        if utilization is not None:
+            ratio = utilization / self.target
+            wanted = ready * workers.size * ratio
+        workers_decision, workers = hpa_step(workers, wanted, ratio, at_s, behaviour, _CPU, ready)
+        return both(web_decision, workers_decision), _tuple_new(HpaState, (web, workers))
 
 
 class KedaQueuePolicy:

@@ -53,6 +53,11 @@ _tuple_new = tuple.__new__
 # EnumType's __getattr__ takes the slow path); the reasons every decision names are bound once.
 _FORECAST, _REQUEST_RATE = Reason.FORECAST, Reason.REQUEST_RATE
 _WITHIN_TOLERANCE = Reason.WITHIN_TOLERANCE
+_STANDBY, _SCHEDULED_EVENT = Reason.STANDBY, Reason.SCHEDULED_EVENT
+_PUSHED_BACKLOG = Reason.PUSHED_BACKLOG
+_MIN_REPLICAS, _MAX_REPLICAS = Reason.MIN_REPLICAS, Reason.MAX_REPLICAS
+_STABILISATION, _STEP_LIMIT = Reason.STABILISATION, Reason.STEP_LIMIT
+_STALE_SIGNALS = Reason.STALE_SIGNALS
 
 
 class PolicyState(NamedTuple):
@@ -106,28 +111,31 @@ def guard(current: int, need: Need, at_s: float, windows: Windows,
         # Nothing remembered yet (a fresh start): the running size counts as a recommendation,
         # so a restart never drops capacity before a whole window has been seen.
         window = ((at_s, current),)
-    window = remember(window, at_s, steady, settings.scale_down_window_s)
+    # (remember's first case, the common one, without the call: nothing higher remembered)
+    window = (((at_s, steady),) if window[0][1] <= steady
+              else remember(window, at_s, steady, settings.scale_down_window_s))
     if burst or wanted > steady:   # no burst now or lately: nothing the steady window lacks
-        burst = remember(burst, at_s, wanted, settings.burst_hold_s)
+        burst = (((at_s, wanted),) if not burst or burst[0][1] <= wanted
+                 else remember(burst, at_s, wanted, settings.burst_hold_s))
     # Each rail binds in one direction only: skip the ones that cannot change anything.
     if wanted < current:
         if current <= settings.min_replicas:
-            return current, Reason.MIN_REPLICAS, (window, burst)
+            return current, _MIN_REPLICAS, (window, burst)
         limited = limit_scale_down(current, stabilise(current, wanted, window, burst),
                                    settings.scale_down_share)
         if limited > wanted:
-            reason = Reason.STABILISATION
+            reason = _STABILISATION
     elif wanted > current:
         limited = limit_scale_up(current, wanted, settings.scale_up_factor,
                                  settings.scale_up_pods)
         if limited < wanted:
-            reason = Reason.STEP_LIMIT
+            reason = _STEP_LIMIT
     else:
         limited = wanted
     if settings.min_replicas <= limited <= settings.max_replicas:
         return limited, reason, (window, burst)   # within bounds (nearly always): no clamp
     bounded = settings.bounds.clamp(limited)
-    reason = Reason.MIN_REPLICAS if bounded > limited else Reason.MAX_REPLICAS
+    reason = _MIN_REPLICAS if bounded > limited else _MAX_REPLICAS
     return bounded, reason, (window, burst)
 
 
@@ -153,7 +161,7 @@ def hold(current: int, planned: int, planned_reason: Reason,
     if planned >= current:   # the plan is what keeps the count: say so
         return settings.bounds.clamp(limit_scale_up(current, planned, settings.scale_up_factor,
                                                     settings.scale_up_pods)), planned_reason
-    return settings.bounds.clamp(current), Reason.STALE_SIGNALS
+    return settings.bounds.clamp(current), _STALE_SIGNALS
 
 
 class PeakshopPolicy:
@@ -176,10 +184,37 @@ class PeakshopPolicy:
         self._crowds = crowd_timeline(self.events, self.settings)
         # (from_s, until_s, crowd, crowd_rps) of the last step read: a memo, not a state
         self._crowd_span: tuple[float, float, float, float] = (math.inf, -math.inf, 0.0, 0.0)
+        # The settings every decision reads, and the products it divides by, in the order
+        # `decide` unpacks them (the settings are frozen: read once here).
+        settings = self.settings
+        self._hot = (settings.season_origin_s, settings.stale_after_s,
+                     settings.worker_orders_per_s * settings.forecast_target,
+                     settings.push_memory_s, settings.max_pod_size, settings.pod_slo_rps,
+                     settings.worker_orders_per_s * settings.worker_target)
+        # What the outlook in use plans, worked out once per outlook: a memo, not a state
+        self._planned = self._plans_of(None)
 
     def initial_state(self, web_replicas: int, worker_replicas: int) -> PolicyState:
         """The state before the first decision: the Deployments' current sizes."""
         return PolicyState(web_replicas, worker_replicas)
+
+    def _plans_of(self, outlook: Outlook | None) -> tuple:
+        """(outlook, from_s, until_s, expected rate, web pods for it, the rise to keep
+        standby for or None): what one outlook plans for every decision it serves."""
+        if outlook is None:   # (never served: asked again each time, as there is none)
+            return (None, math.inf, -math.inf, None, 0, None)
+        settings = self.settings
+        expected, rise = outlook.rate, outlook.rise
+        # forecast_plans' web pods, inlined (the workers' depend on the orders share now)
+        web_plan = (0 if expected is None else
+                    math.ceil(expected / (settings.pod_slo_rps * settings.forecast_target)
+                              - _CEIL_SLACK))
+        # (A rise within the reactive target's margin asks for no more than the rate does.)
+        if (rise is None or not rise * settings.web_target > 0.999
+                or not settings.standby_rise_cap > 1.0):
+            rise = None
+        return (outlook, outlook.minute * 60, outlook.until_minute * 60, expected, web_plan,
+                rise)
 
     def _outlook(self, season_s: float, cached: Outlook | None) -> Outlook | None:
         """The forecast, made afresh only when the cached one has run out."""
@@ -213,17 +248,26 @@ class PeakshopPolicy:
                state: PolicyState) -> tuple[ScalingDecision, PolicyState]:
         """Replicas for web and workers from one observation; pure, no side effects."""
         settings = self.settings
-        at_s = observation.at_s
-        season_s = at_s - settings.season_origin_s
-        stale = observation.age_s > settings.stale_after_s
-        rate = None if stale else observation.request_rate
-        orders = None if stale else observation.orders_rate
+        # (Both values unpacked at once, and the settings' products read from one tuple: a
+        # season's replay decides half a million times, and each attribute read costs.)
+        (at_s, rate, _, _, _, backlog, _, orders, _, _, workers_ready, _, age_s,
+         pushed) = observation
+        (web_replicas, worker_replicas, web_window, worker_window, last_rate, calm_rate,
+         calm_orders, orders_share, outlook, pushed_rate, pushed_at_s, sizes,
+         web_ready_at_s) = state
+        (season_origin_s, stale_after_s, worker_forecast_orders, push_memory_s, max_pod_size,
+         pod_slo_rps, worker_steady_orders) = self._hot
+        season_s = at_s - season_origin_s
+        if age_s > stale_after_s:
+            rate = orders = None
 
-        outlook = state.outlook
-        if outlook is None or not outlook.minute * 60 <= season_s < outlook.until_minute * 60:
-            outlook = self._outlook(season_s, outlook)
-        expected = outlook.rate if outlook is not None else None
-        orders_share = state.orders_share
+        planned = self._planned   # what the outlook in use plans, while it serves
+        if planned[0] is not outlook or not planned[1] <= season_s < planned[2]:
+            if (outlook is None
+                    or not outlook.minute * 60 <= season_s < outlook.until_minute * 60):
+                outlook = self._outlook(season_s, outlook)
+            planned = self._planned = self._plans_of(outlook)
+        expected, web_forecast_plan, standby_rise = planned[3], planned[4], planned[5]
         if rate and orders is not None:
             orders_share = orders / rate
 
@@ -233,66 +277,57 @@ class PeakshopPolicy:
             if not span[0] <= season_s < span[1]:
                 span = self._crowd_span = self._crowds.span_at(season_s)
             crowd, crowd_rps = span[2], span[3]
+            under_way = bool(crowd or crowd_rps)
         else:
-            crowd, crowd_rps = 0.0, 0.0
-        under_way = bool(crowd or crowd_rps)
-        calm_rate, calm_orders = state.calm_rate, state.calm_orders
-        pushed = observation.pushed
+            crowd = crowd_rps = 0.0
+            under_way = False
         if rate is not None and not pushed and (not under_way or calm_rate is None):
             # No event under way (or none seen before one): today's level without a crowd.
             calm_rate, calm_orders = rate, orders or 0.0
         web_plan, web_plan_reason = 0, _FORECAST
         worker_plan, worker_plan_reason = 0, _FORECAST
         if expected is not None:
-            # forecast_plans, inlined: asked every decision
-            web_plan = math.ceil(expected / (settings.pod_slo_rps * settings.forecast_target)
-                                 - _CEIL_SLACK)
-            worker_plan = math.ceil(expected * orders_share
-                                    / (settings.worker_orders_per_s * settings.forecast_target)
+            # forecast_plans, inlined: asked every decision (the web's, once per outlook)
+            web_plan = web_forecast_plan
+            worker_plan = math.ceil(expected * orders_share / worker_forecast_orders
                                     - _CEIL_SLACK)
         # Standby for a rise seen at this time before, on the scraped rate (a push's rate is
         # the rise itself, caught: growing it again would count it twice).
-        # (A rise within the reactive target's margin asks for no more than the rate does.)
-        rise = outlook.rise if outlook is not None else None
-        if (rise is not None and rise * settings.web_target > 0.999 and rate and not pushed
-                and settings.standby_rise_cap > 1.0):
-            standby = standby_web(rate, rise, settings)
+        if standby_rise is not None and rate and not pushed:
+            standby = standby_web(rate, standby_rise, settings)
             if standby > web_plan:
-                web_plan, web_plan_reason = standby, Reason.STANDBY
+                web_plan, web_plan_reason = standby, _STANDBY
         if under_way:
             peak = (outlook.evening_peak if outlook is not None else None) or calm_rate or 0.0
             base = max(calm_rate or 0.0, expected or 0.0)
             web_event = scheduled_web(crowd, peak, base, settings, crowd_rps)
             if web_event > web_plan:
-                web_plan, web_plan_reason = web_event, Reason.SCHEDULED_EVENT
+                web_plan, web_plan_reason = web_event, _SCHEDULED_EVENT
             worker_event = scheduled_workers(crowd, peak, calm_orders, orders_share, settings,
                                              crowd_rps)
             if worker_event > worker_plan:
-                worker_plan, worker_plan_reason = worker_event, Reason.SCHEDULED_EVENT
+                worker_plan, worker_plan_reason = worker_event, _SCHEDULED_EVENT
 
         # A push tells the arrival rate now; scraped rates lag it by up to scrape + window.
-        pushed_rate, pushed_at_s = state.pushed_rate, state.pushed_at_s
         recent_push = None
         if pushed and rate is not None:
             # Still arriving: the crowd grows on while a resize lands; extrapolate from the
             # last push, or from the last scrape (taken about scrape + window/2 ago).
-            if pushed_rate is not None and at_s - pushed_at_s <= settings.push_memory_s:
+            if pushed_rate is not None and at_s - pushed_at_s <= push_memory_s:
                 before, ago = pushed_rate, max(at_s - pushed_at_s, 1.0)
             else:
-                before, ago = state.last_rate or rate, settings.scrape_lag_s
+                before, ago = last_rate or rate, settings.scrape_lag_s
             growth = max(rate - before, 0.0) / ago
             # A crowd that jumped within seconds is not extrapolated linearly: what grows
             # beyond push_growth_cap is caught by the next push and an in-pod resize.
             pushed_rate, pushed_at_s = min(rate + growth * settings.push_horizon_s,
                                            rate * settings.push_growth_cap), at_s
-        if pushed_rate is not None and at_s - pushed_at_s <= settings.push_memory_s:
+        if pushed_rate is not None and at_s - pushed_at_s <= push_memory_s:
             recent_push = pushed_rate
 
-        web_size, workers_size = state.sizes   # a hold keeps the size too
-        web_ready_at_s = state.web_ready_at_s
+        web_size, workers_size = sizes   # a hold keeps the size too
         if rate is None:
-            web, web_reason = hold(state.web_replicas, web_plan, web_plan_reason, settings)
-            web_window = state.web_window
+            web, web_reason = hold(web_replicas, web_plan, web_plan_reason, settings)
         else:
             # An announced crowd explains its own growth: the plan covers it, not a surge; a
             # push gives the rate as it is now, which needs no extrapolation.
@@ -301,14 +336,14 @@ class PeakshopPolicy:
                 # A pushed rate is live: what it asks for now, with a margin for growth.
                 load = recent_push * settings.push_margin
                 # (observation._replace(request_rate=load), without its slow generic path)
-                seen = _tuple_new(Observation, (observation[0], load, *observation[2:]))
-            need = reactive_web(seen, state.web_replicas, state.last_rate, settings,
+                seen = _tuple_new(Observation, (at_s, load, *observation[2:]))
+            need = reactive_web(seen, web_replicas, last_rate, settings,
                                 expect_surges=not under_way and seen is observation)
             if web_plan > need.steady:
                 need = with_plan(need, web_plan, web_plan_reason)
             # (A push lapsed two periods ago at most: rare, so checked in that order.)
             if (recent_push is None and pushed_rate is not None
-                    and at_s - pushed_at_s <= settings.push_memory_s + 2 * settings.period_s
+                    and at_s - pushed_at_s <= push_memory_s + 2 * settings.period_s
                     and settings.release_after_push
                     and push_refuted(state, need, at_s, rate, settings)):
                 # The push's pods serve and the measured rate falls: what was asked for its
@@ -316,48 +351,45 @@ class PeakshopPolicy:
                 web, web_reason = settings.bounds.clamp(need.now), _REQUEST_RATE
                 web_window = (((at_s, need.steady),), ())
             else:
-                web, web_reason, web_window = guard(state.web_replicas, need, at_s,
-                                                    state.web_window, settings)
-            if web > state.web_replicas:
+                web, web_reason, web_window = guard(web_replicas, need, at_s, web_window,
+                                                    settings)
+            if web > web_replicas:
                 web_ready_at_s = at_s + settings.startup_s
-            if settings.max_pod_size > 1.0:
+            if max_pod_size > 1.0:
                 # Until the pods asked for are ready, the running ones carry what goes beyond
                 # their SLO capacity now (a size costs on every pod: only what is missing).
                 # Readings of the ready count lag; pods asked for start within startup_s.
                 # (Nearly always the ready pods carry the load: then no call is made.)
-                ready = web if at_s >= web_ready_at_s else observation.web_ready
-                per_pod = settings.pod_slo_rps
-                web_size = (1.0 if load <= ready * per_pod else
-                            in_pod_size_for(load, per_pod, ready, settings.max_pod_size))
-            if pushed and web_reason is not Reason.SCHEDULED_EVENT:
-                web_reason = Reason.PUSHED_BACKLOG
+                ready = web if at_s >= web_ready_at_s else observation[8]   # web_ready
+                web_size = (1.0 if load <= ready * pod_slo_rps else
+                            in_pod_size_for(load, pod_slo_rps, ready, max_pod_size))
+            if pushed and web_reason is not _SCHEDULED_EVENT:
+                web_reason = _PUSHED_BACKLOG
 
-        if orders is None or observation.queue_backlog is None:
-            workers, worker_reason = hold(state.worker_replicas, worker_plan,
-                                          worker_plan_reason, settings)
-            worker_window = state.worker_window
+        if orders is None or backlog is None:
+            workers, worker_reason = hold(worker_replicas, worker_plan, worker_plan_reason,
+                                          settings)
         else:
-            if observation.queue_backlog:
+            if backlog:
                 need = reactive_workers(observation, settings)
             else:   # nothing waiting (nearly always): reactive_workers' first case, inlined
-                steady = math.ceil(orders / (settings.worker_orders_per_s
-                                             * settings.worker_target) - _CEIL_SLACK)
+                steady = math.ceil(orders / worker_steady_orders - _CEIL_SLACK)
                 need = _tuple_new(Need, (steady, steady, _REQUEST_RATE, None))
-            if worker_plan > need.steady:
+            if worker_plan > need[0]:
                 need = with_plan(need, worker_plan, worker_plan_reason)
             workers, worker_reason, worker_window = guard(
-                state.worker_replicas, need, at_s, state.worker_window, settings)
-            if settings.max_pod_size > 1.0:
-                orders_load = orders + (observation.queue_backlog or 0) / settings.queue_drain_s
-                per_worker, ready = settings.worker_orders_per_s, observation.workers_ready
-                workers_size = (1.0 if orders_load <= ready * per_worker else
-                                in_pod_size_for(orders_load, per_worker, ready,
-                                                settings.max_pod_size))
+                worker_replicas, need, at_s, worker_window, settings)
+            if max_pod_size > 1.0:
+                per_worker = settings.worker_orders_per_s
+                orders_load = orders + backlog / settings.queue_drain_s
+                workers_size = (1.0 if orders_load <= workers_ready * per_worker else
+                                in_pod_size_for(orders_load, per_worker, workers_ready,
+                                                max_pod_size))
 
         # After a gap in the signals the first reading has nothing recent to be compared with.
         # (Built as the tuple it is, every field in order: the generated __new__ is slower.)
         new_state = _tuple_new(PolicyState, (
-            web, workers, web_window, worker_window, state.last_rate if pushed else rate,
+            web, workers, web_window, worker_window, last_rate if pushed else rate,
             calm_rate, calm_orders, orders_share, outlook, pushed_rate, pushed_at_s,
             (web_size, workers_size), web_ready_at_s))
         if web_size == workers_size == 1.0:

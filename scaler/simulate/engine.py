@@ -19,6 +19,7 @@ are walked second by second.
 from __future__ import annotations
 
 import bisect
+import gc
 import math
 import operator
 from collections.abc import Callable
@@ -31,7 +32,13 @@ from scaler.model import Observation, ScalingDecision
 from scaler.signals.push import RISING, PushRule, judge_against
 from scaler.simulate.cluster import ClusterSettings, web_demand, worker_demand
 from scaler.simulate.faults import FaultPlan, plan_faults
-from scaler.simulate.noise import noisy_arrivals, per_block, trailing_mean, trailing_min
+from scaler.simulate.noise import (
+    block_extremes,
+    block_means,
+    noisy_arrivals,
+    trailing_mean,
+    trailing_min,
+)
 from scaler.simulate.trace import Trace
 
 
@@ -133,6 +140,21 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
                     on_observation: Callable[[Observation], None] | None = None,
                     faults: FaultPlan | None = None) -> RequestedReplicas:
     """Replay `trace`, letting `policy` decide every period on delayed observations."""
+    # A replay makes millions of short-lived values and no reference cycles, and keeps a
+    # dozen season-long lists: each pass of the cyclic collector would walk their millions of
+    # items for nothing (~0.1-0.2 s a season). It is off for the replay, and on again after.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _replay(trace, cluster, policy, on_observation, faults)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _replay(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPolicy,
+            on_observation: Callable[[Observation], None] | None,
+            faults: FaultPlan | None) -> RequestedReplicas:
     period_s = int(policy.period_s)
     if period_s < 1:
         raise ValueError(f"a policy period must be at least 1 s: got {period_s}")
@@ -175,17 +197,17 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
         # Each second's arrivals, seeded; the scraped rate and the push see them, demand
         # stays on the rate (scaler/simulate/noise.py).
         arrivals = noisy_arrivals(trace, cluster.arrival_noise, cluster.noise_seed)
-        block_mean, _, _ = per_block(arrivals, tick)
+        block_mean = block_means(arrivals, tick)
         seen_rps = np.concatenate([np.full(pre, rps[0]), block_mean])
     if per_second and listens:
         pushed_mean = trailing_min(
             trailing_mean(arrivals, cluster.push_mean_s, float(trace.rps[0])),
             cluster.push_confirm_s, float(trace.rps[0]))
-        _, push_high, push_low = per_block(pushed_mean, tick)
+        push_high, push_low = block_extremes(pushed_mean, tick)
         push_high, push_low = push_high.tolist(), push_low.tolist()
         if long_look:
             long_mean = trailing_mean(arrivals, cluster.push_long_mean_s, float(trace.rps[0]))
-            long_high = per_block(long_mean, tick)[1].tolist()
+            long_high = block_extremes(long_mean, tick)[0].tolist()
     else:
         push_high = push_low = rps.tolist()
     if not long_look:
@@ -229,96 +251,143 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
     patches_workers_size: list[tuple[int, float]] = []
     last_observation = None
     resized = False
+    # Each decision's reading, faults applied, worked out once before the loop: how many
+    # blocks back the scrape's last block is, the rates it holds (None: missing) and its age.
+    # Most readings are whole and a scrape old; only the faulted ones differ.
+    lag = scrape + 1
+    reading_lag = [lag] * blocks
+    reading_rate, reading_orders = list(rate_seen), list(orders_seen)
+    reading_age = [scrape_age_s] * blocks
+    for block in np.flatnonzero(np.asarray(block_codes[:blocks]) != 0).tolist():
+        if block % decide_every:
+            continue
+        code = block_codes[block]
+        if code == 3:                        # late: the scrape before this one
+            reading_lag[block] = lag + scrape
+            if block >= scrape:
+                reading_rate[block] = rate_seen[block - scrape]
+                reading_orders[block] = orders_seen[block - scrape]
+            reading_age[block] = scrape_age_s * 2
+        elif code in (1, 4):                 # traffic missing, or an outage: stale
+            reading_rate[block] = None
+            reading_age[block] = max(scrape_age_s, age_of(block * tick))
+        elif code == 2:                      # queue missing
+            reading_orders[block] = None
+    # The last block whose ready pods were short of demand: a rate window after it holds no
+    # request that waited, so its p95 is within the SLO without adding the window up.
+    last_short = max((i for i in range(pre) if web_short[i]), default=-window - 1)
+    tick_s = float(tick)
+    limits_for, limits = None, (math.inf, math.inf, math.inf)   # the push's, at a capacity
+    applied = None                          # the scraped decision applied last
+
+    # From a change on, the lines that work out ready pods and sizes run until it is in effect.
+    settle_after = max(startup, resize) + 1
+    settled_from, settled_capacity = settle_after, None
 
     def sized(value: float) -> float:
         return 1.0 if value < 1.0 else max_size if value > max_size else value
 
     for block in range(blocks):
         i = block + pre
-        at_s = block * tick
         if block % decide_every == 0:
-            code = block_codes[block]
-            seen = i - scrape - 1            # the last block the scrape covers
-            rate, orders_rate = rate_seen[block], orders_seen[block]
-            age_s = scrape_age_s
-            if code == 3:                    # late: the scrape before this one
-                seen -= scrape
-                rate = rate_seen[block - scrape] if block >= scrape else rate
-                orders_rate = orders_seen[block - scrape] if block >= scrape else orders_rate
-                age_s *= 2
-            ready_web, ready_workers = web_ready[seen], workers_ready[seen]
-            waiting = backlog[seen]
-            traffic_ok = code not in (1, 4)
-            if not traffic_ok:
-                age_s = max(age_s, age_of(at_s))
-            queue_ok = code != 2
+            seen = i - reading_lag[block]    # the last block the scrape covers
+            rate, orders_rate = reading_rate[block], reading_orders[block]
+            if rate is None:
+                within_slo = busy = None
+            else:
+                within_slo = ((sum(web_short[seen - window + 1 : seen + 1]) if
+                               seen - window < last_short else 0.0) <= slo_share * rate)
+                busy = rate / (web_capacity[seen] * pod_max)
+                if not busy < 1.0:           # min(1.0, busy), without the call
+                    busy = 1.0
+            if orders_rate is None:
+                waiting = oldest_age = None
+            elif waiting := backlog[seen]:
+                oldest_age = waiting / (workers_capacity[seen] * per_worker)
+                waiting = round(waiting)
+            else:                            # nothing waiting (nearly always)
+                waiting, oldest_age = 0, 0.0
             # Every field in order, built as the tuple it is (its generated __new__ is slower).
             observation = make_observation(Observation, (
-                float(at_s), rate if traffic_ok else None, None,
-                (sum(web_short[seen - window + 1 : seen + 1]) <= slo_share * rate)
-                if traffic_ok else None,
-                ((busy if (busy := rate / (web_capacity[seen] * pod_max)) < 1.0 else 1.0)
-                 if traffic_ok else None),            # min(1.0, busy), without the call
-                round(waiting) if queue_ok else None,
-                waiting / (workers_capacity[seen] * per_worker) if queue_ok else None,
-                orders_rate if queue_ok else None, ready_web,
-                web_requested[seen], ready_workers, workers_requested[seen], age_s, False))
+                block * tick_s, rate, None, within_slo, busy, waiting, oldest_age,
+                orders_rate, web_ready[seen], web_requested[seen], workers_ready[seen],
+                workers_requested[seen], reading_age[block], False))
             if on_observation is not None:
                 on_observation(observation)
             last_observation = observation
             decision, state = decide(observation, state)
-            web_decision, workers_decision = decision.web, decision.workers
-            # What runs is within the bounds and sizes already: only a change is checked.
-            if web_decision.replicas != web_now:
-                asked = bound(web_decision.replicas)
-                if asked != web_now:
-                    web_now, web_changed = asked, i
-            if web_decision.size != web_size_now:
-                asked = sized(web_decision.size)
-                if asked != web_size_now:
-                    web_size_now, web_resized, resized = asked, i, True
-            if workers_decision.replicas != workers_now:
-                asked = bound(workers_decision.replicas)
-                if asked != workers_now:
-                    workers_now, workers_changed = asked, i
-            if workers_decision.size != workers_size_now:
-                asked = sized(workers_decision.size)
-                if asked != workers_size_now:
-                    workers_size_now, workers_resized, resized = asked, i, True
+            # Only a decision other than the one applied last can change anything (equal
+            # decisions are one shared value, and a push's decision resets `applied`).
+            if decision is not applied:
+                applied = decision
+                web_decision, workers_decision = decision.web, decision.workers
+                # What runs is within the bounds and sizes already: only a change is checked.
+                if web_decision.replicas != web_now:
+                    asked = bound(web_decision.replicas)
+                    if asked != web_now:
+                        web_now, web_changed = asked, i
+                        settled_from, settled_capacity = i + settle_after, None
+                if web_decision.size != web_size_now:
+                    asked = sized(web_decision.size)
+                    if asked != web_size_now:
+                        web_size_now, web_resized, resized = asked, i, True
+                        settled_from, settled_capacity = i + settle_after, None
+                if workers_decision.replicas != workers_now:
+                    asked = bound(workers_decision.replicas)
+                    if asked != workers_now:
+                        workers_now, workers_changed = asked, i
+                        settled_from, settled_capacity = i + settle_after, None
+                if workers_decision.size != workers_size_now:
+                    asked = sized(workers_decision.size)
+                    if asked != workers_size_now:
+                        workers_size_now, workers_resized, resized = asked, i, True
+                        settled_from, settled_capacity = i + settle_after, None
         web_requested[i] = web_now
         workers_requested[i] = workers_now
         web_size[i] = web_size_now
         workers_size[i] = workers_size_now
-        # Ready = the lowest count asked for over the start-up delay (unready pods go first);
-        # a count unchanged for that long is simply ready. In-pod size likewise over resize.
-        ready = (web_now if i - web_changed >= startup
-                 else min(web_requested[i - startup : i + 1]))
-        web_ready[i] = ready
-        size = (web_size_now if i - web_resized >= resize
-                else min(web_size[i - resize : i + 1]))
-        capacity = ready * size
+        if i < settled_from:
+            # Ready = the lowest count asked for over the start-up delay (unready pods go
+            # first); a count unchanged for that long is simply ready. In-pod size likewise
+            # over resize.
+            ready = (web_now if i - web_changed >= startup
+                     else min(web_requested[i - startup : i + 1]))
+            size = (web_size_now if i - web_resized >= resize
+                    else min(web_size[i - resize : i + 1]))
+            web_ready[i], capacity = ready, ready * size
+            ready = (workers_now if i - workers_changed >= startup
+                     else min(workers_requested[i - startup : i + 1]))
+            size = (workers_size_now if i - workers_resized >= resize
+                    else min(workers_size[i - resize : i + 1]))
+            workers_ready[i], workers_capacity_now = ready, ready * size
+        else:
+            # Nothing asked for within the start-up and resize delays (nearly always): what
+            # runs is what was asked for, as the lines above would find.
+            web_ready[i], workers_ready[i] = web_now, workers_now
+            if settled_capacity is None:
+                settled_capacity = (web_now * web_size_now, workers_now * workers_size_now)
+            capacity, workers_capacity_now = settled_capacity
         web_capacity[i] = capacity
-        arriving = rps_list[i]
-        short = capacity < demand[i]
-        web_short[i] = arriving if short else 0.0
-        ready = (workers_now if i - workers_changed >= startup
-                 else min(workers_requested[i - startup : i + 1]))
-        workers_ready[i] = ready
-        size = (workers_size_now if i - workers_resized >= resize
-                else min(workers_size[i - resize : i + 1]))
-        workers_capacity[i] = ready * size
-        waiting = backlog[i - 1] + tick * (orders_list[i] - ready * size * per_worker)
-        backlog[i] = waiting if waiting > 0.0 else 0.0
+        if capacity < demand[i]:
+            web_short[i] = rps_list[i]
+            last_short = i
+        workers_capacity[i] = workers_capacity_now
+        waiting = backlog[i - 1] + tick * (orders_list[i] - workers_capacity_now * per_worker)
+        if waiting > 0.0:
+            backlog[i] = waiting
         if not listens or last_observation is None:
             continue
         # A push is sent when pressure starts or keeps rising (judge_arrivals), not while
         # it merely stays: only a tick whose highest or lowest mean could change that is
         # walked second by second.
-        limits = marks.get(capacity)
-        if limits is None:
-            limits = marks[capacity] = (rule.mark(capacity), rule.threshold(capacity),
-                                        rule.long_threshold(capacity))
+        if capacity != limits_for:
+            limits = marks.get(capacity)
+            if limits is None:
+                limits = marks[capacity] = (rule.mark(capacity), rule.threshold(capacity),
+                                            rule.long_threshold(capacity))
+            limits_for = capacity
         high, long = push_high[block], long_high[block]
+        at_s = block * tick
         if (high >= limits[1] or long >= limits[2] if pushed_arrivals is None
                 else high > RISING * pushed_arrivals or long > RISING * pushed_arrivals
                 or push_low[block] < limits[0]):
@@ -350,21 +419,26 @@ def run_closed_loop(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPo
             float(second), arriving, last[2], False, 1.0, last[5], last[6], last[7],
             web_ready[i], web_now, last[10], last[11], 0.0, True))
         decision, state = decide(pushed, state)
+        applied = None
         asked = bound(decision.web.replicas)
         if asked != web_now:
             web_now, web_changed = asked, i + 1
+            settled_from, settled_capacity = i + 1 + settle_after, None
             patches_web.append((second, asked))
         asked = sized(decision.web.size)
         if asked != web_size_now:
             web_size_now, web_resized, resized = asked, i + 1, True
+            settled_from, settled_capacity = i + 1 + settle_after, None
             patches_web_size.append((second, asked))
         asked = bound(decision.workers.replicas)
         if asked != workers_now:
             workers_now, workers_changed = asked, i + 1
+            settled_from, settled_capacity = i + 1 + settle_after, None
             patches_workers.append((second, asked))
         asked = sized(decision.workers.size)
         if asked != workers_size_now:
             workers_size_now, workers_resized, resized = asked, i + 1, True
+            settled_from, settled_capacity = i + 1 + settle_after, None
             patches_workers_size.append((second, asked))
 
     return RequestedReplicas(

@@ -64,7 +64,17 @@ def trailing_min(values: np.ndarray, seconds: int, before: float) -> np.ndarray:
     return lowest
 
 
+def block_means(values: np.ndarray, tick: int) -> np.ndarray:
+    """Each tick's mean (float64) of a per-second series."""
+    return values.reshape(-1, tick).mean(axis=1, dtype=np.float64)
+
+
+def block_extremes(values: np.ndarray, tick: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each tick's highest and lowest value of a per-second series."""
+    blocks = values.reshape(-1, tick)
+    return blocks.max(axis=1), blocks.min(axis=1)
+
+
 def per_block(values: np.ndarray, tick: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each tick's mean (float64), highest and lowest value of a per-second series."""
-    blocks = values.reshape(-1, tick)
-    return blocks.mean(axis=1, dtype=np.float64), blocks.max(axis=1), blocks.min(axis=1)
+    return (block_means(values, tick), *block_extremes(values, tick))

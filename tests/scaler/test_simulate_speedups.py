@@ -1,29 +1,42 @@
 """The simulator's shortcuts decide exactly as the plain code they stand in for.
 
 A season replays half a million decisions, so a few hot paths skip work: the guard's
-unchanged case, push verdicts against limits worked out once per capacity, the crowd
-timeline's step kept between decisions, the highest rise of a span of final minutes kept.
+unchanged case, the HPA step's common cases, push verdicts against limits worked out once per
+capacity, the crowd timeline's step kept between decisions, the highest rise of a span of
+final minutes kept, the engine's settled ticks and its cyclic collector kept off.
 Each is checked here against the plain version over many cases; the whole replay is checked
 field by field by `python -m benchmarks.simulate_identity` (docs/simulation.md, Speed).
 """
 
 from __future__ import annotations
 
+import gc
 import itertools
 import math
 import random
 
 import pytest
 
+from scaler.capacity import Bounds, in_pod_size
 from scaler.events import Event, EventSchedule
 from scaler.forecast import Forecaster
-from scaler.guardrails import limit_scale_down, limit_scale_up, remember, stabilise
-from scaler.model import Reason
+from scaler.guardrails import (
+    limit_scale_down,
+    limit_scale_up,
+    remember,
+    stabilise,
+    tolerance_band,
+)
+from scaler.model import Decision, Reason
 from scaler.policy import PeakshopPolicy, PolicySettings
+from scaler.policy.baselines import HpaBehaviour, HpaCpuPolicy, HpaTarget, hpa_step
 from scaler.policy.peakshop import guard
 from scaler.policy.sizing import Need
 from scaler.rate_history import DAY_MIN, RateHistory
 from scaler.signals.push import PushRule, judge_against, judge_arrivals
+from scaler.simulate.cluster import ClusterSettings
+from scaler.simulate.engine import run_closed_loop
+from scaler.simulate.trace import trace_from_rates
 from tests.scaler.test_forecast import observation
 
 SETTINGS = PolicySettings()
@@ -154,3 +167,86 @@ def test_the_highest_rise_kept_for_final_minutes_follows_a_growing_history():
                 assert kept == [plain.highest_rise(minute, *span) for span in spans], minute
             rises_found += kept[0] is not None and kept[0] > 2.0
     assert rises_found > 0
+
+
+def plain_hpa_step(target, wanted, usage_ratio, at_s, behaviour, reason, ready):
+    """One HPA reconciliation, every rail called in turn (replica_calculator.go's order)."""
+    current = target.replicas
+    if wanted is None:
+        held = behaviour.bounds.clamp(current)
+        reason = Reason.STALE_SIGNALS if held == current else Reason.MIN_REPLICAS
+        return Decision(held, reason, target.size), target._replace(replicas=held)
+    desired = math.ceil(wanted - 1e-9)
+    size = in_pod_size(wanted, ready, behaviour.max_pod_size)
+    proposed = tolerance_band(current, desired, usage_ratio, behaviour.tolerance)
+    if proposed == current and desired != current:
+        reason = Reason.WITHIN_TOLERANCE
+    recommendations = remember(target.recommendations, at_s, proposed,
+                               behaviour.scale_down_window_s)
+    stable = stabilise(current, proposed, recommendations)
+    if stable > proposed:
+        reason = Reason.STABILISATION
+    limited = (limit_scale_up(current, stable, behaviour.scale_up_factor,
+                              behaviour.scale_up_pods) if stable > current else stable)
+    if limited < stable:
+        reason = Reason.STEP_LIMIT
+    bounded = behaviour.bounds.clamp(limited)
+    if bounded > limited:
+        reason = Reason.MIN_REPLICAS
+    elif bounded < limited:
+        reason = Reason.MAX_REPLICAS
+    return Decision(bounded, reason, size), HpaTarget(bounded, recommendations, size)
+
+
+@pytest.mark.parametrize("max_pod_size", [1.0, 2.0])
+def test_the_hpa_step_decides_and_remembers_as_every_rail_called_in_turn(max_pod_size):
+    picks = random.Random(5)
+    behaviour = HpaBehaviour(Bounds(2, 40), max_pod_size=max_pod_size)
+    windows = [(), ((100.0, 5),), ((90.0, 9), (100.0, 6)), ((-400.0, 30),), ((80.0, 41),)]
+    reasons = set()
+    for _ in range(5000):
+        target = HpaTarget(picks.choice([0, 1, 2, 3, 5, 9, 20, 40, 45]), picks.choice(windows),
+                           picks.choice([1.0, 1.5]))
+        ready = picks.choice([0, 1, 3, 6, 20])
+        ratio = picks.choice([0.0, 0.5, 0.9, 0.95, 1.0, 1.1, 1.2, 3.0, 10.0])
+        wanted = picks.choice([None, ready * target.size * ratio, picks.uniform(0.0, 90.0)])
+        at_s = picks.choice([120.0, 135.0, 400.0])
+        step = hpa_step(target, wanted, ratio, at_s, behaviour, Reason.CPU_UTILIZATION, ready)
+        plain = plain_hpa_step(target, wanted, ratio, at_s, behaviour, Reason.CPU_UTILIZATION,
+                               ready)
+        assert step == plain, (target, wanted, ratio, ready)
+        reasons.add(step[0].reason)
+    # every rail had its say somewhere
+    assert {Reason.WITHIN_TOLERANCE, Reason.STABILISATION, Reason.STEP_LIMIT,
+            Reason.MIN_REPLICAS, Reason.MAX_REPLICAS, Reason.STALE_SIGNALS,
+            Reason.CPU_UTILIZATION} <= reasons
+
+
+class _Failing:
+    """A policy whose every decision fails: the replay stops half way."""
+
+    period_s = 15
+
+    def initial_state(self, web_replicas, worker_replicas):
+        return None
+
+    def decide(self, observation, state):
+        raise RuntimeError("the policy failed")
+
+
+def test_a_replay_leaves_the_cyclic_collector_as_it_found_it():
+    trace = trace_from_rates([40.0, 80.0, 40.0], step_s=60)
+    cluster = ClusterSettings()
+    baseline = HpaCpuPolicy(cluster.capacity, cluster.bounds)
+    assert gc.isenabled()
+    run_closed_loop(trace, cluster, baseline)
+    assert gc.isenabled()
+    with pytest.raises(RuntimeError, match="the policy failed"):
+        run_closed_loop(trace, cluster, _Failing())
+    assert gc.isenabled()         # on again after a failed replay too
+    gc.disable()
+    try:
+        run_closed_loop(trace, cluster, baseline)
+        assert not gc.isenabled()   # a caller who turned it off keeps it off
+    finally:
+        gc.enable()
