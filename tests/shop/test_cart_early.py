@@ -1,0 +1,191 @@
+"""Add to cart answered before Flask (shop.cart.early, shop.core.early_writes): the plain
+request gets the answer Flask would give, and everything else still meets Flask."""
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from shop.status import slo_batch, slo_counter
+from shop.status.burnrate import Window
+from tests.support.servers import free_port
+
+pytestmark = pytest.mark.redis_topologies
+ROUTE = "/api/v1/carts/<cart_id>/items/<sku>"
+# A query is one of the things that send a request to Flask: the same request, answered by
+# the view and every hook, for comparison.
+TO_FLASK = "?via=flask"
+
+
+@pytest.fixture
+def flask_answers(app):
+    """How many requests reached Flask's request handling (its before-request hooks)."""
+    seen = []
+    # Straight into the hook list: the app has already answered (the fixtures' sign-up).
+    app.before_request_funcs.setdefault(None, []).insert(0, lambda: seen.append(1))
+    return seen
+
+
+def put(client, cart, sku, body, headers=None, query=""):
+    return client.put(f"/api/v1/carts/{cart}/items/{sku}{query}", json=body,
+                      headers=headers or {})
+
+
+def same_answer(early, flask):
+    assert early.status_code == flask.status_code
+    assert early.get_json() == flask.get_json()
+    assert early.content_type == flask.content_type
+    ignored = {"X-Request-ID", "Content-Length"}
+    assert ({(k, v) for k, v in early.headers.items() if k not in ignored}
+            == {(k, v) for k, v in flask.headers.items() if k not in ignored})
+    assert len(early.headers["X-Request-ID"]) == 32
+
+
+def test_a_plain_add_is_answered_before_flask_as_flask_answers_it(client, api, shop,
+                                                                   flask_answers):
+    api.add_product(shop, "TEA", price=450, stock=10)
+    api.add_product(shop, "POT", price=2000, stock=5)
+    cart = api.new_cart(shop)
+    reached = len(flask_answers)
+    early = put(client, cart, "TEA", {"quantity": 3})
+    assert len(flask_answers) == reached, "a plain add to cart went through Flask"
+    assert early.status_code == 200
+    assert early.get_json()["total"] == {"amount": 1350, "currency": "EUR"}
+    flask = put(client, cart, "TEA", {"quantity": 3}, query=TO_FLASK)
+    assert len(flask_answers) == reached + 1
+    same_answer(early, flask)
+    # A second line, and the removal of the first: the cart as stored, priced live.
+    early = put(client, cart, "POT", {"quantity": 1})
+    assert early.get_json()["total"]["amount"] == 3350
+    removed = put(client, cart, "TEA", {"quantity": 0})
+    assert [line["sku"] for line in removed.get_json()["items"]] == ["POT"]
+    assert len(flask_answers) == reached + 1
+    assert client.get(f"/api/v1/carts/{cart}").get_json()["total"]["amount"] == 2000
+    # The caller's own request id is echoed, as the hook echoes it.
+    tagged = put(client, cart, "POT", {"quantity": 2}, {"X-Request-ID": "edge-42"})
+    assert tagged.headers["X-Request-ID"] == "edge-42"
+
+
+@pytest.mark.parametrize("sku, quantity, status, code", [
+    ("GHOST", 1, 404, "unknown_sku"),
+    ("TEA", 101, 422, "quantity_limit"),
+    ("TEA", 11, 409, "insufficient_stock"),
+    ("TEA", 10**9 + 1, 422, "invalid_input"),
+])
+def test_refusals_answered_early_are_the_problems_flask_answers(client, api, shop,
+                                                                flask_answers, sku, quantity,
+                                                                status, code):
+    api.add_product(shop, "TEA", stock=10)
+    cart = api.new_cart(shop)
+    reached = len(flask_answers)
+    early = put(client, cart, sku, {"quantity": quantity})
+    assert len(flask_answers) == reached
+    assert early.status_code == status
+    assert early.content_type == "application/problem+json"
+    assert early.get_json()["code"] == code
+    same_answer(early, put(client, cart, sku, {"quantity": quantity}, query=TO_FLASK))
+    assert client.get(f"/api/v1/carts/{cart}").get_json()["items"] == []
+
+
+def test_an_unknown_cart_is_a_404_problem_early(client, api, shop, flask_answers):
+    api.add_product(shop, "TEA")
+    reached = len(flask_answers)
+    for cart in ("0" * 32, "not-a-cart"):
+        answer = put(client, cart, "TEA", {"quantity": 1})
+        assert answer.status_code == 404
+        assert answer.get_json()["code"] == "unknown_cart"
+    assert len(flask_answers) == reached
+
+
+@pytest.mark.parametrize("body, kwargs, status", [
+    (None, {"data": b'{"quantity": 1', "content_type": "application/json"}, 400),
+    (None, {"data": b'{"quantity": 1}', "content_type": "text/plain"}, 415),
+    (None, {"data": b'{"quantity": 1}'}, 415),
+    ({"quantity": True}, {}, 422),
+    ({"quantity": "2"}, {}, 422),
+    ({"quantity": 1.0}, {}, 422),
+    ({"quantity": -1}, {}, 422),
+    ({"quantity": 2**63}, {}, 422),
+    ({"quantity": 1, "price": 0}, {}, 422),
+    ([1], {}, 422),
+    ({}, {}, 422),
+    (None, {"data": b'{"quantity": 1, "quantity": 2, "x": "\\u0000"}',
+            "content_type": "application/json"}, 422),
+    (None, {"data": b'{"quantity": 1}\xff', "content_type": "application/json"}, 400),
+    (None, {"data": b" " * 2000 + b'{"quantity": 1}', "content_type": "application/json"},
+     200),
+])
+def test_anything_but_a_plain_request_meets_flask(client, api, shop, flask_answers, body,
+                                                  kwargs, status):
+    """Malformed, mistyped, oversized or unusual bodies go on to Flask untouched, whose
+    guard, request model and view answer them as before."""
+    api.add_product(shop, "TEA", stock=10)
+    cart = api.new_cart(shop)
+    reached = len(flask_answers)
+    if body is None:
+        answer = client.put(f"/api/v1/carts/{cart}/items/TEA", **kwargs)
+    else:
+        answer = put(client, cart, "TEA", body)
+    assert len(flask_answers) == reached + 1
+    assert answer.status_code == status, answer.get_data()
+    if status >= 400:
+        assert answer.content_type == "application/problem+json"
+        quantity = None
+    else:
+        quantity = 1
+    items = client.get(f"/api/v1/carts/{cart}").get_json()["items"]
+    assert [line["quantity"] for line in items] == ([quantity] if quantity else [])
+
+
+def test_a_query_a_cookie_or_an_unusual_path_meets_flask(client, api, shop, flask_answers):
+    api.add_product(shop, "TEA", stock=10)
+    cart = api.new_cart(shop)
+    reached = len(flask_answers)
+    assert put(client, cart, "TEA", {"quantity": 1}, query="?country=FR").status_code == 200
+    unknown = put(client, cart, "T%C3%89", {"quantity": 1})  # no such SKU can exist
+    assert unknown.status_code == 404 and unknown.get_json()["code"] == "unknown_sku"
+    client.set_cookie("unrelated", "1")
+    assert put(client, cart, "TEA", {"quantity": 2}).status_code == 200
+    assert len(flask_answers) == reached + 3
+    assert client.get(f"/api/v1/carts/{cart}").get_json()["items"][0]["quantity"] == 2
+
+
+def metric(client, status: str) -> float:
+    for family in text_string_to_metric_families(client.get("/metrics").get_data(as_text=True)):
+        for sample in family.samples:
+            if (sample.name == "peakshop_http_requests_total"
+                    and sample.labels == {"method": "PUT", "route": ROUTE, "status": status}):
+                return sample.value
+    return 0.0
+
+
+def test_early_answers_are_counted_in_the_metrics_and_the_slo(client, api, shop,
+                                                              redis_client):
+    api.add_product(shop, "TEA", stock=10)
+    cart = api.new_cart(shop)
+    slo_batch.flush_all()
+    before = slo_counter.window_counts(redis_client, "storefront", [300])[300]
+    ok, refused = metric(client, "200"), metric(client, "409")
+    put(client, cart, "TEA", {"quantity": 1})
+    put(client, cart, "TEA", {"quantity": 2})
+    put(client, cart, "TEA", {"quantity": 11})
+    assert metric(client, "200") == ok + 2
+    assert metric(client, "409") == refused + 1
+    slo_batch.flush_all()
+    after = slo_counter.window_counts(redis_client, "storefront", [300])[300]
+    # A refusal is the caller's: good for the SLO, as Flask's hook counts it.
+    assert after == Window(before.good + 3, before.bad)
+
+
+def test_a_dependency_down_is_answered_by_flask_with_a_503(client, api, shop, make_app,
+                                                           flask_answers):
+    """Any failure but a problem of the caller's goes to Flask from the start: its error
+    handlers answer the Redis that does not answer with a 503 and Retry-After."""
+    api.add_product(shop, "TEA", stock=10)
+    cart = api.new_cart(shop)
+    cut_off = make_app(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    reached = []
+    cut_off.before_request(lambda: reached.append(1))
+    answer = put(cut_off.test_client(), cart, "TEA", {"quantity": 1})
+    assert answer.status_code == 503
+    assert answer.content_type == "application/problem+json"
+    assert int(answer.headers["Retry-After"]) > 0
+    assert reached == [1]
