@@ -6,7 +6,8 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from shop.status import slo_batch, slo_counter
 from shop.status.burnrate import Window
-from tests.support.servers import free_port
+from tests.support.api import ShopApi
+from tests.support.servers import RedisServer, free_port
 
 pytestmark = pytest.mark.redis_topologies
 ROUTE = "/api/v1/carts/<cart_id>/items/<sku>"
@@ -189,3 +190,26 @@ def test_a_dependency_down_is_answered_by_flask_with_a_503(client, api, shop, ma
     assert answer.content_type == "application/problem+json"
     assert int(answer.headers["Retry-After"]) > 0
     assert reached == [1]
+
+
+def test_adds_survive_a_redis_restart_and_answer_503_while_it_is_down(make_app):
+    """The cart's commands keep a connection of the thread's own (shop.core.redis_direct):
+    while Redis is down an add is a 503 problem, and once it is back the next add works on
+    a fresh connection, without a restart of the app."""
+    own = RedisServer.start()
+    try:
+        app = make_app(redis_url=own.url)
+        api = ShopApi(app.test_client())
+        shop = api.sign_up("Restart Shop")
+        api.add_product(shop, "TEA", stock=10)
+        cart = api.new_cart(shop)
+        assert api.set_item(cart, "TEA", 1).status_code == 200
+        own.stop()
+        down = api.set_item(cart, "TEA", 2)
+        assert down.status_code == 503 and down.content_type == "application/problem+json"
+        own.restart()
+        again = api.set_item(cart, "TEA", 3)
+        assert again.status_code == 200, again.get_json()
+        assert again.get_json()["items"][0]["quantity"] == 3
+    finally:
+        own.stop()
