@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import io
 import json
+import logging
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,8 @@ from shop.core.logging import REQUEST_ID_HEADER, request_id_for
 from shop.core.problem_json import PROBLEM_JSON, RETRY_AFTER_S, problem_body
 from shop.core.security import HSTS, SECURITY_HEADERS
 
+log = logging.getLogger(__name__)
+
 EXTENSION = "peakshop_early_writes"
 # A body this size holds any plain form of the writes answered here; a larger one goes to
 # Flask, whose limits and messages apply.
@@ -61,14 +64,25 @@ _STATUS_LINES = {200: "200 OK", 201: "201 CREATED"}
 
 @dataclass(frozen=True)
 class EarlyWrite:
-    """A write answered before Flask: `answer(resources, view_args, body)` gives the JSON
-    document of a `status` answer (or raises a `Problem`); `body_model` is the view's
-    request model and `response_model` its declared answer."""
+    """A write answered before Flask.
 
-    answer: Callable[[Any, Mapping[str, str], BaseModel], dict]
+    `answer(resources, view_args, body, environ)` gives the JSON document of a `status`
+    answer, or (document, extra headers), or raises a `Problem`: `body` is the request's
+    JSON as parsed, which `body_model` accepted, and from `environ` it reads only the
+    headers the view reads. `body_model` is the view's request model and
+    `response_model` its declared answer. `plain(environ)`, when given, must also agree
+    (the write's own headers are well-formed). `rerun` says whether a failure other than
+    a `Problem` may hand the request to Flask from the start (the write is safe to run
+    twice); otherwise the app's own error handlers answer that failure here.
+    """
+
+    answer: Callable[[Any, Mapping[str, str], Any, dict], dict | tuple[dict, dict]]
     body_model: type[BaseModel]
     response_model: type[BaseModel] | None = None
     status: int = 200
+    max_body: int = MAX_EARLY_BODY
+    plain: Callable[[dict], bool] | None = None
+    rerun: bool = True
 
 
 class EarlyWrites:
@@ -85,6 +99,7 @@ class EarlyWrites:
         self.resources = app.extensions["peakshop"]
         self.prefixes = tuple({rule.rule.split("<", 1)[0] for rule in app.url_map.iter_rules()
                                if rule.endpoint in self.writes})
+        self.max_body = max((write.max_body for write in self.writes.values()), default=0)
         # Without host or subdomain matching Flask's URL map answers from the method and the
         # path alone: one adapter, bound once, matches every request (a cart's paths are
         # new with every cart, so remembering answers per path would not help).
@@ -97,37 +112,43 @@ class EarlyWrites:
             return self.wsgi_app(environ, start_response)
         rule, view_args, write, raw = plain
         try:
-            body = write.body_model.model_validate(loads_strict(raw))
+            body = loads_strict(raw)
+            write.body_model.model_validate(body)
         except (ValidationError, RefusedBody, Problem, ValueError, TypeError):
             return self._to_flask(environ, start_response, raw)
-        endpoint = rule.endpoint
-        if not self.may_answer(environ, endpoint):
+        if not self.may_answer(environ, rule.endpoint):
             return self._to_flask(environ, start_response, raw)
         started = time.perf_counter()
         metrics = http_metrics()
         metrics.in_flight.inc()
         try:
             try:
-                document = write.answer(self.resources, view_args, body)
+                answer = write.answer(self.resources, view_args, body, environ)
             except Problem as problem:
-                status = problem.status
-                payload = json.dumps(problem_body(status, problem.code, problem.title,
-                                                  problem.detail, problem.extra),
-                                     sort_keys=True).encode()
-                headers = [("Content-Type", PROBLEM_JSON)]
-                if status == 503:
-                    headers.append(("Retry-After", str(RETRY_AFTER_S)))
-            except Exception:  # noqa: BLE001 (Flask's handlers answer it, from the start)
-                return self._to_flask(environ, start_response, raw)
+                status, headers, payload = _problem(problem.status, problem.code,
+                                                    problem.title, problem.detail,
+                                                    problem.extra)
+            except Exception as error:  # noqa: BLE001 (answered as the app answers it)
+                if write.rerun:
+                    return self._to_flask(environ, start_response, raw)
+                status, headers, payload = self._handled(environ, error)
             else:
-                if write.response_model is not None and self._checks_responses():
-                    try:
-                        write.response_model.model_validate(document)
-                    except ValidationError:
-                        return self._to_flask(environ, start_response, raw)
+                document, extra = answer if isinstance(answer, tuple) else (answer, {})
                 status = write.status
-                payload = self.app.json.dumps(document, separators=(",", ":")).encode() + b"\n"
-                headers = [("Content-Type", "application/json")]
+                if (write.response_model is not None and self._checks_responses()
+                        and not self._fits(write, document)):
+                    if write.rerun:
+                        return self._to_flask(environ, start_response, raw)
+                    if self.app.testing:  # under test the declaration wins, as in Flask
+                        status, headers, payload = _problem(
+                            500, "internal_error", "Internal server error",
+                            "this is a bug in peakshop; it has been logged")
+                        extra = {}
+                if status == write.status:
+                    payload = (self.app.json.dumps(document, separators=(",", ":")).encode()
+                               + b"\n")
+                    headers = [("Content-Type", "application/json")]
+                headers.extend(extra.items())
             headers.append(("Content-Length", str(len(payload))))
             headers.extend(_FIXED_HEADERS)
             headers.append((REQUEST_ID_HEADER,
@@ -142,6 +163,26 @@ class EarlyWrites:
         finally:
             metrics.in_flight.dec()
 
+    def _handled(self, environ: dict, error: Exception) -> tuple[int, list, bytes]:
+        """The answer of the app's own error handler for `error` (503 for a dependency
+        down, a logged 500 for a bug, ...), as Flask would give it."""
+        with self.app.request_context(environ):
+            response = self.app.make_response(self.app.handle_user_exception(error))
+        headers = [(name, value) for name, value in response.headers.items()
+                   if name.lower() != "content-length"]
+        return response.status_code, headers, response.get_data()
+
+    @staticmethod
+    def _fits(write: EarlyWrite, document: dict) -> bool:
+        try:
+            write.response_model.model_validate(document)
+        except ValidationError as error:
+            log.error("early answer breaks its declaration %s: %s",
+                      write.response_model.__name__,
+                      error.errors(include_url=False, include_input=False))
+            return False
+        return True
+
     def _plain(self, environ: dict) -> tuple | None:
         """(rule, view args, write, body bytes) of a plain request for an early write."""
         if (environ.get("REQUEST_METHOD") not in _METHODS
@@ -153,14 +194,15 @@ class EarlyWrites:
         if not path.startswith(self.prefixes) or not (path.isascii() and path.isprintable()):
             return None
         length = environ.get("CONTENT_LENGTH") or ""
-        if not (length.isdigit() and 0 < int(length) <= MAX_EARLY_BODY):
+        if not (length.isdigit() and 0 < int(length) <= self.max_body):
             return None
         matched = self._route(environ)
         if matched is None:
             return None
         rule, view_args = matched
         write = self.writes.get(rule.endpoint)
-        if write is None:
+        if (write is None or int(length) > write.max_body
+                or (write.plain is not None and not write.plain(environ))):
             return None
         raw = environ["wsgi.input"].read(int(length))
         if len(raw) != int(length):  # the client sent less: Flask says so
@@ -185,6 +227,19 @@ class EarlyWrites:
                                        return_rule=True)
         except (HTTPException, RequestRedirect):
             return None
+
+
+def _problem(status: int, code: str, title: str, detail: str,
+             extra: dict | None = None) -> tuple[int, list, bytes]:
+    """As the app's `problem_response` answers (`shop.core.errors`), without Flask."""
+    payload = json.dumps(problem_body(status, code, title, detail, extra),
+                         sort_keys=True).encode()
+    headers = [("Content-Type", PROBLEM_JSON)]
+    if status == 503:
+        headers.append(("Retry-After", str(RETRY_AFTER_S)))
+    if status == 401:
+        headers.append(("WWW-Authenticate", 'Bearer realm="peakshop"'))
+    return status, headers, payload
 
 
 def _reason(status: int) -> str:

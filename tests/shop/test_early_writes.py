@@ -1,12 +1,13 @@
-"""Add to cart answered before Flask (shop.cart.early, shop.core.early_writes): the plain
-request gets the answer Flask would give, and everything else still meets Flask."""
+"""Add to cart and checkout answered before Flask (shop.core.early_writes, shop.cart.early,
+shop.checkout.early): a plain request gets the answer Flask would give, and everything else
+still meets Flask."""
 
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from shop.status import slo_batch, slo_counter
 from shop.status.burnrate import Window
-from tests.support.api import ShopApi
+from tests.support.api import ADDRESS, ShopApi
 from tests.support.servers import RedisServer, free_port
 
 pytestmark = pytest.mark.redis_topologies
@@ -213,3 +214,94 @@ def test_adds_survive_a_redis_restart_and_answer_503_while_it_is_down(make_app):
         assert again.get_json()["items"][0]["quantity"] == 3
     finally:
         own.stop()
+
+
+def checkout(client, cart, key=None, query="", **changes):
+    body = {"email": "ada@example.com", "shipping_address": ADDRESS,
+            "payment": {"gateway": "dummy", "token": "tok_ok"}, **changes}
+    headers = {"Idempotency-Key": key} if key is not None else {}
+    return client.post(f"/api/v1/carts/{cart}/checkout{query}", json=body, headers=headers)
+
+
+def test_a_plain_checkout_is_answered_before_flask_and_replays_alike(client, api, shop,
+                                                                      flask_answers):
+    api.add_product(shop, "TEA", price=450, stock=10)
+    cart = api.new_cart(shop)
+    api.set_item(cart, "TEA", 2)
+    reached = len(flask_answers)
+    placed = checkout(client, cart, key="k-1")
+    assert len(flask_answers) == reached
+    assert placed.status_code == 201, placed.get_json()
+    order = placed.get_json()
+    assert order["status"] == "paid" and order["total"]["amount"] == 900
+    assert "Idempotent-Replayed" not in placed.headers
+    replayed = checkout(client, cart, key="k-1")
+    through_flask = checkout(client, cart, key="k-1", query=TO_FLASK)
+    assert len(flask_answers) == reached + 1
+    assert replayed.headers["Idempotent-Replayed"] == "true"
+    assert replayed.get_json() == order
+    same_answer(replayed, through_flask)
+    # The order is readable with its token, and the cart is gone: one order, however asked.
+    shown = client.get(f"/api/v1/orders/{order['order_id']}",
+                       headers={"Authorization": f"Bearer {order['access_token']}"})
+    assert shown.status_code == 200
+    other_key = checkout(client, cart, key="k-2")
+    assert other_key.status_code in (404, 409)
+    assert other_key.content_type == "application/problem+json"
+
+
+@pytest.mark.parametrize("stock, changes, status, code", [
+    (1, {}, 409, "insufficient_stock"),
+    (10, {"expected_total": {"amount": 1, "currency": "EUR"}}, 409, "price_changed"),
+    (10, {"payment": {"gateway": "stripe", "token": "tok_ok"}}, 422, "unsupported_gateway"),
+    (10, {"shipping_option": "by-sleigh"}, 422, "unknown_shipping_option"),
+])
+def test_checkout_refusals_answered_early_are_flasks_and_reserve_nothing(
+        client, api, shop, flask_answers, stock, changes, status, code):
+    api.add_product(shop, "TEA", price=450, stock=10)
+    cart = api.new_cart(shop)
+    api.set_item(cart, "TEA", 2)
+    client.patch(f"/api/v1/shops/{shop.slug}/products/TEA", headers=shop.auth,
+                 json={"stock": stock})
+    reached = len(flask_answers)
+    early = checkout(client, cart, key="r-1", **changes)
+    assert len(flask_answers) == reached
+    assert early.status_code == status and early.get_json()["code"] == code, early.get_json()
+    same_answer(early, checkout(client, cart, key="r-1", query=TO_FLASK, **changes))
+    product = client.get(f"/api/v1/shops/{shop.slug}/products/TEA").get_json()
+    assert product["available"] == stock
+
+
+@pytest.mark.parametrize("key", ["", " ", "x" * 256, "caf\u00e9"])
+def test_an_unusual_idempotency_key_meets_flask(client, api, shop, flask_answers, key):
+    api.add_product(shop, "TEA", stock=10)
+    cart = api.new_cart(shop)
+    api.set_item(cart, "TEA", 1)
+    reached = len(flask_answers)
+    answer = client.post(f"/api/v1/carts/{cart}/checkout", headers={
+        "Idempotency-Key": key.encode().decode("latin-1")}, json={
+        "email": "ada@example.com", "shipping_address": ADDRESS,
+        "payment": {"gateway": "dummy", "token": "tok_ok"}})
+    assert len(flask_answers) == reached + 1
+    assert answer.status_code in (201, 422), answer.get_json()
+
+
+def test_a_checkout_with_its_redis_down_is_a_503_answered_by_the_apps_handler(
+        client, api, shop, make_app):
+    """A checkout is never run twice: a failure that is not the caller's is answered by the
+    app's own error handler, before Flask, and not handed to Flask again."""
+    api.add_product(shop, "TEA", stock=10)
+    cart = api.new_cart(shop)
+    api.set_item(cart, "TEA", 1)
+    cut_off = make_app(redis_url=f"redis://127.0.0.1:{free_port()}/0")
+    reached = []
+    cut_off.before_request(lambda: reached.append(1))
+    answer = checkout(cut_off.test_client(), cart, key="down-1")
+    assert answer.status_code == 503, answer.get_json()
+    assert answer.content_type == "application/problem+json"
+    assert answer.get_json()["code"] == "dependency_unavailable"
+    assert int(answer.headers["Retry-After"]) > 0
+    assert answer.headers["X-Content-Type-Options"] == "nosniff"
+    assert reached == []
+    # Nothing was reserved: the same cart checks out once Redis answers (the app's own).
+    assert checkout(client, cart, key="down-1").status_code == 201
