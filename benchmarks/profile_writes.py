@@ -151,6 +151,22 @@ def _wsgi_put(shop: BenchShop, cart_id: str, query: str) -> Callable[[], object]
     return put
 
 
+def _wsgi_checkouts(shop: BenchShop, count: int, query: str) -> Callable[[], object]:
+    """Checkouts of `count` fresh carts through the app's WSGI entry, one cart per call."""
+    import json
+
+    from benchmarks.profile_layers import call, environ_for
+
+    body = json.dumps(CHECKOUT_BODY).encode()
+    environs = iter([environ_for("POST", f"/api/v1/carts/{cart_id}/checkout{query}",
+                                 body=body) for cart_id in filled_carts(shop, count)])
+
+    def check_out() -> None:
+        assert call(shop.app, next(environs)()).startswith("201")
+
+    return check_out
+
+
 def _pending_orders(shop: BenchShop, count: int) -> list[str]:
     """Checkouts left pending (the declining token), put back to pending_payment so that
     each can be marked paid once."""
@@ -247,9 +263,14 @@ def steps(shop: BenchShop, rounds: int, calls: int) -> None:
     add_plain = _wsgi_put(shop, cart_id, "")
     add_through_flask = _wsgi_put(shop, cart_id, "?via=flask")  # a query: Flask answers
 
+    checkouts_plain = _wsgi_checkouts(shop, calls * rounds, "")
+    checkouts_through_flask = _wsgi_checkouts(shop, calls * rounds, "?via=flask")
+
     pairs: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
         ("add to cart: the whole request (WSGI), Flask -> answered before Flask",
          add_through_flask, add_plain),
+        ("checkout: the whole request (WSGI), Flask -> answered before Flask",
+         checkouts_through_flask, checkouts_plain),
         ("add to cart: the cart's read, pooled client -> the thread's own connection",
          read_through_pool, read_on_own_connection),
         ("add to cart: the line's script, pooled client -> the thread's own connection",
