@@ -99,7 +99,10 @@ class EarlyWrites:
         self.resources = app.extensions["peakshop"]
         self.prefixes = tuple({rule.rule.split("<", 1)[0] for rule in app.url_map.iter_rules()
                                if rule.endpoint in self.writes})
-        self.max_body = max((write.max_body for write in self.writes.values()), default=0)
+        # Never past the app's own limit (MAX_CONTENT_LENGTH): Flask answers those with 413.
+        limit = app.config.get("MAX_CONTENT_LENGTH") or MAX_EARLY_BODY * 64
+        self.max_body = min(limit, max((write.max_body for write in self.writes.values()),
+                                       default=0))
         # Without host or subdomain matching Flask's URL map answers from the method and the
         # path alone: one adapter, bound once, matches every request (a cart's paths are
         # new with every cart, so remembering answers per path would not help).
@@ -201,7 +204,7 @@ class EarlyWrites:
             return None
         rule, view_args = matched
         write = self.writes.get(rule.endpoint)
-        if (write is None or int(length) > write.max_body
+        if (write is None or int(length) > min(write.max_body, self.max_body)
                 or (write.plain is not None and not write.plain(environ))):
             return None
         raw = environ["wsgi.input"].read(int(length))

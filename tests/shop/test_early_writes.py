@@ -315,3 +315,11 @@ def test_a_checkout_with_its_redis_down_is_a_503_answered_by_the_apps_handler(
     assert reached == []
     # Nothing was reserved: the same cart checks out once Redis answers (the app's own).
     assert checkout(client, cart, key="down-1").status_code == 201
+
+
+def test_a_body_past_the_apps_own_limit_is_flasks_413(make_app):
+    """A deployment's PEAKSHOP_MAX_BODY_BYTES below the early limit still holds."""
+    small = make_app(max_body_bytes=10)
+    answer = put(small.test_client(), "0" * 32, "TEA", {"quantity": 1})
+    assert answer.status_code == 413
+    assert answer.content_type == "application/problem+json"
