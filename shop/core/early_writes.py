@@ -7,18 +7,19 @@ declared write itself and hands everything else to Flask untouched:
 
 - plain: the method and path of a registered endpoint by Flask's own URL map; no query, no
   cookie, no chunked body; a printable ASCII path; `Content-Type: application/json` (UTF-8);
-  a body of at most `MAX_EARLY_BODY` bytes that `loads_strict` reads (the hostile-input
-  guard's own parser) and the view's own request model accepts; and `may_answer` agrees
-  (the waiting room's shedder, wired by the app);
-- answered: the write's `answer(resources, view_args, body)`, a plain function of the domain
-  (the view calls the same one), as JSON, with what the hooks add to such an answer: a
-  request id, the security headers (HSTS over TLS), the request metrics, and `answered`
-  (the SLO count and the load signal, wired by the app). `PrivateWhenPersonal` and the
-  middleware outside this one still see every answer.
+  a body within the write's `max_body` (and the app's MAX_CONTENT_LENGTH) that
+  `loads_strict` reads (the hostile-input guard's own parser) and the view's own request
+  model accepts; the write's own `plain` check (its headers); and `may_answer` agrees (the
+  waiting room's shedder, wired by the app);
+- answered: the write's `answer(resources, view_args, body, environ)`, a plain function of
+  the domain (the view calls the same one), as JSON, with what the hooks add to such an
+  answer: a request id, the security headers (HSTS over TLS), the request metrics, and
+  `answered` (the SLO count and the load signal, wired by the app). `PrivateWhenPersonal`
+  and the middleware outside this one still see every answer.
 - A `Problem` the answer raises is answered as the app's error handler answers it. Any
-  other exception, and an answer that breaks its declared model while responses are
-  checked, hands the request to Flask from the start, whose handlers answer (503, a logged
-  500): a write answered here must therefore be safe to run twice (setting a quantity is).
+  other exception goes, for a write that is safe to run twice (`rerun`, setting a
+  quantity), to Flask from the start, whose handlers answer it (503, a logged 500); for one
+  that is not (checkout), to the app's own error handlers here, once.
 
 Malformed, hostile or unusual requests thus meet exactly the code they met before, which
 answers them with the problems the contract promises; only a request that would pass every
