@@ -138,6 +138,35 @@ def _write_line_before(client, cart_id: str, sku: str, quantity: int, ttl_s: int
         return cart_service._cart_from(cart_id, pipe.execute()[-1])
 
 
+def _wsgi_put(shop: BenchShop, cart_id: str, query: str) -> Callable[[], object]:
+    """One add to cart through the app's WSGI entry, as gunicorn calls it (no test client)."""
+    from benchmarks.profile_layers import call, environ_for
+
+    make_environ = environ_for("PUT", f"/api/v1/carts/{cart_id}/items/BENCH{query}",
+                               body=b'{"quantity": 2}')
+
+    def put() -> None:
+        assert call(shop.app, make_environ()).startswith("200")
+
+    return put
+
+
+def _wsgi_checkouts(shop: BenchShop, count: int, query: str) -> Callable[[], object]:
+    """Checkouts of `count` fresh carts through the app's WSGI entry, one cart per call."""
+    import json
+
+    from benchmarks.profile_layers import call, environ_for
+
+    body = json.dumps(CHECKOUT_BODY).encode()
+    environs = iter([environ_for("POST", f"/api/v1/carts/{cart_id}/checkout{query}",
+                                 body=body) for cart_id in filled_carts(shop, count)])
+
+    def check_out() -> None:
+        assert call(shop.app, next(environs)()).startswith("201")
+
+    return check_out
+
+
 def _pending_orders(shop: BenchShop, count: int) -> list[str]:
     """Checkouts left pending (the declining token), put back to pending_payment so that
     each can be marked paid once."""
@@ -217,7 +246,35 @@ def steps(shop: BenchShop, rounds: int, calls: int) -> None:
         with database.engine.begin() as connection:
             checkout_service._insert_order(connection, columns, lines)
 
+    def read_through_pool():
+        cart_service._cart_from(cart_id, client.hgetall(cart_service.KEY_PREFIX + cart_id))
+
+    def read_on_own_connection():
+        cart_service.load_cart(client, cart_id)
+
+    def script_through_pool():
+        cart_service._WRITE_LINE_SCRIPT(
+            keys=[cart_service.KEY_PREFIX + cart_id],
+            args=[cart_service.ITEM_PREFIX + "BENCH", 2, ttl], client=client)
+
+    def script_on_own_connection():
+        cart_service._write_line(client, cart_id, "BENCH", 2, ttl)
+
+    add_plain = _wsgi_put(shop, cart_id, "")
+    add_through_flask = _wsgi_put(shop, cart_id, "?via=flask")  # a query: Flask answers
+
+    checkouts_plain = _wsgi_checkouts(shop, calls * rounds, "")
+    checkouts_through_flask = _wsgi_checkouts(shop, calls * rounds, "?via=flask")
+
     pairs: list[tuple[str, Callable[[], object], Callable[[], object]]] = [
+        ("add to cart: the whole request (WSGI), Flask -> answered before Flask",
+         add_through_flask, add_plain),
+        ("checkout: the whole request (WSGI), Flask -> answered before Flask",
+         checkouts_through_flask, checkouts_plain),
+        ("add to cart: the cart's read, pooled client -> the thread's own connection",
+         read_through_pool, read_on_own_connection),
+        ("add to cart: the line's script, pooled client -> the thread's own connection",
+         script_through_pool, script_on_own_connection),
         ("checkout: the order and its line, two INSERTs -> one (PostgreSQL)",
          order_in_two_inserts, order_in_one_statement),
         ("add to cart: the line's write, MULTI (5 commands) -> one Lua script",

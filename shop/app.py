@@ -44,6 +44,7 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     init_status_metrics(app)
     _register_merchant_area(app)
     _answer_revalidations_early(app)
+    _answer_shopper_writes_early(app)
     _register_images(app)
     init_waiting_room(app)
     openapi.init_app(app)
@@ -121,3 +122,10 @@ def _remember_sync_answers(app: Flask) -> None:
     from shop.core import dispatch
 
     dispatch.init_app(app)
+
+
+def _answer_shopper_writes_early(app: Flask) -> None:
+    from shop.storefront import early_writes as early
+
+    # Before the waiting room wraps the app: its FastLine then runs first.
+    early.init_app(app)

@@ -75,8 +75,14 @@ def show_cart(cart_id: str):
 def set_item(cart_id: str, sku: str):
     """Set how many of a product the cart holds (0 removes it)."""
     data = json_body()
-    quantity = service.parse_quantity(data.get("quantity"))
-    current = resources.current()
+    return set_item_answer(resources.current(), cart_id, sku, data.get("quantity"))
+
+
+def set_item_answer(current: resources.Resources, cart_id: str, sku: str,
+                    quantity: object) -> dict:
+    """The cart as JSON after setting `quantity` of `sku`: what `set_item` answers, and
+    what `shop.cart.early` answers for the plain requests it takes before Flask."""
+    quantity = service.parse_quantity(quantity)
     cart, lines, gross = service.set_quantity(current.redis, current.database, cart_id, sku,
                                               quantity, current.settings.cart_ttl_s,
                                               max_quantity=current.settings.max_line_quantity)

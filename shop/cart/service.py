@@ -6,7 +6,9 @@ cart never shows a stale price.
 
 from __future__ import annotations
 
+import re
 import uuid
+import weakref
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -21,6 +23,7 @@ from shop.catalog import variants
 from shop.catalog.models import Product
 from shop.core.db import Database
 from shop.core.errors import Conflict, InvalidInput, NotFound
+from shop.core.redis_direct import ThreadCommands
 from shop.merchants.models import Merchant
 from shop.orders.service import expire_reservations
 
@@ -150,9 +153,35 @@ def create_cart(client: redis.Redis, merchant_id: int, ttl_s: int) -> str:
     return cart_id
 
 
+# Each client's commands on a connection of each thread's own (add to cart's two round
+# trips: the read and the line's script), kept as long as the client.
+_DIRECT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _direct(client: redis.Redis) -> ThreadCommands:
+    commands = _DIRECT.get(client)
+    if commands is None:
+        commands = _DIRECT[client] = ThreadCommands(client)
+    return commands
+
+
 def load_cart(client: redis.Redis, cart_id: str) -> Cart:
-    fields = client.hgetall(_key(cart_id)) if _looks_like_id(cart_id) else {}
-    return _cart_from(cart_id, fields)
+    if not _looks_like_id(cart_id):
+        return _cart_from(cart_id, {})
+    commands = _direct(client)
+    if not commands.direct:
+        return _cart_from(cart_id, client.hgetall(_key(cart_id)))
+    return _cart_from(cart_id, _pairs(commands("HGETALL", _key(cart_id))))
+
+
+def _pairs(reply: list | dict | None) -> dict:
+    """A hash as Redis answers it: a map over RESP3, a flat list of fields and values over
+    RESP2 and from a script, nil when it is gone."""
+    if not reply:
+        return {}
+    if isinstance(reply, dict):
+        return reply
+    return dict(zip(reply[::2], reply[1::2], strict=True))
 
 
 def _cart_from(cart_id: str, fields: dict[bytes, bytes]) -> Cart:
@@ -168,8 +197,11 @@ def unknown_cart(cart_id: str) -> NotFound:
                     "changes; create a new one", code="unknown_cart")
 
 
+_CART_ID = re.compile(r"[0-9a-f]{32}")
+
+
 def _looks_like_id(cart_id: str) -> bool:
-    return len(cart_id) == 32 and all(c in "0123456789abcdef" for c in cart_id)
+    return _CART_ID.fullmatch(cart_id) is not None
 
 
 def parse_quantity(value: object) -> int:
@@ -254,10 +286,17 @@ _WRITE_LINE_SCRIPT = Script(None, _WRITE_LINE)
 def _write_line(client: redis.Redis, cart_id: str, sku: str, quantity: int,
                 ttl_s: int) -> Cart:
     """Store one line (0 deletes it), refresh the TTL and read the cart back, atomically."""
-    flat = _WRITE_LINE_SCRIPT(keys=[_key(cart_id)], args=[ITEM_PREFIX + sku, quantity, ttl_s],
-                              client=client)
-    fields = dict(zip(flat[::2], flat[1::2], strict=True)) if flat else {}
-    return _cart_from(cart_id, fields)
+    key, args = _key(cart_id), (ITEM_PREFIX + sku, quantity, ttl_s)
+    commands = _direct(client)
+    if not commands.direct:
+        return _cart_from(cart_id, _pairs(_WRITE_LINE_SCRIPT(keys=[key], args=args,
+                                                             client=client)))
+    try:
+        flat = commands("EVALSHA", _WRITE_LINE_SCRIPT.sha, 1, key, *args)
+    except redis.exceptions.NoScriptError:  # a server that does not know it yet
+        client.script_load(_WRITE_LINE)
+        flat = commands("EVALSHA", _WRITE_LINE_SCRIPT.sha, 1, key, *args)
+    return _cart_from(cart_id, _pairs(flat))
 
 
 def _priced(database: Database, cart: Cart, known: dict[str, Product | CartProduct],

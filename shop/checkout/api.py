@@ -21,9 +21,17 @@ blueprint = Blueprint("checkout_api", __name__, url_prefix="/api/v1")
               tags=["checkout"])
 def checkout(cart_id: str):
     """Reserve the cart's stock, take payment and place the order."""
-    current = resources.current()
-    key = service.parse_idempotency_key(request.headers.get("Idempotency-Key"))
-    checkout_request = service.parse_request(json_body(), current.gateway)
+    body, headers = checkout_answer(resources.current(), cart_id,
+                                    request.headers.get("Idempotency-Key"), json_body())
+    return body, 201, headers
+
+
+def checkout_answer(current: resources.Resources, cart_id: str, idempotency_key: str | None,
+                    data: dict) -> tuple[dict, dict[str, str]]:
+    """The placed order as JSON and the answer's extra headers: what `checkout` answers,
+    and what `shop.checkout.early` answers for the plain requests it takes before Flask."""
+    key = service.parse_idempotency_key(idempotency_key)
+    checkout_request = service.parse_request(data, current.gateway)
     result = service.checkout(current.database, current.redis, current.gateway,
                               cart_id=cart_id, request=checkout_request, idempotency_key=key,
                               limits=Limits.from_settings(current.settings))
@@ -36,5 +44,4 @@ def checkout(cart_id: str):
         body["failure_reason"] = order.failure_reason
     if result.client_secret:
         body["payment"] = {"client_secret": result.client_secret}
-    headers = {"Idempotent-Replayed": "true"} if result.replayed else {}
-    return body, 201, headers
+    return body, ({"Idempotent-Replayed": "true"} if result.replayed else {})

@@ -1,7 +1,9 @@
 """Shedding in order of value on the storefront as production runs it (gunicorn).
 
-The server's own signals decide: with a latency SLO of 0.1 ms, the service time a sync
-worker measures for its requests puts it at the SEVERE level, so the test sees the order of
+The server's own signals decide: with a latency SLO of 10 microseconds, the service time a
+sync worker measures for its requests puts it at the SEVERE level (four times the SLO; an add
+to cart, answered before Flask, takes well under a millisecond, so a 0.1 ms SLO no longer
+guaranteed it), so the test sees the order of
 value without having to starve this shared machine: crawlers and anonymous browsing are
 refused with a 503 and Retry-After, while carts and checkouts are served.
 """
@@ -27,7 +29,7 @@ def overloaded_server(tmp_path):
     upgrade(database_url)
     server = LiveServer.start(database_url=database_url, redis_url=redis_server.url,
                               instance_path=str(tmp_path / "instance"), workers=1,
-                              extra_env={"PEAKSHOP_LATENCY_SLO_S": "0.0001"})
+                              extra_env={"PEAKSHOP_LATENCY_SLO_S": "0.00001"})
     yield server
     server.stop()
     redis_server.stop()

@@ -1,0 +1,67 @@
+"""Single Redis commands on a connection of each thread's own, for the hottest requests.
+
+An add to cart makes two Redis round trips; through redis-py's client each paid the pool's
+check-out (a lock and a poll of the socket for stale data), its check-in, the retry wrapper
+and the reply's callback: about as much CPU again as packing the command and reading the
+reply. `ThreadCommands` keeps one connection per thread, made by the client's own pool (same
+address, TLS, timeouts, health checks) and sends each command on it: the statement reader's
+idea (shop/core/statement_reader.py), for Redis.
+
+Replies are Redis's own (a hash is a flat list of fields and values). A command that fails on
+a broken connection is sent once more on a fresh one, so only idempotent commands belong
+here; a second failure is raised as redis-py raises it (the app answers 503). After a fork
+the child opens its own connection and never touches the one it inherited. A Redis Cluster
+client has no single pool: its commands go through the client as usual (`direct` is False).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import redis
+
+
+class ThreadCommands:
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+        pool = getattr(client, "connection_pool", None)
+        # A client with response callbacks of its own or decoded replies would answer other
+        # shapes than the raw replies this gives: those go through the client too.
+        self.direct = (pool is not None and isinstance(client, redis.Redis)
+                       and not pool.connection_kwargs.get("decode_responses"))
+        self._pool = pool
+        self._local = threading.local()
+
+    def __call__(self, *args):
+        """The raw reply of one command (idempotent: it may be sent twice)."""
+        try:
+            return self._send(self._connection(), args)
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            # A connection that broke while idle (a Redis restart, a failover): once more on
+            # a fresh one, as the pool's retry would.
+            self._forget()
+            return self._send(self._connection(), args)
+
+    @staticmethod
+    def _send(connection, args):
+        connection.send_command(*args)
+        return connection.read_response()
+
+    def _connection(self):
+        local = self._local
+        connection = getattr(local, "connection", None)
+        if connection is None or local.pid != os.getpid():
+            connection = local.connection = self._pool.make_connection()
+            local.pid = os.getpid()
+        return connection
+
+    def _forget(self) -> None:
+        connection = getattr(self._local, "connection", None)
+        if connection is not None and self._local.pid == os.getpid():
+            connection.disconnect()
+        self._local.connection = None
+
+    def close(self) -> None:
+        """Close this thread's connection (others close with their threads' sockets)."""
+        self._forget()
