@@ -22,10 +22,9 @@ import collections
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from shop.catalog.models import Product
+from shop.core.timeutil import utcnow
 from shop.fulfilment.booking import (
     Booking,
     CarrierOption,
@@ -40,21 +39,14 @@ from shop.fulfilment.booking import (
 )
 from shop.fulfilment.shipping import carrier_id_of
 from shop.notifications.service import ConfirmationFacts, queue_confirmations
+from shop.orders import confirm_statements as statements
 from shop.orders.links import OrderLinks
-from shop.orders.models import Order, OrderLine
 
 
 @dataclass(frozen=True)
 class ConfirmResult:
     confirmed: list[str]  # confirmed by this call
     skipped: list[str]  # already confirmed, not paid, or unknown: nothing to do
-
-
-# Core tables, not ORM entities: a batch is a handful of set-based statements, and the
-# ORM's per-statement bookkeeping would cost more than the statements themselves.
-ORDERS = Order.__table__
-ORDER_LINES = OrderLine.__table__
-PRODUCTS = Product.__table__
 
 
 def confirm_paid_orders(session: Session, order_ids: list[str], now: datetime,
@@ -65,14 +57,9 @@ def confirm_paid_orders(session: Session, order_ids: list[str], now: datetime,
     wanted = list(dict.fromkeys(order_id for order_id in order_ids if order_id))
     if not wanted:
         return ConfirmResult([], [])
-    # Lock the paid ones first (PostgreSQL; SQLite's writer lock already excludes everyone),
-    # so that the slots booked below are exactly for the orders the UPDATE then confirms.
-    paid = {row.id: row for row in session.execute(
-        select(ORDERS.c.id, ORDERS.c.merchant_id, ORDERS.c.email, ORDERS.c.total_amount,
-               ORDERS.c.currency, ORDERS.c.shipping_option, ORDERS.c.shipping_amount,
-               ORDERS.c.tax_amount, ORDERS.c.prices_include_vat)
-        .where(ORDERS.c.id.in_(wanted), ORDERS.c.status == "paid")
-        .order_by(ORDERS.c.id).with_for_update())}
+    # Lock the paid ones first, so that the slots booked below are exactly for the orders
+    # the UPDATE then confirms.
+    paid = {row.id: row for row in statements.lock_paid_orders(session, wanted)}
     # Queue order: who paid first is booked first.
     candidates = [order_id for order_id in wanted if order_id in paid]
     confirmed: list[str] = []
@@ -107,12 +94,8 @@ def _transition(session: Session, slots: dict[str, Slot], now: datetime) -> list
         orders_by_slot[slot].append(order_id)
     confirmed: set[str] = set()
     for slot, order_ids in orders_by_slot.items():
-        confirmed.update(session.scalars(
-            update(ORDERS).where(ORDERS.c.id.in_(order_ids), ORDERS.c.status == "paid")
-            .values(status="confirmed", confirmed_at=now, updated_at=now,
-                    carrier_id=slot.carrier_id,
-                    promised_delivery_date=slot.promised_delivery_date)
-            .returning(ORDERS.c.id)))
+        confirmed.update(statements.confirm_paid(session, order_ids, now, slot.carrier_id,
+                                                 slot.promised_delivery_date))
     if len(confirmed) != len(slots):
         # Cannot happen while the rows are locked; if it did, the booked slots would be
         # wrong, so nothing of this batch may stand.
@@ -176,33 +159,17 @@ class CommittedLine:
 def _commit_held_lines(session: Session, order_ids: list[str]) -> list[CommittedLine]:
     """Mark the orders' held lines committed; the batch form of the first half of
     `orders.service.commit_reservations`."""
-    rows = session.execute(
-        update(ORDER_LINES)
-        .where(ORDER_LINES.c.order_id.in_(order_ids), ORDER_LINES.c.reservation == "held")
-        .values(reservation="committed")
-        .returning(ORDER_LINES.c.id, ORDER_LINES.c.order_id, ORDER_LINES.c.product_id,
-                   ORDER_LINES.c.name, ORDER_LINES.c.quantity,
-                   ORDER_LINES.c.unit_price_amount)).all()
+    rows = statements.commit_held_lines(session, order_ids)
     return sorted((CommittedLine(*row) for row in rows), key=lambda line: line.line_id)
 
 
 def _take_sold_units_from_stock(session: Session, lines: list[CommittedLine]) -> None:
-    """Sold units leave stock and reservations: the second half of `commit_reservations`.
-
-    Each product is updated once, in product-id order like checkout's holds, so concurrent
-    batches and checkouts lock stock rows in the same order and never deadlock.
-    """
+    """Sold units leave stock and reservations: the second half of `commit_reservations`."""
     sold: dict[int, int] = collections.Counter()
     for line in lines:
         sold[line.product_id] += line.quantity
     if sold:
-        # One executemany, which the driver sends in a single round trip, in list order.
-        session.execute(
-            update(PRODUCTS).where(PRODUCTS.c.id == bindparam("b_product"))
-            .values(reserved=PRODUCTS.c.reserved - bindparam("b_sold"),
-                    stock=PRODUCTS.c.stock - bindparam("b_sold")),
-            [{"b_product": product_id, "b_sold": sold[product_id]}
-             for product_id in sorted(sold)])
+        statements.take_from_stock(session, sold, utcnow())
 
 
 def _facts(orders: dict, lines: list[CommittedLine], confirmed: list[str],
