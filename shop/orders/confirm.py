@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
@@ -89,11 +89,8 @@ def confirm_paid_orders(session: Session, order_ids: list[str], now: datetime,
 
 def _transition(session: Session, slots: dict[str, Slot], now: datetime) -> list[str]:
     """paid -> confirmed with carrier and promised date: one UPDATE per carrier day."""
-    orders_by_slot: dict[Slot, list[str]] = collections.defaultdict(list)
-    for order_id, slot in slots.items():
-        orders_by_slot[slot].append(order_id)
     confirmed: set[str] = set()
-    for slot, order_ids in orders_by_slot.items():
+    for slot, order_ids in _orders_by_slot(slots):
         confirmed.update(statements.confirm_paid(session, order_ids, now, slot.carrier_id,
                                                  slot.promised_delivery_date))
     if len(confirmed) != len(slots):
@@ -101,6 +98,21 @@ def _transition(session: Session, slots: dict[str, Slot], now: datetime) -> list
         # wrong, so nothing of this batch may stand.
         raise RuntimeError(f"{len(slots) - len(confirmed)} locked orders changed status")
     return [order_id for order_id in slots if order_id in confirmed]
+
+
+def _orders_by_slot(slots: dict[str, Slot]) -> list[tuple[Slot, list[str]]]:
+    """The orders of each slot. A plan hands the orders of one carrier day the same Slot
+    object, so they are grouped by identity: hashing a Slot (its carrier's calendar
+    included) for every order of a batch cost more than the grouping. Equal slots that are
+    distinct objects form groups of their own, which changes nothing but the count."""
+    groups: dict[int, tuple[Slot, list[str]]] = {}
+    for order_id, slot in slots.items():
+        group = groups.get(id(slot))
+        if group is None:
+            groups[id(slot)] = (slot, [order_id])
+        else:
+            group[1].append(order_id)
+    return list(groups.values())
 
 
 def _book_carriers(session: Session, confirmed: list[str],
@@ -180,17 +192,22 @@ def _facts(orders: dict, lines: list[CommittedLine], confirmed: list[str],
         items[line.order_id].append((line.name, line.quantity, line.unit_price_amount))
     # A batch fills a few carrier days: their delivery dates (a walk over the carrier's
     # calendar each) are worked out once per slot, not once per order.
-    promised = {slot: slot.promised_delivery_date for slot in set(slots.values())}
-    before_christmas = {slot: bool(arrives_before_christmas(day, now.date()))
-                        for slot, day in promised.items()}
-    return [ConfirmationFacts(
-        order_id=order_id, email=orders[order_id].email, items=items[order_id],
-        total_amount=orders[order_id].total_amount, currency=orders[order_id].currency,
-        carrier_name=slots[order_id].carrier_name,
-        promised_delivery_date=promised[slots[order_id]],
-        arrives_before_christmas=before_christmas[slots[order_id]],
-        shipping_amount=orders[order_id].shipping_amount or 0,
-        tax_amount=orders[order_id].tax_amount or 0,
-        prices_include_vat=orders[order_id].prices_include_vat is not False,
-        order_url=links.order_page(order_id) if links else None)
-        for order_id in confirmed]
+    delivery: dict[str, tuple[str, date, bool]] = {}
+    for slot, order_ids in _orders_by_slot(slots):
+        day = slot.promised_delivery_date
+        told = (slot.carrier_name, day, bool(arrives_before_christmas(day, now.date())))
+        for order_id in order_ids:
+            delivery[order_id] = told
+    facts = []
+    for order_id in confirmed:
+        order = orders[order_id]
+        carrier_name, day, before_christmas = delivery[order_id]
+        facts.append(ConfirmationFacts(
+            order_id=order_id, email=order.email, items=items[order_id],
+            total_amount=order.total_amount, currency=order.currency,
+            carrier_name=carrier_name, promised_delivery_date=day,
+            arrives_before_christmas=before_christmas,
+            shipping_amount=order.shipping_amount or 0, tax_amount=order.tax_amount or 0,
+            prices_include_vat=order.prices_include_vat is not False,
+            order_url=links.order_page(order_id) if links else None))
+    return facts
