@@ -73,12 +73,12 @@ def confirm_paid(session: Session, order_ids: list[str], now: datetime,
     if _on_postgresql(session):
         return list(session.connection().exec_driver_sql(_CONFIRM, {
             "ids": order_ids, "now": now, "carrier_id": carrier_id,
-            "promised": promised_delivery_date}).scalars())
+            "promised": promised_delivery_date}).scalars().all())
     return list(session.scalars(
         update(ORDERS).where(ORDERS.c.id.in_(order_ids), ORDERS.c.status == "paid")
         .values(status="confirmed", confirmed_at=now, updated_at=now, carrier_id=carrier_id,
                 promised_delivery_date=promised_delivery_date)
-        .returning(ORDERS.c.id)))
+        .returning(ORDERS.c.id)).all())
 
 
 _CONFIRM = """
