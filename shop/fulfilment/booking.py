@@ -127,10 +127,13 @@ def plan_bookings(carriers: list[CarrierOption], booked: dict[tuple[int, date], 
 
 def usable_carriers(session: Session, merchant_id: int) -> list[CarrierOption]:
     """The merchant's carriers that are up and have capacity, preferred first."""
-    rows = session.scalars(select(Carrier)
-                           .where(Carrier.merchant_id == merchant_id,
-                                  Carrier.is_down.is_(False), Carrier.daily_capacity > 0)
-                           .order_by(Carrier.priority, Carrier.id))
+    # Core rows (the columns by the same names) rather than ORM entities: every batch of
+    # the order worker asks, and the planner only reads them.
+    carriers = Carrier.__table__
+    rows = session.execute(select(carriers)
+                           .where(carriers.c.merchant_id == merchant_id,
+                                  carriers.c.is_down.is_(False), carriers.c.daily_capacity > 0)
+                           .order_by(carriers.c.priority, carriers.c.id))
     return [carrier_option(row) for row in rows]
 
 

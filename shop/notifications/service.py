@@ -96,16 +96,32 @@ def queue_confirmations(session: Session, facts: list[ConfirmationFacts],
     if not facts:
         return
     now = now or utcnow()
-    rows = []
-    for fact in facts:
-        subject, body = render_confirmation(fact)
-        rows.append({"order_id": fact.order_id, "kind": ORDER_CONFIRMATION,
-                     "recipient": fact.email, "subject": subject, "body": body,
-                     "status": PENDING, "attempts": 0, "next_attempt_at": now,
-                     "created_at": now})
-    # One executemany (pipelined by the driver); the unique (order_id, kind) refuses a
-    # second confirmation of the same order.
-    session.execute(insert(OutgoingMail.__table__), rows)
+    rendered = [render_confirmation(fact) for fact in facts]
+    # The unique (order_id, kind) refuses a second confirmation of the same order.
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement whatever the batch: four binary array parameters, one row per
+        # element. An executemany would send, bind and run an INSERT per mail.
+        session.connection().exec_driver_sql(_INSERT_CONFIRMATIONS, {
+            "order_ids": [fact.order_id for fact in facts],
+            "recipients": [fact.email for fact in facts],
+            "subjects": [subject for subject, _ in rendered],
+            "bodies": [body for _, body in rendered],
+            "kind": ORDER_CONFIRMATION, "status": PENDING, "now": now})
+        return
+    session.execute(insert(OutgoingMail.__table__), [
+        {"order_id": fact.order_id, "kind": ORDER_CONFIRMATION, "recipient": fact.email,
+         "subject": subject, "body": body, "status": PENDING, "attempts": 0,
+         "next_attempt_at": now, "created_at": now}
+        for fact, (subject, body) in zip(facts, rendered, strict=True)])
+
+
+_INSERT_CONFIRMATIONS = """
+    INSERT INTO outgoing_mail (order_id, kind, recipient, subject, body, status, attempts,
+                               next_attempt_at, created_at)
+    SELECT mail.order_id, %(kind)s, mail.recipient, mail.subject, mail.body, %(status)s, 0,
+           %(now)s, %(now)s
+    FROM unnest(%(order_ids)b, %(recipients)b, %(subjects)b, %(bodies)b)
+         AS mail(order_id, recipient, subject, body)"""
 
 
 def claim_due(session: Session, now: datetime, limit: int,

@@ -20,12 +20,11 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
-from sqlalchemy import bindparam, select, update
 from sqlalchemy.orm import Session
 
-from shop.catalog.models import Product
+from shop.core.timeutil import utcnow
 from shop.fulfilment.booking import (
     Booking,
     CarrierOption,
@@ -40,21 +39,14 @@ from shop.fulfilment.booking import (
 )
 from shop.fulfilment.shipping import carrier_id_of
 from shop.notifications.service import ConfirmationFacts, queue_confirmations
+from shop.orders import confirm_statements as statements
 from shop.orders.links import OrderLinks
-from shop.orders.models import Order, OrderLine
 
 
 @dataclass(frozen=True)
 class ConfirmResult:
     confirmed: list[str]  # confirmed by this call
     skipped: list[str]  # already confirmed, not paid, or unknown: nothing to do
-
-
-# Core tables, not ORM entities: a batch is a handful of set-based statements, and the
-# ORM's per-statement bookkeeping would cost more than the statements themselves.
-ORDERS = Order.__table__
-ORDER_LINES = OrderLine.__table__
-PRODUCTS = Product.__table__
 
 
 def confirm_paid_orders(session: Session, order_ids: list[str], now: datetime,
@@ -65,14 +57,9 @@ def confirm_paid_orders(session: Session, order_ids: list[str], now: datetime,
     wanted = list(dict.fromkeys(order_id for order_id in order_ids if order_id))
     if not wanted:
         return ConfirmResult([], [])
-    # Lock the paid ones first (PostgreSQL; SQLite's writer lock already excludes everyone),
-    # so that the slots booked below are exactly for the orders the UPDATE then confirms.
-    paid = {row.id: row for row in session.execute(
-        select(ORDERS.c.id, ORDERS.c.merchant_id, ORDERS.c.email, ORDERS.c.total_amount,
-               ORDERS.c.currency, ORDERS.c.shipping_option, ORDERS.c.shipping_amount,
-               ORDERS.c.tax_amount, ORDERS.c.prices_include_vat)
-        .where(ORDERS.c.id.in_(wanted), ORDERS.c.status == "paid")
-        .order_by(ORDERS.c.id).with_for_update())}
+    # Lock the paid ones first, so that the slots booked below are exactly for the orders
+    # the UPDATE then confirms.
+    paid = {row.id: row for row in statements.lock_paid_orders(session, wanted)}
     # Queue order: who paid first is booked first.
     candidates = [order_id for order_id in wanted if order_id in paid]
     confirmed: list[str] = []
@@ -102,22 +89,30 @@ def confirm_paid_orders(session: Session, order_ids: list[str], now: datetime,
 
 def _transition(session: Session, slots: dict[str, Slot], now: datetime) -> list[str]:
     """paid -> confirmed with carrier and promised date: one UPDATE per carrier day."""
-    orders_by_slot: dict[Slot, list[str]] = collections.defaultdict(list)
-    for order_id, slot in slots.items():
-        orders_by_slot[slot].append(order_id)
     confirmed: set[str] = set()
-    for slot, order_ids in orders_by_slot.items():
-        confirmed.update(session.scalars(
-            update(ORDERS).where(ORDERS.c.id.in_(order_ids), ORDERS.c.status == "paid")
-            .values(status="confirmed", confirmed_at=now, updated_at=now,
-                    carrier_id=slot.carrier_id,
-                    promised_delivery_date=slot.promised_delivery_date)
-            .returning(ORDERS.c.id)))
+    for slot, order_ids in _orders_by_slot(slots):
+        confirmed.update(statements.confirm_paid(session, order_ids, now, slot.carrier_id,
+                                                 slot.promised_delivery_date))
     if len(confirmed) != len(slots):
         # Cannot happen while the rows are locked; if it did, the booked slots would be
         # wrong, so nothing of this batch may stand.
         raise RuntimeError(f"{len(slots) - len(confirmed)} locked orders changed status")
     return [order_id for order_id in slots if order_id in confirmed]
+
+
+def _orders_by_slot(slots: dict[str, Slot]) -> list[tuple[Slot, list[str]]]:
+    """The orders of each slot. A plan hands the orders of one carrier day the same Slot
+    object, so they are grouped by identity: hashing a Slot (its carrier's calendar
+    included) for every order of a batch cost more than the grouping. Equal slots that are
+    distinct objects form groups of their own, which changes nothing but the count."""
+    groups: dict[int, tuple[Slot, list[str]]] = {}
+    for order_id, slot in slots.items():
+        group = groups.get(id(slot))
+        if group is None:
+            groups[id(slot)] = (slot, [order_id])
+        else:
+            group[1].append(order_id)
+    return list(groups.values())
 
 
 def _book_carriers(session: Session, confirmed: list[str],
@@ -176,33 +171,17 @@ class CommittedLine:
 def _commit_held_lines(session: Session, order_ids: list[str]) -> list[CommittedLine]:
     """Mark the orders' held lines committed; the batch form of the first half of
     `orders.service.commit_reservations`."""
-    rows = session.execute(
-        update(ORDER_LINES)
-        .where(ORDER_LINES.c.order_id.in_(order_ids), ORDER_LINES.c.reservation == "held")
-        .values(reservation="committed")
-        .returning(ORDER_LINES.c.id, ORDER_LINES.c.order_id, ORDER_LINES.c.product_id,
-                   ORDER_LINES.c.name, ORDER_LINES.c.quantity,
-                   ORDER_LINES.c.unit_price_amount)).all()
+    rows = statements.commit_held_lines(session, order_ids)
     return sorted((CommittedLine(*row) for row in rows), key=lambda line: line.line_id)
 
 
 def _take_sold_units_from_stock(session: Session, lines: list[CommittedLine]) -> None:
-    """Sold units leave stock and reservations: the second half of `commit_reservations`.
-
-    Each product is updated once, in product-id order like checkout's holds, so concurrent
-    batches and checkouts lock stock rows in the same order and never deadlock.
-    """
+    """Sold units leave stock and reservations: the second half of `commit_reservations`."""
     sold: dict[int, int] = collections.Counter()
     for line in lines:
         sold[line.product_id] += line.quantity
     if sold:
-        # One executemany, which the driver sends in a single round trip, in list order.
-        session.execute(
-            update(PRODUCTS).where(PRODUCTS.c.id == bindparam("b_product"))
-            .values(reserved=PRODUCTS.c.reserved - bindparam("b_sold"),
-                    stock=PRODUCTS.c.stock - bindparam("b_sold")),
-            [{"b_product": product_id, "b_sold": sold[product_id]}
-             for product_id in sorted(sold)])
+        statements.take_from_stock(session, sold, utcnow())
 
 
 def _facts(orders: dict, lines: list[CommittedLine], confirmed: list[str],
@@ -213,17 +192,22 @@ def _facts(orders: dict, lines: list[CommittedLine], confirmed: list[str],
         items[line.order_id].append((line.name, line.quantity, line.unit_price_amount))
     # A batch fills a few carrier days: their delivery dates (a walk over the carrier's
     # calendar each) are worked out once per slot, not once per order.
-    promised = {slot: slot.promised_delivery_date for slot in set(slots.values())}
-    before_christmas = {slot: bool(arrives_before_christmas(day, now.date()))
-                        for slot, day in promised.items()}
-    return [ConfirmationFacts(
-        order_id=order_id, email=orders[order_id].email, items=items[order_id],
-        total_amount=orders[order_id].total_amount, currency=orders[order_id].currency,
-        carrier_name=slots[order_id].carrier_name,
-        promised_delivery_date=promised[slots[order_id]],
-        arrives_before_christmas=before_christmas[slots[order_id]],
-        shipping_amount=orders[order_id].shipping_amount or 0,
-        tax_amount=orders[order_id].tax_amount or 0,
-        prices_include_vat=orders[order_id].prices_include_vat is not False,
-        order_url=links.order_page(order_id) if links else None)
-        for order_id in confirmed]
+    delivery: dict[str, tuple[str, date, bool]] = {}
+    for slot, order_ids in _orders_by_slot(slots):
+        day = slot.promised_delivery_date
+        told = (slot.carrier_name, day, bool(arrives_before_christmas(day, now.date())))
+        for order_id in order_ids:
+            delivery[order_id] = told
+    facts = []
+    for order_id in confirmed:
+        order = orders[order_id]
+        carrier_name, day, before_christmas = delivery[order_id]
+        facts.append(ConfirmationFacts(
+            order_id=order_id, email=order.email, items=items[order_id],
+            total_amount=order.total_amount, currency=order.currency,
+            carrier_name=carrier_name, promised_delivery_date=day,
+            arrives_before_christmas=before_christmas,
+            shipping_amount=order.shipping_amount or 0, tax_amount=order.tax_amount or 0,
+            prices_include_vat=order.prices_include_vat is not False,
+            order_url=links.order_page(order_id) if links else None))
+    return facts

@@ -2,7 +2,9 @@
 
 A batch is acknowledged only after its transaction committed, so a worker that dies at any
 point leaves its entries pending for another to reclaim; redelivered entries find their
-orders confirmed already and change nothing (see `shop.orders.confirm`).
+orders confirmed already and change nothing (see `shop.orders.confirm`). The acknowledgement
+travels with the next read (one round trip for both), and on its own before a reclaim and
+when the worker stops.
 """
 
 from __future__ import annotations
@@ -47,6 +49,9 @@ class Consumer:
         self.links = links  # confirmation mails link to the order page
         self.reclaimer = queue.Reclaimer(settings.consumer, settings.claim_min_idle_ms)
         self._next_reclaim = 0.0
+        # Entries of committed batches not yet acknowledged, and their confirmations.
+        self._to_acknowledge: list[str] = []
+        self._confirmed_unreported = 0
 
     def run(self) -> None:
         """Consume until `stop` is set; Redis and database outages are waited out."""
@@ -56,6 +61,7 @@ class Consumer:
             deliveries = self._until_redis_answers(self._next_batch)
             if deliveries:
                 self.handle(deliveries)
+        self.flush_acknowledgements()
 
     def _until_redis_answers(self, action):
         """`action()`, retried while Redis is unreachable; None if asked to stop meanwhile.
@@ -81,6 +87,7 @@ class Consumer:
     def _next_batch(self) -> list[queue.Delivery]:
         """Entries a dead worker left pending first (checked every half idle time), else new."""
         if time.monotonic() >= self._next_reclaim:
+            self._send_acknowledgements()
             claimed = self.reclaimer.reclaim(self.client, self.settings.batch_size)
             if self.reclaimer.scanned_everything:
                 self._next_reclaim = (time.monotonic()
@@ -89,11 +96,15 @@ class Consumer:
                 log.info("reclaimed %d entries left pending by another worker", len(claimed))
                 self.stats.add(reclaimed=len(claimed))
                 return claimed
-        return queue.read_new(self.client, self.settings.consumer, self.settings.batch_size,
-                              self.settings.block_ms)
+        deliveries = queue.read_new(self.client, self.settings.consumer,
+                                    self.settings.batch_size, self.settings.block_ms,
+                                    self._to_acknowledge, self._confirmed_unreported)
+        self._to_acknowledge, self._confirmed_unreported = [], 0
+        return deliveries
 
     def handle(self, deliveries: list[queue.Delivery]) -> None:
-        """Confirm the batch's orders in one transaction, then acknowledge every entry."""
+        """Confirm the batch's orders in one transaction, then acknowledge every entry (with
+        the next read, or `flush_acknowledgements`)."""
         started = time.perf_counter()
         order_ids = []
         for delivery in deliveries:
@@ -161,6 +172,15 @@ class Consumer:
             log.warning("cannot dead-letter %s now: %s", delivery.entry_id, redis_problem)
 
     def _acknowledge(self, entry_ids: list[str], confirmed: int) -> None:
+        self._to_acknowledge.extend(entry_ids)
+        self._confirmed_unreported += confirmed
+
+    def flush_acknowledgements(self) -> None:
+        """Send what is left to acknowledge now (tried at least once even when stopping)."""
         # If Redis is gone now, the entries stay pending: once reclaimed they find their
         # orders confirmed and are simply acknowledged then.
-        self._until_redis_answers(lambda: queue.acknowledge(self.client, entry_ids, confirmed))
+        self._until_redis_answers(self._send_acknowledgements)
+
+    def _send_acknowledgements(self) -> None:
+        queue.acknowledge(self.client, self._to_acknowledge, self._confirmed_unreported)
+        self._to_acknowledge, self._confirmed_unreported = [], 0

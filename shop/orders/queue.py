@@ -11,7 +11,7 @@ worker's effects are idempotent for exactly those reasons.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 import redis
@@ -135,16 +135,32 @@ def _deliveries(entries: Iterable) -> list[Delivery]:
         if not entry or entry[0] is None:
             continue  # an entry deleted while pending (Redis 6 reports it as nil)
         entry_id, fields = entry[0], entry[1] or {}
-        deliveries.append(Delivery(_text(entry_id), _text(fields.get(b"topic")),
-                                   _text(fields.get(b"order_id"))))
+        topic, order_id = fields.get(b"topic"), fields.get(b"order_id")
+        # Bytes from this module's own client: decoded straight, not through `_text`'s
+        # checks, as this runs for every entry of every batch.
+        deliveries.append(Delivery(
+            entry_id.decode() if type(entry_id) is bytes else _text(entry_id),
+            topic.decode() if type(topic) is bytes else _text(topic),
+            order_id.decode() if type(order_id) is bytes else _text(order_id)))
     return deliveries
 
 
-def read_new(client: redis.Redis, consumer: str, count: int, block_ms: int) -> list[Delivery]:
-    """Up to `count` entries never delivered to the group, waiting up to `block_ms` for one."""
+def read_new(client: redis.Redis, consumer: str, count: int, block_ms: int,
+             acknowledging: Sequence[str] = (), confirmed: int = 0) -> list[Delivery]:
+    """Up to `count` entries never delivered to the group, waiting up to `block_ms` for one.
+
+    With `acknowledging`, those entries are acknowledged first (and `confirmed` counted, as
+    `acknowledge` does) in the same round trip: a worker's XACK rides with its next read.
+    """
     try:
-        response = client.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=count,
-                                     block=block_ms)
+        if acknowledging:
+            with client.pipeline(transaction=False) as pipe:
+                _acknowledge_on(pipe, acknowledging, confirmed)
+                pipe.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=count, block=block_ms)
+                response = pipe.execute()[-1]
+        else:
+            response = client.xreadgroup(GROUP, consumer, {STREAM: ">"}, count=count,
+                                         block=block_ms)
     except redis.exceptions.ResponseError as problem:
         if "NOGROUP" not in str(problem):
             raise
@@ -193,10 +209,14 @@ def acknowledge(client: redis.Redis, entry_ids: list[str], confirmed: int = 0) -
     if not entry_ids:
         return
     with client.pipeline(transaction=False) as pipe:
-        pipe.xack(STREAM, GROUP, *entry_ids)
-        if confirmed:
-            pipe.incrby(CONFIRMED_COUNTER, confirmed)
+        _acknowledge_on(pipe, entry_ids, confirmed)
         pipe.execute()
+
+
+def _acknowledge_on(pipe, entry_ids: Sequence[str], confirmed: int) -> None:
+    pipe.xack(STREAM, GROUP, *entry_ids)
+    if confirmed:
+        pipe.incrby(CONFIRMED_COUNTER, confirmed)
 
 
 def times_delivered(client: redis.Redis, entry_id: str) -> int:
