@@ -5,7 +5,7 @@
 The earlier revision is exported with `git archive` into a temporary folder, given this
 revision's `benchmarks/storefront.py` and `benchmarks/loadgen.py` (so both are measured the
 same way), and run from there: its own code serves, with this virtualenv's libraries. The
-two revisions then alternate, `--rounds` times each, so a neighbour's load falls on both
+two revisions then alternate, `--rounds` times each, so another process's load falls on both
 alike; every option after `--before` and `--rounds` goes to `benchmarks.storefront`
 (e.g. `--database postgresql --seconds 5 --products 1 --loadgen-cpus 1`). Use
 `--products 1` for a revision older than the CSV import. The table gives, for each endpoint,
