@@ -199,6 +199,17 @@ def confirm_run(database_url: str, client: redis.Redis, order_ids: list[str], wo
             process.wait(timeout=60)
 
 
+def seeded_template(postgres: PostgresServer | None, scratch: Path,
+                    orders: int) -> tuple[str, list[str]]:
+    """A database seeded with `orders` paid orders, to copy for each run (PostgreSQL: a
+    template database's name; SQLite: a file's path), and the orders' ids."""
+    if postgres:
+        template = "bench_template"
+        return template, seed(postgres.create_database(template), orders)
+    template = str(scratch / "template.sqlite3")
+    return template, seed(f"sqlite:///{template}", orders)
+
+
 def client_url(client: redis.Redis) -> str:
     kwargs = client.connection_pool.connection_kwargs
     return f"redis://{kwargs['host']}:{kwargs['port']}/0"
@@ -228,12 +239,7 @@ def main() -> None:
     redis_server = RedisServer.start()
     postgres = PostgresServer.start() if args.database == "postgresql" else None
     try:
-        if postgres:
-            template = "bench_template"
-            order_ids = seed(postgres.create_database(template), args.orders)
-        else:
-            template = str(scratch / "template.sqlite3")
-            order_ids = seed(f"sqlite:///{template}", args.orders)
+        template, order_ids = seeded_template(postgres, scratch, args.orders)
         client = redis.Redis.from_url(redis_server.url)
         raw = max(raw_round_trip(client, 20_000, args.batch_size) for _ in range(3))
         print(f"order pipeline, {args.orders} orders, batch {args.batch_size}, "

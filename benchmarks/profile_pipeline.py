@@ -37,7 +37,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import event
 
-from benchmarks.pipeline import cpu_s, enqueue, fresh_database, seed
+from benchmarks.pipeline import cpu_s, enqueue, fresh_database, seeded_template
 from benchmarks.storefront import postgres_pid
 from shop.core.db import Database
 from shop.orders import queue
@@ -149,12 +149,7 @@ def main() -> None:
     redis_server = RedisServer.start()
     postgres = PostgresServer.start() if args.database == "postgresql" else None
     try:
-        if postgres:
-            template = "bench_template"
-            order_ids = seed(postgres.create_database(template), args.orders)
-        else:
-            template = str(scratch / "template.sqlite3")
-            order_ids = seed(f"sqlite:///{template}", args.orders)
+        template, order_ids = seeded_template(postgres, scratch, args.orders)
         client = redis.Redis.from_url(redis_server.url)
         postgres_pids = [postgres_pid(postgres)] if postgres else []
         rounds = []

@@ -157,20 +157,27 @@ def test_the_report_shows_the_room_second_by_second_and_in_the_summary(tmp_path)
     assert (tmp_path / "timeline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def shop_with_room_on(url: str, admit_per_s: float):
+    """A demo shop seeded through the API, its waiting room `on` at `admit_per_s`."""
+    from loadtests.seed import seed_demo_shop
+
+    shop = seed_demo_shop(url, products=6)
+    switched = requests.put(f"{url}/api/v1/shops/{shop.slug}/waiting-room",
+                            json={"mode": "on", "admit_per_s": admit_per_s},
+                            headers={"Authorization": f"Bearer {shop.merchant_token}"},
+                            timeout=10)
+    assert switched.status_code == 200
+    return shop
+
+
 def test_shoppers_wait_in_line_and_are_let_in_without_a_failure(sqlite_storefront,  # noqa: F811
                                                                  tmp_path):
     """Real Locust against gunicorn with the room on at 3 visitors/s and 20 visits/s
     arriving: visits wait in line, are let in in turn, and nothing counts as a failure."""
-    from loadtests.seed import seed_demo_shop
     from tests.loadtests.conftest import run_locust
     from tests.loadtests.test_locustfile import assert_clean
 
-    shop = seed_demo_shop(sqlite_storefront.url, products=6)
-    switched = requests.put(f"{sqlite_storefront.url}/api/v1/shops/{shop.slug}/waiting-room",
-                            json={"mode": "on", "admit_per_s": 3},
-                            headers={"Authorization": f"Bearer {shop.merchant_token}"},
-                            timeout=10)
-    assert switched.status_code == 200
+    shop = shop_with_room_on(sqlite_storefront.url, admit_per_s=3)
     run = run_locust(sqlite_storefront.url, tmp_path / "run", "ShopperUser", "--tags",
                      "browse", "-u", "20", "-r", "20", "--pacing", "1", "--run-time", "12s",
                      env={"LOCUST_SHOP": shop.slug})
@@ -217,15 +224,9 @@ def test_a_thinning_crowd_leaves_its_visitors_in_line(sqlite_storefront, tmp_pat
     20 users), against a room `on` at 5 visitors/s. The ~35 visits told to wait in those two
     seconds wait on after their users stop, and are let in in turn; when a stopped user took
     its visitors out of the line, a handful were let in from it at most."""
-    from loadtests.seed import seed_demo_shop
     from tests.loadtests.conftest import run_locust
 
-    shop = seed_demo_shop(sqlite_storefront.url, products=6)
-    switched = requests.put(f"{sqlite_storefront.url}/api/v1/shops/{shop.slug}/waiting-room",
-                            json={"mode": "on", "admit_per_s": 5},
-                            headers={"Authorization": f"Bearer {shop.merchant_token}"},
-                            timeout=10)
-    assert switched.status_code == 200
+    shop = shop_with_room_on(sqlite_storefront.url, admit_per_s=5)
     trace = tmp_path / "thinning.csv"
     trace.write_text("second,rps\n" + "".join(
         f"{second},{20 if second < 2 else 1}\n" for second in range(16)))
