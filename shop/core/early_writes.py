@@ -46,7 +46,7 @@ from shop.core.edge import RefusedBody, loads_strict
 from shop.core.errors import Problem
 from shop.core.http_metrics import http_metrics
 from shop.core.logging import REQUEST_ID_HEADER, request_id_for
-from shop.core.problem_json import PROBLEM_JSON, RETRY_AFTER_S, problem_body
+from shop.core.problem_json import PROBLEM_JSON, problem_body, problem_headers
 from shop.core.security import HSTS, SECURITY_HEADERS
 
 log = logging.getLogger(__name__)
@@ -238,12 +238,7 @@ def _problem(status: int, code: str, title: str, detail: str,
     """As the app's `problem_response` answers (`shop.core.errors`), without Flask."""
     payload = json.dumps(problem_body(status, code, title, detail, extra),
                          sort_keys=True).encode()
-    headers = [("Content-Type", PROBLEM_JSON)]
-    if status == 503:
-        headers.append(("Retry-After", str(RETRY_AFTER_S)))
-    if status == 401:
-        headers.append(("WWW-Authenticate", 'Bearer realm="peakshop"'))
-    return status, headers, payload
+    return status, [("Content-Type", PROBLEM_JSON), *problem_headers(status)], payload
 
 
 def _reason(status: int) -> str:

@@ -13,7 +13,14 @@ import sqlalchemy.exc
 from flask import Flask, Response, json, request
 from werkzeug.exceptions import HTTPException
 
-from shop.core.problem_json import PROBLEM_JSON, RETRY_AFTER_S, STATUS_PAGE, TYPE_BASE  # noqa: F401
+from shop.core.problem_json import (  # noqa: F401
+    PROBLEM_JSON,
+    RETRY_AFTER_S,
+    STATUS_PAGE,
+    TYPE_BASE,
+    problem_body,
+    problem_headers,
+)
 
 log = logging.getLogger(__name__)
 
@@ -63,13 +70,9 @@ class DependencyDown(Problem):
 
 def problem_response(status: int, code: str, title: str, detail: str,
                      extra: dict | None = None) -> Response:
-    body = {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail,
-            "code": code, **(extra or {})}
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
-    if status == 503:
-        response.headers["Retry-After"] = str(RETRY_AFTER_S)
-    if status == 401:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="peakshop"'
+    response = Response(json.dumps(problem_body(status, code, title, detail, extra)),
+                        status=status, mimetype=PROBLEM_JSON)
+    response.headers.extend(problem_headers(status))
     return response
 
 

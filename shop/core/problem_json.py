@@ -13,3 +13,13 @@ def problem_body(status: int, code: str, title: str, detail: str,
                  extra: dict | None = None) -> dict:
     return {"type": TYPE_BASE + code, "title": title, "status": status, "detail": detail,
             "code": code, **(extra or {})}
+
+
+def problem_headers(status: int) -> list[tuple[str, str]]:
+    """The headers a problem of `status` carries besides its content type: when to retry a
+    503, how to authenticate after a 401."""
+    if status == 503:
+        return [("Retry-After", str(RETRY_AFTER_S))]
+    if status == 401:
+        return [("WWW-Authenticate", 'Bearer realm="peakshop"')]
+    return []
