@@ -55,7 +55,7 @@ ADMIT_SCRIPT = """
 local key = KEYS[1]
 local f = redis.call('HMGET', key, 'mode', 'admit_per_s', 'issued', 'serving', 'moved_at',
   'open', 'rate', 'hot_at', 'tuned_at', 'intake', 'intake_at', 'intake_n', 'name', 'floor',
-  'cut', 'rise', 'tuned_n', 'climb', 'tokens', 'tokens_at')
+  'cut', 'rise', 'tuned_n', 'climb', 'tokens', 'tokens_at', 'settle', 'round_from')
 local mode = f[1] or 'off'
 if mode == 'off' then return {'off'} end
 local clock = redis.call('TIME')
@@ -71,6 +71,8 @@ local may_open = ARGV[9] ~= '0'
 local asked_rise = tonumber(ARGV[10]) or 1.05
 local served_margin = tonumber(ARGV[11]) or 1.25
 local used_share = tonumber(ARGV[12]) or 0.8
+local settle_share = tonumber(ARGV[13]) or 0.5
+local gentle_rise = tonumber(ARGV[14]) or 1.05
 local issued = tonumber(f[3]) or 0
 local serving = tonumber(f[4]) or issued
 local moved_at = tonumber(f[5]) or now
@@ -94,6 +96,11 @@ local climb = tonumber(f[18])
 -- in at the rate, not all at once
 local tokens = tonumber(f[19])
 local tokens_at = tonumber(f[20]) or now
+-- after a round of cuts: the rate above which it rises only gently (the load follows the
+-- rate seconds late, so a steep climb past the rate that overloaded overshoots it again),
+-- and the rate the round of cuts began at (nil once a calm second has ended the round)
+local settle = tonumber(f[21])
+local round_from = tonumber(f[22])
 if hot then
   hot_at = now
   cut = math.min(cut or asked_cut, asked_cut)
@@ -121,13 +128,19 @@ elseif not open then
     floor = math.max(min_rate, intake * floor_share)
     serving, moved_at, tuned_at, tuned_n = issued, now, now, 0
     tokens, tokens_at = 0, now
+    settle, round_from = nil, nil
   end
 else
   if now - tuned_at >= 1 then
     if now - hot_at < 1 then
+      round_from = round_from or rate
       rate = math.max(floor, rate * (cut or asked_cut))
+      -- the deep cuts of a round drain the queue the overshoot left; the climb back is
+      -- steep only up to a share of the rate that overloaded
+      settle = math.max(rate, round_from * settle_share)
       climb = nil
     else
+      round_from = nil
       local served = tuned_n / math.max(now - tuned_at, 1)
       if served < rate * used_share then
         -- the visitors do not come in at this rate (their turn passed while they waited
@@ -137,6 +150,9 @@ else
       else
         local step = math.max(0.5, rate * 0.05)
         local wanted = rate * (rise or 1.05)
+        if settle then
+          wanted = math.min(wanted, math.max(settle, rate * gentle_rise))
+        end
         if wanted > rate + step then
           -- faster only up to what was let in since the last tuning, plus a margin
           step = math.max(step, math.min(wanted, served * served_margin) - rate)
@@ -178,6 +194,7 @@ if open then
   end
   if mode == 'auto' and now - hot_at >= calm_s and serving >= issued then
     open = false
+    settle, round_from = nil, nil
   end
 else
   issued = issued + 1
@@ -190,7 +207,9 @@ redis.call('HSET', key, 'issued', issued, 'serving', tostring(serving), 'moved_a
   'intake_at', tostring(intake_at), 'intake_n', intake_n, 'floor', tostring(floor),
   'cut', cut and tostring(cut) or '', 'rise', rise and tostring(rise) or '',
   'tuned_n', tuned_n, 'climb', climb and tostring(climb) or '',
-  'tokens', tokens and tostring(tokens) or '', 'tokens_at', tostring(tokens_at))
+  'tokens', tokens and tostring(tokens) or '', 'tokens_at', tostring(tokens_at),
+  'settle', settle and tostring(settle) or '',
+  'round_from', round_from and tostring(round_from) or '')
 -- the climb counts for the ETA only while the room is calm: a hot second cuts instead
 local climbing = (open and mode == 'auto' and now - hot_at >= 1 and climb) or 1
 return {outcome, number, position, tostring(rate), f[13] or '', tostring(climbing)}
@@ -223,6 +242,12 @@ class RoomSettings:
     # auto: the rate rises in a calm second only if at least this share of it was let in
     # since the last tuning; a rate the visitors do not come in at is held.
     rise_when_used_share: float = 0.8
+    # auto: after a round of cuts the rate climbs back by the rise asked only up to the larger
+    # of where the cuts left it and this share of the rate the round began at; past that,
+    # by 5% a second. The load follows the rate a few seconds late: climbing 25% a second
+    # up to the rate that overloaded overshot it again, and the round's halvings then left
+    # the line at an eighth of it (a sawtooth of 2-4 s over the SLO every 15-20 s).
+    settle_share: float = 0.5
 
 
 @dataclass(frozen=True)
@@ -262,7 +287,7 @@ def script_args(settings: RoomSettings, place_number: int | None,
             settings.overload_cut if rate_cut is None else rate_cut,
             int(overloaded if may_open is None else may_open),
             GENTLE_RISE if rate_rise is None else rate_rise, settings.served_margin,
-            settings.rise_when_used_share]
+            settings.rise_when_used_share, settings.settle_share, GENTLE_RISE]
 
 
 def admission_from_answer(answer: list) -> Admission:

@@ -265,3 +265,39 @@ def test_turns_nobody_claims_move_the_line_on_faster(redis_client):
     # (about 30).
     assert serving >= 5 + 5.0 * elapsed + 5, (serving, elapsed)
     assert serving <= 5 + 2 * 5.0 * elapsed + 1, (serving, elapsed)
+
+
+def test_after_a_round_of_cuts_the_rate_climbs_steeply_only_to_half_where_it_began(
+        redis_client):
+    """The load follows the rate seconds late, so a round of cuts halves the rate until the
+    queue drains, well below what the shop serves. The climb back takes the rise asked up to
+    half the rate the round began at, then 5% a second: not 25% a second straight back into
+    the rate that overloaded. A new round of cuts begins from the rate of the moment."""
+    line = Line(redis_client, RoomSettings(calm_s=3600.0, min_admit_per_s=0.001,
+                                           intake_floor_share=0.0))
+    line.set_mode("acme", "Acme", "auto", None)
+    line.admit("acme", None, overloaded=True)   # opens the room
+    key = room_key("acme")
+
+    def now() -> float:
+        seconds, micros = redis_client.time()
+        return seconds + micros / 1e6
+
+    def hot_second(cut: float) -> float:
+        redis_client.hset(key, mapping={"tuned_at": repr(now() - 1.1), "cut": ""})
+        line.admit("acme", None, overloaded=True, rate_cut=cut)
+        return float(redis_client.hget(key, "rate"))
+
+    def calm_second(rise: float) -> float:
+        rate = float(redis_client.hget(key, "rate"))
+        redis_client.hset(key, mapping={"tuned_at": repr(now() - 1.0), "hot_at": repr(now() - 5),
+                                        "tuned_n": int(rate * 2), "rise": ""})
+        line.admit("acme", None, overloaded=False, rate_rise=rise)
+        return float(redis_client.hget(key, "rate"))
+
+    redis_client.hset(key, "rate", "80")
+    assert [hot_second(0.5) for _ in range(3)] == pytest.approx([40, 20, 10])
+    climb = [calm_second(1.5) for _ in range(5)]
+    assert climb == pytest.approx([15, 22.5, 33.75, 40, 42], rel=1e-3)
+    assert hot_second(0.9) == pytest.approx(37.8, rel=1e-3)   # a new round, from 42
+    assert calm_second(1.5) == pytest.approx(39.69, rel=1e-3)  # over half of 42: gently
