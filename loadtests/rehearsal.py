@@ -34,6 +34,7 @@ from loadtests.report import SloSettings
 from loadtests.sampler import ServerLatency, StackProbe, StackSample, TimelineReader
 from loadtests.seed import SeedError, seed_demo_shop
 from loadtests.trace import Replay, ReplaySettings
+from loadtests.webhook_receiver import EVENTS, WebhookReceiver
 from scaler.events import add_event, load_events
 from scaler.settings import season_start
 
@@ -42,6 +43,9 @@ PROGRESS_EVERY_S = 5
 STOP_TIMEOUT_S = 40        # gunicorn's graceful timeout is 25 s
 LOCUST_STOP_TIMEOUT_S = 30  # a ramp-down lets running visits finish
 LOAD_STARTS_AFTER_S = 3     # from starting the scaler to Locust's first second
+# The order worker evaluates the SLO burn rate this often during a rehearsal (30 s in
+# production): a rehearsal's incident opens within seconds of the rule firing.
+BURN_RATE_INTERVAL_S = 5
 
 
 class Interrupted(Exception):
@@ -67,6 +71,8 @@ class RehearsalSettings:
     web_cpu_limit: float | None = None  # cores of gunicorn's CPU cgroup (--web-cpu-limit)
     loadgen_cpus: frozenset[int] | None = None  # Locust's CPUs (--loadgen-cpus)
     server_cpus: frozenset[int] | None = None   # every other process's: the rest
+    # (start, seconds) on the load's clock: the dummy payment gateway down (--payments-outage)
+    payments_outage: tuple[float, float] | None = None
 
 
 def _peakshop(*arguments: str) -> list[str]:
@@ -114,6 +120,9 @@ class Rehearsal:
         self._gunicorn_cpu_at_ready = 0.0
         self._affinity_before: set[int] | None = None
         self._placement: dict | None = None
+        # The demo shop's merchant tools: every outage webhook, verified as they would.
+        self.receiver = WebhookReceiver()
+        self.outage_started_at: float | None = None   # epoch s (--payments-outage)
         # A report folder used before: its timeline and orders must not mix with this run's.
         for stale in ("locust-timeline.jsonl", "orders.jsonl", "serve.log", "worker.log",
                       "scaler.log", "locust.log"):
@@ -135,6 +144,9 @@ class Rehearsal:
                 # gunicorn's control socket goes here, not into a folder shared with others.
                 "XDG_RUNTIME_DIR": str(self.instance),
                 "PEAKSHOP_GATE": "true" if self.settings.gate else "false",
+                # Incidents open from the burn rate and reach the receiver on loopback.
+                "PEAKSHOP_WORKER_BURN_RATE_INTERVAL_S": str(BURN_RATE_INTERVAL_S),
+                "PEAKSHOP_WEBHOOK_ALLOW_PRIVATE": "true",
                 **self.cpu_limit_environment()}
 
     def cpu_limit_environment(self) -> dict[str, str]:
@@ -300,6 +312,37 @@ class Rehearsal:
         click.echo(f"waiting room: {response.json()}")
         self.room.start(slug, token)
 
+    def register_webhook(self, slug: str, token: str) -> None:
+        """Register the receiver for the demo shop's incident events, through the public API."""
+        self.receiver.start()
+        response = requests.post(f"{self.url}/api/v1/shops/{slug}/webhooks",
+                                 json={"url": self.receiver.url, "events": list(EVENTS)},
+                                 headers={"Authorization": f"Bearer {token}"}, timeout=10)
+        if response.status_code != 201:
+            raise click.ClickException(f"cannot register the outage webhook: "
+                                       f"{response.status_code} {response.text[:200]}")
+        self.receiver.secret = response.json()["secret"]
+
+    def load_clock_s(self) -> float | None:
+        """Seconds since Locust's first second (the report's clock); None before it."""
+        if not self.timeline.rows:
+            return None
+        return time.time() - self.timeline.rows[0]["epoch"]
+
+    def maybe_start_outage(self, client: redis.Redis) -> None:
+        """Take the dummy payment gateway down once the load's clock reaches the drill."""
+        outage = self.settings.payments_outage
+        if outage is None or self.outage_started_at is not None:
+            return
+        elapsed = self.load_clock_s()
+        if elapsed is not None and elapsed >= outage[0]:
+            from shop.payments.dummy import start_outage
+
+            start_outage(client, outage[1])
+            self.outage_started_at = time.time()
+            click.echo(f"[drill] payment provider down for {outage[1]:g} s from "
+                       f"t={elapsed:.0f}s")
+
     # --- watching -----------------------------------------------------------------------------
     def sample(self) -> None:
         self.samples.append(self.probe.sample())
@@ -321,11 +364,12 @@ class Rehearsal:
         click.echo(line + f"web {stack.web_workers} workers {stack.order_workers} "
                           f"queue {queue} orders {orders}")
 
-    def watch_load(self, locust: Child) -> None:
+    def watch_load(self, locust: Child, client: redis.Redis) -> None:
         """Sample every second until Locust is done; a crashed server ends the run early."""
         last_progress = 0.0
         while locust.alive():
             self.sample()
+            self.maybe_start_outage(client)
             if time.monotonic() - last_progress >= PROGRESS_EVERY_S:
                 self.progress("load")
                 last_progress = time.monotonic()
@@ -359,7 +403,8 @@ class Rehearsal:
 
         return orders_check.wait_until_confirmed(
             check, self.url, slug=slug, token=token,
-            timeout_s=self.settings.drain_timeout_s, on_wait=between_polls)
+            timeout_s=self.settings.drain_timeout_s, on_wait=between_polls,
+            pending_expected=self.settings.payments_outage is not None)
 
     # --- the whole run ------------------------------------------------------------------------
     def run(self) -> dict:
@@ -371,6 +416,7 @@ class Rehearsal:
             shop = seed_demo_shop(self.url)
             click.echo(f"seeded shop {shop.slug!r} with {len(shop.catalog.skus)} products")
             self.set_waiting_room(shop.slug, shop.merchant_token)
+            self.register_webhook(shop.slug, shop.merchant_token)
             self.start_order_workers(env)
             self.server_latency = ServerLatency(self.url + "/metrics").start()
             self.probe = StackProbe(self.pidfile, self.order_worker_count,
@@ -385,7 +431,8 @@ class Rehearsal:
                        f"{self.replay.duration_s} s, compress {self.replay.compress:g}, "
                        f"scale {self.replay.scale:g}, "
                        f"{'scaler on' if self.settings.scaler else 'no scaler'}")
-            self.watch_load(locust)
+            self.watch_load(locust, client_from_url(env["PEAKSHOP_REDIS_URL"],
+                                                    socket_timeout=2))
             check = self.drain(shop.slug, shop.merchant_token)
         except Interrupted:
             self.interrupted = True
@@ -396,6 +443,7 @@ class Rehearsal:
             if self.server_latency is not None:
                 self.server_latency.stop()
             self.room.stop()
+            self.receiver.stop()
             if self.cgroup is not None and self.cgroup.path.is_dir():
                 self.cgroup.read_stats()
                 self.gunicorn_cpu_s = self.gunicorn_cpu_seconds()
@@ -422,9 +470,11 @@ class Rehearsal:
                    **(self.cgroup.stats or {}), "gunicorn_cpu_s": self.gunicorn_cpu_s},
                "cpu_placement": self._placement,
                "locust_cpu_ms_per_visit": 1000 * locust_cpu_s / max(1, totals.get("started", 0)),
-               "load_average_1min_at_end": round(os.getloadavg()[0], 2)}
+               "load_average_1min_at_end": round(os.getloadavg()[0], 2),
+               "payments_outage": self.outage_summary()}
         summary = report.summarize(rows, totals, self.settings.slo, orders=check.to_summary(),
                                    run=run)
+        summary["webhooks"] = self.receiver.summary(self.load_started_epoch())
         report.write_csv(rows, self.report_dir / "timeline.csv")
         report.write_summary(summary, self.report_dir / "summary.json")
         if rows:
@@ -432,8 +482,40 @@ class Rehearsal:
                      f"{'scaler' if self.settings.scaler else 'no scaler'}, waiting room "
                      f"{self.settings.waiting_room}{', gate' if self.settings.gate else ''}"
                      f"{f', gunicorn {self.cgroup.cores:g} cores' if self.cgroup else ''}")
-            report.write_plot(rows, self.settings.slo, self.report_dir / "timeline.png", title)
+            report.write_plot(rows, self.settings.slo, self.report_dir / "timeline.png", title,
+                              self.plot_marks(summary))
         return summary
+
+    def load_started_epoch(self) -> float:
+        return self.timeline.rows[0]["epoch"] if self.timeline.rows else time.time()
+
+    def outage_summary(self) -> dict | None:
+        """The drill as asked and as run, on the load's clock (None without one)."""
+        outage = self.settings.payments_outage
+        if outage is None:
+            return None
+        started = (None if self.outage_started_at is None
+                   else round(self.outage_started_at - self.load_started_epoch(), 1))
+        return {"start_s": outage[0], "seconds": outage[1], "started_at_s": started}
+
+    def plot_marks(self, summary: dict) -> list[report.PlotMark]:
+        """The drill's outage, and each incident from the webhook that opened it to the one
+        that resolved it."""
+        marks = []
+        outage = summary.get("payments_outage")
+        if outage and outage["started_at_s"] is not None:
+            marks.append(report.PlotMark("payment provider down (drill)", outage["started_at_s"],
+                                         outage["started_at_s"] + outage["seconds"]))
+        for incident in summary["webhooks"]["incidents"]:
+            if incident["opened_at_s"] is not None:
+                marks.append(report.PlotMark(f"incident {incident['incident_id']} opened "
+                                             f"(webhook)", incident["opened_at_s"],
+                                             color="tab:red"))
+            if incident["resolved_at_s"] is not None:
+                marks.append(report.PlotMark(f"incident {incident['incident_id']} resolved "
+                                             f"(webhook)", incident["resolved_at_s"],
+                                             color="tab:green"))
+        return marks
 
     def cleanup(self) -> None:
         """Stop the embedded Redis (if this run started one), delete the instance folder, and

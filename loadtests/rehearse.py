@@ -47,7 +47,8 @@ def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress
                    admit_per_s: float | None = None,
                    gate: bool = False,
                    web_cpu_limit: float | None = None,
-                   loadgen_cpus: str | None = None) -> tuple[RehearsalSettings, Replay]:
+                   loadgen_cpus: str | None = None,
+                   payments_outage: str | None = None) -> tuple[RehearsalSettings, Replay]:
     """Settings from the flags; raises BadArgument with one line naming the fix."""
     if admit_per_s is not None:
         if not (math.isfinite(admit_per_s) and admit_per_s > 0):
@@ -87,6 +88,7 @@ def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress
             server_cpus = frozenset(servers_cpus(locust_cpus, usable_cpus()))
         except CpuListError as problem:
             raise BadArgument(f"--loadgen-cpus: {problem}") from None
+    outage = None if payments_outage is None else parse_outage(payments_outage)
     redis_url = os.environ.get("PEAKSHOP_REDIS_URL") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise BadArgument(f"PEAKSHOP_REDIS_URL is not a redis:// URL: got {redis_url!r}")
@@ -107,7 +109,25 @@ def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress
                              events_file=Path(events).resolve() if events else None,
                              waiting_room=waiting_room, admit_per_s=admit_per_s,
                              gate=gate, web_cpu_limit=web_cpu_limit,
-                             loadgen_cpus=locust_cpus, server_cpus=server_cpus), replay
+                             loadgen_cpus=locust_cpus, server_cpus=server_cpus,
+                             payments_outage=outage), replay
+
+
+MAX_OUTAGE_S = 86_400   # a drill lasts at most a day
+
+
+def parse_outage(text: str) -> tuple[float, float]:
+    """`START:SECONDS` -> (start, seconds) on the load's clock; BadArgument naming the fix."""
+    start, colon, seconds = text.partition(":")
+    try:
+        values = (float(start), float(seconds)) if colon else None
+    except ValueError:
+        values = None
+    if values is None or not all(math.isfinite(value) for value in values) \
+            or values[0] < 0 or not 0 < values[1] <= MAX_OUTAGE_S:
+        raise BadArgument(f"--payments-outage takes START:SECONDS, seconds into the load and "
+                          f"how long, e.g. 60:90 (START >= 0, 0 < SECONDS <= {MAX_OUTAGE_S}): got {text!r}")
+    return values
 
 
 class OneLineErrors(click.Command):
@@ -151,13 +171,17 @@ class OneLineErrors(click.Command):
 @click.option("--loadgen-cpus", metavar="CPUS", help="Run Locust on these CPUs (e.g. 1, "
               "2,3 or 2-3) and everything else (storefront, gate, Redis, workers) on the "
               "others, as load generators and servers on machines of their own.")
+@click.option("--payments-outage", metavar="START:SECONDS", help="A drill: the dummy payment "
+              "provider down from START seconds into the load for SECONDS (checkout fails, an "
+              "incident opens from the burn rate, the demo shop's webhook receiver hears it).")
 def rehearse_command(trace, no_scaler, report_dir, compress, scale, duration, slo_p95,
                      drain_timeout, pacing, events, waiting_room, admit_per_s, gate,
-                     web_cpu_limit, loadgen_cpus) -> None:
+                     web_cpu_limit, loadgen_cpus, payments_outage) -> None:
     """Rehearse a traffic peak locally: storefront, workers, scaler and Locust together."""
     settings, replay = build_settings(trace, no_scaler, report_dir, compress, scale, duration,
                                       slo_p95, drain_timeout, pacing, events, waiting_room,
-                                      admit_per_s, gate, web_cpu_limit, loadgen_cpus)
+                                      admit_per_s, gate, web_cpu_limit, loadgen_cpus,
+                                      payments_outage)
     cgroup = None
     if web_cpu_limit is not None:
         try:
@@ -215,4 +239,16 @@ def print_summary(summary: dict, folder: Path) -> None:
                    f"{eta['abs_error_median_s']} s, p90 {eta['abs_error_p90_s']} s; admitted "
                    f"p95 within the SLO in {room['seconds_with_admitted_p95_within_slo']} of "
                    f"{room['seconds_with_admitted_requests']} s")
+    hooks = summary.get("webhooks") or {}
+    for incident in hooks.get("incidents", []):
+        click.echo(f"incident {incident['incident_id']} ({incident['title']}): webhook "
+                   f"opened at {_at(incident['opened_at_s'])}, resolved at "
+                   f"{_at(incident['resolved_at_s'])}")
+    if hooks.get("received"):
+        click.echo(f"outage webhooks: {hooks['received']} received, {hooks['verified']} with a "
+                   f"valid signature, {hooks['refused']} refused")
     click.echo(f"report: {folder}/summary.json, {folder}/timeline.png, {folder}/timeline.csv")
+
+
+def _at(seconds: float | None) -> str:
+    return "-" if seconds is None else f"t={seconds:g}s"

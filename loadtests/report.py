@@ -300,9 +300,22 @@ def _violation_spans(rows: Sequence[TimelineRow], slo: SloSettings) -> list[tupl
     return spans
 
 
-def write_plot(rows: Sequence[TimelineRow], slo: SloSettings, path: Path, title: str) -> None:
+@dataclass(frozen=True)
+class PlotMark:
+    """Something that happened during the run, drawn on the load and latency panels: a span
+    (a drill's outage) or, without `until_s`, a moment (an incident opened)."""
+
+    label: str
+    at_s: float
+    until_s: float | None = None
+    color: str = "tab:gray"
+
+
+def write_plot(rows: Sequence[TimelineRow], slo: SloSettings, path: Path, title: str,
+               marks: Sequence[PlotMark] = ()) -> None:
     """Offered vs achieved visits, p50/p95 latency, web and order workers, queue depth and
-    age over time, with the seconds that broke the SLO shaded red (PNG, Agg backend)."""
+    age over time, with the seconds that broke the SLO shaded red (PNG, Agg backend), and
+    `marks` on the first two panels."""
     from matplotlib.figure import Figure  # no pyplot: no global state, no GUI backend
 
     t = [row.t_s for row in rows]
@@ -372,6 +385,14 @@ def write_plot(rows: Sequence[TimelineRow], slo: SloSettings, path: Path, title:
             axis.axvspan(begin, end, color="tab:red", alpha=0.08, lw=0)
         axis.grid(alpha=0.3)
         axis.legend(loc="upper right", fontsize=8)
+    for mark in marks:
+        for axis in (load, latency):
+            if mark.until_s is None:
+                axis.axvline(mark.at_s, color=mark.color, lw=1.5, ls="-.", label=mark.label)
+            else:
+                axis.axvspan(mark.at_s, mark.until_s, color=mark.color, alpha=0.15,
+                             hatch="//", lw=0, label=mark.label)
+            axis.legend(loc="upper right", fontsize=8)
     age_axis.legend(loc="upper left", fontsize=8)
     cores.legend(loc="upper left", fontsize=8)
     figure.savefig(path, dpi=100)

@@ -4,11 +4,17 @@ fails.
 Like a real gateway it keeps a ledger of the payments it took, in Redis, one entry per
 idempotency key: a retried payment gets its first outcome back instead of a second charge, and
 a developer (or a test) can count what a shopper was really charged.
+
+It can also be down on purpose, for a drill: while the key `OUTAGE_KEY` exists in its Redis
+(`start_outage`, with the drill's length as its expiry), every charge fails as an unreachable
+provider does, so a rehearsal can watch checkout fail, an incident open by itself and the
+merchants' webhooks go out, then all of it recover (`peakshop rehearse --payments-outage`).
 """
 
 from __future__ import annotations
 
 import json
+import time
 
 import redis
 
@@ -28,6 +34,10 @@ TOKENS = {
 # long as Stripe keeps its idempotency keys.
 LEDGER_PREFIX = "peakshop:dummy:payment:"
 LEDGER_TTL_S = 24 * 3600
+# While this key exists the gateway is down (a drill). Each process reads it at most once a
+# second, so a drill costs the charges no round trip of their own beyond that.
+OUTAGE_KEY = "peakshop:dummy:outage"
+OUTAGE_READ_EVERY_S = 1.0
 
 
 class DummyGateway:
@@ -35,6 +45,8 @@ class DummyGateway:
 
     def __init__(self, ledger: redis.Redis | None = None):
         self.ledger = ledger
+        self._outage_read_at = float("-inf")
+        self._outage = False
 
     def check_token(self, token: str) -> None:
         if token not in TOKENS:
@@ -43,12 +55,28 @@ class DummyGateway:
 
     def charge(self, request: PaymentRequest) -> PaymentResult:
         self.check_token(request.token)
+        if self._in_outage():
+            raise GatewayUnavailable("the dummy gateway is down for a drill (the key "
+                                     f"{OUTAGE_KEY} is set in Redis until it expires)")
         status = self._record(request, TOKENS[request.token])
         return PaymentResult(
             status=status,
             reference=f"dummy_{request.idempotency_key}",
             failure_reason="card_declined" if status is PaymentStatus.FAILED else None,
         )
+
+    def _in_outage(self) -> bool:
+        """Whether a drill has the gateway down, read from Redis at most once a second."""
+        if self.ledger is None:
+            return False
+        now = time.monotonic()
+        if now - self._outage_read_at >= OUTAGE_READ_EVERY_S:
+            self._outage_read_at = now
+            try:
+                self._outage = bool(self.ledger.exists(OUTAGE_KEY))
+            except redis.exceptions.RedisError:
+                self._outage = False   # the ledger's own write will say Redis is gone
+        return self._outage
 
     def _record(self, request: PaymentRequest, status: PaymentStatus) -> PaymentStatus:
         """Write the payment once per idempotency key; the outcome first recorded wins."""
@@ -89,3 +117,8 @@ def charges(ledger: redis.Redis) -> list[dict]:
     """The payments that took the shopper's money."""
     return [payment for payment in payments(ledger)
             if payment["status"] == PaymentStatus.SUCCEEDED.value]
+
+
+def start_outage(client: redis.Redis, seconds: float) -> None:
+    """Take the dummy gateway down for `seconds` (every process, within a second)."""
+    client.set(OUTAGE_KEY, "drill", px=max(1, round(seconds * 1000)))

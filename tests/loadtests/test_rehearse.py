@@ -49,6 +49,12 @@ def short_trace(folder: Path, seconds: int = 25, rate: float = 15.0) -> Path:
     (["--trace", "flash-sale", "--loadgen-cpus", "0-99999999999"], "is not one this process"),
     (["--trace", "flash-sale", "--loadgen-cpus", describe(usable_cpus())],
      "leave none to the servers"),
+    (["--trace", "flash-sale", "--payments-outage", "60"], "takes START:SECONDS"),
+    (["--trace", "flash-sale", "--payments-outage", "-1:30"], "takes START:SECONDS"),
+    (["--trace", "flash-sale", "--payments-outage", "10:0"], "takes START:SECONDS"),
+    (["--trace", "flash-sale", "--payments-outage", "10:1e308"], "takes START:SECONDS"),
+    (["--trace", "flash-sale", "--payments-outage", "nan:inf"], "takes START:SECONDS"),
+    (["--trace", "flash-sale", "--payments-outage", "a:b"], "takes START:SECONDS"),
     ([], "Missing option '--trace'"),
 ])
 def test_bad_arguments_get_one_line_and_status_2(arguments, message):

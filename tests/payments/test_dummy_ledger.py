@@ -3,6 +3,8 @@ and a retry gets the first outcome back, whichever token it carries."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import redis
 
@@ -41,3 +43,19 @@ def test_an_unreachable_ledger_charges_nothing_and_says_so():
     gone = redis.Redis(host="127.0.0.1", port=1, socket_connect_timeout=0.5)
     with pytest.raises(GatewayUnavailable, match="unreachable"):
         dummy.DummyGateway(gone).charge(payment("tok_ok"))
+
+
+def test_a_drill_takes_the_gateway_down_for_its_length_and_charges_nothing(redis_client):
+    """`start_outage` sets a key with the drill's length as its expiry: charges fail as an
+    unreachable provider's do (the checkout answers 503, keeps the order) and none is
+    recorded; once it expires (read at most once a second) charges go through again."""
+    gateway = dummy.DummyGateway(redis_client)
+    assert gateway.charge(payment("tok_ok", "before")).status is PaymentStatus.SUCCEEDED
+    dummy.start_outage(redis_client, 4.0)
+    time.sleep(dummy.OUTAGE_READ_EVERY_S)   # the gateway read the key before the drill
+    with pytest.raises(GatewayUnavailable, match="down for a drill"):
+        gateway.charge(payment("tok_ok", "during"))
+    assert not redis_client.exists(dummy.LEDGER_PREFIX + "during")
+    time.sleep(3.2)
+    assert gateway.charge(payment("tok_ok", "during")).status is PaymentStatus.SUCCEEDED
+    assert [entry["order_id"] for entry in dummy.charges(redis_client)] == ["1", "1"]
