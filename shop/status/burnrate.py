@@ -2,8 +2,9 @@
 
 The burn rate is how fast the error budget is spent: the error ratio divided by the budget
 (1 - objective). A rule fires when both its long window (is this significant?) and its short
-window (is it still happening?) burn faster than its factor; the short window also lets the
-incident resolve within minutes of recovery. Pure: counts in, a `Decision` out, no side effects.
+window (is it still happening?) burn faster than its factor; the last five minutes decide
+when an open incident has recovered (see `evaluate`). Pure: counts in, a `Decision` out, no
+side effects.
 """
 
 from __future__ import annotations
@@ -53,12 +54,14 @@ OBJECTIVES: Mapping[Component, float] = {
 MIN_EVENTS = 20
 # Half of all requests failing is not "degraded" any more.
 OUTAGE_ERROR_RATIO = 0.5
+# An open incident resolves once the last minutes burn under this share of the slowest rule.
+RESOLVE_BELOW_SHARE = 0.5
 
 
 class Verdict(StrEnum):
     OPEN = "open"  # burning, no incident yet
-    KEEP = "keep"  # burning, incident already open
-    RESOLVE = "resolve"  # incident open, the short windows show recovery
+    KEEP = "keep"  # still failing, incident already open
+    RESOLVE = "resolve"  # incident open, the last minutes show recovery
     QUIET = "quiet"  # nothing burning, nothing open
     UNSURE = "unsure"  # incident open, too little traffic to tell: leave it as it is
 
@@ -88,15 +91,26 @@ def fires(rule: BurnRule, counts: Mapping[int, Window], objective: float) -> boo
 def evaluate(counts: Mapping[int, Window], objective: float, incident_open: bool,
              rules: Sequence[BurnRule] = RULES) -> Decision:
     """What to do about one component, from its good/bad counts per window (seconds ->
-    Window); no side effects."""
+    Window); no side effects.
+
+    The rules decide when to open; the last minutes (the fastest rule's short window) decide
+    whether the problem is happening now. An incident opens only while it is, and resolves
+    once those minutes burn under half the slowest rule's rate: after a total outage the
+    6 h / 30 min rule keeps firing for half an hour (its 30 minutes still hold the failures),
+    and customers would read "outage" on the status page for half an hour after checkout
+    works again; nor is it reopened meanwhile. The half is the hysteresis that keeps a slow
+    burn near the rule's rate from opening and resolving at every evaluation."""
     fastest_short = counts[min(rules, key=lambda r: r.short_window_s).short_window_s]
     rate = burn_rate(fastest_short, objective)
-    if any(fires(rule, counts, objective) for rule in rules):
-        impact = (ComponentStatus.OUTAGE if fastest_short.error_ratio >= OUTAGE_ERROR_RATIO
-                  else ComponentStatus.DEGRADED)
-        return Decision(Verdict.KEEP if incident_open else Verdict.OPEN, impact, rate)
-    if not incident_open:
-        return Decision(Verdict.QUIET, burn_rate=rate)
-    if fastest_short.total < MIN_EVENTS:
-        return Decision(Verdict.UNSURE, burn_rate=rate)
-    return Decision(Verdict.RESOLVE, burn_rate=rate)
+    slowest_factor = min(rule.factor for rule in rules)
+    impact = (ComponentStatus.OUTAGE if fastest_short.error_ratio >= OUTAGE_ERROR_RATIO
+              else ComponentStatus.DEGRADED)
+    if incident_open:
+        if fastest_short.total < MIN_EVENTS:
+            return Decision(Verdict.UNSURE, burn_rate=rate)
+        if rate < slowest_factor * RESOLVE_BELOW_SHARE:
+            return Decision(Verdict.RESOLVE, burn_rate=rate)
+        return Decision(Verdict.KEEP, impact, rate)
+    if rate >= slowest_factor and any(fires(rule, counts, objective) for rule in rules):
+        return Decision(Verdict.OPEN, impact, rate)
+    return Decision(Verdict.QUIET, burn_rate=rate)

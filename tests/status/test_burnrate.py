@@ -49,6 +49,21 @@ def counts(m5=(0, 0), h1=(0, 0), m30=(0, 0), h6=(0, 0)) -> dict[int, Window]:
     # One failed request of three at night: too little traffic to page anyone.
     (counts((2, 1), (2, 1), (2, 1), (2, 1)), False, Verdict.QUIET,
      ComponentStatus.OPERATIONAL),
+    # A total outage that ended: its 30 minutes still burn past 6x (the 6 h rule fires),
+    # the last 5 are clean. With its incident open that is the recovery, not half an hour
+    # more of "outage" on the status page ...
+    (counts((1000, 0), (9000, 300), (4700, 300), (50000, 300)), True, Verdict.RESOLVE,
+     ComponentStatus.OPERATIONAL),
+    # ... and once resolved it does not open again while that window empties.
+    (counts((1000, 0), (9000, 300), (4700, 300), (50000, 300)), False, Verdict.QUIET,
+     ComponentStatus.OPERATIONAL),
+    # Open, the last 5 minutes at 4x: under every rule, but over half the slowest (3x):
+    # not recovered yet (no flapping of a slow burn around its rule's rate).
+    (counts((996, 4), (9960, 40), (4980, 20), (59760, 240)), True, Verdict.KEEP,
+     ComponentStatus.DEGRADED),
+    # At 2x it has.
+    (counts((998, 2), (9960, 40), (4980, 20), (59760, 240)), True, Verdict.RESOLVE,
+     ComponentStatus.OPERATIONAL),
     # Open incident, traffic gone quiet: no evidence of recovery, leave it.
     (counts((3, 0), (50, 40), (10, 2), (50, 40)), True, Verdict.UNSURE,
      ComponentStatus.OPERATIONAL),

@@ -70,8 +70,9 @@ def test_burning_traffic_opens_and_recovery_resolves_an_incident(app, make_app, 
         assert opened_event["data"]["incident"]["components"] == ["storefront"]
 
         # The database is back: shoppers browse successfully again, until the failures are
-        # under 3 % of the last 30 minutes (the 6x rule of a 99.5 % objective).
-        for _ in range(800):
+        # under 1.5 % of the last 5 minutes (half the slowest rule's 6x, of a 99.5 %
+        # objective). In the test they share those minutes; live, the failures leave them.
+        for _ in range(1400):
             assert client.get(f"/api/v1/shops/{shop.slug}/products").status_code == 200
         flush_all()
         recovered = {a.component: a for a in monitor.check_burn_rates(database, redis_client)}
