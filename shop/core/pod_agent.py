@@ -23,6 +23,7 @@ import logging
 import os
 import signal
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
@@ -98,7 +99,8 @@ def in_flight_of(directory: str, pids: list[int]) -> float:
         try:
             values = list(MmapedDict.read_all_values_from_file(
                 os.path.join(directory, f"gauge_livesum_{pid}.db")))
-        except (OSError, RuntimeError):     # gone meanwhile, or caught mid-write
+        # Gone meanwhile, caught mid-write, or created and not yet sized (empty: struct.error).
+        except (OSError, RuntimeError, struct.error):
             continue
         for key, value, _stamp, _pos in values:
             if key.startswith('["' + IN_FLIGHT_GAUGE + '"') and json.loads(key)[0] == (
