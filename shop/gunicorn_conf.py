@@ -60,8 +60,8 @@ def worker_abort(worker):
     # gunicorn aborts (SIGABRT) a worker silent for `timeout` seconds; its own line names only
     # the pid. Where each of the worker's threads stood is the clue to why it hung (a lock
     # copied held at fork, a query, a peer that never answers): one record, in the log's format.
-    worker.log.critical("worker %s aborted after %s s without a sign of life; its threads "
-                        "were at:\n%s", worker.pid, worker.timeout, thread_stacks())
+    worker.log.critical("worker %s aborted (no sign of life within the %s s timeout); its "
+                        "threads were at:\n%s", worker.pid, worker.cfg.timeout, thread_stacks())
 
 
 def thread_stacks() -> str:

@@ -177,7 +177,7 @@ def test_an_aborted_worker_logs_where_its_threads_were(live):
     live.process.send_signal(signal.SIGTERM)
     log = live.process.communicate(timeout=60)[1].decode()
     records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
-    dumps = [record for record in records if "its threads were at" in record["message"]]
+    dumps = [record for record in records if "threads were at" in record["message"]]
     assert len(dumps) == 1, log[-3000:]
     assert dumps[0]["level"] == "CRITICAL"
     assert f"worker {aborted.pid} aborted" in dumps[0]["message"]
