@@ -165,8 +165,8 @@ class SampleFilesCollector(multiprocess.MultiProcessCollector):
     """
 
     def __init__(self, registry: CollectorRegistry | None, path: str | None = None) -> None:
-        super().__init__(registry, path)
         self.directory = path or multiprocess_dir()
+        super().__init__(registry, path)
 
     def collect(self) -> Iterable[Metric]:
         files = [path for path in glob.glob(os.path.join(self.directory, "*.db"))
