@@ -56,6 +56,26 @@ def post_fork(server, worker):
     app.extensions["peakshop"].database.forget_inherited_connections()
 
 
+def worker_abort(worker):
+    # gunicorn aborts (SIGABRT) a worker silent for `timeout` seconds; its own line names only
+    # the pid. Where each of the worker's threads stood is the clue to why it hung (a lock
+    # copied held at fork, a query, a peer that never answers): one record, in the log's format.
+    worker.log.critical("worker %s aborted (no sign of life within the %s s timeout); its "
+                        "threads were at:\n%s", worker.pid, worker.cfg.timeout, thread_stacks())
+
+
+def thread_stacks() -> str:
+    """Every thread's stack in this process, most recent call last, named as threading knows
+    it (the main thread's top frames are the signal handler that asked for them)."""
+    import sys
+    import threading
+    import traceback
+
+    names = {thread.ident: thread.name for thread in threading.enumerate()}
+    return "\n".join(f"Thread {names.get(ident, ident)}:\n" + "".join(traceback.format_stack(frame))
+                     for ident, frame in sys._current_frames().items())
+
+
 def child_exit(server, worker):
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         from prometheus_client import multiprocess

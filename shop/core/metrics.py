@@ -11,8 +11,10 @@ whenever the directory is set; no import order can then silently turn them per-p
 
 from __future__ import annotations
 
+import glob
+import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from flask import Flask, Response, g, request
 from prometheus_client import (
@@ -26,6 +28,7 @@ from prometheus_client import (
 from prometheus_client.core import GaugeMetricFamily, Metric
 
 from common.listen_queue import bind_port, listen_backlog
+from shop.core.fork_guard import fork_guard
 from shop.core.http_metrics import KNOWN_METHODS, http_metrics, multiprocess_dir
 
 # Collectors that read live state at scrape time (queue depth, orders by status) register
@@ -87,7 +90,7 @@ def _expose_metrics(app: Flask):
         """Serve every metric in the Prometheus text format."""
         if multiprocess_dir():
             registry = CollectorRegistry()
-            multiprocess.MultiProcessCollector(registry)
+            SampleFilesCollector(registry)
         else:
             registry = REGISTRY
         extra = CollectorRegistry()
@@ -106,19 +109,23 @@ def serve_metrics_port(app: Flask) -> tuple | None:
     A port of its own keeps the figures off the public port's Ingress and answers even when
     every worker is busy with a peak. The master reads the workers' sample files (the
     multiprocess collector) and runs the same scrape-time collectors as `/metrics`.
+
+    The master forks workers while this port's threads scrape (at start-up, on the scaler's
+    TTIN, when a worker dies): every scrape runs under the fork guard, so that no worker is
+    born with a lock the scrape held (`shop.core.fork_guard`).
     """
     bind = app.extensions["peakshop"].settings.metrics_bind
     if not bind:
         return None
     registry = CollectorRegistry()
     if multiprocess_dir():
-        multiprocess.MultiProcessCollector(registry)
+        SampleFilesCollector(registry)
     else:
         registry = REGISTRY
+    collectors: list = [_RegistryCollector(registry)]
+    collectors += [make_collector(app) for make_collector in scrape_time_collectors]
     combined = CollectorRegistry(auto_describe=False)
-    combined.register(_RegistryCollector(registry))
-    for make_collector in scrape_time_collectors:
-        combined.register(make_collector(app))
+    combined.register(_UnsplitByFork(collectors))
     host, _, port = bind.rpartition(":")
     return start_http_server(int(port), addr=host, registry=combined)
 
@@ -131,3 +138,44 @@ class _RegistryCollector:
 
     def collect(self) -> Iterator[Metric]:
         yield from self.registry.collect()
+
+
+class _UnsplitByFork:
+    """Collectors run to the end under the fork guard, then their metrics handed out: a
+    generator paused between metrics would keep the guard for as long as its reader liked."""
+
+    def __init__(self, collectors: list) -> None:
+        self.collectors = collectors
+
+    def collect(self) -> Iterator[Metric]:
+        with fork_guard.held():
+            metrics = [metric for collector in self.collectors
+                       for metric in collector.collect()]
+        yield from metrics
+
+
+class SampleFilesCollector(multiprocess.MultiProcessCollector):
+    """The processes' sample files merged, leaving out the files still empty.
+
+    A process creates its file and only then sizes it, so a scrape can find it at 0 bytes,
+    and prometheus_client fails the whole merge on it (struct.error: every other process's
+    samples lost with it; prometheus/client_python#1199). An empty file holds no sample yet,
+    and one left empty by a process killed in that instant never will: skipping it is exact.
+    Once sized, a file reads as empty until its header is written, which the library handles.
+    """
+
+    def __init__(self, registry: CollectorRegistry | None, path: str | None = None) -> None:
+        self.directory = path or multiprocess_dir()
+        super().__init__(registry, path)
+
+    def collect(self) -> Iterable[Metric]:
+        files = [path for path in glob.glob(os.path.join(self.directory, "*.db"))
+                 if _holds_samples(path)]
+        return self.merge(files, accumulate=True)
+
+
+def _holds_samples(path: str) -> bool:
+    try:
+        return os.path.getsize(path) > 0
+    except OSError:
+        return False  # removed meanwhile (a dead process's live gauges)

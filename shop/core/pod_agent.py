@@ -13,7 +13,8 @@
   CPU into workers by sending itself TTIN (and TTOU when the CPU is taken back).
 
 One daemon thread started from gunicorn's `when_ready`. It never stops the storefront: a
-failure is logged (once a minute while it lasts) and tried again the next second.
+failure is logged (once a minute while it lasts) and tried again the next second. Each tick runs
+under the fork guard (`shop.core.fork_guard`): the master forks workers while it runs.
 """
 
 from __future__ import annotations
@@ -23,12 +24,14 @@ import logging
 import os
 import signal
 import socket
+import struct
 import threading
 import time
 from collections.abc import Callable
 
 from common import pushed_backlog
 from common.listen_queue import bind_port, listen_backlog
+from shop.core.fork_guard import fork_guard
 
 log = logging.getLogger("peakshop.pod_agent")
 
@@ -98,7 +101,8 @@ def in_flight_of(directory: str, pids: list[int]) -> float:
         try:
             values = list(MmapedDict.read_all_values_from_file(
                 os.path.join(directory, f"gauge_livesum_{pid}.db")))
-        except (OSError, RuntimeError):     # gone meanwhile, or caught mid-write
+        # Gone meanwhile, caught mid-write, or created and not yet sized (empty: struct.error).
+        except (OSError, RuntimeError, struct.error):
             continue
         for key, value, _stamp, _pos in values:
             if key.startswith('["' + IN_FLIGHT_GAUGE + '"') and json.loads(key)[0] == (
@@ -224,7 +228,10 @@ class Ticks:
         while not stop.wait(self.every_s):
             for tick in self.ticks:
                 try:
-                    tick()
+                    # gunicorn's master forks workers meanwhile: never in the middle of a
+                    # tick, since a worker inherits every lock as it stands at the fork.
+                    with fork_guard.held():
+                        tick()
                 except Exception:  # noqa: BLE001 - the storefront must serve on regardless
                     now = time.monotonic()
                     if self._complained_at is None or now - self._complained_at >= _QUIET_S:

@@ -6,10 +6,12 @@ the log output (access and app logs) checked for secrets.
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 from urllib.parse import urlparse
 
+import psutil
 import pytest
 import requests
 
@@ -32,6 +34,7 @@ def live(database_url, redis_server, redis_client, tmp_path):
                    "PEAKSHOP_ACCESS_LOG": str(access_log), "PEAKSHOP_LOG_JSON": "true"})
     server.metrics_url = f"http://127.0.0.1:{metrics_port}/metrics"
     server.access_log = access_log
+    server.metrics_dir = tmp_path / "instance" / "metrics"
     yield server
     server.stop()
 
@@ -107,7 +110,9 @@ def test_raw_hostile_http_through_gunicorn(live):
 
 def test_metrics_on_their_own_port(live):
     """The master serves the workers' merged metrics on PEAKSHOP_METRICS_BIND; both ports
-    name their charset once (Prometheus 3 refuses a doubled one)."""
+    name their charset once (Prometheus 3 refuses a doubled one). A sample file still empty
+    (a process killed between creating and sizing it) fails neither."""
+    (live.metrics_dir / "counter_999999.db").write_bytes(b"")
     for _ in range(3):
         assert requests.get(f"{live.url}/healthz", timeout=10).status_code == 200
     separate = requests.get(live.metrics_url, timeout=10)
@@ -117,6 +122,7 @@ def test_metrics_on_their_own_port(live):
         separate.text)
     assert "peakshop_queue_up" in separate.text  # scrape-time collectors run there too
     public = requests.get(f"{live.url}/metrics", timeout=10)
+    assert public.status_code == 200, public.text[:300]
     assert public.headers["Content-Type"] == "text/plain; version=1.0.0; charset=utf-8"
     assert requests.get(live.metrics_url.replace("/metrics", "/api/v1/openapi.json"),
                         timeout=10).text.startswith("# HELP")  # no API on that port
@@ -155,3 +161,25 @@ def test_no_secret_reaches_the_logs(live):
     for secret in (PASSWORD, token, token[4:], access_token):
         assert secret not in access, secret
         assert secret not in app_log, secret
+
+
+def test_an_aborted_worker_logs_where_its_threads_were(live):
+    """gunicorn aborts (SIGABRT) a worker silent past its timeout; the worker then logs every
+    thread's stack in one record of the log's format, what ops need to tell why it hung. A
+    real timeout needs a real hang: the signal is sent here as gunicorn's master sends it."""
+    assert requests.get(f"{live.url}/healthz", timeout=10).status_code == 200
+    workers = psutil.Process(live.process.pid).children()
+    assert workers, "gunicorn started no worker"
+    aborted = workers[0]
+    aborted.send_signal(signal.SIGABRT)
+    aborted.wait(timeout=30)
+    live.wait_ready()  # the master replaced it
+    live.process.send_signal(signal.SIGTERM)
+    log = live.process.communicate(timeout=60)[1].decode()
+    records = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    dumps = [record for record in records if "threads were at" in record["message"]]
+    assert len(dumps) == 1, log[-3000:]
+    assert dumps[0]["level"] == "CRITICAL"
+    assert f"worker {aborted.pid} aborted" in dumps[0]["message"]
+    assert "Thread MainThread:" in dumps[0]["message"]
+    assert "gunicorn/workers/sync.py" in dumps[0]["message"]  # where the idle worker waited
