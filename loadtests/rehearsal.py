@@ -483,7 +483,7 @@ class Rehearsal:
                      f"{self.settings.waiting_room}{', gate' if self.settings.gate else ''}"
                      f"{f', gunicorn {self.cgroup.cores:g} cores' if self.cgroup else ''}")
             report.write_plot(rows, self.settings.slo, self.report_dir / "timeline.png", title,
-                              self.plot_marks(summary))
+                              report.plot_marks(summary))
         return summary
 
     def load_started_epoch(self) -> float:
@@ -498,24 +498,6 @@ class Rehearsal:
                    else round(self.outage_started_at - self.load_started_epoch(), 1))
         return {"start_s": outage[0], "seconds": outage[1], "started_at_s": started}
 
-    def plot_marks(self, summary: dict) -> list[report.PlotMark]:
-        """The drill's outage, and each incident from the webhook that opened it to the one
-        that resolved it."""
-        marks = []
-        outage = summary.get("payments_outage")
-        if outage and outage["started_at_s"] is not None:
-            marks.append(report.PlotMark("payment provider down (drill)", outage["started_at_s"],
-                                         outage["started_at_s"] + outage["seconds"]))
-        for incident in summary["webhooks"]["incidents"]:
-            if incident["opened_at_s"] is not None:
-                marks.append(report.PlotMark(f"incident {incident['incident_id']} opened "
-                                             f"(webhook)", incident["opened_at_s"],
-                                             color="tab:red"))
-            if incident["resolved_at_s"] is not None:
-                marks.append(report.PlotMark(f"incident {incident['incident_id']} resolved "
-                                             f"(webhook)", incident["resolved_at_s"],
-                                             color="tab:green"))
-        return marks
 
     def cleanup(self) -> None:
         """Stop the embedded Redis (if this run started one), delete the instance folder, and

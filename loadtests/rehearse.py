@@ -126,7 +126,8 @@ def parse_outage(text: str) -> tuple[float, float]:
     if values is None or not all(math.isfinite(value) for value in values) \
             or values[0] < 0 or not 0 < values[1] <= MAX_OUTAGE_S:
         raise BadArgument(f"--payments-outage takes START:SECONDS, seconds into the load and "
-                          f"how long, e.g. 60:90 (START >= 0, 0 < SECONDS <= {MAX_OUTAGE_S}): got {text!r}")
+                          f"how long, e.g. 60:90 (START >= 0, 0 < SECONDS <= {MAX_OUTAGE_S}): "
+                          f"got {text!r}")
     return values
 
 

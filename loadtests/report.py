@@ -311,6 +311,22 @@ class PlotMark:
     color: str = "tab:gray"
 
 
+def plot_marks(summary: dict) -> list[PlotMark]:
+    """A summary's drill (the payment provider's outage) and each incident, from the webhook
+    that opened it to the one that resolved it."""
+    marks = []
+    outage = summary.get("payments_outage")
+    if outage and outage.get("started_at_s") is not None:
+        marks.append(PlotMark("payment provider down (drill)", outage["started_at_s"],
+                              outage["started_at_s"] + outage["seconds"]))
+    for incident in (summary.get("webhooks") or {}).get("incidents", []):
+        for moment, color in (("opened", "tab:red"), ("resolved", "tab:green")):
+            if incident[f"{moment}_at_s"] is not None:
+                marks.append(PlotMark(f"incident {incident['incident_id']} {moment} (webhook)",
+                                      incident[f"{moment}_at_s"], color=color))
+    return marks
+
+
 def write_plot(rows: Sequence[TimelineRow], slo: SloSettings, path: Path, title: str,
                marks: Sequence[PlotMark] = ()) -> None:
     """Offered vs achieved visits, p50/p95 latency, web and order workers, queue depth and
@@ -338,6 +354,9 @@ def write_plot(rows: Sequence[TimelineRow], slo: SloSettings, path: Path, title:
     if any(row.late for row in rows):
         load.bar(t, [row.late for row in rows], width=1.0, color="tab:olive", alpha=0.5,
                  label="started > 1 s late (Locust behind)")
+    if any(row.failed_visits for row in rows):
+        load.bar(t, [row.failed_visits for row in rows], width=1.0, color="tab:pink",
+                 alpha=0.7, label="failed visits (an error answer)")
     load.set_ylabel("visits / s")
 
     latency.plot(t, [row.p50_s for row in rows], lw=1, label="p50")
@@ -452,7 +471,7 @@ if __name__ == "__main__":
     write_plot(rows, slo, folder / "timeline.png",
                f"peakshop rehearsal: {name}, {'scaler' if summary['scaler'] else 'no scaler'}"
                + (", announced events" if summary.get("events") else "")
-               + (f", waiting room {room}" if room else ""))
+               + (f", waiting room {room}" if room else ""), plot_marks(summary))
     timeline = folder / "locust-timeline.jsonl"
     if "waiting_room" in summary and timeline.exists():
         # Recount the waiting room's block from the run's own files (after a change here).
