@@ -15,8 +15,9 @@ per second, smoothed over ~20 s: what the shop was serving well just before). Wh
 the rate falls in every second in which a process still reports overload, by the deepest
 cut one of them asked for (10% from a web process; the edge gate asks in proportion to its
 queue of let-in requests, `decision.admission_rate_cut`), and rises by 5% (at least 0.5/s)
-in the others where the visitors come in at it, so it follows what the capacity of the
-moment serves
+in the others where the visitors come in at it (the gate asks by gunicorn's headroom, up to
+25%; after a round of cuts that steep climb stops at half the rate the round began at,
+`RoomSettings.settle_share`), so it follows what the capacity of the moment serves
 (more web workers, fewer, a slow database); the room closes once no process has reported
 overload for `calm_s` and the line is empty. The rate never falls below half the intake
 measured before the room opened: that many visitors the shop served well, and overload that
