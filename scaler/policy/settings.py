@@ -45,6 +45,8 @@ class PolicySettings:
     push_growth_cap: float = 1.4         # ... to at most this many times the rate pushed
     release_after_push: bool = True      # a push's pods serve and the rate falls: down at once
     scrape_lag_s: float = 30.0           # a scraped rate describes about this long ago
+    resize_first: bool = False           # a rise's first push resizes running pods only
+    unconfirmed_push_memory_s: float = 45.0  # ... and counts this long unless pushed again
 
     # Planning: forecasts and announced events.
     forecast_margin_s: float = 60.0      # forecast for now + startup_s + this
