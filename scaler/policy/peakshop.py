@@ -320,7 +320,7 @@ class PeakshopPolicy:
                 push_confirmed = push_confirmed or rate > pushed_rate
             else:
                 before, ago = last_rate or rate, settings.scrape_lag_s
-                push_confirmed = not settings.resize_first
+                push_confirmed = not (settings.resize_first and max_pod_size > 1.0)
             growth = max(rate - before, 0.0) / ago
             # A crowd that jumped within seconds is not extrapolated linearly: what grows
             # beyond push_growth_cap is caught by the next push and an in-pod resize.
@@ -341,6 +341,7 @@ class PeakshopPolicy:
                 # A pushed rate is live: what it asks for now, with a margin for growth.
                 load = recent_push * settings.push_margin
                 if push_confirmed or load > observation[8] * pod_slo_rps * max_pod_size:
+                    push_confirmed = True   # (more than running pods can carry: pods now)
                     # (observation._replace(request_rate=load), without its slow generic path)
                     seen = _tuple_new(Observation, (at_s, load, *observation[2:]))
                 elif pushed:
