@@ -341,7 +341,6 @@ class PeakshopPolicy:
                 # A pushed rate is live: what it asks for now, with a margin for growth.
                 load = recent_push * settings.push_margin
                 if push_confirmed or load > observation[8] * pod_slo_rps * max_pod_size:
-                    push_confirmed = True   # (more than running pods can carry: pods now)
                     # (observation._replace(request_rate=load), without its slow generic path)
                     seen = _tuple_new(Observation, (at_s, load, *observation[2:]))
                 elif pushed:

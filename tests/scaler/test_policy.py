@@ -21,6 +21,7 @@ SETTINGS = PolicySettings(
     surge_cap=3.0, latency_boost=2.0, queue_drain_s=10.0, stale_after_s=60.0,
     forecast_margin_s=60.0, forecast_target=0.5, event_lead_s=60.0, event_hold_s=120.0,
     event_margin=1.0, event_target=0.5,
+    push_margin=1.1, resize_first=False,
 )
 
 
@@ -328,7 +329,7 @@ def test_the_first_push_of_a_rise_resizes_running_pods_before_asking_for_pods(
                              scale_up_pods=20, resize_first=resize_first)
     assert (decision.web.replicas, decision.web.size) == (replicas, size)
     assert decision.web.reason is Reason.PUSHED_BACKLOG
-    assert state.push_confirmed is (not resize_first or rate == 150.0)
+    assert state.push_confirmed is (not resize_first)
 
 
 @pytest.mark.parametrize(("rate", "replicas", "size", "confirmed"), [
