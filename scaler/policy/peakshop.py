@@ -336,8 +336,10 @@ class PeakshopPolicy:
         else:
             # An announced crowd explains its own growth: the plan covers it, not a surge; a
             # push gives the rate as it is now, which needs no extrapolation.
-            seen, load = observation, rate
+            seen, load, expect_surges = observation, rate, not under_way
             if recent_push is not None and recent_push * settings.push_margin > rate:
+                # (the push says the rate now: the scraped rate's surge is not extrapolated)
+                expect_surges = False
                 # A pushed rate is live: what it asks for now, with a margin for growth.
                 load = recent_push * settings.push_margin
                 if push_confirmed or load > observation[8] * pod_slo_rps * max_pod_size:
@@ -352,7 +354,7 @@ class PeakshopPolicy:
                         at_s, rate if last_rate is None else last_rate, observation[2], None,
                         *observation[4:]))
             need = reactive_web(seen, web_replicas, last_rate, settings,
-                                expect_surges=not under_way and seen is observation)
+                                expect_surges=expect_surges)
             if web_plan > need.steady:
                 need = with_plan(need, web_plan, web_plan_reason)
             # (A push lapsed two periods ago at most: rare, so checked in that order.)

@@ -359,3 +359,16 @@ def test_an_unconfirmed_push_gives_its_resize_back_after_its_own_memory(since_pu
     decision, _ = decide(observe(at_s=now_s, rate=30.0), state, max_pod_size=2.0,
                          resize_first=True, unconfirmed_push_memory_s=memory_s)
     assert (decision.web.replicas, decision.web.size) == (2, size)
+
+
+@pytest.mark.parametrize(("pushed_at_s", "replicas", "size"), [
+    (990.0, 3, 1.5),    # the push says the rate now (80): pods for the scrape, 40/16, resized
+    (900.0, 8, 1.0),    # no push counts: 10 -> 40 rps is a surge, extrapolated 3x: 120/16
+])
+def test_the_scraped_surge_is_not_extrapolated_while_a_push_says_the_rate_now(
+        pushed_at_s, replicas, size):
+    state = PolicyState(2, 2, last_rate=10.0, pushed_rate=80.0, pushed_at_s=pushed_at_s,
+                        push_confirmed=False)
+    decision, _ = decide(observe(at_s=1000.0, rate=40.0), state, max_pod_size=2.0,
+                         resize_first=True, scale_up_factor=10.0, scale_up_pods=20)
+    assert (decision.web.replicas, decision.web.size) == (replicas, size)
