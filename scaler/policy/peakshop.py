@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from scaler.capacity import _CEIL_SLACK, in_pod_size_for
+from scaler.capacity import _CEIL_SLACK, in_pod_size_for, replicas_for
 from scaler.events import Event, EventSchedule
 from scaler.forecast import Forecaster, Outlook
 from scaler.guardrails import (
@@ -336,12 +336,12 @@ class PeakshopPolicy:
         else:
             # An announced crowd explains its own growth: the plan covers it, not a surge; a
             # push gives the rate as it is now, which needs no extrapolation.
-            seen, load, expect_surges = observation, rate, not under_way
+            seen, load, surge_within = observation, rate, None
             if recent_push is not None and recent_push * settings.push_margin > rate:
-                # (the push says the rate now: the scraped rate's surge is not extrapolated)
-                expect_surges = False
                 # A pushed rate is live: what it asks for now, with a margin for growth.
                 load = recent_push * settings.push_margin
+                # (the push says the rate now: a scraped surge goes no further than it)
+                surge_within = load
                 if push_confirmed or load > observation[8] * pod_slo_rps * max_pod_size:
                     # (observation._replace(request_rate=load), without its slow generic path)
                     seen = _tuple_new(Observation, (at_s, load, *observation[2:]))
@@ -354,7 +354,15 @@ class PeakshopPolicy:
                         at_s, rate if last_rate is None else last_rate, observation[2], None,
                         *observation[4:]))
             need = reactive_web(seen, web_replicas, last_rate, settings,
-                                expect_surges=expect_surges)
+                                expect_surges=not under_way and seen is observation)
+            if surge_within is not None and need.now > need.steady:
+                # A push not confirmed yet, and the scrape surging: pods for the surge up to
+                # what the push says arrives now, never the scrape's 4x extrapolation.
+                within = max(need.steady, replicas_for(surge_within, pod_slo_rps
+                                                       * settings.web_target))
+                if need.now > within:
+                    need = _tuple_new(Need, (need.steady, within, need.reason,
+                                             need.usage_ratio))
             if web_plan > need.steady:
                 need = with_plan(need, web_plan, web_plan_reason)
             # (A push lapsed two periods ago at most: rare, so checked in that order.)

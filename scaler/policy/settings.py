@@ -48,7 +48,7 @@ class PolicySettings:
     # A rise's first push resizes running pods only (cheap, and given back within
     # unconfirmed_push_memory_s); pods once it is pushed again past what it planned for.
     resize_first: bool = True
-    unconfirmed_push_memory_s: float = 30.0
+    unconfirmed_push_memory_s: float = 40.0
 
     # Planning: forecasts and announced events.
     forecast_margin_s: float = 60.0      # forecast for now + startup_s + this

@@ -362,10 +362,10 @@ def test_an_unconfirmed_push_gives_its_resize_back_after_its_own_memory(since_pu
 
 
 @pytest.mark.parametrize(("pushed_at_s", "replicas", "size"), [
-    (990.0, 3, 1.5),    # the push says the rate now (80): pods for the scrape, 40/16, resized
+    (990.0, 6, 1.5),    # the push says the rate now (80, planned 88): the surge up to 88/16
     (900.0, 8, 1.0),    # no push counts: 10 -> 40 rps is a surge, extrapolated 3x: 120/16
 ])
-def test_the_scraped_surge_is_not_extrapolated_while_a_push_says_the_rate_now(
+def test_a_scraped_surge_goes_no_further_than_a_push_says_the_rate_is_now(
         pushed_at_s, replicas, size):
     state = PolicyState(2, 2, last_rate=10.0, pushed_rate=80.0, pushed_at_s=pushed_at_s,
                         push_confirmed=False)
