@@ -30,7 +30,7 @@ from scaler.simulate.trace import load_trace
 TRACES_DIR = Path(__file__).resolve().parents[1] / "traces"
 TRACES = ("season-2023", "season-2024", "flash-sale-10min")
 # (push_at, noise_sd, push_mean_s, push_confirm_s, push_long_mean_s, push_long_noise_sd)
-RULES = ((0.92, 1.75, 1, 1, 0, 2.0), (0.95, 2.0, 1, 1, 0, 2.0),
+RULES = ((0.92, 1.5, 1, 1, 0, 2.0), (0.92, 1.75, 1, 1, 0, 2.0), (0.95, 2.0, 1, 1, 0, 2.0),
          (0.92, 1.75, 1, 1, 5, 2.0), (0.92, 2.0, 1, 1, 10, 2.0))
 
 
