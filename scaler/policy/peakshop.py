@@ -356,8 +356,9 @@ class PeakshopPolicy:
             need = reactive_web(seen, web_replicas, last_rate, settings,
                                 expect_surges=not under_way and seen is observation)
             if surge_within is not None and need.now > need.steady:
-                # A push not confirmed yet, and the scrape surging: pods for the surge up to
-                # what the push says arrives now, never the scrape's 4x extrapolation.
+                # While a push counts, a burst (the scrape's surge extrapolated up to 4x, a
+                # push's p95 step) asks for pods up to what the push says arrives now: a
+                # reading lost after a flash sale's push kept 8 pods where 3 carry its peak.
                 within = max(need.steady, replicas_for(surge_within, pod_slo_rps
                                                        * settings.web_target))
                 if need.now > within:
