@@ -340,8 +340,10 @@ class PeakshopPolicy:
             if recent_push is not None and recent_push * settings.push_margin > rate:
                 # A pushed rate is live: what it asks for now, with a margin for growth.
                 load = recent_push * settings.push_margin
-                # (the push says the rate now: a scraped surge goes no further than it)
-                surge_within = load
+                if max_pod_size > 1.0 and settings.resize_first:
+                    # (the push says the rate now: a burst goes no further than it, where a
+                    # first push resizes and so leaves the scrape to ask for pods)
+                    surge_within = load
                 if push_confirmed or load > observation[8] * pod_slo_rps * max_pod_size:
                     # (observation._replace(request_rate=load), without its slow generic path)
                     seen = _tuple_new(Observation, (at_s, load, *observation[2:]))
