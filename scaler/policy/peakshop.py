@@ -14,7 +14,7 @@ from __future__ import annotations
 import math
 from typing import NamedTuple
 
-from scaler.capacity import _CEIL_SLACK, in_pod_size_for
+from scaler.capacity import _CEIL_SLACK, in_pod_size_for, replicas_for
 from scaler.events import Event, EventSchedule
 from scaler.forecast import Forecaster, Outlook
 from scaler.guardrails import (
@@ -76,6 +76,7 @@ class PolicyState(NamedTuple):
     pushed_at_s: float = 0.0               # ... and when it came
     sizes: tuple[float, float] = (1.0, 1.0)  # in-pod size last asked for web and workers
     web_ready_at_s: float = 0.0            # when the web pods last asked for serve
+    push_confirmed: bool = True            # the pushed rate may ask for pods, not only a size
 
 
 def with_plan(need: Need, plan: int, plan_reason: Reason) -> Need:
@@ -254,7 +255,7 @@ class PeakshopPolicy:
          pushed) = observation
         (web_replicas, worker_replicas, web_window, worker_window, last_rate, calm_rate,
          calm_orders, orders_share, outlook, pushed_rate, pushed_at_s, sizes,
-         web_ready_at_s) = state
+         web_ready_at_s, push_confirmed) = state
         (season_origin_s, stale_after_s, worker_forecast_orders, push_memory_s, max_pod_size,
          pod_slo_rps, worker_steady_orders) = self._hot
         season_s = at_s - season_origin_s
@@ -315,14 +316,18 @@ class PeakshopPolicy:
             # last push, or from the last scrape (taken about scrape + window/2 ago).
             if pushed_rate is not None and at_s - pushed_at_s <= push_memory_s:
                 before, ago = pushed_rate, max(at_s - pushed_at_s, 1.0)
+                # Pushed again past what the last push planned for: the rise goes on.
+                push_confirmed = push_confirmed or rate > pushed_rate
             else:
                 before, ago = last_rate or rate, settings.scrape_lag_s
+                push_confirmed = not (settings.resize_first and max_pod_size > 1.0)
             growth = max(rate - before, 0.0) / ago
             # A crowd that jumped within seconds is not extrapolated linearly: what grows
             # beyond push_growth_cap is caught by the next push and an in-pod resize.
             pushed_rate, pushed_at_s = min(rate + growth * settings.push_horizon_s,
                                            rate * settings.push_growth_cap), at_s
-        if pushed_rate is not None and at_s - pushed_at_s <= push_memory_s:
+        if pushed_rate is not None and at_s - pushed_at_s <= (
+                push_memory_s if push_confirmed else settings.unconfirmed_push_memory_s):
             recent_push = pushed_rate
 
         web_size, workers_size = sizes   # a hold keeps the size too
@@ -331,14 +336,36 @@ class PeakshopPolicy:
         else:
             # An announced crowd explains its own growth: the plan covers it, not a surge; a
             # push gives the rate as it is now, which needs no extrapolation.
-            seen, load = observation, rate
+            seen, load, surge_within = observation, rate, None
             if recent_push is not None and recent_push * settings.push_margin > rate:
                 # A pushed rate is live: what it asks for now, with a margin for growth.
                 load = recent_push * settings.push_margin
-                # (observation._replace(request_rate=load), without its slow generic path)
-                seen = _tuple_new(Observation, (at_s, load, *observation[2:]))
+                if max_pod_size > 1.0 and settings.resize_first:
+                    # (the push says the rate now: a burst goes no further than it, where a
+                    # first push resizes and so leaves the scrape to ask for pods)
+                    surge_within = load
+                if push_confirmed or load > observation[8] * pod_slo_rps * max_pod_size:
+                    # (observation._replace(request_rate=load), without its slow generic path)
+                    seen = _tuple_new(Observation, (at_s, load, *observation[2:]))
+                elif pushed:
+                    # The first push of a rise that running pods can carry: a resize, which
+                    # lands in seconds and is given back as fast; pods once it is pushed
+                    # again or the scraped rate shows it (docs/simulation.md). The pods see
+                    # the last scrape (a push's "p95 over the SLO" would ask for a step).
+                    seen = _tuple_new(Observation, (
+                        at_s, rate if last_rate is None else last_rate, observation[2], None,
+                        *observation[4:]))
             need = reactive_web(seen, web_replicas, last_rate, settings,
                                 expect_surges=not under_way and seen is observation)
+            if surge_within is not None and need.now > need.steady:
+                # While a push counts, a burst (the scrape's surge extrapolated up to 4x, a
+                # push's p95 step) asks for pods up to what the push says arrives now: a
+                # reading lost after a flash sale's push kept 8 pods where 3 carry its peak.
+                within = max(need.steady, replicas_for(surge_within, pod_slo_rps
+                                                       * settings.web_target))
+                if need.now > within:
+                    need = _tuple_new(Need, (need.steady, within, need.reason,
+                                             need.usage_ratio))
             if web_plan > need.steady:
                 need = with_plan(need, web_plan, web_plan_reason)
             # (A push lapsed two periods ago at most: rare, so checked in that order.)
@@ -391,7 +418,7 @@ class PeakshopPolicy:
         new_state = _tuple_new(PolicyState, (
             web, workers, web_window, worker_window, last_rate if pushed else rate,
             calm_rate, calm_orders, orders_share, outlook, pushed_rate, pushed_at_s,
-            (web_size, workers_size), web_ready_at_s))
+            (web_size, workers_size), web_ready_at_s, push_confirmed))
         if web_size == workers_size == 1.0:
             return scaling_decision(web, web_reason, workers, worker_reason), new_state
         return ScalingDecision(decision(web, web_reason, web_size),

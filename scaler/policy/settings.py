@@ -40,11 +40,15 @@ class PolicySettings:
     stale_after_s: float = 60.0          # older readings are not trusted: hold the last decision
     push_memory_s: float = 45.0          # a pushed rate counts until scrapes have caught up
                                          # (scrape delay 15 s + rate window 30 s)
-    push_margin: float = 1.1             # ... with this margin: the crowd may still be growing
+    push_margin: float = 1.3             # ... with this margin: the crowd may still be growing
     push_horizon_s: float = 40.0         # a growing pushed rate is extrapolated this far
     push_growth_cap: float = 1.4         # ... to at most this many times the rate pushed
     release_after_push: bool = True      # a push's pods serve and the rate falls: down at once
     scrape_lag_s: float = 30.0           # a scraped rate describes about this long ago
+    # A rise's first push resizes running pods only (cheap, and given back within
+    # unconfirmed_push_memory_s); pods once it is pushed again past what it planned for.
+    resize_first: bool = True
+    unconfirmed_push_memory_s: float = 40.0
 
     # Planning: forecasts and announced events.
     forecast_margin_s: float = 60.0      # forecast for now + startup_s + this
@@ -105,4 +109,4 @@ class PolicySettings:
 # Without pushes and in-pod resize to catch a rise, capacity is kept longer after a peak and
 # an event's estimate carries a margin (each measured both ways, docs/simulation.md).
 WITHOUT_LEVERS = {"scale_down_window_s": 120.0, "event_hold_s": 300.0, "event_margin": 1.25,
-                  "max_pod_size": 1.0}
+                  "max_pod_size": 1.0, "push_margin": 1.1}

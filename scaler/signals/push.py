@@ -12,9 +12,10 @@ a second's noise and are still rising (`judge_arrivals`, the one rule the simula
 run too). A busy share `b` of the workers means arrivals of `b x pod_max_rps` per ready
 replica (a worker is busy for its share of the arrivals). A second's arrivals vary by about
 their square root, and the policy keeps pods right below 0.9 of their SLO capacity: the
-mark is 0.92 (a busy share of 0.736), passed by 1.75 of those deviations, and the rate
+mark is 0.92 (a busy share of 0.736), passed by 1.5 of those deviations, and the rate
 pushed is that lower bound; chosen on the simulator with per-second arrival noise by both
-of its costs (docs/simulation.md, "The push rule, chosen on the noisy platform").
+of its costs, with the policy resizing on a rise's first push (docs/simulation.md, "The
+push rule, chosen on the noisy platform", and "A push of small evidence resizes first").
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ class PushRule:
     # A second's arrivals vary by about their square root (Poisson) even when the rate does
     # not: the mean of the last `mean_of` samples must pass the mark by this many standard
     # deviations of such a mean at the mark (0: no margin, for steady rates).
-    noise_sd: float = 1.75
+    noise_sd: float = 1.5
     window_s: float = 1.0         # seconds the busy workers are averaged over by the pods
     mean_of: int = 1              # samples (seconds) the scaler averages before judging
     confirm_s: int = 1            # ... and how many such means in a row must pass the mark

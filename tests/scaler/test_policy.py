@@ -21,6 +21,7 @@ SETTINGS = PolicySettings(
     surge_cap=3.0, latency_boost=2.0, queue_drain_s=10.0, stale_after_s=60.0,
     forecast_margin_s=60.0, forecast_target=0.5, event_lead_s=60.0, event_hold_s=120.0,
     event_margin=1.0, event_target=0.5,
+    push_margin=1.1, resize_first=False,
 )
 
 
@@ -306,3 +307,68 @@ def test_the_pods_of_a_push_whose_crowd_did_not_come_go_at_once(since_push_s, re
                          scale_down_window_s=60.0, scale_down_share=0.25, burst_hold_s=60.0,
                          release_after_push=release)
     assert (decision.web.replicas, decision.web.reason) == (replicas, reason)
+
+
+def first_push(rate: float, at_s: float = 1000.0) -> Observation:
+    """A push over 2 ready pods (64 rps of SLO capacity, 128 resized to 2x)."""
+    return observe(at_s=at_s, rate=rate, within_slo=False)._replace(pushed=True, age_s=0.0)
+
+
+@pytest.mark.parametrize(("resize_first", "rate", "replicas", "size"), [
+    # 80 rps pushed (planned 88 with push_margin): the old rule asks for pods at once, 88/16
+    (False, 80.0, 6, 1.5),
+    # resize first: the running pods carry 88 (3 pods' worth, 1.5x) and no pod is asked for
+    (True, 80.0, 2, 1.5),
+    # beyond what a resize can carry (165 > 2 x 2 x 32): pods at once, and the largest size
+    (True, 150.0, 11, 2.0),
+])
+def test_the_first_push_of_a_rise_resizes_running_pods_before_asking_for_pods(
+        resize_first, rate, replicas, size):
+    decision, state = decide(first_push(rate), PolicyState(2, 2, last_rate=30.0),
+                             max_pod_size=2.0, push_growth_cap=1.0, scale_up_factor=10.0,
+                             scale_up_pods=20, resize_first=resize_first)
+    assert (decision.web.replicas, decision.web.size) == (replicas, size)
+    assert decision.web.reason is Reason.PUSHED_BACKLOG
+    assert state.push_confirmed is (not resize_first)
+
+
+@pytest.mark.parametrize(("rate", "replicas", "size", "confirmed"), [
+    (90.0, 7, 2.0, True),     # pushed again past the 80 rps planned: pods for 99 (7 at 16)
+    (75.0, 2, 1.5, False),    # pushed again, below what the first push planned: noise
+])
+def test_pods_come_once_the_rise_is_pushed_again_past_what_the_first_push_planned(
+        rate, replicas, size, confirmed):
+    state = PolicyState(2, 2, last_rate=30.0, pushed_rate=80.0, pushed_at_s=990.0,
+                        sizes=(1.5, 1.0), push_confirmed=False)
+    decision, after = decide(first_push(rate), state, max_pod_size=2.0, push_growth_cap=1.0,
+                             scale_up_factor=10.0, scale_up_pods=20, resize_first=True)
+    assert (decision.web.replicas, decision.web.size) == (replicas, size)
+    assert after.push_confirmed is confirmed
+
+
+@pytest.mark.parametrize(("since_push_s", "memory_s", "size"), [
+    (25.0, 30.0, 1.5),    # the first push's rate still counts: the resize stays
+    (35.0, 30.0, 1.0),    # not pushed again: the resize is given back after the memory
+    (35.0, 45.0, 1.5),    # ... which the setting says
+])
+def test_an_unconfirmed_push_gives_its_resize_back_after_its_own_memory(since_push_s,
+                                                                        memory_s, size):
+    now_s = 1000.0
+    state = PolicyState(2, 2, last_rate=30.0, pushed_rate=80.0, pushed_at_s=now_s - since_push_s,
+                        sizes=(1.5, 1.0), push_confirmed=False)
+    decision, _ = decide(observe(at_s=now_s, rate=30.0), state, max_pod_size=2.0,
+                         resize_first=True, unconfirmed_push_memory_s=memory_s)
+    assert (decision.web.replicas, decision.web.size) == (2, size)
+
+
+@pytest.mark.parametrize(("pushed_at_s", "replicas", "size"), [
+    (990.0, 6, 1.5),    # the push says the rate now (80, planned 88): the surge up to 88/16
+    (900.0, 8, 1.0),    # no push counts: 10 -> 40 rps is a surge, extrapolated 3x: 120/16
+])
+def test_a_scraped_surge_goes_no_further_than_a_push_says_the_rate_is_now(
+        pushed_at_s, replicas, size):
+    state = PolicyState(2, 2, last_rate=10.0, pushed_rate=80.0, pushed_at_s=pushed_at_s,
+                        push_confirmed=False)
+    decision, _ = decide(observe(at_s=1000.0, rate=40.0), state, max_pod_size=2.0,
+                         resize_first=True, scale_up_factor=10.0, scale_up_pods=20)
+    assert (decision.web.replicas, decision.web.size) == (replicas, size)

@@ -59,12 +59,12 @@ def test_both_workers_busy_is_a_push_before_anything_queues(storefront, redis_se
         pushed = push.heard(SCRAPED)
         assert pushed is not None
     # 150 requests/s per local worker (a local "pod"): both busy imply 300/s (a queue that
-    # grew would have said more), pushed at its lower bound: less the rule's margin, 1.75
+    # grew would have said more), pushed at its lower bound: less the rule's margin, 1.5
     # deviations of a second's arrivals at the mark (0.92 x 0.8 x 300/s)
     assert settings.capacity.pod_max_rps == 150.0
     mark = 0.92 * 0.8 * 2 * 150.0
     assert pushed.pushed and pushed.request_rate == pytest.approx(
-        2 * 150.0 - 1.75 * mark ** 0.5)
+        2 * 150.0 - 1.5 * mark ** 0.5)
 
 
 def test_without_redis_the_local_push_reads_the_socket_alone(storefront):

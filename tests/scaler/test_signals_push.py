@@ -181,9 +181,9 @@ def test_no_push_without_ready_replicas_to_measure_against():
 def test_the_busy_mark_is_push_at_of_the_slo_capacity():
     assert RULE.busy_at == pytest.approx(0.72)
     assert PushRule(40.0, 0.8, push_at=1.25).busy_at == pytest.approx(1.0)
-    # live, a little above the share the policy sizes for, and 1.75 deviations past it
+    # live, a little above the share the policy sizes for, and 1.5 deviations past it
     # (chosen on the noisy simulator: docs/simulation.md)
-    assert (PushRule(40.0).push_at, PushRule(40.0).noise_sd) == (0.92, 1.75)
+    assert (PushRule(40.0).push_at, PushRule(40.0).noise_sd) == (0.92, 1.5)
 
 
 class SaidPressure:

@@ -55,3 +55,25 @@ def test_the_unannounced_flash_sale_meets_its_goals(traces_dir, fault_seed):
     assert (runs["peakshop"].slo_violation_seconds
             <= 0.25 * runs["hpa-cpu"].slo_violation_seconds)
     assert runs["peakshop"].replica_seconds <= 1.10 * runs["oracle"].replica_seconds
+
+
+
+def test_the_unannounced_flash_sale_meets_its_goals_on_the_noisy_platform(traces_dir):
+    """The same goals with Poisson arrival noise and the live push rule (0.92, 1.5
+    deviations), summed over noise seeds 0-2 as docs/simulation.md states them. Pods asked
+    for at every push cost 1.101x the oracle (1.130x on seed 1); a first push that resizes
+    before it asks for pods (`resize_first`) 1.093x ("A push of small evidence resizes
+    first")."""
+    flash = load_trace(traces_dir / "flash-sale-10min.csv")
+    sums = dict.fromkeys(("peakshop", "hpa-cpu", "oracle"), (0, 0))
+    for noise_seed in (0, 1, 2):
+        cluster = ClusterSettings(arrival_noise=1.0, noise_seed=noise_seed, push_at=0.92,
+                                  push_noise_sd=1.5)
+        for name in sums:
+            figures = simulate(name, flash, cluster).measurement.combined
+            violations, cost = sums[name]
+            sums[name] = (violations + figures.slo_violation_seconds,
+                          cost + figures.replica_seconds)
+    assert sums["hpa-cpu"][0] > 0
+    assert sums["peakshop"][0] <= 0.25 * sums["hpa-cpu"][0]
+    assert sums["peakshop"][1] <= 1.10 * sums["oracle"][1]
