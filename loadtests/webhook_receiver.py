@@ -70,7 +70,10 @@ class WebhookReceiver:
         return self
 
     def stop(self) -> None:
-        self._server.shutdown()
+        """Stop serving and close the socket; also for a receiver never started (a run that
+        failed before registering it), where `shutdown` would wait for ever."""
+        if self._thread.is_alive():
+            self._server.shutdown()
         self._server.server_close()
 
     def _note(self, body: bytes, event: str, verified: bool) -> None:

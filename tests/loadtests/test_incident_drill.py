@@ -48,6 +48,11 @@ def test_the_receiver_takes_signed_deliveries_and_refuses_the_others():
     assert 9 <= summary["incidents"][0]["opened_at_s"] <= 11 + 5
 
 
+def test_a_receiver_never_started_stops_at_once():
+    """A rehearsal that fails before registering its receiver still stops it on the way out."""
+    WebhookReceiver().stop()
+
+
 def test_a_payment_outage_opens_an_incident_whose_webhook_arrives_signed(tmp_path):
     report = tmp_path / "report"
     completed = rehearse("--trace", str(short_trace(tmp_path, seconds=50, rate=30.0)),
