@@ -12,7 +12,7 @@ import pytest
 
 from shop.images.demo_pictures import golden_star, red_bauble
 from tests.images.support import upload
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, keep, needs_chromium, served
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, keep, needs_chromium, screenshot, served
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -65,7 +65,7 @@ def test_the_product_page_loads_the_fitting_width(live_server, api, shop, client
                 assert loaded == live_server + url_of[width], (name, ratio, loaded)
                 if name:
                     shot = tmp_path / f"storefront-product-image-{name}.png"
-                    page.screenshot(path=shot, full_page=True)
+                    screenshot(page, shot)
                     if save:
                         keep(shot)
                 if name == "desktop":
@@ -77,7 +77,7 @@ def test_the_product_page_loads_the_fitting_width(live_server, api, shop, client
                         expect(cards.nth(index)).to_have_js_property("complete", True)
                         assert cards.nth(index).evaluate("img => img.naturalWidth") > 0
                     shot = tmp_path / "storefront-product-image-catalog-desktop.png"
-                    page.screenshot(path=shot, full_page=True)
+                    screenshot(page, shot)
                     if save:
                         keep(shot)
                 context.close()
@@ -122,7 +122,7 @@ def test_the_merchant_reorders_and_describes_images_in_the_back_office(
                 assert page.locator("body").evaluate("b => b.scrollWidth") <= viewport["width"]
                 page.locator("#images").scroll_into_view_if_needed()
                 shot = tmp_path / f"backoffice-product-images-{name}.png"
-                page.screenshot(path=shot, full_page=True)
+                screenshot(page, shot)
                 if save:
                     keep(shot)
                 context.close()

@@ -18,7 +18,7 @@ import pytest
 import requests
 
 from tests.support.api import ADDRESS
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium, screenshot
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
@@ -72,7 +72,7 @@ def screenshots(request, tmp_path):
         width = page.viewport_size["width"]
         assert page.locator("body").evaluate("body => body.scrollWidth") <= width, name
         path = tmp_path / f"backoffice-{name}.png"
-        page.screenshot(path=path, full_page=True)
+        screenshot(page, path)
         if backend == "sqlite" and os.environ.get("PEAKSHOP_SAVE_SCREENSHOTS") == "1":
             DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, DOCS_IMAGES / path.name)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.status.conftest import OPS, open_incident
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium, served
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium, screenshot, served
 
 IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
@@ -60,7 +60,7 @@ def test_the_status_page_with_an_open_incident(live_server, client, request):
                 scroll_width = page.locator("body").evaluate("body => body.scrollWidth")
                 assert scroll_width <= width
                 shot = request.getfixturevalue("tmp_path") / f"status-{name}.png"
-                page.screenshot(path=shot, full_page=True)
+                screenshot(page, shot)
                 # The pictures in docs/ change only when asked for, once (from SQLite).
                 if backend == "sqlite" and os.environ.get("PEAKSHOP_SAVE_SCREENSHOTS") == "1":
                     IMAGES.mkdir(parents=True, exist_ok=True)

@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium, served
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium, screenshot, served
 
 pytestmark = needs_chromium
 
@@ -38,7 +38,7 @@ def test_a_shopper_buys_a_product_in_the_browser(live_server, api, shop, tmp_pat
             expect(page.get_by_role("heading", name="Reindeer mug")).to_be_visible()
             expect(page.locator(".product .price")).to_have_text("€12.50 incl. VAT")
             expect(page.locator(".product .stock")).to_have_text("3 left")
-            page.screenshot(path=tmp_path / "product.png", full_page=True)
+            screenshot(page, tmp_path / "product.png")
             page.get_by_label("Quantity").fill("2")
             page.get_by_role("button", name="Add to cart").click()
 
@@ -61,7 +61,7 @@ def test_a_shopper_buys_a_product_in_the_browser(live_server, api, shop, tmp_pat
 
             expect(page.locator(".status-title")).to_have_text(re.compile("Paid|Confirmed"))
             expect(page.get_by_role("cell", name="€25.00").first).to_be_visible()
-            page.screenshot(path=tmp_path / "order.png", full_page=True)
+            screenshot(page, tmp_path / "order.png")
             order_url = urlsplit(page.url)
         finally:
             browser.close()

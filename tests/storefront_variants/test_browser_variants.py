@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium, served
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium, screenshot, served
 
 pytestmark = needs_chromium
 
@@ -58,7 +58,7 @@ def test_choose_a_size_and_a_delivery_then_pay(live_server, api, shop, tmp_path)
                 size = page.get_by_label("Size")
                 expect(size.locator("option[value='SOCK-36']")).to_be_disabled()
                 size.select_option("SOCK-42")
-                page.screenshot(path=shots / f"storefront-product-{name}.png", full_page=True)
+                screenshot(page, shots / f"storefront-product-{name}.png")
                 page.get_by_role("button", name="Add to cart").click()
 
                 expect(page).to_have_url(re.compile(r"/cart$"))
@@ -67,7 +67,7 @@ def test_choose_a_size_and_a_delivery_then_pay(live_server, api, shop, tmp_path)
                 page.get_by_role("button", name="Show delivery").click()
                 expect(page.locator(".shipping-estimate")).to_contain_text("Express")
                 expect(page.locator(".shipping-estimate")).to_contain_text("€6.90")
-                page.screenshot(path=shots / f"storefront-cart-{name}.png", full_page=True)
+                screenshot(page, shots / f"storefront-cart-{name}.png")
                 page.get_by_role("link", name="Go to checkout").click()
 
                 page.get_by_label("E-mail").fill("ada@example.com")
@@ -84,7 +84,7 @@ def test_choose_a_size_and_a_delivery_then_pay(live_server, api, shop, tmp_path)
                 # 12.90 + 14.90 = 27.80, of which French VAT 20 %: 2.15 + 2.48.
                 expect(page.get_by_test_id("order-total")).to_have_text("€27.80")
                 expect(page.locator(".summary .vat")).to_contain_text("€4.63 VAT (20 % for France)")
-                page.screenshot(path=shots / f"storefront-checkout-{name}.png", full_page=True)
+                screenshot(page, shots / f"storefront-checkout-{name}.png")
                 page.get_by_role("button", name="Place order and pay").click()
 
                 expect(page.locator(".status-title")).to_have_text(re.compile("Paid|Confirmed"))

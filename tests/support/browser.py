@@ -21,6 +21,27 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images"
 
 
+SCREENSHOT_ATTEMPTS = 3
+
+
+def screenshot(page, path: Path) -> None:
+    """A full-page screenshot of `page` to `path`, asked again when Chromium had no frame.
+
+    On a machine busy with other tests Chromium's compositor sometimes produces no frame in
+    time and `Page.captureScreenshot` fails ("Unable to capture screenshot"): the page is
+    fine, the picture is only a by-product of the test, so it is simply asked for again."""
+    from playwright.sync_api import Error
+
+    for attempt in range(1, SCREENSHOT_ATTEMPTS + 1):
+        try:
+            page.screenshot(path=path, full_page=True)
+            return
+        except Error as problem:
+            if "Unable to capture screenshot" not in str(problem) or \
+                    attempt == SCREENSHOT_ATTEMPTS:
+                raise
+
+
 def keep(screenshot: Path) -> None:
     """Copy a screenshot into the docs, only when PEAKSHOP_SAVE_SCREENSHOTS=1 asks for it."""
     if os.environ.get("PEAKSHOP_SAVE_SCREENSHOTS") == "1":

@@ -8,7 +8,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, screenshot
 
 
 def shopper_waits_in_line(shop_url: str, shop_name: str, switch_off: Callable[[], None],
@@ -46,7 +46,7 @@ def shopper_waits_in_line(shop_url: str, shop_name: str, switch_off: Callable[[]
             boxes = [page.locator(".waiting-figures div").nth(i).bounding_box()
                      for i in range(2)]
             assert boxes[0]["y"] == boxes[1]["y"] and boxes[0]["x"] < boxes[1]["x"]
-            page.screenshot(path=screenshots / "waiting-room-desktop.png", full_page=True)
+            screenshot(page, screenshots / "waiting-room-desktop.png")
 
             # Reloading keeps the place; another visitor queues behind.
             page.reload()
@@ -59,7 +59,7 @@ def shopper_waits_in_line(shop_url: str, shop_name: str, switch_off: Callable[[]
             for box in (other.locator(".waiting-figures div").nth(i).bounding_box()
                         for i in range(2)):
                 assert box["x"] >= 0 and box["x"] + box["width"] <= 390   # no side-scrolling
-            other.screenshot(path=screenshots / "waiting-room-390.png", full_page=True)
+            screenshot(other, screenshots / "waiting-room-390.png")
 
             # When the line reaches them, the same address opens the shop.
             switch_off()

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS, needs_chromium, screenshot
 
 pytestmark = [pytest.mark.slow, needs_chromium]
 
@@ -238,7 +238,7 @@ def test_the_back_office_fits_a_desktop_and_a_phone(gunicorn_server, browser, re
                 assert field_id and page.locator(f'label[for="{field_id}"]').count() == 1, (
                     f"{name}: an input without its label")
             shot = tmp_path / f"backoffice-{name}-{size}.png"
-            page.screenshot(path=shot, full_page=True)
+            screenshot(page, shot)
             assert shot.stat().st_size > 0
             if save and name in documented:
                 DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
