@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from scaler.simulate.metrics import FIGURE_KEYS, Figures, Measurement
+from scaler.simulate.room import RoomFigures
 
 TIMELINE_POINTS = 2000
 
@@ -53,9 +54,20 @@ def demand_series(measurement: Measurement) -> tuple[np.ndarray, np.ndarray]:
 
 def run_summary(policy: str, measurement: Measurement, context: dict) -> dict:
     """The contract's JSON object: combined figures at the top, each Deployment beside."""
-    return {"policy": policy, **measurement.combined.as_dict(),
-            "web": measurement.web.as_dict(), "workers": measurement.workers.as_dict(),
-            **context}
+    summary = {"policy": policy, **measurement.combined.as_dict(),
+               "web": measurement.web.as_dict(), "workers": measurement.workers.as_dict(),
+               **context}
+    if measurement.room is not None:
+        summary["waiting_room"] = measurement.room.as_dict()
+    return summary
+
+
+def room_table(room: RoomFigures) -> str:
+    """What the waiting room's line cost the visitors, one figure a line."""
+    values = room.as_dict()
+    width = max(len(key) for key in values)
+    return "\n".join(["waiting room", *(f"{key.ljust(width)}  {value:>12,}"
+                                         for key, value in values.items())])
 
 
 def _cell(value) -> str:
