@@ -110,9 +110,22 @@ def write_markdown(path: Path, title: str, runs: dict[str, Measurement],
              figures_table({name: run.web for name, run in runs.items()}, markdown=True),
              "", "## Workers", "",
              figures_table({name: run.workers for name, run in runs.items()}, markdown=True),
+             *_room_section(runs),
              "", "## Simulation time", "", "| policy | seconds |", "|---|---:|",
              *(f"| {name} | {seconds:.2f} |" for name, seconds in timings.items()), ""]
     path.write_text("\n".join(parts))
+
+
+def _room_section(runs: dict[str, Measurement]) -> list[str]:
+    """The line's figures of every policy, when the runs had the waiting room."""
+    rooms = {name: run.room for name, run in runs.items() if run.room is not None}
+    if not rooms:
+        return []
+    keys = list(next(iter(rooms.values())).as_dict())
+    return ["", "## The waiting room's line", "", "| figure | " + " | ".join(rooms) + " |",
+            "|" + "|".join(["---"] + ["---:"] * len(rooms)) + "|",
+            *(f"| {key} | " + " | ".join(f"{room.as_dict()[key]:,}" for room in rooms.values())
+              + " |" for key in keys)]
 
 
 def write_timeline_png(path: Path, title: str, web_demand: np.ndarray,

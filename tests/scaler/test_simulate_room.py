@@ -215,3 +215,14 @@ def test_cli_prints_the_waiting_figures_and_refuses_a_bad_reaction():
                                            "--waiting-room", "--room-react-s", "-1"])
     assert bad.exit_code == 2
     assert bad.output.strip().splitlines()[-1] == "error: --room-react-s is out of range: got -1"
+
+
+def test_the_report_gives_every_policys_line(tmp_path):
+    outcome = CliRunner().invoke(simulate_command, [
+        "--trace", str(CROWD_FILE), "--policy", "peakshop", "--waiting-room",
+        "--report", str(tmp_path)])
+    assert outcome.exit_code == 0, outcome.output
+    report = (tmp_path / "figures.md").read_text()
+    section = report.split("## The waiting room's line")[1].split("## Simulation time")[0]
+    assert "| figure | peakshop | hpa-cpu | keda-queue | static-peak | oracle |" in section
+    assert "| visitors_waited |" in section
