@@ -222,6 +222,7 @@ def _replay(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPolicy,
     if room:
         counted_seen = list(admitted_seen)
     line_now, react_left, pod_slo = 0.0, 0, cluster.pod_slo_rps
+    room_for, let_in = None, 0.0            # the room's SLO capacity, at a ready capacity
     rps_list, orders_list = rps_padded.tolist(), orders_padded.tolist()
     # capacity -> (mark, threshold, threshold of the longer look)
     marks: dict[float, tuple[float, float, float]] = {}
@@ -389,14 +390,15 @@ def _replay(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPolicy,
         if room:
             # The engine's view of the line, a block at a time (the figures keep it to the
             # second): the room lets in what the ready pods serve within the SLO.
+            if capacity != room_for:
+                room_for, let_in = capacity, (math.floor(capacity + 1e-9) + 1e-9) * pod_slo
             arriving = rps_list[i]
-            let_in = (math.floor(capacity + 1e-9) + 1e-9) * pod_slo
-            before, slope = line_now, arriving - let_in
-            line_now = before + tick * slope
-            if line_now < 0.0:
-                line_now = 0.0
-            lined = before > 0.0 or line_now > 0.0
+            lined = line_now > 0.0 or arriving > let_in
             if lined:
+                before, slope = line_now, arriving - let_in
+                line_now = before + tick * slope
+                if line_now < 0.0:
+                    line_now = 0.0
                 admitted_now = (arriving * tick + before - line_now) / tick
                 admitted_seen[i] = admitted_now
                 counted_seen[i] = (counted_seen[i] + refreshes(mean_line(before, slope, tick),
