@@ -223,6 +223,7 @@ def _replay(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPolicy,
         counted_seen = list(admitted_seen)
     line_now, react_left, pod_slo = 0.0, 0, cluster.pod_slo_rps
     room_for, let_in = None, 0.0            # the room's SLO capacity, at a ready capacity
+    last_lined = -(10**9)                   # the last block with a line
     rps_list, orders_list = rps_padded.tolist(), orders_padded.tolist()
     # capacity -> (mark, threshold, threshold of the longer look)
     marks: dict[float, tuple[float, float, float]] = {}
@@ -302,7 +303,9 @@ def _replay(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPolicy,
         if block % decide_every == 0:
             seen = i - reading_lag[block]    # the last block the scrape covers
             rate, orders_rate = reading_rate[block], reading_orders[block]
-            if rate is not None and room:
+            if rate is not None and seen - window < last_lined:
+                # A line in the scrape's window (only ever with the room): what it counted
+                # and what the room let in part ways.
                 rate = sum(counted_seen[seen - window + 1 : seen + 1]) / window
                 # CPU works on what the room let in; the scrape counts every answer.
                 busy = (sum(admitted_seen[seen - window + 1 : seen + 1]) / window
@@ -395,6 +398,7 @@ def _replay(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPolicy,
             arriving = rps_list[i]
             lined = line_now > 0.0 or arriving > let_in
             if lined:
+                last_lined = i
                 before, slope = line_now, arriving - let_in
                 line_now = before + tick * slope
                 if line_now < 0.0:
