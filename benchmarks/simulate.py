@@ -10,6 +10,8 @@ policy. The machine this runs on may be shared: CPU seconds say more than wall s
                                   [--push-mean-s S] [--push-confirm-s S]
                                   [--arrival-noise D] [--noise-seed N]
                                   [--no-forecast]   # peakshop without what the past says
+                                  [--waiting-room [--room-react-s S] [--room-answers-hidden]]
+                                  # each policy without and with the room, side by side
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import argparse
 import os
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 from scaler.events import load_events
@@ -64,7 +67,17 @@ def main() -> None:
     parser.add_argument("--no-forecast", action="store_true",
                         help="peakshop without a forecaster: no forecast, no standby, events "
                              "sized on the calm rate only (what the forecast is worth)")
+    parser.add_argument("--waiting-room", action="store_true",
+                        help="each policy without and with the waiting room, side by side, "
+                             "with the line's figures")
+    parser.add_argument("--room-react-s", type=int, default=ClusterSettings().room_react_s,
+                        help="seconds an overload that starts with no line misses the SLO")
+    parser.add_argument("--room-answers-hidden", action="store_true",
+                        help="the scraped rate leaves out the room's own answers (live "
+                             "counts them)")
     options = parser.parse_args()
+    if options.waiting_room:
+        return with_and_without_room(options)
     cluster = ClusterSettings(push=not options.no_push, max_pod_size=options.max_pod_size,
                               push_at=options.push_at, push_noise_sd=options.push_noise_sd,
                               push_mean_s=options.push_mean_s,
@@ -106,6 +119,42 @@ def main() -> None:
         print(f"\nslowest season replay: {slowest[1]}, {slowest[0]:.2f} s wall "
               f"({slowest[0] / BUDGET_S:.0%} of the {BUDGET_S:.0f} s budget); load average "
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", file=sys.stderr)
+
+
+def with_and_without_room(options) -> None:
+    """Every policy without and with the waiting room: violation and replica seconds of
+    both, and what the line cost (scaler/simulate/room.py)."""
+    without = ClusterSettings(push=not options.no_push, max_pod_size=options.max_pod_size,
+                              push_at=options.push_at, push_noise_sd=options.push_noise_sd,
+                              push_mean_s=options.push_mean_s,
+                              push_confirm_s=options.push_confirm_s,
+                              arrival_noise=options.arrival_noise,
+                              noise_seed=options.noise_seed)
+    room = replace(without, waiting_room=True, room_react_s=options.room_react_s,
+                   room_answers_counted=not options.room_answers_hidden)
+    policies = options.policy or list(POLICY_NAMES)
+    print("| trace | events | policy | SLO-violation s without | with the room | replica-s "
+          "without | with | x oracle with | visitors waited | visitor-s waited | longest "
+          "wait s | p90 wait s | CPU s with |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for name in options.trace or TRACES:
+        trace = load_trace(options.traces / f"{name}.csv")
+        announced = load_events(options.traces / f"{name}.events.csv")
+        for events in (None, announced):
+            oracle = simulate("oracle", trace, room, events).measurement.combined
+            for policy in policies:
+                before = simulate(policy, trace, without, events).measurement.combined
+                cpu = time.process_time()
+                run = simulate(policy, trace, room, events).measurement
+                cpu = time.process_time() - cpu
+                after, line = run.combined, run.room
+                print(f"| {name} | {'yes' if events else 'no'} | {policy} "
+                      f"| {before.slo_violation_seconds:,} | {after.slo_violation_seconds:,} "
+                      f"| {before.replica_seconds:,} | {after.replica_seconds:,} "
+                      f"| {after.replica_seconds / oracle.replica_seconds:.3f} "
+                      f"| {line.visitors_waited:,} | {line.visitor_seconds_waited:,} "
+                      f"| {line.longest_wait_s:,} | {line.p90_wait_s:,} | {cpu:.2f} |",
+                      flush=True)
 
 
 if __name__ == "__main__":

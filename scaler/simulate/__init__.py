@@ -24,6 +24,11 @@ How the written model is read, where it leaves room:
   its margin; scrapes fail on a seeded schedule (faults.py), the same for every policy.
 - Per-second arrival noise (noise.py, arrival_noise > 0): each second's arrivals are drawn
   around the rate, seeded; scraped rates and the push see them, demand keeps the rate.
+- The waiting room (room.py, `--waiting-room`, off by default): demand beyond whole pods'
+  worth of the ready SLO capacity waits in a FIFO line; an overload that starts with no line
+  misses room_react_s seconds, the rest of it is within the SLO. CPU and the pods' push see
+  what the room lets in; the scraped rate also counts the room's answers (live, the gate
+  counts them), arrivals told to wait and the line's refreshes by Retry-After.
 
 The closed-loop engine (`engine.py`) steps in ticks in which nothing changes (15 s with the
 defaults), which is exact for the 1-second model; the tests check it against a plain

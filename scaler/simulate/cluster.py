@@ -13,6 +13,8 @@ import numpy as np
 
 from scaler.capacity import Bounds, Capacity
 
+ROOM_SETTINGS = ("waiting_room", "room_react_s", "room_answers_counted")
+
 # A float rate that is an exact multiple of the per-pod capacity must not round up a pod.
 _CEIL_SLACK = 1e-9
 
@@ -51,6 +53,10 @@ class ClusterSettings:
     # rate with this variance-to-mean ratio (0: steady rates; 1: Poisson), seeded.
     arrival_noise: float = 0.0
     noise_seed: int = 0
+    # The waiting room (scaler/simulate/room.py; off: every figure as without it):
+    waiting_room: bool = False
+    room_react_s: int = 2              # an overload that starts with no line misses this long
+    room_answers_counted: bool = True  # the scraped rate counts the room's own answers (live)
 
     def __post_init__(self) -> None:
         checks = {
@@ -79,6 +85,7 @@ class ClusterSettings:
             "push_long_noise_sd": 0 <= self.push_long_noise_sd <= 10,
             "arrival_noise": 0 <= self.arrival_noise <= 100,
             "noise_seed": self.noise_seed >= 0,
+            "room_react_s": 0 <= self.room_react_s <= 3600,
         }
         for name, valid in checks.items():
             if not valid or not math.isfinite(getattr(self, name)):
@@ -86,7 +93,7 @@ class ClusterSettings:
                 raise ValueError(f"{flag} is out of range: got {getattr(self, name)}")
         for name in ("startup_s", "scrape_s", "rate_window_s", "min_replicas", "max_replicas",
                      "push_s", "resize_s", "outage_s", "fault_seed", "push_mean_s",
-                     "push_confirm_s", "push_long_mean_s", "noise_seed"):
+                     "push_confirm_s", "push_long_mean_s", "noise_seed", "room_react_s"):
             if int(getattr(self, name)) != getattr(self, name):
                 raise ValueError(f"--{name.replace('_', '-')} must be a whole number")
 
@@ -107,8 +114,13 @@ class ClusterSettings:
         return Bounds(self.min_replicas, self.max_replicas)
 
     def as_dict(self) -> dict:
-        """The settings as plain JSON-ready values."""
-        return asdict(self)
+        """The settings as plain JSON-ready values (the room's only when it is on, so that a
+        run without it reads exactly as before the room was modelled)."""
+        values = asdict(self)
+        if not self.waiting_room:
+            for name in ROOM_SETTINGS:
+                del values[name]
+        return values
 
 
 def web_demand(rps: np.ndarray, settings: ClusterSettings) -> np.ndarray:

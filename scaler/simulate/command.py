@@ -17,6 +17,7 @@ from scaler.simulate.report import (
     demand_series,
     deployment_table,
     downsample,
+    room_table,
     run_summary,
     write_markdown,
     write_timeline_png,
@@ -102,6 +103,17 @@ def _date(value: str | None) -> dt.date | None:
 @click.option("--arrival-noise", type=float, default=DEFAULTS.arrival_noise, show_default=True,
               help="Per-second arrival noise, variance/mean (1: Poisson, as live; 0: none).")
 @click.option("--noise-seed", type=int, default=DEFAULTS.noise_seed, show_default=True)
+@click.option("--waiting-room/--no-waiting-room", default=DEFAULTS.waiting_room,
+              show_default=True,
+              help="Demand beyond the ready pods' SLO capacity waits in a FIFO line "
+              "(docs/simulation.md, \"With the waiting room\").")
+@click.option("--room-react-s", type=int, default=DEFAULTS.room_react_s, show_default=True,
+              help="Seconds an overload that starts with no line misses the SLO before the "
+              "room holds the crowd back.")
+@click.option("--room-answers-counted/--room-answers-hidden",
+              default=DEFAULTS.room_answers_counted, show_default=True,
+              help="The scraped request rate counts the room's own answers (arrivals told to "
+              "wait and every refresh), as the live scaler's does; hidden: only what it let in.")
 @click.pass_context
 def simulate(ctx: click.Context, trace_path: str, policy: str, events_path: str | None,
              history_path: str | None, season_start: str | None, history_start: str | None,
@@ -156,6 +168,8 @@ def _simulate(trace_path, policy, events_path, history_path, season_start_text,
     click.echo(f"policy {policy} on {trace_path} ({trace.duration_s:,} s simulated in "
                f"{chosen.simulated_in_s:.2f} s)" + (f", events {events_path}" if events else ""))
     click.echo(deployment_table(chosen.measurement))
+    if chosen.measurement.room is not None:
+        click.echo(room_table(chosen.measurement.room))
 
 
 def _write_report(directory: Path, trace_path: str, chosen, run, context_lines: list[str],

@@ -39,6 +39,7 @@ from scaler.simulate.noise import (
     trailing_mean,
     trailing_min,
 )
+from scaler.simulate.room import mean_line, refreshes
 from scaler.simulate.trace import Trace
 
 
@@ -213,6 +214,16 @@ def _replay(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPolicy,
     if not long_look:
         long_high = push_high
     rate_seen, orders_seen = observed_mean(seen_rps), observed_mean(orders_padded)
+    # The waiting room (scaler/simulate/room.py): per block, what the room let in (what CPU
+    # and the pods' push see) and what a scrape counts (the room's own answers too, live).
+    room, react_s = cluster.waiting_room, cluster.room_react_s
+    counted_answers = cluster.room_answers_counted
+    admitted_seen = counted_seen = seen_rps.tolist() if room else None
+    if room:
+        counted_seen = list(admitted_seen)
+    line_now, react_left, pod_slo = 0.0, 0, cluster.pod_slo_rps
+    room_for, let_in = None, 0.0            # the room's SLO capacity, at a ready capacity
+    last_lined = -(10**9)                   # the last block with a line
     rps_list, orders_list = rps_padded.tolist(), orders_padded.tolist()
     # capacity -> (mark, threshold, threshold of the longer look)
     marks: dict[float, tuple[float, float, float]] = {}
@@ -292,7 +303,18 @@ def _replay(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPolicy,
         if block % decide_every == 0:
             seen = i - reading_lag[block]    # the last block the scrape covers
             rate, orders_rate = reading_rate[block], reading_orders[block]
-            if rate is None:
+            if rate is not None and seen - window < last_lined:
+                # A line in the scrape's window (only ever with the room): what it counted
+                # and what the room let in part ways.
+                rate = sum(counted_seen[seen - window + 1 : seen + 1]) / window
+                # CPU works on what the room let in; the scrape counts every answer.
+                busy = (sum(admitted_seen[seen - window + 1 : seen + 1]) / window
+                        / (web_capacity[seen] * pod_max))
+                within_slo = ((sum(web_short[seen - window + 1 : seen + 1]) if
+                               seen - window < last_short else 0.0) <= slo_share * rate)
+                if not busy < 1.0:
+                    busy = 1.0
+            elif rate is None:
                 within_slo = busy = None
             else:
                 within_slo = ((sum(web_short[seen - window + 1 : seen + 1]) if
@@ -368,7 +390,34 @@ def _replay(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPolicy,
                 settled_capacity = (web_now * web_size_now, workers_now * workers_size_now)
             capacity, workers_capacity_now = settled_capacity
         web_capacity[i] = capacity
-        if capacity < demand[i]:
+        if room:
+            # The engine's view of the line, a block at a time (the figures keep it to the
+            # second): the room lets in what the ready pods serve within the SLO.
+            if capacity != room_for:
+                room_for, let_in = capacity, (math.floor(capacity + 1e-9) + 1e-9) * pod_slo
+            arriving = rps_list[i]
+            lined = line_now > 0.0 or arriving > let_in
+            if lined:
+                last_lined = i
+                before, slope = line_now, arriving - let_in
+                line_now = before + tick * slope
+                if line_now < 0.0:
+                    line_now = 0.0
+                admitted_now = (arriving * tick + before - line_now) / tick
+                admitted_seen[i] = admitted_now
+                counted_seen[i] = (counted_seen[i] + refreshes(mean_line(before, slope, tick),
+                                                               let_in)
+                                   if counted_answers else admitted_now)
+                if before <= 0.0:            # an overload that starts with no line
+                    react_left = react_s
+                if react_left:
+                    missed = min(react_left, tick)
+                    react_left -= missed
+                    web_short[i] = admitted_now * missed / tick
+                    last_short = i
+            else:
+                react_left = 0
+        elif capacity < demand[i]:
             web_short[i] = rps_list[i]
             last_short = i
         workers_capacity[i] = workers_capacity_now
@@ -386,14 +435,21 @@ def _replay(trace: Trace, cluster: ClusterSettings, policy: ClosedLoopPolicy,
                 limits = marks[capacity] = (rule.mark(capacity), rule.threshold(capacity),
                                             rule.long_threshold(capacity))
             limits_for = capacity
-        high, long = push_high[block], long_high[block]
         at_s = block * tick
+        if room and lined:
+            # The pods' busy workers see what the room lets in, steady while it holds back.
+            high = low = long = admitted_now
+        else:
+            high, long, low = push_high[block], long_high[block], push_low[block]
         if (high >= limits[1] or long >= limits[2] if pushed_arrivals is None
                 else high > RISING * pushed_arrivals or long > RISING * pushed_arrivals
-                or push_low[block] < limits[0]):
-            means = (pushed_mean[at_s : at_s + tick].tolist() if per_second else [high])
-            longs = (long_mean[at_s : at_s + tick].tolist() if long_look
-                     else [None] * len(means))
+                or low < limits[0]):
+            if room and lined:
+                means, longs = [high], [high if long_look else None]
+            else:
+                means = (pushed_mean[at_s : at_s + tick].tolist() if per_second else [high])
+                longs = (long_mean[at_s : at_s + tick].tolist() if long_look
+                         else [None] * len(means))
             for offset, mean in enumerate(means):
                 if capacity < 1:    # judge_arrivals' own case: no verdict, nothing changes
                     continue

@@ -16,6 +16,7 @@ from scaler.simulate.cluster import (
     worker_demand,
 )
 from scaler.simulate.engine import RequestedReplicas
+from scaler.simulate.room import RoomFigures, RoomTally
 from scaler.simulate.trace import Trace
 
 FIGURE_KEYS = ("slo_violation_seconds", "replica_seconds", "theta_u", "theta_o", "tau_u",
@@ -63,6 +64,7 @@ class Measurement:
     workers: Figures
     combined: Figures
     timeline: Timeline | None     # per-second series, when asked for
+    room: RoomFigures | None = None   # the line's figures, with --waiting-room
 
 
 # Seconds measured at a time: a day keeps every temporary array small (~0.7 MB), so a season
@@ -141,6 +143,8 @@ def measure(trace: Trace, cluster: ClusterSettings, requested: RequestedReplicas
     kept = [np.empty(seconds if timeline else 0, kind)
             for kind in (np.int32, np.float32, np.int32, np.float32, bool, bool, np.float32)]
     web, workers = _Tally(seconds), _Tally(seconds)
+    room = RoomTally(cluster.pod_slo_rps, cluster.room_react_s) if cluster.waiting_room else None
+    rps_steps = np.asarray(trace.rps, dtype=float)
     violated_either = 0
     backlog, max_age = 0.0, 0.0
     web_before, workers_before = requested.initial_web, requested.initial_workers
@@ -159,7 +163,12 @@ def measure(trace: Trace, cluster: ClusterSettings, requested: RequestedReplicas
         backlog = float(waiting[-1])
         age = queue_age(waiting, workers_ready, cluster)
         max_age = max(max_age, float(age.max()))
-        web_violated = web_ready < web_need
+        if room is None:
+            web_violated = web_ready < web_need
+        else:
+            # The room holds back what the ready capacity cannot serve within the SLO: a
+            # second misses only while the room has not yet reacted to an overload.
+            web_violated = room.add(start, np.repeat(rps_steps[steps], step), web_ready)
         workers_violated = age > cluster.queue_slo_s
         web.add(web_need, web_ready, web_violated, web_wanted, web_before, web_cost)
         workers.add(workers_need, workers_ready, workers_violated, workers_wanted,
@@ -183,4 +192,5 @@ def measure(trace: Trace, cluster: ClusterSettings, requested: RequestedReplicas
         max_queue_age_s=max_age,
     )
     return Measurement(web=web_figures, workers=workers_figures, combined=combined,
-                       timeline=Timeline(*kept) if timeline else None)
+                       timeline=Timeline(*kept) if timeline else None,
+                       room=None if room is None else room.figures())

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from scaler.simulate.metrics import FIGURE_KEYS, Figures, Measurement
+from scaler.simulate.room import RoomFigures
 
 TIMELINE_POINTS = 2000
 
@@ -53,9 +54,20 @@ def demand_series(measurement: Measurement) -> tuple[np.ndarray, np.ndarray]:
 
 def run_summary(policy: str, measurement: Measurement, context: dict) -> dict:
     """The contract's JSON object: combined figures at the top, each Deployment beside."""
-    return {"policy": policy, **measurement.combined.as_dict(),
-            "web": measurement.web.as_dict(), "workers": measurement.workers.as_dict(),
-            **context}
+    summary = {"policy": policy, **measurement.combined.as_dict(),
+               "web": measurement.web.as_dict(), "workers": measurement.workers.as_dict(),
+               **context}
+    if measurement.room is not None:
+        summary["waiting_room"] = measurement.room.as_dict()
+    return summary
+
+
+def room_table(room: RoomFigures) -> str:
+    """What the waiting room's line cost the visitors, one figure a line."""
+    values = room.as_dict()
+    width = max(len(key) for key in values)
+    return "\n".join(["waiting room", *(f"{key.ljust(width)}  {value:>12,}"
+                                         for key, value in values.items())])
 
 
 def _cell(value) -> str:
@@ -98,9 +110,22 @@ def write_markdown(path: Path, title: str, runs: dict[str, Measurement],
              figures_table({name: run.web for name, run in runs.items()}, markdown=True),
              "", "## Workers", "",
              figures_table({name: run.workers for name, run in runs.items()}, markdown=True),
+             *_room_section(runs),
              "", "## Simulation time", "", "| policy | seconds |", "|---|---:|",
              *(f"| {name} | {seconds:.2f} |" for name, seconds in timings.items()), ""]
     path.write_text("\n".join(parts))
+
+
+def _room_section(runs: dict[str, Measurement]) -> list[str]:
+    """The line's figures of every policy, when the runs had the waiting room."""
+    rooms = {name: run.room for name, run in runs.items() if run.room is not None}
+    if not rooms:
+        return []
+    keys = list(next(iter(rooms.values())).as_dict())
+    return ["", "## The waiting room's line", "", "| figure | " + " | ".join(rooms) + " |",
+            "|" + "|".join(["---"] + ["---:"] * len(rooms)) + "|",
+            *(f"| {key} | " + " | ".join(f"{room.as_dict()[key]:,}" for room in rooms.values())
+              + " |" for key in keys)]
 
 
 def write_timeline_png(path: Path, title: str, web_demand: np.ndarray,
