@@ -78,12 +78,7 @@ def main() -> None:
     options = parser.parse_args()
     if options.waiting_room:
         return with_and_without_room(options)
-    cluster = ClusterSettings(push=not options.no_push, max_pod_size=options.max_pod_size,
-                              push_at=options.push_at, push_noise_sd=options.push_noise_sd,
-                              push_mean_s=options.push_mean_s,
-                              push_confirm_s=options.push_confirm_s,
-                              arrival_noise=options.arrival_noise,
-                              noise_seed=options.noise_seed)
+    cluster = cluster_settings(options)
     policies = options.policy or list(POLICY_NAMES)
     print("| trace | events | policy | SLO-violation s | x hpa-cpu | replica-s | x oracle "
           "| wall s | CPU s |")
@@ -121,15 +116,19 @@ def main() -> None:
               f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores", file=sys.stderr)
 
 
+def cluster_settings(options) -> ClusterSettings:
+    """The simulated platform the flags describe (without the waiting room)."""
+    return ClusterSettings(push=not options.no_push, max_pod_size=options.max_pod_size,
+                           push_at=options.push_at, push_noise_sd=options.push_noise_sd,
+                           push_mean_s=options.push_mean_s,
+                           push_confirm_s=options.push_confirm_s,
+                           arrival_noise=options.arrival_noise, noise_seed=options.noise_seed)
+
+
 def with_and_without_room(options) -> None:
     """Every policy without and with the waiting room: violation and replica seconds of
     both, and what the line cost (scaler/simulate/room.py)."""
-    without = ClusterSettings(push=not options.no_push, max_pod_size=options.max_pod_size,
-                              push_at=options.push_at, push_noise_sd=options.push_noise_sd,
-                              push_mean_s=options.push_mean_s,
-                              push_confirm_s=options.push_confirm_s,
-                              arrival_noise=options.arrival_noise,
-                              noise_seed=options.noise_seed)
+    without = cluster_settings(options)
     room = replace(without, waiting_room=True, room_react_s=options.room_react_s,
                    room_answers_counted=not options.room_answers_hidden)
     policies = options.policy or list(POLICY_NAMES)
