@@ -59,38 +59,40 @@ class ClusterSettings:
     room_answers_counted: bool = True  # the scraped rate counts the room's own answers (live)
 
     def __post_init__(self) -> None:
+        # Each setting: whether its value is allowed, and what is (for the error's fix).
         checks = {
-            "pod_max_rps": self.pod_max_rps > 0,
-            "slo_utilization": 0 < self.slo_utilization <= 1,
-            "worker_orders_per_s": self.worker_orders_per_s > 0,
-            "startup_s": self.startup_s >= 0,
-            "min_replicas": self.min_replicas >= 1,
-            "max_replicas": self.max_replicas >= self.min_replicas,
-            "scrape_s": self.scrape_s >= 0,
-            "rate_window_s": self.rate_window_s >= 1,
-            "queue_slo_s": self.queue_slo_s > 0,
-            "p95_share": 0 < self.p95_share < 1,
-            "push_s": self.push_s >= 0,
-            "push_at": 0 < self.push_at <= 2,
-            "push_noise_sd": 0 <= self.push_noise_sd <= 10,
-            "resize_s": self.resize_s >= 0,
-            "max_pod_size": 1 <= self.max_pod_size <= 16,
-            "signal_faults": 0 <= self.signal_faults <= 0.5,
-            "outages_per_day": 0 <= self.outages_per_day <= 96,
-            "outage_s": self.outage_s >= 0,
-            "fault_seed": self.fault_seed >= 0,
-            "push_mean_s": 1 <= self.push_mean_s <= 60,
-            "push_confirm_s": 1 <= self.push_confirm_s <= 60,
-            "push_long_mean_s": 0 <= self.push_long_mean_s <= 120,
-            "push_long_noise_sd": 0 <= self.push_long_noise_sd <= 10,
-            "arrival_noise": 0 <= self.arrival_noise <= 100,
-            "noise_seed": self.noise_seed >= 0,
-            "room_react_s": 0 <= self.room_react_s <= 3600,
+            "pod_max_rps": (self.pod_max_rps > 0, "x > 0"),
+            "slo_utilization": (0 < self.slo_utilization <= 1, "0 < x <= 1"),
+            "worker_orders_per_s": (self.worker_orders_per_s > 0, "x > 0"),
+            "startup_s": (self.startup_s >= 0, "x >= 0"),
+            "min_replicas": (self.min_replicas >= 1, "x >= 1"),
+            "max_replicas": (self.max_replicas >= self.min_replicas, "x >= --min-replicas"),
+            "scrape_s": (self.scrape_s >= 0, "x >= 0"),
+            "rate_window_s": (self.rate_window_s >= 1, "x >= 1"),
+            "queue_slo_s": (self.queue_slo_s > 0, "x > 0"),
+            "p95_share": (0 < self.p95_share < 1, "0 < x < 1"),
+            "push_s": (self.push_s >= 0, "x >= 0"),
+            "push_at": (0 < self.push_at <= 2, "0 < x <= 2"),
+            "push_noise_sd": (0 <= self.push_noise_sd <= 10, "0 <= x <= 10"),
+            "resize_s": (self.resize_s >= 0, "x >= 0"),
+            "max_pod_size": (1 <= self.max_pod_size <= 16, "1 <= x <= 16"),
+            "signal_faults": (0 <= self.signal_faults <= 0.5, "0 <= x <= 0.5"),
+            "outages_per_day": (0 <= self.outages_per_day <= 96, "0 <= x <= 96"),
+            "outage_s": (self.outage_s >= 0, "x >= 0"),
+            "fault_seed": (self.fault_seed >= 0, "x >= 0"),
+            "push_mean_s": (1 <= self.push_mean_s <= 60, "1 <= x <= 60"),
+            "push_confirm_s": (1 <= self.push_confirm_s <= 60, "1 <= x <= 60"),
+            "push_long_mean_s": (0 <= self.push_long_mean_s <= 120, "0 <= x <= 120"),
+            "push_long_noise_sd": (0 <= self.push_long_noise_sd <= 10, "0 <= x <= 10"),
+            "arrival_noise": (0 <= self.arrival_noise <= 100, "0 <= x <= 100"),
+            "noise_seed": (self.noise_seed >= 0, "x >= 0"),
+            "room_react_s": (0 <= self.room_react_s <= 3600, "0 <= x <= 3600"),
         }
-        for name, valid in checks.items():
+        for name, (valid, allowed) in checks.items():
             if not valid or not math.isfinite(getattr(self, name)):
                 flag = "--" + name.replace("_", "-")
-                raise ValueError(f"{flag} is out of range: got {getattr(self, name)}")
+                raise ValueError(f"{flag} is out of range: got {getattr(self, name)}, "
+                                 f"allowed {allowed.replace('x', flag, 1)}")
         for name in ("startup_s", "scrape_s", "rate_window_s", "min_replicas", "max_replicas",
                      "push_s", "resize_s", "outage_s", "fault_seed", "push_mean_s",
                      "push_confirm_s", "push_long_mean_s", "noise_seed", "room_react_s"):

@@ -106,6 +106,7 @@ def test_report_puts_every_policy_side_by_side(flash_sale, traces_dir, tmp_path)
     (["--arrival-noise", "nan"], "--arrival-noise is out of range"),
     (["--push-mean-s", "0"], "--push-mean-s is out of range: got 0"),
     (["--push-confirm-s", "61"], "--push-confirm-s is out of range: got 61"),
+    (["--max-pod-size", "0.5"], "got 0.5, allowed 1 <= --max-pod-size <= 16"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(flash_sale, args, message):
     options = dict({"--trace": str(flash_sale), "--policy": "peakshop"},

@@ -218,7 +218,8 @@ def test_cli_prints_the_waiting_figures_and_refuses_a_bad_reaction():
     bad = runner.invoke(simulate_command, ["--trace", str(CROWD_FILE), "--policy", "hpa-cpu",
                                            "--waiting-room", "--room-react-s", "-1"])
     assert bad.exit_code == 2
-    assert bad.output.strip().splitlines()[-1] == "error: --room-react-s is out of range: got -1"
+    assert bad.output.strip().splitlines()[-1] == (
+        "error: --room-react-s is out of range: got -1, allowed 0 <= --room-react-s <= 3600")
 
 
 def test_the_report_gives_every_policys_line(tmp_path):
