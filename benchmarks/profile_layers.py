@@ -45,7 +45,7 @@ LAYERS: list[tuple[str, str, str]] = [
     ("URL matching", "map.py", "bind_to_environ"),
     ("URL matching", "map.py", "match"),
     ("URL matching", "early_revalidation.py", "_match"),
-    ("freshness facts: the database read", "statement_reader.py", "first"),
+    ("freshness facts: the database read", "direct_statements.py", "first"),
     ("freshness facts: the ETag digest", "freshness.py", "freshness"),
     ("Flask contexts (push and pop)", "ctx.py", "push"),
     ("Flask contexts (push and pop)", "ctx.py", "pop"),

@@ -98,15 +98,15 @@ _CART_PRODUCTS = (
 
 
 # The same for a cart that holds at most the one SKU being set (most adds to a cart): at most
-# one row, so it runs on the database's statement reader (a connection of the thread's own,
+# one row, so it runs on the database's direct statements (a connection of the thread's own,
 # straight on the driver), not through the pool. Parameters: merchant_id, sku.
+ON_SALE_UNDER_SKU = and_(_PRODUCTS.c.merchant_id == _MERCHANTS.c.id,
+                         _PRODUCTS.c.sku == bindparam("sku"),
+                         _PRODUCTS.c.archived_at.is_(None))
 _CART_PRODUCT = (
     select(_MERCHANTS.c.prices_include_vat,
            *(_PRODUCTS.c[name] for name in CartProduct._fields))
-    .select_from(_MERCHANTS.outerjoin(_PRODUCTS, and_(
-        _PRODUCTS.c.merchant_id == _MERCHANTS.c.id,
-        _PRODUCTS.c.sku == bindparam("sku"),
-        _PRODUCTS.c.archived_at.is_(None))))
+    .select_from(_MERCHANTS.outerjoin(_PRODUCTS, ON_SALE_UNDER_SKU))
     .where(_MERCHANTS.c.id == bindparam("merchant_id"))
 )
 

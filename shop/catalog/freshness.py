@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, func, or_, select
 
 from shop.catalog.models import Product
-from shop.core.statement_reader import StatementReader
+from shop.core.direct_statements import DirectStatements
 from shop.merchants.models import Merchant
 
 # Last-Modified has whole seconds: a change later in the same second would look unchanged to
@@ -105,7 +105,7 @@ _PRODUCT_FACTS = (
 )
 
 
-def shop_facts(reader: StatementReader, slug: str) -> CatalogFacts | None:
+def shop_facts(reader: DirectStatements, slug: str) -> CatalogFacts | None:
     """The facts of a shop's whole catalog (its listing pages), or None for no such shop.
 
     Reads every product row's dates and counts from the merchant's index: cheap for the
@@ -115,7 +115,7 @@ def shop_facts(reader: StatementReader, slug: str) -> CatalogFacts | None:
     return None if row is None else CatalogFacts(*row)
 
 
-def product_facts(reader: StatementReader, slug: str, sku: str) -> CatalogFacts | None:
+def product_facts(reader: DirectStatements, slug: str, sku: str) -> CatalogFacts | None:
     """The facts of one product and its variants, or None when shop or SKU is unknown."""
     row = reader.first(_PRODUCT_FACTS, {"slug": slug, "sku": sku})
     return None if row is None else CatalogFacts(*row)

@@ -35,6 +35,7 @@ import logging
 import time
 import uuid
 import weakref
+from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -165,52 +166,80 @@ def _replay(database: Database, redis_client: redis.Redis, gateway: Gateway, ord
 def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
              request: CheckoutRequest, idempotency_key: str | None,
              limits: Limits) -> Order | Replay:
+    """The cart's earlier orders, the rules, the stock, the order: all of it or nothing."""
+    if cart is not None and len(cart.quantities) == 1 and _writes_directly(database):
+        reserved = _reserve_direct(database, cart_id, cart, request, idempotency_key, limits)
+        if reserved is not None:
+            return reserved
+        # An earlier order, a shop that is gone or stock that fell short: the transaction
+        # below answers (a replay, a 409, or sweeping the holds past their reservation and
+        # trying again before saying what is missing).
+    return _reserve_in_transaction(database, cart_id, cart, request, idempotency_key, limits)
+
+
+def _writes_directly(database: Database) -> bool:
+    """Whether checkout's one-statement steps may run on the database's direct statements:
+    on libpq (PostgreSQL through psycopg), where they are prepared and need no transaction
+    of their own, and only where those statements reach the database that takes writes."""
+    statements = database.statements
+    return statements.on_libpq and statements.engine is database.engine
+
+
+def _reserve_direct(database: Database, cart_id: str, cart: carts.Cart,
+                    request: CheckoutRequest, idempotency_key: str | None,
+                    limits: Limits) -> Order | None:
+    """`_reserve` for a cart of one product (a launch's checkout) in two statements and no
+    transaction: one read of all it needs, then the hold and the order in one statement,
+    which makes all of it or nothing. None when the transaction's path must answer: an
+    earlier order of the cart decides (a replay, or another key's live order), the shop is
+    gone, or the stock fell short (nothing was written)."""
+    statements = database.statements
+    ((sku, quantity),) = cart.quantities.items()
+    rows = statements.rows(sql.ONE_PRODUCT_CHECKOUT, {
+        "merchant_id": cart.merchant_id, "sku": sku, "cart_id": cart_id,
+        "key": idempotency_key})
+    if not rows or rows[0].decided_before:
+        return None
+    product = rows[0][sql.ONE_PRODUCT_COLUMNS]
+    lines = [] if product[0] is None else [carts.PricedLine(carts.CartProduct(*product),
+                                                            quantity)]
+    now = utcnow()
+    # A carrier's bookings are read only when the shop has carriers (shipping's dates).
+    with (database.read_connection() if _carriers(rows) else nullcontext()) as bookings:
+        columns, line_rows = _order_to_make(bookings, cart, lines, rows, request,
+                                            idempotency_key, limits, now)
+    line = {name: value for name, value in line_rows[0].items() if name != "order_id"}
+    made = statements.first(sql.reserve_one_line(tuple(columns), tuple(line)), {
+        "b_product": line["product_id"], "b_quantity": line["quantity"], "b_now": now,
+        **{"o_" + name: value for name, value in columns.items()},
+        **{"l_" + name: value for name, value in line.items()}})
+    if made is None:
+        return None
+    return Order(**columns)
+
+
+def _reserve_in_transaction(database: Database, cart_id: str, cart: carts.Cart | None,
+                            request: CheckoutRequest, idempotency_key: str | None,
+                            limits: Limits) -> Order | Replay:
     """One transaction: the earlier orders of the cart, the rules, the stock, the order."""
     # A Core transaction: its statements are prebuilt Core, and the ORM's session would only
     # add its bookkeeping to the BEGIN and the COMMIT (a session joins it on the rare paths).
     with database.engine.begin() as connection:
         earlier = _earlier_orders(connection, cart_id, idempotency_key)
-        for row in earlier:
-            if idempotency_key and row.idempotency_key == idempotency_key:
-                # Looked up before the cart: a paid checkout deletes its cart, and its retry
-                # must still get the order back.
-                with Session(bind=connection, expire_on_commit=False) as session:
-                    return Replay(session.get(Order, row.id))
-        _refuse_if_live(earlier)
+        replayed = _replayed_order_id(earlier, idempotency_key)
+        if replayed is not None:
+            # Looked up before the cart: a paid checkout deletes its cart, and its retry
+            # must still get the order back.
+            with Session(bind=connection, expire_on_commit=False) as session:
+                return Replay(session.get(Order, replayed))
         if cart is None:
             raise carts.unknown_cart(cart_id)
         lines, _gross = carts.price_rows(connection, cart)
-        if not lines:
-            raise InvalidInput("the cart is empty: add products before checking out",
-                               code="empty_cart")
-        currency = rules.cart_currency(lines)
-        rules.check_line_quantities(lines, limits.max_line_quantity)
-        # `expected_total` is the cart's `total` the shopper saw (its lines at the prices
-        # shown, gross or net): shipping and added VAT depend on choices made at checkout.
-        rules.check_total(sum(line.line_total for line in lines), currency,
-                          request.expected_total)
         now = utcnow()
         shop_rows = list(connection.execute(sql.SHOP_PRICING,
                                             {"merchant_id": cart.merchant_id}))
-        carriers = [row for row in shop_rows if row.id is not None]
-        # A shop that is gone counts as gross, the default (as shop_prices says).
-        prices_include_vat = not shop_rows or shop_rows[0].shop_prices_include_vat is not False
-        priced = pricing.price_order(connection, carriers, lines,
-                                     request.shipping_address.get("country", ""),
-                                     request.shipping_option, now, prices_include_vat)
-        columns = dict(
-            id=uuid.uuid4().hex, merchant_id=cart.merchant_id, cart_id=cart.cart_id,
-            cart_claim=cart.cart_id, idempotency_key=idempotency_key,
-            request_fingerprint=request.fingerprint, email=request.email,
-            shipping_address=request.shipping_address, status=OrderStatus.PENDING_PAYMENT,
-            total_amount=priced.total_amount, **priced.order_columns(),
-            currency=currency, payment_gateway=request.gateway,
-            reservation_expires_at=now + timedelta(seconds=limits.reservation_ttl_s),
-            created_at=now, updated_at=now)
-        line_rows = [dict(order_id=columns["id"], product_id=line.product.id,
-                          sku=line.product.sku, name=line.product.name,
-                          quantity=line.quantity, unit_price_amount=line.product.price_amount,
-                          reservation="held") for line in lines]
+        columns, line_rows = _order_to_make(connection, cart, lines, shop_rows, request,
+                                            idempotency_key, limits, now)
         # Core inserts: the order is written once and never changed in this transaction, so
         # the ORM's unit of work would only add cost. The cart claim's unique index refuses a
         # second live order for the cart here, before any stock is locked.
@@ -235,6 +264,58 @@ def _reserve(database: Database, cart_id: str, cart: carts.Cart | None,
                                   "available": available} for line, available in short]})
         # The answer's order, not attached to any session (its lines are in the database).
         return Order(**columns)
+
+
+def _replayed_order_id(earlier: list[Row], idempotency_key: str | None) -> str | None:
+    """The order this Idempotency-Key already made for the cart, if any; 409 when another
+    key's live order claims the cart."""
+    for row in earlier:
+        if idempotency_key and row.idempotency_key == idempotency_key:
+            return row.id
+    _refuse_if_live(earlier)
+    return None
+
+
+def _carriers(shop_rows: list[Row]) -> list[Row]:
+    """The shop's usable carriers, preferred first, from `sql.SHOP_PRICING`'s rows."""
+    return [row for row in shop_rows if row.id is not None]
+
+
+def _order_to_make(bookings: Connection | None, cart: carts.Cart,
+                   lines: list[carts.PricedLine], shop_rows: list[Row],
+                   request: CheckoutRequest, idempotency_key: str | None, limits: Limits,
+                   now: datetime) -> tuple[dict, list[dict]]:
+    """The order's and its lines' columns, once the cart passes the rules (422 if not).
+    `bookings`: where the carriers' bookings are read (needed only if the shop has
+    carriers)."""
+    if not lines:
+        raise InvalidInput("the cart is empty: add products before checking out",
+                           code="empty_cart")
+    currency = rules.cart_currency(lines)
+    rules.check_line_quantities(lines, limits.max_line_quantity)
+    # `expected_total` is the cart's `total` the shopper saw (its lines at the prices
+    # shown, gross or net): shipping and added VAT depend on choices made at checkout.
+    rules.check_total(sum(line.line_total for line in lines), currency,
+                      request.expected_total)
+    # A shop that is gone counts as gross, the default (as shop_prices says).
+    prices_include_vat = not shop_rows or shop_rows[0].shop_prices_include_vat is not False
+    priced = pricing.price_order(bookings, _carriers(shop_rows), lines,
+                                 request.shipping_address.get("country", ""),
+                                 request.shipping_option, now, prices_include_vat)
+    columns = dict(
+        id=uuid.uuid4().hex, merchant_id=cart.merchant_id, cart_id=cart.cart_id,
+        cart_claim=cart.cart_id, idempotency_key=idempotency_key,
+        request_fingerprint=request.fingerprint, email=request.email,
+        shipping_address=request.shipping_address, status=OrderStatus.PENDING_PAYMENT,
+        total_amount=priced.total_amount, **priced.order_columns(),
+        currency=currency, payment_gateway=request.gateway,
+        reservation_expires_at=now + timedelta(seconds=limits.reservation_ttl_s),
+        created_at=now, updated_at=now)
+    line_rows = [dict(order_id=columns["id"], product_id=line.product.id,
+                      sku=line.product.sku, name=line.product.name,
+                      quantity=line.quantity, unit_price_amount=line.product.price_amount,
+                      reservation="held") for line in lines]
+    return columns, line_rows
 
 
 def _insert_order(connection: Connection, columns: dict, line_rows: list[dict]) -> None:
@@ -332,6 +413,9 @@ def _mark_paid(database: Database, order_id: str, reference: str | None,
     """The paid order and its outbox row (as relayed: `_tidy_up` adds it to the stream).
     On PostgreSQL that is one statement, atomic by itself, so it runs in autocommit: no
     BEGIN and COMMIT round trips, no session."""
+    if _writes_directly(database):
+        return orders.mark_paid_direct(database.statements, order_id, reference, now=now,
+                                       sent_by_caller=True)
     if database.engine.dialect.name == "postgresql":
         with _autocommit(database).connect() as connection:
             return orders.mark_paid_on(connection, order_id, reference, now=now,

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import functools
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
 from sqlalchemy.sql.dml import Insert
 
+from shop.cart.service import ON_SALE_UNDER_SKU, CartProduct
 from shop.catalog.models import Product
 from shop.fulfilment.shipping import CARRIERS
 from shop.merchants.models import Merchant
@@ -35,13 +36,30 @@ EARLIER_ORDERS = (select(ORDERS.c.id, ORDERS.c.idempotency_key, ORDERS.c.cart_cl
 # row), and its carriers that are up and have room, preferred first (none: one row of NULL
 # carrier columns). Parameters: merchant_id.
 MERCHANTS = Merchant.__table__
+_USABLE_CARRIER = and_(CARRIERS.c.merchant_id == MERCHANTS.c.id, CARRIERS.c.is_down.is_(False),
+                       CARRIERS.c.daily_capacity > 0)
 SHOP_PRICING = (select(MERCHANTS.c.prices_include_vat.label("shop_prices_include_vat"),
                        CARRIERS)
-                .select_from(MERCHANTS.outerjoin(CARRIERS, and_(
-                    CARRIERS.c.merchant_id == MERCHANTS.c.id, CARRIERS.c.is_down.is_(False),
-                    CARRIERS.c.daily_capacity > 0)))
+                .select_from(MERCHANTS.outerjoin(CARRIERS, _USABLE_CARRIER))
                 .where(MERCHANTS.c.id == bindparam("merchant_id"))
                 .order_by(CARRIERS.c.priority, CARRIERS.c.id))
+
+# Everything a checkout of one product reads, in one round trip (the direct path): whether an
+# earlier order of the cart decides (a replay of this key, or a live order claiming the cart:
+# EARLIER_ORDERS, left to the transaction's path to answer), SHOP_PRICING's columns, and the
+# product on sale under the SKU as the cart reads it (`ONE_PRODUCT_COLUMNS`, all NULL when
+# there is none). One row per usable carrier, or one. Parameters: merchant_id, sku, cart_id,
+# key.
+ONE_PRODUCT_COLUMNS = slice(2, 2 + len(CartProduct._fields))
+ONE_PRODUCT_CHECKOUT = (
+    select(exists(EARLIER_ORDERS).label("decided_before"),
+           MERCHANTS.c.prices_include_vat.label("shop_prices_include_vat"),
+           *(PRODUCTS.c[name].label("product_" + name) for name in CartProduct._fields),
+           CARRIERS)
+    .select_from(MERCHANTS.outerjoin(PRODUCTS, ON_SALE_UNDER_SKU)
+                 .outerjoin(CARRIERS, _USABLE_CARRIER))
+    .where(MERCHANTS.c.id == bindparam("merchant_id"))
+    .order_by(CARRIERS.c.priority, CARRIERS.c.id))
 
 # Hold `b_quantity` units of a product if that many are free, atomically. Parameters:
 # b_product, b_quantity (not column names: SQLAlchemy keeps those for the SET clause).
@@ -78,3 +96,36 @@ def insert_order_and_line(order_columns: tuple[str, ...],
         ["order_id", *line_columns],
         select(new_order.c.id, *(bindparam("l_" + name, type_=ORDER_LINES.c[name].type)
                                  for name in line_columns)))
+
+
+@functools.cache
+def reserve_one_line(order_columns: tuple[str, ...],
+                     line_columns: tuple[str, ...]) -> Insert:
+    """A one-line order made whole in one statement, on PostgreSQL: the line's units held if
+    that many are free (HOLD), then the order inserted only if they were, then its line.
+
+    Run in autocommit it is a transaction of its own: no BEGIN and COMMIT round trips, and
+    the product row every shopper of a launch wants is locked only while it runs. Either all
+    of it happens or none: no row returned means the stock fell short (nothing written), and
+    a cart already claimed fails the order's unique index, taking the hold back with it.
+    Parameters: b_product, b_quantity, b_now (the product's `updated_at`), "o_<column>" and
+    "l_<column>" as in `insert_order_and_line`. Returns the order's id.
+    """
+    # HOLD's values, with its `updated_at` (the column's onupdate, a value SQLAlchemy makes
+    # per execution) as a parameter: a statement within a statement takes no such value.
+    held = (update(PRODUCTS)
+            .where(PRODUCTS.c.id == bindparam("b_product"),
+                   PRODUCTS.c.stock - PRODUCTS.c.reserved >= bindparam("b_quantity"))
+            .values(reserved=PRODUCTS.c.reserved + bindparam("b_quantity"),
+                    updated_at=bindparam("b_now", type_=PRODUCTS.c.updated_at.type))
+            .returning(PRODUCTS.c.id).cte("held"))
+    new_order = (insert(ORDERS)
+                 .from_select(list(order_columns), select(
+                     *(bindparam("o_" + name, type_=ORDERS.c[name].type)
+                       for name in order_columns)).where(exists(select(held.c.id))))
+                 .returning(ORDERS.c.id).cte("new_order"))
+    return (insert(ORDER_LINES)
+            .from_select(["order_id", *line_columns], select(
+                new_order.c.id, *(bindparam("l_" + name, type_=ORDER_LINES.c[name].type)
+                                  for name in line_columns)))
+            .returning(ORDER_LINES.c.order_id))

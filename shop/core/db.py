@@ -14,7 +14,7 @@ from sqlalchemy import BigInteger, Integer, create_engine, event, make_url
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
-from shop.core.statement_reader import StatementReader
+from shop.core.direct_statements import DirectStatements
 
 
 class Base(DeclarativeBase):
@@ -111,7 +111,7 @@ class Database:
                                      isolation_level="AUTOCOMMIT"))
         # The reads of every request (the catalog's freshness facts): one prebuilt statement
         # each, run on a connection of the thread's own, outside the pool.
-        self.statements = StatementReader(self.read_engine,
+        self.statements = DirectStatements(self.read_engine,
                                           lambda: own_read_connection(self.read_engine))
 
     @contextmanager

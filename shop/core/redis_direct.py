@@ -4,8 +4,8 @@ An add to cart makes two Redis round trips; through redis-py's client each paid 
 check-out (a lock and a poll of the socket for stale data), its check-in, the retry wrapper
 and the reply's callback: about as much CPU again as packing the command and reading the
 reply. `ThreadCommands` keeps one connection per thread, made by the client's own pool (same
-address, TLS, timeouts, health checks) and sends each command on it: the statement reader's
-idea (shop/core/statement_reader.py), for Redis.
+address, TLS, timeouts, health checks) and sends each command on it: the direct statements'
+idea (shop/core/direct_statements.py), for Redis.
 
 Replies are Redis's own (a hash is a flat list of fields and values). A command that fails on
 a broken connection is sent once more on a fresh one, so only idempotent commands belong

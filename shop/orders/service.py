@@ -21,6 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, selectinload
 
 from shop.catalog.models import Product
+from shop.core.direct_statements import DirectStatements
 from shop.core.errors import InvalidInput, NotFound, Unauthorized
 from shop.core.timeutil import utcnow
 from shop.orders.models import (
@@ -103,6 +104,17 @@ def mark_paid_on(connection: Connection, order_id: str, reference: str | None, *
     return connection.scalar(_QUEUE_PAID, {"topic": ORDER_PAID_TOPIC, "order_id": order_id,
                                            "payload": {}, "created_at": now,
                                            "relayed_at": relayed_at})
+
+
+def mark_paid_direct(statements: DirectStatements, order_id: str, reference: str | None, *,
+                     now: datetime, sent_by_caller: bool = False) -> int | None:
+    """`mark_paid_on` as one statement on the database's direct statements (PostgreSQL: a
+    connection of the thread's own, prepared, in autocommit)."""
+    row = statements.first(_MARK_PAID_AND_QUEUE, {
+        "b_order": order_id, "b_now": now, "b_reference": reference,
+        "b_topic": ORDER_PAID_TOPIC, "b_payload": {},
+        "b_relayed_at": now if sent_by_caller else None})
+    return None if row is None else row[0]
 
 
 # Built once: marking an order paid is on every checkout's path (see shop.checkout.statements).

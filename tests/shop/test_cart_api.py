@@ -148,7 +148,7 @@ def test_a_cart_that_expires_while_a_line_is_added_is_not_recreated(app, client,
         event.listen(engine, "before_cursor_execute", expire_the_cart)
     reader.first = expire_then_read
     try:
-        lone = api.set_item(cart, "TEA", 2)     # a cart of one SKU: the statement reader
+        lone = api.set_item(cart, "TEA", 2)     # a cart of one SKU: the direct statements
         assert lone.status_code == 404
         assert lone.get_json()["code"] == "unknown_cart"
         assert not redis_client.exists(key)

@@ -26,7 +26,7 @@ def product_url(shop, sku="MUG"):
 @contextmanager
 def counted_statements(app):
     """Every SQL statement the app sends while the block runs, on both of its engines and
-    on the statement reader's own connections (which SQLAlchemy's events do not see)."""
+    on the direct statements' own connections (which SQLAlchemy's events do not see)."""
     statements: list[str] = []
     database = app.extensions["peakshop"].database
     engines = {database.engine, database.read_engine}

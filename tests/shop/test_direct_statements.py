@@ -1,4 +1,4 @@
-"""The statement reader: the catalog's freshness facts read on per-thread connections of
+"""The direct statements: the catalog's freshness facts read on per-thread connections of
 their own, outside SQLAlchemy's pool. Live across processes, replaced when broken, answered
 as a 503 when the database is down, and safe across gunicorn's fork."""
 
@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from shop.catalog.freshness import product_facts
-from shop.core.statement_reader import StatementReader
+from shop.core.direct_statements import DirectStatements
 from tests.support import catalog_cache
 
 # Revalidations read the facts afresh every time here, as full answers always do.
@@ -115,7 +115,7 @@ def test_hostile_skus_are_answered_and_the_connection_kept(app, client, api, sho
 def test_a_forked_child_reads_on_its_own_connection_and_leaves_the_parents_alone(
         app, api, shop, database_url):
     api.add_product(shop, "MUG", price=1250, stock=5)
-    reader: StatementReader = app.extensions["peakshop"].database.statements
+    reader: DirectStatements = app.extensions["peakshop"].database.statements
     facts = product_facts(reader, shop.slug, "MUG")
     assert facts is not None and facts.available_total == 5
     (inherited,) = reader._connections.values()

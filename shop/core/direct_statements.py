@@ -1,10 +1,15 @@
-"""One-row reads of prebuilt statements on a connection of each thread's own.
+"""Prebuilt statements run on a connection of each thread's own, outside SQLAlchemy's pool.
 
 The catalog's freshness facts are read on every shared read, warm or cold, and on every
 revalidation: through SQLAlchemy's pool and execution context that one `SELECT` cost about
 0.2 ms of CPU on PostgreSQL, four times the driver's own work (pool check-out and check-in,
-the autocommit switch and its reset, the result's metadata). `StatementReader` compiles a
+the autocommit switch and its reset, the result's metadata). `DirectStatements` compiles a
 statement once per dialect and runs it straight on the DBAPI connection.
+
+Checkout's statements take the same road on PostgreSQL: its reads, and its writes that are one
+statement each (a data-modifying statement is a transaction of its own in autocommit, so it
+needs no BEGIN and COMMIT round trips either). A write belongs here only when it is complete
+in one statement; work of several statements takes a transaction on the engine.
 
 With psycopg the statement goes straight to libpq (`pgconn.exec_prepared`, prepared once per
 connection under a name of its own; `exec_params`, never prepared, when the connection says
@@ -25,6 +30,7 @@ connection is replaced on the next call.
 
 from __future__ import annotations
 
+import collections
 import copy
 import itertools
 import os
@@ -34,7 +40,7 @@ from typing import Any
 
 from sqlalchemy import exc
 from sqlalchemy.engine import Engine
-from sqlalchemy.sql import Select
+from sqlalchemy.sql import Executable, Select
 
 _NAMES = itertools.count(1)
 
@@ -53,45 +59,61 @@ def _numbered(dialect: Any) -> Any:
 class _Compiled:
     """A statement's SQL for the driver, its constant parameters and result processors."""
 
-    def __init__(self, statement: Select, engine: Engine) -> None:
+    def __init__(self, statement: Executable, engine: Engine) -> None:
         dialect = engine.dialect
         # libpq numbers its parameters ($1, $2, ...) where psycopg's cursor names them.
         compiled = statement.compile(dialect=_numbered(dialect) if _on_libpq(engine)
                                      else dialect)
+        if compiled.insert_prefetch or compiled.update_prefetch:
+            # A column default SQLAlchemy computes per execution would go out as NULL here.
+            raise ValueError("a direct statement must be given every value it writes: "
+                             "pass the columns with Python-side defaults as parameters")
         self.sql = str(compiled)
         self.sql_bytes = self.sql.encode()
         # Unique per statement in this process: a prepared name never means two statements.
         self.name = f"peakshop_reader_{next(_NAMES)}".encode()
         self.constants = dict(compiled.params)
         self.positions = compiled.positiontup if compiled.positional else None
+        # What SQLAlchemy would do to a value before the driver sees it (JSON to text, ...):
+        # only the few typed parameters that need it have one.
+        self.binders: dict[str, Callable[[Any], Any]] = dict(compiled._bind_processors)
+        columns = (statement.selected_columns if isinstance(statement, Select)
+                   else statement.exported_columns)  # a write's RETURNING columns
         self.processors: list[Callable[[Any], Any] | None] = [
             column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in statement.selected_columns]
+            for column in columns]
         self.unprocessed = all(process is None for process in self.processors)
+        # Rows read by position or by column name, as SQLAlchemy's rows are.
+        self.row_type = collections.namedtuple("Row", [column.key for column in columns],
+                                               rename=True)
 
     def parameters(self, given: Mapping[str, Any]) -> Any:
         merged = {**self.constants, **given}
+        for name, bind in self.binders.items():
+            if name in merged:
+                merged[name] = bind(merged[name])
         if self.positions is None:
             return merged
         return tuple(merged[name] for name in self.positions)
 
     def row(self, raw: tuple) -> tuple:
         if self.unprocessed:  # the driver's values are SQLAlchemy's already
-            return raw
-        return tuple(value if process is None else process(value)
-                     for process, value in zip(self.processors, raw, strict=True))
+            return self.row_type._make(raw)
+        return self.row_type._make(value if process is None else process(value)
+                                   for process, value in zip(self.processors, raw,
+                                                             strict=True))
 
 
-class StatementReader:
-    """Runs prebuilt `Select`s that return at most one row, on per-thread connections to
-    `engine`'s database made by `connect` (a DBAPI connection, ready for reads)."""
+class DirectStatements:
+    """Runs prebuilt statements on per-thread connections to `engine`'s database made by
+    `connect` (a DBAPI connection in autocommit)."""
 
     def __init__(self, engine: Engine, connect: Callable[[], Any]) -> None:
         self.engine = engine
         self.connect = connect
         self.dbapi = engine.dialect.dbapi
         # By the statement itself (held, so never confused with a later one at its address).
-        self._compiled: dict[Select, _Compiled] = {}
+        self._compiled: dict[Executable, _Compiled] = {}
         self._connections: dict[int, Any] = {}
         self.on_libpq = _on_libpq(engine)
         # Per connection (by id, while it is in _connections): its Transformer and the names
@@ -101,9 +123,21 @@ class StatementReader:
         # Connections of the parent process: kept referenced, never closed, never used.
         self._inherited: list[Any] = []
         self._lock = threading.Lock()
+        # Statements run, for the benchmarks (SQLAlchemy's events do not see them).
+        self.executed = 0
 
-    def first(self, statement: Select, parameters: Mapping[str, Any]) -> tuple | None:
+    def first(self, statement: Executable, parameters: Mapping[str, Any]) -> tuple | None:
         """The statement's first row (result types as SQLAlchemy gives them), or None."""
+        rows = self._run(statement, parameters, first_only=True)
+        return rows[0] if rows else None
+
+    def rows(self, statement: Executable, parameters: Mapping[str, Any]) -> list[tuple]:
+        """Every row of the statement (a write's: what its RETURNING gives)."""
+        return self._run(statement, parameters, first_only=False)
+
+    def _run(self, statement: Executable, parameters: Mapping[str, Any], *,
+             first_only: bool) -> list[tuple]:
+        self.executed += 1
         compiled = self._compiled.get(statement)
         if compiled is None:
             compiled = self._compiled[statement] = _Compiled(statement, self.engine)
@@ -111,12 +145,12 @@ class StatementReader:
         connection = self._connection()
         try:
             if self.on_libpq:
-                raw = self._first_on_libpq(connection, compiled, values)
+                raw = self._rows_on_libpq(connection, compiled, values, first_only)
             else:
                 cursor = connection.cursor()
                 try:
                     cursor.execute(compiled.sql, values)
-                    raw = cursor.fetchone()
+                    raw = cursor.fetchmany(1) if first_only else cursor.fetchall()
                 finally:
                     cursor.close()
         except self.dbapi.Error as error:
@@ -128,9 +162,10 @@ class StatementReader:
                                           hide_parameters=True,
                                           connection_invalidated=broken,
                                           dialect=self.engine.dialect) from error
-        return None if raw is None else compiled.row(raw)
+        return [compiled.row(row) for row in raw]
 
-    def _first_on_libpq(self, connection: Any, compiled: _Compiled, values: Any) -> Any:
+    def _rows_on_libpq(self, connection: Any, compiled: _Compiled, values: Any,
+                       first_only: bool) -> list[tuple]:
         from psycopg import errors, pq
 
         state = self._libpq_states.get(id(connection))
@@ -148,12 +183,15 @@ class StatementReader:
                     raise errors.error_from_result(prepared, encoding=connection.info.encoding)
                 state.prepared.add(compiled.name)
             result = pgconn.exec_prepared(compiled.name, parameters)
+        if result.status == pq.ExecStatus.COMMAND_OK:  # a write without RETURNING
+            return []
         if result.status != pq.ExecStatus.TUPLES_OK:
             raise errors.error_from_result(result, encoding=connection.info.encoding)
-        if not result.ntuples:
-            return None
+        count = min(result.ntuples, 1) if first_only else result.ntuples
+        if not count:
+            return []
         transformer.set_pgresult(result)
-        return transformer.load_row(0, tuple)
+        return transformer.load_rows(0, count, tuple)
 
     def _connection(self) -> Any:
         if os.getpid() != self._pid:
