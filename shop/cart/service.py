@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import re
 import uuid
-import weakref
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -21,9 +20,9 @@ from sqlalchemy.orm import Session
 from shop.catalog import service as catalog
 from shop.catalog import variants
 from shop.catalog.models import Product
+from shop.core import redis_direct
 from shop.core.db import Database
 from shop.core.errors import Conflict, InvalidInput, NotFound
-from shop.core.redis_direct import ThreadCommands
 from shop.merchants.models import Merchant
 from shop.orders.service import expire_reservations
 
@@ -153,16 +152,9 @@ def create_cart(client: redis.Redis, merchant_id: int, ttl_s: int) -> str:
     return cart_id
 
 
-# Each client's commands on a connection of each thread's own (add to cart's two round
-# trips: the read and the line's script), kept as long as the client.
-_DIRECT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _direct(client: redis.Redis) -> ThreadCommands:
-    commands = _DIRECT.get(client)
-    if commands is None:
-        commands = _DIRECT[client] = ThreadCommands(client)
-    return commands
+# Add to cart's two round trips (the read and the line's script) go on a connection of each
+# thread's own.
+_direct = redis_direct.for_client
 
 
 def load_cart(client: redis.Redis, cart_id: str) -> Cart:
@@ -335,6 +327,6 @@ def shop_currency(session: Session, merchant_id: int) -> str:
     return session.scalar(select(Merchant.currency).where(Merchant.id == merchant_id)) or "EUR"
 
 
-def delete_cart(client: redis.Redis, cart_id: str) -> None:
-    """DEL the cart (on a pipeline, to share its round trip)."""
-    client.delete(_key(cart_id))
+def delete_cart_command(cart_id: str) -> tuple:
+    """The command that deletes the cart, to be sent with others in one round trip."""
+    return ("DEL", _key(cart_id))

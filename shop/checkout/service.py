@@ -55,6 +55,7 @@ from shop.checkout.request import (  # noqa: F401  (re-exported for the views)
     parse_request,
 )
 from shop.checkout.rules import Limits
+from shop.core import redis_direct
 from shop.core.db import Database
 from shop.core.errors import Conflict, DependencyDown, InvalidInput, NotFound, Problem
 from shop.core.timeutil import utcnow
@@ -446,20 +447,17 @@ def _tidy_up(database: Database, redis_client: redis.Redis, order: Order, cart_i
     leftover cart can never be paid twice), and an order the stream did not take goes back
     to the outbox for the next relay.
     """
-    steps = []
-    with redis_client.pipeline(transaction=False) as pipe:
-        if order.status in (OrderStatus.PAID, OrderStatus.PENDING_PAYMENT):
-            carts.delete_cart(pipe, cart_id)
-            steps.append("cart")
-        if outbox_id is not None:
-            queue.append(pipe, ORDER_PAID_TOPIC, order.id, outbox_id)
-            steps.append("queue")
-        if not steps:
-            return
-        try:
-            outcomes = pipe.execute(raise_on_error=False)
-        except redis.exceptions.RedisError as problem:
-            outcomes = [problem] * len(steps)
+    steps = {}
+    if order.status in (OrderStatus.PAID, OrderStatus.PENDING_PAYMENT):
+        steps["cart"] = carts.delete_cart_command(cart_id)
+    if outbox_id is not None:
+        steps["queue"] = queue.append_command(ORDER_PAID_TOPIC, order.id, outbox_id)
+    if not steps:
+        return
+    try:
+        outcomes = _send_together(redis_client, list(steps.values()))
+    except redis.exceptions.RedisError as problem:
+        outcomes = [problem] * len(steps)
     failed = {step: outcome for step, outcome in zip(steps, outcomes, strict=True)
               if isinstance(outcome, Exception)}
     if "cart" in failed:
@@ -472,3 +470,16 @@ def _tidy_up(database: Database, redis_client: redis.Redis, order: Order, cart_i
         except sqlalchemy.exc.SQLAlchemyError as problem:
             log.error("order %s is neither in the stream nor waiting in the outbox; the "
                       "lost-order sweep will queue it: %s", order.id, problem)
+
+
+def _send_together(redis_client: redis.Redis, commands: list[tuple]) -> list:
+    """The replies of `commands`, sent in one round trip and never twice (a failed one's
+    reply is its error): on the thread's own connection where the client allows it, else
+    on a pipeline (a Redis Cluster's sends each command to its shard)."""
+    direct = redis_direct.for_client(redis_client)
+    if direct.direct:
+        return direct.batch(*commands)
+    with redis_client.pipeline(transaction=False) as pipe:
+        for command in commands:
+            pipe.execute_command(*command)
+        return pipe.execute(raise_on_error=False)

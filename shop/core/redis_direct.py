@@ -8,8 +8,10 @@ address, TLS, timeouts, health checks) and sends each command on it: the direct 
 idea (shop/core/direct_statements.py), for Redis.
 
 Replies are Redis's own (a hash is a flat list of fields and values). A command that fails on
-a broken connection is sent once more on a fresh one, so only idempotent commands belong
-here; a second failure is raised as redis-py raises it (the app answers 503). After a fork
+a broken connection is sent once more on a fresh one, so only idempotent commands go through
+a call; a second failure is raised as redis-py raises it (the app answers 503). `batch` sends
+several commands in one round trip and never twice (an XADD may go there): like the pool's
+check-out, it first replaces a connection that the server closed while it was idle. After a fork
 the child opens its own connection and never touches the one it inherited. A Redis Cluster
 client has no single pool: its commands go through the client as usual (`direct` is False).
 """
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import os
 import threading
+import weakref
 
 import redis
 
@@ -43,6 +46,30 @@ class ThreadCommands:
             self._forget()
             return self._send(self._connection(), args)
 
+    def batch(self, *commands: tuple) -> list:
+        """The replies of `commands`, sent in one round trip and never twice; a command that
+        Redis refused has its error as its reply (a pipeline's `raise_on_error=False`)."""
+        connection = self._connection()
+        try:
+            stale = connection._sock is not None and connection.can_read()
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            stale = True
+        if stale:  # closed by the server while idle, or holding a reply nobody read
+            self._forget()
+            connection = self._connection()
+        try:
+            connection.send_packed_command(connection.pack_commands(commands))
+            replies = []
+            for _command in commands:
+                try:
+                    replies.append(connection.read_response())
+                except redis.ResponseError as refused:
+                    replies.append(refused)
+            return replies
+        except (redis.ConnectionError, redis.TimeoutError, OSError):
+            self._forget()
+            raise
+
     @staticmethod
     def _send(connection, args):
         connection.send_command(*args)
@@ -65,3 +92,15 @@ class ThreadCommands:
     def close(self) -> None:
         """Close this thread's connection (others close with their threads' sockets)."""
         self._forget()
+
+
+# Each client's commands, kept as long as the client.
+_FOR_CLIENT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def for_client(client: redis.Redis) -> ThreadCommands:
+    """The `ThreadCommands` of `client`, one per client in this process."""
+    commands = _FOR_CLIENT.get(client)
+    if commands is None:
+        commands = _FOR_CLIENT[client] = ThreadCommands(client)
+    return commands

@@ -86,8 +86,13 @@ def _append(client: redis.Redis, messages: list[OutboxMessage]) -> None:
 
 def append(client: redis.Redis, topic: str, order_id: str, outbox_id: int) -> None:
     """XADD one outbox row's message (on a pipeline, to share its round trip)."""
-    client.xadd(STREAM, {"topic": topic, "order_id": order_id, "outbox_id": outbox_id},
-                maxlen=STREAM_MAX_LENGTH, approximate=True)
+    client.execute_command(*append_command(topic, order_id, outbox_id))
+
+
+def append_command(topic: str, order_id: str, outbox_id: int) -> tuple:
+    """`append`'s XADD as the command's words, to be sent with others in one round trip."""
+    return ("XADD", STREAM, "MAXLEN", "~", STREAM_MAX_LENGTH, "*",
+            "topic", topic, "order_id", order_id, "outbox_id", outbox_id)
 
 
 def unstamp(database: Database, outbox_ids: list[int]) -> None:

@@ -18,6 +18,7 @@ import time
 
 import redis
 
+from shop.core import redis_direct
 from shop.payments.interface import (
     GatewayUnavailable,
     InvalidPaymentToken,
@@ -45,6 +46,8 @@ class DummyGateway:
 
     def __init__(self, ledger: redis.Redis | None = None):
         self.ledger = ledger
+        # The ledger's write on a connection of the thread's own (one per checkout).
+        self._commands = None if ledger is None else redis_direct.for_client(ledger)
         self._outage_read_at = float("-inf")
         self._outage = False
 
@@ -89,7 +92,11 @@ class DummyGateway:
             try:
                 # One atomic command (Redis >= 7.0): write unless written, and answer what was
                 # there before; nothing there means this entry is the one recorded.
-                earlier = self.ledger.set(key, entry, nx=True, get=True, ex=LEDGER_TTL_S)
+                # Sent again on a fresh connection if the first broke: a repeat answers this
+                # very entry, which is the same outcome.
+                earlier = (self._commands("SET", key, entry, "NX", "GET", "EX", LEDGER_TTL_S)
+                           if self._commands.direct else
+                           self.ledger.set(key, entry, nx=True, get=True, ex=LEDGER_TTL_S))
             except redis.exceptions.ResponseError:
                 earlier = _record_before_redis_7(self.ledger, key, entry)
         except redis.exceptions.RedisError as problem:
