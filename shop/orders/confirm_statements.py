@@ -44,9 +44,16 @@ def lock_paid_orders(session: Session, order_ids: list[str]) -> Sequence[Row]:
         .order_by(ORDERS.c.id).with_for_update()).all()
 
 
+# The batch's orders are found by their ids alone: `(status = 'paid') IS TRUE` is checked on
+# each row found but can never lead the search. As `status = 'paid'` it could, through the
+# status index, and the planner takes that road when its statistics say few orders are paid:
+# stale after a burst of sales, or none yet on a fresh database. Every batch then read every
+# paid order (34-37 ms a batch of 200 among 20,000 paid orders, against 2-5 ms by id).
+_PAID_ROW = "(status = 'paid') IS TRUE"
+
 _LOCK_PAID = f"""
     SELECT {", ".join(PAID_ORDER_COLUMNS)} FROM orders
-    WHERE id = ANY(%(ids)b) AND status = 'paid'
+    WHERE id = ANY(%(ids)b) AND {_PAID_ROW}
     ORDER BY id FOR UPDATE"""
 
 
@@ -81,10 +88,10 @@ def confirm_paid(session: Session, order_ids: list[str], now: datetime,
         .returning(ORDERS.c.id)).all())
 
 
-_CONFIRM = """
+_CONFIRM = f"""
     UPDATE orders SET status = 'confirmed', confirmed_at = %(now)s, updated_at = %(now)s,
         carrier_id = %(carrier_id)s, promised_delivery_date = %(promised)s
-    WHERE id = ANY(%(ids)b) AND status = 'paid'
+    WHERE id = ANY(%(ids)b) AND {_PAID_ROW}
     RETURNING id"""
 
 
