@@ -11,6 +11,7 @@ import requests
 
 from shop.catalog.freshness import product_facts
 from shop.core.direct_statements import DirectStatements
+from shop.core.timeutil import utcnow
 from tests.support import catalog_cache
 
 # Revalidations read the facts afresh every time here, as full answers always do.
@@ -160,3 +161,42 @@ def test_each_statement_gets_its_own_sql_even_when_built_anew(app, api, shop):
     assert reader.first(select(products.c.id).where(products.c.sku == bindparam("sku")),
                         {"sku": "NONE"}) is None
     assert reader.first(select(func.count(products.c.id)), {}) == (2,)
+
+
+def test_a_write_is_one_statement_of_its_own_and_refusals_come_out_as_sqlalchemys(
+        app, api, shop, database_url):
+    """On PostgreSQL the direct statements run writes too (checkout's hold-and-order, its
+    paid mark): autocommit, so a write is committed the moment it returns, and a unique
+    index's refusal is SQLAlchemy's IntegrityError, as checkout's race handling expects."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's direct connections only read")
+    import sqlalchemy.exc
+    from sqlalchemy import bindparam, insert, select
+
+    from shop.catalog.models import Product
+
+    api.add_product(shop, "MUG", price=1250, stock=5)
+    database = app.extensions["peakshop"].database
+    products = Product.__table__
+    with database.reading() as session:
+        mug = session.scalar(select(products.c.id).where(products.c.sku == "MUG"))
+    write = (products.update().where(products.c.id == bindparam("b_id"))
+             .values(stock=bindparam("b_stock"), updated_at=bindparam("b_now"))
+             .returning(products.c.stock))
+    assert database.statements.first(write, {"b_id": mug, "b_stock": 7,
+                                             "b_now": utcnow()}) == (7,)
+    with database.reading() as session:  # another connection sees it: committed
+        assert session.scalar(select(products.c.stock).where(products.c.id == mug)) == 7
+    copy = (insert(products).from_select(
+        [name for name in products.c.keys() if name != "id"],
+        select(*(products.c[name] for name in products.c.keys() if name != "id"))
+        .where(products.c.id == bindparam("b_id"))).returning(products.c.id))
+    with pytest.raises(sqlalchemy.exc.IntegrityError):  # the same SKU twice in a shop
+        database.statements.first(copy, {"b_id": mug})
+    # A write that leaves a value to SQLAlchemy's per-execution defaults is refused whole.
+    with pytest.raises(ValueError, match="every value it writes"):
+        database.statements.first(products.update().where(products.c.id == mug)
+                                  .values(stock=1).returning(products.c.id), {})
+    assert database.statements.first(select(products.c.stock)
+                                     .where(products.c.id == bindparam("b_id")),
+                                     {"b_id": mug}) == (7,)
