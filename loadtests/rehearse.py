@@ -89,6 +89,10 @@ def build_settings(trace: str, no_scaler: bool, report_dir: str | None, compress
         except CpuListError as problem:
             raise BadArgument(f"--loadgen-cpus: {problem}") from None
     outage = None if payments_outage is None else parse_outage(payments_outage)
+    load_s = min(duration, replay.duration_s) if duration else replay.duration_s
+    if outage is not None and outage[0] >= load_s:
+        raise BadArgument(f"--payments-outage starts at {outage[0]:g} s, after the load ends "
+                          f"({load_s:g} s): start it within the load, before {load_s:g} s")
     redis_url = os.environ.get("PEAKSHOP_REDIS_URL") or None
     if redis_url and not redis_url.startswith(("redis://", "rediss://", "unix://")):
         raise BadArgument(f"PEAKSHOP_REDIS_URL is not a redis:// URL: got {redis_url!r}")

@@ -44,8 +44,13 @@ class WebhookReceiver:
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                body = self.rfile.read(min(length, MAX_BODY_BYTES))
+                length = self.headers.get("Content-Length") or "0"
+                if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+                    receiver._note(b"", self.headers.get("Peakshop-Event", ""), False)
+                    self.send_response(400)  # no body to verify: counted as refused
+                    self.end_headers()
+                    return
+                body = self.rfile.read(int(length))
                 verified = bool(receiver.secret) and verify(
                     body, self.headers.get("Peakshop-Signature", ""), receiver.secret,
                     time.time())

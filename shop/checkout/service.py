@@ -247,7 +247,7 @@ def _reserve_in_transaction(database: Database, cart_id: str, cart: carts.Cart |
         _insert_order(connection, columns, line_rows)
         # The stock last: in a launch every checkout wants the same product row, and its lock
         # lasts from here to the commit. A refusal below rolls the order back with it.
-        short = _hold_stock(connection, lines)
+        short = _hold_stock(connection, lines, now)
         if short:
             # Unpaid orders past their reservation still hold stock until swept: sweep the
             # products concerned and try once more before saying they are sold out. As of
@@ -255,7 +255,7 @@ def _reserve_in_transaction(database: Database, cart_id: str, cart: carts.Cart |
             with Session(bind=connection) as session:
                 orders.expire_reservations(session, now,
                                            product_ids=[line.product.id for line in lines])
-            short = _hold_stock(connection, lines)
+            short = _hold_stock(connection, lines, now)
         if short:
             raise Conflict("not enough stock for " + ", ".join(
                 f"{line.product.sku} (asked {line.quantity}, available {available})"
@@ -331,7 +331,7 @@ def _insert_order(connection: Connection, columns: dict, line_rows: list[dict]) 
     connection.execute(sql.INSERT_ORDER_LINES, line_rows)
 
 
-def _hold_stock(connection: Connection, lines: list[carts.PricedLine]):
+def _hold_stock(connection: Connection, lines: list[carts.PricedLine], now: datetime):
     """Reserve every line, or none; returns the lines that fell short.
 
     Each line is one conditional UPDATE, which the database applies atomically: two shoppers
@@ -343,7 +343,7 @@ def _hold_stock(connection: Connection, lines: list[carts.PricedLine]):
     short, held = [], []
     for line in sorted(lines, key=lambda line: line.product.id):
         units = {"b_product": line.product.id, "b_quantity": line.quantity}
-        if connection.execute(sql.HOLD, units).rowcount == 1:
+        if connection.execute(sql.HOLD, {**units, "b_now": now}).rowcount == 1:
             held.append(units)
         else:
             short.append((line, connection.scalar(sql.FREE_UNITS, units)))
@@ -455,7 +455,7 @@ def _tidy_up(database: Database, redis_client: redis.Redis, order: Order, cart_i
     if not steps:
         return
     try:
-        outcomes = _send_together(redis_client, list(steps.values()))
+        outcomes = redis_direct.for_client(redis_client).batch(*steps.values())
     except redis.exceptions.RedisError as problem:
         outcomes = [problem] * len(steps)
     failed = {step: outcome for step, outcome in zip(steps, outcomes, strict=True)
@@ -471,15 +471,3 @@ def _tidy_up(database: Database, redis_client: redis.Redis, order: Order, cart_i
             log.error("order %s is neither in the stream nor waiting in the outbox; the "
                       "lost-order sweep will queue it: %s", order.id, problem)
 
-
-def _send_together(redis_client: redis.Redis, commands: list[tuple]) -> list:
-    """The replies of `commands`, sent in one round trip and never twice (a failed one's
-    reply is its error): on the thread's own connection where the client allows it, else
-    on a pipeline (a Redis Cluster's sends each command to its shard)."""
-    direct = redis_direct.for_client(redis_client)
-    if direct.direct:
-        return direct.batch(*commands)
-    with redis_client.pipeline(transaction=False) as pipe:
-        for command in commands:
-            pipe.execute_command(*command)
-        return pipe.execute(raise_on_error=False)

@@ -61,12 +61,16 @@ ONE_PRODUCT_CHECKOUT = (
     .where(MERCHANTS.c.id == bindparam("merchant_id"))
     .order_by(CARRIERS.c.priority, CARRIERS.c.id))
 
-# Hold `b_quantity` units of a product if that many are free, atomically. Parameters:
-# b_product, b_quantity (not column names: SQLAlchemy keeps those for the SET clause).
+# Hold `b_quantity` units of a product if that many are free, atomically, as of `b_now` (the
+# product's `updated_at`, given rather than left to the column's onupdate: a statement run
+# inside another, as in `reserve_one_line`, takes no value SQLAlchemy makes per execution).
+# Parameters: b_product, b_quantity, b_now (not column names: SQLAlchemy keeps those for
+# the SET clause).
 HOLD = (update(PRODUCTS)
         .where(PRODUCTS.c.id == bindparam("b_product"),
                PRODUCTS.c.stock - PRODUCTS.c.reserved >= bindparam("b_quantity"))
-        .values(reserved=PRODUCTS.c.reserved + bindparam("b_quantity")))
+        .values(reserved=PRODUCTS.c.reserved + bindparam("b_quantity"),
+                updated_at=bindparam("b_now", type_=PRODUCTS.c.updated_at.type)))
 
 # Give back `b_quantity` held units (a checkout that fell short on another line).
 UNHOLD = (update(PRODUCTS).where(PRODUCTS.c.id == bindparam("b_product"))
@@ -80,22 +84,31 @@ INSERT_ORDER = insert(ORDERS)
 INSERT_ORDER_LINES = insert(ORDER_LINES)
 
 
+def _order_then_line(order_columns: tuple[str, ...], line_columns: tuple[str, ...],
+                     only_if=None) -> Insert:
+    """The order, then its one line with the id the order's INSERT returned (a data-modifying
+    CTE); the order only if `only_if` holds, when given. Parameters: "o_<column>" for the
+    order's, "l_<column>" for the line's (SQLAlchemy keeps the bare names for the VALUES
+    clause). Returns the order's id."""
+    values = select(*(bindparam("o_" + name, type_=ORDERS.c[name].type)
+                      for name in order_columns))
+    new_order = (insert(ORDERS)
+                 .from_select(list(order_columns),
+                              values if only_if is None else values.where(only_if))
+                 .returning(ORDERS.c.id).cte("new_order"))
+    return (insert(ORDER_LINES)
+            .from_select(["order_id", *line_columns], select(
+                new_order.c.id, *(bindparam("l_" + name, type_=ORDER_LINES.c[name].type)
+                                  for name in line_columns)))
+            .returning(ORDER_LINES.c.order_id))
+
+
 @functools.cache
 def insert_order_and_line(order_columns: tuple[str, ...],
                           line_columns: tuple[str, ...]) -> Insert:
-    """The order and its one line in one statement, on PostgreSQL (a data-modifying CTE:
-    the line is inserted with the id the order's INSERT returned): one round trip fewer for
-    the usual checkout, a cart of one product. Built once per set of columns written.
-    Parameters: "o_<column>" for the order's, "l_<column>" for the line's (SQLAlchemy keeps
-    the bare names for the VALUES clause)."""
-    new_order = (insert(ORDERS)
-                 .values({name: bindparam("o_" + name, type_=ORDERS.c[name].type)
-                          for name in order_columns})
-                 .returning(ORDERS.c.id).cte("new_order"))
-    return insert(ORDER_LINES).from_select(
-        ["order_id", *line_columns],
-        select(new_order.c.id, *(bindparam("l_" + name, type_=ORDER_LINES.c[name].type)
-                                 for name in line_columns)))
+    """The order and its one line in one statement, on PostgreSQL: one round trip fewer for
+    the usual checkout, a cart of one product. Built once per set of columns written."""
+    return _order_then_line(order_columns, line_columns)
 
 
 @functools.cache
@@ -108,24 +121,8 @@ def reserve_one_line(order_columns: tuple[str, ...],
     the product row every shopper of a launch wants is locked only while it runs. Either all
     of it happens or none: no row returned means the stock fell short (nothing written), and
     a cart already claimed fails the order's unique index, taking the hold back with it.
-    Parameters: b_product, b_quantity, b_now (the product's `updated_at`), "o_<column>" and
-    "l_<column>" as in `insert_order_and_line`. Returns the order's id.
+    Parameters: HOLD's, and the order's and line's as in `_order_then_line`. Returns the
+    order's id.
     """
-    # HOLD's values, with its `updated_at` (the column's onupdate, a value SQLAlchemy makes
-    # per execution) as a parameter: a statement within a statement takes no such value.
-    held = (update(PRODUCTS)
-            .where(PRODUCTS.c.id == bindparam("b_product"),
-                   PRODUCTS.c.stock - PRODUCTS.c.reserved >= bindparam("b_quantity"))
-            .values(reserved=PRODUCTS.c.reserved + bindparam("b_quantity"),
-                    updated_at=bindparam("b_now", type_=PRODUCTS.c.updated_at.type))
-            .returning(PRODUCTS.c.id).cte("held"))
-    new_order = (insert(ORDERS)
-                 .from_select(list(order_columns), select(
-                     *(bindparam("o_" + name, type_=ORDERS.c[name].type)
-                       for name in order_columns)).where(exists(select(held.c.id))))
-                 .returning(ORDERS.c.id).cte("new_order"))
-    return (insert(ORDER_LINES)
-            .from_select(["order_id", *line_columns], select(
-                new_order.c.id, *(bindparam("l_" + name, type_=ORDER_LINES.c[name].type)
-                                  for name in line_columns)))
-            .returning(ORDER_LINES.c.order_id))
+    held = HOLD.returning(PRODUCTS.c.id).cte("held")
+    return _order_then_line(order_columns, line_columns, only_if=exists(select(held.c.id)))

@@ -48,7 +48,14 @@ class ThreadCommands:
 
     def batch(self, *commands: tuple) -> list:
         """The replies of `commands`, sent in one round trip and never twice; a command that
-        Redis refused has its error as its reply (a pipeline's `raise_on_error=False`)."""
+        Redis refused has its error as its reply (a pipeline's `raise_on_error=False`). A
+        client without a single pool sends them on its own pipeline (a Redis Cluster's goes
+        to each command's shard), its replies shaped by the client's callbacks."""
+        if not self.direct:
+            with self.client.pipeline(transaction=False) as pipe:
+                for command in commands:
+                    pipe.execute_command(*command)
+                return pipe.execute(raise_on_error=False)
         connection = self._connection()
         try:
             stale = connection._sock is not None and connection.can_read()

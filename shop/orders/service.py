@@ -95,9 +95,8 @@ def mark_paid_on(connection: Connection, order_id: str, reference: str | None, *
     if connection.dialect.name == "postgresql":
         # One round trip: the outbox row is inserted from what the UPDATE returned, so an
         # order that moved on gets none.
-        return connection.scalar(_MARK_PAID_AND_QUEUE, {
-            "b_order": order_id, "b_now": now, "b_reference": reference,
-            "b_topic": ORDER_PAID_TOPIC, "b_payload": {}, "b_relayed_at": relayed_at})
+        return connection.scalar(_MARK_PAID_AND_QUEUE,
+                                 _paid_and_queued(order_id, reference, now, sent_by_caller))
     if connection.execute(_MARK_PAID, {"b_order": order_id, "b_now": now,
                                        "b_reference": reference}).rowcount != 1:
         return None
@@ -110,11 +109,17 @@ def mark_paid_direct(statements: DirectStatements, order_id: str, reference: str
                      now: datetime, sent_by_caller: bool = False) -> int | None:
     """`mark_paid_on` as one statement on the database's direct statements (PostgreSQL: a
     connection of the thread's own, prepared, in autocommit)."""
-    row = statements.first(_MARK_PAID_AND_QUEUE, {
-        "b_order": order_id, "b_now": now, "b_reference": reference,
-        "b_topic": ORDER_PAID_TOPIC, "b_payload": {},
-        "b_relayed_at": now if sent_by_caller else None})
+    row = statements.first(_MARK_PAID_AND_QUEUE,
+                           _paid_and_queued(order_id, reference, now, sent_by_caller))
     return None if row is None else row[0]
+
+
+def _paid_and_queued(order_id: str, reference: str | None, now: datetime,
+                     sent_by_caller: bool) -> dict:
+    """`_MARK_PAID_AND_QUEUE`'s parameters."""
+    return {"b_order": order_id, "b_now": now, "b_reference": reference,
+            "b_topic": ORDER_PAID_TOPIC, "b_payload": {},
+            "b_relayed_at": now if sent_by_caller else None}
 
 
 # Built once: marking an order paid is on every checkout's path (see shop.checkout.statements).

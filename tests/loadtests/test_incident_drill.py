@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import time
 
 import requests
@@ -47,6 +48,23 @@ def test_the_receiver_takes_signed_deliveries_and_refuses_the_others():
     assert incident == {"incident_id": 7, "title": "Checkout is failing",
                         "resolved_at_s": None, "updates": 0}
     assert 9 <= opened_at_s <= 16   # on the clock of a run that started 10 s before
+
+
+def test_a_delivery_without_a_usable_length_is_refused_and_counted():
+    """A Content-Length that is not a number, or over the 1 MiB the receiver reads, is a 400
+    counted as refused, and the receiver keeps serving."""
+    receiver = WebhookReceiver(secret="whsec_test").start()
+    try:
+        host, port = "127.0.0.1", int(receiver.url.split(":")[2].split("/")[0])
+        for length in ("twelve", "-1", str(2 << 20)):
+            with socket.create_connection((host, port), timeout=10) as connection:
+                connection.sendall(f"POST /hooks/peakshop HTTP/1.1\r\nHost: {host}\r\n"
+                                   f"Content-Length: {length}\r\n\r\n".encode())
+                assert connection.recv(64).startswith(b"HTTP/1.0 400"), length
+        assert requests.post(receiver.url, data=b"{}", timeout=10).status_code == 400
+        assert receiver.summary(time.time())["refused"] == 4
+    finally:
+        receiver.stop()
 
 
 def test_a_receiver_never_started_stops_at_once():

@@ -55,6 +55,8 @@ def short_trace(folder: Path, seconds: int = 25, rate: float = 15.0) -> Path:
     (["--trace", "flash-sale", "--payments-outage", "10:1e308"], "takes START:SECONDS"),
     (["--trace", "flash-sale", "--payments-outage", "nan:inf"], "takes START:SECONDS"),
     (["--trace", "flash-sale", "--payments-outage", "a:b"], "takes START:SECONDS"),
+    (["--trace", "flash-sale", "--duration", "30", "--payments-outage", "30:10"],
+     "after the load ends (30 s)"),
     ([], "Missing option '--trace'"),
 ])
 def test_bad_arguments_get_one_line_and_status_2(arguments, message):
