@@ -21,7 +21,7 @@ Pure functions on whole arrays (the figures) and on one block (the engine's own 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -117,11 +117,7 @@ class RoomFigures:
     react_violation_seconds: int    # seconds those episodes cost before the room held
 
     def as_dict(self) -> dict:
-        return {"visitors_waited": self.visitors_waited,
-                "visitor_seconds_waited": self.visitor_seconds_waited,
-                "longest_wait_s": self.longest_wait_s, "p90_wait_s": self.p90_wait_s,
-                "overload_episodes": self.overload_episodes,
-                "react_violation_seconds": self.react_violation_seconds}
+        return asdict(self)
 
 
 class RoomTally:
