@@ -7,7 +7,8 @@ workers = int(os.environ.get("PEAKSHOP_WEB_WORKERS", "2"))
 threads = int(os.environ.get("PEAKSHOP_WEB_THREADS", "1"))
 # Sync workers answer CPU-bound pages fastest; threads help only when requests wait on I/O
 # (a slow payment gateway), so they are opt-in.
-worker_class = "gthread" if threads > 1 else "sync"
+worker_class = ("shop.core.web_workers.ThreadWorker" if threads > 1
+                else "shop.core.web_workers.SyncWorker")
 timeout = int(os.environ.get("PEAKSHOP_WEB_TIMEOUT_S", "30"))
 # Kubernetes sends SIGTERM on every scale-down: let in-flight checkouts finish.
 graceful_timeout = int(os.environ.get("PEAKSHOP_WEB_GRACE_S", "25"))

@@ -78,6 +78,9 @@ class Settings:
     proxy_hops: int = 0
     # Where gunicorn's master serves /metrics apart from the public port (None: not at all).
     metrics_bind: str | None = None
+    # How long a web worker waits for the next bytes of a request before answering 408
+    # (shop/core/web_workers.py): a client that stops sending must not hold a worker.
+    web_read_timeout_s: float = 5.0
     # Anonymous cart creations per client (Flask-Limiter's notation).
     cart_rate_limit: str = "60/minute"
     # Catalog and product reads: how long a shared cache (Ingress, CDN) may serve them
@@ -243,6 +246,7 @@ ENVIRONMENT = {
     "PEAKSHOP_ENV": ("env", _choice(ENVIRONMENTS)),
     "PEAKSHOP_PROXY_HOPS": ("proxy_hops", non_negative_int),
     "PEAKSHOP_METRICS_BIND": ("metrics_bind", _bind),
+    "PEAKSHOP_WEB_READ_TIMEOUT_S": ("web_read_timeout_s", positive_number),
     "PEAKSHOP_CART_RATE_LIMIT": ("cart_rate_limit", _rate_limit),
 }
 

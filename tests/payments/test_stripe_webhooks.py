@@ -184,6 +184,14 @@ def test_signed_but_malformed_events_are_refused(api):
                                  "data": {}}).encode(),
         "no event id": json.dumps({"object": "event", "type": FAILED_EVENT,
                                    "data": {"object": {"id": "pi_1"}}}).encode(),
+        # Values no table can store and no JSON answer can carry, signed all the same.
+        "lone surrogate in the id": (b'{"id": "evt_\\ud800", "type": "' + SUCCEEDED_EVENT.encode()
+                                     + b'", "data": {"object": {"id": "pi_1"}}}'),
+        "NUL in the intent": (b'{"id": "evt_2", "type": "' + SUCCEEDED_EVENT.encode()
+                              + b'", "data": {"object": {"id": "pi_\\u0000"}}}'),
+        "NaN for an id": b'{"id": NaN}',
+        "Infinity for an amount": (b'{"id": "evt_3", "type": "' + SUCCEEDED_EVENT.encode()
+                                   + b'", "data": {"object": {"id": "pi_1", "amount": Infinity}}}'),
     }
     answers = {case: api.client.post(WEBHOOK_PATH, data=body, content_type="application/json",
                                      headers={"Stripe-Signature": signature_header(body)})

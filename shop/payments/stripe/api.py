@@ -18,6 +18,7 @@ from typing import Any
 
 import stripe
 
+from shop.core.edge import RefusedBody, loads_strict
 from shop.payments.interface import GatewayUnavailable
 
 log = logging.getLogger(__name__)
@@ -118,6 +119,14 @@ def verify_event(payload: bytes, signature_header: str, secret: str) -> dict[str
         # The SDK takes any JSON for an object; a list or a number is no event either.
         raise BadEvent("malformed_event",
                        "the body is not a Stripe event: expected a JSON object") from None
+    # The SDK's parser takes what the API's own JSON bodies may not hold (NaN, lone
+    # surrogates, NUL): values no table can store and no answer can carry. A signed body is
+    # still refused for them, the way every other body is.
+    try:
+        loads_strict(payload)
+    except RefusedBody as refused:
+        raise BadEvent("malformed_event",
+                       f"the body is not a Stripe event: {refused.problem.detail}") from None
     return event.to_dict()
 
 
