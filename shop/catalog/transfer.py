@@ -128,7 +128,7 @@ def import_products(session: Session, merchant_id: int, slug: str, raw: bytes, *
     stock below what open orders reserved fails that row alone)."""
     parsed = list(_rows(_decode(raw)))
     existing = {row.sku: row for row in session.execute(
-        select(Product.id, Product.sku, Product.reserved, Product.has_variants)
+        select(Product.id, Product.sku, Product.reserved, Product.stock, Product.has_variants)
         .where(Product.merchant_id == merchant_id))}
     new_skus = {cells["sku"].strip() for _, cells in parsed if isinstance(cells, dict)} - set(
         existing)
@@ -154,7 +154,9 @@ def import_products(session: Session, merchant_id: int, slug: str, raw: bytes, *
                 creates.append({"merchant_id": merchant_id,
                                 **service.new_product_columns(data, currency)})
                 continue
-            if current.has_variants:
+            if current.has_variants and data["stock"] != current.stock:
+                # Its row in an export says the stock it holds itself (none): only a change
+                # of it is refused, so an exported file imports again unchanged.
                 raise service.stock_on_a_parent(sku)
             changes = service.product_changes(
                 {key: value for key, value in data.items() if key not in ("sku", "stock")},

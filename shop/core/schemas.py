@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainValidator,
+    ValidationInfo,
     WithJsonSchema,
 )
 from pydantic_core import PydanticCustomError
@@ -73,10 +74,11 @@ class Money(ResponseModel):
     currency: str = Field(pattern=CURRENCY, examples=["EUR"])
 
 
-def _money(value: Any) -> tuple[int, str]:
-    # The service's own problem goes out as it is: its wording names the shape to send and
-    # its code (unknown_currency, ...) is part of the API.
-    return validation.money({"price": value}, "price")
+def _money(value: Any, info: ValidationInfo) -> tuple[int, str]:
+    # The service's own problem goes out as it is: its wording names the field and the
+    # shape to send, and its code (unknown_currency, ...) is part of the API.
+    field = info.field_name or "price"
+    return validation.money({field: value}, field)
 
 
 MONEY_INPUT_SCHEMA = {

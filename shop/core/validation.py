@@ -35,19 +35,23 @@ def text(data: dict[str, Any], field: str, *, max_length: int = 200, required: b
 
 
 def integer(data: dict[str, Any], field: str, *, minimum: int | None = None,
-            maximum: int | None = None, required: bool = True) -> int | None:
+            maximum: int | None = None, required: bool = True,
+            label: str | None = None) -> int | None:
+    """`data[field]` as a whole number within bounds; `label` is the field's name in the
+    caller's body when `data` is nested in it (e.g. "price.amount")."""
     value = data.get(field)
+    name = label or field
     if value is None:
         if required:
-            raise InvalidInput(f"'{field}' is required")
+            raise InvalidInput(f"'{name}' is required")
         return None
     # bool is an int in Python; a JSON true is never a quantity.
     if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidInput(f"'{field}' must be a whole number: got {value!r}")
+        raise InvalidInput(f"'{name}' must be a whole number: got {value!r}")
     if minimum is not None and value < minimum:
-        raise InvalidInput(f"'{field}' must be at least {minimum}: got {value}")
+        raise InvalidInput(f"'{name}' must be at least {minimum}: got {value}")
     if maximum is not None and value > maximum:
-        raise InvalidInput(f"'{field}' must be at most {maximum}: got {value}")
+        raise InvalidInput(f"'{name}' must be at most {maximum}: got {value}")
     return value
 
 
@@ -68,7 +72,7 @@ def money(data: dict[str, Any], field: str, *, default_currency: str = "EUR",
     if not isinstance(value, dict):
         raise InvalidInput(f"'{field}' must be an object like {{\"amount\": 1999, "
                            f"\"currency\": \"{default_currency}\"}} (amount in minor units)")
-    amount = integer(value, "amount", minimum=0, maximum=MAX_AMOUNT)
+    amount = integer(value, "amount", minimum=0, maximum=MAX_AMOUNT, label=f"{field}.amount")
     return amount, currency_code(value, "currency", default=default_currency, label=field)
 
 

@@ -15,6 +15,7 @@ from shop.core.timeutil import utcnow
 from shop.fulfilment import countries, rebooking, working_days
 from shop.fulfilment.booking import bookings_from
 from shop.fulfilment.models import Carrier
+from shop.merchants.models import Merchant
 from shop.orders.links import OrderLinks
 
 MAX_DAILY_CAPACITY = 1_000_000
@@ -42,12 +43,29 @@ def _is_down(data: dict[str, Any], field: str = "is_down") -> bool | None:
     return value
 
 
-def _rate(data: dict[str, Any], field: str) -> int | None:
-    """A shipping price in the shop currency's minor units (490 is EUR 4.90)."""
-    return validation.integer(data, field, minimum=0, maximum=MAX_RATE, required=False)
+def _rate(data: dict[str, Any], field: str, shop_currency: str) -> int | None:
+    """A shipping price in the shop currency's minor units (490 is EUR 4.90): money as the
+    API writes it, {"amount": 490, "currency": "EUR"}, or the bare amount."""
+    if not isinstance(data.get(field), dict):
+        return validation.integer(data, field, minimum=0, maximum=MAX_RATE, required=False)
+    amount, currency = validation.money(data, field, default_currency=shop_currency)
+    if currency != shop_currency:
+        # A carrier's prices are added to orders, which are paid in the shop's currency.
+        raise InvalidInput(f"this shop sells in {shop_currency}: give '{field}' in "
+                           f"{shop_currency}, got {currency}", code="currency_mismatch",
+                           extra={"field": field, "shop_currency": shop_currency})
+    if amount > MAX_RATE:
+        raise InvalidInput(f"'{field}' must be at most {MAX_RATE} (minor units): got {amount}",
+                           extra={"field": field})
+    return amount
 
 
-def parse_carrier(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
+def _shop_currency(session: Session, merchant_id: int) -> str:
+    return session.scalar(select(Merchant.currency).where(Merchant.id == merchant_id)) or "EUR"
+
+
+def parse_carrier(data: dict[str, Any], *, partial: bool,
+                  shop_currency: str = "EUR") -> dict[str, Any]:
     """The carrier fields present in `data`, validated; all but optional ones unless `partial`."""
     unknown = sorted(set(data) - set(FIELDS))
     if unknown:
@@ -64,7 +82,8 @@ def parse_carrier(data: dict[str, Any], *, partial: bool) -> dict[str, Any]:
         "is_down": _is_down(data),
         "origin_country": (countries.parse_country(data["origin_country"], "origin_country")
                            if data.get("origin_country") is not None else None),
-        **{field: _rate(data, field) for field in (*RATE_FIELDS, "free_shipping_over")},
+        **{field: _rate(data, field, shop_currency)
+           for field in (*RATE_FIELDS, "free_shipping_over")},
         "cutoff_hour": validation.integer(data, "cutoff_hour", minimum=0, maximum=24,
                                           required=False),
         "public_holidays": _is_down(data, "public_holidays"),
@@ -122,7 +141,8 @@ def _conflict(name: str) -> Conflict:
 
 def create_carrier(session: Session, merchant_id: int, data: dict[str, Any]) -> Carrier:
     """Add a carrier to the merchant's shipping options."""
-    values = parse_carrier(data, partial=False)
+    values = parse_carrier(data, partial=False,
+                           shop_currency=_shop_currency(session, merchant_id))
     _check_subdivision(values, Carrier.origin_country.default.arg, None)
     if _name_taken(session, merchant_id, values["name"], None):
         raise _conflict(values["name"])
@@ -146,7 +166,7 @@ def update_carrier(session: Session, merchant_id: int, carrier_id: int,
     """Change a carrier's details, capacity, preference, or whether it is down (then its
     waiting orders are rebooked and their shoppers mailed, with `links` to their orders)."""
     carrier = get_carrier(session, merchant_id, carrier_id)
-    values = parse_carrier(data, partial=True)
+    values = parse_carrier(data, partial=True, shop_currency=_shop_currency(session, merchant_id))
     _check_subdivision(values, carrier.origin_country, carrier.origin_subdivision)
     if "name" in values and _name_taken(session, merchant_id, values["name"], carrier.id):
         raise _conflict(values["name"])

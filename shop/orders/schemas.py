@@ -10,7 +10,9 @@ from shop.catalog.service import MAX_PAGE
 from shop.core.schemas import Money, QueryInt, RequestModel, ResponseModel, optional
 from shop.orders.models import ORDER_STATUSES
 
-OrderStatus = Literal[ORDER_STATUSES]
+# The plain strings, not the enum's members: a refusal lists what to send ('paid'), not
+# how Python spells the member.
+OrderStatus = Literal[tuple(str(status) for status in ORDER_STATUSES)]
 
 
 class OrderQuery(RequestModel):

@@ -184,3 +184,5 @@ def test_merchant_lists_orders_by_status(client, api, shop):
     assert len(all_orders.get_json()["items"]) == 2
     bad = client.get(f"/api/v1/shops/{shop.slug}/orders?status=lost", headers=shop.auth)
     assert bad.status_code == 422
+    # The refusal lists the values to send, as they are written.
+    assert "'paid'" in bad.get_json()["detail"] and "OrderStatus" not in bad.get_json()["detail"]

@@ -269,6 +269,8 @@ def test_the_expected_total_must_match(client, api, shop, app, redis_client):
     ({"amount": 1999, "currency": "EUR"}, 409, "price_changed"),
     ({"amount": -1, "currency": "EUR"}, 422, "invalid_input"),
     ({"amount": 2000, "currency": "EURO"}, 422, "invalid_input"),
+    ({"amount": 2000, "currency": "eur"}, 422, "invalid_input"),
+    ({"amount": "2000", "currency": "EUR"}, 422, "invalid_input"),
     ("2000", 422, "invalid_input"),
     (True, 422, "invalid_input"),
 ])
@@ -280,6 +282,8 @@ def test_expected_total_forms(client, api, shop, expected, status, code):
     if code:
         assert response.get_json()["code"] == code
         assert available(client, shop, "GIFT") == 5
+    if status == 422:  # the refusal names the field sent, not another route's
+        assert "expected_total" in response.get_json()["detail"]
 
 
 # --- what an order may cost ------------------------------------------------------------------

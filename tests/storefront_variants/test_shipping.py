@@ -105,6 +105,39 @@ def test_rates_by_zone_and_the_free_shipping_threshold(api, shop, cart):
     assert [item["carrier"] for item in options(api, cart).get_json()["items"]] == ["Post"]
 
 
+def test_rates_are_money_as_the_api_writes_it_or_bare_amounts(api, shop):
+    """Money is {"amount", "currency"} everywhere in the API (the OpenAPI says so for these
+    fields too); a bare amount is the shop currency's minor units."""
+    url = f"/api/v1/shops/{shop.slug}/carriers"
+    made = api.client.post(url, headers=shop.auth, json={
+        "name": "Post", "daily_capacity": 10, "domestic_rate": {"amount": 490, "currency": "EUR"},
+        "eu_rate": 990, "free_shipping_over": {"amount": 5000}})
+    assert made.status_code == 201, made.get_json()
+    changed = api.client.patch(f"{url}/{made.get_json()['id']}", headers=shop.auth,
+                               json={"world_rate": {"amount": 2490, "currency": "EUR"}})
+    assert changed.status_code == 200, changed.get_json()
+    carrier = changed.get_json()
+    assert [carrier[field] for field in ("domestic_rate", "eu_rate", "world_rate",
+                                         "free_shipping_over")] == [490, 990, 2490, 5000]
+
+
+@pytest.mark.parametrize(("rate", "code"), [
+    ({"amount": 490, "currency": "USD"}, "currency_mismatch"),
+    ({"amount": 490, "currency": "eur"}, "invalid_input"),
+    ({"amount": -1, "currency": "EUR"}, "invalid_input"),
+    ({"amount": 10**12, "currency": "EUR"}, "invalid_input"),
+    ({"currency": "EUR"}, "invalid_input"),
+    ({"amount": "490", "currency": "EUR"}, "invalid_input"),
+    ("4.90", "invalid_input"),
+])
+def test_a_rate_that_is_not_money_of_the_shop_is_refused(api, shop, rate, code):
+    response = api.client.post(f"/api/v1/shops/{shop.slug}/carriers", headers=shop.auth,
+                               json={"name": "Post", "daily_capacity": 10, "eu_rate": rate})
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["code"] == code
+    assert "eu_rate" in response.get_json()["detail"]
+
+
 def test_a_booked_out_day_moves_the_promise(api, shop, cart, app):
     post = add_carrier(api, shop, name="Post", daily_capacity=3)
     today = utcnow().date()

@@ -135,6 +135,30 @@ def test_export_round_trips_and_defuses_formulas(client, api, shop):
     assert _products(client, shop)["EVIL"]["name"] == "=HYPERLINK(\"http://x\")"
 
 
+def test_an_export_with_variants_imports_again_unchanged(client, shop):
+    """A product with variants holds no stock itself: its exported row says so (0), and the
+    same file imports again without a complaint; changing that row's stock is still refused."""
+    made = client.post(f"/api/v1/shops/{shop.slug}/products", headers=shop.auth, json={
+        "sku": "BOOT", "name": "Boot", "price": 8900, "stock": 0,
+        "variants": [{"sku": "BOOT-38", "options": {"size": "38"}, "stock": 3},
+                     {"sku": "BOOT-39", "options": {"size": "39"}, "stock": 4}]})
+    assert made.status_code == 201, made.get_json()
+    exported = client.get(f"/api/v1/shops/{shop.slug}/products/export",
+                          headers=shop.auth).get_data(as_text=True)
+    rows = {row["sku"]: row for row in csv.DictReader(io.StringIO(exported))}
+    assert {sku: rows[sku]["stock"] for sku in ("BOOT", "BOOT-38", "BOOT-39")} == {
+        "BOOT": "0", "BOOT-38": "3", "BOOT-39": "4"}
+    for dry_run in ("true", "false"):
+        again = _import(client, shop, exported, dry_run=dry_run)
+        assert again.status_code == 200
+        assert again.get_json()["errors"] == [] and again.get_json()["updated"] == 3
+    stocked = exported.replace("BOOT,Boot,,,8900,EUR,0", "BOOT,Boot,,,8900,EUR,5")
+    assert stocked != exported
+    refused = _import(client, shop, stocked, dry_run="true").get_json()
+    assert [error["row"] for error in refused["errors"]] == [2]
+    assert "holds no stock itself" in refused["errors"][0]["detail"]
+
+
 def test_import_beyond_the_plan_is_402(app, client, shop):
     from shop.merchants.plans import LIMITS, Limit, Plan
 

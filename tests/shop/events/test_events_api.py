@@ -67,6 +67,33 @@ def test_bad_events_are_422_naming_the_field(client, shop, changes, fragment):
                       headers=shop.auth).get_json()["items"] == []
 
 
+@pytest.mark.parametrize("starts_at, stored", [
+    # RFC 3339 allows any number of fractional digits; past microseconds they are dropped.
+    ("2099-12-20T18:00:00.123456789012+01:00", "2099-12-20T17:00:00Z"),
+    ("2099-12-20T18:00:00.5Z", "2099-12-20T18:00:00Z"),
+    # A leap second is the moment after :59, as POSIX clocks count it.
+    ("2099-06-30T23:59:60Z", "2099-07-01T00:00:00Z"),
+    ("2099-12-31T23:59:60.999+00:00", "2100-01-01T00:00:00Z"),
+    ("2099-12-20t18:00:00z", "2099-12-20T18:00:00Z"),
+])
+def test_every_rfc3339_form_of_a_time_is_read(client, shop, starts_at, stored):
+    response = _create(client, shop, starts_at=starts_at)
+    assert response.status_code == 201, response.get_json()
+    assert response.get_json()["starts_at"] == stored
+
+
+@pytest.mark.parametrize("starts_at", [
+    "2099-06-30T23:58:60Z",   # a leap second only ends a minute
+    "2099-06-30T23:59:61Z",
+    "2099-12-20T18:00:00." + "1" * 100 + "Z",  # absurdly long
+    "9999-12-31T23:59:60Z",   # past the last moment a date can hold
+])
+def test_what_only_looks_like_an_rfc3339_time_is_422(client, shop, starts_at):
+    response = _create(client, shop, starts_at=starts_at)
+    assert response.status_code == 422
+    assert "starts_at" in response.get_json()["detail"]
+
+
 def test_patch_and_delete(client, shop):
     event = _create(client, shop).get_json()
     url = f"/api/v1/shops/{shop.slug}/events/{event['id']}"
