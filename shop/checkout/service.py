@@ -46,7 +46,7 @@ from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
 from shop.cart import service as carts
-from shop.checkout import pricing, rules
+from shop.checkout import pricing, rules, sale_facts
 from shop.checkout import statements as sql
 from shop.checkout.request import (  # noqa: F401  (re-exported for the views)
     ADDRESS_FIELDS,
@@ -189,18 +189,25 @@ def _writes_directly(database: Database) -> bool:
 def _reserve_direct(database: Database, cart_id: str, cart: carts.Cart,
                     request: CheckoutRequest, idempotency_key: str | None,
                     limits: Limits) -> Order | None:
-    """`_reserve` for a cart of one product (a launch's checkout) in two statements and no
-    transaction: one read of all it needs, then the hold and the order in one statement,
-    which makes all of it or nothing. None when the transaction's path must answer: an
-    earlier order of the cart decides (a replay, or another key's live order), the shop is
-    gone, or the stock fell short (nothing was written)."""
+    """`_reserve` for a cart of one product (a launch's checkout) in at most two statements
+    and no transaction: what it sells by (read, or remembered from an earlier checkout of
+    the SKU: `sale_facts`), then the hold and the order in one statement, which makes all of
+    it or nothing, and only while those facts still hold. None when the transaction's path
+    must answer: an earlier order of the cart decides (a replay, or another key's live
+    order), the shop is gone, the stock fell short or the facts moved (nothing written)."""
     statements = database.statements
     ((sku, quantity),) = cart.quantities.items()
-    rows = statements.rows(sql.ONE_PRODUCT_CHECKOUT, {
-        "merchant_id": cart.merchant_id, "sku": sku, "cart_id": cart_id,
-        "key": idempotency_key})
-    if not rows or rows[0].decided_before:
-        return None
+    remembered = sale_facts.of(database)
+    rows = remembered.get(cart.merchant_id, sku)
+    read_now = rows is None
+    if read_now:
+        rows = statements.rows(sql.ONE_PRODUCT_CHECKOUT, {
+            "merchant_id": cart.merchant_id, "sku": sku, "cart_id": cart_id,
+            "key": idempotency_key})
+        # (Remembered facts carry the first checkout's `decided_before`, which is of its
+        # cart alone: the write's unique indexes decide for this one.)
+        if not rows or rows[0].decided_before:
+            return None
     product = rows[0][sql.ONE_PRODUCT_COLUMNS]
     lines = [] if product[0] is None else [carts.PricedLine(carts.CartProduct(*product),
                                                             quantity)]
@@ -210,12 +217,20 @@ def _reserve_direct(database: Database, cart_id: str, cart: carts.Cart,
         columns, line_rows = _order_to_make(bookings, cart, lines, rows, request,
                                             idempotency_key, limits, now)
     line = {name: value for name, value in line_rows[0].items() if name != "order_id"}
+    sold_by = lines[0].product._asdict()
     made = statements.first(sql.reserve_one_line(tuple(columns), tuple(line)), {
         "b_product": line["product_id"], "b_quantity": line["quantity"], "b_now": now,
+        "b_merchant": cart.merchant_id, "b_vat": rows[0].shop_prices_include_vat,
+        "b_carriers": rows[0].carriers_fingerprint,
+        **{"b_product_" + name: sold_by[name] for name in sql.SOLD_BY},
         **{"o_" + name: value for name, value in columns.items()},
         **{"l_" + name: value for name, value in line.items()}})
     if made is None:
+        # Too little stock, or something it was sold by changed: read it all again next time.
+        remembered.forget(cart.merchant_id, sku)
         return None
+    if read_now:
+        remembered.remember(cart.merchant_id, sku, rows)
     return Order(**columns)
 
 

@@ -10,7 +10,18 @@ from __future__ import annotations
 
 import functools
 
-from sqlalchemy import and_, bindparam, exists, insert, or_, select, update
+from sqlalchemy import (
+    Numeric,
+    and_,
+    bindparam,
+    exists,
+    func,
+    insert,
+    literal_column,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.sql.dml import Insert
 
 from shop.cart.service import ON_SALE_UNDER_SKU, CartProduct
@@ -51,11 +62,24 @@ SHOP_PRICING = (select(MERCHANTS.c.prices_include_vat.label("shop_prices_include
 # there is none). One row per usable carrier, or one. Parameters: merchant_id, sku, cart_id,
 # key.
 ONE_PRODUCT_COLUMNS = slice(2, 2 + len(CartProduct._fields))
+
+
+def _carriers_fingerprint(merchant_id):
+    """A number that changes with any change to any of the shop's carriers (an order-free
+    sum of each row's hash, computed by PostgreSQL): what the carriers were when read."""
+    every = CARRIERS.alias("fingerprinted")
+    return (select(func.coalesce(func.sum(func.hashtextextended(
+                literal_column("fingerprinted::text"), 0)), 0))
+            .where(every.c.merchant_id == merchant_id)
+            .scalar_subquery())
+
+
 ONE_PRODUCT_CHECKOUT = (
     select(exists(EARLIER_ORDERS).label("decided_before"),
            MERCHANTS.c.prices_include_vat.label("shop_prices_include_vat"),
            *(PRODUCTS.c[name].label("product_" + name) for name in CartProduct._fields),
-           CARRIERS)
+           CARRIERS,
+           _carriers_fingerprint(bindparam("merchant_id")).label("carriers_fingerprint"))
     .select_from(MERCHANTS.outerjoin(PRODUCTS, ON_SALE_UNDER_SKU)
                  .outerjoin(CARRIERS, _USABLE_CARRIER))
     .where(MERCHANTS.c.id == bindparam("merchant_id"))
@@ -124,5 +148,26 @@ def reserve_one_line(order_columns: tuple[str, ...],
     Parameters: HOLD's, and the order's and line's as in `_order_then_line`. Returns the
     order's id.
     """
-    held = HOLD.returning(PRODUCTS.c.id).cte("held")
+    held = FACTS_HOLD.returning(PRODUCTS.c.id).cte("held")
     return _order_then_line(order_columns, line_columns, only_if=exists(select(held.c.id)))
+
+
+# HOLD, on condition that everything the checkout priced and sold by is still so: the
+# product's columns as ONE_PRODUCT_CHECKOUT read them (stock and reservations aside, HOLD
+# decides on those itself), the product still on sale, the shop's VAT convention, and its
+# carriers' fingerprint. Whether the facts were read a moment ago or remembered from an
+# earlier checkout (shop/checkout/sale_facts.py), an order is only ever made on facts that
+# hold when it is written. Parameters: HOLD's, and b_merchant, b_vat, b_carriers and
+# "b_product_<column>" for each of SOLD_BY.
+SOLD_BY = tuple(name for name in CartProduct._fields if name not in ("id", "stock", "reserved"))
+FACTS_HOLD = HOLD.where(
+    PRODUCTS.c.merchant_id == bindparam("b_merchant"),
+    PRODUCTS.c.archived_at.is_(None),
+    *(PRODUCTS.c[name].is_not_distinct_from(
+        bindparam("b_product_" + name, type_=PRODUCTS.c[name].type)) for name in SOLD_BY),
+    exists(select(MERCHANTS.c.id).where(
+        MERCHANTS.c.id == bindparam("b_merchant"),
+        MERCHANTS.c.prices_include_vat.is_not_distinct_from(
+            bindparam("b_vat", type_=MERCHANTS.c.prices_include_vat.type)))),
+    _carriers_fingerprint(bindparam("b_merchant"))
+    == bindparam("b_carriers", type_=Numeric()))
