@@ -86,7 +86,8 @@ MONEY_INPUT_SCHEMA = {
         {"type": "object", "required": ["amount"], "additionalProperties": False,
          "properties": {"amount": {"type": "integer", "minimum": 0,
                                    "maximum": validation.MAX_AMOUNT},
-                        "currency": {"type": "string", "pattern": "^[A-Z]{3}$"}}},
+                        # null, like absent: the shop's (or the cart's) currency.
+                        "currency": {"type": ["string", "null"], "pattern": "^[A-Z]{3}$"}}},
         {"type": "integer", "minimum": 0, "maximum": validation.MAX_AMOUNT,
          "description": "minor units in the shop's default currency"},
     ],
