@@ -18,6 +18,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from scaler.text_files import UnreadableFile, read_text
+
 HEADERS = {
     ("minute", "name", "extra_peaks", "duration_min"): 60,
     ("second", "name", "extra_peaks", "duration_s"): 1,
@@ -26,6 +28,8 @@ SECONDS_HEADER = ("second", "name", "extra_peaks", "duration_s")
 
 # A crowd of a thousand evening peaks is far past any launch; more only overflows sizing.
 MAX_EXTRA_PEAKS = 1000
+MAX_START_S = 366 * 24 * 3600
+MAX_DURATION_S = 14 * 24 * 3600
 
 
 class EventsFileError(ValueError):
@@ -124,7 +128,10 @@ class EventSchedule:
 
 def parse_events(text: str, source: str = "events") -> EventSchedule:
     """Parse an events CSV, or raise EventsFileError naming the line and the fix."""
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        rows = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
+    except csv.Error as error:
+        raise EventsFileError(f"{source} is not a CSV file: {error}") from None
     if not rows:
         raise EventsFileError(f"{source} is empty: expected a header "
                               "'minute,name,extra_peaks,duration_min'")
@@ -148,6 +155,7 @@ def parse_events(text: str, source: str = "events") -> EventSchedule:
                                   f"numbers, got {row!r}") from None
         name = row[1].strip()
         _check_event(where, start, name, extra, duration)
+        _check_span(where, start * unit_s, duration * unit_s)
         events.append(Event(start * unit_s, name, extra, duration * unit_s))
     return EventSchedule(events)
 
@@ -164,18 +172,26 @@ def _check_event(where: str, start: float, name: str, extra: float, duration: fl
         raise EventsFileError(f"{where}: the duration must be > 0, got {duration}")
 
 
+def _check_span(where: str, start_s: float, duration_s: float) -> None:
+    """Within a year, and no longer than a shop may announce (two weeks): an event is a
+    moment of a season, and the forecast walks every minute of it."""
+    if start_s > MAX_START_S:
+        raise EventsFileError(f"{where}: the start must lie within a year of the season's "
+                              f"start ({MAX_START_S:g} s), got {start_s:g} s")
+    if duration_s > MAX_DURATION_S:
+        raise EventsFileError(f"{where}: an event lasts at most two weeks ({MAX_DURATION_S:g} "
+                              f"s), got {duration_s:g} s: split a longer sale into events")
+
+
 def load_events(path: str | Path, origin_s: float | None = None) -> EventSchedule:
     """Read an events file (CSV, or the shop's JSON `{"items": [...]}`), or raise
     EventsFileError. A JSON file's RFC 3339 times are placed on the season clock by
     `origin_s`, the epoch seconds of minute 0."""
     path = Path(path)
     try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise EventsFileError(f"events file not found: {path} (give an existing CSV or JSON "
-                              "file)") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise EventsFileError(f"cannot read events file {path}: {error}") from None
+        text = read_text(path, "events file")
+    except UnreadableFile as error:
+        raise EventsFileError(str(error)) from None
     if text.lstrip().startswith("{"):
         from scaler.shop_events import parse_shop_events
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from scaler.model import MAX_RATE
+from scaler.text_files import UnreadableFile, read_text
 
 STEP_BY_UNIT = {"second": 1, "minute": 60}
 
@@ -52,12 +54,11 @@ def load_trace(path: str | Path) -> Trace:
     """Read a trace file, or raise TraceFileError naming the line at fault and the fix."""
     path = Path(path)
     try:
-        with path.open(newline="") as handle:
-            rows = list(csv.reader(handle))
-    except FileNotFoundError:
-        raise TraceFileError(f"trace file not found: {path} (give an existing CSV file)") from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise TraceFileError(f"cannot read trace file {path}: {error}") from None
+        rows = list(csv.reader(io.StringIO(read_text(path, "trace file"), newline="")))
+    except UnreadableFile as error:
+        raise TraceFileError(str(error)) from None
+    except csv.Error as error:
+        raise TraceFileError(f"{path} is not a CSV file: {error}") from None
     if not rows:
         raise TraceFileError(f"{path} is empty: expected a header 'minute,rps[,orders_per_s]'")
     header = [name.strip() for name in rows[0]]

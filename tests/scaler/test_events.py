@@ -39,12 +39,33 @@ def test_parse_events_in_minutes_or_seconds(text, expected):
     ("minute,name,extra_peaks,duration_min\n10,a,1,0\n", "the duration must be > 0"),
     ("minute,name,extra_peaks,duration_min\n-3,a,1,5\n", "the start must be a finite time >= 0"),
     ("minute,name,extra_peaks,duration_min\n3,,1,5\n", "the event needs a name"),
+    # Finite but absurd: the forecast walks every minute of an event.
+    ("second,name,extra_peaks,duration_s\n120,launch,7,1e308\n", "lasts at most two weeks"),
+    ("minute,name,extra_peaks,duration_min\n1e308,launch,7,1e308\n", "within a year"),
+    ("minute,name,extra_peaks,duration_min\n10,a,1,20161\n", "lasts at most two weeks"),
 ])
 def test_bad_events_files_get_one_line_naming_the_problem(text, message):
     with pytest.raises(EventsFileError) as raised:
         parse_events(text, "events.csv")
     assert message in str(raised.value)
     assert "\n" not in str(raised.value)
+
+
+def test_an_events_file_saved_by_a_spreadsheet_reads(tmp_path):
+    """Excel's "CSV UTF-8" starts with a byte order mark and ends lines with CRLF."""
+    path = tmp_path / "events.csv"
+    path.write_bytes("\ufeffminute,name,extra_peaks,duration_min\r\n10,launch,2,30\r\n"
+                     .encode())
+    assert list(load_events(path).events) == [Event(600.0, "launch", 2.0, 1800.0)]
+
+
+@pytest.mark.parametrize("content", [b"\x00" * 4096, b"\xff\xfe not utf-8"])
+def test_an_events_file_that_is_not_text_is_one_line(tmp_path, content):
+    path = tmp_path / "events.csv"
+    path.write_bytes(content)
+    with pytest.raises(EventsFileError) as raised:
+        load_events(path)
+    assert "\n" not in str(raised.value) and str(path) in str(raised.value)
 
 
 def test_missing_events_file_names_the_path(tmp_path):

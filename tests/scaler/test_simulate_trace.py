@@ -38,11 +38,25 @@ def test_per_second_trace_without_orders(tmp_path):
     ("minute,rps\n0,nan\n", "line 2: rates must be from 0 to 1e+07 per second"),
     ("minute,rps\n0,1e308\n", "line 2: rates must be from 0 to 1e+07 per second"),
     ("minute,rps,orders_per_s\n0,1\n", "line 2: expected 3 values, got 2"),
+    ("\x00" * 4096, "holds NUL characters"),
 ])
 def test_bad_trace_files_get_one_line_naming_the_fix(tmp_path, text, message):
     with pytest.raises(TraceFileError) as raised:
         load_trace(write(tmp_path, text))
     assert message in str(raised.value)
+    assert "\n" not in str(raised.value)
+
+
+def test_a_trace_saved_by_a_spreadsheet_reads(tmp_path):
+    """Excel's "CSV UTF-8" starts with a byte order mark and ends lines with CRLF."""
+    path = tmp_path / "trace.csv"
+    path.write_bytes("\ufeffminute,rps\r\n0,5\r\n1,7\r\n".encode())
+    assert list(load_trace(path).rps) == [5.0, 7.0]
+
+
+def test_a_device_instead_of_a_trace_is_refused_without_reading_it_all(tmp_path):
+    with pytest.raises(TraceFileError) as raised:
+        load_trace("/dev/zero")
     assert "\n" not in str(raised.value)
 
 
