@@ -126,6 +126,20 @@ def season_start(value: str | None, today: datetime.date | None = None) -> float
     return datetime.datetime.combine(start, datetime.time()).timestamp()
 
 
+def _seconds(flags: Mapping[str, Any], name: str, default: float, *, above: float,
+             most: float) -> float:
+    """A duration flag (None: not given) within (above, most], finite."""
+    value = flags.get(name)
+    if value is None:
+        return default
+    value = float(value)
+    if not (math.isfinite(value) and above < value <= most):
+        flag = "--" + name.replace("_", "-")
+        raise ScalerConfigError(f"{flag} must be more than {above:g} and at most {most:g} "
+                                f"seconds: got {value:g}")
+    return value
+
+
 def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> ScalerSettings:
     """Settings from command-line flags (None = not given) and the environment."""
     target = flags["target"]
@@ -134,9 +148,9 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Scal
     if (flags.get("policy") or "peakshop") not in POLICIES:
         raise ScalerConfigError(f"--policy must be one of {', '.join(POLICIES)}: "
                                 f"got {flags.get('policy')!r}")
-    period_s = flags.get("period") if flags.get("period") is not None else 15.0
-    if period_s <= 0:
-        raise ScalerConfigError(f"--period must be more than 0 seconds: got {period_s}")
+    period_s = _seconds(flags, "period", 15.0, above=0.0, most=3600.0)
+    window_s = _seconds(flags, "window", 30.0, above=0.0, most=3600.0)
+    latency_slo_s = _seconds(flags, "latency_slo", 0.5, above=0.0, most=60.0)
     low, high = DEFAULT_BOUNDS[target]
     min_replicas = flags.get("min_replicas") if flags.get("min_replicas") is not None else low
     max_replicas = flags.get("max_replicas") if flags.get("max_replicas") is not None else high
@@ -210,8 +224,8 @@ def build_settings(flags: Mapping[str, Any], environ: Mapping[str, str]) -> Scal
         min_replicas=min_replicas,
         max_replicas=max_replicas,
         scaler_metrics_port=port,
-        window_s=float(flags.get("window") or 30.0),
-        latency_slo_s=float(flags.get("latency_slo") or 0.5),
+        window_s=window_s,
+        latency_slo_s=latency_slo_s,
         capacity=capacity,
         # Locally from the storefront's socket, on Kubernetes from what its pods publish.
         push=not flags.get("no_push"),

@@ -24,7 +24,9 @@ def gunicorn_config_path() -> str:
 
 
 def run_gunicorn(settings: Settings, extra_args: list[str] | None = None) -> None:
-    os.environ.setdefault("PEAKSHOP_BIND", settings.bind)
+    # Set, not defaulted: an empty PEAKSHOP_BIND means the default too (as the settings read
+    # it), and gunicorn would otherwise be given an empty address.
+    os.environ["PEAKSHOP_BIND"] = settings.bind
     directory = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
     if directory:
         # Samples of a previous run would be summed into this one's counters.

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 import click
 
+from common.cli_types import FiniteFloatRange
 from shop.backup.errors import BackupError
 
 EXIT_USAGE = 2
@@ -93,11 +94,14 @@ def _megabytes(size: int) -> str:
               help=f"Where backups go: {STORE_HELP} (or PEAKSHOP_BACKUP_TO).")
 @click.option("--database", "database_url", metavar="URL",
               help="Database to back up (default: PEAKSHOP_DATABASE_URL).")
-@click.option("--every", "every_s", type=click.FloatRange(min=1), metavar="SECONDS",
+# A month at most: past it the next backup's time overflows the clock, and a backup that
+# rare is not one anybody relies on.
+@click.option("--every", "every_s", type=FiniteFloatRange(min=1, max=31 * 86400),
+              metavar="SECONDS",
               help="Keep running, one backup every SECONDS (SQLite's recovery point).")
 @click.option("--continuous", is_flag=True,
               help="PostgreSQL: keep running and stream the WAL to the store (PITR).")
-@click.option("--wal-interval", "wal_interval_s", type=click.FloatRange(min=1, max=60),
+@click.option("--wal-interval", "wal_interval_s", type=FiniteFloatRange(min=1, max=60),
               default=10.0, show_default=True, metavar="SECONDS",
               help="With --continuous: upload the WAL received at least this often (the RPO).")
 @click.option("--spool", type=click.Path(file_okay=False), metavar="DIR",
@@ -110,7 +114,8 @@ def _megabytes(size: int) -> str:
               help="Exit 0 if the --continuous archiver's heartbeat is fresh (a probe).")
 @click.option("--keep", type=click.IntRange(min=1), metavar="N",
               help="Keep the newest N backups, delete older ones (and WAL only they need).")
-@click.option("--keep-days", type=click.FloatRange(min=0, min_open=True), metavar="DAYS",
+@click.option("--keep-days", type=FiniteFloatRange(min=0, min_open=True, max=36_500),
+              metavar="DAYS",
               help="Delete backups older than DAYS (the newest one always stays).")
 @click.pass_context
 @one_line_errors("backup")

@@ -81,6 +81,12 @@ class Settings:
     # How long a web worker waits for the next bytes of a request before answering 408
     # (shop/core/web_workers.py): a client that stops sending must not hold a worker.
     web_read_timeout_s: float = 5.0
+    # gunicorn's, read by shop/gunicorn_conf.py; checked here so that a bad value stops
+    # `peakshop serve` with one line naming it.
+    web_workers: int = 2
+    web_threads: int = 1
+    web_timeout_s: int = 30
+    web_grace_s: int = 25
     # Anonymous cart creations per client (Flask-Limiter's notation).
     cart_rate_limit: str = "60/minute"
     # Catalog and product reads: how long a shared cache (Ingress, CDN) may serve them
@@ -247,6 +253,10 @@ ENVIRONMENT = {
     "PEAKSHOP_PROXY_HOPS": ("proxy_hops", non_negative_int),
     "PEAKSHOP_METRICS_BIND": ("metrics_bind", _bind),
     "PEAKSHOP_WEB_READ_TIMEOUT_S": ("web_read_timeout_s", positive_number),
+    "PEAKSHOP_WEB_WORKERS": ("web_workers", positive_int),
+    "PEAKSHOP_WEB_THREADS": ("web_threads", positive_int),
+    "PEAKSHOP_WEB_TIMEOUT_S": ("web_timeout_s", positive_int),
+    "PEAKSHOP_WEB_GRACE_S": ("web_grace_s", positive_int),
     "PEAKSHOP_CART_RATE_LIMIT": ("cart_rate_limit", _rate_limit),
 }
 

@@ -165,6 +165,12 @@ def test_every_mistake_is_one_line_with_the_fix(file_store, shop_db, tmp_path):
         "PEAKSHOP_BACKUP_KEY is not set", "openssl rand")
     one_line_failure(peakshop("backup", "--to", store_url, "--every", "0", env=with_db),
                      "--every")
+    # NaN passes every bound click checks: a loop "every NaN seconds" ran flat out, and
+    # inf or 1e300 overflowed the clock after the first backup.
+    for flag, value in (("--every", "nan"), ("--every", "inf"), ("--every", "1e300"),
+                        ("--keep-days", "nan"), ("--keep-days", "inf"),
+                        ("--wal-interval", "nan")):
+        one_line_failure(peakshop("backup", "--to", store_url, flag, value, env=with_db), flag)
     one_line_failure(peakshop("backup", "--to", store_url, "--database",
                               "sqlite:///" + str(tmp_path / "missing.sqlite3"), env=env),
                      "does not exist")

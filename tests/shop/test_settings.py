@@ -35,6 +35,13 @@ def test_environment_is_read(tmp_path):
     ("PEAKSHOP_DATABASE_URL", "mysql://x", "PEAKSHOP_DATABASE_URL is not a postgresql://"),
     ("PEAKSHOP_PAYMENT_GATEWAY", "paypal", "PEAKSHOP_PAYMENT_GATEWAY must be one of dummy"),
     ("PEAKSHOP_RESERVATION_TTL_S", "ten", "PEAKSHOP_RESERVATION_TTL_S is not a whole number"),
+    # gunicorn's own settings: a server with no workers would listen and never answer.
+    ("PEAKSHOP_WEB_WORKERS", "abc", "PEAKSHOP_WEB_WORKERS is not a whole number"),
+    ("PEAKSHOP_WEB_WORKERS", "0", "PEAKSHOP_WEB_WORKERS must be greater than 0"),
+    ("PEAKSHOP_WEB_WORKERS", "-3", "PEAKSHOP_WEB_WORKERS must be greater than 0"),
+    ("PEAKSHOP_WEB_THREADS", "abc", "PEAKSHOP_WEB_THREADS is not a whole number"),
+    ("PEAKSHOP_WEB_TIMEOUT_S", "0", "PEAKSHOP_WEB_TIMEOUT_S must be greater than 0"),
+    ("PEAKSHOP_WEB_READ_TIMEOUT_S", "nan", "PEAKSHOP_WEB_READ_TIMEOUT_S must be a number above 0"),
     ("PEAKSHOP_RESERVATION_TTL_S", "0", "must be greater than 0"),
     ("PEAKSHOP_BIND", "8000", "PEAKSHOP_BIND is not HOST:PORT"),
     ("PEAKSHOP_LOG_JSON", "maybe", "PEAKSHOP_LOG_JSON must be true or false"),

@@ -1,0 +1,24 @@
+"""Command-line value types click does not have.
+
+click.FloatRange lets NaN through every bound (NaN compares false with all of them) and
+takes `inf` and 1e300: a loop "every NaN seconds" then runs as fast as it can, and a
+deadline of 1e300 s overflows the clock.
+"""
+
+from __future__ import annotations
+
+import math
+
+import click
+
+
+class FiniteFloatRange(click.FloatRange):
+    """click.FloatRange for finite numbers only."""
+
+    name = "finite float range"
+
+    def convert(self, value, param, ctx):
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number", param, ctx)
+        return number
