@@ -9,6 +9,7 @@ import os
 import sys
 
 import click
+import sqlalchemy.exc
 
 from shop.core.settings import ConfigError, Settings, load_settings
 
@@ -44,8 +45,22 @@ def db_upgrade() -> None:
     from shop.core.migrate import upgrade
 
     settings = settings_or_exit()
-    upgrade(settings.database_url)
+    try:
+        upgrade(settings.database_url)
+    except (sqlalchemy.exc.SQLAlchemyError, OSError) as problem:
+        click.echo(f"peakshop db upgrade: {database_problem(problem)}: check "
+                   "PEAKSHOP_DATABASE_URL and that the database is up, and run it again",
+                   err=True)
+        sys.exit(1)
     click.echo("database is at the latest schema")
+
+
+def database_problem(problem: BaseException) -> str:
+    """What the driver said, in one line and without the URL's password (SQLAlchemy's own
+    text adds the statement and a link; the driver's first line is the part that helps)."""
+    original = getattr(problem, "orig", None) or problem
+    first = (str(original).strip().splitlines() or [type(original).__name__])[0]
+    return f"the database refused ({type(original).__name__}): {first}"
 
 
 @click.command()

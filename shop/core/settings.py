@@ -143,7 +143,13 @@ def _url(schemes: tuple[str, ...], example: str):
 
 def _database_url(value: str) -> str:
     value = _url(("postgresql", "sqlite"), "postgresql+psycopg://user@host/db")(value)
-    flags = parse_qs(urlparse(value).query).get("pgbouncer", [])
+    parsed = urlparse(value)
+    if parsed.scheme.startswith("sqlite") and parsed.path in ("", "/", "/:memory:"):
+        # Every process, and every connection of one, would get an empty database of its
+        # own, gone when it closes: migrations, orders and stock would vanish.
+        raise ValueError(f"is an in-memory SQLite database ({value!r}), which vanishes with "
+                         "its connection: give a file, like sqlite:///instance/peakshop.sqlite3")
+    flags = parse_qs(parsed.query).get("pgbouncer", [])
     if any(flag not in ("true", "false") for flag in flags):
         raise ValueError(f"has pgbouncer={flags[0]!r}: write pgbouncer=true (behind PgBouncer "
                          "in transaction mode) or leave it out")

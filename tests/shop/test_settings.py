@@ -66,3 +66,28 @@ def test_the_cli_prints_one_line_and_exits_2(command, tmp_path):
     assert result.stderr.strip().splitlines() == [
         "peakshop: PEAKSHOP_REDIS_URL is not a redis:// URL "
         "(for example redis://localhost:6379/0): got 'localhost'"]
+
+
+@pytest.mark.parametrize("url", ["sqlite://", "sqlite:///:memory:"])
+def test_an_in_memory_database_is_refused(url):
+    """Every process, and every connection, would get an empty database of its own."""
+    with pytest.raises(ConfigError, match="in-memory SQLite database .* give a file"):
+        load_settings(environ={"PEAKSHOP_DATABASE_URL": url})
+
+
+@pytest.mark.parametrize("database_url, said", [
+    ("postgresql+psycopg://shop:secret@127.0.0.1:1/shop", "Connection refused"),
+    ("sqlite:///{tmp}/not-a-database.txt", "file is not a database"),
+    ("sqlite:///{tmp}", "unable to open database file"),
+])
+def test_db_upgrade_on_a_database_it_cannot_use_says_so_in_one_line(tmp_path, database_url,
+                                                                    said):
+    (tmp_path / "not-a-database.txt").write_text("sku,name\n" * 200)
+    env = {**os.environ, "PEAKSHOP_DATABASE_URL": database_url.format(tmp=tmp_path),
+           "PEAKSHOP_INSTANCE_PATH": str(tmp_path)}
+    result = subprocess.run([sys.executable, "-m", "peakshop.cli", "db", "upgrade"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 1
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("peakshop db upgrade: ") and said in line
+    assert "PEAKSHOP_DATABASE_URL" in line and "secret" not in line
