@@ -52,6 +52,13 @@ def one_line_errors(command: str):
                 return function(*args, **kwargs)
             except BackupError as problem:
                 _fail(command, str(problem))
+            except OSError as problem:
+                # The local side: a folder that cannot be written, a full disk, a path that
+                # is a directory. Exit 1: the command was right, the machine refused.
+                where = f" ({problem.filename})" if problem.filename else ""
+                click.echo(f"peakshop {command}: {problem.strerror or problem}{where}: check "
+                           "the path, its permissions and the free space", err=True)
+                sys.exit(1)
             except KeyboardInterrupt:
                 click.echo(f"peakshop {command}: interrupted", err=True)
                 sys.exit(130)

@@ -50,7 +50,11 @@ def load_key(environ: Mapping[str, str] | None = None) -> bytes:
     if len(value.strip()) < MIN_KEY_CHARS:
         raise BackupError(f"{KEY_VARIABLE} is too short ({len(value.strip())} characters, "
                           f"at least {MIN_KEY_CHARS}): {GENERATE_HINT}")
-    return value.strip().encode()
+    try:
+        return value.strip().encode()
+    except UnicodeEncodeError:  # bytes the environment held that are not text
+        raise BackupError(f"{KEY_VARIABLE} is not text (it holds bytes that are not UTF-8): "
+                          f"{GENERATE_HINT}") from None
 
 
 def _derive(key: bytes, salt: bytes) -> tuple[AESGCM, bytes]:

@@ -19,7 +19,11 @@ from shop.core.timeutil import utcnow
 
 
 def sqlite_path(database_url: str) -> str:
-    path = database_url.split("///", 1)[-1]
+    # sqlite:///relative or sqlite:////absolute; "sqlite://" (no third slash) has no path.
+    scheme, separator, path = database_url.partition(":///")
+    if not separator or not scheme.startswith("sqlite"):
+        path = ""
+    path = path.split("?", 1)[0]
     if not path or path == ":memory:":
         raise BackupError(f"{database_url!r} is not a SQLite file: an in-memory database "
                           "cannot be backed up or restored into")

@@ -144,14 +144,24 @@ class S3Store:
         self.url = url
         self.bucket = bucket
         self.prefix = f"{prefix}/" if prefix else ""
+        import botocore.exceptions as aws
+
         self.endpoint = environ.get(ENDPOINT_VARIABLE) or None
-        self._client = boto3.client(
-            "s3", endpoint_url=self.endpoint,
-            region_name=environ.get("AWS_DEFAULT_REGION") or environ.get("AWS_REGION")
-            or "us-east-1",
-            # Fail within seconds when the store is unreachable instead of retrying for minutes.
-            config=Config(connect_timeout=5, read_timeout=60,
-                          retries={"max_attempts": 3, "mode": "standard"}))
+        try:
+            self._client = boto3.client(
+                "s3", endpoint_url=self.endpoint,
+                region_name=environ.get("AWS_DEFAULT_REGION") or environ.get("AWS_REGION")
+                or "us-east-1",
+                # Fail within seconds when the store is unreachable instead of retrying for
+                # minutes.
+                config=Config(connect_timeout=5, read_timeout=60,
+                              retries={"max_attempts": 3, "mode": "standard"}))
+        except ValueError as problem:  # botocore: "Invalid endpoint: ..."
+            raise BackupError(f"{ENDPOINT_VARIABLE} is not usable ({problem}): give the "
+                              "store's URL, like http://minio:9000") from None
+        except aws.BotoCoreError as problem:  # e.g. a key id without its secret
+            raise BackupError(f"the S3 settings are incomplete ({problem}): set both "
+                              "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY") from None
 
     def _call(self, action, *args, **kwargs):
         import botocore.exceptions as aws

@@ -201,6 +201,23 @@ def test_every_mistake_is_one_line_with_the_fix(file_store, shop_db, tmp_path):
                               "2999-01-01T00:00:00Z", env=env), "in the future")
     one_line_failure(peakshop("restore", "--from", store_url, "--into", "nonsense", env=env),
                      "is not a database URL")
+    for in_memory in ("sqlite://", "sqlite:///:memory:"):
+        one_line_failure(peakshop("restore", "--from", store_url, "--into", in_memory,
+                                  env=env), "in-memory database")
+    assert not (tmp_path / "sqlite:").exists()
+    one_line_failure(peakshop("drill", "--from", "s3://bucket/shop", env={
+        **env, "PEAKSHOP_BACKUP_S3_ENDPOINT": "garbage"}),
+        "PEAKSHOP_BACKUP_S3_ENDPOINT is not usable")
+    one_line_failure(peakshop("drill", "--from", "s3://bucket/shop", env={
+        **env, "PEAKSHOP_BACKUP_S3_ENDPOINT": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "a",
+        "AWS_SECRET_ACCESS_KEY": ""}), "AWS_SECRET_ACCESS_KEY")
+    # The local side refusing (here a "folder" that is a file): one line, exit 1.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    refused = peakshop("restore", "--from", store_url, "--into",
+                       f"sqlite:///{blocker / 'x.sqlite3'}", env=env)
+    assert refused.returncode == 1 and "Traceback" not in refused.stderr
+    assert len(refused.stderr.strip().splitlines()) == 1, refused.stderr
     one_line_failure(peakshop("backup", "--to", store_url, "--keep", "0", env=with_db),
                      "--keep")
     one_line_failure(peakshop("restore", "--from", store_url, "--bogus", env=env),
