@@ -130,6 +130,8 @@ def simulate(ctx: click.Context, trace_path: str, policy: str, events_path: str 
 
 def _simulate(trace_path, policy, events_path, history_path, season_start_text,
               history_start_text, as_json, report_dir, cluster_flags) -> None:
+    if report_dir is not None and not report_dir.strip():
+        raise _Fail("--report is empty: give the folder to write the report in")
     if policy not in POLICY_NAMES:
         raise UnknownPolicyError(f"unknown policy {policy!r}: use --policy with one of "
                                  f"{', '.join(POLICY_NAMES)}")
@@ -158,7 +160,7 @@ def _simulate(trace_path, policy, events_path, history_path, season_start_text,
     context = {"trace": str(trace_path), "events": events_path, "history": history_path,
                "history_shift_days": shift_days, "duration_s": trace.duration_s,
                "simulated_in_s": round(chosen.simulated_in_s, 3), "settings": cluster.as_dict()}
-    if report_dir:
+    if report_dir is not None:
         _write_report(Path(report_dir), trace_path, chosen, run,
                       [f"Trace: `{trace_path}`", f"Events: `{events_path or 'none'}`",
                        f"History: `{history_path or 'none'}`"], events_path)
@@ -193,9 +195,15 @@ def _write_report(directory: Path, trace_path: str, chosen, run, context_lines: 
             measurements[name] = replace(result.measurement, timeline=None)
     title = f"{Path(trace_path).name}" + (f" with {Path(events_path).name}" if events_path
                                           else " without announced events")
-    write_timeline_png(directory / "timeline.png", title, web_demand, workers_demand, timelines)
-    write_markdown(directory / "figures.md", f"Scaling policies on {title}", measurements,
-                   timings, context_lines)
+    try:
+        write_timeline_png(directory / "timeline.png", title, web_demand, workers_demand,
+                           timelines)
+        write_markdown(directory / "figures.md", f"Scaling policies on {title}", measurements,
+                       timings, context_lines)
+    except OSError as problem:  # read-only, full, or a folder where a file goes
+        where = f" ({problem.filename})" if problem.filename else ""
+        raise _Fail(f"cannot write the report in {directory}: "
+                    f"{problem.strerror or problem}{where}") from None
     click.echo(f"report written to {directory}/figures.md and {directory}/timeline.png",
                err=True)
 

@@ -107,6 +107,7 @@ def test_report_puts_every_policy_side_by_side(flash_sale, traces_dir, tmp_path)
     (["--push-mean-s", "0"], "--push-mean-s is out of range: got 0"),
     (["--push-confirm-s", "61"], "--push-confirm-s is out of range: got 61"),
     (["--max-pod-size", "0.5"], "got 0.5, allowed 1 <= --max-pod-size <= 16"),
+    (["--report", ""], "--report is empty"),
 ])
 def test_bad_input_is_one_line_and_exit_code_2(flash_sale, args, message):
     options = dict({"--trace": str(flash_sale), "--policy": "peakshop"},
@@ -116,6 +117,13 @@ def test_bad_input_is_one_line_and_exit_code_2(flash_sale, args, message):
     assert result.stderr.count("\n") == 1
     assert result.stderr.startswith("error: ") and message in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_a_report_that_cannot_be_written_is_one_line(flash_sale, tmp_path):
+    (tmp_path / "timeline.png").mkdir()  # a folder where the image goes
+    result = invoke("--trace", flash_sale, "--policy", "peakshop", "--report", tmp_path)
+    assert result.exit_code == 2
+    assert result.stderr.count("\n") == 1 and "cannot write the report" in result.stderr
 
 
 def test_bad_trace_file_from_a_real_process(tmp_path):
