@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import BinaryIO, Protocol
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 from shop.backup.errors import BackupError
 
@@ -45,7 +45,12 @@ def open_store(url: str, environ: Mapping[str, str] | None = None) -> Store:
         if parsed.netloc not in ("", "localhost") or not parsed.path.startswith("/"):
             raise BackupError(f"{url!r} is not a usable backup URL: a folder is written "
                               "file:///absolute/path (three slashes)")
-        return FileStore(url, parsed.path.rstrip("/") or "/")
+        if parsed.query or parsed.fragment or url.rstrip().endswith(("?", "#")):
+            raise BackupError(f"{url!r} has a query or a fragment, which a folder has not: "
+                              "write file:///absolute/path (a '?' or '#' in a folder's name "
+                              "is written %3F or %23)")
+        # A URL's path is percent-encoded: file:///backups/my%20shop is "/backups/my shop".
+        return FileStore(url, unquote(parsed.path).rstrip("/") or "/")
     if parsed.scheme == "s3":
         if not parsed.netloc:
             raise BackupError(f"{url!r} names no bucket: write s3://bucket/prefix")
@@ -69,6 +74,12 @@ class FileStore:
 
     def put(self, key: str, source: BinaryIO) -> int:
         path = self._path(key)
+        parent = os.path.dirname(self.root.rstrip("/")) or "/"
+        if not os.path.isdir(parent):
+            # The store's own folder is made on first use, but not a whole path: a volume
+            # that is not mounted must fail the backup, not fill the local disk.
+            raise BackupError(f"{parent} does not exist: mount the backup volume, or create "
+                              f"the folder, or choose another --to")
         try:
             os.makedirs(os.path.dirname(path), exist_ok=True)
             target = tempfile.NamedTemporaryFile(dir=os.path.dirname(path),

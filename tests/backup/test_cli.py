@@ -201,6 +201,16 @@ def test_every_mistake_is_one_line_with_the_fix(file_store, shop_db, tmp_path):
                               "2999-01-01T00:00:00Z", env=env), "in the future")
     one_line_failure(peakshop("restore", "--from", store_url, "--into", "nonsense", env=env),
                      "is not a database URL")
+    one_line_failure(peakshop("backup", "--to", f"file://{tmp_path}/store?x=1#frag",
+                              env=with_db), "query or a fragment")
+    # An off-site volume that is not mounted: fail, never fill the local disk instead.
+    one_line_failure(peakshop("backup", "--to", f"file://{tmp_path}/not-mounted/peakshop",
+                              env=with_db), "does not exist", "mount the backup volume")
+    assert not (tmp_path / "not-mounted").exists()
+    # Percent-encoded, as URLs are: the folder is "my shop", not "my%20shop".
+    assert peakshop("backup", "--to", f"file://{tmp_path}/my%20shop", env=with_db
+                    ).returncode == 0
+    assert (tmp_path / "my shop").is_dir() and not (tmp_path / "my%20shop").exists()
     for in_memory in ("sqlite://", "sqlite:///:memory:"):
         one_line_failure(peakshop("restore", "--from", store_url, "--into", in_memory,
                                   env=env), "in-memory database")
