@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -21,9 +22,11 @@ from datetime import datetime, timedelta
 from typing import Any, BinaryIO
 
 from shop.backup import crypto
-from shop.backup.errors import BackupError
+from shop.backup.errors import BackupError, DamagedObject
 from shop.backup.store import Store, StoredObject
 from shop.core.timeutil import utcnow
+
+log = logging.getLogger(__name__)
 
 BASE = "base/"
 WAL = "wal/"
@@ -111,20 +114,38 @@ def read_manifest(store: Store, key: bytes, backup_id: str) -> Backup:
     name = f"{BASE}{backup_id}/{MANIFEST}"
     with store.open(name) as raw:
         text = b"".join(crypto.decrypted_chunks(raw, key, name))
-    data = json.loads(text)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise DamagedObject(f"{name} opens but is not a manifest: restore from another "
+                            "backup") from None
+    if not isinstance(data, dict):
+        raise DamagedObject(f"{name} opens but is not a manifest: restore from another backup")
     if data.get("format") != FORMAT:
         raise BackupError(f"{name} has format {data.get('format')!r}, this peakshop reads "
                           f"{FORMAT}: restore with the peakshop version that wrote it")
-    return Backup(data["id"], data["engine"], parse_iso(data["started_at"]),
-                  parse_iso(data["finished_at"]), data["size"], data["stored_bytes"],
-                  data["sha256"], data.get("details") or {})
+    try:
+        return Backup(data["id"], data["engine"], parse_iso(data["started_at"]),
+                      parse_iso(data["finished_at"]), data["size"], data["stored_bytes"],
+                      data["sha256"], data.get("details") or {})
+    except (KeyError, TypeError, ValueError):
+        raise DamagedObject(f"{name} is a manifest with fields missing or malformed: "
+                            "restore from another backup") from None
 
 
 def list_backups(store: Store, key: bytes) -> list[Backup]:
-    """Every complete backup, oldest first."""
+    """Every complete backup, oldest first. A backup whose manifest is damaged or foreign is
+    left out, with a warning: one bad object must not keep every good backup from a
+    restore. (A key that opens none of them is still an error.)"""
     ids = sorted({item.key.split("/")[1] for item in store.list(BASE)
                   if item.key.endswith("/" + MANIFEST)})
-    return [read_manifest(store, key, backup_id) for backup_id in ids]
+    backups = []
+    for backup_id in ids:
+        try:
+            backups.append(read_manifest(store, key, backup_id))
+        except DamagedObject as problem:
+            log.warning("left out backup %s: %s", backup_id, problem)
+    return backups
 
 
 def choose_backup(backups: list[Backup], to_time: datetime | None, url: str) -> Backup:

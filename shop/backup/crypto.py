@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from shop.backup.errors import BackupError
+from shop.backup.errors import BackupError, DamagedObject
 
 KEY_VARIABLE = "PEAKSHOP_BACKUP_KEY"
 MAGIC = b"peakshop-backup1"
@@ -136,7 +136,7 @@ def decrypted_chunks(source: BinaryIO, key: bytes, name: str) -> Iterator[bytes]
     """
     header = _read_full(source, HEADER_BYTES)
     if len(header) < HEADER_BYTES or not header.startswith(MAGIC):
-        raise BackupError(f"{name} is not a peakshop backup object (damaged, or written by "
+        raise DamagedObject(f"{name} is not a peakshop backup object (damaged, or written by "
                           "something else): restore from another backup")
     cipher, check = _derive(key, header[len(MAGIC):len(MAGIC) + SALT_BYTES])
     if not hmac.compare_digest(check, header[-CHECK_BYTES:]):
@@ -151,7 +151,7 @@ def decrypted_chunks(source: BinaryIO, key: bytes, name: str) -> Iterator[bytes]
         try:
             yield cipher.decrypt(_nonce(index, last), sealed, header)
         except InvalidTag:
-            raise BackupError(f"{name} is damaged or incomplete (chunk {index} fails its "
+            raise DamagedObject(f"{name} is damaged or incomplete (chunk {index} fails its "
                               "check): restore from another backup") from None
         if last:
             return

@@ -6,6 +6,7 @@ time, retention, a drill that fails on a broken shop, and one-line errors for ev
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 
@@ -81,6 +82,25 @@ def test_store_holds_only_ciphertext(file_store, shop_db, tmp_path):
         **env, "PEAKSHOP_DATABASE_URL": shop_db}).returncode == 0
     stored = b"".join(path.read_bytes() for path in (tmp_path / "store").rglob("*.enc"))
     assert b"ada@example.com" not in stored and b"SQLite format" not in stored
+
+
+def test_a_damaged_or_foreign_object_leaves_the_good_backups_usable(file_store, shop_db,
+                                                                    tmp_path):
+    """An old manifest overwritten with other bytes (a bad disk block, a stray copy) is left
+    out with a warning; the drill and restore use the good backups beside it."""
+    store_url, env = file_store
+    env = {**env, "PEAKSHOP_DATABASE_URL": shop_db}
+    assert peakshop("backup", "--to", store_url, env=env).returncode == 0
+    foreign = tmp_path / "store" / "base" / "20200101T000000000000Z"
+    foreign.mkdir(parents=True)
+    (foreign / "manifest.enc").write_bytes(os.urandom(300))
+    drilled = peakshop("drill", "--from", store_url, "--json", env=env)
+    assert drilled.returncode == 0, drilled.stderr
+    assert json.loads(drilled.stdout)["verified"] is True
+    assert "20200101T000000000000Z" in drilled.stderr and "Traceback" not in drilled.stderr
+    restored = peakshop("restore", "--from", store_url, "--into",
+                        f"sqlite:///{tmp_path / 'again.sqlite3'}", env=env)
+    assert restored.returncode == 0, restored.stderr
 
 
 def test_to_time_restores_the_newest_snapshot_before_it(file_store, shop_db, tmp_path):
