@@ -23,6 +23,22 @@ def settings_or_exit() -> Settings:
         sys.exit(2)
 
 
+def writable_instance_or_exit(settings: Settings, command: str) -> None:
+    """The instance folder (heartbeats, the embedded Redis, SQLite's default file) exists
+    and takes files, or one line naming PEAKSHOP_INSTANCE_PATH and exit status 2."""
+    import tempfile
+
+    try:
+        os.makedirs(settings.instance_path, exist_ok=True)
+        with tempfile.TemporaryFile(dir=settings.instance_path):
+            pass
+    except OSError as problem:
+        click.echo(f"peakshop {command}: PEAKSHOP_INSTANCE_PATH {settings.instance_path} "
+                   f"cannot be written ({problem.strerror or problem}): point it at a "
+                   "writable folder", err=True)
+        sys.exit(2)
+
+
 def ensure_redis(settings: Settings) -> Settings:
     """Without PEAKSHOP_REDIS_URL, start the embedded Redis and point child processes at it."""
     if settings.redis_url:

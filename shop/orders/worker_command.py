@@ -41,7 +41,7 @@ def check_heartbeat(worker: WorkerSettings) -> int:
               help="Serve this worker's own counters for Prometheus on PORT.")
 def worker_command(check: bool, consumer: str | None, metrics_port: int | None) -> None:
     """Run one order worker: confirm paid orders from the queue, send mail, expire carts."""
-    from shop.cli import ensure_redis, settings_or_exit
+    from shop.cli import ensure_redis, settings_or_exit, writable_instance_or_exit
 
     settings = settings_or_exit()
     try:
@@ -52,6 +52,7 @@ def worker_command(check: bool, consumer: str | None, metrics_port: int | None) 
         sys.exit(2)
     if check:
         sys.exit(check_heartbeat(worker))
+    writable_instance_or_exit(settings, "worker")
     from shop.core import logging as shop_logging
     from shop.orders.worker import run_worker
 

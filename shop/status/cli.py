@@ -30,10 +30,17 @@ def _run(action: Callable) -> None:
     except Problem as problem:
         click.echo(f"peakshop incident: {problem.detail}", err=True)
         sys.exit(2)
-    except sqlalchemy.exc.OperationalError as problem:
-        click.echo("peakshop incident: the database is unreachable "
-                   f"({type(problem.orig or problem).__name__}): check PEAKSHOP_DATABASE_URL",
-                   err=True)
+    except (sqlalchemy.exc.OperationalError, sqlalchemy.exc.ProgrammingError) as problem:
+        said = str(problem.orig or problem)
+        if "no such table" in said or "does not exist" in said:
+            # Reached, but never migrated (SQLite says "no such table", PostgreSQL
+            # "relation ... does not exist").
+            click.echo("peakshop incident: the database has no peakshop tables yet: run "
+                       "`peakshop db upgrade` first", err=True)
+        else:
+            click.echo("peakshop incident: the database is unreachable "
+                       f"({type(problem.orig or problem).__name__}): check "
+                       "PEAKSHOP_DATABASE_URL", err=True)
         sys.exit(1)
     finally:
         database.dispose()

@@ -91,3 +91,15 @@ def test_db_upgrade_on_a_database_it_cannot_use_says_so_in_one_line(tmp_path, da
     [line] = result.stderr.strip().splitlines()
     assert line.startswith("peakshop db upgrade: ") and said in line
     assert "PEAKSHOP_DATABASE_URL" in line and "secret" not in line
+
+
+def test_a_worker_whose_instance_folder_cannot_be_written_says_so_in_one_line(tmp_path):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    env = {**os.environ, "PEAKSHOP_INSTANCE_PATH": str(blocker / "instance"),
+           "PEAKSHOP_DATABASE_URL": f"sqlite:///{tmp_path / 'shop.sqlite3'}"}
+    result = subprocess.run([sys.executable, "-m", "peakshop.cli", "worker"], env=env,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert "PEAKSHOP_INSTANCE_PATH" in line and "cannot be written" in line

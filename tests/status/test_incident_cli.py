@@ -64,3 +64,16 @@ def test_refusals_are_one_line(peakshop, arguments, mentions):
 def test_an_unknown_component_is_refused_by_name(peakshop):
     result = peakshop("open", "--title", "t", "--component", "kitchen", "--message", "m")
     assert result.returncode == 2 and "'kitchen' is not one of" in result.stderr
+
+
+def test_a_database_never_migrated_is_named_with_the_fix(tmp_path):
+    environment = {**os.environ, "PYTHONPATH": str(ROOT),
+                   "PEAKSHOP_DATABASE_URL": f"sqlite:///{tmp_path / 'empty.sqlite3'}",
+                   "PEAKSHOP_INSTANCE_PATH": str(tmp_path / "instance")}
+    result = subprocess.run([sys.executable, "-m", "peakshop.cli", "incident", "open",
+                             "--title", "Slow", "--component", "checkout", "--message", "x"],
+                            env=environment, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "peakshop incident: the database has no peakshop tables yet: run `peakshop db "
+        "upgrade` first"]
