@@ -9,7 +9,6 @@ import os
 import sys
 
 import click
-import sqlalchemy.exc
 
 from shop.core.settings import ConfigError, Settings, load_settings
 
@@ -58,6 +57,10 @@ def db() -> None:
 @db.command("upgrade")
 def db_upgrade() -> None:
     """Apply the database migrations."""
+    # Imported here: `peakshop worker --check`, a liveness probe, imports this module and
+    # must not pay for SQLAlchemy.
+    import sqlalchemy.exc
+
     from shop.core.migrate import upgrade
 
     settings = settings_or_exit()
