@@ -84,8 +84,10 @@ def to_replay(objects: list[StoredObject], start_wal: str,
     """The objects a restore from a base backup starting at `start_wal` replays.
 
     Every timeline history; each segment from the start on, a completed one in preference
-    to its partial upload; with `to_time`, nothing archived after the first object that was
-    archived after the target (that one may still hold commits from before it).
+    to its partial upload. With `to_time` too, all of it: PostgreSQL stops replaying at the
+    target by itself, but only once it has read a commit from after it, and that commit may
+    lie a segment or more beyond the first one archived after the target (cutting the WAL
+    there ended some restores with "recovery ended before the target was reached").
     """
     start = catalog.wal_position(start_wal) or "0" * 16
     history, segments = [], {}
@@ -100,12 +102,8 @@ def to_replay(objects: list[StoredObject], start_wal: str,
         partial = item.key.endswith(PARTIAL + ".enc")
         if name not in segments or not partial:
             segments[name] = item
-    chosen = []
-    for item in sorted(segments.values(), key=lambda item: (item.modified, item.key)):
-        chosen.append(item)
-        if to_time and item.modified > to_time:
-            break
-    return history + chosen
+    del to_time  # see above: the target is PostgreSQL's to stop at, not the fetch's
+    return history + sorted(segments.values(), key=lambda item: (item.modified, item.key))
 
 
 def fetch_for_restore(store: Store, key: bytes, backup: catalog.Backup,

@@ -36,10 +36,12 @@ ARCHIVE = [
 @pytest.mark.parametrize("to_time, expected", [
     (None, ["00000002.history", SEG.format(tl=1, n=2), SEG.format(tl=1, n=3),
             SEG.format(tl=1, n=4) + ".partial"]),
-    # Up to the first object archived after the target: it may hold commits before it.
+    # With a target, all of it too: PostgreSQL stops at the target only once it has read a
+    # commit from after it, which may lie beyond the first object archived after it.
     (T0 + timedelta(seconds=12), ["00000002.history", SEG.format(tl=1, n=2),
-                                  SEG.format(tl=1, n=3)]),
-    (T0 + timedelta(seconds=5), ["00000002.history", SEG.format(tl=1, n=2)]),
+                                  SEG.format(tl=1, n=3), SEG.format(tl=1, n=4) + ".partial"]),
+    (T0 + timedelta(seconds=5), ["00000002.history", SEG.format(tl=1, n=2),
+                                 SEG.format(tl=1, n=3), SEG.format(tl=1, n=4) + ".partial"]),
 ])
 def test_replay_starts_at_the_backup_and_prefers_completed_segments(to_time, expected):
     chosen = wal.to_replay(ARCHIVE, SEG.format(tl=1, n=2), to_time)
