@@ -158,6 +158,11 @@ class DirectStatements:
                                 ) or (self.on_libpq and connection.broken)
             if broken:
                 self._forget(connection)
+                # libpq reports a server that died mid-statement as a plain DatabaseError
+                # (error_from_result on a connection now BAD): it is a lost connection all
+                # the same, which callers retry and the app answers 503, never 500.
+                raise exc.OperationalError(compiled.sql, None, error, hide_parameters=True,
+                                           connection_invalidated=True) from error
             raise exc.DBAPIError.instance(compiled.sql, None, error, self.dbapi.Error,
                                           hide_parameters=True,
                                           connection_invalidated=broken,

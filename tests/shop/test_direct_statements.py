@@ -200,3 +200,17 @@ def test_a_write_is_one_statement_of_its_own_and_refusals_come_out_as_sqlalchemy
     assert database.statements.first(select(products.c.stock)
                                      .where(products.c.id == bindparam("b_id")),
                                      {"b_id": mug}) == (7,)
+
+
+def test_a_server_that_dies_mid_statement_is_a_lost_connection_not_a_bug(app, database_url):
+    """libpq reports it as a plain DatabaseError; it is an OperationalError (answered 503,
+    retried by checkout's settle), and the next statement runs on a new connection."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("a SQLite file has no server to die")
+    import sqlalchemy.exc
+    from sqlalchemy import func, select
+
+    statements = app.extensions["peakshop"].database.statements
+    with pytest.raises(sqlalchemy.exc.OperationalError):
+        statements.first(select(func.pg_terminate_backend(func.pg_backend_pid())), {})
+    assert statements.first(select(func.pg_backend_pid()), {}) is not None
