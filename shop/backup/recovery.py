@@ -55,7 +55,7 @@ def stage(backup: catalog.Backup, store: Store, key: bytes, data_dir: str,
     started. Returns the number of WAL files fetched."""
     _empty_folder(data_dir)
     _extract(backup, store, key, data_dir)
-    fetched = wal.fetch_for_restore(store, key, backup, to_time,
+    fetched = wal.fetch_for_restore(store, key, backup,
                                     os.path.join(data_dir, RESTORE_WAL_DIR))
     settings = [f"restore_command = 'cp {RESTORE_WAL_DIR}/%f \"%p\"'",
                 "recovery_target_action = 'promote'",

@@ -31,7 +31,6 @@ import subprocess
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from shop.backup import catalog, crypto
 from shop.backup.errors import BackupError
@@ -79,15 +78,15 @@ def _segment(item: StoredObject) -> str:
     return name[:-len(PARTIAL)] if name.endswith(PARTIAL) else name
 
 
-def to_replay(objects: list[StoredObject], start_wal: str,
-              to_time: datetime | None) -> list[StoredObject]:
+def to_replay(objects: list[StoredObject], start_wal: str) -> list[StoredObject]:
     """The objects a restore from a base backup starting at `start_wal` replays.
 
     Every timeline history; each segment from the start on, a completed one in preference
-    to its partial upload. With `to_time` too, all of it: PostgreSQL stops replaying at the
-    target by itself, but only once it has read a commit from after it, and that commit may
-    lie a segment or more beyond the first one archived after the target (cutting the WAL
-    there ended some restores with "recovery ended before the target was reached").
+    to its partial upload. For a restore to a moment too, all of it: PostgreSQL stops
+    replaying at the target by itself, but only once it has read a commit from after it,
+    and that commit may lie a segment or more beyond the first one archived after the
+    target (cutting the WAL there ended some restores with "recovery ended before the
+    target was reached").
     """
     start = catalog.wal_position(start_wal) or "0" * 16
     history, segments = [], {}
@@ -102,16 +101,14 @@ def to_replay(objects: list[StoredObject], start_wal: str,
         partial = item.key.endswith(PARTIAL + ".enc")
         if name not in segments or not partial:
             segments[name] = item
-    del to_time  # see above: the target is PostgreSQL's to stop at, not the fetch's
     return history + sorted(segments.values(), key=lambda item: (item.modified, item.key))
 
 
 def fetch_for_restore(store: Store, key: bytes, backup: catalog.Backup,
-                      to_time: datetime | None, wal_dir: str) -> int:
+                      wal_dir: str) -> int:
     """Decrypt the WAL a restore needs into `wal_dir`; returns how many files."""
     os.makedirs(wal_dir, exist_ok=True)
-    chosen = to_replay(catalog.wal_objects(store), backup.details.get("start_wal", ""),
-                       to_time)
+    chosen = to_replay(catalog.wal_objects(store), backup.details.get("start_wal", ""))
     for item in chosen:
         with store.open(item.key) as raw:
             compressed = b"".join(crypto.decrypted_chunks(raw, key, item.key))
