@@ -56,7 +56,8 @@ def stage(backup: catalog.Backup, store: Store, key: bytes, data_dir: str,
     _empty_folder(data_dir)
     _extract(backup, store, key, data_dir)
     fetched = wal.fetch_for_restore(store, key, backup,
-                                    os.path.join(data_dir, RESTORE_WAL_DIR))
+                                    os.path.join(data_dir, RESTORE_WAL_DIR),
+                                    own_wal_dir=os.path.join(data_dir, "pg_wal"))
     settings = [f"restore_command = 'cp {RESTORE_WAL_DIR}/%f \"%p\"'",
                 "recovery_target_action = 'promote'",
                 # No connections before the promotion: the app would find a read-only

@@ -104,17 +104,43 @@ def to_replay(objects: list[StoredObject], start_wal: str) -> list[StoredObject]
     return history + sorted(segments.values(), key=lambda item: (item.modified, item.key))
 
 
-def fetch_for_restore(store: Store, key: bytes, backup: catalog.Backup,
-                      wal_dir: str) -> int:
-    """Decrypt the WAL a restore needs into `wal_dir`; returns how many files."""
+def holds_more(uploaded: bytes, own: bytes) -> bool:
+    """Whether a partial upload of a WAL segment holds WAL that `own`, another copy of the
+    same segment, lacks.
+
+    Both are copies of one stream, so where both hold WAL they agree. The upload is zeros
+    past what the archiver had received (pg_receivewal fills a new segment with zeros first);
+    past its own end, `own` holds zeros or what a recycled segment file left there. So the
+    upload adds nothing exactly when `own` begins with everything up to its last WAL byte.
+    """
+    end = len(uploaded.rstrip(b"\0"))
+    return own[:end] != uploaded[:end]
+
+
+def fetch_for_restore(store: Store, key: bytes, backup: catalog.Backup, wal_dir: str,
+                      own_wal_dir: str | None = None) -> int:
+    """Decrypt the WAL a restore needs into `wal_dir`; returns how many files.
+
+    `own_wal_dir`: the WAL the base backup carries. PostgreSQL's recovery reads a segment
+    from the archive before its own pg_wal, so a partial upload made while the backup ran
+    (the archiver uploads the segment being written every few seconds) would hide the
+    backup's own copy, complete to the backup's end, and recovery would stop with "WAL ends
+    before end of online backup". Such an upload is left out unless it holds more."""
     os.makedirs(wal_dir, exist_ok=True)
-    chosen = to_replay(catalog.wal_objects(store), backup.details.get("start_wal", ""))
-    for item in chosen:
+    fetched = 0
+    for item in to_replay(catalog.wal_objects(store), backup.details.get("start_wal", "")):
         with store.open(item.key) as raw:
-            compressed = b"".join(crypto.decrypted_chunks(raw, key, item.key))
-        with open(os.path.join(wal_dir, _segment(item)), "wb") as target:
-            target.write(gzip.decompress(compressed))
-    return len(chosen)
+            data = gzip.decompress(b"".join(crypto.decrypted_chunks(raw, key, item.key)))
+        name = _segment(item)
+        own = os.path.join(own_wal_dir, name) if own_wal_dir else None
+        if item.key.endswith(PARTIAL + ".enc") and own and os.path.isfile(own):
+            with open(own, "rb") as copy:
+                if not holds_more(data, copy.read()):
+                    continue
+        with open(os.path.join(wal_dir, name), "wb") as target:
+            target.write(data)
+        fetched += 1
+    return fetched
 
 
 @dataclass
@@ -161,6 +187,8 @@ class WalReceiver:
     def why_stopped(self) -> str:
         if self.process is None or self.process.stderr is None:
             return "not started"
+        if self.process.stderr.closed:
+            return "stopped"
         said = self.process.stderr.read().decode(errors="replace").strip().splitlines()
         return said[-1] if said else f"exit status {self.process.returncode}"
 
@@ -207,6 +235,8 @@ class WalReceiver:
             if self.process.poll() is None:
                 self.process.kill()
                 self.process.wait()
+        if self.process is not None and self.process.stderr is not None:
+            self.process.stderr.close()  # stopped on purpose: nothing in it to report
 
 
 def archive_continuously(receiver: WalReceiver, interval_s: float,
