@@ -21,6 +21,7 @@ from __future__ import annotations
 import collections
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import NamedTuple
 
 from sqlalchemy.orm import Session
 
@@ -158,8 +159,9 @@ def _plan_carriers(session: Session, candidates: list[str],
     return slots, bookings
 
 
-@dataclass(frozen=True)
-class CommittedLine:
+class CommittedLine(NamedTuple):
+    """A line the batch committed, as its statement returned it (one per confirmed line)."""
+
     line_id: int
     order_id: str
     product_id: int

@@ -83,6 +83,17 @@ def test_without_a_public_address_links_use_the_bind_address():
     assert link.startswith("http://127.0.0.1:8123/orders/abc?token=")
 
 
+@pytest.mark.parametrize(("order_id", "path"), [
+    ("0f3a9c", "/orders/0f3a9c"),                    # an order's hex id, as it is
+    ("a/b c?d", "/orders/a%2Fb%20c%3Fd"),            # anything else, quoted whole
+    ("\u00e9t\u00e9", "/orders/%C3%A9t%C3%A9"),     # letters, but not ASCII ones
+])
+def test_the_order_page_path_holds_the_id_and_nothing_else(order_id, path):
+    link = OrderLinks("https://shop.example.com/", "s").order_page(order_id)
+    assert urlsplit(link).path == path
+    assert parse_qs(urlsplit(link).query)["token"][0].isalnum()
+
+
 @pytest.mark.parametrize("value", ["shop.example.com", "ftp://shop.example.com",
                                    "https://shop.example.com/?x=1", "https://"])
 def test_a_malformed_public_address_stops_start_up(value):
