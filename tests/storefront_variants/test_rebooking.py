@@ -1,12 +1,13 @@
 """A carrier goes down after an order was promised for Christmas: re-booked, shopper mailed."""
 
-from datetime import date, timedelta
+from datetime import date, datetime, time
 
 import pytest
 from sqlalchemy import select
 
 from shop.core.timeutil import utcnow
-from shop.fulfilment.models import CarrierDay
+from shop.fulfilment.booking import calendar_of
+from shop.fulfilment.models import Carrier, CarrierDay
 from shop.fulfilment.working_days import WorkingCalendar
 from shop.notifications.models import OutgoingMail
 from shop.orders.confirm import confirm_paid_orders
@@ -83,9 +84,14 @@ def test_an_order_already_on_its_way_is_left_alone(api, shop, app):
     add_carrier(api, shop, name="Backup", transit_days=2, priority=1)
     api.add_product(shop, "MUG", stock=10)
     order = api.buy(shop, "MUG", 1).get_json()
-    yesterday = utcnow() - timedelta(days=1)
     with database.transaction() as session:
-        confirm_paid_orders(session, [order["order_id"]], yesterday)  # dispatched yesterday
+        # Confirmed on the carrier's last working day before today, so dispatched then: a
+        # plain "yesterday" is a Saturday or a holiday some days, and an order confirmed
+        # then really does wait for Monday's dispatch (and is rightly rebooked).
+        calendar = calendar_of(session.get(Carrier, express["id"]))
+        dispatched_on = calendar.subtract_working_days(utcnow().date(), 1)
+        confirm_paid_orders(session, [order["order_id"]],
+                            datetime.combine(dispatched_on, time(10)))
     api.client.patch(f"/api/v1/shops/{shop.slug}/carriers/{express['id']}", headers=shop.auth,
                      json={"is_down": True})
     assert api.order(order["order_id"], order["access_token"]).get_json()["carrier"] == "Express"
