@@ -99,6 +99,19 @@ class DisposablePostgres:
         return os.path.join(self.directory, name)
 
 
+def diary(url: str) -> list[str]:
+    """The notes of the `diary` table the point-in-time tests write, in order."""
+    with psycopg.connect(url.replace("+psycopg", "")) as connection:
+        return [row[0] for row in connection.execute("SELECT note FROM diary ORDER BY id")]
+
+
+def received(connection: psycopg.Connection, lsn) -> bool:
+    """Whether the WAL receiver (pg_receivewal) has written the server's WAL up to `lsn`."""
+    return connection.execute(
+        "SELECT coalesce(bool_and(write_lsn >= %s), false) FROM pg_stat_replication "
+        "WHERE application_name = 'pg_receivewal'", (lsn,)).fetchone()[0]
+
+
 def create_bucket(endpoint: str, bucket: str) -> None:
     import boto3
 

@@ -16,12 +16,7 @@ import pytest
 
 from shop.core.timeutil import utcnow
 from tests.backup.flow import wait_for
-from tests.backup.support import REPO_ROOT, DisposablePostgres, peakshop
-
-
-def _rows(url: str) -> list[str]:
-    with psycopg.connect(url.replace("+psycopg", "")) as connection:
-        return [row[0] for row in connection.execute("SELECT note FROM diary ORDER BY id")]
+from tests.backup.support import REPO_ROOT, DisposablePostgres, diary, peakshop, received
 
 
 def wait_rounds(heartbeat, rounds: int) -> None:
@@ -60,9 +55,7 @@ def test_restore_to_a_moment_between_two_commits(file_store, postgres_server, tm
             connection.execute("INSERT INTO diary (note) VALUES ('after')")
             after = connection.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
             # pg_receivewal has written the 'after' commit to its spool ...
-            wait_for(lambda: connection.execute(
-                "SELECT coalesce(bool_and(write_lsn >= %s), false) FROM pg_stat_replication",
-                (after,)).fetchone()[0], "the 'after' commit received")
+            wait_for(lambda: received(connection, after), "the 'after' commit received")
         # ... and the store has it after the archiver's next whole round.
         wait_rounds(tmp_path / "heartbeat", 2)
 
@@ -70,7 +63,7 @@ def test_restore_to_a_moment_between_two_commits(file_store, postgres_server, tm
         restored = peakshop("restore", "--from", store_url, "--into", then, "--to-time",
                             moment.isoformat() + "Z", env=env)
         assert restored.returncode == 0, restored.stderr
-        assert _rows(then) == ["before"]
+        assert diary(then) == ["before"]
 
         latest_dir = source.new_data_dir("latest")
         source.kill()
@@ -78,7 +71,7 @@ def test_restore_to_a_moment_between_two_commits(file_store, postgres_server, tm
         assert restored.returncode == 0, restored.stderr
         source.start_data_dir(latest_dir)
         source.wait_promoted()
-        assert _rows(source.url()) == ["before", "after"]
+        assert diary(source.url()) == ["before", "after"]
 
         refused = peakshop("restore", "--from", store_url, "--data-dir", latest_dir, env=env)
         assert refused.returncode == 2 and "is not empty" in refused.stderr

@@ -22,12 +22,7 @@ import pytest
 from shop.backup import catalog, postgres, wal
 from shop.backup.store import open_store
 from tests.backup.flow import wait_for
-from tests.backup.support import TEST_KEY, DisposablePostgres, peakshop
-
-
-def _rows(url: str) -> list[str]:
-    with psycopg.connect(url.replace("+psycopg", "")) as connection:
-        return [row[0] for row in connection.execute("SELECT note FROM diary ORDER BY id")]
+from tests.backup.support import TEST_KEY, DisposablePostgres, diary, peakshop, received
 
 
 class HeldStore:
@@ -79,7 +74,8 @@ def test_a_partial_uploaded_during_the_base_backup_does_not_spoil_its_restore(fi
             connection.execute("INSERT INTO diary (note) VALUES ('before')")
         store = open_store(store_url)
         key = TEST_KEY.encode()
-        receiver = wal.WalReceiver(postgres.connection_of(source.url()), 15, store, key,
+        major = int(postgres.server_facts(source.url())["server_version_num"]) // 10000
+        receiver = wal.WalReceiver(postgres.connection_of(source.url()), major, store, key,
                                    str(tmp_path / "spool"))
         receiver.ensure_slot()
         receiver.start()
@@ -94,10 +90,8 @@ def test_a_partial_uploaded_during_the_base_backup_does_not_spoil_its_restore(fi
                 "WHERE phase = 'streaming database files'").fetchone()[0], "the backup",
                 deadline_s=60)
             now = connection.execute("SELECT pg_current_wal_lsn()").fetchone()[0]
-            wait_for(lambda: connection.execute(
-                "SELECT coalesce(bool_and(write_lsn >= %s), false) FROM pg_stat_replication "
-                "WHERE application_name = 'pg_receivewal'", (now,)).fetchone()[0],
-                "the archiver to receive it", deadline_s=60)
+            wait_for(lambda: received(connection, now), "the archiver to receive it",
+                     deadline_s=60)
         receiver.sync()  # the archiver's upload ...
         receiver.stop()  # ... and its last: the fire comes first
         release.set()
@@ -111,7 +105,7 @@ def test_a_partial_uploaded_during_the_base_backup_does_not_spoil_its_restore(fi
         assert restored.returncode == 0, restored.stderr
         source.start_data_dir(latest_dir)  # (a failed recovery raises with the server's log)
         source.wait_promoted(deadline_s=60)
-        assert _rows(source.url()) == ["before"]
+        assert diary(source.url()) == ["before"]
     finally:
         release.set()
         if receiver is not None:
