@@ -330,6 +330,8 @@ def _order_to_make(bookings: Connection | None, cart: carts.Cart,
     line_rows = [dict(order_id=columns["id"], product_id=line.product.id,
                       sku=line.product.sku, name=line.product.name,
                       quantity=line.quantity, unit_price_amount=line.product.price_amount,
+                      # Retired (the order's status says it), but the previous release
+                      # still reads it during a rollout: see `OrderLine.reservation`.
                       reservation="held") for line in lines]
     return columns, line_rows
 

@@ -65,9 +65,8 @@ def confirm_paid_orders(session: Session, order_ids: list[str], now: datetime,
     candidates = [order_id for order_id in wanted if order_id in paid]
     confirmed: list[str] = []
     if candidates:
-        # The orders' own rows first: no other batch wants them. (Every locked candidate is
-        # confirmed, or nothing stands.)
-        lines = _commit_held_lines(session, candidates)
+        # What they sell. (Every locked candidate is confirmed, or nothing stands.)
+        lines = _sold_lines(session, candidates)
         choice_of = {order_id: (row.merchant_id, carrier_id_of(row.shipping_option))
                      for order_id, row in paid.items()}
         try:
@@ -160,7 +159,7 @@ def _plan_carriers(session: Session, candidates: list[str],
 
 
 class CommittedLine(NamedTuple):
-    """A line the batch committed, as its statement returned it (one per confirmed line)."""
+    """A line the batch sells, as its statement returned it (one per confirmed line)."""
 
     line_id: int
     order_id: str
@@ -170,15 +169,15 @@ class CommittedLine(NamedTuple):
     unit_price_amount: int
 
 
-def _commit_held_lines(session: Session, order_ids: list[str]) -> list[CommittedLine]:
-    """Mark the orders' held lines committed; the batch form of the first half of
-    `orders.service.commit_reservations`."""
-    rows = statements.commit_held_lines(session, order_ids)
+def _sold_lines(session: Session, order_ids: list[str]) -> list[CommittedLine]:
+    """The lines of the locked paid orders, which the batch sells: held until now, sold once
+    their orders are confirmed."""
+    rows = statements.lines_of(session, order_ids)
     return sorted((CommittedLine(*row) for row in rows), key=lambda line: line.line_id)
 
 
 def _take_sold_units_from_stock(session: Session, lines: list[CommittedLine]) -> None:
-    """Sold units leave stock and reservations: the second half of `commit_reservations`."""
+    """Sold units leave stock and reservations."""
     sold: dict[int, int] = collections.Counter()
     for line in lines:
         sold[line.product_id] += line.quantity

@@ -26,7 +26,7 @@ PRODUCTS = Product.__table__
 
 PAID_ORDER_COLUMNS = ("id", "merchant_id", "email", "total_amount", "currency",
                       "shipping_option", "shipping_amount", "tax_amount", "prices_include_vat")
-HELD_LINE_COLUMNS = ("id", "order_id", "product_id", "name", "quantity", "unit_price_amount")
+SOLD_LINE_COLUMNS = ("id", "order_id", "product_id", "name", "quantity", "unit_price_amount")
 
 
 def _on_postgresql(session: Session) -> bool:
@@ -57,21 +57,19 @@ _LOCK_PAID = f"""
     ORDER BY id FOR UPDATE"""
 
 
-def commit_held_lines(session: Session, order_ids: list[str]) -> Sequence[Row]:
-    """Mark the orders' held lines committed; returns them."""
+def lines_of(session: Session, order_ids: list[str]) -> Sequence[Row]:
+    """Every line of these orders. Called with orders this transaction locked as paid, whose
+    lines all move from held to sold with them: a line's hold is its order's status, so the
+    lines themselves are only read."""
     if _on_postgresql(session):
-        return session.connection().exec_driver_sql(_COMMIT_HELD, {"ids": order_ids}).all()
+        return session.connection().exec_driver_sql(_LINES_OF, {"ids": order_ids}).all()
     return session.execute(
-        update(ORDER_LINES)
-        .where(ORDER_LINES.c.order_id.in_(order_ids), ORDER_LINES.c.reservation == "held")
-        .values(reservation="committed")
-        .returning(*(ORDER_LINES.c[name] for name in HELD_LINE_COLUMNS))).all()
+        select(*(ORDER_LINES.c[name] for name in SOLD_LINE_COLUMNS))
+        .where(ORDER_LINES.c.order_id.in_(order_ids))).all()
 
 
-_COMMIT_HELD = f"""
-    UPDATE order_lines SET reservation = 'committed'
-    WHERE order_id = ANY(%(ids)b) AND reservation = 'held'
-    RETURNING {", ".join(HELD_LINE_COLUMNS)}"""
+_LINES_OF = f"""
+    SELECT {", ".join(SOLD_LINE_COLUMNS)} FROM order_lines WHERE order_id = ANY(%(ids)b)"""
 
 
 def confirm_paid(session: Session, order_ids: list[str], now: datetime,

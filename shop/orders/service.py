@@ -5,6 +5,10 @@ and the expiry sweep, say) can never both apply theirs: whoever comes second cha
 
     pending_payment -> paid -> confirmed
     pending_payment -> payment_failed | cancelled
+
+An order's lines hold its units in `products.reserved` while it is pending_payment or paid;
+confirming sells them (they leave stock and reservations), payment_failed and cancelled give
+them back. The lines record no state of their own: the order's transition decides, once.
 """
 
 from __future__ import annotations
@@ -152,34 +156,17 @@ def mark_payment_failed(session: Session, order_id: str, reason: str) -> bool:
 
 
 def release_reservations(session: Session, order_id: str) -> None:
-    """Return every unit the order still holds to the shelf (idempotent per line)."""
-    lines = session.execute(select(OrderLine.id, OrderLine.product_id, OrderLine.quantity)
-                            .where(OrderLine.order_id == order_id,
-                                   OrderLine.reservation == "held")).all()
-    for line in lines:
-        released = session.execute(update(OrderLine)
-                                   .where(OrderLine.id == line.id,
-                                          OrderLine.reservation == "held")
-                                   .values(reservation="released"))
-        if released.rowcount == 1:
-            session.execute(update(Product).where(Product.id == line.product_id)
-                            .values(reserved=Product.reserved - line.quantity))
+    """Return every unit the order held to the shelf.
 
-
-def commit_reservations(session: Session, order_id: str) -> None:
-    """Turn the order's held units into sold ones: they leave stock and reservations."""
-    lines = session.execute(select(OrderLine.id, OrderLine.product_id, OrderLine.quantity)
-                            .where(OrderLine.order_id == order_id,
-                                   OrderLine.reservation == "held")).all()
+    Called once per order, right after the transition that ends its hold (to payment_failed
+    or cancelled) succeeded: a line's hold is its order's status, and that conditional
+    transition is what makes the release happen exactly once."""
+    lines = session.execute(select(OrderLine.product_id, OrderLine.quantity)
+                            .where(OrderLine.order_id == order_id)
+                            .order_by(OrderLine.product_id)).all()
     for line in lines:
-        committed = session.execute(update(OrderLine)
-                                    .where(OrderLine.id == line.id,
-                                           OrderLine.reservation == "held")
-                                    .values(reservation="committed"))
-        if committed.rowcount == 1:
-            session.execute(update(Product).where(Product.id == line.product_id)
-                            .values(reserved=Product.reserved - line.quantity,
-                                    stock=Product.stock - line.quantity))
+        session.execute(update(Product).where(Product.id == line.product_id)
+                        .values(reserved=Product.reserved - line.quantity))
 
 
 @dataclass(frozen=True)
@@ -200,8 +187,7 @@ def expire_reservations(session: Session, now: datetime | None = None,
                  .limit(limit))
     if product_ids:
         statement = statement.where(Order.id.in_(
-            select(OrderLine.order_id).where(OrderLine.product_id.in_(product_ids),
-                                             OrderLine.reservation == "held")))
+            select(OrderLine.order_id).where(OrderLine.product_id.in_(product_ids))))
     cancelled = []
     for order_id in session.scalars(statement).all():
         if transition(session, order_id, from_status="pending_payment", to_status="cancelled",
