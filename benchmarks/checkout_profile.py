@@ -7,17 +7,21 @@ Flask's test client on a real database and Redis (see benchmarks.inprocess), so 
 the app runs; only the socket and gunicorn are left out. For each request kind it prints the
 process CPU milliseconds per request, the SQL statements and transactions (BEGINs) it sent,
 and the Redis commands Redis saw (INFO commandstats, so every round trip of every hook
-counts, the SLO counting included). With --profile, a cProfile of the checkouts is written
-to FILE and its top functions by cumulative time printed.
+counts, the SLO counting included). On PostgreSQL it also prints, per checkout, the CPU its
+server backend spent on each statement of the direct path (from /proc/<backend>/schedstat).
+With --profile, a cProfile of the checkouts is written to FILE and its top functions by
+cumulative time printed.
 """
 
 from __future__ import annotations
 
 import argparse
+import collections
 import cProfile
 import json
 import os
 import pstats
+import re
 import time
 from collections.abc import Callable
 
@@ -55,6 +59,35 @@ class Counted:
 
     def _begin(self, *_args) -> None:
         self.transactions += 1
+
+
+class BackendTime:
+    """The server backend's CPU nanoseconds per statement of the direct path (PostgreSQL on
+    psycopg), by the statement's first words; each statement read before and after it ran
+    on its connection's backend."""
+
+    def __init__(self, shop: BenchShop) -> None:
+        self.ns: collections.Counter[str] = collections.Counter()
+        self.counting = False
+        statements = shop.app.extensions["peakshop"].database.statements
+        run = statements._rows_on_libpq
+
+        def timed(connection, compiled, values, first_only):
+            if not self.counting:
+                return run(connection, compiled, values, first_only)
+            started = _backend_ns(connection)
+            try:
+                return run(connection, compiled, values, first_only)
+            finally:
+                kind = " ".join(re.sub(r"\s+", " ", compiled.sql).split()[:5])
+                self.ns[kind] += _backend_ns(connection) - started
+
+        statements._rows_on_libpq = timed
+
+
+def _backend_ns(connection) -> int:
+    with open(f"/proc/{connection.info.backend_pid}/schedstat") as schedstat:
+        return int(schedstat.read().split()[0])
 
 
 def redis_commands(shop: BenchShop) -> int:
@@ -120,16 +153,25 @@ def main() -> None:
         checkout_carts = filled_carts(shop, args.requests)
         # CPU time, not wall time: waiting for PostgreSQL or Redis is their cost, not ours.
         profile = cProfile.Profile(time.process_time) if args.profile else None
+        backend = BackendTime(shop) if args.database == "postgresql" else None
+        if backend:
+            backend.counting = True
         rows.append(measure(shop, counted, "checkout", args.requests,
                             lambda i: shop.client.post(
                                 f"/api/v1/carts/{checkout_carts[i]}/checkout",
                                 json=CHECKOUT_BODY), profile))
+        if backend:
+            backend.counting = False
         slo_batch.flush_all()  # while Redis still runs
     print(f"in-process, {args.database}, {args.requests} requests each")
     print(f"{'request':14}{'CPU ms':>8}{'SQL':>6}{'BEGINs':>8}{'Redis':>7}")
     for row in rows:
         print(f"{row['request']:14}{row['cpu_ms']:>8.2f}{row['sql']:>6.1f}"
               f"{row['transactions']:>8.1f}{row['redis']:>7.1f}")
+    if backend:
+        print("PostgreSQL's backend, CPU ms per checkout by statement of the direct path:")
+        for kind, ns in backend.ns.most_common():
+            print(f"    {ns / 1e6 / args.requests:.4f}  {kind}")
     print(json.dumps(rows))
     if profile:
         profile.dump_stats(args.profile)
