@@ -16,7 +16,7 @@ from sqlalchemy import Row, bindparam, select, update
 from sqlalchemy.orm import Session
 
 from shop.catalog.models import Product
-from shop.orders.models import Order, OrderLine
+from shop.orders.models import Order, OrderLine, still_in
 
 # Core tables, not ORM entities: a batch is a handful of set-based statements, and the
 # ORM's per-statement bookkeeping would cost more than the statements themselves.
@@ -40,7 +40,7 @@ def lock_paid_orders(session: Session, order_ids: list[str]) -> Sequence[Row]:
         return session.connection().exec_driver_sql(_LOCK_PAID, {"ids": order_ids}).all()
     return session.execute(
         select(*(ORDERS.c[name] for name in PAID_ORDER_COLUMNS))
-        .where(ORDERS.c.id.in_(order_ids), ORDERS.c.status == "paid")
+        .where(ORDERS.c.id.in_(order_ids), still_in("paid"))
         .order_by(ORDERS.c.id).with_for_update()).all()
 
 
@@ -80,7 +80,7 @@ def confirm_paid(session: Session, order_ids: list[str], now: datetime,
             "ids": order_ids, "now": now, "carrier_id": carrier_id,
             "promised": promised_delivery_date}).scalars().all())
     return list(session.scalars(
-        update(ORDERS).where(ORDERS.c.id.in_(order_ids), ORDERS.c.status == "paid")
+        update(ORDERS).where(ORDERS.c.id.in_(order_ids), still_in("paid"))
         .values(status="confirmed", confirmed_at=now, updated_at=now, carrier_id=carrier_id,
                 promised_delivery_date=promised_delivery_date)
         .returning(ORDERS.c.id)).all())

@@ -6,7 +6,16 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String, UniqueConstraint, true
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ColumnElement,
+    ForeignKey,
+    Index,
+    String,
+    UniqueConstraint,
+    true,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from shop.core.db import Base, MoneyAmount
@@ -110,6 +119,20 @@ class OrderLine(Base):
     reservation: Mapped[str] = mapped_column(String(12), default="held")
 
     order: Mapped[Order] = relationship(back_populates="lines")
+
+
+def still_in(status: str) -> ColumnElement[bool]:
+    """The order is still in `status`: the condition of a transition, beside its order's id.
+
+    Written `(status = ...) IS TRUE`, which PostgreSQL checks on the row the id found but
+    never uses to lead the search. As a plain `status = ...` it can: when the planner's
+    statistics say that few orders are in that status (a fresh database, or the first minutes
+    of a launch, before autovacuum analyzes `orders` again) and the statement is planned for
+    its values (always behind PgBouncer, which prepares nothing), the order is looked for
+    through a status index, among every order in that status. Seen: marking one order paid
+    read 9,988 awaiting payment, 0.94 ms instead of 0.03 ms.
+    """
+    return (Order.__table__.c.status == status).is_(True)
 
 
 class OutboxMessage(Base):

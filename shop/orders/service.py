@@ -20,7 +20,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, insert, or_, select, update
+from sqlalchemy import Update, and_, bindparam, insert, or_, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session, selectinload
 
@@ -35,6 +35,7 @@ from shop.orders.models import (
     OrderLine,
     OrderStatus,
     OutboxMessage,
+    still_in,
 )
 
 log = logging.getLogger(__name__)
@@ -63,16 +64,21 @@ def order_for_shopper(session: Session, secret_key: str, order_id: str, token: s
 def transition(session: Session, order_id: str, *, from_status: str, to_status: str,
                **values) -> bool:
     """Move an order from one status to the next; False when it had already moved on."""
+    values.setdefault("updated_at", utcnow())
+    result = session.execute(transition_statement(order_id, from_status, to_status, values))
+    return result.rowcount == 1
+
+
+def transition_statement(order_id: str, from_status: str, to_status: str,
+                         values: dict) -> Update:
+    """`transition`'s one conditional UPDATE, with `values` written beside the status."""
     if to_status in RELEASED_STATUSES:
         # A failed or cancelled order lets go of its cart: the shopper may try again.
-        values.setdefault("cart_claim", None)
-    values.setdefault("updated_at", utcnow())
+        values = {"cart_claim": None, **values}
     # The table, not the entity: one conditional UPDATE needs none of the ORM's bookkeeping.
     orders = Order.__table__
-    result = session.execute(update(orders)
-                             .where(orders.c.id == order_id, orders.c.status == from_status)
-                             .values(status=to_status, **values))
-    return result.rowcount == 1
+    return (update(orders).where(orders.c.id == order_id, still_in(from_status))
+            .values(status=to_status, **values))
 
 
 def mark_paid(session: Session, order_id: str, reference: str | None, *,
@@ -129,7 +135,7 @@ def _paid_and_queued(order_id: str, reference: str | None, now: datetime,
 # Built once: marking an order paid is on every checkout's path (see shop.checkout.statements).
 _MARK_PAID = (update(Order.__table__)
               .where(Order.__table__.c.id == bindparam("b_order"),
-                     Order.__table__.c.status == OrderStatus.PENDING_PAYMENT)
+                     still_in(OrderStatus.PENDING_PAYMENT))
               .values(status=OrderStatus.PAID, paid_at=bindparam("b_now"),
                       updated_at=bindparam("b_now"), payment_reference=bindparam("b_reference")))
 _QUEUE_PAID = insert(OutboxMessage.__table__).returning(OutboxMessage.__table__.c.id)

@@ -23,7 +23,7 @@ from shop.core.resources import Resources
 from shop.core.timeutil import utcnow
 from shop.orders import queue
 from shop.orders import service as orders
-from shop.orders.models import Order
+from shop.orders.models import Order, still_in
 from shop.payments.interface import GatewayUnavailable
 from shop.payments.models import ProcessedEvent
 from shop.payments.stripe import api
@@ -159,7 +159,7 @@ def _make_effect(session: Session, effect: Effect, event: IntentEvent,
     elif effect is Effect.REFUND:
         # The status stays as it is: the note records the refund without reviving anything.
         noted = session.execute(update(Order).where(Order.id == order.order_id,
-                                                    Order.status == order.status)
+                                                    still_in(order.status))
                                 .values(failure_reason=note, updated_at=utcnow()))
         if noted.rowcount != 1:
             raise _OrderMoved
