@@ -9,6 +9,8 @@ import io
 import pytest
 from k8s_manifests import K8S, containers, find, pod_templates
 
+from tests.support.servers import PLANNER_SETTINGS
+
 SCALED = ("peakshop-web", "peakshop-worker")
 APP_IMAGE = "ghcr.io/peakshop/peakshop"
 
@@ -220,6 +222,13 @@ def test_prod_scaler_has_a_standby_and_reads_prometheus(rendered):
     scaler = find(rendered("prod"), "Deployment", "peakshop-scaler")
     assert scaler["spec"]["replicas"] == 2
     assert "--prometheus" in scaler["spec"]["template"]["spec"]["containers"][0]["args"]
+
+
+def test_the_suite_plans_queries_as_prod_postgres_does(rendered):
+    """The suite's and the benchmarks' PostgreSQL run with production's planner settings."""
+    cluster = find(rendered("prod"), "Cluster", "peakshop-db")["spec"]
+    parameters = cluster["postgresql"]["parameters"]
+    assert {name: parameters.get(name) for name in PLANNER_SETTINGS} == PLANNER_SETTINGS
 
 
 def test_prod_postgres_is_ha_with_off_region_backups(rendered):
