@@ -29,11 +29,8 @@ def _plan(connection, statement: str, parameters: dict) -> str:
                                                                   parameters))
 
 
-def test_a_batch_is_found_by_id_after_a_burst_the_statistics_have_not_seen(app, shop,
-                                                                          database_url):
-    if not database_url.startswith("postgresql"):
-        pytest.skip("SQLite's batch runs under its single writer lock, with IN lists")
-    database = app.extensions["peakshop"].database
+def confirmed_orders_analyzed(database, shop) -> list[str]:
+    """ORDERS confirmed orders of the shop, and the planner's statistics of them: the ids."""
     with database.reading() as session:
         merchant_id = session.scalar(text("SELECT id FROM merchants WHERE slug = :slug"),
                                      {"slug": shop.slug})
@@ -47,7 +44,17 @@ def test_a_batch_is_found_by_id_after_a_burst_the_statistics_have_not_seen(app, 
              "created_at": now, "updated_at": now} for order_id in ids])
     with database.engine.connect() as connection:
         connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-            "ANALYZE orders")  # the statistics: no order is paid
+            "ANALYZE orders")
+    return ids
+
+
+def test_a_batch_is_found_by_id_after_a_burst_the_statistics_have_not_seen(app, shop,
+                                                                          database_url):
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite's batch runs under its single writer lock, with IN lists")
+    database = app.extensions["peakshop"].database
+    now = utcnow()
+    ids = confirmed_orders_analyzed(database, shop)  # the statistics: no order is paid
     batch = {"ids": ids[:200], "now": now, "carrier_id": None, "promised": now.date()}
     with database.engine.connect() as connection, connection.begin() as burst:
         # The burst, unseen by the statistics (nothing is committed for autovacuum to see).
@@ -70,20 +77,9 @@ def test_one_order_is_found_by_id_among_orders_the_statistics_think_rare(app, sh
     if not database_url.startswith("postgresql"):
         pytest.skip("SQLite's writes run under its single writer lock")
     database = app.extensions["peakshop"].database
-    with database.reading() as session:
-        merchant_id = session.scalar(text("SELECT id FROM merchants WHERE slug = :slug"),
-                                     {"slug": shop.slug})
     now = utcnow()
-    ids = [uuid.uuid4().hex for _ in range(ORDERS)]
-    with database.engine.begin() as connection:
-        connection.execute(insert(Order), [
-            {"id": order_id, "merchant_id": merchant_id, "email": "a@example.com",
-             "shipping_address": {}, "status": "confirmed", "total_amount": 100,
-             "currency": "EUR", "payment_gateway": "dummy", "reservation_expires_at": now,
-             "created_at": now, "updated_at": now} for order_id in ids])
-    with database.engine.connect() as connection:
-        connection.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql(
-            "ANALYZE orders")  # the statistics: no order awaits payment
+    # The statistics: no order awaits payment.
+    ids = confirmed_orders_analyzed(database, shop)
     with database.engine.connect() as connection, connection.begin() as burst:
         connection.exec_driver_sql("UPDATE orders SET status = 'pending_payment'")
         mark_paid = orders._MARK_PAID_AND_QUEUE.compile(dialect=connection.dialect)

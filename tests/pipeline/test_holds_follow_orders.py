@@ -15,29 +15,14 @@ import pytest
 from sqlalchemy import text, update
 
 from shop.backup.verify import CHECKS
-from shop.checkout import service
-from shop.checkout.rules import Limits
 from shop.core.timeutil import utcnow
 from shop.orders.confirm import confirm_paid_orders
 from shop.orders.models import Order
 from shop.orders.service import expire_reservations
-from shop.payments.interface import PaymentResult, PaymentStatus
 from tests.pipeline.support import buy_many
-from tests.support.api import ADDRESS
+from tests.support.gateways import pending_checkout
 
 pytestmark = pytest.mark.redis_topologies
-
-
-class PendingBank:
-    """A gateway that leaves every payment pending, as an abandoned 3-D Secure does."""
-
-    name = "dummy"
-
-    def check_token(self, token):
-        pass
-
-    def charge(self, request):
-        return PaymentResult(PaymentStatus.PENDING, reference="pi_abandoned")
 
 
 def holds_disagree(database) -> int:
@@ -47,22 +32,13 @@ def holds_disagree(database) -> int:
         return connection.execute(text(sql)).scalar()
 
 
-def abandoned_order(api, shop, resources, sku: str, quantity: int) -> str:
-    cart = api.new_cart(shop)
-    assert api.set_item(cart, sku, quantity).status_code == 200
-    request = service.CheckoutRequest("s@example.com", ADDRESS, "dummy", "tok_ok")
-    return service.checkout(resources.database, resources.redis, PendingBank(), cart_id=cart,
-                            request=request, idempotency_key=None, limits=Limits()).order.id
-
-
 def test_every_way_out_of_a_hold_happens_once(api, shop, app, state):
-    resources = app.extensions["peakshop"]
-    database = resources.database
+    database = app.extensions["peakshop"].database
     api.add_product(shop, "MUG", stock=10)
     paid = buy_many(api, shop, 3)
     declined = api.buy(shop, "MUG", 2, token="tok_declined")
     assert declined.get_json()["status"] == "payment_failed", declined.get_json()
-    abandoned = abandoned_order(api, shop, resources, "MUG", 2)
+    abandoned = pending_checkout(app, api, shop, "MUG", 2).id
     # Three paid units and two awaiting payment are held; the declined two went back.
     assert state.product("MUG") == (10, 5)
     assert holds_disagree(database) == 0

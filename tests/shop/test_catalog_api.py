@@ -2,6 +2,9 @@
 
 import pytest
 
+from shop.checkout.rules import Limits
+from tests.support.gateways import pending_checkout
+
 
 def test_create_then_read_a_product(client, api, shop):
     created = api.add_product(shop, "STAR", price=2599, stock=7, category="decor",
@@ -64,29 +67,9 @@ def test_patch_rejects_unknown_fields_and_unknown_skus(client, api, shop):
 
 def test_stock_cannot_drop_below_what_open_orders_hold(client, api, shop, app):
     api.add_product(shop, "SLED", stock=5)
-    cart = api.new_cart(shop)
-    api.set_item(cart, "SLED", 3)
     # An order whose payment is still pending (3-D Secure, say) holds 3 units.
-    from shop.checkout import service
-    from shop.checkout.rules import Limits
-    from shop.payments.interface import PaymentResult, PaymentStatus
-
-    class SlowBank:
-        """A gateway whose payments stay pending, like a 3-D Secure challenge."""
-        name = "dummy"
-
-        def check_token(self, token):
-            pass
-
-        def charge(self, request):
-            return PaymentResult(PaymentStatus.PENDING, reference="pi_pending")
-
-    resources = app.extensions["peakshop"]
-    request = service.CheckoutRequest("s@example.com", {}, "dummy", "tok_ok")
-    result = service.checkout(resources.database, resources.redis, SlowBank(), cart_id=cart,
-                              request=request, idempotency_key=None,
-                              limits=Limits(reservation_ttl_s=600))
-    assert result.order.status == "pending_payment"
+    order = pending_checkout(app, api, shop, "SLED", 3, Limits(reservation_ttl_s=600))
+    assert order.status == "pending_payment"
     too_low = client.patch(f"/api/v1/shops/{shop.slug}/products/SLED", headers=shop.auth,
                            json={"stock": 2})
     assert too_low.status_code == 409 and too_low.get_json()["code"] == "stock_below_reserved"

@@ -6,10 +6,10 @@ import pytest
 from sqlalchemy import select, update
 
 from common import order_stream
-from shop.checkout.rules import Limits
 from shop.core.timeutil import utcnow
 from shop.orders.models import Order, OutboxMessage
 from tests.support.api import ADDRESS
+from tests.support.gateways import pending_checkout
 
 # The queue and the carts behave the same on one Redis and on a Redis Cluster.
 pytestmark = pytest.mark.redis_topologies
@@ -107,26 +107,9 @@ def test_insufficient_stock_reserves_nothing(client, api, shop):
 
 def test_expired_reservations_return_to_stock(client, api, shop, app):
     api.add_product(shop, "LAST", stock=1)
-    from shop.checkout import service
-    from shop.payments.interface import PaymentResult, PaymentStatus
-
-    class PendingBank:
-        """A gateway that leaves every payment pending, as an abandoned 3-D Secure does."""
-        name = "dummy"
-
-        def check_token(self, token):
-            pass
-
-        def charge(self, request):
-            return PaymentResult(PaymentStatus.PENDING, reference="pi_abandoned")
-
+    # An abandoned 3-D Secure: the payment never finishes.
+    abandoned = pending_checkout(app, api, shop, "LAST", 1)
     resources = app.extensions["peakshop"]
-    cart = api.new_cart(shop)
-    api.set_item(cart, "LAST", 1)
-    checkout_request = service.CheckoutRequest("s@example.com", ADDRESS, "dummy", "tok_ok")
-    abandoned = service.checkout(resources.database, resources.redis, PendingBank(),
-                                 cart_id=cart, request=checkout_request, idempotency_key=None,
-                                 limits=Limits()).order
     assert available(client, shop, "LAST") == 0
     with resources.database.transaction() as session:
         session.execute(update(Order).where(Order.id == abandoned.id).values(

@@ -18,8 +18,9 @@ from shop.core.timeutil import utcnow
 from shop.orders.models import Order, OutboxMessage
 from shop.orders.service import expire_reservations
 from shop.payments.dummy import DummyGateway, charges
-from shop.payments.interface import PaymentResult, PaymentStatus
+from shop.payments.interface import PaymentStatus
 from tests.support.api import ADDRESS
+from tests.support.gateways import PendingBank
 
 
 def body(token: str = "tok_ok", **extra) -> dict:
@@ -109,19 +110,6 @@ def test_an_expired_order_lets_go_of_the_cart(client, api, shop, app):
     with resources.database.reading() as session:
         assert session.get(Order, pending.id).cart_claim is None
     assert available(client, shop, "GIFT") == 5
-
-
-class PendingBank:
-    """A gateway whose payments wait for the shopper, as Stripe's 3-D Secure does."""
-
-    name = "dummy"
-
-    def check_token(self, token):
-        pass
-
-    def charge(self, request):
-        return PaymentResult(PaymentStatus.PENDING, reference=f"pi_{request.order_id}",
-                             client_secret="pi_secret")
 
 
 # --- the same key, the same body -------------------------------------------------------------
