@@ -39,9 +39,6 @@ ORDER_STATUSES = tuple(OrderStatus)
 # An order in one of these no longer claims its cart: the cart may be checked out again.
 RELEASED_STATUSES = (OrderStatus.PAYMENT_FAILED, OrderStatus.CANCELLED)
 
-# The statuses in which an order's lines hold their units in `products.reserved`.
-HOLDING_STATUSES = (OrderStatus.PENDING_PAYMENT, OrderStatus.PAID)
-
 
 class Order(Base):
     __tablename__ = "orders"
@@ -112,10 +109,11 @@ class OrderLine(Base):
     name: Mapped[str] = mapped_column(String(200))
     quantity: Mapped[int]
     unit_price_amount: Mapped[int] = mapped_column(MoneyAmount)
-    # Retired: whether a line holds stock follows from its order's status
-    # (`HOLDING_STATUSES`), and nothing reads this column any more. The previous release still
-    # filters on it while both run during a rollout, so checkout still writes "held" and nothing
-    # changes it after; the release after this one drops it (expand, then contract).
+    # Retired: a line holds stock while its order awaits payment or is paid (the order's
+    # status says it: shop.orders.service), and nothing reads this column any more. The
+    # previous release still filters on it while both run during a rollout, so checkout
+    # still writes "held" and nothing changes it after; the release after this one drops it
+    # (expand, then contract).
     reservation: Mapped[str] = mapped_column(String(12), default="held")
 
     order: Mapped[Order] = relationship(back_populates="lines")
