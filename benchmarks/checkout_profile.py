@@ -21,12 +21,12 @@ import cProfile
 import json
 import os
 import pstats
-import re
 import time
 from collections.abc import Callable
 
 from sqlalchemy import event
 
+from benchmarks.backend_cpu import backend_ns, statement_kind
 from benchmarks.inprocess import BenchShop, bench_shop
 from shop.cart import service as carts
 from shop.status import slo_batch
@@ -75,19 +75,14 @@ class BackendTime:
         def timed(connection, compiled, values, first_only):
             if not self.counting:
                 return run(connection, compiled, values, first_only)
-            started = _backend_ns(connection)
+            started = backend_ns(connection.info.backend_pid)
             try:
                 return run(connection, compiled, values, first_only)
             finally:
-                kind = " ".join(re.sub(r"\s+", " ", compiled.sql).split()[:5])
-                self.ns[kind] += _backend_ns(connection) - started
+                self.ns[statement_kind(compiled.sql, words=5)] += (
+                    backend_ns(connection.info.backend_pid) - started)
 
         statements._rows_on_libpq = timed
-
-
-def _backend_ns(connection) -> int:
-    with open(f"/proc/{connection.info.backend_pid}/schedstat") as schedstat:
-        return int(schedstat.read().split()[0])
 
 
 def redis_commands(shop: BenchShop) -> int:

@@ -26,7 +26,6 @@ import argparse
 import collections
 import cProfile
 import pstats
-import re
 import shutil
 import tempfile
 import threading
@@ -37,6 +36,7 @@ from pathlib import Path
 import redis
 from sqlalchemy import event
 
+from benchmarks.backend_cpu import backend_ns, statement_kind
 from benchmarks.pipeline import cpu_s, enqueue, fresh_database, seeded_template
 from benchmarks.storefront import postgres_pid
 from shop.core.db import Database
@@ -76,14 +76,9 @@ class Counter:
         if engine.dialect.name == "postgresql":
             event.listen(engine, "after_cursor_execute", self._statement_done)
 
-    @staticmethod
-    def _backend_ns(cursor) -> int:
-        with open(f"/proc/{cursor.connection.info.backend_pid}/schedstat") as schedstat:
-            return int(schedstat.read().split()[0])
-
     def _statement_done(self, _conn, cursor, statement, *_):
-        kind = " ".join(re.sub(r"\s+", " ", statement).split()[:4])
-        self.backend_ns[kind] += self._backend_ns(cursor) - self._started_ns
+        self.backend_ns[statement_kind(statement)] += (
+            backend_ns(cursor.connection.info.backend_pid) - self._started_ns)
 
     def _commands(self) -> int:
         return int(self.client.info("stats")["total_commands_processed"])
@@ -94,7 +89,7 @@ class Counter:
     def _statement(self, _conn, cursor, _statement, parameters, _context, executemany):
         self.statements += 1
         if self.backend_ns is not None and hasattr(cursor.connection, "info"):
-            self._started_ns = self._backend_ns(cursor)
+            self._started_ns = backend_ns(cursor.connection.info.backend_pid)
         if executemany:
             self.parameter_sets += len(parameters)
 
