@@ -15,7 +15,9 @@ profile's top functions; `--summary` only measures. Flask's hello-world
 
 Requests: the product's JSON and page read warm (answered from the rendered memo), the same
 JSON revalidated (304), the product JSON rendered by Flask (no memo: every layer of a cold
-read) and an add to cart (`PUT /api/v1/carts/{id}/items/BENCH`, every layer of a write).
+read), an add to cart (`PUT /api/v1/carts/{id}/items/BENCH`, every layer of a write) and a
+checkout with the dummy gateway (each call a cart of its own, filled beforehand: its CPU is
+the whole checkout, both statements and the three Redis round trips).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import io
+import json
 import os
 import pstats
 import tempfile
@@ -98,6 +101,23 @@ def call(app, environ: dict) -> str:
     return sent[0]
 
 
+def checkouts(shop, count: int) -> Callable[[], dict]:
+    """Fresh environs of `POST /api/v1/carts/{id}/checkout`, each for a cart of its own (one
+    BENCH), `count` of them."""
+    from benchmarks.checkout_profile import CHECKOUT_BODY, filled_carts
+
+    body = json.dumps(CHECKOUT_BODY).encode()
+    template = environ_for("POST", "/api/v1/carts/-/checkout", body=body)
+    paths = iter([f"/api/v1/carts/{cart}/checkout" for cart in filled_carts(shop, count)])
+
+    def fresh() -> dict:
+        environ = template()
+        environ["PATH_INFO"] = next(paths)
+        return environ
+
+    return fresh
+
+
 def cpu_per_request(app, make_environ: Callable[[], dict], count: int) -> float:
     rounds = []
     for _ in range(3):
@@ -152,7 +172,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--request", action="append",
                         choices=["hello", "product-json", "product-html", "product-json-304",
-                                 "product-json-cold", "add-to-cart"])
+                                 "product-json-cold", "add-to-cart", "checkout"])
     parser.add_argument("--top", type=int, default=0)
     parser.add_argument("--summary", action="store_true",
                         help="no profile: each request's CPU ms, best of 3 rounds")
@@ -166,7 +186,7 @@ def main() -> None:
     from shop.status import slo_batch
 
     wanted = args.request or ["hello", "product-json", "product-html", "product-json-304",
-                              "product-json-cold", "add-to-cart"]
+                              "product-json-cold", "add-to-cart", "checkout"]
     print(f"in-process, {args.database}, {args.requests} requests per round")
     if "hello" in wanted:
         report("hello-world (Flask)", hello_app, environ_for("GET", "/"), args.requests,
@@ -195,6 +215,10 @@ def main() -> None:
             report("add-to-cart", app, environ_for(
                 "PUT", f"/api/v1/carts/{cart}/items/BENCH", body=b'{"quantity": 2}'),
                 args.requests, args.top, args.summary)
+        if "checkout" in wanted:
+            # Three measured rounds, the warm-up, and the profiled round.
+            report("checkout", app, checkouts(shop, 4 * args.requests + 101), args.requests,
+                   args.top, args.summary)
         slo_batch.flush_all()  # while Redis still runs
 
 

@@ -61,7 +61,7 @@ from shop.core.errors import Conflict, DependencyDown, InvalidInput, NotFound, P
 from shop.core.timeutil import utcnow
 from shop.orders import queue
 from shop.orders import service as orders
-from shop.orders.models import Order, OrderStatus
+from shop.orders.models import Order, OrderStatus, as_written
 from shop.orders.service import ORDER_PAID_TOPIC
 from shop.payments.interface import Gateway, GatewayUnavailable, PaymentRequest, PaymentStatus
 
@@ -231,7 +231,7 @@ def _reserve_direct(database: Database, cart_id: str, cart: carts.Cart,
         return None
     if read_now:
         remembered.remember(cart.merchant_id, sku, rows)
-    return Order(**columns)
+    return as_written(columns)
 
 
 def _reserve_in_transaction(database: Database, cart_id: str, cart: carts.Cart | None,
@@ -279,7 +279,7 @@ def _reserve_in_transaction(database: Database, cart_id: str, cart: carts.Cart |
                 extra={"lines": [{"sku": line.product.sku, "requested": line.quantity,
                                   "available": available} for line, available in short]})
         # The answer's order, not attached to any session (its lines are in the database).
-        return Order(**columns)
+        return as_written(columns)
 
 
 def _replayed_order_id(earlier: list[Row], idempotency_key: str | None) -> str | None:

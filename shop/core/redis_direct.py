@@ -24,6 +24,21 @@ import weakref
 
 import redis
 
+try:
+    from hiredis import pack_command as _hiredis_pack
+except ImportError:  # redis-py without its C parser: commands are packed as it packs them
+    _hiredis_pack = None
+
+
+def _hiredis_packs_alike(connection_kwargs: dict) -> bool:
+    """Whether hiredis's `pack_command` gives the very bytes redis-py would for connections
+    made with `connection_kwargs`: text encoded as UTF-8, strictly, redis-py's default.
+    Packing is then mostly saved: redis-py first runs each word through its encoder in
+    Python (8 microseconds for an XADD, against 1)."""
+    return (_hiredis_pack is not None
+            and connection_kwargs.get("encoding", "utf-8") == "utf-8"
+            and connection_kwargs.get("encoding_errors", "strict") == "strict")
+
 
 class ThreadCommands:
     def __init__(self, client: redis.Redis) -> None:
@@ -34,6 +49,7 @@ class ThreadCommands:
         self.direct = (pool is not None and isinstance(client, redis.Redis)
                        and not pool.connection_kwargs.get("decode_responses"))
         self._pool = pool
+        self._hiredis_packs = self.direct and _hiredis_packs_alike(pool.connection_kwargs)
         self._local = threading.local()
 
     def __call__(self, *args):
@@ -65,7 +81,7 @@ class ThreadCommands:
             self._forget()
             connection = self._connection()
         try:
-            connection.send_packed_command(connection.pack_commands(commands))
+            connection.send_packed_command(self._packed(connection, commands))
             replies = []
             for _command in commands:
                 try:
@@ -77,10 +93,20 @@ class ThreadCommands:
             self._forget()
             raise
 
-    @staticmethod
-    def _send(connection, args):
-        connection.send_command(*args)
+    def _send(self, connection, args):
+        connection.send_packed_command(self._packed(connection, (args,)))
         return connection.read_response()
+
+    def _packed(self, connection, commands) -> list[bytes]:
+        """`commands` in Redis's protocol, each given as its separate words (the chunks
+        `send_packed_command` sends)."""
+        if self._hiredis_packs:
+            try:
+                return [b"".join(map(_hiredis_pack, commands))]
+            except TypeError:  # a word hiredis does not take (a bytearray, None, ...)
+                pass
+        # redis-py's packing: its answer to such a word (a DataError for None) stands.
+        return connection.pack_commands(commands)
 
     def _connection(self):
         local = self._local

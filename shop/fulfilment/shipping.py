@@ -9,6 +9,7 @@ holidays count neither for dispatch nor for transit).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
@@ -123,11 +124,7 @@ def options_from(session: Session, carriers: list, country: str, order_value: in
     ones only, preferred first); reads their bookings when there are any."""
     today = now.date()
     if not carriers:
-        slot = promise(DEFAULT_CARRIER, {}, today, now.hour)
-        return [ShippingOption(STANDARD_OPTION_ID, DEFAULT_CARRIER.name, None, 0, currency,
-                               slot.promised_delivery_date,
-                               last_order_date_for_christmas(DEFAULT_CARRIER.transit_days,
-                                                             today), today)]
+        return [_standard_option(today, now.hour, currency)]
     booked = bookings_from(session, [row.id for row in carriers], today)
     options = []
     for row in carriers:
@@ -139,6 +136,18 @@ def options_from(session: Session, carriers: list, country: str, order_value: in
             slot.promised_delivery_date,
             last_order_date_for_christmas(row.transit_days, today, carrier.calendar), today))
     return options
+
+
+@functools.lru_cache(maxsize=16)
+def _standard_option(today: date, hour: int, currency: str) -> ShippingOption:
+    """The built-in service's one option, free: the same for every order of the same hour
+    (its dates depend on nothing else), so worked out once an hour, not for every checkout
+    of a shop without carriers."""
+    slot = promise(DEFAULT_CARRIER, {}, today, hour)
+    return ShippingOption(STANDARD_OPTION_ID, DEFAULT_CARRIER.name, None, 0, currency,
+                          slot.promised_delivery_date,
+                          last_order_date_for_christmas(DEFAULT_CARRIER.transit_days, today),
+                          today)
 
 
 def choose_option(options: list[ShippingOption], option_id: str | None) -> ShippingOption:

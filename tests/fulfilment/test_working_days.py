@@ -181,3 +181,24 @@ def test_quote_and_booking_agree_at_christmas(api, shop, app):
         assert (late.dispatch_day, late.promised_delivery_date) == (date(2023, 12, 27),
                                                                     date(2023, 12, 28))
         session.rollback()
+
+
+@pytest.mark.parametrize("now", [
+    datetime(2023, 12, 22, 9), datetime(2023, 12, 22, 23), datetime(2023, 12, 23, 9),
+    datetime(2023, 12, 18, 10), datetime(2023, 12, 27, 0), datetime(2024, 3, 1, 12)])
+def test_the_standard_option_is_the_planners_answer_for_its_hour(now):
+    """A shop without carriers offers the built-in service, worked out once an hour: asked in
+    any order, every hour gets the planner's own dates for that day, never another's."""
+    from shop.fulfilment.booking import DEFAULT_CARRIER
+    from shop.fulfilment.shipping import options_from
+
+    expected = promise(DEFAULT_CARRIER, {}, now.date(), now.hour).promised_delivery_date
+    for asked in (now, now - timedelta(days=1), now + timedelta(hours=1), now):
+        [option] = options_from(None, [], "DE", 1999, "EUR", asked)
+        assert option.quoted_on == asked.date()
+        assert option.promised_date == promise(DEFAULT_CARRIER, {}, asked.date(),
+                                               asked.hour).promised_delivery_date
+        assert option.last_order_date_for_christmas == last_order_date_for_christmas(
+            DEFAULT_CARRIER.transit_days, asked.date())
+    [option] = options_from(None, [], "DE", 1999, "SEK", now)
+    assert (option.promised_date, option.currency, option.price_amount) == (expected, "SEK", 0)

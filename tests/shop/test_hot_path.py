@@ -128,3 +128,27 @@ def test_ensure_sync_remembers_plain_functions_only(app):
         wrapped = None
     assert wrapped is not coroutine and coroutine not in remembered.plain
 
+
+
+def test_an_order_as_written_reads_and_changes_as_one_made_by_its_constructor(app):
+    """Checkout's answer is an Order filled with the columns its statement wrote
+    (`as_written`), not built by the constructor: it must read, change and refuse alike."""
+    from datetime import UTC, datetime
+
+    from shop.orders.models import Order, as_written
+
+    now = datetime(2026, 12, 4, 9, tzinfo=UTC)
+    columns = {"id": "a" * 32, "merchant_id": 1, "email": "ada@example.com",
+               "shipping_address": {"country": "FI"}, "status": "pending_payment",
+               "total_amount": 1299, "currency": "EUR", "payment_gateway": "dummy",
+               "reservation_expires_at": now, "created_at": now, "updated_at": now}
+    written, built = as_written(dict(columns)), Order(**columns)
+    for name in Order.__table__.columns.keys():
+        assert getattr(written, name) == getattr(built, name), name
+    for order in (written, built):
+        order.status, order.paid_at = "paid", now
+        assert (order.status, order.paid_at) == ("paid", now)
+    with pytest.raises(TypeError, match="colour"):
+        as_written({**columns, "colour": "red"})
+    with pytest.raises(TypeError):
+        Order(**columns, colour="red")
