@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from sqlalchemy.orm import configure_mappers
 
 from shop.core import edge, errors, metrics, openapi, security
 from shop.core import logging as shop_logging
@@ -51,6 +52,9 @@ def create_app(config: Mapping[str, Any] | Settings | None = None) -> Flask:
     security.init_app(app)
     _keep_personal_answers_private(app)
     _remember_sync_answers(app)
+    # Every model is imported by now: set up their mappers here, not in the middle of a
+    # worker's first request (SQLAlchemy's advice for an application).
+    configure_mappers()
     return app
 
 

@@ -16,7 +16,7 @@ from sqlalchemy import (
     UniqueConstraint,
     true,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, configure_mappers, mapped_column, relationship
 
 from shop.core.db import Base, MoneyAmount
 from shop.core.timeutil import utcnow
@@ -129,7 +129,12 @@ def as_written(columns: dict[str, Any]) -> Order:
     unknown = columns.keys() - _ORDER_COLUMNS
     if unknown:
         raise TypeError(f"{', '.join(sorted(unknown))}: not columns of orders")
-    order = Order.__mapper__.class_manager.new_instance()
+    mapper = Order.__mapper__
+    if not mapper.configured:
+        # What the constructor's event does first: an order made before any other ORM use
+        # of this process (a fresh worker's first checkouts) needs its attributes set up.
+        configure_mappers()
+    order = mapper.class_manager.new_instance()
     order.__dict__.update(columns)
     return order
 

@@ -8,6 +8,8 @@ databases where a database is involved (docs/capacity.md, "Per-request layers").
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from dataclasses import dataclass
 
 import pytest
@@ -152,3 +154,35 @@ def test_an_order_as_written_reads_and_changes_as_one_made_by_its_constructor(ap
         as_written({**columns, "colour": "red"})
     with pytest.raises(TypeError):
         Order(**columns, colour="red")
+
+
+def test_an_order_as_written_sets_the_mappers_up_when_nothing_did_yet():
+    """A fresh process's first ORM use may be a checkout's order (a gunicorn worker's first
+    requests): `as_written` sets the mappers up as the constructor's event would."""
+    models = ["breaches", "catalog", "events", "fulfilment", "images", "merchants",
+              "notifications", "orders", "payments", "privacy", "status", "webhooks"]
+    script = "\n".join([*(f"import shop.{name}.models" for name in models),
+                        "from shop.orders.models import Order, as_written",
+                        "assert not Order.__mapper__.configured",
+                        "order = as_written({'id': 'a' * 32, 'status': 'pending_payment'})",
+                        "order.status = 'paid'",
+                        "print(order.id, order.status, order.paid_at)"])
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split() == ["a" * 32, "paid", "None"]
+
+
+def test_the_app_sets_its_mappers_up_before_its_first_request(redis_server, tmp_path):
+    """Not in the middle of a worker's first request: by the end of `create_app` (checked in
+    a fresh process, where no earlier test set them up)."""
+    script = "\n".join([
+        "from shop import create_app",
+        f"create_app({{'database_url': 'sqlite:///{tmp_path}/fresh.db',",
+        f"            'redis_url': '{redis_server.url}', 'instance_path': '{tmp_path}'}})",
+        "from shop.orders.models import Order",
+        "print(Order.__mapper__.configured)"])
+    ran = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                         timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.split()[-1] == "True"
