@@ -117,8 +117,8 @@ def create(session: Session, data: dict[str, Any], now: datetime | None = None) 
 
 
 def breach_by_id(session: Session, breach_id: str) -> Breach:
-    number = int(breach_id) if breach_id.isdigit() and len(breach_id) < 10 else -1
-    breach = session.get(Breach, number)
+    number = validation.row_id(breach_id)
+    breach = None if number is None else session.get(Breach, number)
     if breach is None:
         raise NotFound(f"there is no breach {breach_id!r} in the register")
     return breach

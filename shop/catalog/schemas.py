@@ -25,14 +25,17 @@ class NewVariant(RequestModel):
     # its own problem codes.
     model_config = ConfigDict(strict=True, extra="allow")
 
-    sku: str = Field(min_length=1, max_length=64, pattern=SKU, examples=["SOCKS-38"])
+    sku: str = Field(min_length=1, max_length=64, pattern=SKU, examples=["SOCKS-38"],
+                     description="As a product's SKU: not '.', '..', 'export' or 'import'")
     options: dict[str, str] = Field(examples=[{"size": "38"}])
     price: MoneyInput = optional()
     stock: int = Field(ge=0, le=MAX_STOCK)
 
 
 class NewProduct(RequestModel):
-    sku: str = Field(min_length=1, max_length=64, pattern=SKU, examples=["MUG-RED"])
+    sku: str = Field(min_length=1, max_length=64, pattern=SKU, examples=["MUG-RED"],
+                     description="Not '.', '..', 'export' or 'import': a product's URL ends "
+                                 "in its SKU, and those name something else there")
     name: str = Field(min_length=1, max_length=200)
     description: str | None = Field(None, max_length=5000)
     category: str | None = Field(None, max_length=100)

@@ -22,6 +22,10 @@ MAX_PAGE = 100
 DEFAULT_PAGE = 20
 MAX_STOCK = 10**9
 SKU_CHARACTERS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.")
+# A product's URL ends in its SKU: these name other things there (the catalog's own
+# `products/export` and `products/import`) or nothing at all (a browser or any HTTP client
+# resolves the dot segments away), so a product under them could never be reached.
+UNREACHABLE_SKUS = frozenset({".", "..", "export", "import"})
 
 
 @dataclass(frozen=True)
@@ -34,6 +38,9 @@ def _sku(data: dict[str, Any]) -> str:
     sku = validation.text(data, "sku", max_length=64)
     if not set(sku) <= SKU_CHARACTERS:
         raise InvalidInput(f"'sku' may hold only letters, digits, '-', '_' and '.': got {sku!r}")
+    if sku in UNREACHABLE_SKUS:
+        raise InvalidInput(f"'sku' {sku!r} cannot be a product's: its URL would name something "
+                           "else; choose another, e.g. with a prefix or suffix")
     return sku
 
 

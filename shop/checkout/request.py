@@ -74,8 +74,8 @@ def parse_expected_total(data: dict[str, Any]) -> ExpectedTotal | None:
     value = data.get("expected_total")
     if value is None:
         return None
-    if isinstance(value, dict) and "currency" not in value:
-        value = value.get("amount")
+    if isinstance(value, dict) and "currency" not in value and value.keys() <= {"amount"}:
+        value = value.get("amount")  # an amount alone: in the cart's currency
     if isinstance(value, int) and not isinstance(value, bool):
         amount = validation.integer({"amount": value}, "amount", minimum=0,
                                     maximum=validation.MAX_AMOUNT)

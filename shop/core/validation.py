@@ -72,8 +72,17 @@ def money(data: dict[str, Any], field: str, *, default_currency: str = "EUR",
     if not isinstance(value, dict):
         raise InvalidInput(f"'{field}' must be an object like {{\"amount\": 1999, "
                            f"\"currency\": \"{default_currency}\"}} (amount in minor units)")
+    unknown = value.keys() - MONEY_FIELDS
+    if unknown:
+        # As the published schema says (no other properties): a field the API would only
+        # drop ("tax", "amount_cents") is refused rather than silently ignored.
+        raise InvalidInput(f"'{field}' takes only 'amount' and 'currency': got "
+                           f"{', '.join(repr(name)[:40] for name in sorted(unknown)[:3])}")
     amount = integer(value, "amount", minimum=0, maximum=MAX_AMOUNT, label=f"{field}.amount")
     return amount, currency_code(value, "currency", default=default_currency, label=field)
+
+
+MONEY_FIELDS = frozenset({"amount", "currency"})
 
 
 @cache
@@ -110,6 +119,23 @@ def email(data: dict[str, Any], field: str = "email") -> str:
     if not EMAIL.match(value):
         raise InvalidInput(f"'{field}' is not an e-mail address: got {value!r}")
     return value.lower()
+
+
+# Row ids in paths are database integers (32-bit serials): at most ten digits.
+MAX_ROW_ID = 2**31 - 1
+
+
+def row_id(text: str | int) -> int | None:
+    """The row id a path names, or None when it names none: ASCII digits only, as the
+    `<int:...>` routes take them (Python's int() also reads '١٢', '１２', ' 12', '+12' and
+    '1_2' as numbers, which would reach a row the caller never named)."""
+    if isinstance(text, int) and not isinstance(text, bool):
+        number = text
+    elif isinstance(text, str) and text.isascii() and text.isdigit() and len(text) <= 10:
+        number = int(text)
+    else:
+        return None
+    return number if 0 < number <= MAX_ROW_ID else None
 
 
 def money_json(amount: int, currency: str) -> dict[str, Any]:

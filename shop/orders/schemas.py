@@ -20,6 +20,7 @@ class OrderQuery(RequestModel):
 
     status: OrderStatus = optional()
     limit: QueryInt = optional(ge=1, le=MAX_PAGE)
+    cursor: str = optional(max_length=200, description="The next_cursor of the previous page.")
 
 
 class OrderLineOut(ResponseModel):

@@ -55,7 +55,10 @@ def order_for_shopper(session: Session, secret_key: str, order_id: str, token: s
     order = session.get(Order, order_id) if len(order_id) <= 32 else None
     if order is None:
         raise NotFound(f"there is no order {order_id!r}", code="unknown_order")
-    if not hmac.compare_digest(access_token(secret_key, order_id), token):
+    # Compared as bytes: the token is whatever text the request carried, and a non-ASCII
+    # one must open nothing, as any wrong token, rather than upset the comparison.
+    presented = token.encode("utf-8", "surrogatepass")
+    if not hmac.compare_digest(access_token(secret_key, order_id).encode(), presented):
         raise Unauthorized("the access token does not open this order: use the access_token "
                            "returned by checkout")
     return order

@@ -160,11 +160,8 @@ def open_incident(session: Session, new: NewIncident, now: datetime | None = Non
 
 
 def incident_by_id(session: Session, incident_id: str | int, *, lock: bool = False) -> Incident:
-    try:
-        number = int(incident_id)
-    except (TypeError, ValueError):
-        number = -1
-    if not 0 < number < 2**31:
+    number = validation.row_id(incident_id)
+    if number is None:
         raise NotFound(f"there is no incident {incident_id!r}")
     statement = select(Incident).where(Incident.id == number)
     if lock:

@@ -24,6 +24,25 @@ def test_duplicate_sku_is_a_409(api, client, shop):
     assert again.status_code == 409 and again.get_json()["code"] == "sku_taken"
 
 
+@pytest.mark.parametrize("sku", [".", "..", "export", "import"])
+def test_a_sku_its_url_could_never_reach_is_refused(api, client, shop, sku):
+    """A product's URL ends in its SKU: these would name the catalog's export or import, or
+    be resolved away by the client, leaving a product nobody can open."""
+    created = client.post(f"/api/v1/shops/{shop.slug}/products", headers=shop.auth,
+                          json={"sku": sku, "name": "x", "price": 100, "stock": 1})
+    assert created.status_code == 422 and repr(sku) in created.get_json()["detail"]
+    variant = client.post(f"/api/v1/shops/{shop.slug}/products", headers=shop.auth, json={
+        "sku": "SHOE", "name": "Shoe", "price": 100,
+        "variants": [{"sku": sku, "options": {"size": "38"}, "stock": 1}]})
+    assert variant.status_code == 422
+    listed = client.get(f"/api/v1/shops/{shop.slug}/products").get_json()["items"]
+    assert listed == []
+    # Close cousins are fine, and reachable.
+    api.add_product(shop, sku.replace(".", "dot") + "-1")
+    assert client.get(f"/api/v1/shops/{shop.slug}/products/"
+                      f"{sku.replace('.', 'dot')}-1").status_code == 200
+
+
 @pytest.mark.parametrize("body, fragment", [
     ({"name": "x", "price": 1, "stock": 1}, "'sku' is required"),
     ({"sku": "a b", "name": "x", "price": 1, "stock": 1}, "only letters"),
@@ -32,6 +51,10 @@ def test_duplicate_sku_is_a_409(api, client, shop):
     ({"sku": "A", "name": "x", "price": {"amount": 1.5}, "stock": 1}, "whole number"),
     ({"sku": "A", "name": "x", "price": {"amount": 1, "currency": "euro"}, "stock": 1},
      "three-letter"),
+    ({"sku": "A", "name": "x", "price": {"amount": 1, "currency": "EUR", "x": 1}, "stock": 1},
+     "only 'amount' and 'currency'"),
+    ({"sku": "A", "name": "x", "price": {"amount_cents": 100}, "stock": 1},
+     "only 'amount' and 'currency'"),
     ({"sku": "A", "name": "x", "price": 1, "stock": -1}, "at least 0"),
     ({"sku": "A", "name": "x", "price": 1, "stock": True}, "whole number"),
     ({"sku": "A", "name": "x" * 201, "price": 1, "stock": 1}, "longer than 200"),

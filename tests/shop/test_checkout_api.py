@@ -157,6 +157,18 @@ def test_order_needs_its_access_token(client, api, shop):
     assert api.order("f" * 32, order["access_token"]).status_code == 404
 
 
+@pytest.mark.parametrize("token", ["é", "psk_ü€", "\ud800", "ａ" * 64])
+def test_a_token_of_any_text_opens_nothing_and_says_so(client, api, shop, token):
+    """Not ASCII, not even valid text: a wrong token like any other, never a 500."""
+    api.add_product(shop, "GIFT")
+    order = api.buy(shop, "GIFT").get_json()
+    answer = client.get(f"/api/v1/orders/{order['order_id']}",
+                        headers={"Authorization": "Bearer " + token.encode(
+                            "utf-8", "surrogatepass").decode("latin-1")})
+    assert answer.status_code == 401, answer.get_json()
+    assert answer.content_type == "application/problem+json"
+
+
 def test_merchant_lists_orders_by_status(client, api, shop):
     api.add_product(shop, "GIFT", stock=5)
     paid = api.buy(shop, "GIFT").get_json()

@@ -261,6 +261,8 @@ def test_the_expected_total_must_match(client, api, shop, app, redis_client):
     ({"amount": "2000", "currency": "EUR"}, 422, "invalid_input"),
     ("2000", 422, "invalid_input"),
     (True, 422, "invalid_input"),
+    ({"amount": 2000, "currency": "EUR", "tax": 0}, 422, "invalid_input"),
+    ({"amount": 2000, "formatted": "20.00"}, 422, "invalid_input"),
 ])
 def test_expected_total_forms(client, api, shop, expected, status, code):
     api.add_product(shop, "GIFT", price=1000, stock=5)

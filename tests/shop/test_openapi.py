@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import inspect
 import json
 import logging
+import re
 from pathlib import Path
 
 import pytest
@@ -50,6 +52,26 @@ def test_every_json_route_is_described(offline_app):
     assert json_rules(offline_app) == documented(document)
     assert not any(path.startswith(("/shops/", "/static", "/metrics"))
                    for _, path in documented(document)), "HTML pages are not JSON routes"
+
+
+def test_every_query_parameter_a_view_reads_is_declared(offline_app):
+    """A parameter the code reads but the document leaves out is one no client can find
+    (the orders list's `cursor` was): each `request.args.get("name")` in a JSON view is in
+    its operation's parameters."""
+    document = build_document(offline_app)
+    missing = []
+    for rule in offline_app.url_map.iter_rules():
+        if not rule.rule.startswith("/api/"):
+            continue
+        view = inspect.unwrap(offline_app.view_functions[rule.endpoint])
+        read = set(re.findall(r"request\.args\.get\(\"([a-z_]+)\"", inspect.getsource(view)))
+        path, _ = api.backend.parse_path(rule, None)
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            operation = document["paths"][path][method.lower()]
+            declared = {parameter["name"] for parameter in operation.get("parameters", [])
+                        if parameter["in"] == "query"}
+            missing += [f"{method} {path} ?{name}" for name in read - declared]
+    assert not missing
 
 
 def test_a_route_nobody_declared_still_appears_with_its_parameters():

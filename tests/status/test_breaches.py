@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from shop.breaches.service import clock
-from tests.status.conftest import OPS
+from tests.status.conftest import OPS, not_plain
 
 PATH = "/api/v1/ops/breaches"
 
@@ -41,6 +41,16 @@ def test_the_72_hour_clock(detected_h_ago, notified_h_ago, decision, overdue, la
     state = clock(detected, notified, decision, NOW)
     assert state.deadline_at == detected + timedelta(hours=72)
     assert (state.overdue, state.notified_late, state.hours_left) == (overdue, late, left)
+
+
+def test_a_breach_is_named_by_its_plain_digits_only(client):
+    breach = record(client)
+    for written in not_plain(breach["id"]):
+        assert client.get(f"{PATH}/{written}", headers=OPS).status_code == 404, written
+        patched = client.patch(f"{PATH}/{written}", headers=OPS, json={"measures": "x"})
+        assert patched.status_code == 404, written
+    kept = client.get(f"{PATH}/{breach['id']}", headers=OPS).get_json()
+    assert kept["measures"] == breach["measures"]
 
 
 def test_record_notify_and_list(client):

@@ -4,7 +4,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from tests.status.conftest import OPS, OPS_TOKEN, open_incident
+from tests.status.conftest import OPS, OPS_TOKEN, not_plain, open_incident
 
 
 def in_hours(hours: float) -> str:
@@ -170,6 +170,17 @@ def test_updates_to_unknown_incidents_are_404(client, incident_id):
     response = client.post(f"/api/v1/ops/incidents/{incident_id}/updates", headers=OPS,
                            json={"message": "x"})
     assert response.status_code == 404
+
+
+def test_an_incident_is_named_by_its_plain_digits_only(client):
+    incident = open_incident(client)
+    for written in not_plain(incident["id"]):
+        path = "/api/v1/ops/incidents/" + written
+        assert client.get(path, headers=OPS).status_code == 404, written
+        posted = client.post(path + "/updates", headers=OPS, json={"message": "x"})
+        assert posted.status_code == 404, written
+    shown = client.get(f"/api/v1/ops/incidents/{incident['id']}", headers=OPS).get_json()
+    assert len(shown["updates"]) == 1  # nothing was added to the incident
 
 
 def test_a_control_character_in_the_path_is_refused_at_the_edge(client):

@@ -3,6 +3,7 @@
 from datetime import date, datetime
 from urllib.parse import urlsplit
 
+import pytest
 from sqlalchemy import update
 
 from shop.orders.models import Order
@@ -82,6 +83,14 @@ def test_a_wrong_token_is_a_403_page(shopper, api, shop):
     assert response.status_code == 403
     page = response.get_data(as_text=True)
     assert "Reindeer mug" not in page and "access token does not open this order" in page
+
+
+@pytest.mark.parametrize("token", ["%C3%A9", "%E9", "%ED%A0%80", "%EF%BC%A1"])
+def test_a_token_of_any_text_is_a_403_page(shopper, api, shop, token):
+    url = place_order(shopper, api, shop)
+    response = shopper.client.get(f"/orders/{order_id_of(url)}?token={token}")
+    assert response.status_code == 403
+    assert "access token does not open this order" in response.get_data(as_text=True)
 
 
 def test_a_missing_token_is_a_403_page(shopper, api, shop):

@@ -39,6 +39,15 @@ def test_import_creates_then_updates_by_sku(client, shop):
     assert star["price"]["amount"] == 1999 and star["available"] == 5
 
 
+def test_a_row_whose_sku_its_url_could_never_reach_is_refused(client, shop):
+    answer = _import(client, shop, f"{HEADER}\nexport,x,,,100,EUR,1\n..,y,,,100,EUR,1\n"
+                                   "STAR,Star,,,100,EUR,1\n")
+    assert answer.status_code == 200
+    assert answer.get_json()["created"] == 1
+    assert [error["row"] for error in answer.get_json()["errors"]] == [2, 3]
+    assert set(_products(client, shop)) == {"STAR"}
+
+
 def test_a_dry_run_reports_the_same_and_changes_nothing(client, api, shop):
     api.add_product(shop, "STAR", price=100, stock=1)
     dry = _import(client, shop, GOOD, dry_run="true")
