@@ -31,7 +31,17 @@ def text(data: dict[str, Any], field: str, *, max_length: int = 200, required: b
     value = value.strip()
     if required and not value:
         raise InvalidInput(f"'{field}' must not be empty")
+    control = CONTROL_CHARACTER.search(value)
+    if control:
+        # Invisible in a page, and in a terminal they move the cursor or recolour what
+        # follows: nothing a name, address or message needs (tabs and line breaks are kept).
+        raise InvalidInput(f"'{field}' holds a control character "
+                           f"({control.group().encode('unicode_escape').decode()}): remove it")
     return value
+
+
+# C0 controls but tab, line feed and carriage return; DEL; C1 controls.
+CONTROL_CHARACTER = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 def integer(data: dict[str, Any], field: str, *, minimum: int | None = None,

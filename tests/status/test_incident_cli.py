@@ -53,6 +53,10 @@ def test_open_update_resolve(peakshop, client):
     (["open", "--title", "t", "--component", "checkout", "--message", "m", "--shop", "nope"],
      "names no shop"),
     (["update", "424242", "--message", "m"], "no incident"),
+    (["open", "--title", "T\x01", "--component", "checkout", "--message", "m"],
+     "'title' holds a control character"),
+    (["open", "--title", "t", "--component", "checkout", "--message", "m\x1b[31mred"],
+     "'message' holds a control character (\\x1b)"),
 ])
 def test_refusals_are_one_line(peakshop, arguments, mentions):
     result = peakshop(*arguments)

@@ -219,6 +219,18 @@ def test_unusual_titles_are_stored_or_refused_never_a_500(client, title):
         assert listed[0]["title"] == title.strip()
 
 
+@pytest.mark.parametrize("text", ["bell \x07", "\x1b[2J\x1b[31mred", "del \x7f", "c1 \x9b31m"])
+def test_control_characters_are_refused_where_customers_read(client, text):
+    """Invisible on the status page, and in a terminal they move the cursor or recolour
+    what follows."""
+    for body in ({"title": text, "components": ["checkout"], "message": "m"},
+                 {"title": "t", "components": ["checkout"], "message": text}):
+        response = client.post("/api/v1/ops/incidents", headers=OPS, json=body)
+        assert response.status_code == 422, response.get_json()
+        assert "control character" in response.get_json()["detail"]
+    assert client.get("/api/v1/status").get_json()["incidents"] == []
+
+
 def test_an_update_can_change_the_impact(client):
     created = open_incident(client)
     assert client.get("/api/v1/status").get_json()["status"] == "degraded"
