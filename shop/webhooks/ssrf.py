@@ -4,15 +4,21 @@ A webhook is a request our servers make to an address a merchant chose. Without 
 a merchant could aim it at our own loopback, the cloud metadata service (169.254.169.254) or
 the private network behind us. The host is resolved and every address it resolves to is
 checked, at registration and again before each delivery (DNS can change in between).
+An IPv6 address that carries an IPv4 address inside it (IPv4-mapped, IPv4-compatible, 6to4,
+Teredo, NAT64) is judged by that IPv4 address too: a relay or the host's own stack would
+deliver to it.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 MAX_URL_LENGTH = 2048
+# 64:ff9b::/96 translates to the IPv4 address in its last 32 bits (RFC 6052).
+NAT64_PREFIX = ipaddress.IPv6Network("64:ff9b::/96")
+IPV4_COMPATIBLE = ipaddress.IPv6Network("::/96")
 
 
 class TargetRefused(ValueError):
@@ -29,7 +35,6 @@ def check_url_shape(url: object) -> tuple[str, int]:
         raise TargetRefused("'url' holds spaces or control characters: percent-encode them")
     try:
         parts = urlsplit(url)
-        port = parts.port
     except ValueError as problem:
         raise TargetRefused(f"'url' is not a valid URL: {problem}") from None
     if parts.scheme not in ("http", "https"):
@@ -40,13 +45,55 @@ def check_url_shape(url: object) -> tuple[str, int]:
     if parts.username is not None or parts.password is not None:
         raise TargetRefused("'url' must not carry a user name or password: verify deliveries "
                             "with the Peakshop-Signature header instead")
-    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
+    port = _port(parts)
+    return parts.hostname, (443 if parts.scheme == "https" else 80) if port is None else port
+
+
+def _port(parts: SplitResult) -> int | None:
+    """The URL's explicit port, or None. Port 0 is no port at all: a client would quietly
+    send to the scheme's default instead of what the merchant wrote."""
+    try:
+        port = parts.port
+    except ValueError:
+        port = -1
+    if port is not None and not 1 <= port <= 65535:
+        raise TargetRefused("'url' is not a valid URL: its port must be a number from 1 to "
+                            "65535, or left out for the scheme's default (443 or 80)")
+    return port
 
 
 def forbidden_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
     """Why an address is not on the public internet, or None when it is; no side effects."""
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
         return forbidden_reason(address.ipv4_mapped)
+    reason = _own_forbidden_reason(address)
+    if reason or not isinstance(address, ipaddress.IPv6Address):
+        return reason
+    for scheme, inner in _embedded_ipv4(address):
+        inner_reason = forbidden_reason(inner)
+        if inner_reason:
+            return f"{scheme} address wrapping {inner}, a {inner_reason}"
+    return None
+
+
+def _embedded_ipv4(address: ipaddress.IPv6Address
+                   ) -> list[tuple[str, ipaddress.IPv4Address]]:
+    """The IPv4 addresses a transition scheme would carry this IPv6 address's packets to."""
+    embedded = []
+    if address.sixtofour:
+        embedded.append(("6to4", address.sixtofour))
+    if address.teredo:
+        server, client = address.teredo
+        embedded += [("Teredo", server), ("Teredo", client)]
+    if address in NAT64_PREFIX:
+        embedded.append(("NAT64", ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)))
+    if address in IPV4_COMPATIBLE:
+        embedded.append(("IPv4-compatible", ipaddress.IPv4Address(int(address))))
+    return embedded
+
+
+def _own_forbidden_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address
+                          ) -> str | None:
     for reason, flag in (("unspecified", address.is_unspecified),
                          ("loopback", address.is_loopback),
                          ("link-local", address.is_link_local),

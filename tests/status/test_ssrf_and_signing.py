@@ -28,6 +28,13 @@ PUBLIC = "93.184.216.34"  # a literal public address: no DNS needed in the test
     ("http://0.0.0.0/hook", "unspecified"),
     ("http://100.64.0.1/hook", "globally routable"),
     ("http://[fd00::1]/hook", "private"),
+    # IPv6 transition addresses that carry a private IPv4 address inside them.
+    ("http://[2002:7f00:1::]/hook", "6to4 address wrapping 127.0.0.1, a loopback"),
+    ("http://[2002:a00:5::1]/hook", "6to4 address wrapping 10.0.0.5, a private"),
+    ("http://[2002:a9fe:a9fe::]/hook", "6to4 address wrapping 169.254.169.254, a link-local"),
+    ("http://[2001:0:4136:e378:8000:63bf:80ff:fffe]/hook", "private|loopback"),  # Teredo
+    ("http://[64:ff9b::7f00:1]/hook", "reserved|loopback"),  # NAT64
+    ("http://[::127.0.0.1]/hook", "reserved|loopback"),  # IPv4-compatible
 ])
 def test_private_targets_are_refused(url, reason):
     with pytest.raises(TargetRefused, match=reason):
@@ -59,6 +66,21 @@ def test_malformed_urls_are_refused(url, mentions):
 
 def test_a_public_address_passes():
     assert check_target(f"https://{PUBLIC}/hooks/peakshop", allow_private=False)
+
+
+def test_a_6to4_address_of_a_public_ipv4_address_passes():
+    assert check_target("https://[2002:5db8:d822::1]/hook", allow_private=False)
+
+
+@pytest.mark.parametrize("port", ["0", "00", "65536", "99999", "x"])
+def test_ports_outside_1_to_65535_are_refused(port):
+    with pytest.raises(TargetRefused, match="port must be a number from 1 to 65535"):
+        check_target(f"http://{PUBLIC}:{port}/hook", allow_private=True)
+
+
+@pytest.mark.parametrize("port", ["1", "65535"])
+def test_ports_at_the_edges_pass(port):
+    assert check_target(f"http://{PUBLIC}:{port}/hook", allow_private=False)
 
 
 def test_stripes_own_library_verifies_our_signature():

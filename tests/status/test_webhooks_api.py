@@ -31,7 +31,8 @@ def test_private_targets_are_refused_unless_allowed(make_app, redis_client):
 
     shop = ShopApi(client).sign_up("Strict")
     for url in ("http://127.0.0.1:8000/hook", "http://169.254.169.254/latest",
-                "http://localhost/hook", "http://[::1]/x", "http://10.1.2.3/x"):
+                "http://localhost/hook", "http://[::1]/x", "http://10.1.2.3/x",
+                "http://[2002:7f00:1::]/h", "http://[::ffff:10.0.0.1]/h"):
         response = register(client, shop, url)
         assert response.status_code == 422, url
         assert response.get_json()["code"] == "invalid_webhook_url"
@@ -49,6 +50,8 @@ def test_private_targets_are_refused_unless_allowed(make_app, redis_client):
     ({"url": "http://127.0.0.1/x", "events": []}, "'events'"),
     ({"url": "http://127.0.0.1/x", "events": "incident.opened"}, "'events'"),
     ({"url": "http://user:pw@127.0.0.1/x"}, "user name"),
+    ({"url": "http://93.184.216.34:0/h"}, "port must be a number from 1 to 65535"),
+    ({"url": "http://127.0.0.1:65536/h"}, "port must be a number from 1 to 65535"),
 ])
 def test_bad_registrations_are_422(client, shop, body, mentions):
     response = client.post(f"/api/v1/shops/{shop.slug}/webhooks", headers=shop.auth, json=body)

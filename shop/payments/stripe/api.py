@@ -12,6 +12,7 @@ SDK errors leave this module as one of a few outcomes the rest of the package un
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,6 +30,10 @@ CONNECT_TIMEOUT_S = 5.0
 READ_TIMEOUT_S = 20.0
 # The SDK's own retries resend the same idempotency key, so Stripe charges at most once.
 NETWORK_RETRIES = 2
+# How far a webhook's signed timestamp may be from our clock, either way.
+SIGNATURE_TOLERANCE_S = stripe.Webhook.DEFAULT_TOLERANCE
+# A timestamp and one 64-character signature per live endpoint secret: a few hundred characters.
+MAX_SIGNATURE_HEADER = 2048
 
 
 class Declined(Exception):
@@ -103,31 +108,93 @@ def refund_payment_intent(client: stripe.StripeClient, payment_intent_id: str,
     return refund.id
 
 
-def verify_event(payload: bytes, signature_header: str, secret: str) -> dict[str, Any]:
-    """The event in `payload` once its Stripe-Signature checks out; raises BadEvent."""
+def verify_event(payload: bytes, signature_header: str, secret: str,
+                 tolerance_s: int = SIGNATURE_TOLERANCE_S) -> dict[str, Any]:
+    """The event in `payload` once its Stripe-Signature checks out; raises BadEvent.
+
+    The signature is checked before the body is parsed, and the body is parsed by our strict
+    loader rather than the SDK's: a signed body may still be nested too deep to parse, or hold
+    values (NaN, lone surrogates, NUL) no table can store and no answer can carry.
+    """
+    _check_header_text(signature_header)
+    text = _utf8_text(payload)
     try:
-        event = stripe.Webhook.construct_event(payload, signature_header, secret)
+        stripe.WebhookSignature.verify_header(text, signature_header, secret, tolerance_s)
     except stripe.SignatureVerificationError as problem:
         raise BadEvent("invalid_signature",
-                       f"the Stripe-Signature header does not match this body: "
-                       f"{problem.user_message}; sign with the endpoint's secret "
-                       "(STRIPE_WEBHOOK_SECRET)") from None
-    except ValueError as problem:  # also UnicodeDecodeError and json.JSONDecodeError
-        raise BadEvent("malformed_event",
-                       f"the body is not a Stripe event in UTF-8 JSON: {problem}") from None
-    except (AttributeError, TypeError):
-        # The SDK takes any JSON for an object; a list or a number is no event either.
-        raise BadEvent("malformed_event",
-                       "the body is not a Stripe event: expected a JSON object") from None
-    # The SDK's parser takes what the API's own JSON bodies may not hold (NaN, lone
-    # surrogates, NUL): values no table can store and no answer can carry. A signed body is
-    # still refused for them, the way every other body is.
+                       f"the Stripe-Signature header does not check out: "
+                       f"{_one_line(problem.user_message)}; Stripe signs each delivery with "
+                       "the endpoint's secret (STRIPE_WEBHOOK_SECRET) and the current time"
+                       ) from None
+    _refuse_future_timestamp(signature_header, tolerance_s)
+    return _event_object(text)
+
+
+def _check_header_text(signature_header: str) -> None:
+    if len(signature_header) > MAX_SIGNATURE_HEADER:
+        raise BadEvent("invalid_signature",
+                       f"the Stripe-Signature header is {len(signature_header)} characters "
+                       f"long, more than the {MAX_SIGNATURE_HEADER} any Stripe signature "
+                       "needs: send the header exactly as Stripe sent it")
+    if not signature_header.isascii() or not signature_header.isprintable():
+        # The SDK would compare such a signature with hmac.compare_digest, which raises
+        # TypeError on non-ASCII text instead of saying no.
+        raise BadEvent("invalid_signature",
+                       "the Stripe-Signature header holds control or non-ASCII characters, "
+                       "which no Stripe signature has: send the header exactly as Stripe "
+                       "sent it (t=<unix time>,v1=<hex HMAC-SHA256>)")
+
+
+def _utf8_text(payload: bytes) -> str:
     try:
-        loads_strict(payload)
+        return payload.decode("utf-8")
+    except UnicodeDecodeError as problem:
+        raise BadEvent("malformed_event",
+                       f"the body is not valid UTF-8 (byte {problem.start}): Stripe sends "
+                       "events as UTF-8 JSON, so this one was not sent by Stripe or was "
+                       "altered on the way") from None
+
+
+def _refuse_future_timestamp(signature_header: str, tolerance_s: int) -> None:
+    """The SDK's tolerance bounds only the past; a signature dated ahead would stay valid for
+    as long as its date is ahead, long enough to replay it after its event was forgotten."""
+    if _signed_timestamp(signature_header) > time.time() + tolerance_s:
+        raise BadEvent("invalid_signature",
+                       f"the signature's timestamp is in the future, more than {tolerance_s} "
+                       "seconds ahead of this server's clock: Stripe signs with the current "
+                       "time; check the sender's clock, or this server's")
+
+
+def _signed_timestamp(signature_header: str) -> int:
+    """The header's first t=, read as the SDK reads it (once the SDK has accepted the header,
+    so it is there and is a number)."""
+    for item in signature_header.split(","):
+        key, _, value = item.partition("=")
+        if key == "t":
+            return int(value.partition("=")[0])
+    raise ValueError("the Stripe-Signature header has no t= item")
+
+
+def _event_object(text: str) -> dict[str, Any]:
+    if not text.strip():
+        raise BadEvent("malformed_event",
+                       "the body is empty: Stripe posts each event as a JSON object")
+    try:
+        event = loads_strict(text)
     except RefusedBody as refused:
         raise BadEvent("malformed_event",
                        f"the body is not a Stripe event: {refused.problem.detail}") from None
-    return event.to_dict()
+    if not isinstance(event, dict):
+        raise BadEvent("malformed_event",
+                       f"the body is not a Stripe event: expected a JSON object, got "
+                       f"{_json_kind(event)}")
+    return event
+
+
+def _json_kind(value: Any) -> str:
+    kinds = {list: "an array", str: "a string", bool: "true or false", int: "a number",
+             float: "a number", type(None): "null"}
+    return kinds.get(type(value), type(value).__name__)
 
 
 @contextmanager

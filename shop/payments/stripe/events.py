@@ -24,6 +24,7 @@ SUCCEEDED = "payment_intent.succeeded"
 PAYMENT_FAILED = "payment_intent.payment_failed"
 HANDLED_TYPES = (SUCCEEDED, PAYMENT_FAILED)
 MAX_EVENT_ID = 255
+MAX_EVENT_TYPE = 255
 MAX_NOTE = 255
 ORDER_ID_LENGTH = 32
 
@@ -58,6 +59,35 @@ class OrderState:
     total_amount: int
     currency: str
     failure_reason: str | None
+
+
+def check_envelope(event: Mapping[str, Any]) -> None:
+    """Raise ValueError naming the field unless the event has what every Stripe event has: a
+    string id and type, and the object it is about in data.object (no side effects).
+
+    Checked for every event, acted on or not: the id is stored and echoed back, and an event
+    without these parts was not written by Stripe.
+    """
+    event_id = event.get("id")
+    if not isinstance(event_id, str) or not event_id or len(event_id) > MAX_EVENT_ID:
+        raise ValueError(f"the event's 'id' must be a string of 1 to {MAX_EVENT_ID} "
+                         f"characters, like Stripe's 'evt_...': got {_kind(event_id)}")
+    event_type = event.get("type")
+    if not isinstance(event_type, str) or not event_type or len(event_type) > MAX_EVENT_TYPE:
+        raise ValueError(f"the event's 'type' must be a string of 1 to {MAX_EVENT_TYPE} "
+                         f"characters, like 'payment_intent.succeeded': got {_kind(event_type)}")
+    data = event.get("data")
+    if not isinstance(data, Mapping) or not isinstance(data.get("object"), Mapping):
+        raise ValueError(f"event {event_id} has no JSON object in 'data.object': Stripe puts "
+                         "the object the event is about there")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, str):
+        return f"a string of {len(value)} characters"
+    if value is None:
+        return "nothing"
+    return f"a JSON {'object' if isinstance(value, Mapping) else type(value).__name__}"
 
 
 def read_event(event: Mapping[str, Any]) -> IntentEvent | None:

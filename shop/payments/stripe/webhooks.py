@@ -31,6 +31,7 @@ from shop.payments.stripe.events import (
     Effect,
     IntentEvent,
     OrderState,
+    check_envelope,
     order_id_is_plausible,
     plan,
     read_event,
@@ -60,6 +61,7 @@ def handle_event(resources: Resources, payload: bytes,
     try:
         event = api.verify_event(payload, signature_header,
                                  resources.settings.stripe_webhook_secret or "")
+        check_envelope(event)
         intent_event = read_event(event)
     except api.BadEvent as bad:
         return _refused(bad.code, bad.detail)
