@@ -7,6 +7,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from shop.core import validation
 from shop.core.errors import Forbidden, InvalidInput, NotFound
 from shop.merchants.models import Collaborator, Merchant
 from shop.webhooks import signing
@@ -69,8 +70,8 @@ def endpoints(session: Session, merchant: Merchant) -> list[WebhookEndpoint]:
 
 def endpoint_of(session: Session, merchant: Merchant, endpoint_id: str) -> WebhookEndpoint:
     """The shop's endpoint; another shop's looks exactly like a missing one."""
-    number = int(endpoint_id) if endpoint_id.isdigit() and len(endpoint_id) < 10 else -1
-    endpoint = session.scalar(select(WebhookEndpoint).where(
+    number = validation.row_id(endpoint_id)
+    endpoint = None if number is None else session.scalar(select(WebhookEndpoint).where(
         WebhookEndpoint.id == number, WebhookEndpoint.merchant_id == merchant.id))
     if endpoint is None:
         raise NotFound(f"this shop has no webhook {endpoint_id!r}: list them with "

@@ -3,7 +3,7 @@
 import pytest
 
 from shop.webhooks import outbox
-from tests.status.conftest import OPS, open_incident
+from tests.status.conftest import OPS, not_plain, open_incident
 from tests.status.receiver import Receiver
 
 ALL_EVENTS = ["incident.opened", "incident.updated", "incident.resolved"]
@@ -81,6 +81,18 @@ def test_staff_cannot_change_webhooks(client, shop):
     response = client.post(f"/api/v1/shops/{shop.slug}/webhooks", headers=staff,
                            json={"url": "http://127.0.0.1:9/x"})
     assert response.status_code == 403
+
+
+def test_a_webhook_is_named_by_its_plain_digits_only(client, shop):
+    """'٣' or '+3' reach no webhook, and delete none."""
+    endpoint = register(client, shop, "http://127.0.0.1:9/hook").get_json()
+    webhooks = f"/api/v1/shops/{shop.slug}/webhooks"
+    for written in not_plain(endpoint["id"]):
+        assert client.delete(f"{webhooks}/{written}", headers=shop.auth).status_code == 404
+        assert client.get(f"{webhooks}/{written}/deliveries",
+                          headers=shop.auth).status_code == 404
+    listed = client.get(webhooks, headers=shop.auth).get_json()["items"]
+    assert [item["id"] for item in listed] == [endpoint["id"]]
 
 
 def test_delete_stops_deliveries(client, shop):
