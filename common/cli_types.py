@@ -8,6 +8,7 @@ deadline of 1e300 s overflows the clock.
 from __future__ import annotations
 
 import math
+import re
 
 import click
 
@@ -22,3 +23,15 @@ class FiniteFloatRange(click.FloatRange):
         if not math.isfinite(number):
             self.fail(f"{value!r} is not a finite number", param, ctx)
         return number
+
+
+class AsciiIntRange(click.IntRange):
+    """click.IntRange for plain digits only: int() also reads other scripts' digits and
+    underscores, so `--metrics-port ١٢` would quietly mean port 12."""
+
+    name = "integer range"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and not re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+            self.fail(f"{value!r} is not a whole number", param, ctx)
+        return super().convert(value, param, ctx)

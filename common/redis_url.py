@@ -33,6 +33,25 @@ def cluster_flag(url: str) -> tuple[str, bool]:
     return urlunparse(parsed._replace(query=rest)), flags[-1] == "true"
 
 
+def check_redis_url(url: str) -> None:
+    """ValueError, naming the part and the fix, for a database number or `cluster=` flag
+    that redis-py would only refuse when it first connects (with a traceback)."""
+    parsed = urlparse(url)
+    databases = [value for name, value in parse_qsl(parsed.query, keep_blank_values=True)
+                 if name == "db"]
+    if parsed.scheme != "unix" and parsed.path.strip("/"):
+        # redis://host:port/N: the path names the database (a unix:// path is the socket).
+        databases.append(parsed.path.strip("/"))
+    for database in databases:
+        if not (database.isascii() and database.isdigit()):
+            raise ValueError(f"has database {database!r}, which is not a number of 0 or more: "
+                             "write it like redis://localhost:6379/0")
+    _, clustered = cluster_flag(url)
+    if clustered and any(int(database) != 0 for database in databases):
+        raise ValueError("asks a Redis Cluster for a database other than 0, which a cluster "
+                         "does not have: leave the database out")
+
+
 def client_from_url(url: str, **options: Any) -> redis.Redis | RedisCluster:
     """A client for `url` (see the module's docstring); `options` go to redis-py."""
     import redis

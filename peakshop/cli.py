@@ -7,7 +7,19 @@ import click
 from common.lazycli import LazyGroup
 
 
-@click.group(cls=LazyGroup, lazy_subcommands={
+class OneLineUsageErrors(LazyGroup):
+    """A subcommand's bad flag or value prints one `Error: ...` line (exit 2), without
+    click's usage block: the line names the flag and what it takes, `--help` the rest."""
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as error:
+            error.ctx = None  # click prints the usage block only when it knows the context
+            raise
+
+
+@click.group(cls=OneLineUsageErrors, lazy_subcommands={
     "serve": "shop.cli:serve",
     "db": "shop.cli:db",
     "worker": "shop.orders.worker_command:worker_command",

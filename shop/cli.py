@@ -14,12 +14,20 @@ from shop.core.settings import ConfigError, Settings, load_settings
 
 
 def settings_or_exit() -> Settings:
-    """The settings, or one line naming the bad variable and exit status 2."""
+    """The settings, or one line naming the bad variable and exit status 2.
+
+    The order worker's variables are checked here too: every process reads the same
+    configuration, and a bad value should stop whichever starts first, not only the worker.
+    """
+    from shop.orders.worker_settings import load_worker_settings
+
     try:
-        return load_settings()
+        settings = load_settings()
+        load_worker_settings(settings.instance_path)
     except ConfigError as problem:
         click.echo(f"peakshop: {problem}", err=True)
         sys.exit(2)
+    return settings
 
 
 def writable_instance_or_exit(settings: Settings, command: str) -> None:
@@ -36,6 +44,55 @@ def writable_instance_or_exit(settings: Settings, command: str) -> None:
                    f"cannot be written ({problem.strerror or problem}): point it at a "
                    "writable folder", err=True)
         sys.exit(2)
+
+
+def database_or_exit(settings: Settings, command: str) -> None:
+    """The database opens the way this process will open it, or one line naming
+    PEAKSHOP_DATABASE_URL and exit status 1."""
+    import sqlalchemy.exc
+
+    from shop.core.db import make_engine
+
+    try:
+        engine = make_engine(settings.database_url)  # makes a SQLite file's folder
+        try:
+            if engine.dialect.name == "sqlite":
+                # A local file: opening it now costs nothing. A PostgreSQL server may still be
+                # starting beside this process, and the pool connects when it is asked to.
+                with engine.connect():
+                    pass
+        finally:
+            engine.dispose()
+    except (sqlalchemy.exc.SQLAlchemyError, OSError) as problem:
+        database_refused_exit(command, problem)
+
+
+def database_refused_exit(command: str, problem: BaseException) -> None:
+    click.echo(f"peakshop {command}: {database_problem(problem)}: check "
+               "PEAKSHOP_DATABASE_URL and that the database is up, and run it again", err=True)
+    sys.exit(1)
+
+
+def listenable_or_exit(address: str, named: str, command: str) -> None:
+    """Nothing else listens on HOST:PORT `address`, or one line naming the setting `named`
+    and exit status 1. gunicorn itself would retry for seconds, logging a dozen lines."""
+    import errno
+    import socket
+
+    host, _, port = address.rpartition(":")
+    host = host.strip("[]")
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, int(port)))
+    except OSError as problem:
+        if problem.errno == errno.EADDRINUSE:
+            fix = f"stop what listens there, or choose another port such as {host}:{int(port) + 1}"
+        else:
+            fix = "give an address of this machine, such as 127.0.0.1:8000"
+        click.echo(f"peakshop {command}: {named} {address} cannot be listened on "
+                   f"({problem.strerror or problem}): {fix}", err=True)
+        sys.exit(1)
 
 
 def ensure_redis(settings: Settings) -> Settings:
@@ -67,10 +124,7 @@ def db_upgrade() -> None:
     try:
         upgrade(settings.database_url)
     except (sqlalchemy.exc.SQLAlchemyError, OSError) as problem:
-        click.echo(f"peakshop db upgrade: {database_problem(problem)}: check "
-                   "PEAKSHOP_DATABASE_URL and that the database is up, and run it again",
-                   err=True)
-        sys.exit(1)
+        database_refused_exit("db upgrade", problem)
     click.echo("database is at the latest schema")
 
 
@@ -88,7 +142,13 @@ def database_problem(problem: BaseException) -> str:
                    "address (also PEAKSHOP_GATE=true; docs/waiting-room.md).")
 def serve(with_gate: bool) -> None:
     """Run the storefront under gunicorn (bind from PEAKSHOP_BIND)."""
-    settings = ensure_redis(settings_or_exit())
+    settings = settings_or_exit()
+    writable_instance_or_exit(settings, "serve")
+    database_or_exit(settings, "serve")
+    listenable_or_exit(settings.bind, "PEAKSHOP_BIND", "serve")
+    if settings.metrics_bind:
+        listenable_or_exit(settings.metrics_bind, "PEAKSHOP_METRICS_BIND", "serve")
+    settings = ensure_redis(settings)
     from shop.edge.settings import load_gate_settings
 
     try:

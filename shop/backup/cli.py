@@ -89,7 +89,13 @@ def parse_time(value: str | None) -> datetime | None:
     if moment.tzinfo is None:
         raise BackupError(f"--to-time {value!r} has no time zone: add Z or an offset "
                           "such as +01:00")
-    return moment.astimezone(UTC).replace(tzinfo=None)
+    try:
+        return moment.astimezone(UTC).replace(tzinfo=None)
+    except OverflowError:
+        # 0001-01-01T00:00+14:00 and 9999-12-31T23:59-12:00 fall outside the years 1-9999 in UTC.
+        raise BackupError(f"--to-time {value!r} is not a real moment: in UTC it falls outside "
+                          "the years 1 to 9999; give the time to restore to, like "
+                          "2026-12-24T18:30:00Z") from None
 
 
 def _megabytes(size: int) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,9 +131,32 @@ class Settings:
 
 
 # Environment variable -> (field, parser). Parsers raise ValueError with the fix.
+def _parse_url(value: str):
+    """urlparse, and a port out of 1-65535 refused now rather than at the first connection."""
+    try:
+        parts = urlparse(value)
+    except ValueError as problem:  # "Invalid IPv6 URL"
+        # Not echoed: the URL may carry a password, and the problem names the part.
+        raise ValueError(f"is not a usable URL ({problem}): correct that part") from None
+    # libpq's host1:port1,host2:port2 lists several servers; each connection reads them.
+    if "," not in parts.netloc:
+        _check_port(parts.netloc.rpartition("@")[2])
+    return parts
+
+
+def _check_port(host_and_port: str) -> None:
+    # The port follows the last colon, unless that colon is inside an [IPv6] address.
+    host, colon, port = host_and_port.rpartition(":")
+    if not colon or not port or host_and_port.endswith("]"):  # no port: the default one
+        return
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise ValueError(f"has port {port!r}, not a number from 1 to 65535: give the "
+                         "server's port")
+
+
 def _url(schemes: tuple[str, ...], example: str):
     def parse(value: str) -> str:
-        scheme = urlparse(value).scheme.split("+")[0]
+        scheme = _parse_url(value).scheme.split("+")[0]
         if scheme not in schemes:
             # The first scheme is the one most people want; the example shows its form.
             raise ValueError(f"is not a {schemes[0]}:// URL (for example {example}): "
@@ -157,18 +181,43 @@ def _database_url(value: str) -> str:
 
 
 def _redis_url(value: str) -> str:
-    from common.redis_url import cluster_flag
+    from common.redis_url import check_redis_url
 
     value = _url(("redis", "rediss", "unix"), "redis://localhost:6379/0")(value)
-    cluster_flag(value)  # ValueError names a malformed cluster= flag
+    check_redis_url(value)  # ValueError names a bad port, database number or cluster= flag
     return value
 
 
-def positive_int(value: str) -> int:
+# Far beyond any sensible count, size or duration, and small enough that no timedelta, clock
+# or C call of the code that uses it overflows: a larger value is a typo.
+MAX_WHOLE_NUMBER = 2**31 - 1
+MAX_NUMBER = 1e9
+_WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+
+
+def _whole_number(value: str) -> int:
+    # ASCII digits only: int() also takes "1_000" and other scripts' digits ("١٢"), which no
+    # manifest means.
+    if not _WHOLE_NUMBER.fullmatch(value.strip()):
+        raise ValueError(f"is not a whole number: got {value!r}")
+    number = int(value)
+    if number > MAX_WHOLE_NUMBER:
+        raise ValueError(f"must be at most {MAX_WHOLE_NUMBER}: got {value!r}")
+    return number
+
+
+def _number(value: str) -> float:
+    # As for whole numbers: float() also takes "1_0" and other scripts' digits.
     try:
-        number = int(value)
+        if not value.isascii() or "_" in value:
+            raise ValueError
+        return float(value)
     except ValueError:
-        raise ValueError(f"is not a whole number: got {value!r}") from None
+        raise ValueError(f"is not a number: got {value!r}") from None
+
+
+def positive_int(value: str) -> int:
+    number = _whole_number(value)
     if number <= 0:
         raise ValueError(f"must be greater than 0: got {value!r}")
     return number
@@ -192,9 +241,13 @@ def _boolean(value: str) -> bool:
 
 
 def non_negative_int(value: str) -> int:
-    if not value.strip().isdigit() or not value.strip().isascii():
+    try:
+        number = _whole_number(value)
+    except ValueError:
+        raise ValueError(f"is not a whole number of 0 or more: got {value!r}") from None
+    if number < 0:
         raise ValueError(f"is not a whole number of 0 or more: got {value!r}")
-    return int(value)
+    return number
 
 
 def _rate_limit(value: str) -> str:
@@ -216,19 +269,34 @@ def _text(value: str) -> str:
 
 def _bind(value: str) -> str:
     host, sep, port = value.rpartition(":")
-    if not sep or not host or not port.isdigit():
+    # ASCII digits: str.isdigit() also takes "١٢", which int() reads as port 12.
+    if not sep or not host or not (port.isascii() and port.isdigit()):
         raise ValueError(f"is not HOST:PORT (for example 127.0.0.1:8000): got {value!r}")
+    # Port 0 would listen on a port the kernel picks and nobody is told.
+    if not 1 <= int(port) <= 65535:
+        raise ValueError(f"has port {port}, outside 1-65535: give a port like "
+                         f"{host}:8000")
     return value
 
 
 def positive_number(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(f"is not a number: got {value!r}") from None
-    if not (number > 0 and number != float("inf")):
-        raise ValueError(f"must be a number above 0: got {value!r}")
+    number = _number(value)
+    # Written so that NaN, which compares false with everything, fails it too.
+    if not 0 < number <= MAX_NUMBER:
+        raise ValueError(f"must be a number above 0 and at most {MAX_NUMBER:g}: got {value!r}")
     return number
+
+
+# It lets its holder post incidents on the public status page and record capacity plans.
+MIN_OPS_TOKEN_CHARS = 16
+
+
+def _ops_token(value: str) -> str:
+    if len(value.strip()) < MIN_OPS_TOKEN_CHARS:
+        raise ValueError(f"is shorter than {MIN_OPS_TOKEN_CHARS} characters, too easy to guess "
+                         "for a token that posts on the public status page: make one with "
+                         "`python -c \"import secrets; print(secrets.token_urlsafe(32))\"`")
+    return value
 
 
 ENVIRONMENT = {
@@ -247,7 +315,7 @@ ENVIRONMENT = {
     "PEAKSHOP_SMTP_URL": ("smtp_url", _url(("smtp", "smtps"), "smtp://mail.example.com:587")),
     "PEAKSHOP_MAIL_DIR": ("mail_dir", _text),
     "PEAKSHOP_LOG_JSON": ("log_json", _boolean),
-    "PEAKSHOP_OPS_TOKEN": ("ops_token", _text),
+    "PEAKSHOP_OPS_TOKEN": ("ops_token", _ops_token),
     "PEAKSHOP_ACTION_HOLD_TTL_S": ("action_hold_ttl_s", positive_int),
     "PEAKSHOP_MAX_LINE_QUANTITY": ("max_line_quantity", positive_int),
     "PEAKSHOP_WEBHOOK_ALLOW_PRIVATE": ("webhook_allow_private", _boolean),
@@ -277,17 +345,8 @@ def _rate_limit(value: str) -> str:
     return value
 
 
-def _whole_or_zero(value: str) -> int:
-    if not value.isdigit():
-        raise ValueError(f"must be a whole number, 0 or more: got {value!r}")
-    return int(value)
-
-
 def _fraction(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(f"is not a number: got {value!r}") from None
+    number = _number(value)
     if not 0 < number <= 1:
         raise ValueError(f"must be above 0 and at most 1 (for example 0.8): got {value!r}")
     return number
@@ -298,9 +357,9 @@ ENVIRONMENT.update({
     "PEAKSHOP_INVITATION_TTL_HOURS": ("invitation_ttl_hours", positive_int),
     "PEAKSHOP_SIGNIN_ACCOUNT_LIMIT": ("signin_account_limit", _rate_limit),
     "PEAKSHOP_SIGNIN_CLIENT_LIMIT": ("signin_client_limit", _rate_limit),
-    "PEAKSHOP_SIGNIN_CONCURRENCY": ("signin_concurrency", _whole_or_zero),
+    "PEAKSHOP_SIGNIN_CONCURRENCY": ("signin_concurrency", non_negative_int),
     "PEAKSHOP_SIGNIN_HOST_RATE": ("signin_host_rate", _rate_limit),
-    "PEAKSHOP_PROXY_HOPS": ("proxy_hops", _whole_or_zero),
+    "PEAKSHOP_PROXY_HOPS": ("proxy_hops", non_negative_int),
     "PEAKSHOP_POD_MAX_RPS": ("pod_max_rps", positive_int),
     "PEAKSHOP_POD_TARGET_UTILISATION": ("pod_target_utilisation", _fraction),
     "PEAKSHOP_MAX_IMPORT_BYTES": ("max_import_bytes", positive_int),
@@ -386,7 +445,7 @@ def _check_secret_key(settings: Settings) -> None:
 
 
 def _public_url(value: str) -> str:
-    parts = urlparse(value)
+    parts = _parse_url(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"is not an http:// or https:// address (for example "
                          f"https://shop.example.com): got {value!r}")
@@ -400,7 +459,7 @@ FIELD_TO_VARIABLE["public_url"] = "PEAKSHOP_PUBLIC_URL"
 
 
 def _media_url(value: str) -> str:
-    parts = urlparse(value)
+    parts = _parse_url(value)
     if parts.scheme == "file" and parts.path.startswith("/") and not parts.netloc:
         return value
     if parts.scheme == "s3" and parts.netloc:
@@ -409,7 +468,7 @@ def _media_url(value: str) -> str:
 
 
 def _http_url(value: str) -> str:
-    parts = urlparse(value)
+    parts = _parse_url(value)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(f"is not an http:// or https:// address: got {value!r}")
     return value.rstrip("/")

@@ -11,6 +11,7 @@ import sys
 
 import click
 
+from common.cli_types import AsciiIntRange
 from shop.core.settings import ConfigError
 from shop.orders.heartbeat import heartbeat_age_s
 from shop.orders.worker_settings import WorkerSettings, load_worker_settings
@@ -37,11 +38,17 @@ def check_heartbeat(worker: WorkerSettings) -> int:
               help="Exit 0 if this pod's worker beat recently (a liveness probe), else 1.")
 @click.option("--name", "consumer", metavar="NAME",
               help="Consumer name in the group (default: host name and pid).")
-@click.option("--metrics-port", type=int, metavar="PORT",
-              help="Serve this worker's own counters for Prometheus on PORT.")
+@click.option("--metrics-port", type=AsciiIntRange(0, 65535), metavar="PORT",
+              help="Serve this worker's own counters for Prometheus on PORT (0: not at all).")
 def worker_command(check: bool, consumer: str | None, metrics_port: int | None) -> None:
     """Run one order worker: confirm paid orders from the queue, send mail, expire carts."""
-    from shop.cli import ensure_redis, settings_or_exit, writable_instance_or_exit
+    from shop.cli import (
+        database_or_exit,
+        ensure_redis,
+        listenable_or_exit,
+        settings_or_exit,
+        writable_instance_or_exit,
+    )
 
     settings = settings_or_exit()
     try:
@@ -53,6 +60,11 @@ def worker_command(check: bool, consumer: str | None, metrics_port: int | None) 
     if check:
         sys.exit(check_heartbeat(worker))
     writable_instance_or_exit(settings, "worker")
+    database_or_exit(settings, "worker")
+    if worker.metrics_port:
+        # prometheus_client listens on every interface.
+        listenable_or_exit(f"0.0.0.0:{worker.metrics_port}",
+                           "--metrics-port (PEAKSHOP_WORKER_METRICS_PORT)", "worker")
     from shop.core import logging as shop_logging
     from shop.orders.worker import run_worker
 

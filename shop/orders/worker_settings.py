@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from shop.core.settings import ConfigError, positive_int, read_environment
+from shop.core.settings import ConfigError, positive_int, positive_number, read_environment
 
 
 @dataclass(frozen=True)
@@ -46,13 +46,8 @@ class WorkerSettings:
 
 
 def _positive_float(value: str) -> float:
-    try:
-        number = float(value)
-    except ValueError:
-        raise ValueError(f"is not a number of seconds: got {value!r}") from None
-    if not number > 0:
-        raise ValueError(f"must be greater than 0: got {value!r}")
-    return number
+    # The shared check: a finite number of seconds, as no wait or clock can take `inf`.
+    return positive_number(value)
 
 
 def _port(value: str) -> int:

@@ -38,7 +38,7 @@ MAX_EXAMPLES = 5
 TIME_BUDGET_S = 90
 
 
-OPS_TOKEN = "fuzz-ops-token"
+OPS_TOKEN = "fuzz-ops-token-for-schemathesis"
 OPS_AUTH = {"Authorization": f"Bearer {OPS_TOKEN}"}
 
 
