@@ -112,11 +112,6 @@ def test_the_worker_settings_are_checked_by_every_process(tmp_path, command):
     assert "PEAKSHOP_PERSONAL_DATA_RETENTION_DAYS must be greater than 0" in line
 
 
-def test_a_short_ops_token_is_refused_with_how_to_make_one(tmp_path):
-    line = one_line(peakshop("serve", tmp_path=tmp_path, PEAKSHOP_OPS_TOKEN="short"))
-    assert "PEAKSHOP_OPS_TOKEN" in line and "secrets.token_urlsafe" in line
-
-
 @pytest.mark.parametrize("variable, value", [
     # Other scripts' digits and underscores, which int() and float() read.
     ("PEAKSHOP_WEB_WORKERS", "١٢"),
