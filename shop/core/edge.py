@@ -9,7 +9,9 @@ Rather than teaching every field of every route about lone surrogates, NUL bytes
   characters (PostgreSQL refuses them), integers within 64 bits, finite numbers;
 - URLs of the JSON API may not carry NUL or other control characters, nor run past
   MAX_URL_LENGTH (the HTML pages answer those with a page of their own);
-- `<int:...>` path parameters match only ASCII digits within a signed 64-bit column.
+- `<int:...>` path parameters match only ASCII digits within a signed 64-bit column;
+- a body of unknown length (chunked) that runs past its route's limit is a 413, as one with a
+  Content-Length over it is, never read cut down to the limit and processed.
 
 Every refusal is a 4xx problem that names the field and the fix.
 """
@@ -19,11 +21,14 @@ from __future__ import annotations
 import json
 import math
 import re
-from typing import Any
+from typing import IO, Any
 
 from flask import Flask, Request, current_app, request
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.routing import IntegerConverter
+from werkzeug.utils import cached_property
+from werkzeug.wsgi import LimitedStream
 
 from shop.core.errors import Problem
 
@@ -165,8 +170,41 @@ class StrictJSONProvider(DefaultJSONProvider):
         return loads_strict(s)
 
 
+class BodyWithinLimit(LimitedStream):
+    """werkzeug's stream for a body of unknown length read up to `max_content_length`, except
+    that reaching the limit is checked. werkzeug's `readall` (behind `get_data`, JSON and
+    forms) stops at the limit and returns the body cut short: a 9 MB CSV file sent chunked
+    was imported up to its 8 MiB-th byte. One byte more than the limit is a 413; a body that
+    ends right at the limit is whole, as it is with a Content-Length."""
+
+    def __init__(self, body: IO[bytes], limit: int):
+        super().__init__(body, limit, is_max=True)
+        self._body = body
+
+    def on_exhausted(self) -> None:
+        if self._body.read(1):
+            raise RequestEntityTooLarge()
+
+    def readall(self) -> bytes:
+        data = super().readall()
+        if self.is_exhausted:
+            self.on_exhausted()
+        return data
+
+
 class ShopRequest(Request):
-    """Flask's request, whose JSON refusals become problems naming the fix."""
+    """Flask's request, whose JSON refusals become problems naming the fix, and whose body of
+    unknown length is refused past the route's limit rather than cut down to it."""
+
+    @cached_property
+    def stream(self) -> IO[bytes]:
+        limit = self.max_content_length
+        # Only a server that ends the body itself (gunicorn, for chunked bodies) sets
+        # wsgi.input_terminated; without it werkzeug reads no unknown-length body at all.
+        if (self.content_length is None and limit is not None and not self.shallow
+                and "wsgi.input_terminated" in self.environ):
+            return BodyWithinLimit(self.environ["wsgi.input"], limit)
+        return super().stream
 
     def on_json_loading_failed(self, e: ValueError | None) -> Any:
         if isinstance(e, RefusedBody):

@@ -11,7 +11,9 @@ workers never meet a slow client at all; this is the floor without one.)
 
 gunicorn answers what it cannot parse (a request line or headers too long, a control
 character in a header) before the app sees it, in HTML; the API answers every error as
-application/problem+json, so these are too.
+application/problem+json, so these are too. What it finds wrong in a chunked body (a chunk
+size like `zz`, a chunk without its CRLF) it only finds while the app reads the body: those
+reach the app as a werkzeug 400, answered like any other bad request.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ import os
 import socket
 
 from gunicorn import util
+from gunicorn.http.errors import ParseException
 from gunicorn.workers import sync
 from gunicorn.workers.gthread import ThreadWorker as GunicornThreadWorker
-from werkzeug.exceptions import RequestTimeout
+from werkzeug.exceptions import BadRequest, RequestTimeout
 
 from shop.core.problem_json import PROBLEM_JSON, problem_body
 from shop.core.settings import positive_number
@@ -39,6 +42,50 @@ class ClientStalled(RequestTimeout):
     def __init__(self, timeout_s: float):
         super().__init__(f"the request stopped arriving: nothing was received for "
                          f"{timeout_s:g} s; send the whole request without pausing")
+
+
+class MalformedChunkedBody(BadRequest):
+    """gunicorn found the body's chunked framing broken while the app read it. A werkzeug
+    HTTPException, so every route answers it (problem+json on the API, a page elsewhere),
+    whatever reads the body: JSON, a form, a CSV file."""
+
+    def __init__(self, problem: ParseException):
+        super().__init__(f"the request's chunked body is malformed ({str(problem)[:100]}): "
+                         "send a valid chunked body or a Content-Length")
+
+
+class _FramingCheckedBody:
+    """gunicorn's `wsgi.input`, whose framing errors are raised as MalformedChunkedBody:
+    raised as gunicorn's own exceptions, the app took them for a bug and answered 500."""
+
+    def __init__(self, body):
+        self._body = body
+
+    def _checked(self, read, *args):
+        try:
+            return read(*args)
+        except ParseException as problem:
+            raise MalformedChunkedBody(problem) from None
+
+    def read(self, size=None) -> bytes:
+        return self._checked(self._body.read, size)
+
+    def readline(self, size=None) -> bytes:
+        return self._checked(self._body.readline, size)
+
+    def readlines(self, hint=None) -> list[bytes]:
+        return self._checked(self._body.readlines, hint)
+
+    def __iter__(self):
+        return iter(self.readline, b"")
+
+
+def with_framing_checked(app):
+    """The WSGI app, reading its bodies through _FramingCheckedBody."""
+    def app_with_framing_checked(environ, start_response):
+        environ["wsgi.input"] = _FramingCheckedBody(environ["wsgi.input"])
+        return app(environ, start_response)
+    return app_with_framing_checked
 
 
 class _StallAwareSocket(socket.socket):
@@ -89,12 +136,16 @@ def write_problem(client: socket.socket, status: int, reason: str, detail: str) 
 
 class _ProblemAnswers:
     """What both worker kinds share: a stall answered 408, gunicorn's refusals (which it
-    classifies: 400, 414, 431, ...) written as problem+json."""
+    classifies: 400, 414, 431, ...) written as problem+json, a broken chunked body a 400."""
 
     def init_process(self):
         # gunicorn's workers write every error answer through this one function.
         util.write_error = write_problem
         super().init_process()
+
+    def load_wsgi(self):
+        super().load_wsgi()
+        self.wsgi = with_framing_checked(self.wsgi)
 
     def handle_error(self, req, client, addr, exc):
         if not isinstance(exc, ClientStalled):
