@@ -9,17 +9,14 @@ sockets, so the bytes on the wire are exactly the ones written here.
 from __future__ import annotations
 
 import json
-import socket
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from shop.core.migrate import upgrade
+from tests.support import live, raw_http
 from tests.support.live import LiveServer
 from tests.support.problems import PROBLEM
-from tests.support.servers import RedisServer
 
 pytestmark = pytest.mark.slow
 
@@ -42,16 +39,9 @@ class Shop:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("chunked-bodies")
-    redis_server = RedisServer.start()
-    database_url = f"sqlite:///{directory / 'peakshop.sqlite3'}"
-    upgrade(database_url)
-    live = LiveServer.start(database_url=database_url, redis_url=redis_server.url,
-                            instance_path=str(directory / "instance"), workers=2,
-                            extra_env={"PEAKSHOP_MAX_IMPORT_BYTES": str(IMPORT_LIMIT)})
-    yield live
-    live.stop()
-    redis_server.stop()
+    with live.on_sqlite(tmp_path_factory.mktemp("chunked-bodies"),
+                        PEAKSHOP_MAX_IMPORT_BYTES=str(IMPORT_LIMIT)) as server:
+        yield server
 
 
 @pytest.fixture(scope="module")
@@ -72,19 +62,11 @@ def send_chunked(server: LiveServer, method: str, path: str, headers: dict,
                  framed_body: bytes) -> tuple[int, dict[str, str], bytes]:
     """Send a request whose body is already framed in chunks, exactly as given; the status,
     headers and body of the answer."""
-    address = urlsplit(server.url)
     head = [f"{method} {path} HTTP/1.1", "Host: shop", "Connection: close",
             "Transfer-Encoding: chunked", *(f"{name}: {value}" for name, value in headers.items())]
-    with socket.create_connection((address.hostname, address.port), timeout=30) as client:
+    with raw_http.connect(server.url) as client:
         client.sendall("\r\n".join(head).encode("latin-1") + b"\r\n\r\n" + framed_body)
-        received = b""
-        while piece := client.recv(65536):
-            received += piece
-    answer_head, _, body = received.partition(b"\r\n\r\n")
-    status_line, *header_lines = answer_head.decode("latin-1").split("\r\n")
-    answer_headers = {name.lower(): value.strip()
-                      for name, _, value in (line.partition(":") for line in header_lines)}
-    return int(status_line.split()[1]), answer_headers, body
+        return raw_http.read_answer(client)
 
 
 def in_chunks(body: bytes, size: int = 16 * 1024):

@@ -8,17 +8,13 @@ the clients are raw sockets, so the bytes on the wire are exactly the ones writt
 from __future__ import annotations
 
 import json
-import socket
 import threading
 import time
-from urllib.parse import urlsplit
 
 import pytest
 import requests
 
-from shop.core.migrate import upgrade
-from tests.support.live import LiveServer
-from tests.support.servers import RedisServer
+from tests.support import live, raw_http
 
 pytestmark = pytest.mark.slow
 READ_TIMEOUT_S = 1
@@ -26,34 +22,9 @@ READ_TIMEOUT_S = 1
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    directory = tmp_path_factory.mktemp("web-workers")
-    redis_server = RedisServer.start()
-    database_url = f"sqlite:///{directory / 'peakshop.sqlite3'}"
-    upgrade(database_url)
-    live = LiveServer.start(database_url=database_url, redis_url=redis_server.url,
-                            instance_path=str(directory / "instance"), workers=2,
-                            extra_env={"PEAKSHOP_WEB_READ_TIMEOUT_S": str(READ_TIMEOUT_S)})
-    yield live
-    live.stop()
-    redis_server.stop()
-
-
-def _connect(server: LiveServer) -> socket.socket:
-    address = urlsplit(server.url)
-    client = socket.create_connection((address.hostname, address.port), timeout=30)
-    return client
-
-
-def _answer(client: socket.socket) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and body of the one answer on a connection the server closes."""
-    received = b""
-    while chunk := client.recv(65536):
-        received += chunk
-    head, _, body = received.partition(b"\r\n\r\n")
-    status_line, *header_lines = head.decode("latin-1").split("\r\n")
-    headers = {name.lower(): value.strip()
-               for name, _, value in (line.partition(":") for line in header_lines)}
-    return int(status_line.split()[1]), headers, body
+    with live.on_sqlite(tmp_path_factory.mktemp("web-workers"),
+                        PEAKSHOP_WEB_READ_TIMEOUT_S=str(READ_TIMEOUT_S)) as server:
+        yield server
 
 
 def _problem(answer: tuple[int, dict[str, str], bytes]) -> tuple[int, str, dict]:
@@ -70,13 +41,13 @@ def _problem(answer: tuple[int, dict[str, str], bytes]) -> tuple[int, str, dict]
 def test_a_client_that_stops_sending_gets_408_and_lets_go_of_its_worker(server, sent):
     # As many stalled clients as there are workers: before, they held both until gunicorn's
     # timeout killed them (30 s), and nothing else was served meanwhile.
-    stalled = [_connect(server) for _ in range(2)]
+    stalled = [raw_http.connect(server.url) for _ in range(2)]
     for client in stalled:
         client.sendall(sent)
     started = time.monotonic()
     health = requests.get(server.url + "/healthz", timeout=30)
     waited = time.monotonic() - started
-    answers = [_problem(_answer(client)) for client in stalled]
+    answers = [_problem(raw_http.read_answer(client)) for client in stalled]
     for client in stalled:
         client.close()
 
@@ -93,7 +64,7 @@ def test_a_slow_but_steady_client_is_served(server):
     however slowly, is read to its end."""
     body = json.dumps({"name": "Slow Steady", "email": "slow@example.com",
                        "password": "correct horse battery staple"}).encode()
-    client = _connect(server)
+    client = raw_http.connect(server.url)
     client.sendall(b"POST /api/v1/merchants HTTP/1.1\r\nHost: shop\r\n"
                    b"Content-Type: application/json\r\nContent-Length: "
                    + str(len(body)).encode() + b"\r\n\r\n")
@@ -101,7 +72,7 @@ def test_a_slow_but_steady_client_is_served(server):
     for piece in pieces:  # the whole body takes longer than one read timeout
         time.sleep(READ_TIMEOUT_S * 0.6)
         client.sendall(piece)
-    status, _headers, answer = _answer(client)
+    status, _headers, answer = raw_http.read_answer(client)
     client.close()
     assert status == 201, answer
 
@@ -119,9 +90,9 @@ def test_a_slow_but_steady_client_is_served(server):
                  id="not HTTP/1.x"),
 ])
 def test_what_gunicorn_refuses_itself_is_answered_in_problem_json(server, sent, status):
-    client = _connect(server)
+    client = raw_http.connect(server.url)
     client.sendall(sent)
-    answered, content_type, problem = _problem(_answer(client))
+    answered, content_type, problem = _problem(raw_http.read_answer(client))
     client.close()
     assert (answered, content_type) == (status, "application/problem+json")
     assert problem["status"] == status and problem["title"] and problem["detail"]
@@ -131,9 +102,9 @@ def test_what_gunicorn_refuses_itself_is_answered_in_problem_json(server, sent, 
 def test_many_stalls_in_a_row_never_take_the_server_down(server):
     """Stalled clients arriving one after another, alongside ordinary requests."""
     def stall() -> None:
-        client = _connect(server)
+        client = raw_http.connect(server.url)
         client.sendall(b"GET /healthz HTTP/1.1\r\n")
-        _answer(client)
+        raw_http.read_answer(client)
         client.close()
 
     threads = [threading.Thread(target=stall) for _ in range(6)]

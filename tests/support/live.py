@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import requests
 
-from tests.support.servers import free_port
+from tests.support.servers import RedisServer, free_port
 
 
 @dataclass
@@ -64,3 +67,24 @@ class LiveServer:
                 self.process.wait()
         self.process.stderr.close()
         return self.process.returncode
+
+
+@contextlib.contextmanager
+def on_sqlite(directory: Path, **extra_env: str) -> Iterator[LiveServer]:
+    """`peakshop serve` (two sync workers) on a fresh, migrated SQLite file in `directory`
+    and a Redis of its own, with `extra_env` set; both stopped after."""
+    from shop.core.migrate import upgrade
+
+    redis_server = RedisServer.start()
+    try:
+        database_url = f"sqlite:///{directory / 'peakshop.sqlite3'}"
+        upgrade(database_url)
+        live = LiveServer.start(database_url=database_url, redis_url=redis_server.url,
+                                instance_path=str(directory / "instance"), workers=2,
+                                extra_env=extra_env)
+        try:
+            yield live
+        finally:
+            live.stop()
+    finally:
+        redis_server.stop()
