@@ -14,6 +14,8 @@ class OneLineUsageErrors(LazyGroup):
     def invoke(self, ctx: click.Context):
         try:
             return super().invoke(ctx)
+        except click.exceptions.NoArgsIsHelpError:
+            raise  # a group called bare (`peakshop db`): its help is the answer
         except click.UsageError as error:
             error.ctx = None  # click prints the usage block only when it knows the context
             raise

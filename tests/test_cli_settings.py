@@ -142,3 +142,20 @@ def test_worker_intervals_are_finite():
 
     with pytest.raises(ConfigError, match="^PEAKSHOP_WORKER_GRACE_S "):
         load_worker_settings("instance", environ={"PEAKSHOP_WORKER_GRACE_S": "inf"})
+
+
+@pytest.mark.parametrize("group", ["db", "scaler", "incident", "images"])
+def test_a_command_group_called_bare_shows_its_commands(tmp_path, group):
+    result = peakshop(group, tmp_path=tmp_path)
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.returncode == 2
+    assert result.stderr.startswith(f"Usage: peakshop {group} ") and "Commands:" in result.stderr
+
+
+@pytest.mark.parametrize("arguments, said", [
+    (["db", "upgrade", "--bogus"], "No such option '--bogus'"),
+    (["nonsense"], "No such command 'nonsense'"),
+    (["rehearse"], "Missing option '--trace'"),
+])
+def test_a_bad_flag_or_command_is_one_line(tmp_path, arguments, said):
+    assert said in one_line(peakshop(*arguments, tmp_path=tmp_path))
